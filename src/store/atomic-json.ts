@@ -1,0 +1,72 @@
+/**
+ * Whole-file replacement that survives a crash at any instant: the reader sees either the old or the
+ * new file, never a torn one. Temp file in the same directory (rename is atomic only within one
+ * filesystem), fsync of the data, rename, fsync of the directory so the rename itself is durable.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { errors } from '../contract/errors.js';
+import { describeErrors, formatProblems } from '../contract/validate.js';
+
+export function writeJsonAtomic(path: string, data: unknown): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeAll(fd, Buffer.from(`${JSON.stringify(data)}\n`));
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkQuietly(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    unlinkQuietly(tmp);
+    throw e;
+  }
+  fsyncDir(dirname(path));
+}
+
+/** Reads and validates a state file; `null` when it does not exist yet. */
+export function readJson<T>(path: string, validate: ValidateFunction<T>): T | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw errors.stateFileCorrupt(path, (e as Error).message);
+  }
+  if (!validate(data)) throw errors.stateFileCorrupt(path, formatProblems(describeErrors(validate.errors, data)).join('; '));
+  return data;
+}
+
+export function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // best effort: a leftover temp file is harmless and never read
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Append-only JSONL files: one record per line, written with a single O_APPEND write so that
+ * concurrent appenders from many processes never interleave or tear each other's lines; and a
+ * tail reader that hands out whole lines only, by byte offset, and notices a log that shrank or
+ * was replaced since the last read.
+ */
+import { closeSync, fstatSync, openSync, readSync, fsyncSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { writeAll } from './atomic-json.js';
+
+export function appendRecord(path: string, record: unknown, opts: { fsync?: boolean } = {}): number {
+  return appendRecords(path, [record], opts);
+}
+
+/** Appends the records in one write; returns the file size after it (the ledger offset of the end). */
+export function appendRecords(path: string, records: readonly unknown[], opts: { fsync?: boolean } = {}): number {
+  if (records.length === 0) return sizeOf(path);
+  const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+  const fd = openSync(path, 'a', 0o644);
+  try {
+    writeAll(fd, Buffer.from(text));
+    if (opts.fsync !== false) fsyncSync(fd);
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+/** Where a reader of an append-only log stands: the file's identity and the first byte not yet consumed. */
+export interface LogCursor {
+  dev: number;
+  ino: number;
+  offset: number;
+  lines: number;
+  head_hash?: string;
+}
+
+export const emptyCursor = (): LogCursor => ({ dev: 0, ino: 0, offset: 0, lines: 0 });
+
+export interface TailResult {
+  cursor: LogCursor;
+  /** Why reading restarted from the start of the file, when it did. */
+  reset: 'truncated' | 'replaced' | null;
+  /** Bytes after the last newline: a line still being written, left for the next read. */
+  pendingBytes: number;
+}
+
+const HEAD_BYTES = 256;
+const CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Calls `onLine(bytes, offset, lineNo)` for every whole line after the cursor (newline excluded);
+ * a line longer than `maxLine` is handed out cut to `maxLine` bytes with `tooLong` set, never buffered whole.
+ */
+export function tailLines(
+  path: string,
+  from: LogCursor,
+  onLine: (bytes: Buffer, offset: number, lineNo: number, tooLong: boolean) => void,
+  opts: { maxLine: number },
+): TailResult {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { cursor: from, reset: null, pendingBytes: 0 };
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    const head = headHash(fd, st.size);
+    let cursor = { ...from };
+    let reset: TailResult['reset'] = null;
+    if (from.ino !== 0 && (st.ino !== from.ino || st.dev !== from.dev || (from.head_hash && head !== from.head_hash && from.offset >= HEAD_BYTES))) reset = 'replaced';
+    else if (st.size < from.offset) reset = 'truncated';
+    if (reset) cursor = emptyCursor();
+    cursor.dev = st.dev;
+    cursor.ino = st.ino;
+    if (st.size >= HEAD_BYTES) cursor.head_hash = head;
+    const pending = readWholeLines(fd, st.size, cursor, onLine, opts.maxLine);
+    return { cursor, reset, pendingBytes: pending };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function headHash(fd: number, size: number): string {
+  const buf = Buffer.alloc(Math.min(HEAD_BYTES, size));
+  readSync(fd, buf, 0, buf.length, 0);
+  return createHash('sha1').update(buf).digest('hex').slice(0, 16);
+}
+
+function readWholeLines(
+  fd: number,
+  size: number,
+  cursor: LogCursor,
+  onLine: (bytes: Buffer, offset: number, lineNo: number, tooLong: boolean) => void,
+  maxLine: number,
+): number {
+  const buf = Buffer.alloc(Math.max(CHUNK, maxLine + 1));
+  let pos = cursor.offset;
+  while (pos < size) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (n === 0) break;
+    let start = 0;
+    let nl = buf.indexOf(10, start);
+    while (nl !== -1 && nl < n) {
+      cursor.lines += 1;
+      onLine(buf.subarray(start, nl), pos + start, cursor.lines, false);
+      start = nl + 1;
+      nl = buf.indexOf(10, start);
+    }
+    if (start === 0 && n === buf.length) {
+      // No newline in a whole buffer: the line is longer than any we accept. Skip to its end.
+      const end = findNewline(fd, pos + n, size);
+      if (end === -1) return size - pos;
+      cursor.lines += 1;
+      onLine(buf.subarray(0, maxLine), pos, cursor.lines, true);
+      pos = end + 1;
+    } else {
+      pos += start;
+      if (start < n && pos + (n - start) >= size) break; // tail without newline: not yet written
+    }
+    cursor.offset = pos;
+  }
+  cursor.offset = pos;
+  return size - pos;
+}
+
+function findNewline(fd: number, from: number, size: number): number {
+  const buf = Buffer.alloc(64 * 1024);
+  for (let pos = from; pos < size; ) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (n === 0) return -1;
+    const i = buf.indexOf(10);
+    if (i !== -1 && i < n) return pos + i;
+    pos += n;
+  }
+  return -1;
+}
