@@ -1,0 +1,41 @@
+/**
+ * Ingestion: the whole lines of readiness.jsonl after the cursor, each either applied to the
+ * projection or quarantined. Reading is the store's; deciding is the projection's.
+ */
+import type { RejectedLine } from '../contract/types.generated.js';
+import { tailLines, type LogCursor, type TailResult } from '../store/jsonl.js';
+import { MAX_LINE_BYTES, parseReadinessLine } from './parse.js';
+import type { Effect, Projection } from './projection.js';
+
+export interface IngestResult extends TailResult {
+  effects: Effect[];
+  accepted: number;
+  duplicates: number;
+  rejected: Omit<RejectedLine, 'rejected_at'>[];
+}
+
+export function ingest(logPath: string, from: LogCursor, projection: Projection): IngestResult {
+  const effects: Effect[] = [];
+  const rejected: IngestResult['rejected'] = [];
+  let accepted = 0;
+  let duplicates = 0;
+  const tail = tailLines(
+    logPath,
+    from,
+    (bytes, offset, lineNo, tooLong) => {
+      const parsed = parseReadinessLine(bytes, offset, lineNo, tooLong);
+      if (!parsed.ok) {
+        rejected.push(parsed.rejected);
+        return;
+      }
+      const result = projection.apply(parsed.event, offset);
+      if (result.duplicate) duplicates += 1;
+      else {
+        accepted += 1;
+        for (const e of result.effects) effects.push(e);
+      }
+    },
+    { maxLine: MAX_LINE_BYTES },
+  );
+  return { ...tail, effects, accepted, duplicates, rejected };
+}

@@ -1,0 +1,39 @@
+/**
+ * One line of readiness.jsonl → a validated event, or the reason it is quarantined. Pure: bytes in,
+ * data out. Bad input is never fatal and never silently dropped: the caller writes the rejection.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { ReadinessEvent, RejectedLine } from '../contract/types.generated.js';
+import { describeErrors, formatProblems, validators } from '../contract/validate.js';
+
+/** Lines longer than this are quarantined unread (a readiness event is a few hundred bytes). */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** How much of a rejected line's text is kept in rejected.jsonl. */
+export const RAW_KEEP_BYTES = 4096;
+
+const EVENT_TYPES = new Set(['review_approved', 'finalize_ready', 'branch_pushed']);
+
+export type ParsedLine = { ok: true; event: ReadinessEvent } | { ok: false; rejected: Omit<RejectedLine, 'rejected_at'> };
+
+export function parseReadinessLine(bytes: Buffer, offset: number, line: number, tooLong: boolean): ParsedLine {
+  const reject = (reason: RejectedLine['reason'], errs: string[]): ParsedLine => ({
+    ok: false,
+    rejected: { offset, line, raw: bytes.subarray(0, RAW_KEEP_BYTES).toString('utf8'), truncated: tooLong || bytes.length > RAW_KEEP_BYTES, reason, errors: errs },
+  });
+  if (tooLong || bytes.length > MAX_LINE_BYTES) return reject('line_too_long', [`line is longer than ${MAX_LINE_BYTES} bytes`]);
+  if (!isUtf8(bytes)) return reject('invalid_utf8', ['line is not valid UTF-8']);
+  const text = bytes.toString('utf8').replace(/\r$/, '');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    return reject('invalid_json', [(e as Error).message]);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return reject('not_an_object', ['line must be one JSON object']);
+  const type = (data as { type?: unknown }).type;
+  if (typeof type !== 'string' || !EVENT_TYPES.has(type)) {
+    return reject('unknown_type', [`type: ${JSON.stringify(type)} is not one of "review_approved", "finalize_ready", "branch_pushed"`]);
+  }
+  if (!validators.event(data)) return reject('schema', formatProblems(describeErrors(validators.event.errors, data)));
+  return { ok: true, event: data };
+}
