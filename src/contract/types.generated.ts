@@ -2,12 +2,6 @@
 
 // checkpoint.schema.json
 /**
- * This interface was referenced by `CheckpointFile`'s JSON-Schema
- * via the `definition` "HeadState".
- */
-export type HeadState = 'waiting' | 'ready';
-
-/**
  * checkpoint.json: how far the readiness log was consumed, with the projection at that point, so a restart resumes without re-reading the log.
  */
 export interface CheckpointFile {
@@ -81,25 +75,25 @@ export interface ProjectionSnapshot {
      */
     slug: string[];
     /**
-     * branch
+     * branch of the slug's newest finalize_ready
      */
     branch: string[];
     /**
-     * sha
+     * sha of the slug's newest finalize_ready
      */
     sha: string[];
     /**
-     * ready_at of the finalize_ready
+     * its ready_at in epoch milliseconds (supersession compares these)
      */
-    ready_at: string[];
+    ready_ms: number[];
     /**
-     * byte offset of the finalize_ready line
+     * byte offset of its finalize_ready line
      */
     log_offset: number[];
     /**
-     * waiting: event conditions not all met; ready: they were met (the candidate was enqueued)
+     * its ready_at as written, while its event conditions are not all met (it is still waiting); null once it was enqueued
      */
-    state: HeadState[];
+    ready_at: (string | null)[];
   };
   /**
    * (slug, branch, sha) that have their outcome: never enqueued again.

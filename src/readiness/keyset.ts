@@ -13,7 +13,7 @@ export class KeySet {
   private count = 0;
 
   constructor(capacity = 1024) {
-    this.table = new Uint32Array(2 * nextPow2(Math.max(16, capacity * 2)));
+    this.table = new Uint32Array(2 * nextPow2(Math.max(16, Math.ceil((capacity * 10) / 7) + 1)));
   }
 
   get size(): number {
@@ -67,7 +67,7 @@ export class KeySet {
   }
 
   private insert(hi: number, lo: number): boolean {
-    if ((this.count + 1) * 2 > this.slots()) this.grow();
+    if ((this.count + 1) * 10 > this.slots() * 7) this.grow();
     const mask = this.slots() - 1;
     for (let i = lo & mask; ; i = (i + 1) & mask) {
       const h = this.table[2 * i] as number;

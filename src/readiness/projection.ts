@@ -1,8 +1,8 @@
 /**
  * The readiness projection: which event conditions (1–3 and 5 of the contract) hold for each
  * candidate. Pure and incremental: applying one event touches a constant number of map entries,
- * whatever the number of candidates. Only the newest finalize_ready of each slug (its "head") is kept
- * in full; superseded candidates are final, so a hashed record that they existed is enough.
+ * whatever the number of candidates. Per slug only its newest finalize_ready (its "head") is kept,
+ * and compactly: superseded candidates are final, so a hashed record that they existed is enough.
  */
 import type { ProjectionSnapshot, ReadinessEvent } from '../contract/types.generated.js';
 import { KeySet } from './keyset.js';
@@ -16,22 +16,32 @@ export interface Candidate {
   log_offset: number;
 }
 
+export interface CandidateRef {
+  slug: string;
+  branch: string;
+  sha: string;
+}
+
 export type Effect =
   /** The event conditions went from not met to met: enqueue (unless decided or already queued). */
-  | { kind: 'ready'; candidate: Candidate }
-  /** A newer finalize_ready of the same slug replaced this head. */
-  | { kind: 'superseded'; candidate: Candidate; by: Candidate; wasReady: boolean }
+  | { kind: 'ready'; candidate: Candidate; ready_ms: number }
+  /** A newer finalize_ready replaced the slug's head: a queued candidate of the slug leaves the queue. */
+  | { kind: 'superseded'; candidate: CandidateRef; by: Candidate; wasReady: boolean }
   /** The finalize_ready arrived already older than the slug's head: superseded at once, never enqueued. */
-  | { kind: 'stale'; candidate: Candidate; by: Candidate };
+  | { kind: 'stale'; candidate: Candidate; by: CandidateRef };
 
 export type ApplyResult = { duplicate: true } | { duplicate: false; effects: Effect[] };
 
-interface Head extends Candidate {
+/** A slug's newest finalize_ready. `ready_at` is kept only while it waits for its conditions. */
+interface Head {
+  branch: string;
+  sha: string;
   ready_ms: number;
-  state: 'waiting' | 'ready';
+  log_offset: number;
+  ready_at: string | null;
 }
 
-export const candidateKey = (c: { slug: string; branch: string; sha: string }) => `${c.slug}\0${c.branch}\0${c.sha}`;
+export const candidateKey = (c: CandidateRef) => `${c.slug}\0${c.branch}\0${c.sha}`;
 const refKey = (branch: string, sha: string) => `${branch}\0${sha}`;
 
 export class Projection {
@@ -71,7 +81,7 @@ export class Projection {
   private onApproved(slug: string): Effect[] {
     if (!this.approved.add(slug)) return [];
     const head = this.heads.get(slug);
-    return head ? this.promote(head) : [];
+    return head ? this.promote(slug, head) : [];
   }
 
   private onPushed(branch: string, sha: string): Effect[] {
@@ -83,7 +93,7 @@ export class Projection {
     const effects: Effect[] = [];
     for (const slug of slugs) {
       const head = this.heads.get(slug);
-      if (head && head.branch === branch && head.sha === sha) effects.push(...this.promote(head));
+      if (head && head.branch === branch && head.sha === sha) effects.push(...this.promote(slug, head));
     }
     return effects;
   }
@@ -91,69 +101,72 @@ export class Projection {
   private onFinalized(candidate: Candidate): Effect[] {
     if (!this.finalized.add(candidateKey(candidate))) return [];
     const ready_ms = Date.parse(candidate.ready_at);
-    const current = this.heads.get(candidate.slug);
+    const { slug } = candidate;
+    const current = this.heads.get(slug);
     // Equal ready_at: the one later in the log wins, and the event being applied is the later one.
-    if (current && ready_ms < current.ready_ms) return [{ kind: 'stale', candidate, by: toCandidate(current) }];
-    const head: Head = { ...candidate, ready_ms, state: 'waiting' };
-    this.heads.set(candidate.slug, head);
+    if (current && ready_ms < current.ready_ms) return [{ kind: 'stale', candidate, by: { slug, branch: current.branch, sha: current.sha } }];
+    const head: Head = { branch: candidate.branch, sha: candidate.sha, ready_ms, log_offset: candidate.log_offset, ready_at: candidate.ready_at };
+    this.heads.set(slug, head);
     const effects: Effect[] = [];
     if (current) {
-      this.forgetWaiting(current);
-      effects.push({ kind: 'superseded', candidate: toCandidate(current), by: candidate, wasReady: current.state === 'ready' });
+      this.forgetWaiting(slug, current);
+      effects.push({ kind: 'superseded', candidate: { slug, branch: current.branch, sha: current.sha }, by: candidate, wasReady: current.ready_at === null });
     }
-    effects.push(...this.promote(head));
+    effects.push(...this.promote(slug, head));
     return effects;
   }
 
-  /** Moves a head to ready when all event conditions hold. */
-  private promote(head: Head): Effect[] {
-    if (head.state === 'ready' || !this.approved.has(head.slug)) return [];
+  /** Moves a waiting head to ready when all event conditions hold. */
+  private promote(slug: string, head: Head): Effect[] {
+    if (head.ready_at === null || !this.approved.has(slug)) return [];
     const key = refKey(head.branch, head.sha);
     if (!this.pushed.has(key)) {
       let slugs = this.waitingForPush.get(key);
       if (!slugs) this.waitingForPush.set(key, (slugs = new Set()));
-      slugs.add(head.slug);
+      slugs.add(slug);
       return [];
     }
-    head.state = 'ready';
-    return [{ kind: 'ready', candidate: toCandidate(head) }];
+    const candidate: Candidate = { slug, branch: head.branch, sha: head.sha, ready_at: head.ready_at, log_offset: head.log_offset };
+    head.ready_at = null;
+    return [{ kind: 'ready', candidate, ready_ms: head.ready_ms }];
   }
 
-  private forgetWaiting(head: Head): void {
+  private forgetWaiting(slug: string, head: Head): void {
     const key = refKey(head.branch, head.sha);
     const slugs = this.waitingForPush.get(key);
-    if (slugs?.delete(head.slug) && slugs.size === 0) this.waitingForPush.delete(key);
+    if (slugs?.delete(slug) && slugs.size === 0) this.waitingForPush.delete(key);
   }
 
-  markDecided(c: { slug: string; branch: string; sha: string }): void {
+  markDecided(c: CandidateRef): void {
     this.decided.add(candidateKey(c));
   }
 
-  isDecided(c: { slug: string; branch: string; sha: string }): boolean {
+  isDecided(c: CandidateRef): boolean {
     return this.decided.has(candidateKey(c));
   }
 
   /** Event conditions of a candidate as they stand, for the re-check at dequeue. */
-  conditions(c: { slug: string; branch: string; sha: string }): { review_approved: boolean; finalize_ready: boolean; branch_pushed: boolean; superseded_by: Candidate | null } {
+  conditions(c: CandidateRef): { review_approved: boolean; finalize_ready: boolean; branch_pushed: boolean; superseded_by: CandidateRef | null } {
     const head = this.heads.get(c.slug);
+    const finalized = this.finalized.has(candidateKey(c));
     const isHead = head !== undefined && head.branch === c.branch && head.sha === c.sha;
     return {
       review_approved: this.approved.has(c.slug),
-      finalize_ready: this.finalized.has(candidateKey(c)),
+      finalize_ready: finalized,
       branch_pushed: this.pushed.has(refKey(c.branch, c.sha)),
-      superseded_by: !isHead && head && this.finalized.has(candidateKey(c)) ? toCandidate(head) : null,
+      superseded_by: finalized && head && !isHead ? { slug: c.slug, branch: head.branch, sha: head.sha } : null,
     };
   }
 
   snapshot(): ProjectionSnapshot {
-    const heads: ProjectionSnapshot['heads'] = { slug: [], branch: [], sha: [], ready_at: [], log_offset: [], state: [] };
-    for (const h of this.heads.values()) {
-      heads.slug.push(h.slug);
+    const heads: ProjectionSnapshot['heads'] = { slug: [], branch: [], sha: [], ready_ms: [], log_offset: [], ready_at: [] };
+    for (const [slug, h] of this.heads) {
+      heads.slug.push(slug);
       heads.branch.push(h.branch);
       heads.sha.push(h.sha);
-      heads.ready_at.push(h.ready_at);
+      heads.ready_ms.push(h.ready_ms);
       heads.log_offset.push(h.log_offset);
-      heads.state.push(h.state);
+      heads.ready_at.push(h.ready_at);
     }
     return {
       seen: this.seen.toBase64(),
@@ -176,27 +189,24 @@ export class Projection {
     );
     const { heads } = s;
     for (let i = 0; i < heads.slug.length; i++) {
+      const slug = heads.slug[i] as string;
       const head: Head = {
-        slug: heads.slug[i] as string,
         branch: heads.branch[i] as string,
         sha: heads.sha[i] as string,
-        ready_at: heads.ready_at[i] as string,
+        ready_ms: heads.ready_ms[i] as number,
         log_offset: heads.log_offset[i] as number,
-        ready_ms: Date.parse(heads.ready_at[i] as string),
-        state: heads.state[i] as Head['state'],
+        ready_at: heads.ready_at[i] ?? null,
       };
-      p.heads.set(head.slug, head);
-      if (head.state === 'waiting' && p.approved.has(head.slug) && !p.pushed.has(refKey(head.branch, head.sha))) p.promote(head);
+      p.heads.set(slug, head);
+      // A waiting head that only lacks its push must be found again when the push arrives.
+      if (head.ready_at !== null && p.approved.has(slug)) p.promote(slug, head);
     }
     return p;
   }
 }
 
-const toCandidate = (h: Candidate): Candidate => ({ slug: h.slug, branch: h.branch, sha: h.sha, ready_at: h.ready_at, log_offset: h.log_offset });
-
 /** The producer's id when it gave one, else the event's canonical content (keys sorted). */
 export function dedupKey(event: ReadinessEvent): string {
   if (event.id !== undefined) return `id:${event.id}`;
-  const sorted = Object.keys(event).sort();
-  return `c:${JSON.stringify(event, sorted)}`;
+  return `c:${JSON.stringify(event, Object.keys(event).sort())}`;
 }

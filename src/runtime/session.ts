@@ -82,15 +82,16 @@ export class HolderSession {
       this.rejectedOffset = 0;
     }
     const now = ctx.now();
+    const at = now.toISOString();
     const rejected: RejectedLine[] = res.rejected
       .filter((r) => r.offset >= this.rejectedOffset)
-      .map((r) => ({ ...r, rejected_at: now.toISOString() }));
+      .map((r) => ({ ...r, rejected_at: at }));
     for (const r of rejected) ctx.logger.log('warn', 'line_rejected', { line: r.line, offset: r.offset, reason: r.reason, errors: r.errors });
 
     const outcomes: Outcome[] = [];
     let enqueued = 0;
     for (const effect of res.effects) {
-      const applied = this.applyEffect(effect, now);
+      const applied = this.applyEffect(effect, now, at);
       if (applied === 'enqueued') enqueued += 1;
       else if (applied) outcomes.push(applied);
     }
@@ -107,13 +108,13 @@ export class HolderSession {
     return { accepted: res.accepted, rejected: rejected.length, enqueued, superseded: outcomes.length };
   }
 
-  private applyEffect(effect: Effect, now: Date): Outcome | 'enqueued' | null {
+  private applyEffect(effect: Effect, now: Date, at: string): Outcome | 'enqueued' | null {
     const { ctx, held } = this.deps;
     const c = effect.candidate;
     switch (effect.kind) {
       case 'ready':
-        if (this.projection.isDecided(c) || !this.queue.enqueue(c, now, held.epoch)) return null;
-        ctx.logger.log('info', 'enqueued', { slug: c.slug, branch: c.branch, sha: c.sha, ready_at: c.ready_at });
+        if (this.projection.isDecided(c) || !this.queue.enqueue(effect.candidate, effect.ready_ms, at)) return null;
+        ctx.logger.log('info', 'enqueued', { slug: c.slug, branch: c.branch, sha: c.sha, ready_at: effect.candidate.ready_at });
         return 'enqueued';
       case 'stale':
         ctx.logger.log('info', 'superseded_on_arrival', { slug: c.slug, branch: c.branch, sha: c.sha, by_branch: effect.by.branch, by_sha: effect.by.sha });

@@ -13,7 +13,7 @@ export function writeJsonAtomic(path: string, data: unknown): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, 'w', 0o644);
   try {
-    writeAll(fd, Buffer.from(`${JSON.stringify(data)}\n`));
+    writeJsonTo(fd, data);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -28,6 +28,44 @@ export function writeJsonAtomic(path: string, data: unknown): void {
     throw e;
   }
   fsyncDir(dirname(path));
+}
+
+/**
+ * Serializes like JSON.stringify, but writes long arrays element by element in ~1 MiB pieces:
+ * a queue or checkpoint of hundreds of thousands of entries never exists as one giant string.
+ */
+function writeJsonTo(fd: number, data: unknown): void {
+  let pending = '';
+  const emit = (text: string) => {
+    pending += text;
+    if (pending.length >= 1 << 20) {
+      writeAll(fd, Buffer.from(pending));
+      pending = '';
+    }
+  };
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value) && value.length > 256) {
+      emit('[');
+      value.forEach((v: unknown, i) => {
+        if (i > 0) emit(',');
+        walk(v);
+      });
+      emit(']');
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !('toJSON' in value)) {
+      emit('{');
+      let first = true;
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined) continue;
+        emit(`${first ? '' : ','}${JSON.stringify(k)}:`);
+        first = false;
+        walk(v);
+      }
+      emit('}');
+    } else emit(JSON.stringify(value));
+  };
+  walk(data);
+  emit('\n');
+  writeAll(fd, Buffer.from(pending));
 }
 
 /** Reads and validates a state file; `null` when it does not exist yet. */
