@@ -3,14 +3,17 @@
  * superseded, some duplicates), ingested by a real lease holder (projection, queue, ledger,
  * checkpoint), then a restart from that checkpoint. Prints events/s, peak RSS and restart time.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../src/config/config.js';
 import { silentLogger, type Context } from '../src/context.js';
 import { acquireLease, releaseLease, selfOwner } from '../src/runtime/lease-store.js';
 import { HolderSession } from '../src/runtime/session.js';
+import { writeJsonAtomic } from '../src/store/atomic-json.js';
 import { statePaths } from '../src/store/paths.js';
 
 export interface IngestBenchResult {
@@ -21,8 +24,13 @@ export interface IngestBenchResult {
   events_per_s: number;
   peak_rss_mb: number;
   checkpoint_ms: number;
-  restart_ms: number;
   queued: number;
+  /** Restart with every candidate still queued (nothing drained): loads the checkpoint and a queue of that size. */
+  restart_ms: number;
+  /** Restart in the steady state of a draining integrator: every candidate decided, the queue empty. */
+  restart_drained_ms: number;
+  restart_drained_rss_mb: number;
+  drained_queue: number;
 }
 
 const hex = (n: number) => n.toString(16).padStart(40, '0');
@@ -73,60 +81,78 @@ const config = (stateDir: string): ResolvedConfig => ({
   checks: [],
 });
 
-export async function benchIngest(events = 1_000_000): Promise<IngestBenchResult> {
+/** Reads VmHWM: the peak resident set of this process since it started. */
+function peakRssMb(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : Math.round(process.memoryUsage().rss / 1024 / 1024);
+}
+
+const quietContext = (dir: string): Context => ({ cwd: dir, env: {}, now: () => new Date(), logger: silentLogger, stdout: () => {} });
+const noEvaluation = () => Promise.reject(new Error('not draining in this benchmark'));
+
+/** One holder tenure that ingests everything new, checkpoints and releases; run in a fresh process. */
+async function holderIngest(dir: string, drainedAfter: boolean): Promise<{ ingest_ms: number; checkpoint_ms: number; accepted: number; queued: number; peak_rss_mb: number }> {
+  const paths = statePaths(dir);
+  const acq = await acquireLease(paths, selfOwner('bench'), new Date(), 600);
+  if (!acq.acquired) throw new Error('lease busy');
+  const t0 = performance.now();
+  const session = await HolderSession.open({ paths, config: config(dir), ctx: quietContext(dir), held: acq.held, evaluate: noEvaluation });
+  const got = await session.ingest();
+  const ingestMs = performance.now() - t0;
+  if (drainedAfter) {
+    // The state a long-running integrator is in: every candidate decided, the queue empty.
+    for (const item of [...session.queue.list()]) {
+      session.projection.markDecided(item);
+      session.queue.drop(item);
+    }
+    writeJsonAtomic(paths.queue, session.queue.toFile(new Date(), acq.held.epoch));
+  }
+  const t1 = performance.now();
+  await session.checkpoint();
+  const checkpointMs = performance.now() - t1;
+  await releaseLease(paths, acq.held, () => new Date());
+  return { ingest_ms: ingestMs, checkpoint_ms: checkpointMs, accepted: got.accepted, queued: session.queue.length, peak_rss_mb: peakRssMb() };
+}
+
+function inChild<T>(mode: string, dir: string): T {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), mode, dir], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out) as T;
+}
+
+export function benchIngest(events = 1_000_000): IngestBenchResult {
   const dir = mkdtempSync(join(tmpdir(), 'si-bench-ingest-'));
   try {
-    const paths = statePaths(dir);
-    const { candidates, bytes } = generateLog(paths.readiness, events);
-    const ctx: Context = { cwd: dir, env: {}, now: () => new Date(), logger: silentLogger, stdout: () => {} };
-    const cfg = config(dir);
-    const evaluate = () => Promise.reject(new Error('not draining in this benchmark'));
-
-    if (global.gc) global.gc();
-    let peak = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-    const acq = await acquireLease(paths, selfOwner('bench'), new Date(), 600);
-    if (!acq.acquired) throw new Error('lease busy');
-    if (global.gc) global.gc();
-    const t0 = performance.now();
-    const session = await HolderSession.open({ paths, config: cfg, ctx, held: acq.held, evaluate });
-    await session.ingest();
-    const ingestMs = performance.now() - t0;
-    peak = Math.max(peak, process.memoryUsage().rss);
-    const t1 = performance.now();
-    await session.checkpoint();
-    const checkpointMs = performance.now() - t1;
-    clearInterval(sampler);
-    const queued = session.queue.length;
-    await releaseLease(paths, acq.held, () => new Date());
-
-    // Restart: a new holder loads the checkpoint and finds nothing new to read.
-    const acq2 = await acquireLease(paths, selfOwner('bench-restart'), new Date(), 600);
-    if (!acq2.acquired) throw new Error('lease busy');
-    const t2 = performance.now();
-    const restarted = await HolderSession.open({ paths, config: cfg, ctx, held: acq2.held, evaluate });
-    const again = await restarted.ingest();
-    const restartMs = performance.now() - t2;
-    if (again.accepted !== 0) throw new Error(`restart re-read ${again.accepted} events`);
-    await releaseLease(paths, acq2.held, () => new Date());
-
+    const { candidates, bytes } = generateLog(statePaths(dir).readiness, events);
+    type Run = Awaited<ReturnType<typeof holderIngest>>;
+    const first = inChild<Run>('--ingest', dir);
+    if (first.accepted !== events) throw new Error(`ingested ${first.accepted} of ${events} events`);
+    // A restart: a fresh process loads the checkpoint and finds nothing new to read.
+    const restart = inChild<Run>('--ingest', dir);
+    if (restart.accepted !== 0) throw new Error(`restart re-read ${restart.accepted} events`);
+    const drained = inChild<Run>('--ingest-drained', dir);
+    const restartDrained = inChild<Run>('--ingest', dir);
     return {
       events,
       candidates,
       bytes,
-      ingest_ms: Math.round(ingestMs),
-      events_per_s: Math.round(events / (ingestMs / 1000)),
-      peak_rss_mb: Math.round(peak / 1024 / 1024),
-      checkpoint_ms: Math.round(checkpointMs),
-      restart_ms: Math.round(restartMs),
-      queued,
+      ingest_ms: Math.round(first.ingest_ms),
+      events_per_s: Math.round(events / (first.ingest_ms / 1000)),
+      peak_rss_mb: first.peak_rss_mb,
+      checkpoint_ms: Math.round(first.checkpoint_ms),
+      queued: first.queued,
+      restart_ms: Math.round(restart.ingest_ms),
+      restart_drained_ms: Math.round(restartDrained.ingest_ms),
+      restart_drained_rss_mb: restartDrained.peak_rss_mb,
+      drained_queue: drained.queued,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const n = Number(process.argv[2] ?? 1_000_000);
-  console.log(JSON.stringify(await benchIngest(n), null, 2));
+const [mode, arg] = process.argv.slice(2);
+if (mode === '--ingest' || mode === '--ingest-drained') {
+  process.stdout.write(JSON.stringify(await holderIngest(arg as string, mode === '--ingest-drained')));
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(JSON.stringify(benchIngest(Number(mode ?? 1_000_000)), null, 2));
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
-import { branchNameProblem } from './refname.js';
+import { branchNameProblem, isValidBranchName } from './refname.js';
 import type { CheckpointFile, Config, LeaseFile, Outcome, QueueFile, ReadinessEvent, RejectedLine } from './types.generated.js';
 
 // ajv-formats is CommonJS with a `default` export; under NodeNext the default import is the module object.
@@ -15,7 +15,7 @@ export const schemaDir = new URL('../../../schemas/', import.meta.url);
 
 const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
 addFormats(ajv, ['date-time']);
-ajv.addFormat('git-branch', { type: 'string', validate: (s: string) => branchNameProblem(s) === null });
+ajv.addFormat('git-branch', { type: 'string', validate: isValidBranchName });
 
 function compile<T>(file: string): ValidateFunction<T> {
   const schema = JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as object;

@@ -28,12 +28,8 @@ export function ingest(logPath: string, from: LogCursor, projection: Projection)
         rejected.push(parsed.rejected);
         return;
       }
-      const result = projection.apply(parsed.event, offset);
-      if (result.duplicate) duplicates += 1;
-      else {
-        accepted += 1;
-        for (const e of result.effects) effects.push(e);
-      }
+      if (projection.apply(parsed.event, offset, effects)) accepted += 1;
+      else duplicates += 1;
     },
     { maxLine: MAX_LINE_BYTES },
   );

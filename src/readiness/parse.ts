@@ -22,10 +22,10 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
   });
   if (tooLong || bytes.length > MAX_LINE_BYTES) return reject('line_too_long', [`line is longer than ${MAX_LINE_BYTES} bytes`]);
   if (!isUtf8(bytes)) return reject('invalid_utf8', ['line is not valid UTF-8']);
-  const text = bytes.toString('utf8').replace(/\r$/, '');
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // JSON allows surrounding whitespace, so a CRLF line ending needs no stripping.
+    data = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     return reject('invalid_json', [(e as Error).message]);
   }

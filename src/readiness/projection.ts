@@ -30,8 +30,6 @@ export type Effect =
   /** The finalize_ready arrived already older than the slug's head: superseded at once, never enqueued. */
   | { kind: 'stale'; candidate: Candidate; by: CandidateRef };
 
-export type ApplyResult = { duplicate: true } | { duplicate: false; effects: Effect[] };
-
 /** A slug's newest finalize_ready. `ready_at` is kept only while it waits for its conditions. */
 interface Head {
   branch: string;
@@ -66,69 +64,76 @@ export class Projection {
     return { events: this.seen.size, heads: this.heads.size };
   }
 
-  apply(event: ReadinessEvent, offset: number): ApplyResult {
-    if (!this.seen.add(dedupKey(event))) return { duplicate: true };
+  /**
+   * Applies one event, pushing what it caused onto `effects` (a sink rather than a returned array:
+   * this runs for every line of the log). Returns false when the event was seen before.
+   */
+  apply(event: ReadinessEvent, offset: number, effects: Effect[]): boolean {
+    if (!this.seen.add(dedupKey(event))) return false;
     switch (event.type) {
       case 'review_approved':
-        return { duplicate: false, effects: this.onApproved(event.slug) };
+        this.onApproved(event.slug, effects);
+        break;
       case 'branch_pushed':
-        return { duplicate: false, effects: event.remote === this.remote ? this.onPushed(event.branch, event.sha) : [] };
+        if (event.remote === this.remote) this.onPushed(event.branch, event.sha, effects);
+        break;
       case 'finalize_ready':
-        return { duplicate: false, effects: this.onFinalized({ slug: event.slug, branch: event.branch, sha: event.sha, ready_at: event.ready_at, log_offset: offset }) };
+        this.onFinalized({ slug: event.slug, branch: event.branch, sha: event.sha, ready_at: event.ready_at, log_offset: offset }, effects);
+        break;
     }
+    return true;
   }
 
-  private onApproved(slug: string): Effect[] {
-    if (!this.approved.add(slug)) return [];
+  private onApproved(slug: string, effects: Effect[]): void {
+    if (!this.approved.add(slug)) return;
     const head = this.heads.get(slug);
-    return head ? this.promote(slug, head) : [];
+    if (head) this.promote(slug, head, effects);
   }
 
-  private onPushed(branch: string, sha: string): Effect[] {
+  private onPushed(branch: string, sha: string, effects: Effect[]): void {
     const key = refKey(branch, sha);
-    if (!this.pushed.add(key)) return [];
+    if (!this.pushed.add(key)) return;
     const slugs = this.waitingForPush.get(key);
-    if (!slugs) return [];
+    if (!slugs) return;
     this.waitingForPush.delete(key);
-    const effects: Effect[] = [];
     for (const slug of slugs) {
       const head = this.heads.get(slug);
-      if (head && head.branch === branch && head.sha === sha) effects.push(...this.promote(slug, head));
+      if (head && head.branch === branch && head.sha === sha) this.promote(slug, head, effects);
     }
-    return effects;
   }
 
-  private onFinalized(candidate: Candidate): Effect[] {
-    if (!this.finalized.add(candidateKey(candidate))) return [];
+  private onFinalized(candidate: Candidate, effects: Effect[]): void {
+    if (!this.finalized.add(candidateKey(candidate))) return;
     const ready_ms = Date.parse(candidate.ready_at);
     const { slug } = candidate;
     const current = this.heads.get(slug);
     // Equal ready_at: the one later in the log wins, and the event being applied is the later one.
-    if (current && ready_ms < current.ready_ms) return [{ kind: 'stale', candidate, by: { slug, branch: current.branch, sha: current.sha } }];
+    if (current && ready_ms < current.ready_ms) {
+      effects.push({ kind: 'stale', candidate, by: { slug, branch: current.branch, sha: current.sha } });
+      return;
+    }
     const head: Head = { branch: candidate.branch, sha: candidate.sha, ready_ms, log_offset: candidate.log_offset, ready_at: candidate.ready_at };
     this.heads.set(slug, head);
-    const effects: Effect[] = [];
     if (current) {
       this.forgetWaiting(slug, current);
       effects.push({ kind: 'superseded', candidate: { slug, branch: current.branch, sha: current.sha }, by: candidate, wasReady: current.ready_at === null });
     }
-    effects.push(...this.promote(slug, head));
-    return effects;
+    this.promote(slug, head, effects);
   }
 
   /** Moves a waiting head to ready when all event conditions hold. */
-  private promote(slug: string, head: Head): Effect[] {
-    if (head.ready_at === null || !this.approved.has(slug)) return [];
+  private promote(slug: string, head: Head, effects: Effect[] | null): void {
+    if (head.ready_at === null || !this.approved.has(slug)) return;
     const key = refKey(head.branch, head.sha);
     if (!this.pushed.has(key)) {
       let slugs = this.waitingForPush.get(key);
       if (!slugs) this.waitingForPush.set(key, (slugs = new Set()));
       slugs.add(slug);
-      return [];
+      return;
     }
     const candidate: Candidate = { slug, branch: head.branch, sha: head.sha, ready_at: head.ready_at, log_offset: head.log_offset };
     head.ready_at = null;
-    return [{ kind: 'ready', candidate, ready_ms: head.ready_ms }];
+    effects?.push({ kind: 'ready', candidate, ready_ms: head.ready_ms });
   }
 
   private forgetWaiting(slug: string, head: Head): void {
@@ -199,7 +204,7 @@ export class Projection {
       };
       p.heads.set(slug, head);
       // A waiting head that only lacks its push must be found again when the push arrives.
-      if (head.ready_at !== null && p.approved.has(slug)) p.promote(slug, head);
+      if (head.ready_at !== null && p.approved.has(slug)) p.promote(slug, head, null);
     }
     return p;
   }

@@ -43,13 +43,11 @@ function writeJsonTo(fd: number, data: unknown): void {
       pending = '';
     }
   };
+  // Only objects and long arrays are taken apart; everything inside them goes to JSON.stringify whole.
   const walk = (value: unknown): void => {
     if (Array.isArray(value) && value.length > 256) {
       emit('[');
-      value.forEach((v: unknown, i) => {
-        if (i > 0) emit(',');
-        walk(v);
-      });
+      for (let i = 0; i < value.length; i++) emit(i === 0 ? JSON.stringify(value[i]) : `,${JSON.stringify(value[i])}`);
       emit(']');
     } else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !('toJSON' in value)) {
       emit('{');
