@@ -8,13 +8,13 @@ import { MAX_LINE_BYTES, parseReadinessLine } from './parse.js';
 import type { Effect, Projection } from './projection.js';
 
 export interface IngestResult extends TailResult {
-  effects: Effect[];
   accepted: number;
   duplicates: number;
   rejected: Omit<RejectedLine, 'rejected_at'>[];
 }
 
-export function ingest(logPath: string, from: LogCursor, projection: Projection): IngestResult {
+/** Applies every new line to the projection; `onEffect` sees each effect as it happens (nothing is buffered). */
+export function ingest(logPath: string, from: LogCursor, projection: Projection, onEffect: (e: Effect) => void): IngestResult {
   const effects: Effect[] = [];
   const rejected: IngestResult['rejected'] = [];
   let accepted = 0;
@@ -30,8 +30,10 @@ export function ingest(logPath: string, from: LogCursor, projection: Projection)
       }
       if (projection.apply(parsed.event, offset, effects)) accepted += 1;
       else duplicates += 1;
+      for (const e of effects) onEffect(e);
+      effects.length = 0;
     },
     { maxLine: MAX_LINE_BYTES },
   );
-  return { ...tail, effects, accepted, duplicates, rejected };
+  return { ...tail, accepted, duplicates, rejected };
 }

@@ -76,25 +76,24 @@ export class HolderSession {
   /** Reads what is new in readiness.jsonl; enqueues what became ready; records supersessions. */
   async ingest(): Promise<{ accepted: number; rejected: number; enqueued: number; superseded: number }> {
     const { paths, ctx, held } = this.deps;
-    const res = ingest(paths.readiness, this.cursor, this.projection);
+    const now = ctx.now();
+    const at = now.toISOString();
+    const outcomes: Outcome[] = [];
+    let enqueued = 0;
+    const res = ingest(paths.readiness, this.cursor, this.projection, (effect) => {
+      const applied = this.applyEffect(effect, now, at);
+      if (applied === 'enqueued') enqueued += 1;
+      else if (applied) outcomes.push(applied);
+    });
     if (res.reset) {
       ctx.logger.log('warn', 'log_reset', { why: res.reset, file: paths.readiness });
       this.rejectedOffset = 0;
     }
-    const now = ctx.now();
-    const at = now.toISOString();
     const rejected: RejectedLine[] = res.rejected
       .filter((r) => r.offset >= this.rejectedOffset)
       .map((r) => ({ ...r, rejected_at: at }));
     for (const r of rejected) ctx.logger.log('warn', 'line_rejected', { line: r.line, offset: r.offset, reason: r.reason, errors: r.errors });
 
-    const outcomes: Outcome[] = [];
-    let enqueued = 0;
-    for (const effect of res.effects) {
-      const applied = this.applyEffect(effect, now, at);
-      if (applied === 'enqueued') enqueued += 1;
-      else if (applied) outcomes.push(applied);
-    }
     const changed = outcomes.length > 0 || enqueued > 0;
     await fenced(paths, held, ctx.now, () => {
       appendRecords(paths.rejected, rejected, { fsync: false });
