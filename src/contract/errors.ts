@@ -60,6 +60,9 @@ export const errors = {
   stateDirUnusable: (dir: string, cause: string) =>
     runtime('E_STATE_DIR', `state directory ${dir} cannot be used: ${cause}`, { dir, cause }),
 
+  stateWriteFailed: (file: string, cause: NodeJS.ErrnoException) =>
+    runtime('E_STATE_WRITE', `cannot write ${file}: ${cause.code ?? ''} ${describeErrno(cause)}; the previous version of the file is intact`, { file, errno: cause.code }),
+
   mutexCompromised: (file: string, cause: string) =>
     runtime('E_MUTEX_COMPROMISED', `the state mutex on ${file} was compromised (${cause}); the transaction was aborted`, { file, cause }),
 
@@ -88,6 +91,22 @@ export const errors = {
       3,
     ),
 };
+
+function describeErrno(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EDQUOT':
+      return 'disk quota exceeded';
+    default:
+      return e.message;
+  }
+}
 
 export function isShadowError(e: unknown): e is ShadowError {
   return e instanceof ShadowError;

@@ -16,7 +16,7 @@ export function appendOutcomes(path: string, outcomes: readonly Outcome[]): numb
     // Our own bug must not reach the ledger that scripts rely on.
     if (!validators.outcome(o)) throw new Error(`internal: invalid outcome ${JSON.stringify(validators.outcome.errors)}`);
   }
-  return appendRecords(path, outcomes);
+  return appendRecords(path, outcomes, { singleWriter: true });
 }
 
 export interface LedgerRead {

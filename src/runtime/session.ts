@@ -96,7 +96,7 @@ export class HolderSession {
 
     const changed = outcomes.length > 0 || enqueued > 0;
     await fenced(paths, held, ctx.now, () => {
-      appendRecords(paths.rejected, rejected, { fsync: false });
+      appendRecords(paths.rejected, rejected, { fsync: false, singleWriter: true });
       if (outcomes.length > 0) appendOutcomes(paths.outcomes, outcomes);
       if (changed) writeJsonAtomic(paths.queue, this.queue.toFile(ctx.now(), held.epoch));
     });

@@ -11,23 +11,26 @@ import { describeErrors, formatProblems } from '../contract/validate.js';
 
 export function writeJsonAtomic(path: string, data: unknown): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w', 0o644);
   try {
-    writeJsonTo(fd, data);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkQuietly(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      writeJsonTo(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (e) {
     unlinkQuietly(tmp);
-    throw e;
+    throw ioError(path, e);
   }
   fsyncDir(dirname(path));
+}
+
+/** File-system failures (full disk, read-only, permissions) become E_STATE_WRITE naming the file. */
+export function ioError(path: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && code.startsWith('E') ? errors.stateWriteFailed(path, e as NodeJS.ErrnoException) : e;
 }
 
 /**

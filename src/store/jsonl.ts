@@ -4,25 +4,42 @@
  * tail reader that hands out whole lines only, by byte offset, and notices a log that shrank or
  * was replaced since the last read.
  */
-import { closeSync, fstatSync, openSync, readSync, fsyncSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { writeAll } from './atomic-json.js';
+import { ioError, writeAll } from './atomic-json.js';
 
-export function appendRecord(path: string, record: unknown, opts: { fsync?: boolean } = {}): number {
+export interface AppendOptions {
+  fsync?: boolean;
+  /**
+   * Only this process appends (the ledger and the quarantine, written by the lease holder): a write
+   * cut short by a full disk is then undone, so the next line does not start in the middle of a torn one.
+   */
+  singleWriter?: boolean;
+}
+
+export function appendRecord(path: string, record: unknown, opts: AppendOptions = {}): number {
   return appendRecords(path, [record], opts);
 }
 
 /** Appends the records in one write; returns the file size after it (the ledger offset of the end). */
-export function appendRecords(path: string, records: readonly unknown[], opts: { fsync?: boolean } = {}): number {
+export function appendRecords(path: string, records: readonly unknown[], opts: AppendOptions = {}): number {
   if (records.length === 0) return sizeOf(path);
   const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
-  const fd = openSync(path, 'a', 0o644);
   try {
-    writeAll(fd, Buffer.from(text));
-    if (opts.fsync !== false) fsyncSync(fd);
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, 'a', 0o644);
+    const before = opts.singleWriter ? fstatSync(fd).size : -1;
+    try {
+      writeAll(fd, Buffer.from(text));
+      if (opts.fsync !== false) fsyncSync(fd);
+      return fstatSync(fd).size;
+    } catch (e) {
+      if (before >= 0) ftruncateSync(fd, before);
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw ioError(path, e);
   }
 }
 
