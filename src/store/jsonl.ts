@@ -96,8 +96,9 @@ export function tailLines(
     const head = headHash(fd, st.size);
     let cursor = { ...from };
     let reset: TailResult['reset'] = null;
-    if (from.ino !== 0 && (st.ino !== from.ino || st.dev !== from.dev || (from.head_hash && head !== from.head_hash && from.offset >= HEAD_BYTES))) reset = 'replaced';
+    if (from.ino !== 0 && (st.ino !== from.ino || st.dev !== from.dev)) reset = 'replaced';
     else if (st.size < from.offset) reset = 'truncated';
+    else if (from.head_hash && from.offset >= HEAD_BYTES && head !== from.head_hash) reset = 'replaced';
     if (reset) cursor = emptyCursor();
     cursor.dev = st.dev;
     cursor.ino = st.ino;
