@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/config.js';
+import type { Evaluation } from '../engine/evaluate.js';
 import type { Context } from '../context.js';
 import type { CheckpointFile, Outcome, QueueItem, RejectedLine } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
@@ -19,10 +20,6 @@ import type { StatePaths } from '../store/paths.js';
 import type { HeldLease } from './lease.js';
 import { fenced } from './lease-store.js';
 
-/** What the git engine returns for one candidate. */
-export type Evaluation = Pick<Outcome, 'reasons' | 'conflicts' | 'main_sha' | 'merge_base' | 'merged_tree' | 'message' | 'git_version' | 'engine'> & {
-  outcome: 'would_integrate' | 'would_block';
-};
 export type Evaluator = (candidate: QueueItem) => Promise<Evaluation>;
 
 export type Counts = CheckpointFile['counts'];
