@@ -12,6 +12,7 @@ import type { Logger } from '../context.js';
 import { isShadowError } from '../contract/errors.js';
 import type { Conflict, Outcome, ReasonCode } from '../contract/types.generated.js';
 import {
+  conflictKind,
   fetchRemoteTracking,
   gitVersion,
   inScratch,
@@ -112,7 +113,8 @@ async function evaluateCandidate(opts: EngineOptions, scratch: ScratchWorktree, 
 /**
  * `engine: worktree`: a real `git merge --no-commit --no-ff` in the scratch worktree, for merge
  * setups merge-tree cannot reproduce (merge drivers from config). Conflicts are read from the
- * merge's own CONFLICT lines; the scratch worktree is reset afterwards.
+ * unmerged index entries, each with the kind of the merge's CONFLICT line that names it; the
+ * scratch worktree is reset afterwards.
  */
 async function mergeInWorktree(scratch: ScratchWorktree, mainSha: string, sha: string, objects: { dir: string; alternate: string }): Promise<{ tree: string; clean: boolean; conflicts: Conflict[] }> {
   const h: GitHandle = await scratch.open(mainSha, objects);
@@ -124,26 +126,12 @@ async function mergeInWorktree(scratch: ScratchWorktree, mainSha: string, sha: s
     } catch (e) {
       output = isShadowError(e) ? String(e.details.stderr ?? '') : '';
     }
-    const unmerged = (await inScratch(h, ['ls-files', '-u', '-z'])).split('\0').filter(Boolean);
-    if (unmerged.length === 0) return { tree: (await inScratch(h, ['write-tree'])).trim(), clean: true, conflicts: [] };
-    const conflicts = conflictsFromMergeOutput(output);
-    for (const entry of unmerged) {
-      const path = entry.split('\t')[1];
-      if (path && !conflicts.some((c) => c.path === path)) conflicts.push({ path, kind: 'contents' });
-    }
+    const unmerged = new Set((await inScratch(h, ['ls-files', '-u', '-z'])).split('\0').map((entry) => entry.split('\t')[1]).filter((p): p is string => Boolean(p)));
+    if (unmerged.size === 0) return { tree: (await inScratch(h, ['write-tree'])).trim(), clean: true, conflicts: [] };
+    const lines = output.split('\n').filter((l) => l.startsWith('CONFLICT ('));
+    const conflicts = [...unmerged].map((path) => ({ path, kind: conflictKind(lines.find((l) => l.includes(path)) ?? '', '') ?? 'contents' }));
     return { tree: '', clean: false, conflicts };
   } finally {
     await inScratch(h, ['reset', '--hard', '--quiet', mainSha]).catch(() => '');
   }
-}
-
-/** `CONFLICT (kind): … in <path>` lines of `git merge`, as merge-tree's parser would read them. */
-function conflictsFromMergeOutput(output: string): Conflict[] {
-  const conflicts: Conflict[] = [];
-  for (const line of output.split('\n')) {
-    const m = /^CONFLICT \(([^)]+)\): (?:Merge conflict in (.+)|(\S+) )/.exec(line.trim());
-    const path = m?.[2] ?? m?.[3];
-    if (m?.[1] && path) conflicts.push({ path, kind: m[1] === 'content' ? 'contents' : m[1] });
-  }
-  return conflicts;
 }

@@ -166,24 +166,32 @@ export function parseMergeTree(out: string): MergeTreeResult {
   const conflictedPaths: string[] = [];
   while (i < fields.length && fields[i] !== '') conflictedPaths.push(fields[i++] as string);
   i++;
-  const conflicts: Conflict[] = [];
-  const seen = new Set<string>();
+  // One path can be named by several messages ("binary" and "contents"): keep the most specific kind.
+  const kinds = new Map<string, string>();
   while (i < fields.length) {
     const n = Number(fields[i]);
     if (!Number.isInteger(n) || n < 1) break;
     const paths = fields.slice(i + 1, i + 1 + n);
-    const text = fields[i + 2 + n] ?? '';
+    const kind = conflictKind(fields[i + 1 + n] ?? '', fields[i + 2 + n] ?? '');
     i += 3 + n;
-    const kind = /^CONFLICT \(([^)]+)\)/.exec(text)?.[1];
     if (!kind) continue;
-    for (const path of paths) {
-      const key = `${path}\0${kind}`;
-      if (!seen.has(key)) conflicts.push({ path, kind: kind === 'content' ? 'contents' : kind });
-      seen.add(key);
-    }
+    for (const path of paths) if (!kinds.has(path) || kinds.get(path) === 'contents') kinds.set(path, kind);
   }
-  for (const path of conflictedPaths) if (!conflicts.some((c) => c.path === path)) conflicts.push({ path, kind: 'contents' });
+  for (const path of conflictedPaths) if (!kinds.has(path)) kinds.set(path, 'contents');
+  const conflicts: Conflict[] = [...kinds].map(([path, kind]) => ({ path, kind }));
   return { tree, clean: conflictedPaths.length === 0 && conflicts.length === 0, conflicts };
+}
+
+/**
+ * The kind of a merge message, or null when it is informational. git 2.39 labels add/add as
+ * "contents" in the type field but says "CONFLICT (add/add)" in the text; binary is the reverse.
+ */
+export function conflictKind(type: string, text: string): string | null {
+  const fromType = /^CONFLICT \(([^)]+)\)/.exec(type)?.[1];
+  if (!fromType) return null;
+  const fromText = /^CONFLICT \(([^)]+)\)/.exec(text)?.[1];
+  const kind = fromType !== 'contents' ? fromType : (fromText ?? fromType);
+  return kind === 'content' ? 'contents' : kind;
 }
 
 /** A temporary object directory for one evaluation, with the repository's store as its alternate. */
