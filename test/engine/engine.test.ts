@@ -35,7 +35,7 @@ const EXPECTED: Record<ScenarioKey, { outcome: Evaluation['outcome']; reasons: s
   not_on_remote: { outcome: 'would_block', reasons: ['sha_not_on_remote_branch'] },
 };
 
-describe('git engine on a fixture repository', () => {
+describe('git engine on a fixture repository', { timeout: 120_000 }, () => {
   let fx: Fixture;
   let clone: ReturnType<typeof snapshotRepo>;
   let origin: ReturnType<typeof snapshotRepo>;
@@ -123,7 +123,7 @@ describe('git engine on a fixture repository', () => {
   });
 });
 
-describe('fresh re-check at dequeue', () => {
+describe('fresh re-check at dequeue', { timeout: 120_000 }, () => {
   test('a branch force-pushed between READY and dequeue is no longer on its remote branch', async () => {
     const fx = createFixture();
     try {

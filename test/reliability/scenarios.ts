@@ -104,8 +104,8 @@ const leaseContention: Scenario = {
         const round = roundOfCandidates(r, 2);
         appendLines(repo, round.lines);
         expected.push(...round.keys);
-        // Bursts and pauses longer than the grace window, so the lease changes hands.
-        await sleep(random() < 0.7 ? 20 : 400);
+        // Bursts, and every fourth round a pause well past the grace window, so the lease changes hands.
+        await sleep(r % 4 === 3 ? 700 : Math.floor(random() * 40));
       }
       stop = true;
       await Promise.all(drainers);
