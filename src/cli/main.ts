@@ -12,6 +12,8 @@ import { emit, isEventType, EVENT_TIME_FIELD } from '../readiness/emit.js';
 import { drain, watch } from '../runtime/drain.js';
 import { engineEvaluator } from '../runtime/evaluator.js';
 import { cliContext, loadFor, printJson, readStdin, table, type GlobalOptions } from './io.js';
+import { registerOperatorCommands } from './report.js';
+import { status, summaryLine } from '../report/status.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -91,12 +93,19 @@ export function buildProgram(): Command {
     .description('follow readiness.jsonl beside the agents; take the lease and drain whenever work arrives (Ctrl-C to stop)')
     .option('--poll <ms>', 'how often the log is stat-ed when no file event arrives', (v) => parsePositive(v, '--poll'), 1000)
     .action(async (o: { poll: number }) => {
-      const { ctx, loaded } = io();
+      const { g, ctx, loaded } = io();
       const l = loaded();
-      const r = await withSignals((signal) => watch(l, ctx, { evaluate: engineEvaluator(l, ctx), signal, pollMs: o.poll }));
+      // On a terminal: a live one-line summary, and only warnings as log lines; elsewhere plain log lines.
+      const tty = process.stdout.isTTY && g.logFormat !== 'json';
+      const wctx = tty ? cliContext({ ...g, logLevel: 'warn' }) : ctx;
+      const onTenure = tty ? () => process.stdout.write(`\r\x1b[2K${summaryLine(status(l, wctx))}`) : undefined;
+      onTenure?.();
+      const r = await withSignals((signal) => watch(l, wctx, { evaluate: engineEvaluator(l, wctx), signal, pollMs: o.poll, ...(onTenure ? { onTenure } : {}) }));
+      if (tty) process.stdout.write('\n');
       if (r.status === 'mode_off') ctx.stdout(r.message ?? '');
     });
 
+  registerOperatorCommands(program, io);
   return program;
 }
 

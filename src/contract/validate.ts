@@ -17,20 +17,28 @@ const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, al
 addFormats(ajv, ['date-time']);
 ajv.addFormat('git-branch', { type: 'string', validate: isValidBranchName });
 
-function compile<T>(file: string): ValidateFunction<T> {
-  const schema = JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as object;
-  return ajv.compile<T>(schema);
+/** Compiled on first use and kept: a CLI call (a hook, an emit) pays only for the schemas it needs. */
+function lazy<T>(file: string): () => ValidateFunction<T> {
+  let compiled: ValidateFunction<T> | null = null;
+  return () => (compiled ??= ajv.compile<T>(JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as object));
 }
 
-export const validators = {
-  event: compile<ReadinessEvent>('readiness-event.schema.json'),
-  config: compile<Config>('config.schema.json'),
-  outcome: compile<Outcome>('outcome.schema.json'),
-  queue: compile<QueueFile>('queue.schema.json'),
-  lease: compile<LeaseFile>('lease.schema.json'),
-  checkpoint: compile<CheckpointFile>('checkpoint.schema.json'),
-  rejected: compile<RejectedLine>('rejected.schema.json'),
+const compilers = {
+  event: lazy<ReadinessEvent>('readiness-event.schema.json'),
+  config: lazy<Config>('config.schema.json'),
+  outcome: lazy<Outcome>('outcome.schema.json'),
+  queue: lazy<QueueFile>('queue.schema.json'),
+  lease: lazy<LeaseFile>('lease.schema.json'),
+  checkpoint: lazy<CheckpointFile>('checkpoint.schema.json'),
+  rejected: lazy<RejectedLine>('rejected.schema.json'),
 };
+
+type Validators = { readonly [K in keyof typeof compilers]: ReturnType<(typeof compilers)[K]> };
+
+export const validators = Object.defineProperties(
+  {},
+  Object.fromEntries(Object.entries(compilers).map(([name, get]) => [name, { get, enumerable: true }])),
+) as Validators;
 
 export interface FieldProblem {
   /** Dotted path of the offending field ('' for the whole document). */

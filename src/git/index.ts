@@ -26,7 +26,7 @@ export interface GitHandle {
 }
 
 /** Variables that would redirect git away from the repository we were asked about. */
-const SCRUBBED = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE', 'GIT_COMMON_DIR', 'GIT_PREFIX', 'GIT_CEILING_DIRECTORIES', 'GIT_QUARANTINE_PATH'];
+export const SCRUBBED = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE', 'GIT_COMMON_DIR', 'GIT_PREFIX', 'GIT_CEILING_DIRECTORIES', 'GIT_QUARANTINE_PATH'];
 
 export function openGit(cwd: string, opts: { scratch?: string | null; objects?: { dir: string; alternate: string } } = {}): GitHandle {
   const env: Record<string, string> = {};
@@ -61,6 +61,7 @@ export function assertAllowed(h: GitHandle, args: readonly string[]): void {
     if (args[1] === 'prune' || (h.scratch && target && resolve(h.cwd, target) === h.scratch && ['add', 'remove'].includes(args[1] ?? ''))) return;
     throw refuse();
   }
+  if (sub === 'config' && args[1] === '--get' && args.length === 3) return;
   if (sub === 'fetch') {
     // Only explicit refspecs into remote-tracking refs: never a local branch, never FETCH_HEAD.
     const refspecs = args.slice(1).filter((a) => !a.startsWith('-')).slice(1);
@@ -206,6 +207,22 @@ export async function fetchRemoteTracking(h: GitHandle, remote: string, branches
   await run(h, ['fetch', '--no-write-fetch-head', '--no-tags', '--quiet', '--end-of-options', remote, ...refspecs]);
 }
 
+/**
+ * One config value (`git config --get`), or null when unset. Runs without our own `-c` overrides,
+ * which `config --get` would otherwise report (core.hooksPath=/dev/null).
+ */
+export async function configGet(h: GitHandle, key: string): Promise<string | null> {
+  const args = ['config', '--get', key];
+  if (!/^[A-Za-z][\w.-]*$/.test(key)) throw errors.gitRefused(`config key ${JSON.stringify(key)}`);
+  assertAllowed(h, args);
+  try {
+    const out = (await simpleGit({ baseDir: h.cwd }).env(h.env).raw(args)).trim();
+    return out === '' ? null : out;
+  } catch {
+    return null;
+  }
+}
+
 export interface CommitInfo {
   sha: string;
   parents: string[];
@@ -229,15 +246,28 @@ export async function listCommits(h: GitHandle, ref: string, opts: { since?: str
     });
 }
 
+/** One diff for `diffPatchIds`: the change from `from` (default: `to`'s first parent) to `to`. */
+export interface DiffSpec {
+  to: string;
+  from?: string;
+}
+
 /**
  * `git patch-id --stable` of each commit's diff against its first parent: two spawns for all the
  * commits together (`diff-tree --stdin -p` piped into `patch-id`), never one per commit.
  */
-export async function patchIds(h: GitHandle, commits: readonly string[]): Promise<Map<string, string>> {
+export const patchIds = (h: GitHandle, commits: readonly string[]): Promise<Map<string, string>> => diffPatchIds(h, commits.map((to) => ({ to })));
+
+/**
+ * Patch ids of explicit diffs, keyed by `to` (so a `to` appears once per call), in the same two spawns
+ * for all of them. With `reverse`, the id of each inverse change: what a commit reverting it carries.
+ * An object missing from the repository yields no id (diff-tree --stdin passes over it).
+ */
+export async function diffPatchIds(h: GitHandle, diffs: readonly DiffSpec[], opts: { reverse?: boolean } = {}): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
-  if (commits.length === 0) return ids;
-  for (const c of commits) assertSha(c);
-  const diff = await spawnGit(h, ['diff-tree', '--stdin', '-p', '--no-color', '--root'], `${commits.join('\n')}\n`);
+  if (diffs.length === 0) return ids;
+  const lines = diffs.map((d) => (d.from ? `${assertSha(d.to)} ${assertSha(d.from)}` : assertSha(d.to)));
+  const diff = await spawnGit(h, ['diff-tree', '--stdin', '-p', '--no-color', '--root', ...(opts.reverse ? ['-R'] : [])], `${lines.join('\n')}\n`);
   const out = await spawnGit(h, ['patch-id', '--stable'], diff);
   for (const line of out.split('\n')) {
     const [patchId, commit] = line.split(' ');

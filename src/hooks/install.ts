@@ -1,0 +1,156 @@
+/**
+ * `hooks install | uninstall`. The working repository gets post-commit and post-merge hooks that
+ * start a background drain; a bare origin, when given, a post-receive hook that records a
+ * branch_pushed event per updated branch in the working repository and starts a drain there.
+ *
+ * A hook already in place is never overwritten: it is renamed to `<hook>.pre-shadow-integrator` and
+ * ours runs it with the same arguments, input and exit status. Installing again changes nothing
+ * (or updates our own hook in place); uninstall renames the original back, byte for byte.
+ */
+import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { LoadedConfig } from '../config/config.js';
+import { findRepo, type RepoLayout } from '../config/repo.js';
+import { modeOff, openStateDir } from '../config/state.js';
+import type { Context } from '../context.js';
+import { errors } from '../contract/errors.js';
+import { hooksDir } from './hooks-dir.js';
+import { CHAIN_SUFFIX, hookScript, MARKER, type HookName, type HookValues } from './scripts.js';
+
+export const WORKING_HOOKS: readonly HookName[] = ['post-commit', 'post-merge'];
+export const ORIGIN_HOOKS: readonly HookName[] = ['post-receive'];
+
+export type HookAction = 'installed' | 'updated' | 'unchanged' | 'removed' | 'restored' | 'absent' | 'foreign';
+
+export interface HookChange {
+  repo: 'working' | 'origin';
+  hook: HookName;
+  path: string;
+  /**
+   * installed / updated / unchanged (install); removed / restored (the previous hook put back) /
+   * absent (uninstall); foreign: the hook there is not ours and was left alone.
+   */
+  action: HookAction;
+  /** The hook that was there before: kept under this name and run by ours. */
+  chained: string | null;
+}
+
+export interface HooksReport {
+  hooks: HookChange[];
+  /** Where the background runs write their output. */
+  log: string;
+  notes: string[];
+}
+
+export interface InstallOptions {
+  /** Path of a bare origin repository to give a post-receive hook. */
+  origin?: string | undefined;
+  /** How the hooks start the CLI: the node binary and the CLI's main.js, both absolute. */
+  cli: { node: string; main: string };
+  /** A config file given explicitly (--config), passed on to every run; else the CLI finds it. */
+  configPath?: string | undefined;
+}
+
+export function installHooks(loaded: LoadedConfig, ctx: Context, opts: InstallOptions): HooksReport {
+  const paths = openStateDir(loaded);
+  const base = {
+    node: opts.cli.node,
+    cli: opts.cli.main,
+    repo: loaded.repo.mainWorktree ?? loaded.repo.commonDir,
+    stateDir: paths.dir,
+    config: opts.configPath ? resolve(ctx.cwd, opts.configPath) : null,
+    remote: loaded.config.remote,
+  };
+  const install = (where: HookChange['repo'], repo: RepoLayout, hooks: readonly HookName[]) => {
+    const dir = hooksDir(repo, ctx.env).dir;
+    return hooks.map((hook) => installOne(where, dir, hook, { ...base, path: join(dir, hook) }));
+  };
+  const origin = opts.origin === undefined ? null : originRepo(loaded, ctx, opts.origin);
+  const hooks = [...install('working', loaded.repo, WORKING_HOOKS), ...(origin ? install('origin', origin, ORIGIN_HOOKS) : [])];
+  const notes: string[] = [];
+  const off = modeOff(loaded);
+  if (off) notes.push(`the hooks run, but ${off.message}`);
+  if (!origin) notes.push('no --origin: pushes are recorded only by whoever emits branch_pushed (give --origin <bare repo> to record them at the origin)');
+  return { hooks, log: join(paths.dir, 'hooks.log'), notes };
+}
+
+export function uninstallHooks(loaded: LoadedConfig, ctx: Context, opts: { origin?: string | undefined }): HooksReport {
+  const uninstall = (where: HookChange['repo'], repo: RepoLayout, hooks: readonly HookName[]) => {
+    const dir = hooksDir(repo, ctx.env).dir;
+    return hooks.map((hook) => uninstallOne(where, join(dir, hook), hook));
+  };
+  const origin = opts.origin === undefined ? null : originRepo(loaded, ctx, opts.origin);
+  const hooks = [...uninstall('working', loaded.repo, WORKING_HOOKS), ...(origin ? uninstall('origin', origin, ORIGIN_HOOKS) : [])];
+  const notes = hooks.filter((h) => h.action === 'foreign').map((h) => `${h.path} is not a shadow-integrator hook: left as it is`);
+  return { hooks, log: join(loaded.config.state_dir, 'hooks.log'), notes };
+}
+
+function originRepo(loaded: LoadedConfig, ctx: Context, path: string): RepoLayout {
+  const origin = findRepo(resolve(ctx.cwd, path));
+  if (origin.commonDir === loaded.repo.commonDir) throw errors.usage(`--origin ${path} is the working repository itself: give the path of the bare repository pushes go to`, { origin: path });
+  return origin;
+}
+
+function installOne(repo: HookChange['repo'], dir: string, hook: HookName, values: HookValues): HookChange {
+  const { path } = values;
+  const chained = `${path}${CHAIN_SUFFIX}`;
+  const script = hookScript(hook, values);
+  const current = readOrNull(path);
+  let action: HookAction;
+  if (current === null) action = 'installed';
+  else if (isOurs(current)) action = current === script ? 'unchanged' : 'updated';
+  else {
+    if (present(chained)) {
+      throw errors.usage(`${path} is not a shadow-integrator hook, and ${chained} exists too: move one of them away by hand, then run hooks install again`, { path, chained });
+    }
+    renameSync(path, chained);
+    action = 'installed';
+  }
+  if (action !== 'unchanged') writeHook(dir, path, script);
+  return { repo, hook, path, action, chained: present(chained) ? chained : null };
+}
+
+function uninstallOne(repo: HookChange['repo'], path: string, hook: HookName): HookChange {
+  const chained = `${path}${CHAIN_SUFFIX}`;
+  const current = readOrNull(path);
+  if (current !== null && !isOurs(current)) return { repo, hook, path, action: 'foreign', chained: null };
+  if (present(chained)) {
+    renameSync(chained, path); // replaces ours in one step: there is never a moment without a hook
+    return { repo, hook, path, action: 'restored', chained: null };
+  }
+  if (current === null) return { repo, hook, path, action: 'absent', chained: null };
+  unlinkSync(path);
+  return { repo, hook, path, action: 'removed', chained: null };
+}
+
+const isOurs = (text: string) => text.includes(MARKER);
+
+/** Whether a file or a symlink (even a dangling one) is there. */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** The hook's text; '' for a symlink whose target is gone (not ours: kept like any other hook). */
+function readOrNull(path: string): string | null {
+  if (!present(path)) return null;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Written beside and renamed into place: git never runs a half-written hook. */
+function writeHook(dir: string, path: string, script: string): void {
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, script, { mode: 0o755 });
+  chmodSync(tmp, 0o755); // the umask may have removed bits
+  renameSync(tmp, path);
+}

@@ -1,0 +1,65 @@
+/**
+ * Read-only views of the state files for the reports. Nothing here takes the state mutex: the JSON
+ * files are replaced whole by rename and the logs only grow, so a reader always sees a consistent
+ * file, and `status` can never hold up the holder.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { Outcome } from '../contract/types.generated.js';
+import { readOutcomes } from '../ledger/ledger.js';
+import { sizeOf } from '../store/jsonl.js';
+
+const CHUNK = 1 << 20;
+
+/** Newline-terminated lines in `path` from byte `from` on (0 when the file is absent). */
+export function countLines(path: string, from = 0): number {
+  let lines = 0;
+  forEachChunk(path, from, sizeOf(path), (buf) => {
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) lines += 1;
+  });
+  return lines;
+}
+
+/**
+ * The last whole outcome line of the ledger, read from the end: a window that grows until it holds
+ * one whole line, so the cost does not depend on the ledger's length.
+ */
+export function lastOutcome(path: string): Outcome | null {
+  const size = sizeOf(path);
+  for (let window = 64 * 1024; ; window *= 4) {
+    const from = Math.max(0, size - window);
+    const buf = readRange(path, from, size);
+    const end = buf.lastIndexOf(10);
+    const start = end > 0 ? buf.lastIndexOf(10, end - 1) + 1 : 0;
+    if (end === -1 && from === 0) return null;
+    // The line may begin before the window: widen it, unless the window is the whole file.
+    if (end !== -1 && (start > 0 || from === 0)) return readOutcomes(path, from + start).outcomes.at(-1) ?? null;
+  }
+}
+
+function readRange(path: string, from: number, to: number): Buffer {
+  const parts: Buffer[] = [];
+  forEachChunk(path, from, to, (buf) => parts.push(Buffer.from(buf)));
+  return Buffer.concat(parts);
+}
+
+function forEachChunk(path: string, from: number, to: number, onChunk: (buf: Buffer) => void): void {
+  if (to <= from) return;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const buf = Buffer.alloc(Math.min(CHUNK, to - from));
+    for (let pos = from; pos < to; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+      if (n === 0) break;
+      onChunk(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
