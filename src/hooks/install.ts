@@ -8,17 +8,17 @@
  * (or updates our own hook in place); uninstall renames the original back, byte for byte.
  */
 import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import { findRepo, type RepoLayout } from '../config/repo.js';
 import { modeOff, openStateDir } from '../config/state.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
 import { hooksDir } from './hooks-dir.js';
-import { CHAIN_SUFFIX, hookScript, MARKER, type HookName, type HookValues } from './scripts.js';
+import { CHAIN_SUFFIX, hookScript, MARKER, type HookName } from './scripts.js';
 
-export const WORKING_HOOKS: readonly HookName[] = ['post-commit', 'post-merge'];
-export const ORIGIN_HOOKS: readonly HookName[] = ['post-receive'];
+const WORKING_HOOKS: readonly HookName[] = ['post-commit', 'post-merge'];
+const ORIGIN_HOOKS: readonly HookName[] = ['post-receive'];
 
 export type HookAction = 'installed' | 'updated' | 'unchanged' | 'removed' | 'restored' | 'absent' | 'foreign';
 
@@ -52,8 +52,9 @@ export interface InstallOptions {
 }
 
 export function installHooks(loaded: LoadedConfig, ctx: Context, opts: InstallOptions): HooksReport {
+  const targets = managedHooks(loaded, ctx, opts.origin);
   const paths = openStateDir(loaded);
-  const base = {
+  const values = {
     node: opts.cli.node,
     cli: opts.cli.main,
     repo: loaded.repo.mainWorktree ?? loaded.repo.commonDir,
@@ -61,28 +62,34 @@ export function installHooks(loaded: LoadedConfig, ctx: Context, opts: InstallOp
     config: opts.configPath ? resolve(ctx.cwd, opts.configPath) : null,
     remote: loaded.config.remote,
   };
-  const install = (where: HookChange['repo'], repo: RepoLayout, hooks: readonly HookName[]) => {
-    const dir = hooksDir(repo, ctx.env).dir;
-    return hooks.map((hook) => installOne(where, dir, hook, { ...base, path: join(dir, hook) }));
-  };
-  const origin = opts.origin === undefined ? null : originRepo(loaded, ctx, opts.origin);
-  const hooks = [...install('working', loaded.repo, WORKING_HOOKS), ...(origin ? install('origin', origin, ORIGIN_HOOKS) : [])];
+  const hooks = targets.map((t) => installOne(t, hookScript(t.hook, { ...values, path: t.path })));
   const notes: string[] = [];
   const off = modeOff(loaded);
   if (off) notes.push(`the hooks run, but ${off.message}`);
-  if (!origin) notes.push('no --origin: pushes are recorded only by whoever emits branch_pushed (give --origin <bare repo> to record them at the origin)');
+  if (opts.origin === undefined) notes.push('no --origin: pushes are recorded only by whoever emits branch_pushed (give --origin <bare repo> to record them at the origin)');
   return { hooks, log: join(paths.dir, 'hooks.log'), notes };
 }
 
 export function uninstallHooks(loaded: LoadedConfig, ctx: Context, opts: { origin?: string | undefined }): HooksReport {
-  const uninstall = (where: HookChange['repo'], repo: RepoLayout, hooks: readonly HookName[]) => {
-    const dir = hooksDir(repo, ctx.env).dir;
-    return hooks.map((hook) => uninstallOne(where, join(dir, hook), hook));
-  };
-  const origin = opts.origin === undefined ? null : originRepo(loaded, ctx, opts.origin);
-  const hooks = [...uninstall('working', loaded.repo, WORKING_HOOKS), ...(origin ? uninstall('origin', origin, ORIGIN_HOOKS) : [])];
+  const hooks = managedHooks(loaded, ctx, opts.origin).map(uninstallOne);
   const notes = hooks.filter((h) => h.action === 'foreign').map((h) => `${h.path} is not a shadow-integrator hook: left as it is`);
   return { hooks, log: join(loaded.config.state_dir, 'hooks.log'), notes };
+}
+
+interface Target {
+  repo: HookChange['repo'];
+  hook: HookName;
+  path: string;
+}
+
+/** The hooks this tool manages: the working repository's, then the origin's. All found before anything is written. */
+function managedHooks(loaded: LoadedConfig, ctx: Context, origin: string | undefined): Target[] {
+  const repos: [HookChange['repo'], RepoLayout, readonly HookName[]][] = [['working', loaded.repo, WORKING_HOOKS]];
+  if (origin !== undefined) repos.push(['origin', originRepo(loaded, ctx, origin), ORIGIN_HOOKS]);
+  return repos.flatMap(([repo, layout, hooks]) => {
+    const dir = hooksDir(layout, ctx.env).dir;
+    return hooks.map((hook) => ({ repo, hook, path: join(dir, hook) }));
+  });
 }
 
 function originRepo(loaded: LoadedConfig, ctx: Context, path: string): RepoLayout {
@@ -91,10 +98,8 @@ function originRepo(loaded: LoadedConfig, ctx: Context, path: string): RepoLayou
   return origin;
 }
 
-function installOne(repo: HookChange['repo'], dir: string, hook: HookName, values: HookValues): HookChange {
-  const { path } = values;
+function installOne({ repo, hook, path }: Target, script: string): HookChange {
   const chained = `${path}${CHAIN_SUFFIX}`;
-  const script = hookScript(hook, values);
   const current = readOrNull(path);
   let action: HookAction;
   if (current === null) action = 'installed';
@@ -106,11 +111,11 @@ function installOne(repo: HookChange['repo'], dir: string, hook: HookName, value
     renameSync(path, chained);
     action = 'installed';
   }
-  if (action !== 'unchanged') writeHook(dir, path, script);
+  if (action !== 'unchanged') writeHook(path, script);
   return { repo, hook, path, action, chained: present(chained) ? chained : null };
 }
 
-function uninstallOne(repo: HookChange['repo'], path: string, hook: HookName): HookChange {
+function uninstallOne({ repo, hook, path }: Target): HookChange {
   const chained = `${path}${CHAIN_SUFFIX}`;
   const current = readOrNull(path);
   if (current !== null && !isOurs(current)) return { repo, hook, path, action: 'foreign', chained: null };
@@ -147,8 +152,8 @@ function readOrNull(path: string): string | null {
 }
 
 /** Written beside and renamed into place: git never runs a half-written hook. */
-function writeHook(dir: string, path: string, script: string): void {
-  mkdirSync(dir, { recursive: true });
+function writeHook(path: string, script: string): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, script, { mode: 0o755 });
   chmodSync(tmp, 0o755); // the umask may have removed bits

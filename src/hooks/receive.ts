@@ -41,7 +41,7 @@ export function receivePushes(loaded: LoadedConfig, ctx: Context, input: string,
 }
 
 /** Who pushed, as the serving side knows it: GitLab, Gitea/Forgejo, HTTP authentication, then the account. */
-export function pusherOf(env: NodeJS.ProcessEnv): string {
+function pusherOf(env: NodeJS.ProcessEnv): string {
   const name = env.GL_USERNAME || env.GITEA_PUSHER_NAME || env.REMOTE_USER || env.USER || env.LOGNAME || 'unknown';
   return name.slice(0, 256);
 }

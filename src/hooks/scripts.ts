@@ -99,6 +99,6 @@ ${body}
 }
 
 /** A single-quoted sh word. */
-export function shq(s: string): string {
+function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -45,16 +45,8 @@ export class MainHistory {
     }
   }
 
-  get tip(): CommitInfo | undefined {
-    return this.chain.at(-1);
-  }
-
   has(sha: string): boolean {
     return this.landedAt.has(sha);
-  }
-
-  get(sha: string): CommitInfo | undefined {
-    return this.commits.get(sha);
   }
 
   /** Chain index of the main commit that brought `sha` in. */

@@ -1,195 +1,311 @@
 /**
- * `parity`: every shadow decision held against what actually happened on canonical main, read from
- * git history. Decides whether the integrator could take over: the agreement rate (with a Wilson
- * 95% interval), and above all the unsafe-permissive count — shadow said would_integrate, and the
- * live path needed a manual resolution or reverted it.
+ * `parity`: every shadow decision (the latest outcome of each candidate) held against what really
+ * happened on canonical main, to decide whether the integrator could take over.
+ *
+ * Live fate of a candidate, from main's history:
+ * - landed_clean: its sha is on main by a fast-forward, an octopus merge, or a merge whose tree is
+ *   exactly git's automatic merge of its parents; or its change landed squashed (a main commit with
+ *   its patch-id), or main reached the shadow's would-be merged tree.
+ * - landed_resolved: it landed by a merge whose tree is not the automatic merge of its parents (a
+ *   conflict resolved by hand, or changes made in the merge).
+ * - reverted: it landed, then a later main commit reverted it ("This reverts commit <sha>" naming the
+ *   candidate or its landing commit, or a commit carrying the landing's inverse patch-id).
+ * - pending: none of these (yet).
+ *
+ * "Clean" is judged against the merge's own parents, not against the shadow's merged tree: main
+ * usually moves between the shadow's evaluation and the live merge, and the same change merged onto
+ * a newer main has another tree without anyone resolving anything. When the merge's parents are the
+ * very commits the shadow merged, the shadow's recorded result answers without a git call.
+ *
+ * Git calls: one rev-parse, one log of main, a forward and a reverse patch-id pass (two spawns each),
+ * and one merge-tree per live merge that the shadow's record cannot answer.
  */
 import type { LoadedConfig } from '../config/config.js';
-import type { Context } from '../context.js';
-import type { Outcome } from '../contract/types.generated.js';
-import { listCommits, mergeTree, openGit, patchIds, remoteRef, temporaryObjects, type CommitInfo, type GitHandle } from '../git/index.js';
+import { errors } from '../contract/errors.js';
+import type { Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
+import { diffPatchIds, listCommits, mergeTree, openGit, remoteRef, resolveRevisions, temporaryObjects, type CommitInfo, type DiffSpec, type GitHandle } from '../git/index.js';
 import { readOutcomes } from '../ledger/ledger.js';
+import { candidateKey } from '../readiness/projection.js';
 import { statePaths } from '../store/paths.js';
-import { parseSince } from './outcomes.js';
+import { MainHistory } from './main-history.js';
 
 export type LiveFate = 'landed_clean' | 'landed_resolved' | 'reverted' | 'pending';
-export const FATES: readonly LiveFate[] = ['landed_clean', 'landed_resolved', 'reverted', 'pending'];
+export const LIVE_FATES: readonly LiveFate[] = ['landed_clean', 'landed_resolved', 'reverted', 'pending'];
 
-export interface ParityRow {
+/** The shadow side of the matrix: the outcome, with `already_integrated` blocks apart (nothing was left to decide). */
+export type ShadowRow = 'would_integrate' | 'would_block' | 'already_integrated' | 'superseded';
+export const SHADOW_ROWS: readonly ShadowRow[] = ['would_integrate', 'would_block', 'already_integrated', 'superseded'];
+
+export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'excluded';
+
+export const DEFINITIONS = {
+  agreement:
+    'agreed / compared. Agreed: would_integrate that landed_clean; would_block that landed_resolved or was reverted. ' +
+    'Compared: would_integrate and would_block decisions whose candidate landed (fate other than pending).',
+  excluded: 'superseded decisions, would_block with already_integrated (in main before the shadow saw it), and pending candidates (not landed yet).',
+  unsafe_permissive: 'would_integrate, but live needed a manual resolution (landed_resolved) or reverted it.',
+  over_strict: 'would_block, but live landed it cleanly.',
+  interval: 'Wilson score interval, 95%.',
+  gate: '--min-agreement X fails (exit 3) when agreement < X, when any unsafe-permissive mismatch exists, or when nothing could be compared.',
+} as const;
+
+export interface Landing {
+  /** The main commit that brought the change in: the sha itself, the merge, or the squash commit. */
+  commit: string;
+  via: 'ancestor' | 'merge' | 'squash' | 'tree';
+  clean: boolean;
+  /** The landing's first parent is the main tip the shadow evaluated against: both started from the same main. */
+  same_base: boolean;
+}
+
+export interface ParityCandidate {
   slug: string;
   branch: string;
   sha: string;
-  outcome: Outcome['outcome'];
-  reasons: Outcome['reasons'];
+  outcome: OutcomeKind;
+  reasons: ReasonCode[];
+  decided_at: string;
+  row: ShadowRow;
   fate: LiveFate;
-  /** The main commit through which it landed (merge, squash or the commit itself), or that reverted it. */
-  evidence: string | null;
-  verdict: 'agree' | 'unsafe_permissive' | 'over_strict' | 'not_compared';
+  landing: Landing | null;
+  reverted_by: string | null;
+  verdict: Verdict;
 }
 
 export interface ParityReport {
   main_ref: string;
-  main_sha: string | null;
-  decisions: number;
+  main_sha: string;
+  since: string | null;
+  definitions: typeof DEFINITIONS;
+  matrix: Record<ShadowRow, Record<LiveFate, number>>;
   compared: number;
-  agreements: number;
-  agreement_rate: number | null;
-  wilson95: [number, number] | null;
-  matrix: Record<'would_integrate' | 'would_block', Record<LiveFate, number>>;
+  agreed: number;
+  /** null when nothing could be compared. */
+  agreement: number | null;
+  wilson95: { low: number; high: number } | null;
   unsafe_permissive: number;
   over_strict: number;
   pending: number;
-  superseded: number;
-  mismatches: ParityRow[];
-  rows: ParityRow[];
-  definition: string;
+  excluded: number;
+  gate: { min_agreement: number; passed: boolean; failures: string[] } | null;
+  mismatches: ParityCandidate[];
+  candidates: ParityCandidate[];
 }
 
-export const AGREEMENT_DEFINITION =
-  'would_integrate agrees with landed_clean; would_block agrees with landed_resolved or reverted (and, for already_integrated, with any landing); ' +
-  'pending candidates (not on main) and superseded ones are not compared. unsafe_permissive: would_integrate but landed_resolved or reverted. over_strict: would_block but landed_clean.';
-
-export async function parity(loaded: LoadedConfig, ctx: Context, opts: { since?: string | undefined } = {}): Promise<ParityReport> {
-  const { config, repo } = loaded;
-  const since = opts.since !== undefined ? parseSince(opts.since, ctx.now()) : null;
-  const latest = new Map<string, Outcome>();
-  for (const o of readOutcomes(statePaths(config.state_dir).outcomes).outcomes) {
-    if (since === null || Date.parse(o.decided_at) >= since) latest.set(`${o.slug}\0${o.branch}\0${o.sha}`, o);
-  }
-  const decisions = [...latest.values()];
-  const h = openGit(repo.mainWorktree ?? repo.commonDir);
-  const mainRef = remoteRef(config.remote, config.main_branch);
-  const history = await readHistory(h, mainRef, decisions);
-  const rows: ParityRow[] = [];
-  for (const d of decisions) {
-    if (d.outcome === 'superseded') continue;
-    const { fate, evidence } = await liveFate(h, repo.commonDir, d, history);
-    rows.push({ slug: d.slug, branch: d.branch, sha: d.sha, outcome: d.outcome, reasons: d.reasons, fate, evidence, verdict: verdict(d, fate) });
-  }
-  return summarize(mainRef, history.commits[0]?.sha ?? null, decisions.length, decisions.length - rows.length, rows);
+export interface ParityOptions {
+  since?: Date | undefined;
+  minAgreement?: number | undefined;
 }
 
-interface History {
-  commits: CommitInfo[];
-  onMain: Set<string>;
-  /** Candidate sha → the merge commit on main that has it as a non-first parent. */
-  mergedBy: Map<string, CommitInfo>;
-  /** Commit sha → the main commit whose message says it reverts it. */
-  revertedBy: Map<string, string>;
-  trees: Map<string, string>;
-  /** Patch id → main commit with that patch (squash merges). */
-  patches: Map<string, string>;
-  candidatePatches: Map<string, string>;
+export function parseMinAgreement(text: string): number {
+  const x = Number(text);
+  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw errors.usage(`--min-agreement "${text}" must be a number from 0 to 1, e.g. 0.9`, { value: text });
+  return x;
 }
 
-/** Main's history in one `git log`, patch ids in one pass each for main and for candidates not on main. */
-async function readHistory(h: GitHandle, mainRef: string, decisions: readonly Outcome[]): Promise<History> {
-  let commits: CommitInfo[] = [];
+export async function parity(loaded: LoadedConfig, opts: ParityOptions = {}): Promise<ParityReport> {
+  const { remote, main_branch } = loaded.config;
+  const repoDir = loaded.repo.mainWorktree ?? loaded.repo.commonDir;
+  const h = openGit(repoDir);
+  const mainRef = remoteRef(remote, main_branch);
+  const [mainSha] = await resolveRevisions(h, [mainRef]);
+  if (!mainSha) throw errors.notFound(`${mainRef} does not exist: parity compares with canonical main (fetch ${remote} first)`, { ref: mainRef });
+
+  const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir).outcomes).outcomes, opts.since);
+  const history = new MainHistory(decisions.length > 0 ? await listCommits(h, mainSha) : [], mainSha);
+  // merge-tree writes the merged trees: into a temporary object store, never the repository's.
+  const objects = temporaryObjects(loaded.repo.commonDir);
   try {
-    commits = await listCommits(h, mainRef);
-  } catch {
-    // no main yet: everything is pending
-  }
-  const onMain = new Set(commits.map((c) => c.sha));
-  const mergedBy = new Map<string, CommitInfo>();
-  const revertedBy = new Map<string, string>();
-  const trees = new Map<string, string>();
-  for (const c of [...commits].reverse()) {
-    for (const p of c.parents.slice(1)) if (!mergedBy.has(p)) mergedBy.set(p, c);
-    for (const m of `${c.subject}\n${c.body}`.matchAll(/This reverts commit ([0-9a-f]{40,64})/g)) if (m[1]) revertedBy.set(m[1], c.sha);
-    if (!trees.has(c.tree)) trees.set(c.tree, c.sha);
-  }
-  const notOnMain = [...new Set(decisions.filter((d) => d.outcome !== 'superseded' && !onMain.has(d.sha)).map((d) => d.sha))];
-  const candidatePatches = notOnMain.length > 0 ? await patchIdsOrEmpty(h, notOnMain) : new Map<string, string>();
-  const patches = new Map<string, string>();
-  if (candidatePatches.size > 0) {
-    for (const [commit, id] of await patchIdsOrEmpty(h, commits.filter((c) => c.parents.length === 1).map((c) => c.sha))) if (!patches.has(id)) patches.set(id, commit);
-  }
-  return { commits, onMain, mergedBy, revertedBy, trees, patches, candidatePatches };
-}
-
-async function patchIdsOrEmpty(h: GitHandle, shas: string[]): Promise<Map<string, string>> {
-  try {
-    return await patchIds(h, shas);
-  } catch {
-    return new Map(); // a candidate sha this clone does not have: it cannot have landed here either
-  }
-}
-
-async function liveFate(h: GitHandle, commonDir: string, d: Outcome, hist: History): Promise<{ fate: LiveFate; evidence: string | null }> {
-  let landed: { fate: LiveFate; via: string } | null = null;
-  if (hist.onMain.has(d.sha)) {
-    const merge = hist.mergedBy.get(d.sha);
-    landed = merge ? { fate: await mergeFate(h, commonDir, merge, d.sha), via: merge.sha } : { fate: 'landed_clean', via: d.sha };
-  } else {
-    const patch = hist.candidatePatches.get(d.sha);
-    const squash = patch ? hist.patches.get(patch) : undefined;
-    const sameTree = d.merged_tree ? hist.trees.get(d.merged_tree) : undefined;
-    if (squash ?? sameTree) landed = { fate: 'landed_clean', via: (squash ?? sameTree) as string };
-  }
-  if (!landed) return { fate: 'pending', evidence: null };
-  const revert = hist.revertedBy.get(d.sha) ?? hist.revertedBy.get(landed.via);
-  return revert ? { fate: 'reverted', evidence: revert } : { fate: landed.fate, evidence: landed.via };
-}
-
-/** A merge on main landed cleanly when git's own merge of its first parent and the sha gives its tree. */
-async function mergeFate(h: GitHandle, commonDir: string, merge: CommitInfo, sha: string): Promise<LiveFate> {
-  const objects = temporaryObjects(commonDir);
-  try {
-    const auto = await mergeTree(openGit(h.cwd, { objects }), merge.parents[0] as string, sha);
-    return auto.clean && auto.tree === merge.tree ? 'landed_clean' : 'landed_resolved';
+    const fates = await liveFates(h, openGit(repoDir, { objects }), history, decisions);
+    return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate)));
   } finally {
-    objects.remove();
+    await objects.remove();
   }
 }
 
-function verdict(d: Outcome, fate: LiveFate): ParityRow['verdict'] {
-  if (fate === 'pending') return 'not_compared';
-  if (d.outcome === 'would_integrate') return fate === 'landed_clean' ? 'agree' : 'unsafe_permissive';
-  if (d.reasons.includes('already_integrated')) return 'agree';
-  return fate === 'landed_clean' ? 'over_strict' : 'agree';
+/** The latest outcome of each candidate (the ledger is in decision order), decided at or after `since`. */
+function latestDecisions(outcomes: readonly Outcome[], since: Date | undefined): Outcome[] {
+  const latest = new Map<string, Outcome>();
+  for (const o of outcomes) {
+    const key = candidateKey(o);
+    latest.delete(key); // re-inserted: the map keeps decision order
+    latest.set(key, o);
+  }
+  return [...latest.values()].filter((o) => since === undefined || Date.parse(o.decided_at) >= since.getTime());
 }
 
-function summarize(mainRef: string, mainSha: string | null, decisions: number, superseded: number, rows: ParityRow[]): ParityReport {
-  const matrix = { would_integrate: zeroFates(), would_block: zeroFates() };
-  for (const r of rows) if (r.outcome !== 'superseded') matrix[r.outcome][r.fate] += 1;
-  const compared = rows.filter((r) => r.verdict !== 'not_compared');
-  const agreements = compared.filter((r) => r.verdict === 'agree').length;
-  const rate = compared.length > 0 ? agreements / compared.length : null;
+interface Fate {
+  fate: LiveFate;
+  landing: Landing | null;
+  reverted_by: string | null;
+}
+
+interface Found {
+  commit: CommitInfo;
+  via: Landing['via'];
+}
+
+async function liveFates(h: GitHandle, scratch: GitHandle, history: MainHistory, decisions: readonly Outcome[]): Promise<Fate[]> {
+  // Patch-ids only for main commits that can matter: from the oldest main the shadow evaluated against.
+  const windowStart = decisions.reduce((min, o) => Math.min(min, evaluatedAt(history, o) ?? Infinity), Infinity);
+  const window = history.inLandingOrder(Number.isFinite(windowStart) ? windowStart : 0).filter((c) => c.parents.length <= 1);
+  const offMain = uniqueBy(
+    decisions.filter((o) => !history.has(o.sha)),
+    (o) => o.sha,
+  );
+  const forward = await diffPatchIds(h, [...window.map((c) => ({ to: c.sha })), ...offMain.map(changeOf)]);
+  const byPatchId = new Map<string, CommitInfo[]>();
+  for (const c of window) {
+    const id = forward.get(c.sha);
+    if (id) byPatchId.set(id, [...(byPatchId.get(id) ?? []), c]);
+  }
+
+  const found = decisions.map((o) => findLanding(o, history, forward.get(o.sha), byPatchId));
+  const inverses = uniqueBy(
+    found.flatMap((f, i) => (f ? [inverseSpec(f, decisions[i] as Outcome)] : [])),
+    (d) => d.to,
+  );
+  const [inverse, clean] = await Promise.all([diffPatchIds(h, inverses, { reverse: true }), cleanliness(scratch, found, decisions)]);
+
+  return decisions.map((o, i) => {
+    const f = found[i];
+    if (!f) return { fate: 'pending', landing: null, reverted_by: null };
+    const landing: Landing = { commit: f.commit.sha, via: f.via, clean: clean[i] as boolean, same_base: f.commit.parents[0] === o.main_sha };
+    const inverseId = inverse.get(inverseSpec(f, o).to);
+    const reverts = [...history.revertsByMessage(o.sha), ...history.revertsByMessage(f.commit.sha), ...(inverseId ? (byPatchId.get(inverseId) ?? []) : [])];
+    const revert = earliestFrom(history, reverts, history.position(f.commit.sha) as number, f.commit.sha);
+    return { fate: revert ? 'reverted' : landing.clean ? 'landed_clean' : 'landed_resolved', landing, reverted_by: revert?.sha ?? null };
+  });
+}
+
+/** Where the main the shadow evaluated against is on main's chain (undefined when it is not on main). */
+const evaluatedAt = (history: MainHistory, o: Outcome) => (o.main_sha ? history.position(o.main_sha) : undefined);
+
+/** The candidate's change: from the merge base the shadow used (else its first parent) to its sha. */
+const changeOf = (o: Outcome): DiffSpec => (o.merge_base ? { to: o.sha, from: o.merge_base } : { to: o.sha });
+
+/**
+ * The main commit that brought the candidate in: the sha is on main (itself on the first-parent
+ * chain, or a merge introduced it); else, from the main the shadow evaluated against on, the first
+ * commit with the shadow's merged tree, or with the candidate's patch-id (a squash merge).
+ */
+function findLanding(o: Outcome, history: MainHistory, patchId: string | undefined, byPatchId: Map<string, CommitInfo[]>): Found | null {
+  const landing = history.landingOf(o.sha);
+  if (landing) return { commit: landing, via: landing.sha === o.sha ? 'ancestor' : 'merge' };
+  const from = evaluatedAt(history, o) ?? 0;
+  const sameTree = o.merged_tree ? earliestFrom(history, history.withTree(o.merged_tree), from) : undefined;
+  if (sameTree) return { commit: sameTree, via: 'tree' };
+  const squash = patchId ? earliestFrom(history, byPatchId.get(patchId) ?? [], from) : undefined;
+  return squash ? { commit: squash, via: 'squash' } : null;
+}
+
+/** The change the landing put on main, whose inverse a revert carries. */
+function inverseSpec(f: Found, o: Outcome): DiffSpec {
+  if (f.via === 'ancestor') return changeOf(o);
+  const parent = f.commit.parents[0];
+  return parent ? { to: f.commit.sha, from: parent } : { to: f.commit.sha };
+}
+
+/**
+ * Whether each landing needed no hand. Only a merge can have needed one; an octopus merge cannot
+ * (git's octopus strategy refuses conflicts); a merge of exactly what the shadow merged is compared
+ * with the shadow's result; any other merge with the automatic merge of its own two parents.
+ */
+async function cleanliness(scratch: GitHandle, found: readonly (Found | null)[], decisions: readonly Outcome[]): Promise<boolean[]> {
+  const automatic = new Map<string, Promise<boolean>>();
+  const mergedCleanly = (m: CommitInfo): Promise<boolean> => {
+    let result = automatic.get(m.sha);
+    if (!result) {
+      const [ours, theirs] = m.parents as [string, string];
+      result = mergeTree(scratch, ours, theirs).then((r) => r.clean && r.tree === m.tree);
+      automatic.set(m.sha, result);
+    }
+    return result;
+  };
+  return Promise.all(
+    found.map(async (f, i) => {
+      if (!f || f.via !== 'merge' || f.commit.parents.length > 2) return true;
+      const o = decisions[i] as Outcome;
+      const shadowMergedTheSame = f.commit.parents[0] === o.main_sha && f.commit.parents[1] === o.sha;
+      if (shadowMergedTheSame && o.merged_tree) return f.commit.tree === o.merged_tree;
+      if (shadowMergedTheSame && o.reasons.includes('merge_conflict')) return false;
+      return mergedCleanly(f.commit);
+    }),
+  );
+}
+
+/** The earliest of `commits` that landed at chain index `from` or later, other than `except`. */
+function earliestFrom(history: MainHistory, commits: readonly CommitInfo[], from: number, except?: string): CommitInfo | undefined {
+  let best: { c: CommitInfo; at: number } | undefined;
+  for (const c of commits) {
+    const at = history.position(c.sha);
+    if (c.sha === except || at === undefined || at < from) continue;
+    if (!best || at < best.at) best = { c, at };
+  }
+  return best?.c;
+}
+
+function classify(o: Outcome, f: Fate): ParityCandidate {
+  const row: ShadowRow = o.outcome === 'would_block' && o.reasons.includes('already_integrated') ? 'already_integrated' : o.outcome;
+  return { slug: o.slug, branch: o.branch, sha: o.sha, outcome: o.outcome, reasons: o.reasons, decided_at: o.decided_at, row, ...f, verdict: verdictOf(row, f.fate) };
+}
+
+function verdictOf(row: ShadowRow, fate: LiveFate): Verdict {
+  if (fate === 'pending' || row === 'superseded' || row === 'already_integrated') return 'excluded';
+  const landedClean = fate === 'landed_clean';
+  if (row === 'would_integrate') return landedClean ? 'agree' : 'unsafe_permissive';
+  return landedClean ? 'over_strict' : 'agree';
+}
+
+function summarize(mainRef: string, mainSha: string, opts: ParityOptions, candidates: ParityCandidate[]): ParityReport {
+  const matrix = Object.fromEntries(SHADOW_ROWS.map((r) => [r, Object.fromEntries(LIVE_FATES.map((f) => [f, 0]))])) as ParityReport['matrix'];
+  for (const c of candidates) matrix[c.row][c.fate] += 1;
+  const count = (v: Verdict) => candidates.filter((c) => c.verdict === v).length;
+  const agreed = count('agree');
+  const unsafe = count('unsafe_permissive');
+  const overStrict = count('over_strict');
+  const compared = agreed + unsafe + overStrict;
+  const agreement = compared > 0 ? agreed / compared : null;
   return {
     main_ref: mainRef,
     main_sha: mainSha,
-    decisions,
-    compared: compared.length,
-    agreements,
-    agreement_rate: rate,
-    wilson95: rate === null ? null : wilson(agreements, compared.length),
+    since: opts.since?.toISOString() ?? null,
+    definitions: DEFINITIONS,
     matrix,
-    unsafe_permissive: rows.filter((r) => r.verdict === 'unsafe_permissive').length,
-    over_strict: rows.filter((r) => r.verdict === 'over_strict').length,
-    pending: rows.filter((r) => r.fate === 'pending').length,
-    superseded,
-    mismatches: rows.filter((r) => r.verdict === 'unsafe_permissive' || r.verdict === 'over_strict'),
-    rows,
-    definition: AGREEMENT_DEFINITION,
+    compared,
+    agreed,
+    agreement,
+    wilson95: wilson95(agreed, compared),
+    unsafe_permissive: unsafe,
+    over_strict: overStrict,
+    pending: candidates.filter((c) => c.fate === 'pending').length,
+    excluded: count('excluded'),
+    gate: opts.minAgreement === undefined ? null : gate(opts.minAgreement, agreement, unsafe),
+    mismatches: candidates.filter((c) => c.verdict === 'unsafe_permissive' || c.verdict === 'over_strict'),
+    candidates,
   };
 }
 
-const zeroFates = (): Record<LiveFate, number> => ({ landed_clean: 0, landed_resolved: 0, reverted: 0, pending: 0 });
-
-/** Wilson score interval at 95%: honest for small samples and rates near 0 or 1. */
-export function wilson(successes: number, n: number, z = 1.96): [number, number] {
-  const p = successes / n;
-  const z2 = z * z;
-  const center = (p + z2 / (2 * n)) / (1 + z2 / n);
-  const margin = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
-  return [Math.max(0, center - margin), Math.min(1, center + margin)];
+function gate(min: number, agreement: number | null, unsafe: number): NonNullable<ParityReport['gate']> {
+  const failures: string[] = [];
+  if (agreement === null) failures.push('no decision could be compared with main yet');
+  else if (agreement < min) failures.push(`agreement ${(agreement * 100).toFixed(1)}% is below ${(min * 100).toFixed(1)}%`);
+  if (unsafe > 0) failures.push(`${unsafe} unsafe-permissive mismatch(es)`);
+  return { min_agreement: min, passed: failures.length === 0, failures };
 }
 
-/** The cutover gate: null when it passes, else why not. */
-export function gateFailure(report: ParityReport, minAgreement: number): string | null {
-  if (report.unsafe_permissive > 0) return `${report.unsafe_permissive} unsafe-permissive mismatch(es)`;
-  if (report.agreement_rate === null) return 'no decision could be compared with main yet';
-  if (report.agreement_rate < minAgreement) return `agreement ${(report.agreement_rate * 100).toFixed(1)}% is below ${(minAgreement * 100).toFixed(1)}%`;
-  return null;
+/** Wilson score interval at 95% for `k` successes out of `n`: honest for small samples and rates near 0 or 1. */
+export function wilson95(k: number, n: number): { low: number; high: number } | null {
+  if (n === 0) return null;
+  const z = 1.959963984540054;
+  const p = k / n;
+  const z2n = (z * z) / n;
+  const center = (p + z2n / 2) / (1 + z2n);
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n))) / (1 + z2n);
+  return { low: Math.max(0, center - half), high: Math.min(1, center + half) };
+}
+
+function uniqueBy<T>(items: readonly T[], key: (t: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((t) => !seen.has(key(t)) && Boolean(seen.add(key(t))));
 }

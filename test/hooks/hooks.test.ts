@@ -1,0 +1,187 @@
+/**
+ * hooks on real repositories, run by real git commands: installed next to existing hooks (both run,
+ * the previous hook's input and exit status are kept), idempotent, never delaying git, a push to the
+ * bare origin recording branch_pushed in the working repository, and uninstall restoring the
+ * previous hooks byte for byte.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { git } from '../../fixtures/git.js';
+import { createFixture, type Fixture } from '../../fixtures/repo.js';
+import { loadConfig } from '../../src/config/config.js';
+import { silentLogger, type Context } from '../../src/context.js';
+import type { BranchPushed } from '../../src/contract/types.generated.js';
+import { installHooks, type HooksReport } from '../../src/hooks/install.js';
+import type { ReceiveReport } from '../../src/hooks/receive.js';
+import { statePaths, type StatePaths } from '../../src/store/paths.js';
+import { cleanEnv, shadowConfig, si, siJson } from '../report/cli.js';
+
+const ZERO = '0'.repeat(40);
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+const pushes = (paths: StatePaths) =>
+  read(paths.readiness)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as BranchPushed)
+    .filter((e) => e.type === 'branch_pushed');
+
+/** Background runs finished so far: each ends with the drain's one-line report. */
+const drainReports = (log: string) => read(log).split('\n').filter((l) => /^(epoch \d+:|nothing to do|lease integration\/main is held)/.test(l)).length;
+
+function writeScript(path: string, body: string): void {
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+}
+
+describe('hooks', { timeout: 120_000 }, () => {
+  let fx: Fixture;
+  let paths: StatePaths;
+  let log: string;
+  const hook = {} as Record<'postCommit' | 'postMerge' | 'postReceive', string>;
+  const previous = {} as Record<'postCommit' | 'postReceive', { text: string; mode: number }>;
+  let marker: string;
+  let received: string;
+
+  before(() => {
+    fx = createFixture({ scenarios: false, agents: ['alice'] });
+    shadowConfig(fx.clone);
+    paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
+    log = join(paths.dir, 'hooks.log');
+    hook.postCommit = join(fx.clone, '.git', 'hooks', 'post-commit');
+    hook.postMerge = join(fx.clone, '.git', 'hooks', 'post-merge');
+    hook.postReceive = join(fx.origin, 'hooks', 'post-receive');
+    marker = join(fx.root, 'previous-post-commit.log');
+    received = join(fx.root, 'previous-post-receive.input');
+    writeScript(hook.postCommit, `echo "previous post-commit ran" >> '${marker}'\nexit 7`);
+    writeScript(hook.postReceive, `cat >> '${received}'`);
+    for (const [key, path] of [['postCommit', hook.postCommit], ['postReceive', hook.postReceive]] as const) previous[key] = { text: read(path), mode: statSync(path).mode };
+  });
+  after(() => fx.remove());
+
+  test('install: chained to the hooks already there, and a second install changes nothing', () => {
+    const r = siJson<HooksReport>(fx.clone, ['hooks', 'install', '--origin', fx.origin]);
+    assert.deepEqual(
+      r.hooks.map((h) => [h.repo, h.hook, h.action, h.chained]),
+      [
+        ['working', 'post-commit', 'installed', `${hook.postCommit}.pre-shadow-integrator`],
+        ['working', 'post-merge', 'installed', null],
+        ['origin', 'post-receive', 'installed', `${hook.postReceive}.pre-shadow-integrator`],
+      ],
+    );
+    assert.equal(r.log, log);
+    assert.equal(read(`${hook.postCommit}.pre-shadow-integrator`), previous.postCommit.text, 'the previous hook is kept as it was');
+    const contents = Object.values(hook).map(read);
+    const again = siJson<HooksReport>(fx.clone, ['hooks', 'install', '--origin', fx.origin]);
+    assert.deepEqual(again.hooks.map((h) => h.action), ['unchanged', 'unchanged', 'unchanged']);
+    assert.deepEqual(Object.values(hook).map(read), contents);
+    assert.match(si(fx.clone, ['hooks', 'install', '--origin', fx.origin]).stdout, /working +post-commit +unchanged .*runs the previous hook/);
+  });
+
+  test('a commit runs the previous post-commit and starts a drain in the background', async () => {
+    git(fx.clone, ['commit', '-q', '--allow-empty', '-m', 'a commit with hooks'], { hooks: true });
+    assert.equal(read(marker), 'previous post-commit ran\n');
+    await waitFor('the background drain', () => drainReports(log) === 1);
+    assert.match(read(log), /nothing to do/);
+  });
+
+  test("the hook's exit status is the previous hook's", async () => {
+    const r = spawnSync('sh', [hook.postCommit], { cwd: fx.clone, env: cleanEnv() });
+    assert.equal(r.status, 7);
+    await waitFor('the background drain', () => drainReports(log) === 2);
+  });
+
+  test('a push to the origin records branch_pushed in the working repository; the previous post-receive gets the same input', async () => {
+    const wt = fx.worktrees.alice as string;
+    const sha = fx.commit(wt, { 'feature/hooked.txt': 'pushed with hooks\n' }, 'hooked');
+    git(wt, ['push', '-q', 'origin', 'HEAD:refs/heads/agent/hooked'], { hooks: true });
+    await waitFor('branch_pushed in readiness.jsonl', () => pushes(paths).some((e) => e.branch === 'agent/hooked'));
+    const [event] = pushes(paths);
+    assert.deepEqual({ branch: event?.branch, sha: event?.sha, remote: event?.remote }, { branch: 'agent/hooked', sha, remote: 'origin' });
+    assert.equal(read(received), `${ZERO} ${sha} refs/heads/agent/hooked\n`);
+    await waitFor('the drain after it', () => drainReports(log) === 3);
+    assert.match(read(log), /ingested 1 event/);
+
+    // Deleting the branch records nothing.
+    git(wt, ['push', '-q', 'origin', ':refs/heads/agent/hooked'], { hooks: true });
+    await waitFor('the drain after the deletion', () => drainReports(log) === 4);
+    assert.match(read(log), /skipped refs\/heads\/agent\/hooked: deleted/);
+    assert.equal(read(received), `${ZERO} ${sha} refs/heads/agent/hooked\n${sha} ${ZERO} refs/heads/agent/hooked\n`);
+    assert.equal(pushes(paths).length, 1);
+  });
+
+  test('uninstall puts the previous hooks back byte for byte; a second uninstall leaves them alone', async () => {
+    const r = siJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
+    assert.deepEqual(r.hooks.map((h) => h.action), ['restored', 'removed', 'restored']);
+    for (const key of ['postCommit', 'postReceive'] as const) {
+      assert.equal(read(hook[key]), previous[key].text, key);
+      assert.equal(statSync(hook[key]).mode, previous[key].mode, key);
+      assert.equal(existsSync(`${hook[key]}.pre-shadow-integrator`), false);
+    }
+    assert.equal(existsSync(hook.postMerge), false);
+    const again = siJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
+    assert.deepEqual(again.hooks.map((h) => h.action), ['foreign', 'absent', 'foreign']);
+    assert.equal(read(hook.postCommit), previous.postCommit.text);
+  });
+
+  test('hooks receive: a branch_pushed per updated branch; deletions, tags and refused names record nothing', () => {
+    const before = pushes(paths).length;
+    const input = [`${ZERO} ${'a'.repeat(40)} refs/heads/feature/one`, `${'a'.repeat(40)} ${ZERO} refs/heads/gone`, `${ZERO} ${'b'.repeat(40)} refs/tags/v1`, `${ZERO} ${'c'.repeat(40)} refs/heads/bad..name`, ''].join('\n');
+    const r = si(fx.clone, ['hooks', 'receive', '--json'], { input, env: { GL_USERNAME: 'gitlab-user' } });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as ReceiveReport;
+    assert.deepEqual(report.recorded.map((e) => [e.branch, e.sha, e.remote, e.pusher]), [['feature/one', 'a'.repeat(40), 'origin', 'gitlab-user']]);
+    assert.deepEqual(report.skipped.map((s) => s.ref), ['refs/heads/gone', 'refs/heads/bad..name']);
+    assert.match(report.skipped[1]?.reason ?? '', /branch: must be a valid git branch name/);
+    assert.equal(pushes(paths).length, before + 1);
+  });
+});
+
+describe('hooks: where they go and what they cost git', { timeout: 60_000 }, () => {
+  let fx: Fixture;
+  before(() => {
+    fx = createFixture({ scenarios: false, agents: [] });
+    shadowConfig(fx.clone);
+  });
+  after(() => fx.remove());
+
+  test("a repository's core.hooksPath is respected; one set for every repository is refused (exit 2)", () => {
+    git(fx.clone, ['config', 'core.hooksPath', '.githooks']);
+    const r = siJson<HooksReport>(fx.clone, ['hooks', 'install']);
+    assert.deepEqual(r.hooks.map((h) => h.path), [join(fx.clone, '.githooks', 'post-commit'), join(fx.clone, '.githooks', 'post-merge')]);
+    assert.deepEqual(siJson<HooksReport>(fx.clone, ['hooks', 'uninstall']).hooks.map((h) => h.action), ['removed', 'removed']);
+    git(fx.clone, ['config', '--unset', 'core.hooksPath']);
+
+    const global = join(fx.root, 'global.gitconfig');
+    writeFileSync(global, '[core]\n\thooksPath = /shared/hooks\n');
+    const refused = si(fx.clone, ['hooks', 'install'], { env: { GIT_CONFIG_GLOBAL: global } });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /core\.hooksPath is set to \/shared\/hooks in .*global\.gitconfig/);
+  });
+
+  test('git does not wait for the background run, nor fail when it fails', async () => {
+    // A stand-in CLI that takes 3 s and fails.
+    const slow = join(fx.root, 'slow-cli.sh');
+    const done = join(fx.root, 'slow-cli.done');
+    writeScript(slow, `sleep 3\necho "$@" > '${done}'\nexit 1`);
+    const ctx: Context = { cwd: fx.clone, env: cleanEnv(), now: () => new Date(), logger: silentLogger, stdout: () => {} };
+    installHooks(loadConfig({ cwd: fx.clone }), ctx, { cli: { node: '/bin/sh', main: slow } });
+    const started = Date.now();
+    git(fx.clone, ['commit', '-q', '--allow-empty', '-m', 'not delayed'], { hooks: true });
+    assert.ok(Date.now() - started < 2000, `git commit took ${Date.now() - started} ms`);
+    assert.equal(existsSync(done), false);
+    await waitFor('the background run', () => existsSync(done));
+    assert.equal(read(done).trim(), `--state-dir ${join(fx.clone, '.git', 'shadow-integrator')} drain`);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * parity on a real history: the shadow decides (a real drain, plus one ledger line written directly
+ * for a blocked candidate), then a "live" integrator lands the candidates every way it can — a clean
+ * merge, a squash merge, a conflict resolved by hand, a merge with changes of its own, a merge that is
+ * reverted, a squash undone by hand — and leaves one pending. Each live fate, the matrix, the
+ * agreement, the gate's exit codes, and that parity writes nothing to the repository.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createFixture, type Fixture, type ScenarioBranch } from '../../fixtures/repo.js';
+import { diffSnapshots, snapshotRepo } from '../../fixtures/snapshot.js';
+import type { Outcome } from '../../src/contract/types.generated.js';
+import { appendOutcomes, readOutcomes } from '../../src/ledger/ledger.js';
+import { wilson95, type ParityCandidate, type ParityReport } from '../../src/report/parity.js';
+import { statePaths, type StatePaths } from '../../src/store/paths.js';
+import { appendEvents, approved, finalized, pushed, ready, shadowConfig, si, siJson } from './cli.js';
+
+type Key = 'clean' | 'squash' | 'conflict' | 'evil' | 'reverted' | 'undone' | 'pending' | 'overstrict' | 'old' | 'new' | 'already';
+
+const EXPECTED: Record<Key, { row: string; fate: string; verdict: string; via?: string }> = {
+  clean: { row: 'would_integrate', fate: 'landed_clean', verdict: 'agree', via: 'merge' },
+  squash: { row: 'would_integrate', fate: 'landed_clean', verdict: 'agree', via: 'squash' },
+  conflict: { row: 'would_block', fate: 'landed_resolved', verdict: 'agree', via: 'merge' },
+  evil: { row: 'would_integrate', fate: 'landed_resolved', verdict: 'unsafe_permissive', via: 'merge' },
+  reverted: { row: 'would_integrate', fate: 'reverted', verdict: 'unsafe_permissive', via: 'merge' },
+  undone: { row: 'would_integrate', fate: 'reverted', verdict: 'unsafe_permissive', via: 'squash' },
+  pending: { row: 'would_integrate', fate: 'pending', verdict: 'excluded' },
+  overstrict: { row: 'would_block', fate: 'landed_clean', verdict: 'over_strict', via: 'merge' },
+  old: { row: 'superseded', fate: 'pending', verdict: 'excluded' },
+  new: { row: 'would_integrate', fate: 'landed_clean', verdict: 'agree', via: 'merge' },
+  already: { row: 'already_integrated', fate: 'landed_clean', verdict: 'excluded', via: 'merge' },
+};
+
+describe('parity', { timeout: 120_000 }, () => {
+  let fx: Fixture;
+  let paths: StatePaths;
+  const c = {} as Record<Key, ScenarioBranch>;
+  const commits: Record<string, string> = {};
+
+  /** A branch forked from origin/main with one commit, pushed to origin. */
+  const branch = (key: Key, files: Record<string, string | null>): void => {
+    const wt = join(fx.root, 'work', key);
+    fx.git(fx.clone, 'worktree', 'add', '-q', '--detach', wt, 'origin/main');
+    const name = `agent/${key}`;
+    const sha = fx.commit(wt, files, `${key}: change`);
+    fx.push(wt, `HEAD:refs/heads/${name}`);
+    c[key] = { slug: key === 'old' || key === 'new' ? 'twice' : key, branch: name, sha };
+  };
+  const onMain = (...args: string[]) => fx.git(fx.clone, ...args);
+  const mergeNoFf = (key: Key) => onMain('merge', '-q', '--no-ff', '-m', `land ${key}`, c[key].sha);
+  const squash = (key: Key) => {
+    onMain('merge', '-q', '--squash', c[key].sha);
+    onMain('commit', '-q', '-m', `${key} (squashed)`);
+    return onMain('rev-parse', 'HEAD');
+  };
+
+  before(() => {
+    fx = createFixture({ scenarios: false, agents: [] });
+    shadowConfig(fx.clone);
+    paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
+    for (const key of ['clean', 'squash', 'evil', 'reverted', 'undone', 'pending', 'overstrict', 'old', 'new', 'already'] as const) branch(key, { [`feature/${key}.txt`]: `${key}\n` });
+    branch('conflict', { 'src/app.txt': 'line 1\nline 2 from the branch\nline 3\nline 4\nline 5\n' });
+
+    // Before the shadow looks: main changes line 2 (conflict blocks), and `already` lands.
+    fx.commit(fx.clone, { 'src/app.txt': 'line 1\nline 2 from main\nline 3\nline 4\nline 5\n' }, 'main moves');
+    mergeNoFf('already');
+    fx.push(fx.clone, 'HEAD:refs/heads/main');
+
+    // The shadow decides everything but `overstrict` with a real drain…
+    const events = (['clean', 'squash', 'conflict', 'evil', 'reverted', 'undone', 'pending', 'already'] as const).flatMap((k, i) => ready(c[k], i + 1));
+    events.push(approved('twice', 20), finalized('twice', c.old.branch, c.old.sha, 20), pushed(c.old.branch, c.old.sha, 20), finalized('twice', c.new.branch, c.new.sha, 21), pushed(c.new.branch, c.new.sha, 21));
+    appendEvents(paths.readiness, events);
+    const drained = si(fx.clone, ['drain']);
+    assert.equal(drained.status, 0, drained.stderr);
+    // …and blocks `overstrict` (say a check failed): written directly, validated by the outcome schema.
+    const mainSha = onMain('rev-parse', 'refs/remotes/origin/main');
+    const blocked: Outcome = {
+      ...(readOutcomes(paths.outcomes).outcomes.find((o) => o.slug === 'clean') as Outcome),
+      outcome: 'would_block',
+      slug: 'overstrict',
+      branch: c.overstrict.branch,
+      sha: c.overstrict.sha,
+      reasons: ['checks_failed'],
+      main_sha: mainSha,
+      merge_base: onMain('merge-base', mainSha, c.overstrict.sha),
+      merged_tree: null,
+      message: 'unit tests failed',
+    };
+    appendOutcomes(paths.outcomes, [blocked]);
+
+    // The live integrator lands them.
+    mergeNoFf('clean'); // exactly what the shadow merged: its recorded tree answers
+    commits.squash = squash('squash'); // main has moved: recognised by its patch-id
+    try {
+      mergeNoFf('conflict');
+      assert.fail('the conflict should not merge cleanly');
+    } catch {
+      writeFileSync(join(fx.clone, 'src/app.txt'), 'line 1\nline 2 resolved by a person\nline 3\nline 4\nline 5\n');
+      onMain('add', 'src/app.txt');
+      onMain('commit', '-q', '--no-edit');
+    }
+    onMain('merge', '-q', '--no-ff', '--no-commit', c.evil.sha);
+    fx.commit(fx.clone, { 'feature/evil-fixup.txt': 'changed in the merge\n' }, 'land evil');
+    mergeNoFf('reverted');
+    onMain('revert', '--no-edit', '-m', '1', 'HEAD');
+    commits.revert = onMain('rev-parse', 'HEAD');
+    commits.undone = squash('undone');
+    fx.commit(fx.clone, { 'feature/undone.txt': null }, 'drop the undone feature'); // a revert by hand: no message, the inverse patch
+    commits.undoneBy = onMain('rev-parse', 'HEAD');
+    mergeNoFf('overstrict');
+    mergeNoFf('new');
+    fx.push(fx.clone, 'HEAD:refs/heads/main');
+  });
+  after(() => fx.remove());
+
+  const byKey = (r: ParityReport) => Object.fromEntries((Object.keys(EXPECTED) as Key[]).map((k) => [k, r.candidates.find((x) => x.sha === c[k].sha) as ParityCandidate]));
+
+  test('--json: each candidate\'s live fate, how it landed, and the verdict', () => {
+    const r = siJson<ParityReport>(fx.clone, ['parity']);
+    const got = byKey(r);
+    for (const [k, want] of Object.entries(EXPECTED) as [Key, (typeof EXPECTED)[Key]][]) {
+      const g = got[k];
+      assert.ok(g, `${k} is in the report`);
+      assert.deepEqual({ row: g.row, fate: g.fate, verdict: g.verdict, via: g.landing?.via }, { ...want, via: want.via }, k);
+    }
+    assert.equal(got.squash?.landing?.commit, commits.squash);
+    assert.equal(got.clean?.landing?.same_base, true, 'the live merge started from the main the shadow evaluated against');
+    assert.equal(got.conflict?.landing?.same_base, false);
+    assert.equal(got.reverted?.reverted_by, commits.revert);
+    assert.equal(got.undone?.reverted_by, commits.undoneBy, 'found by the inverse patch-id');
+  });
+
+  test('--json: matrix, agreement with its Wilson interval, unsafe-permissive, over-strict, pending, mismatches', () => {
+    const r = siJson<ParityReport>(fx.clone, ['parity']);
+    assert.deepEqual(r.matrix, {
+      would_integrate: { landed_clean: 3, landed_resolved: 1, reverted: 2, pending: 1 },
+      would_block: { landed_clean: 1, landed_resolved: 1, reverted: 0, pending: 0 },
+      already_integrated: { landed_clean: 1, landed_resolved: 0, reverted: 0, pending: 0 },
+      superseded: { landed_clean: 0, landed_resolved: 0, reverted: 0, pending: 1 },
+    });
+    assert.deepEqual([r.compared, r.agreed, r.agreement], [8, 4, 0.5]);
+    assert.deepEqual(r.wilson95, wilson95(4, 8));
+    assert.deepEqual([r.unsafe_permissive, r.over_strict, r.pending, r.excluded], [3, 1, 2, 3]);
+    assert.deepEqual(r.mismatches.map((m) => [m.slug, m.verdict]).sort(), [
+      ['evil', 'unsafe_permissive'],
+      ['overstrict', 'over_strict'],
+      ['reverted', 'unsafe_permissive'],
+      ['undone', 'unsafe_permissive'],
+    ]);
+    assert.equal(r.main_sha, fx.git(fx.clone, 'rev-parse', 'refs/remotes/origin/main'));
+    assert.equal(r.gate, null);
+  });
+
+  test('for people: the matrix, the rate, the mismatches and the definition', () => {
+    const out = si(fx.clone, ['parity']);
+    assert.equal(out.status, 0, out.stderr);
+    assert.match(out.stdout, /SHADOW \\ LIVE +landed_clean +landed_resolved +reverted +pending\nwould_integrate +3 +1 +2 +1\n/);
+    assert.match(out.stdout, /agreement +50\.0% \(4\/8\), 95% Wilson interval 21\.5%–78\.5%/);
+    assert.match(out.stdout, /unsafe_permissive +evil +agent\/evil/);
+    assert.match(out.stdout, /over_strict +overstrict .* landed_clean via merge/);
+    assert.match(out.stdout, /agreement = agreed \/ compared/);
+  });
+
+  test('the gate: exit 3 on an unsafe-permissive mismatch or below the threshold, 0 when it holds, 2 on a bad threshold', () => {
+    const unsafe = si(fx.clone, ['parity', '--min-agreement', '0.1']);
+    assert.equal(unsafe.status, 3);
+    assert.match(unsafe.stderr, /parity gate failed/);
+    assert.match(unsafe.stdout, /gate +FAILED \(min 10\.0%\): 3 unsafe-permissive mismatch\(es\)/, 'the report is printed before the exit');
+
+    // The same decisions without the unsafe ones: agreement 4/5 with one over-strict.
+    const ledger = readOutcomes(paths.outcomes).outcomes.filter((o) => !['evil', 'reverted', 'undone'].includes(o.slug));
+    const stateDir = mkdtempSync(join(tmpdir(), 'si-parity-'));
+    try {
+      appendOutcomes(statePaths(stateDir).outcomes, ledger);
+      const run = (min: string) => si(fx.clone, ['--state-dir', stateDir, 'parity', '--json', '--min-agreement', min]);
+      const below = run('0.9');
+      assert.equal(below.status, 3);
+      assert.deepEqual((JSON.parse(below.stdout) as ParityReport).gate, { min_agreement: 0.9, passed: false, failures: ['agreement 80.0% is below 90.0%'] });
+      const holds = run('0.8');
+      assert.equal(holds.status, 0, holds.stderr);
+      assert.equal((JSON.parse(holds.stdout) as ParityReport).gate?.passed, true);
+      const nothing = si(fx.clone, ['--state-dir', stateDir, 'parity', '--since', '2099-01-01', '--min-agreement', '0']);
+      assert.equal(nothing.status, 3, 'no evidence is not a pass');
+      assert.match(nothing.stdout, /no decision could be compared/);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+    for (const bad of ['1.5', '-0.1', 'most']) {
+      const r = si(fx.clone, ['parity', '--min-agreement', bad]);
+      assert.equal(r.status, 2, bad);
+      assert.match(r.stderr, /must be a number from 0 to 1/);
+    }
+  });
+
+  test('git calls do not grow with the number of commits or candidates, and nothing is written', () => {
+    // A git on PATH that logs every call: a log of main, two patch-id passes, one merge-tree per live merge the record cannot answer.
+    const shim = join(fx.root, 'shim');
+    mkdirSync(shim, { recursive: true });
+    const log = join(shim, 'calls');
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${realGit}' "$@"\n`);
+    chmodSync(join(shim, 'git'), 0o755);
+    const before = { clone: snapshotRepo(fx.clone), origin: snapshotRepo(fx.origin) };
+    const r = si(fx.clone, ['parity', '--json'], { env: { PATH: `${shim}:${process.env.PATH ?? ''}` } });
+    assert.equal(r.status, 0, r.stderr);
+    const calls = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.replace(/^(-c \S+ )+/, '').split(' ')[0]);
+    const count = (sub: string) => calls.filter((s) => s === sub).length;
+    assert.deepEqual([count('log'), count('diff-tree'), count('patch-id')], [1, 2, 2]);
+    // Merges the shadow's record cannot answer: conflict, evil, reverted, overstrict, new, already (clean is answered).
+    assert.equal(count('merge-tree'), 6);
+    assert.ok(calls.length <= 12, calls.join('\n'));
+    assert.deepEqual([...diffSnapshots(before.clone, snapshotRepo(fx.clone)), ...diffSnapshots(before.origin, snapshotRepo(fx.origin))], []);
+  });
+});
+
