@@ -30,11 +30,23 @@ export async function drain(loaded: LoadedConfig, ctx: Context, opts: RuntimeOpt
   const paths = openStateDir(loaded);
   const waker = new LogWaker(paths.readiness, opts.pollMs ?? 50, false);
   try {
-    if (!new PendingWork(paths).check(waker.stat())) return { status: 'idle' };
-    const result = await runAsHolder(
-      { paths, config: loaded.config, ctx, evaluate: opts.evaluate, waker },
-      { graceSeconds: opts.graceSeconds ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) },
-    );
+    const pending = new PendingWork(paths);
+    if (!pending.check(waker.stat())) return { status: 'idle' };
+    let result: HolderResult;
+    let tenures = 0;
+    const before = { decided: 0, ingested: 0, rejected: 0 };
+    do {
+      result = await runAsHolder(
+        { paths, config: loaded.config, ctx, evaluate: opts.evaluate, waker },
+        { graceSeconds: opts.graceSeconds ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
+      if (result.status === 'done') {
+        result = { ...result, decided: before.decided + result.decided, ingested: before.ingested + result.ingested, rejected: before.rejected + result.rejected };
+        Object.assign(before, { decided: result.decided, ingested: result.ingested, rejected: result.rejected });
+      }
+      // An event appended while we were releasing was seen by a drain that found the lease still ours
+      // and left it to us: look again after releasing, and take the lease back if there is work.
+    } while (result.status === 'done' && ++tenures < 10 && !opts.signal?.aborted && pending.check(waker.stat()));
     if (result.status === 'lease_busy') logBusy(ctx, result.holder);
     return result;
   } finally {
