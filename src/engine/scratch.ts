@@ -1,78 +1,135 @@
 /**
- * The scratch worktree `<state_dir>/scratch/`: a detached worktree of the repository, never on a
- * branch, that never commits or pushes. Used only to run `checks` on the would-be merged tree and
- * for `engine: worktree`. Objects it needs or makes go to the evaluation's temporary object
- * directory, so the repository's store gains nothing. Recreated from scratch by each new process,
- * which also cleans up after a crash.
+ * The scratch worktree `<state_dir>/scratch/`: a detached linked worktree of the repository, never on
+ * a branch, that never commits or pushes. Used only to run `checks` on the would-be merged tree and
+ * for `engine: worktree`. The objects it needs or makes live in the evaluation's temporary object
+ * directory, so the repository's store gains nothing; before that directory goes away the worktree is
+ * put back on main's tip, so its index never points at objects that no longer exist.
+ *
+ * Created lazily, then reused between candidates. The first use in a process recreates it from
+ * nothing, whatever a crash left behind (a half-done merge, an index.lock, a stale registration);
+ * later uses recreate it only when it or its registration is gone.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { addScratchWorktree, inScratch, openGit, pruneWorktrees, type GitHandle } from '../git/index.js';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Check } from '../config/config.js';
+import { errors } from '../contract/errors.js';
+import { addScratchWorktree, linkedWorktreeAdmin, openGit, resetScratch, scratchCommandEnv, type GitHandle, type ObjectDirectories } from '../git/index.js';
 
+/** How much of a failing check's output the outcome keeps (its end, where errors are). */
 const OUTPUT_TAIL = 4096;
 
 export class ScratchWorktree {
-  private ready = false;
+  private recreated = false;
+  /** One evaluation at a time: the scratch worktree has a single index and HEAD. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly repoDir: string,
+    private readonly commonDir: string,
     readonly dir: string,
   ) {}
 
-  /** A handle for git inside the scratch worktree, with the evaluation's object directory. */
-  async open(mainSha: string, objects: { dir: string; alternate: string }): Promise<GitHandle> {
-    if (!this.ready) {
-      const repo = openGit(this.repoDir, { scratch: this.dir, objects });
-      if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
-      await pruneWorktrees(repo);
-      await addScratchWorktree(repo, mainSha);
-      this.ready = true;
-    }
-    return openGit(this.dir, { scratch: this.dir, objects });
-  }
-
-  /** Puts `tree` in the scratch worktree's index and files. */
-  async materialize(h: GitHandle, tree: string): Promise<void> {
-    await inScratch(h, ['read-tree', '--reset', '-u', tree]);
-    await inScratch(h, ['clean', '-fdxq']);
-  }
-
-  /** Runs the checks in order; the first failure is returned with the tail of its output. */
-  async runChecks(checks: readonly Check[], env: NodeJS.ProcessEnv): Promise<{ ok: true } | { ok: false; check: string; message: string }> {
-    for (const check of checks) {
-      const r = await runCommand(check.run, this.dir, check.timeout_seconds * 1000, env);
-      if (r.code !== 0) {
-        const why = r.timedOut ? `timed out after ${check.timeout_seconds} s` : `exited ${r.code ?? r.signal}`;
-        return { ok: false, check: check.name, message: `check "${check.name}" ${why}:\n${r.output}` };
+  /**
+   * Runs `fn` with a git handle inside the scratch worktree, which is on `mainSha` with nothing else
+   * in it, and with `objects` as where new objects go; puts it back on `mainSha` afterwards.
+   */
+  use<T>(mainSha: string, objects: ObjectDirectories, fn: (h: GitHandle) => Promise<T>): Promise<T> {
+    const result = this.queue.then(async () => {
+      const h = await this.open(mainSha, objects);
+      try {
+        return await fn(h);
+      } finally {
+        // A worktree that could not be put back is rebuilt by the next use.
+        await resetScratch(h, mainSha).catch(() => (this.recreated = false));
       }
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** The scratch worktree on `mainSha` and clean: reused when it can be, rebuilt when it cannot. */
+  private async open(mainSha: string, objects: ObjectDirectories): Promise<GitHandle> {
+    const admin = linkedWorktreeAdmin(this.dir, this.commonDir);
+    if (this.recreated && admin !== null && existsSync(join(admin, 'HEAD'))) {
+      const h = openGit(this.dir, { scratch: this.dir, objects });
+      if (await resetScratch(h, mainSha).then(() => true, () => false)) return h;
     }
-    return { ok: true };
+    this.removeDir();
+    await addScratchWorktree(openGit(this.repoDir, { scratch: this.dir }), mainSha);
+    this.recreated = true;
+    const h = openGit(this.dir, { scratch: this.dir, objects });
+    await resetScratch(h, mainSha);
+    return h;
+  }
+
+  /** Deletes the scratch directory, but only when it is empty or a worktree of this repository: never someone's files. */
+  private removeDir(): void {
+    if (!existsSync(this.dir)) return;
+    if (readdirSync(this.dir).length > 0 && linkedWorktreeAdmin(this.dir, this.commonDir) === null) {
+      throw errors.stateDirUnusable(this.dir, 'it is not empty and not a scratch worktree of this repository; not deleting it');
+    }
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** `sh -c` in its own process group, so a timeout kills everything it started. */
-function runCommand(command: string, cwd: string, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: string | null; timedOut: boolean; output: string }> {
-  return new Promise((resolve) => {
+export type ChecksResult = { ok: true } | { ok: false; check: string; message: string };
+
+/** Runs the checks in order in `cwd`; the first failure, with the tail of its output. */
+export async function runChecks(checks: readonly Check[], cwd: string, objects: ObjectDirectories): Promise<ChecksResult> {
+  const env = scratchCommandEnv(objects);
+  for (const check of checks) {
+    const r = await runCommand(check.run, cwd, check.timeout_seconds * 1000, env);
+    if (r.code !== 0 || r.timedOut) {
+      const why = r.timedOut ? `timed out after ${check.timeout_seconds} s` : r.code !== null ? `exited ${r.code}` : `was killed by ${r.signal ?? 'a signal'}`;
+      return { ok: false, check: check.name, message: `check "${check.name}" ${why}:\n${r.output}` };
+    }
+  }
+  return { ok: true };
+}
+
+interface CommandResult {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  output: string;
+}
+
+/**
+ * `sh -c` in its own process group. On timeout the whole group is killed; when the shell exits,
+ * whatever it left running in the background is killed too (it would hold the output pipes open
+ * and outlive the candidate).
+ */
+function runCommand(command: string, cwd: string, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<CommandResult> {
+  return new Promise((resolvePromise) => {
     const child = spawn('sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
+    let tail = Buffer.alloc(0);
     const keep = (d: Buffer) => {
-      output = (output + d.toString()).slice(-OUTPUT_TAIL);
+      tail = Buffer.concat([tail, d]);
+      if (tail.length > 2 * OUTPUT_TAIL) tail = tail.subarray(-OUTPUT_TAIL);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is already gone
+      }
+    };
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      killGroup();
     }, timeoutMs);
+    child.on('exit', killGroup);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolvePromise({ code: null, signal: null, timedOut: false, output: e.message });
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, timedOut, output });
+      resolvePromise({ code, signal, timedOut, output: tail.subarray(-OUTPUT_TAIL).toString('utf8') });
     });
   });
 }
