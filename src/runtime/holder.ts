@@ -66,8 +66,11 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
       const got = await session.ingest();
       ingested += got.accepted;
       rejected += got.rejected;
-      decided += await session.drain(stop);
+      const round = await session.drain(stop);
+      decided += round;
       if (stop()) break;
+      // After each drain, not only at release: a long tenure under watch keeps status and restarts current.
+      if (round > 0) await session.checkpoint();
       if (known.size !== deps.waker.stat().size) continue; // events arrived while draining
       if (session.queue.length > 0) continue;
       if (opts.graceSeconds <= 0 || !(await deps.waker.waitForChange(deps.waker.stat(), opts.graceSeconds * 1000, opts.signal))) break;
