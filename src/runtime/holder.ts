@@ -62,7 +62,6 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     const session = await HolderSession.open({ paths, config, ctx, held, evaluate: deps.evaluate });
     const stop = () => Boolean(opts.signal?.aborted) || lost !== null;
     for (;;) {
-      const known = deps.waker.stat();
       const got = await session.ingest();
       ingested += got.accepted;
       rejected += got.rejected;
@@ -71,9 +70,11 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
       if (stop()) break;
       // After each drain, not only at release: a long tenure under watch keeps status and restarts current.
       if (round > 0) await session.checkpoint();
-      if (known.size !== deps.waker.stat().size) continue; // events arrived while draining
+      // Compared with the log as the ingestion saw it, so an append at any moment since is noticed.
+      const now = deps.waker.stat();
+      if (now.size !== got.observed.size || now.ino !== got.observed.ino) continue;
       if (session.queue.length > 0) continue;
-      if (opts.graceSeconds <= 0 || !(await deps.waker.waitForChange(deps.waker.stat(), opts.graceSeconds * 1000, opts.signal))) break;
+      if (opts.graceSeconds <= 0 || !(await deps.waker.waitForChange(got.observed, opts.graceSeconds * 1000, opts.signal))) break;
     }
     if (lost) throw lost;
     await session.checkpoint();
