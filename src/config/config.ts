@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { errors } from '../contract/errors.js';
 import type { Config } from '../contract/types.generated.js';
 import { describeErrors, schemaDir, validators } from '../contract/validate.js';
@@ -135,13 +135,18 @@ function readConfigFile(file: string, mustExist: boolean): ParsedFile | null {
   return { data, lineOf };
 }
 
-/** The line of the key (or of the nearest parent that exists) in the YAML source. */
+/** The line of the key or list item (or of the nearest parent that exists) in the YAML source. */
 function nodeLine(doc: Document, lc: LineCounter, path: string[]): number | undefined {
   for (let n = path.length; n > 0; n--) {
     const parent = n > 1 ? doc.getIn(path.slice(0, n - 1), true) : doc.contents;
-    if (!isMap(parent)) continue;
-    const pair = parent.items.find((it) => isScalar(it.key) && String(it.key.value) === path[n - 1]);
-    const offset = pair && isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+    let offset: number | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => isScalar(it.key) && String(it.key.value) === path[n - 1]);
+      offset = pair && isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+    } else if (isSeq(parent)) {
+      const item: unknown = parent.items[Number(path[n - 1])];
+      offset = isNode(item) ? item.range?.[0] : undefined;
+    }
     if (offset !== undefined) return lc.linePos(offset).line;
   }
   return undefined;

@@ -31,8 +31,11 @@ function layoutFromDotGit(worktree: string, dotGit: string): RepoLayout {
   if (!match?.[1]) throw errors.notARepository(worktree, `${dotGit} is not a gitdir file`);
   const gitDir = resolve(worktree, match[1].trim());
   const commonFile = join(gitDir, 'commondir');
-  const commonDir = existsSync(commonFile) ? resolve(gitDir, readFileSync(commonFile, 'utf8').trim()) : gitDir;
-  // A non-bare common dir is <main worktree>/.git; a bare one has no main worktree.
+  // No commondir: the git dir is this worktree's own (a submodule, or `git init --separate-git-dir`),
+  // so this worktree is the main one.
+  if (!existsSync(commonFile)) return { worktree, mainWorktree: worktree, commonDir: gitDir };
+  const commonDir = resolve(gitDir, readFileSync(commonFile, 'utf8').trim());
+  // A linked worktree: a non-bare common dir is <main worktree>/.git; a bare one has no main worktree.
   const mainWorktree = basename(commonDir) === '.git' ? dirname(commonDir) : null;
   return { worktree, mainWorktree, commonDir: isAbsolute(commonDir) ? commonDir : resolve(commonDir) };
 }

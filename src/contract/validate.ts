@@ -13,7 +13,8 @@ const addFormats = formats.default;
 
 export const schemaDir = new URL('../../../schemas/', import.meta.url);
 
-const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry their parentSchema, so that an unknown field can be answered with the known ones.
+const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true, verbose: true });
 addFormats(ajv, ['date-time']);
 ajv.addFormat('git-branch', { type: 'string', validate: isValidBranchName });
 
@@ -70,8 +71,10 @@ function explain(e: ErrorObject, data: unknown): string {
   switch (e.keyword) {
     case 'required':
       return 'is required';
-    case 'additionalProperties':
-      return 'is not a known field';
+    case 'additionalProperties': {
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      return known.length > 0 ? `is not a known field (known fields: ${known.join(', ')})` : 'is not a known field';
+    }
     case 'enum':
       return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const':

@@ -1,9 +1,10 @@
 /**
- * Whether there is anything for a holder to do, checked without the lease: readiness bytes beyond
- * the checkpoint, or live queue items. Cheap enough to run on every wake-up: the checkpoint is only
- * re-read when its file changed.
+ * Whether there is anything for a holder to do, checked without the lease: whole readiness lines
+ * beyond the checkpoint (or a log that shrank or was replaced), or live queue items. Cheap enough to
+ * run on every wake-up: the checkpoint is only re-read when its file changed.
  */
 import { statSync } from 'node:fs';
+import { hasWholeLineAfter } from '../store/jsonl.js';
 import type { StatePaths } from '../store/paths.js';
 import { readCheckpoint, readQueue } from './session.js';
 
@@ -13,8 +14,12 @@ export class PendingWork {
   constructor(private readonly paths: StatePaths) {}
 
   check(log: { size: number; ino: number }): boolean {
-    const cp = this.checkpointPosition();
-    if (log.size > 0 && (cp === null || log.ino !== cp.ino || log.size !== cp.offset)) return true;
+    if (log.size > 0) {
+      const cp = this.checkpointPosition();
+      if (cp === null || log.ino !== cp.ino || log.size < cp.offset) return true;
+      // Only whole lines are work: a last line still being written is not, until its newline arrives.
+      if (log.size > cp.offset && hasWholeLineAfter(this.paths.readiness, cp.offset)) return true;
+    }
     return readQueue(this.paths).length > 0;
   }
 

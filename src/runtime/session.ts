@@ -62,16 +62,16 @@ export class HolderSession {
       counts[o.outcome] += 1;
     }
     const interrupted = queue.list().filter((it) => it.status === 'in_progress');
-    for (const it of interrupted) {
-      queue.transition(it, 'queued', 'recovered: its holder stopped before deciding', ctx.now(), held.epoch);
-      ctx.logger.log('warn', 'item_recovered', { slug: it.slug, branch: it.branch, sha: it.sha, epoch: held.epoch });
-    }
+    for (const it of interrupted) queue.transition(it, 'queued', 'recovered: its holder stopped before deciding', ctx.now(), held.epoch);
     if (interrupted.length > 0 || tail.outcomes.length > 0) await session.writeQueue();
+    // Logged once written: a session that is not the holder's recovers nothing.
+    for (const it of interrupted) ctx.logger.log('warn', 'item_recovered', { slug: it.slug, branch: it.branch, sha: it.sha, epoch: held.epoch });
     return session;
   }
 
   /** Reads what is new in readiness.jsonl; enqueues what became ready; records supersessions. */
-  async ingest(): Promise<{ accepted: number; rejected: number; enqueued: number; superseded: number }> {
+  /** `observed` is the log as this read saw it: an append after that read makes the log differ from it. */
+  async ingest(): Promise<{ accepted: number; rejected: number; enqueued: number; superseded: number; observed: { size: number; ino: number } }> {
     const { paths, ctx, held } = this.deps;
     const now = ctx.now();
     const at = now.toISOString();
@@ -101,7 +101,7 @@ export class HolderSession {
     this.cursor = res.cursor;
     this.rejectedCount += rejected.length;
     if (rejected.length > 0) this.rejectedOffset = Math.max(...rejected.map((r) => r.offset)) + 1;
-    return { accepted: res.accepted, rejected: rejected.length, enqueued, superseded: outcomes.length };
+    return { accepted: res.accepted, rejected: rejected.length, enqueued, superseded: outcomes.length, observed: { size: res.cursor.offset + res.pendingBytes, ino: res.cursor.ino } };
   }
 
   private applyEffect(effect: Effect, now: Date, at: string): Outcome | 'enqueued' | null {

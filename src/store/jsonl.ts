@@ -93,25 +93,28 @@ export function tailLines(
   }
   try {
     const st = fstatSync(fd);
-    const head = headHash(fd, st.size);
     let cursor = { ...from };
     let reset: TailResult['reset'] = null;
     if (from.ino !== 0 && (st.ino !== from.ino || st.dev !== from.dev)) reset = 'replaced';
     else if (st.size < from.offset) reset = 'truncated';
-    else if (from.head_hash && from.offset >= HEAD_BYTES && head !== from.head_hash) reset = 'replaced';
+    else if (from.head_hash && headHash(fd, from.offset) !== from.head_hash) reset = 'replaced';
     if (reset) cursor = emptyCursor();
     cursor.dev = st.dev;
     cursor.ino = st.ino;
-    if (st.size >= HEAD_BYTES) cursor.head_hash = head;
     const pending = readWholeLines(fd, st.size, cursor, onLine, opts.maxLine);
+    if (cursor.offset > 0) cursor.head_hash = headHash(fd, cursor.offset);
     return { cursor, reset, pendingBytes: pending };
   } finally {
     closeSync(fd);
   }
 }
 
-function headHash(fd: number, size: number): string {
-  const buf = Buffer.alloc(Math.min(HEAD_BYTES, size));
+/**
+ * Hash of the first bytes the cursor consumed (at most HEAD_BYTES): a log rewritten in place, same
+ * inode and no smaller than before, is told apart from the one read, however short that was.
+ */
+function headHash(fd: number, consumed: number): string {
+  const buf = Buffer.alloc(Math.min(HEAD_BYTES, consumed));
   readSync(fd, buf, 0, buf.length, 0);
   return createHash('sha1').update(buf).digest('hex').slice(0, 16);
 }
@@ -151,6 +154,22 @@ function readWholeLines(
   }
   cursor.offset = pos;
   return size - pos;
+}
+
+/** Whether the log has a whole line at or after `from` (bytes after the last newline are still being written). */
+export function hasWholeLineAfter(path: string, from: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  try {
+    return findNewline(fd, from, fstatSync(fd).size) !== -1;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function findNewline(fd: number, from: number, size: number): number {

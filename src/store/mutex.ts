@@ -9,21 +9,16 @@ import { errors, ShadowError } from '../contract/errors.js';
 import type { StatePaths } from './paths.js';
 
 const STALE_MS = 10_000;
+/** Waiting for a busy mutex: up to 400 attempts, 2 ms apart growing to 50 ms, randomized. */
+const RETRY = { attempts: 400, minMs: 2, maxMs: 50, factor: 1.3 };
 
 /** `fn` gets `assertIntact`, to call before each write: it throws once the lock was found compromised. */
 export async function withStateMutex<T>(paths: StatePaths, fn: (assertIntact: () => void) => T | Promise<T>): Promise<T> {
   let compromised: Error | null = null;
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(paths.dir, {
-      lockfilePath: paths.mutex,
-      realpath: false,
-      stale: STALE_MS,
-      update: STALE_MS / 4,
-      retries: { retries: 400, minTimeout: 2, maxTimeout: 50, factor: 1.3, randomize: true },
-      onCompromised: (err) => {
-        compromised = err;
-      },
+    release = await lockWhenFree(paths, (err) => {
+      compromised = err;
     });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOCKED') throw errors.mutexTimeout(paths.mutex);
@@ -42,5 +37,22 @@ export async function withStateMutex<T>(paths: StatePaths, fn: (assertIntact: ()
       // Releasing a compromised lock fails; the transaction already reported it.
       if (!compromised && !(e instanceof ShadowError)) throw e;
     });
+  }
+}
+
+/**
+ * Retries only while the mutex is held by someone else (ELOCKED): any other failure (a missing,
+ * read-only or full state directory) is reported at once instead of after every retry.
+ */
+async function lockWhenFree(paths: StatePaths, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
+  let delay = RETRY.minMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await lockfile.lock(paths.dir, { lockfilePath: paths.mutex, realpath: false, stale: STALE_MS, update: STALE_MS / 4, retries: 0, onCompromised });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED' || attempt >= RETRY.attempts) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay * (1 + Math.random())));
+    delay = Math.min(RETRY.maxMs, delay * RETRY.factor);
   }
 }
