@@ -1,0 +1,256 @@
+/**
+ * Loading .shadow-integrator.yml from real files: defaults and their sources, every kind of bad config
+ * named by key, line and allowed values, the mode gate, where the file is found (subdirectory, linked
+ * worktree, --config) and `init`'s refusal to clobber.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/config.js';
+import { CONFIG_TEMPLATE, init } from '../../src/config/init.js';
+import { modeOff, openStateDir } from '../../src/config/state.js';
+import { isShadowError, type ShadowError } from '../../src/contract/errors.js';
+import { validators } from '../../src/contract/validate.js';
+import { git, tempRepo, testContext, type TempRepo } from '../runtime/support.js';
+
+const repos: TempRepo[] = [];
+after(() => repos.forEach((r) => r.remove()));
+function repo(config: string | null): TempRepo {
+  const r = tempRepo(config);
+  repos.push(r);
+  return r;
+}
+
+/** The ShadowError loading `yaml` throws. */
+function loadError(yaml: string): ShadowError {
+  const r = repo(yaml);
+  try {
+    r.load();
+  } catch (e) {
+    assert.ok(isShadowError(e), `not a ShadowError: ${String(e)}`);
+    return e;
+  }
+  assert.fail(`config was accepted:\n${yaml}`);
+}
+
+describe('defaults and sources', () => {
+  test('no config file: every default, mode off, state dir in the git common dir', () => {
+    const r = repo(null);
+    const l = r.load();
+    assert.equal(l.file, null);
+    assert.deepEqual(
+      { ...l.config, state_dir: undefined },
+      { mode: 'off', remote: 'origin', main_branch: 'main', state_dir: undefined, lease: { ttl_seconds: 120, renew_every_seconds: 30 }, grace_seconds: 10, fetch: false, engine: 'merge-tree', checks: [] },
+    );
+    assert.equal(l.config.state_dir, join(r.dir, '.git', 'shadow-integrator'));
+    for (const [key, source] of Object.entries(l.sources)) assert.match(source, /^default/, key);
+    assert.deepEqual(Object.keys(l.sources).sort(), ['checks', 'engine', 'fetch', 'grace_seconds', 'lease.renew_every_seconds', 'lease.ttl_seconds', 'main_branch', 'mode', 'remote', 'state_dir']);
+  });
+
+  test('each set key is sourced to its file and line; the rest stay default', () => {
+    const r = repo('mode: shadow\n# a comment\nlease:\n  ttl_seconds: 1\n  renew_every_seconds: 0.2\nstate_dir: state\n');
+    const l = r.load();
+    assert.equal(l.file, r.configFile);
+    assert.equal(l.sources.mode, `${r.configFile}:1`);
+    assert.equal(l.sources['lease.ttl_seconds'], `${r.configFile}:4`);
+    assert.equal(l.sources['lease.renew_every_seconds'], `${r.configFile}:5`);
+    assert.equal(l.sources.state_dir, `${r.configFile}:6`);
+    assert.equal(l.sources.remote, 'default');
+    assert.deepEqual(l.config.lease, { ttl_seconds: 1, renew_every_seconds: 0.2 });
+    assert.equal(l.config.state_dir, join(r.dir, 'state'), 'a relative state_dir resolves against the top level');
+  });
+
+  test('checks get a name and the default timeout', () => {
+    const l = repo('checks:\n  - run: npm test\n  - name: lint\n    run: npm run lint\n    timeout_seconds: 5\n').load();
+    assert.deepEqual(l.config.checks, [
+      { name: 'check 1', run: 'npm test', timeout_seconds: 300 },
+      { name: 'lint', run: 'npm run lint', timeout_seconds: 5 },
+    ]);
+  });
+
+  test('--state-dir overrides state_dir, relative to the cwd', () => {
+    const r = repo('state_dir: elsewhere\n');
+    const l = loadConfig({ cwd: r.dir, stateDir: 'mine' });
+    assert.equal(l.config.state_dir, join(r.dir, 'mine'));
+    assert.equal(l.sources.state_dir, '--state-dir');
+  });
+
+  test('found from a subdirectory and from a linked worktree, which share one state dir', () => {
+    const r = repo('mode: shadow\nremote: upstream\n');
+    const sub = join(r.dir, 'a', 'b');
+    mkdirSync(sub, { recursive: true });
+    assert.equal(loadConfig({ cwd: sub }).config.remote, 'upstream');
+    git(r.dir, 'commit', '-q', '--allow-empty', '-m', 'init');
+    const wt = `${r.dir}-wt`;
+    git(r.dir, 'worktree', 'add', '-q', wt);
+    try {
+      const l = loadConfig({ cwd: wt });
+      assert.equal(l.file, r.configFile);
+      assert.equal(l.config.remote, 'upstream');
+      assert.equal(l.config.state_dir, join(r.dir, '.git', 'shadow-integrator'));
+    } finally {
+      git(r.dir, 'worktree', 'remove', '--force', wt);
+    }
+  });
+
+  test('a worktree whose git dir lives elsewhere (--separate-git-dir, submodules): the config is at its top level', () => {
+    const r = repo(null);
+    const wt = `${r.dir}-sep`;
+    const gitDir = `${r.dir}-sep.git`;
+    git(r.dir, 'init', '-q', '--separate-git-dir', gitDir, wt);
+    try {
+      writeFileSync(join(wt, '.shadow-integrator.yml'), 'mode: shadow\n');
+      mkdirSync(join(wt, 'sub'));
+      const l = loadConfig({ cwd: join(wt, 'sub') });
+      assert.equal(l.file, join(wt, '.shadow-integrator.yml'));
+      assert.equal(l.config.mode, 'shadow');
+      assert.equal(l.config.state_dir, join(gitDir, 'shadow-integrator'), 'state stays in the git dir');
+      const made = init(testContext({ cwd: wt }), { force: true });
+      assert.equal(made.file, join(wt, '.shadow-integrator.yml'), 'init writes it there too');
+    } finally {
+      rmSync(wt, { recursive: true, force: true });
+      rmSync(gitDir, { recursive: true, force: true });
+    }
+  });
+
+  test('--config names the file; a missing one is an error naming it', () => {
+    const r = repo(null);
+    writeFileSync(join(r.dir, 'other.yml'), 'mode: shadow\n');
+    assert.equal(loadConfig({ cwd: r.dir, configPath: 'other.yml' }).config.mode, 'shadow');
+    assert.throws(() => loadConfig({ cwd: r.dir, configPath: 'missing.yml' }), (e: ShadowError) => e.code === 'E_CONFIG_INVALID' && e.exitCode === 2 && /missing\.yml/.test(e.message));
+  });
+
+  test('outside a repository: E_NOT_A_REPOSITORY, exit 2', () => {
+    assert.throws(() => loadConfig({ cwd: '/' }), (e: ShadowError) => e.code === 'E_NOT_A_REPOSITORY' && e.exitCode === 2);
+  });
+});
+
+describe('a bad config names the key, its line and the allowed values', () => {
+  const cases: { name: string; yaml: string; key: string; line: number; says: RegExp }[] = [
+    { name: 'unknown key', yaml: 'mode: shadow\ngrase_seconds: 5\n', key: 'grase_seconds', line: 2, says: /is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks\)/ },
+    { name: 'bad enum value', yaml: 'mode: shadow\n\nengine: rebase\n', key: 'engine', line: 3, says: /must be one of "merge-tree", "worktree"/ },
+    { name: 'wrong type', yaml: 'fetch: yes please\n', key: 'fetch', line: 1, says: /must be of type boolean/ },
+    { name: 'wrong type (number)', yaml: 'mode: shadow\ngrace_seconds: soon\n', key: 'grace_seconds', line: 2, says: /must be of type number/ },
+    { name: 'nested lease key', yaml: 'mode: shadow\nlease:\n  ttl: 5\n', key: 'lease.ttl', line: 3, says: /is not a known field \(known fields: ttl_seconds, renew_every_seconds\)/ },
+    { name: 'lease not a map', yaml: 'lease: 5\n', key: 'lease', line: 1, says: /must be of type object/ },
+    { name: 'renew ≥ ttl', yaml: 'mode: shadow\nlease:\n  ttl_seconds: 5\n  renew_every_seconds: 5\n', key: 'lease.renew_every_seconds', line: 4, says: /must be below lease.ttl_seconds \(5\)/ },
+    { name: 'renew above the default ttl', yaml: 'lease:\n  renew_every_seconds: 500\n', key: 'lease.renew_every_seconds', line: 2, says: /must be below lease.ttl_seconds \(120\)/ },
+    { name: 'a check without run, at its list item', yaml: 'checks:\n  - run: ok\n  - name: x\n', key: 'checks.1.run', line: 3, says: /is required/ },
+    { name: 'an unknown key in a check', yaml: 'checks:\n  - run: ok\n    tmeout: 5\n', key: 'checks.0.tmeout', line: 3, says: /is not a known field \(known fields: name, run, timeout_seconds\)/ },
+    { name: 'a bad remote', yaml: 'remote: "bad remote"\n', key: 'remote', line: 1, says: /must match/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const e = loadError(c.yaml);
+      assert.equal(e.code, 'E_CONFIG_INVALID');
+      assert.equal(e.exitCode, 2);
+      const problems = e.details.problems as { key: string; line?: number; message: string }[];
+      const p = problems.find((x) => x.key === c.key);
+      assert.ok(p, `no problem for ${c.key}: ${JSON.stringify(problems)}`);
+      assert.equal(p.line, c.line);
+      assert.match(p.message, c.says);
+      assert.ok(e.message.includes(`line ${c.line}: ${c.key}: `), e.message);
+      assert.ok(e.message.includes(repos.at(-1)?.configFile ?? '?'), 'the message names the file');
+    });
+  }
+
+  test('several problems are all reported', () => {
+    const e = loadError('foo: 1\nengine: x\nfetch: 3\n');
+    assert.deepEqual((e.details.problems as { key: string }[]).map((p) => p.key).sort(), ['engine', 'fetch', 'foo']);
+    assert.match(e.message, /3 config problems/);
+  });
+
+  test('a YAML syntax error gives its line', () => {
+    const e = loadError('mode: shadow\nlease:\n  ttl_seconds: 5\n renew_every_seconds: [\n');
+    assert.equal(e.code, 'E_CONFIG_INVALID');
+    const p = (e.details.problems as { key: string; line?: number }[])[0];
+    assert.equal(p?.key, '(yaml)');
+    assert.ok(p.line !== undefined && p.line >= 4, `line ${p.line}`);
+    assert.match(e.message, /line \d+(:\d+)?: \(yaml\): /);
+  });
+
+  test('a duplicate key is a YAML error at its line', () => {
+    const e = loadError('mode: shadow\nengine: worktree\nmode: off\n');
+    const p = (e.details.problems as { key: string; line?: number }[])[0];
+    assert.equal(p?.key, '(yaml)');
+    assert.equal(p.line, 3);
+  });
+
+  test('a top level that is not a map', () => {
+    const e = loadError('- a\n- b\n');
+    assert.match(e.message, /must be of type object/);
+  });
+
+  test('an empty file is all defaults', () => {
+    assert.equal(repo('').load().config.mode, 'off');
+  });
+});
+
+describe('the mode gate', () => {
+  test('mode: cutover is refused with exit 2, its line and why', () => {
+    const e = loadError('remote: origin\nmode: cutover\n');
+    assert.equal(e.code, 'E_MODE_REFUSED');
+    assert.equal(e.exitCode, 2);
+    assert.equal(e.details.line, 2);
+    assert.deepEqual(e.details.allowed, ['off', 'shadow']);
+    assert.match(e.message, /:2: mode: cutover is refused\. Allowed values: off, shadow\./);
+    assert.match(e.message, /never takes merge or push authority over canonical main/);
+  });
+
+  test('any other mode value is refused the same way', () => {
+    for (const mode of ['live', 'Shadow', 'true', '1']) assert.equal(loadError(`mode: ${mode}\n`).code, 'E_MODE_REFUSED', mode);
+  });
+
+  test('no config: watch/drain explain how to opt in', () => {
+    const r = repo(null);
+    const off = modeOff(r.load());
+    assert.equal(off?.status, 'mode_off');
+    assert.match(off.message, /no \.shadow-integrator\.yml/);
+    assert.match(off.message, /shadow-integrator init/);
+    assert.ok(off.message.includes(r.configFile));
+  });
+
+  test('mode: off names the file; mode: shadow passes the gate', () => {
+    const r = repo('mode: off\n');
+    assert.match(modeOff(r.load())?.message ?? '', new RegExp(`mode: off in ${r.configFile}`));
+    r.writeConfig('mode: shadow\n');
+    assert.equal(modeOff(r.load()), null);
+  });
+
+  test('openStateDir creates the state directory, or says why it cannot', () => {
+    const r = repo('mode: shadow\nstate_dir: deep/state\n');
+    const paths = openStateDir(r.load());
+    assert.equal(paths.dir, join(r.dir, 'deep', 'state'));
+    writeFileSync(join(r.dir, 'blocker'), '');
+    r.writeConfig('mode: shadow\nstate_dir: blocker/state\n');
+    assert.throws(() => openStateDir(r.load()), (e: ShadowError) => e.code === 'E_STATE_DIR');
+  });
+});
+
+describe('init', () => {
+  test('the template is a valid config in shadow mode with every default spelled out', () => {
+    const data: unknown = parse(CONFIG_TEMPLATE);
+    assert.ok(validators.config(data));
+    assert.deepEqual(data, { mode: 'shadow', remote: 'origin', main_branch: 'main', lease: { ttl_seconds: 120, renew_every_seconds: 30 }, grace_seconds: 10, fetch: false, engine: 'merge-tree', checks: [] });
+  });
+
+  test('writes the config and the state dir; does not clobber without force; overwrites with it', () => {
+    const r = repo(null);
+    const ctx = testContext({ cwd: r.dir });
+    const first = init(ctx, {});
+    assert.equal(first.file, r.configFile);
+    assert.equal(first.overwritten, false);
+    assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
+    assert.equal(r.load().config.mode, 'shadow');
+
+    r.writeConfig('mode: off\n# mine\n');
+    assert.throws(() => init(ctx, {}), (e: ShadowError) => e.code === 'E_CONFIG_EXISTS' && e.exitCode === 2 && e.message.includes('--force'));
+    assert.equal(readFileSync(r.configFile, 'utf8'), 'mode: off\n# mine\n');
+
+    const forced = init(ctx, { force: true });
+    assert.equal(forced.overwritten, true);
+    assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * The readiness projection as pure logic: event conditions 1–3 and 5 per candidate, the effects each
+ * event causes (ready, superseded, stale), deduplication, and snapshot/restore equivalence.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ProjectionSnapshot, ReadinessEvent } from '../../src/contract/types.generated.js';
+import { dedupKey, Projection, type Effect } from '../../src/readiness/projection.js';
+import { approved, at, finalized, pushed, shaOf } from '../runtime/support.js';
+
+/** Applies events at increasing fake offsets; returns every effect, in order. */
+function run(p: Projection, events: readonly ReadinessEvent[], firstOffset = 0): Effect[] {
+  const all: Effect[] = [];
+  events.forEach((e, i) => {
+    const effects: Effect[] = [];
+    p.apply(e, firstOffset + i * 100, effects);
+    all.push(...effects);
+  });
+  return all;
+}
+
+/** A snapshot with its hashed sets as sorted entries: the table layout depends on its capacity, not on its members. */
+function normalized(s: ProjectionSnapshot): unknown {
+  const members = (b64: string) => (Buffer.from(b64, 'base64').toString('hex').match(/.{16}/g) ?? []).sort();
+  return { ...s, seen: members(s.seen), approved: members(s.approved), pushed: members(s.pushed), finalized: members(s.finalized), decided: members(s.decided) };
+}
+
+const describeEffect = (e: Effect) => `${e.kind} ${e.candidate.slug} ${e.candidate.branch}`;
+
+const c1 = { slug: 's1', branch: 'b1', sha: shaOf(1) };
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
+describe('NOT_READY → READY', () => {
+  test('step by step, each missing condition is named until the last one arrives', () => {
+    const p = Projection.empty('origin');
+    assert.deepEqual(p.conditions(c1), { review_approved: false, finalize_ready: false, branch_pushed: false, superseded_by: null });
+    assert.deepEqual(run(p, [approved('s1')]), []);
+    assert.deepEqual(p.conditions(c1), { review_approved: true, finalize_ready: false, branch_pushed: false, superseded_by: null });
+    assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(5))], 100), []);
+    assert.deepEqual(p.conditions(c1), { review_approved: true, finalize_ready: true, branch_pushed: false, superseded_by: null });
+    const effects = run(p, [pushed('b1', shaOf(1))], 200);
+    assert.deepEqual(p.conditions(c1), { review_approved: true, finalize_ready: true, branch_pushed: true, superseded_by: null });
+    assert.deepEqual(effects, [{ kind: 'ready', candidate: { ...c1, ready_at: at(5), log_offset: 100 }, ready_ms: Date.parse(at(5)) }]);
+  });
+
+  test('in every order of the three events, ready fires exactly once, at the last one', () => {
+    const events = [approved('s1'), finalized('s1', 'b1', shaOf(1), at(5)), pushed('b1', shaOf(1))];
+    for (const order of permutations(events)) {
+      const p = Projection.empty('origin');
+      const perEvent = order.map((e) => {
+        const effects: Effect[] = [];
+        p.apply(e, 0, effects);
+        return effects.map(describeEffect);
+      });
+      assert.deepEqual(perEvent, [[], [], ['ready s1 b1']], order.map((e) => e.type).join(','));
+      // Nothing more, whatever repeats.
+      assert.deepEqual(run(p, [approved('s1', { review_round: 2 }), pushed('b1', shaOf(1), 'origin', { pusher: 'again' })]), []);
+    }
+  });
+
+  test('a push to another remote does not count', () => {
+    const p = Projection.empty('origin');
+    assert.deepEqual(run(p, [approved('s1'), finalized('s1', 'b1', shaOf(1), at(5)), pushed('b1', shaOf(1), 'fork')]), []);
+    assert.equal(p.conditions(c1).branch_pushed, false);
+    assert.deepEqual(run(p, [pushed('b1', shaOf(1), 'origin')]).map(describeEffect), ['ready s1 b1']);
+  });
+
+  test('a push of another sha of the branch does not count', () => {
+    const p = Projection.empty('origin');
+    assert.deepEqual(run(p, [approved('s1'), finalized('s1', 'b1', shaOf(1), at(5)), pushed('b1', shaOf(2))]), []);
+    assert.equal(p.conditions(c1).branch_pushed, false);
+  });
+
+  test('one push readies every slug waiting on that branch and sha', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), approved('s2'), finalized('s1', 'shared', shaOf(9), at(1)), finalized('s2', 'shared', shaOf(9), at(2))]);
+    assert.deepEqual(run(p, [pushed('shared', shaOf(9))]).map(describeEffect).sort(), ['ready s1 shared', 'ready s2 shared']);
+  });
+});
+
+describe('supersession', () => {
+  test('a newer finalize_ready supersedes a ready head (wasReady) and becomes the head', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), pushed('b1', shaOf(1)), finalized('s1', 'b1', shaOf(1), at(1))]);
+    const effects = run(p, [pushed('b2', shaOf(2)), finalized('s1', 'b2', shaOf(2), at(2))], 1000);
+    assert.deepEqual(
+      effects.map((e) => (e.kind === 'superseded' ? [e.kind, e.candidate.sha, e.by.sha, e.wasReady] : [e.kind, e.candidate.sha])),
+      [['superseded', shaOf(1), shaOf(2), true], ['ready', shaOf(2)]],
+    );
+    assert.deepEqual(p.conditions(c1).superseded_by, { slug: 's1', branch: 'b2', sha: shaOf(2) });
+    assert.equal(p.conditions({ slug: 's1', branch: 'b2', sha: shaOf(2) }).superseded_by, null);
+  });
+
+  test('a not-yet-ready head that is superseded is reported with wasReady false and never becomes ready', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), finalized('s1', 'b1', shaOf(1), at(1))]);
+    const effects = run(p, [finalized('s1', 'b2', shaOf(2), at(2))]);
+    assert.deepEqual(effects.map((e) => [e.kind, e.kind === 'superseded' && e.wasReady]), [['superseded', false]]);
+    assert.deepEqual(run(p, [pushed('b1', shaOf(1))]), [], 'its late push changes nothing: supersession is final');
+    assert.deepEqual(run(p, [pushed('b2', shaOf(2))]).map(describeEffect), ['ready s1 b2']);
+  });
+
+  test('equal ready_at: the one later in the log wins', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), pushed('b1', shaOf(1)), pushed('b2', shaOf(2))]);
+    assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(7))]).map(describeEffect), ['ready s1 b1']);
+    assert.deepEqual(run(p, [finalized('s1', 'b2', shaOf(2), at(7))]).map(describeEffect), ['superseded s1 b1', 'ready s1 b2']);
+    assert.deepEqual(p.conditions(c1).superseded_by?.branch, 'b2');
+  });
+
+  test('equal ready_at written in another zone is the same instant', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), finalized('s1', 'b1', shaOf(1), '2026-01-01T12:00:00Z')]);
+    assert.deepEqual(run(p, [finalized('s1', 'b2', shaOf(2), '2026-01-01T14:00:00+02:00')]).map((e) => e.kind), ['superseded']);
+  });
+
+  test('a finalize_ready older than the head is stale on arrival: never ready, superseded by the head', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), pushed('b1', shaOf(1)), pushed('b2', shaOf(2)), finalized('s1', 'b2', shaOf(2), at(10))]);
+    const effects = run(p, [finalized('s1', 'b1', shaOf(1), at(5))], 5000);
+    assert.deepEqual(effects, [{ kind: 'stale', candidate: { ...c1, ready_at: at(5), log_offset: 5000 }, by: { slug: 's1', branch: 'b2', sha: shaOf(2) } }]);
+    assert.deepEqual(p.conditions(c1), { review_approved: true, finalize_ready: true, branch_pushed: true, superseded_by: { slug: 's1', branch: 'b2', sha: shaOf(2) } });
+  });
+
+  test('slugs are independent', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), approved('s2'), pushed('b1', shaOf(1)), pushed('b2', shaOf(2))]);
+    assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(9)), finalized('s2', 'b2', shaOf(2), at(1))]).map(describeEffect), ['ready s1 b1', 'ready s2 b2']);
+  });
+});
+
+describe('duplicates', () => {
+  test('the same id twice is one event, even with different content', () => {
+    const p = Projection.empty('origin');
+    const effects: Effect[] = [];
+    assert.equal(p.apply(approved('s1', { id: 'x' }), 0, effects), true);
+    assert.equal(p.apply(approved('s2', { id: 'x' }), 100, effects), false);
+    assert.equal(p.conditions({ slug: 's2', branch: 'b', sha: shaOf(1) }).review_approved, false);
+  });
+
+  test('without id, the same content (whatever the key order) is one event; other content is not', () => {
+    const p = Projection.empty('origin');
+    const e = finalized('s1', 'b1', shaOf(1), at(1));
+    const reordered = Object.fromEntries(Object.entries(e).reverse()) as ReadinessEvent;
+    assert.equal(dedupKey(e), dedupKey(reordered));
+    assert.equal(p.apply(e, 0, []), true);
+    assert.equal(p.apply(reordered, 100, []), false);
+    assert.equal(p.apply({ ...e, worker_session_id: 'w2' } as ReadinessEvent, 200, []), true);
+    assert.equal(p.size.events, 2);
+  });
+
+  test('the same candidate finalized again (another event) changes nothing: one episode, one head', () => {
+    const p = Projection.empty('origin');
+    run(p, [approved('s1'), pushed('b1', shaOf(1))]);
+    assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(1))]).map(describeEffect), ['ready s1 b1']);
+    assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(2), { worker_session_id: 'other' })]), []);
+    assert.equal(p.size.heads, 1);
+  });
+});
+
+describe('snapshot and restore', () => {
+  // Candidates in every state: ready, waiting for a push, waiting for approval, superseded, stale.
+  const history: ReadinessEvent[] = [
+    approved('ready'),
+    pushed('r', shaOf(1)),
+    finalized('ready', 'r', shaOf(1), at(1)),
+    approved('wait-push'),
+    finalized('wait-push', 'wp', shaOf(2), at(2)),
+    finalized('wait-approval', 'wa', shaOf(3), at(3)),
+    pushed('wa', shaOf(3)),
+    finalized('ready', 'r2', shaOf(4), at(4)),
+    finalized('ready', 'r-old', shaOf(5), at(0)),
+  ];
+  const future: ReadinessEvent[] = [
+    pushed('wp', shaOf(2)),
+    approved('wait-approval'),
+    pushed('r2', shaOf(4)),
+    finalized('ready', 'r3', shaOf(6), at(9)),
+    ...history.slice(0, 3), // replayed: nothing happens
+  ];
+
+  test('a restored projection behaves exactly like the one that never stopped', () => {
+    const live = Projection.empty('origin');
+    run(live, history);
+    live.markDecided({ slug: 'ready', branch: 'r', sha: shaOf(1) });
+    const snap = live.snapshot();
+    const restored = Projection.restore('origin', JSON.parse(JSON.stringify(snap)) as typeof snap);
+    assert.deepEqual(normalized(restored.snapshot()), normalized(snap));
+    assert.deepEqual(restored.size, live.size);
+    assert.deepEqual(run(restored, future, 10_000), run(live, future, 10_000));
+    assert.deepEqual(normalized(restored.snapshot()), normalized(live.snapshot()));
+    assert.ok(restored.isDecided({ slug: 'ready', branch: 'r', sha: shaOf(1) }));
+    assert.ok(!restored.isDecided({ slug: 'ready', branch: 'r2', sha: shaOf(4) }));
+  });
+
+  test('the effects of the future are the expected ones', () => {
+    const p = Projection.empty('origin');
+    run(p, history);
+    assert.deepEqual(run(p, future).map(describeEffect), ['ready wait-push wp', 'ready wait-approval wa', 'ready ready r2', 'superseded ready r2']);
+    assert.deepEqual(p.conditions({ slug: 'ready', branch: 'r3', sha: shaOf(6) }), { review_approved: true, finalize_ready: true, branch_pushed: false, superseded_by: null });
+  });
+
+  test('an empty projection round-trips', () => {
+    const p = Projection.restore('origin', Projection.empty('origin').snapshot());
+    assert.deepEqual(p.size, { events: 0, heads: 0 });
+  });
+});
