@@ -78,9 +78,7 @@ export class HolderSession {
     const outcomes: Outcome[] = [];
     let enqueued = 0;
     const res = ingest(paths.readiness, this.cursor, this.projection, (effect) => {
-      const applied = this.applyEffect(effect, now, at);
-      if (applied === 'enqueued') enqueued += 1;
-      else if (applied) outcomes.push(applied);
+      if (this.applyEffect(effect, now, at, outcomes)) enqueued += 1;
     });
     if (res.reset) {
       ctx.logger.log('warn', 'log_reset', { why: res.reset, file: paths.readiness });
@@ -104,24 +102,35 @@ export class HolderSession {
     return { accepted: res.accepted, rejected: rejected.length, enqueued, superseded: outcomes.length, observed: { size: res.cursor.offset + res.pendingBytes, ino: res.cursor.ino } };
   }
 
-  private applyEffect(effect: Effect, now: Date, at: string): Outcome | 'enqueued' | null {
-    const { ctx, held } = this.deps;
+  /** Applies one projection effect to the queue; supersession outcomes go to `outcomes`. True when it enqueued. */
+  private applyEffect(effect: Effect, now: Date, at: string, outcomes: Outcome[]): boolean {
+    const { ctx } = this.deps;
     const c = effect.candidate;
     switch (effect.kind) {
-      case 'ready':
-        if (this.projection.isDecided(c) || !this.queue.enqueue(effect.candidate, effect.ready_ms, at)) return null;
+      case 'ready': {
+        if (this.projection.isDecided(c)) return false;
+        // A live item of another candidate of the slug can only survive lost or replaced state files;
+        // the projection's head is the newer one, so that item is superseded rather than the drain failing.
+        const live = this.queue.ofSlug(c.slug);
+        if (live && (live.branch !== c.branch || live.sha !== c.sha)) outcomes.push(this.supersede(live, c, now));
+        if (!this.queue.enqueue(effect.candidate, effect.ready_ms, at)) return false;
         ctx.logger.log('info', 'enqueued', { slug: c.slug, branch: c.branch, sha: c.sha, ready_at: effect.candidate.ready_at });
-        return 'enqueued';
+        return true;
+      }
       case 'stale':
         ctx.logger.log('info', 'superseded_on_arrival', { slug: c.slug, branch: c.branch, sha: c.sha, by_branch: effect.by.branch, by_sha: effect.by.sha });
-        return null;
+        return false;
       case 'superseded': {
         const item = this.queue.get(c);
-        if (!item) return null;
-        this.queue.transition(c, 'superseded', `superseded by ${effect.by.branch}@${effect.by.sha}`, now, held.epoch);
-        return this.outcome(item, { outcome: 'superseded', reasons: ['superseded'], superseded_by: { branch: effect.by.branch, sha: effect.by.sha } }, now, 0);
+        if (item) outcomes.push(this.supersede(item, effect.by, now));
+        return false;
       }
     }
+  }
+
+  private supersede(item: QueueItem, by: { branch: string; sha: string }, now: Date): Outcome {
+    this.queue.transition(item, 'superseded', `superseded by ${by.branch}@${by.sha}`, now, this.deps.held.epoch);
+    return this.outcome(item, { outcome: 'superseded', reasons: ['superseded'], superseded_by: { branch: by.branch, sha: by.sha } }, now, 0);
   }
 
   /** Evaluates queued items in FIFO order until the queue is empty or `shouldStop()`. */

@@ -17,14 +17,17 @@ import { HolderSession, readCheckpoint, readQueue } from '../../src/runtime/sess
 import { writeJsonAtomic } from '../../src/store/atomic-json.js';
 import {
   appendEvents,
+  approved,
   assertEpochsContiguous,
   assertExactlyOnce,
   at,
   candidateEvents,
+  finalized,
   holdLease,
   keyOf,
   ledger,
   owner,
+  pushed,
   recordingEvaluator,
   shaOf,
   sleep,
@@ -175,6 +178,21 @@ describe('recovery', () => {
     assert.deepEqual(ctx.events('item_recovered').map((l) => [l.fields.slug, l.fields.epoch]), [['s1', 2]]);
     assert.deepEqual(ev.order, ['s1', 's2']);
     assertExactlyOnce(ledger(r.paths), [key(1), key(2)]);
+    assert.deepEqual(readQueue(r.paths).list(), []);
+  });
+
+  test('a queue.json left with another candidate of a slug (checkpoint lost) supersedes it instead of failing every drain', async () => {
+    const r = repo();
+    // queue.json holds s1@sha(1); the checkpoint is gone and the log says s1's newest candidate is sha(11).
+    const q = new QueueState();
+    q.enqueue({ slug: 's1', branch: 'b1', sha: shaOf(1), ready_at: at(1), log_offset: 0 }, Date.parse(at(1)), at(0));
+    writeJsonAtomic(r.paths.queue, q.toFile(new Date(), 1));
+    appendEvents(r.paths.readiness, [approved('s1'), finalized('s1', 'b1-v2', shaOf(11), at(5)), pushed('b1-v2', shaOf(11))]);
+    const ev = recordingEvaluator();
+    expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { evaluate: ev.evaluate }));
+    const outcomes = ledger(r.paths);
+    assert.deepEqual(outcomes.map((o) => [o.sha, o.outcome]), [[shaOf(1), 'superseded'], [shaOf(11), 'would_integrate']]);
+    assert.deepEqual(outcomes[0]?.superseded_by, { branch: 'b1-v2', sha: shaOf(11) });
     assert.deepEqual(readQueue(r.paths).list(), []);
   });
 
