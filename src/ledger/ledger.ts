@@ -8,7 +8,6 @@ import type { Outcome } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
 import { appendRecords } from '../store/jsonl.js';
 
-
 /** Appends in one write and fsyncs; returns the ledger size after it. */
 export function appendOutcomes(path: string, outcomes: readonly Outcome[]): number {
   for (const o of outcomes) {
