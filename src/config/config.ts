@@ -43,6 +43,7 @@ export interface LoadedConfig {
 }
 
 interface SchemaNode {
+  type?: string;
   default?: unknown;
   properties?: Record<string, SchemaNode>;
 }
@@ -121,6 +122,13 @@ function readConfigFile(file: string, mustExist: boolean): ParsedFile | null {
     );
   }
   const data = (doc.toJS() ?? {}) as unknown;
+  // A section whose entries are all commented out (`lease:` alone) parses as null: it is an empty section.
+  if (data && typeof data === 'object') {
+    for (const [key, value] of Object.entries(data)) {
+      const type = configSchema.properties?.[key]?.type;
+      if (value === null && (type === 'object' || type === 'array')) delete (data as Record<string, unknown>)[key];
+    }
+  }
   const lineOf = (path: string[]) => nodeLine(doc, lineCounter, path);
   if (data && typeof data === 'object' && 'mode' in data) {
     const mode = (data as { mode: unknown }).mode;

@@ -62,6 +62,13 @@ describe('defaults and sources', () => {
     assert.equal(l.config.state_dir, join(r.dir, 'state'), 'a relative state_dir resolves against the top level');
   });
 
+  test('a section whose entries are all commented out is an empty section, not an error', () => {
+    const l = repo('mode: shadow\nlease:\n  # ttl_seconds: 60\nchecks:\n  # - run: npm test\n').load();
+    assert.deepEqual(l.config.lease, { ttl_seconds: 120, renew_every_seconds: 30 });
+    assert.deepEqual(l.config.checks, []);
+    assert.equal(l.sources['lease.ttl_seconds'], 'default');
+  });
+
   test('checks get a name and the default timeout', () => {
     const l = repo('checks:\n  - run: npm test\n  - name: lint\n    run: npm run lint\n    timeout_seconds: 5\n').load();
     assert.deepEqual(l.config.checks, [
