@@ -42,6 +42,10 @@ export interface CheckpointFile {
    * Byte offset in readiness.jsonl up to which rejected lines were already quarantined: a replay does not quarantine them twice.
    */
   rejected_offset: number;
+  /**
+   * Size of rejected.jsonl when this checkpoint was written: lines after it were quarantined since, so a replay after a crash does not quarantine them again.
+   */
+  rejected_bytes: number;
 }
 /**
  * Compact projection state. Sets are 64-bit hashes (base64 of 8-byte big-endian entries) of their keys; heads are the newest finalize_ready per slug.

@@ -15,7 +15,7 @@ import { QueueState } from '../queue/queue.js';
 import { ingest } from '../readiness/ingest.js';
 import { Projection, type Candidate, type Effect } from '../readiness/projection.js';
 import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
-import { appendRecords, emptyCursor, sizeOf, type LogCursor } from '../store/jsonl.js';
+import { appendRecords, emptyCursor, sizeOf, tailLines, type LogCursor } from '../store/jsonl.js';
 import type { StatePaths } from '../store/paths.js';
 import type { HeldLease } from './lease.js';
 import { fenced } from './lease-store.js';
@@ -34,6 +34,15 @@ export interface SessionDeps {
 
 export const readCheckpoint = (paths: StatePaths) => readJson(paths.checkpoint, validators.checkpoint);
 export const readQueue = (paths: StatePaths) => QueueState.fromFile(readJson(paths.queue, validators.queue));
+
+function parseRejected(bytes: Buffer): RejectedLine | null {
+  try {
+    const r: unknown = JSON.parse(bytes.toString('utf8'));
+    return validators.rejected(r) ? r : null;
+  } catch {
+    return null;
+  }
+}
 
 export class HolderSession {
   private constructor(
@@ -55,6 +64,13 @@ export class HolderSession {
     const counts: Counts = cp ? { ...cp.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
     const session = new HolderSession(deps, projection, queue, cp?.log ?? emptyCursor(), cp?.rejected_offset ?? 0, cp?.rejected ?? 0, counts);
 
+    // Lines quarantined after the checkpoint (a crash before the next one) are not quarantined again.
+    tailLines(paths.rejected, { ...emptyCursor(), offset: cp?.rejected_bytes ?? 0 }, (bytes) => {
+      const r = parseRejected(bytes);
+      if (!r) return;
+      session.rejectedOffset = Math.max(session.rejectedOffset, r.offset + 1);
+      session.rejectedCount += 1;
+    }, { maxLine: 1 << 20 });
     const tail = readOutcomes(paths.outcomes, cp?.ledger_offset ?? 0);
     for (const o of tail.outcomes) {
       projection.markDecided(o);
@@ -69,8 +85,10 @@ export class HolderSession {
     return session;
   }
 
-  /** Reads what is new in readiness.jsonl; enqueues what became ready; records supersessions. */
-  /** `observed` is the log as this read saw it: an append after that read makes the log differ from it. */
+  /**
+   * Reads what is new in readiness.jsonl; enqueues what became ready; records supersessions.
+   * `observed` is the log as this read saw it: an append after that read makes the log differ from it.
+   */
   async ingest(): Promise<{ accepted: number; rejected: number; enqueued: number; superseded: number; observed: { size: number; ino: number } }> {
     const { paths, ctx, held } = this.deps;
     const now = ctx.now();
@@ -227,6 +245,7 @@ export class HolderSession {
         counts: this.counts,
         rejected: this.rejectedCount,
         rejected_offset: this.rejectedOffset,
+        rejected_bytes: sizeOf(paths.rejected),
         last_epoch: held.epoch,
         projection: this.projection.snapshot(),
       };

@@ -243,6 +243,7 @@ const checkpoint = () => ({
   last_epoch: 1,
   projection: Projection.empty('origin').snapshot(),
   rejected_offset: 0,
+  rejected_bytes: 0,
 });
 
 describe('checkpoint.schema.json', () => {

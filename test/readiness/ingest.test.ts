@@ -13,7 +13,7 @@ import { validators } from '../../src/contract/validate.js';
 import { MAX_LINE_BYTES } from '../../src/readiness/parse.js';
 import { QueueState } from '../../src/queue/queue.js';
 import { releaseLease } from '../../src/runtime/lease-store.js';
-import { HolderSession, readQueue } from '../../src/runtime/session.js';
+import { HolderSession, readCheckpoint, readQueue } from '../../src/runtime/session.js';
 import { writeJsonAtomic } from '../../src/store/atomic-json.js';
 import {
   appendEvents,
@@ -187,6 +187,23 @@ async function replay(lines: readonly (object | string)[]): Promise<Result> {
   await h.close();
   return { afterIngest, afterDrain };
 }
+
+describe('quarantine after a crash', () => {
+  test('lines quarantined after the last checkpoint are not quarantined again when the next holder replays them', async () => {
+    const st = state();
+    appendEvents(st.paths.readiness, ['{"type":"nope"}', ...candidateEvents(1)]);
+    const crashed = await open(st);
+    await crashed.session.ingest();
+    assert.equal(rejectedLines(st).length, 1);
+    // No checkpoint, no release: the holder died. The next one takes the lease over once it expired.
+    clock.advance(3_600_000);
+    const next = await open(st);
+    await next.session.ingest();
+    assert.equal(rejectedLines(st).length, 1, 'the bad line is in rejected.jsonl once');
+    await next.close();
+    assert.equal(readCheckpoint(st.paths)?.rejected, 1);
+  });
+});
 
 describe('replay and duplicates', () => {
   test('the history decides as expected', async () => {
