@@ -116,7 +116,9 @@ export class HolderSession {
     for (const o of outcomes) this.decided(o);
     this.cursor = res.cursor;
     this.rejectedCount += rejected.length;
-    if (rejected.length > 0) this.rejectedOffset = Math.max(...rejected.map((r) => r.offset)) + 1;
+    // Rejections come in log order: the last one is the furthest (no spread: there may be 10^5 of them).
+    const last = rejected.at(-1);
+    if (last) this.rejectedOffset = last.offset + 1;
     return { accepted: res.accepted, rejected: rejected.length, enqueued, superseded: outcomes.length, observed: { size: res.cursor.offset + res.pendingBytes, ino: res.cursor.ino } };
   }
 

@@ -203,6 +203,15 @@ describe('quarantine after a crash', () => {
     await next.close();
     assert.equal(readCheckpoint(st.paths)?.rejected, 1);
   });
+
+  test('a flood of bad lines in one read is quarantined whole (no per-line argument list)', async () => {
+    const st = state();
+    writeFileSync(st.paths.readiness, `${'x\n'.repeat(150_000)}${candidateEvents(1).map((e) => JSON.stringify(e)).join('\n')}\n`);
+    const h = await open(st);
+    assert.deepEqual(tally(await h.session.ingest()), { accepted: 3, rejected: 150_000, enqueued: 1, superseded: 0 });
+    await h.close();
+    assert.equal(readCheckpoint(st.paths)?.rejected_offset, 2 * 149_999 + 1);
+  });
 });
 
 describe('replay and duplicates', () => {
