@@ -3,10 +3,9 @@
  * decision: an outcome is appended before its queue item is removed, and recovery reads the ledger
  * after the last checkpoint to finish what a crash interrupted.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Outcome } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
-import { appendRecords } from '../store/jsonl.js';
+import { appendRecords, readRange } from '../store/jsonl.js';
 
 /** Appends in one write and fsyncs; returns the ledger size after it. */
 export function appendOutcomes(path: string, outcomes: readonly Outcome[]): number {
@@ -27,21 +26,8 @@ export interface LedgerRead {
 
 /** Reads the whole outcome lines from `from` on; a torn last line (crash mid-append) is left unread. */
 export function readOutcomes(path: string, from = 0): LedgerRead {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { outcomes: [], end: 0, invalid: 0 };
-    throw e;
-  }
-  if (size <= from) return { outcomes: [], end: from, invalid: 0 };
-  const buf = Buffer.alloc(size - from);
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, buf, 0, buf.length, from);
-  } finally {
-    closeSync(fd);
-  }
+  const buf = readRange(path, from);
+  if (buf.length === 0) return { outcomes: [], end: from, invalid: 0 };
   const lastNewline = buf.lastIndexOf(10);
   const outcomes: Outcome[] = [];
   let invalid = 0;

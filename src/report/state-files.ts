@@ -3,12 +3,9 @@
  * files are replaced whole by rename and the logs only grow, so a reader always sees a consistent
  * file, and `status` can never hold up the holder.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { Outcome } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
-import { sizeOf } from '../store/jsonl.js';
-
-const CHUNK = 1 << 20;
+import { forEachChunk, readRange, sizeOf } from '../store/jsonl.js';
 
 /** Newline-terminated lines in `path` from byte `from` on (0 when the file is absent). */
 export function countLines(path: string, from = 0): number {
@@ -33,33 +30,5 @@ export function lastOutcome(path: string): Outcome | null {
     if (end === -1 && from === 0) return null;
     // The line may begin before the window: widen it, unless the window is the whole file.
     if (end !== -1 && (start > 0 || from === 0)) return readOutcomes(path, from + start).outcomes.at(-1) ?? null;
-  }
-}
-
-function readRange(path: string, from: number, to: number): Buffer {
-  const parts: Buffer[] = [];
-  forEachChunk(path, from, to, (buf) => parts.push(Buffer.from(buf)));
-  return Buffer.concat(parts);
-}
-
-function forEachChunk(path: string, from: number, to: number, onChunk: (buf: Buffer) => void): void {
-  if (to <= from) return;
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
-  try {
-    const buf = Buffer.alloc(Math.min(CHUNK, to - from));
-    for (let pos = from; pos < to; ) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
-      if (n === 0) break;
-      onChunk(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    closeSync(fd);
   }
 }

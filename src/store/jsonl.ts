@@ -43,6 +43,41 @@ export function appendRecords(path: string, records: readonly unknown[], opts: A
   }
 }
 
+/** A read-only descriptor, or null when the file does not exist (yet): every reader of a log starts here. */
+export function openIfExists(path: string): number | null {
+  try {
+    return openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Calls `onChunk` with the bytes of [from, to) in pieces of at most 1 MiB; nothing when the file is absent. */
+export function forEachChunk(path: string, from: number, to: number, onChunk: (buf: Buffer) => void): void {
+  if (to <= from) return;
+  const fd = openIfExists(path);
+  if (fd === null) return;
+  try {
+    const buf = Buffer.alloc(Math.min(1 << 20, to - from));
+    for (let pos = from; pos < to; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+      if (n === 0) break;
+      onChunk(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The bytes of [from, to) as one buffer (to defaults to the file's size). */
+export function readRange(path: string, from: number, to = sizeOf(path)): Buffer {
+  const parts: Buffer[] = [];
+  forEachChunk(path, from, to, (buf) => parts.push(Buffer.from(buf)));
+  return Buffer.concat(parts);
+}
+
 export function sizeOf(path: string): number {
   try {
     return statSync(path).size;
@@ -84,13 +119,8 @@ export function tailLines(
   onLine: (bytes: Buffer, offset: number, lineNo: number, tooLong: boolean) => void,
   opts: { maxLine: number },
 ): TailResult {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { cursor: from, reset: null, pendingBytes: 0 };
-    throw e;
-  }
+  const fd = openIfExists(path);
+  if (fd === null) return { cursor: from, reset: null, pendingBytes: 0 };
   try {
     const st = fstatSync(fd);
     let cursor = { ...from };
@@ -158,13 +188,8 @@ function readWholeLines(
 
 /** Whether the log has a whole line at or after `from` (bytes after the last newline are still being written). */
 export function hasWholeLineAfter(path: string, from: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
+  const fd = openIfExists(path);
+  if (fd === null) return false;
   try {
     return findNewline(fd, from, fstatSync(fd).size) !== -1;
   } finally {
