@@ -3,18 +3,16 @@
  * child process, readiness lines for generated candidates, and the checks every scenario ends with
  * (every state file whole, exactly one outcome per ready candidate, epochs never interleaved).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Outcome } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import { readJson } from '../../src/store/atomic-json.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
-
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { finished, sleep, startCli as startCliIn, type RunResult } from '../runtime/support.js';
 
 export interface Repo {
   dir: string;
@@ -41,26 +39,10 @@ function toYaml(obj: Record<string, unknown>, indent = ''): string {
     .join('');
 }
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function startCli(repo: Repo, args: string[]): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd: repo.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-export function finished(child: ChildProcess): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-}
-
+/** The CLI as a real child process, in the repository (the runtime tests' helpers, reused). */
+export const startCli = (repo: Repo, args: string[]): ChildProcess => startCliIn(repo.dir, args);
 export const runCli = (repo: Repo, args: string[]): Promise<RunResult> => finished(startCli(repo, args));
+export { finished, sleep, type RunResult };
 
 /** A candidate's three readiness events; `at` orders them (ready_at = base + at seconds). */
 export function candidateEvents(slug: string, branch: string, sha: string, at: number, remote = 'origin'): string[] {
@@ -153,4 +135,3 @@ export function prng(seed: number): () => number {
   };
 }
 
-export const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));

@@ -90,7 +90,7 @@ const leaseContention: Scenario = {
     try {
       const seconds = soak ? 60 : 6;
       const watchers = [0, 1, 2, 3].map(() => startCli(repo, ['watch', '--poll', '50']));
-      const watcherDone = watchers.map(finished);
+      const watcherDone = watchers.map((w) => finished(w));
       let stop = false;
       const drainers = [0, 1, 2, 3].map(async () => {
         while (!stop) {
