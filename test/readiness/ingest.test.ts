@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Outcome, ProjectionSnapshot, QueueItem, ReadinessEvent, RejectedLine } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { MAX_LINE_BYTES } from '../../src/readiness/parse.js';
@@ -31,17 +31,12 @@ import {
   shaOf,
   tally,
   tempDir,
+  tempDirsRemovedAfter,
   testContext,
   type TestContext,
 } from '../runtime/support.js';
 
-const dirs: ReturnType<typeof tempDir>[] = [];
-after(() => dirs.forEach((d) => d.remove()));
-function state(): ReturnType<typeof tempDir> {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const state = tempDirsRemovedAfter();
 
 interface Holder {
   session: HolderSession;

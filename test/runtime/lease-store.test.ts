@@ -7,21 +7,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { ShadowError } from '../../src/contract/errors.js';
 import { acquireLease, fenced, readLease, releaseLease, renewLease } from '../../src/runtime/lease-store.js';
 import { QueueState } from '../../src/queue/queue.js';
 import { HolderSession, readQueue } from '../../src/runtime/session.js';
 import { writeJsonAtomic } from '../../src/store/atomic-json.js';
-import { appendEvents, at, candidateEvents, manualClock, owner, recordingEvaluator, resolvedConfig, shaOf, tempDir, testContext } from './support.js';
+import { appendEvents, at, candidateEvents, manualClock, owner, recordingEvaluator, resolvedConfig, shaOf, tempDirsRemovedAfter, testContext } from './support.js';
 
-const dirs: ReturnType<typeof tempDir>[] = [];
-after(() => dirs.forEach((d) => d.remove()));
-function state(): ReturnType<typeof tempDir> {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const state = tempDirsRemovedAfter();
 
 const isLost = (e: ShadowError) => e.code === 'E_LEASE_LOST' && e.exitCode === 1;
 

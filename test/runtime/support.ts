@@ -9,6 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type LoadedConfig, type ResolvedConfig } from '../../src/config/config.js';
 import type { Context, LogFields, LogLevel } from '../../src/context.js';
@@ -62,6 +63,17 @@ export function git(dir: string, ...args: string[]): string {
 export function tempDir(): { dir: string; paths: StatePaths; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'si-state-'));
   return { dir, paths: statePaths(dir), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A factory of temp directories, all removed once the calling test file's tests are done. */
+export function tempDirsRemovedAfter(): () => ReturnType<typeof tempDir> {
+  const dirs: ReturnType<typeof tempDir>[] = [];
+  after(() => dirs.forEach((d) => d.remove()));
+  return () => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
 }
 
 /** The config the runtime sees, for tests that do not go through a config file. */

@@ -6,22 +6,16 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { ShadowError } from '../../src/contract/errors.js';
 import { validators } from '../../src/contract/validate.js';
 import { readJson, writeJsonAtomic } from '../../src/store/atomic-json.js';
 import { appendRecord, appendRecords, emptyCursor, hasWholeLineAfter, sizeOf, tailLines, type LogCursor } from '../../src/store/jsonl.js';
 import { withStateMutex } from '../../src/store/mutex.js';
 import { statePaths } from '../../src/store/paths.js';
-import { sleep, tempDir } from '../runtime/support.js';
+import { sleep, tempDirsRemovedAfter } from '../runtime/support.js';
 
-const dirs: ReturnType<typeof tempDir>[] = [];
-after(() => dirs.forEach((d) => d.remove()));
-function dir(): ReturnType<typeof tempDir> {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirsRemovedAfter();
 
 const queueFile = (n: number) => ({
   schema_version: 1 as const,
