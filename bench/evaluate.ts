@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { createLargeRepo, type LargeCandidate, type LargeRepo } from '../fixtures/large.js';
 import { loadConfig } from '../src/config/config.js';
-import { silentLogger, type Context } from '../src/context.js';
+import { quietContext, silentLogger, type Context } from '../src/context.js';
 import { createEngine } from '../src/engine/evaluate.js';
 import { appendOutcomes } from '../src/ledger/ledger.js';
 import { drain } from '../src/runtime/drain.js';
@@ -125,7 +125,7 @@ export async function benchDrain(repo: LargeRepo): Promise<DrainRow> {
       ];
     });
     appendRecords(statePaths(state).readiness, lines);
-    const ctx: Context = { cwd: repo.clone, env: process.env, now: () => new Date(), logger: silentLogger, stdout: () => {} };
+    const ctx: Context = quietContext({ cwd: repo.clone, env: process.env });
     const t = performance.now();
     const report = await drain(loaded, ctx, { evaluate: engineEvaluator(loaded, ctx) });
     const seconds = (performance.now() - t) / 1000;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../src/config/config.js';
-import { silentLogger, type Context } from '../src/context.js';
+import { quietContext, type Context } from '../src/context.js';
 import { acquireLease, releaseLease, selfOwner } from '../src/runtime/lease-store.js';
 import { HolderSession } from '../src/runtime/session.js';
 import { writeJsonAtomic } from '../src/store/atomic-json.js';
@@ -79,6 +79,8 @@ const config = (stateDir: string): ResolvedConfig => ({
   fetch: false,
   engine: 'merge-tree',
   checks: [],
+  git_timeout_seconds: 120,
+  base: 'queue',
 });
 
 /** Reads VmHWM: the peak resident set of this process since it started. */
@@ -87,7 +89,7 @@ function peakRssMb(): number {
   return m ? Math.round(Number(m[1]) / 1024) : Math.round(process.memoryUsage().rss / 1024 / 1024);
 }
 
-const quietContext = (dir: string): Context => ({ cwd: dir, env: {}, now: () => new Date(), logger: silentLogger, stdout: () => {} });
+const quietDir = (dir: string): Context => quietContext({ cwd: dir });
 const noEvaluation = () => Promise.reject(new Error('not draining in this benchmark'));
 
 /** One holder tenure that ingests everything new, checkpoints and releases; run in a fresh process. */
@@ -96,7 +98,7 @@ async function holderIngest(dir: string, drainedAfter: boolean): Promise<{ inges
   const acq = await acquireLease(paths, selfOwner('bench'), new Date(), 600);
   if (!acq.acquired) throw new Error('lease busy');
   const t0 = performance.now();
-  const session = await HolderSession.open({ paths, config: config(dir), ctx: quietContext(dir), held: acq.held, evaluate: noEvaluation });
+  const session = await HolderSession.open({ paths, config: config(dir), ctx: quietDir(dir), held: acq.held, evaluate: noEvaluation });
   const got = await session.ingest();
   const ingestMs = performance.now() - t0;
   if (drainedAfter) {

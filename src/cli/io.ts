@@ -1,5 +1,5 @@
 /** The CLI's side of the I/O: the context handed to core functions, and how results are printed. */
-import { createLogger, type Context, type LogLevel } from '../context.js';
+import { createLogger, systemTimers, type Context, type LogLevel } from '../context.js';
 import { loadConfig, type LoadedConfig } from '../config/config.js';
 
 export interface GlobalOptions {
@@ -16,7 +16,11 @@ export function cliContext(opts: GlobalOptions): Context {
     env: process.env,
     now,
     logger: createLogger({ format: opts.logFormat ?? 'logfmt', minLevel: opts.logLevel ?? 'info', now, write: (line) => process.stderr.write(`${line}\n`) }),
-    stdout: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    timers: systemTimers,
+    stdout: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    stderr: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    stdin: readStdin,
+    isTTY: Boolean(process.stdout.isTTY),
   };
 }
 

@@ -122,6 +122,8 @@ const EMIT_FIELDS = [
   'ready_at',
   'approved_at',
   'pushed_at',
+  'requested_by',
+  'requested_at',
 ] as const;
 
 function fieldsFromFlags(o: Record<string, string | boolean | undefined>): Record<string, unknown> {

@@ -29,6 +29,8 @@ export interface ResolvedConfig {
   fetch: boolean;
   engine: 'merge-tree' | 'worktree';
   checks: Check[];
+  git_timeout_seconds: number;
+  base: 'queue' | 'tip';
 }
 
 export interface LoadedConfig {

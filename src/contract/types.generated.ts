@@ -159,6 +159,14 @@ export interface Config {
     run: string;
     timeout_seconds?: number;
   }[];
+  /**
+   * Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error.
+   */
+  git_timeout_seconds?: number;
+  /**
+   * What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.
+   */
+  base?: 'queue' | 'tip';
 }
 
 // lease.schema.json
@@ -212,7 +220,10 @@ export type ReasonCode =
  * One line of outcomes.jsonl: one decision of the shadow integrator.
  */
 export interface Outcome {
-  schema_version: 1;
+  /**
+   * 2 since ahead, episode and base were added; readers accept 1 (those fields absent: ahead empty, episode 1, base tip).
+   */
+  schema_version: 1 | 2;
   outcome: OutcomeKind;
   slug: string;
   branch: string;
@@ -246,6 +257,18 @@ export interface Outcome {
   duration_ms: number;
   git_version?: string;
   engine?: 'merge-tree' | 'worktree';
+  /**
+   * Readiness episode of the candidate: 1, then +1 for each retry_requested accepted after a decision. Exactly one outcome exists per (slug, branch, sha, episode).
+   */
+  episode?: number;
+  /**
+   * What the candidate was merged onto: queue (live main plus the stack ahead) or tip (live main alone).
+   */
+  base?: 'queue' | 'tip';
+  /**
+   * The candidates the would-be merge was stacked on (base: queue), in decision order; empty when evaluated on live main alone.
+   */
+  ahead?: CandidateRef[];
 }
 /**
  * This interface was referenced by `Outcome`'s JSON-Schema
@@ -257,6 +280,15 @@ export interface Conflict {
    * Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.
    */
   kind: string;
+}
+/**
+ * This interface was referenced by `Outcome`'s JSON-Schema
+ * via the `definition` "CandidateRef".
+ */
+export interface CandidateRef {
+  slug: string;
+  branch: string;
+  sha: string;
 }
 
 // queue.schema.json
@@ -318,8 +350,8 @@ export type ReadinessEvent = {
   /**
    * Which event this is.
    */
-  type: 'review_approved' | 'finalize_ready' | 'branch_pushed';
-} & (ReviewApproved | FinalizeReady | BranchPushed);
+  type: 'review_approved' | 'finalize_ready' | 'branch_pushed' | 'retry_requested';
+} & (ReviewApproved | FinalizeReady | BranchPushed | RetryRequested);
 /**
  * The producer's idempotency key: a second event with an id already seen changes nothing.
  *
@@ -370,6 +402,10 @@ export interface ReviewApproved {
   approved_at: Timestamp;
   review_round: number;
   reviewer_session_id: SessionId;
+  /**
+   * Optional: the approval holds for this candidate sha only (a later push needs its own approval, as GitHub's "dismiss stale approvals"). Without it the approval holds for the slug.
+   */
+  sha?: string;
 }
 /**
  * This interface was referenced by `undefined`'s JSON-Schema
@@ -397,6 +433,23 @@ export interface BranchPushed {
   remote: string;
   pushed_at: Timestamp;
   pusher: string;
+}
+/**
+ * Asks for a new readiness episode of the slug's current candidate (after fixing what made it fail): it is evaluated again and gets one more outcome. All input flows through the log, so retries are audited and replay-safe.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "RetryRequested".
+ */
+export interface RetryRequested {
+  type: 'retry_requested';
+  id?: EventId;
+  slug: Slug;
+  /**
+   * Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.
+   */
+  sha?: string;
+  requested_at: Timestamp;
+  requested_by: string;
 }
 
 // rejected.schema.json

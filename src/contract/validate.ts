@@ -92,7 +92,7 @@ function explain(e: ErrorObject, data: unknown): string {
       return `must be a valid ${String(p.format)}`;
     case 'discriminator':
       return p.error === 'mapping'
-        ? `must be one of "review_approved", "finalize_ready", "branch_pushed"`
+        ? `must be one of "review_approved", "finalize_ready", "branch_pushed", "retry_requested"`
         : 'is required and must be a string';
     default:
       return e.message ?? e.keyword;

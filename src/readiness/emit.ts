@@ -11,7 +11,7 @@ import type { ReadinessEvent } from '../contract/types.generated.js';
 import { describeErrors, formatProblems, validators } from '../contract/validate.js';
 import { appendRecord } from '../store/jsonl.js';
 
-export const EVENT_TIME_FIELD = { review_approved: 'approved_at', finalize_ready: 'ready_at', branch_pushed: 'pushed_at' } as const;
+export const EVENT_TIME_FIELD = { review_approved: 'approved_at', finalize_ready: 'ready_at', branch_pushed: 'pushed_at', retry_requested: 'requested_at' } as const;
 export type EventType = keyof typeof EVENT_TIME_FIELD;
 
 export function isEventType(t: string): t is EventType {

@@ -141,7 +141,7 @@ function scanSlug(log: string, slug: string): SlugScan {
         if (ofSlug) scan.ignored.push({ line, type: event.type, id: event.id ?? null, why: 'duplicate' });
         return;
       }
-      if (!ofSlug) return;
+      if (!ofSlug || event.type === 'retry_requested') return;
       const ref: EventRef = { line, offset, id: event.id ?? null, at: event.type === 'review_approved' ? event.approved_at : event.ready_at };
       if (event.type === 'review_approved') trace.approve(ref);
       else if (event.type === 'finalize_ready' && !trace.finalize(event, ref)) scan.ignored.push({ line, type: event.type, id: ref.id, why: 'already_finalized' });

@@ -120,7 +120,7 @@ describe('config.schema.json', () => {
       },
     },
     [
-      { name: 'an unknown key, listing the known ones', data: { foo: 1 }, expect: [/^foo: is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks\)/] },
+      { name: 'an unknown key, listing the known ones', data: { foo: 1 }, expect: [/^foo: is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks, git_timeout_seconds, base\)/] },
       { name: 'mode cutover', data: { mode: 'cutover' }, expect: ['mode: must be one of "off", "shadow"'] },
       { name: 'a bad engine', data: { engine: 'rebase' }, expect: ['engine: must be one of "merge-tree", "worktree"'] },
       { name: 'fetch as a string', data: { fetch: 'yes' }, expect: ['fetch: must be of type boolean'] },
@@ -168,7 +168,7 @@ describe('outcome.schema.json', () => {
       { name: 'lease_epoch 0', data: { ...outcome, lease_epoch: 0 }, expect: ['lease_epoch: must be >= 1'] },
       { name: 'a conflict without kind', data: { ...outcome, conflicts: [{ path: 'a' }] }, expect: ['conflicts.0.kind: is required'] },
       { name: 'superseded_by with an extra field', data: { ...outcome, superseded_by: { branch: 'b', sha: 's', slug: 'x' } }, expect: ['superseded_by.slug: is not a known field'] },
-      { name: 'schema_version 2', data: { ...outcome, schema_version: 2 }, expect: ['schema_version: must be 1'] },
+      { name: 'schema_version 3', data: { ...outcome, schema_version: 3 }, expect: ['schema_version: must be one of 1, 2'] },
       { name: 'a negative duration', data: { ...outcome, duration_ms: -1 }, expect: ['duration_ms: must be >= 0'] },
       { name: 'a bad engine', data: { ...outcome, engine: 'octopus' }, expect: ['engine: must be one of "merge-tree", "worktree"'] },
     ],

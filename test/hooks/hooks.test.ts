@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { git } from '../../fixtures/git.js';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { loadConfig } from '../../src/config/config.js';
-import { silentLogger, type Context } from '../../src/context.js';
+import { quietContext, type Context } from '../../src/context.js';
 import type { BranchPushed } from '../../src/contract/types.generated.js';
 import { installHooks, type HooksReport } from '../../src/hooks/install.js';
 import type { ReceiveReport } from '../../src/hooks/receive.js';
@@ -175,7 +175,7 @@ describe('hooks: where they go and what they cost git', { timeout: 60_000 }, () 
     const slow = join(fx.root, 'slow-cli.sh');
     const done = join(fx.root, 'slow-cli.done');
     writeScript(slow, `sleep 3\necho "$@" > '${done}'\nexit 1`);
-    const ctx: Context = { cwd: fx.clone, env: cleanEnv(), now: () => new Date(), logger: silentLogger, stdout: () => {} };
+    const ctx: Context = quietContext({ cwd: fx.clone, env: cleanEnv() });
     installHooks(loadConfig({ cwd: fx.clone }), ctx, { cli: { node: '/bin/sh', main: slow } });
     const started = Date.now();
     git(fx.clone, ['commit', '-q', '--allow-empty', '-m', 'not delayed'], { hooks: true });

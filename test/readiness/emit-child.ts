@@ -3,13 +3,13 @@
  * (validation, one O_APPEND write each), as many concurrent producers would. Ids are `<tag>-<i>`.
  */
 import { loadConfig } from '../../src/config/config.js';
-import { silentLogger } from '../../src/context.js';
+import { quietContext } from '../../src/context.js';
 import { emit } from '../../src/readiness/emit.js';
 
 const [cwd, countText, tag] = process.argv.slice(2);
 if (!cwd || !countText || !tag) throw new Error('usage: emit-child <repo> <count> <tag>');
 const loaded = loadConfig({ cwd });
-const ctx = { cwd, env: process.env, now: () => new Date(), logger: silentLogger, stdout: () => {} };
+const ctx = quietContext({ cwd, env: process.env });
 const sha = (i: number) => i.toString(16).padStart(40, '0');
 
 for (let i = 0; i < Number(countText); i++) {

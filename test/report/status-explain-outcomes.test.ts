@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { loadConfig } from '../../src/config/config.js';
-import { silentLogger, type Context } from '../../src/context.js';
+import { quietContext, type Context } from '../../src/context.js';
 import type { Outcome } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
@@ -21,7 +21,7 @@ import { sizeOf } from '../../src/store/jsonl.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { approved, appendEvents, finalized, pushed, ready, shadowConfig, si, siJson } from './cli.js';
 
-const ctx: Context = { cwd: '/', env: {}, now: () => new Date(), logger: silentLogger, stdout: () => {} };
+const ctx: Context = quietContext({ cwd: '/' });
 
 describe('status, explain, outcomes', { timeout: 120_000 }, () => {
   let fx: Fixture;

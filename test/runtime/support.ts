@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type LoadedConfig, type ResolvedConfig } from '../../src/config/config.js';
-import type { Context, LogFields, LogLevel } from '../../src/context.js';
+import { quietContext, type Context, type LogFields, type LogLevel } from '../../src/context.js';
 import type { Outcome, QueueItem, ReadinessEvent } from '../../src/contract/types.generated.js';
 import type { Evaluation } from '../../src/engine/evaluate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
@@ -88,6 +88,8 @@ export function resolvedConfig(stateDir: string, overrides: Partial<ResolvedConf
     fetch: false,
     engine: 'merge-tree',
     checks: [],
+    git_timeout_seconds: 120,
+    base: 'queue',
     ...overrides,
   };
 }
@@ -151,9 +153,7 @@ export function testContext(opts: { now?: () => Date; cwd?: string } = {}): Test
   const logs: LogLine[] = [];
   const out: string[] = [];
   return {
-    cwd: opts.cwd ?? process.cwd(),
-    env: {},
-    now: opts.now ?? (() => new Date()),
+    ...quietContext({ cwd: opts.cwd ?? process.cwd(), now: opts.now ?? (() => new Date()) }),
     logger: { log: (level, event, fields = {}) => void logs.push({ level, event, fields }) },
     stdout: (text) => void out.push(text),
     logs,
