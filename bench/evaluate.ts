@@ -15,8 +15,9 @@ import { loadConfig } from '../src/config/config.js';
 import { quietContext, silentLogger, type Context } from '../src/context.js';
 import { createEngine } from '../src/engine/evaluate.js';
 import { appendOutcomes } from '../src/ledger/ledger.js';
+import { HolderLog } from '../src/store/holder-log.js';
 import { drain } from '../src/runtime/drain.js';
-import { engineEvaluator } from '../src/runtime/evaluator.js';
+import { engineFactory } from '../src/runtime/evaluator.js';
 import { appendRecords } from '../src/store/jsonl.js';
 import { statePaths } from '../src/store/paths.js';
 import { writeFileSync } from 'node:fs';
@@ -55,7 +56,7 @@ export async function benchEvaluation(repo: LargeRepo, perKind = 15): Promise<Ev
   const alternate = join(repo.clone, '.git', 'objects');
   const objects = mkdtempSync(join(tmpdir(), 'si-bench-objects-'));
   const state = mkdtempSync(join(tmpdir(), 'si-bench-state-'));
-  const ledger = join(state, 'outcomes.jsonl');
+  const ledger = HolderLog.open(join(state, 'outcomes.jsonl'), { rotatable: true });
   const evaluate = createEngine({ repoDir: repo.clone, commonDir: join(repo.clone, '.git'), config: { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [] }, scratchDir: join(state, 'scratch'), logger: silentLogger });
   const rows: EvaluationRow[] = [];
   try {
@@ -73,7 +74,7 @@ export async function benchEvaluation(repo: LargeRepo, perKind = 15): Promise<Ev
           const started = performance.now();
           const ev = await evaluate(c);
           const now = new Date().toISOString();
-          appendOutcomes(ledger, [{ schema_version: 1, slug: c.slug, branch: c.branch, sha: c.sha, ...ev, conflicts: ev.conflicts, ready_at: now, enqueued_at: now, decided_at: now, lease_epoch: 1, duration_ms: performance.now() - started }]);
+          appendOutcomes(ledger, [{ schema_version: 1, slug: c.slug, branch: c.branch, sha: c.sha, ...ev, conflicts: ev.conflicts, ready_at: now, enqueued_at: now, decided_at: now, lease_epoch: 1, duration_ms: performance.now() - started }], { fsync: true });
           if ((ev.outcome === 'would_integrate') !== (kind === 'clean')) throw new Error(`${c.slug}: expected ${kind}, got ${ev.outcome} ${ev.reasons.join(',')}`);
         }));
       }
@@ -82,6 +83,7 @@ export async function benchEvaluation(repo: LargeRepo, perKind = 15): Promise<Ev
     }
   } finally {
     rmSync(objects, { recursive: true, force: true });
+    ledger.close();
     rmSync(state, { recursive: true, force: true });
   }
   return rows;
@@ -127,7 +129,7 @@ export async function benchDrain(repo: LargeRepo): Promise<DrainRow> {
     appendRecords(statePaths(state).readiness, lines);
     const ctx: Context = quietContext({ cwd: repo.clone, env: process.env });
     const t = performance.now();
-    const report = await drain(loaded, ctx, { evaluate: engineEvaluator(loaded, ctx) });
+    const report = await drain(loaded, ctx, { engine: engineFactory(loaded, ctx) });
     const seconds = (performance.now() - t) / 1000;
     if (report.status !== 'done') throw new Error(`drain ended ${report.status}`);
     return { candidates: report.decided, seconds, candidates_per_s: report.decided / seconds, would_integrate: report.counts.would_integrate, would_block: report.counts.would_block };

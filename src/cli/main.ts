@@ -10,7 +10,7 @@ import type { Context } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
 import { emit, isEventType, EVENT_TIME_FIELD } from '../readiness/emit.js';
 import { drain, watch } from '../runtime/drain.js';
-import { engineEvaluator } from '../runtime/evaluator.js';
+import { engineFactory } from '../runtime/evaluator.js';
 import { cliContext, loadFor, printJson, readStdin, table, type GlobalOptions } from './io.js';
 import { registerOperatorCommands } from './report.js';
 import { status, summaryLine } from '../report/status.js';
@@ -83,7 +83,7 @@ export function buildProgram(): Command {
     .action(async (o: { grace: number; json?: boolean }) => {
       const { ctx, loaded } = io();
       const l = loaded();
-      const r = await withSignals((signal) => drain(l, ctx, { evaluate: engineEvaluator(l, ctx), graceSeconds: o.grace, signal }));
+      const r = await withSignals((signal) => drain(l, ctx, { engine: engineFactory(l, ctx), graceSeconds: o.grace, signal }));
       if (o.json) return printJson(ctx, r);
       ctx.stdout(describeDrain(r));
     });
@@ -100,7 +100,7 @@ export function buildProgram(): Command {
       const wctx = tty ? cliContext({ ...g, logLevel: 'warn' }) : ctx;
       const onTenure = tty ? () => process.stdout.write(`\r\x1b[2K${summaryLine(status(l, wctx))}`) : undefined;
       onTenure?.();
-      const r = await withSignals((signal) => watch(l, wctx, { evaluate: engineEvaluator(l, wctx), signal, pollMs: o.poll, ...(onTenure ? { onTenure } : {}) }));
+      const r = await withSignals((signal) => watch(l, wctx, { engine: engineFactory(l, wctx), signal, pollMs: o.poll, ...(onTenure ? { onTenure } : {}) }));
       if (tty) process.stdout.write('\n');
       if (r.status === 'mode_off') ctx.stdout(r.message ?? '');
     });

@@ -61,7 +61,18 @@ export const errors = {
     runtime('E_STATE_DIR', `state directory ${dir} cannot be used: ${cause}`, { dir, cause }),
 
   stateWriteFailed: (file: string, cause: NodeJS.ErrnoException) =>
-    runtime('E_STATE_WRITE', `cannot write ${file}: ${cause.code ?? ''} ${describeErrno(cause)}; the previous version of the file is intact`, { file, errno: cause.code }),
+    runtime('E_STATE_WRITE', `cannot write ${file}: ${cause.code ?? ''} ${describeErrno(cause)}; the previous version of the file is intact${fixFor(cause)}`, { file, errno: cause.code }),
+
+  stateReadFailed: (file: string, cause: NodeJS.ErrnoException) =>
+    runtime('E_STATE_READ', `cannot read ${file}: ${cause.code ?? ''} ${describeErrno(cause)}${fixFor(cause)}`, { file, errno: cause.code }),
+
+  /** A symlink, directory, FIFO or device where the state directory must hold a regular file. */
+  stateNotRegular: (file: string, what: string) =>
+    runtime(
+      'E_STATE_NOT_REGULAR',
+      `${file} is ${what}, not a regular file: shadow-integrator reads and writes only regular files in its state directory (a link could leak another file into rejected.jsonl, a FIFO would block); move it away and run again`,
+      { file, what },
+    ),
 
   mutexCompromised: (file: string, cause: string) =>
     runtime('E_MUTEX_COMPROMISED', `the state mutex on ${file} was compromised (${cause}); the transaction was aborted`, { file, cause }),
@@ -83,6 +94,14 @@ export const errors = {
 
   notFound: (what: string, details: Record<string, unknown> = {}) => runtime('E_NOT_FOUND', what, details),
 
+  /** Our own bug, never a verdict: it stops what was running and says so. */
+  internal: (what: string, cause: unknown) =>
+    runtime(
+      'E_INTERNAL',
+      `internal error (a bug in shadow-integrator, please report it with this message): ${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { what, cause: cause instanceof Error ? (cause.stack ?? cause.message) : String(cause) },
+    ),
+
   parityBelowThreshold: (agreement: number, threshold: number, unsafe: number) =>
     new ShadowError(
       'E_PARITY_BELOW_THRESHOLD',
@@ -91,6 +110,13 @@ export const errors = {
       3,
     ),
 };
+
+/** What to do about a state file that cannot be used, when the errno says. */
+function fixFor(e: NodeJS.ErrnoException): string {
+  if (e.code === 'EACCES' || e.code === 'EPERM') return ': the user running shadow-integrator needs read and write access to the state directory and its files (check their owner and mode, or set state_dir)';
+  if (e.code === 'EISDIR') return ': it is a directory where a file belongs; move it away and run again';
+  return '';
+}
 
 function describeErrno(e: NodeJS.ErrnoException): string {
   switch (e.code) {
@@ -103,6 +129,8 @@ function describeErrno(e: NodeJS.ErrnoException): string {
       return 'permission denied';
     case 'EDQUOT':
       return 'disk quota exceeded';
+    case 'EISDIR':
+      return 'is a directory';
     default:
       return e.message;
   }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import { branchNameProblem, isValidBranchName } from './refname.js';
-import type { CheckpointFile, Config, LeaseFile, Outcome, QueueFile, ReadinessEvent, RejectedLine } from './types.generated.js';
+import type { CheckpointFile, Config, JournalRecord, LeaseClaim, LeaseFile, Outcome, ReadinessEvent, RejectedLine, SnapshotHeader } from './types.generated.js';
 
 // ajv-formats is CommonJS with a `default` export; under NodeNext the default import is the module object.
 const addFormats = formats.default;
@@ -18,19 +18,30 @@ const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, al
 addFormats(ajv, ['date-time']);
 ajv.addFormat('git-branch', { type: 'string', validate: isValidBranchName });
 
-/** Compiled on first use and kept: a CLI call (a hook, an emit) pays only for the schemas it needs. */
-function lazy<T>(file: string): () => ValidateFunction<T> {
+/**
+ * Compiled on first use and kept: a CLI call (a hook, an emit) pays only for the schemas it needs.
+ * `def` names a definition inside the file (a state file whose format lives beside another's).
+ */
+function lazy<T>(file: string, def?: string): () => ValidateFunction<T> {
   let compiled: ValidateFunction<T> | null = null;
-  return () => (compiled ??= ajv.compile<T>(JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as object));
+  return () => {
+    if (compiled) return compiled;
+    const id = new URL(file, 'https://shadow-integrator.dev/schemas/').href;
+    if (!ajv.getSchema(id)) ajv.addSchema(JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as object);
+    compiled = ajv.getSchema<T>(def ? `${id}#/$defs/${def}` : id) as ValidateFunction<T>;
+    return compiled;
+  };
 }
 
 const compilers = {
   event: lazy<ReadinessEvent>('readiness-event.schema.json'),
   config: lazy<Config>('config.schema.json'),
   outcome: lazy<Outcome>('outcome.schema.json'),
-  queue: lazy<QueueFile>('queue.schema.json'),
   lease: lazy<LeaseFile>('lease.schema.json'),
+  leaseClaim: lazy<LeaseClaim>('lease.schema.json', 'LeaseClaim'),
   checkpoint: lazy<CheckpointFile>('checkpoint.schema.json'),
+  journal: lazy<JournalRecord>('checkpoint.schema.json', 'JournalRecord'),
+  snapshot: lazy<SnapshotHeader>('checkpoint.schema.json', 'SnapshotHeader'),
   rejected: lazy<RejectedLine>('rejected.schema.json'),
 };
 

@@ -13,7 +13,23 @@ export const RAW_KEEP_BYTES = 4096;
 
 const EVENT_TYPES = new Set(['review_approved', 'finalize_ready', 'branch_pushed', 'retry_requested']);
 
-export type ParsedLine = { ok: true; event: ReadinessEvent } | { ok: false; rejected: Omit<RejectedLine, 'rejected_at'> };
+export type ParsedLine = { ok: true; event: ReadinessEvent } | { ok: false; rejected: Omit<RejectedLine, 'rejected_at'> } | { ok: 'blank' };
+
+/** The time field of each event type: what the projection computes with. */
+const TIME_FIELD = { review_approved: 'approved_at', finalize_ready: 'ready_at', branch_pushed: 'pushed_at', retry_requested: 'requested_at' } as const;
+
+/**
+ * ISO 8601 with a zone that the schema's format accepts but Date cannot use: a leap second
+ * (…T23:59:60Z) is NaN. The format fixes where the seconds are: only a 6 there needs the full parse.
+ */
+function unusableTime(event: ReadinessEvent): string | null {
+  const field = TIME_FIELD[event.type];
+  const value = (event as unknown as Record<string, unknown>)[field];
+  if (typeof value === 'string' && value.charCodeAt(17) === 54 /* 6 */ && !Number.isFinite(Date.parse(value))) {
+    return `${field}: ${JSON.stringify(value)} is not a usable time (a leap second or a date that does not exist); use an ISO 8601 date-time such as 2026-01-31T12:00:00Z`;
+  }
+  return null;
+}
 
 export function parseReadinessLine(bytes: Buffer, offset: number, line: number, tooLong: boolean): ParsedLine {
   const reject = (reason: RejectedLine['reason'], errs: string[]): ParsedLine => ({
@@ -21,6 +37,8 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
     rejected: { offset, line, raw: bytes.subarray(0, RAW_KEEP_BYTES).toString('utf8'), truncated: tooLong || bytes.length > RAW_KEEP_BYTES, reason, errors: errs },
   });
   if (tooLong || bytes.length > MAX_LINE_BYTES) return reject('line_too_long', [`line is longer than ${MAX_LINE_BYTES} bytes`]);
+  // A blank line is no event (an append that started a fresh line after a torn one can leave one).
+  if (isBlank(bytes)) return { ok: 'blank' };
   if (!isUtf8(bytes)) return reject('invalid_utf8', ['line is not valid UTF-8']);
   let data: unknown;
   try {
@@ -35,5 +53,13 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
     return reject('unknown_type', [`type: ${JSON.stringify(type)} is not one of "review_approved", "finalize_ready", "branch_pushed", "retry_requested"`]);
   }
   if (!validators.event(data)) return reject('schema', formatProblems(describeErrors(validators.event.errors, data)));
+  // Quarantined here, not later: a value the projection cannot use would otherwise poison the state.
+  const unusable = unusableTime(data);
+  if (unusable) return reject('schema', [unusable]);
   return { ok: true, event: data };
+}
+
+function isBlank(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d) return false;
+  return true;
 }

@@ -111,7 +111,7 @@ export async function parity(loaded: LoadedConfig, opts: ParityOptions = {}): Pr
   const [mainSha] = await resolveRevisions(h, [mainRef]);
   if (!mainSha) throw errors.notFound(`${mainRef} does not exist: parity compares with canonical main (fetch ${remote} first)`, { ref: mainRef });
 
-  const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir).outcomes).outcomes, opts.since);
+  const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir)).outcomes, opts.since);
   const history = new MainHistory(decisions.length > 0 ? await listCommits(h, mainSha) : [], mainSha);
   // merge-tree writes the merged trees: into a temporary object store, never the repository's.
   const objects = temporaryObjects(loaded.repo.commonDir);

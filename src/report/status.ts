@@ -7,13 +7,10 @@
 import { statSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
-import type { CheckpointFile, LeaseFile, Outcome, QueueItem } from '../contract/types.generated.js';
-import { readOutcomes } from '../ledger/ledger.js';
+import type { CheckpointFile, Counts, LeaseFile, Outcome, QueueItem, Round } from '../contract/types.generated.js';
 import { describeOwner, leaseState, type LeaseState } from '../runtime/lease.js';
-import { readLease } from '../runtime/lease-store.js';
-import { readCheckpoint, readQueue, type Counts } from '../runtime/session.js';
-import { sizeOf } from '../store/jsonl.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
+import { forEachOutcome, readCheckpoint, readLease, readState } from '../store/readers.js';
 import { countLines, lastOutcome } from './state-files.js';
 
 export interface LeaseStatus {
@@ -67,18 +64,19 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StatusR
   const now = ctx.now();
   const paths = statePaths(loaded.config.state_dir);
   const cp = readCheckpoint(paths);
-  const ledger = ledgerSinceCheckpoint(paths, cp);
+  // The journal is the authority; the header caches its last round (and is older when a holder stopped before writing it).
+  const state = readState(paths);
+  const round = state.round ?? cp?.round ?? null;
+  const ledger = ledgerSinceRound(paths, round);
   return {
     generated_at: now.toISOString(),
     mode: loaded.config.mode,
     state_dir: paths.dir,
     lease: leaseStatus(readLease(paths), now),
-    queue: readQueue(paths)
-      .list()
-      .map((it, i) => ({ position: i + 1, slug: it.slug, branch: it.branch, sha: it.sha, status: it.status, ready_at: it.ready_at, enqueued_at: it.enqueued_at, age_s: secondsSince(it.enqueued_at, now) })),
-    waiting: cp ? cp.projection.heads.ready_at.filter((r) => r !== null).length : 0,
+    queue: state.items.map((it, i) => ({ position: i + 1, slug: it.slug, branch: it.branch, sha: it.sha, status: it.status, ready_at: it.ready_at, enqueued_at: it.enqueued_at, age_s: secondsSince(it.enqueued_at, now) })),
+    waiting: round?.queue.waiting ?? 0,
     counts: ledger.counts,
-    ingestion: ingestionStatus(paths, cp),
+    ingestion: ingestionStatus(paths, round, cp),
     rejected: countLines(paths.rejected),
     last_outcome: ledger.last ?? lastOutcome(paths.outcomes),
   };
@@ -98,24 +96,27 @@ function leaseStatus(lease: LeaseFile | null, now: Date): LeaseStatus {
   };
 }
 
-/** Checkpoint counts plus the outcomes appended after it; the whole ledger when the checkpoint no longer fits it. */
-function ledgerSinceCheckpoint(paths: StatePaths, cp: CheckpointFile | null): { counts: StatusReport['counts']; last: Outcome | undefined } {
-  const usable = cp !== null && cp.ledger_offset <= sizeOf(paths.outcomes);
-  const counts: Counts = usable ? { ...cp.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
-  const tail = readOutcomes(paths.outcomes, usable ? cp.ledger_offset : 0).outcomes;
-  for (const o of tail) counts[o.outcome] += 1;
-  return { counts: { ...counts, total: counts.would_integrate + counts.would_block + counts.superseded }, last: tail.at(-1) };
+/** The round's counts plus the outcomes appended after it (the whole ledger, rotated segments included, before any round). */
+function ledgerSinceRound(paths: StatePaths, round: Round | null): { counts: StatusReport['counts']; last: Outcome | undefined } {
+  const counts: Counts = round ? { ...round.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
+  let last: Outcome | undefined;
+  forEachOutcome(paths, (o) => {
+    counts[o.outcome] += 1;
+    last = o;
+  }, round?.ledger ?? null);
+  return { counts: { ...counts, total: counts.would_integrate + counts.would_block + counts.superseded }, last };
 }
 
-function ingestionStatus(paths: StatePaths, cp: CheckpointFile | null): IngestionStatus {
+function ingestionStatus(paths: StatePaths, round: Round | null, cp: CheckpointFile | null): IngestionStatus {
   const st = statOrNull(paths.readiness);
   const size = st?.size ?? 0;
-  let offset = cp?.log.offset ?? 0;
+  const log = round?.log;
+  let offset = log?.offset ?? 0;
   let restarted: IngestionStatus['restarted'] = null;
-  if (cp && st && cp.log.ino !== 0 && (st.ino !== cp.log.ino || st.dev !== cp.log.dev)) restarted = 'replaced';
+  if (log && st && log.ino !== 0 && (st.ino !== log.ino || st.dev !== log.dev)) restarted = 'replaced';
   else if (size < offset) restarted = 'truncated';
   if (restarted) offset = 0;
-  return { log: paths.readiness, size, offset, lag_bytes: size - offset, lag_lines: countLines(paths.readiness, offset), checkpoint_at: cp?.updated_at ?? null, restarted };
+  return { log: paths.readiness, size, offset, lag_bytes: size - offset, lag_lines: countLines(paths.readiness, offset), checkpoint_at: cp?.updated_at ?? round?.at ?? null, restarted };
 }
 
 function statOrNull(path: string): { size: number; ino: number; dev: number } | null {

@@ -1,10 +1,12 @@
 /**
  * Wakes the runtime when readiness.jsonl may have grown. chokidar is the fast wake-up; a periodic
  * stat is the truth, so an event is never missed when the filesystem sends no notification
- * (network filesystems, editors that replace files, overflowing inotify queues).
+ * (network filesystems, editors that replace files, overflowing inotify queues). Waits run on the
+ * context's clock and timers.
  */
 import { watch, type FSWatcher } from 'chokidar';
 import { statSync } from 'node:fs';
+import type { Context } from '../context.js';
 
 export class LogWaker {
   private watcher: FSWatcher | null = null;
@@ -13,6 +15,7 @@ export class LogWaker {
   constructor(
     private readonly file: string,
     private readonly pollMs: number,
+    private readonly ctx: Pick<Context, 'now' | 'timers'>,
     useFsEvents = true,
   ) {
     if (useFsEvents) {
@@ -40,20 +43,21 @@ export class LogWaker {
    * true when it changed.
    */
   async waitForChange(known: { size: number; ino: number }, ms: number, signal?: AbortSignal): Promise<boolean> {
-    const deadline = Date.now() + ms;
+    const { timers } = this.ctx;
+    const deadline = this.ctx.now().getTime() + ms;
     while (!signal?.aborted) {
       const now = this.stat();
       if (now.size !== known.size || now.ino !== known.ino) return true;
-      const left = deadline - Date.now();
+      const left = deadline - this.ctx.now().getTime();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
         const done = () => {
-          clearTimeout(timer);
+          timers.clearTimeout(timer);
           signal?.removeEventListener('abort', done);
           this.wake = null;
           resolve();
         };
-        const timer = setTimeout(done, Math.min(left, this.pollMs));
+        const timer = timers.setTimeout(done, Math.min(left, this.pollMs));
         this.wake = done;
         signal?.addEventListener('abort', done, { once: true });
       });

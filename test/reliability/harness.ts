@@ -8,10 +8,9 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Outcome } from '../../src/contract/types.generated.js';
-import { validators } from '../../src/contract/validate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
-import { readJson } from '../../src/store/atomic-json.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
+import { forEachRejected, readCheckpoint, readLease, readState } from '../../src/store/readers.js';
 import { finished, sleep, startCli as startCliIn, type RunResult } from '../runtime/support.js';
 
 export interface Repo {
@@ -62,16 +61,16 @@ export function appendLines(repo: Repo, lines: readonly (string | Buffer)[]): vo
 
 export const candidateKey = (o: Pick<Outcome, 'slug' | 'branch' | 'sha'>) => `${o.slug} ${o.branch} ${o.sha}`;
 
-/** Every state file parses and validates; every ledger and quarantine line is whole. */
+/** Every state file parses and validates (through the readers the tool itself uses); every ledger and quarantine line is whole. */
 export function assertStateWhole(paths: StatePaths): void {
-  readJson(paths.queue, validators.queue);
-  readJson(paths.lease, validators.lease);
-  readJson(paths.checkpoint, validators.checkpoint);
-  const ledger = readOutcomes(paths.outcomes);
+  readLease(paths);
+  readCheckpoint(paths);
+  const journal = readState(paths);
+  if (journal.problems.length > 0) throw new Error(`journal problems: ${journal.problems.join('; ')}`);
+  const ledger = readOutcomes(paths);
   if (ledger.invalid > 0) throw new Error(`${ledger.invalid} invalid line(s) in ${paths.outcomes}`);
-  for (const line of readLines(paths.rejected)) {
-    if (!validators.rejected(JSON.parse(line))) throw new Error(`invalid line in ${paths.rejected}: ${line.slice(0, 200)}`);
-  }
+  const { invalid } = forEachRejected(paths, () => undefined);
+  if (invalid > 0) throw new Error(`${invalid} invalid line(s) in ${paths.rejected}`);
 }
 
 export function readLines(file: string): string[] {
@@ -84,7 +83,7 @@ export function readLines(file: string): string[] {
 
 /** Outcomes per candidate, and whether the ledger's epochs ever go back (two holders interleaving). */
 export function ledgerSummary(paths: StatePaths): { perCandidate: Map<string, number>; outcomes: Outcome[]; interleaved: string | null } {
-  const { outcomes } = readOutcomes(paths.outcomes);
+  const { outcomes } = readOutcomes(paths);
   const perCandidate = new Map<string, number>();
   let interleaved: string | null = null;
   const closed = new Set<number>();

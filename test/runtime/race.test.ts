@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test, after } from 'node:test';
 import { validators } from '../../src/contract/validate.js';
 import { readJson } from '../../src/store/atomic-json.js';
-import { readQueue } from '../../src/runtime/session.js';
+import { readQueue } from '../../src/store/readers.js';
 import { appendEvents, assertEpochsContiguous, assertExactlyOnce, at, candidateEvents, drainToEnd, keyOf, ledger, runCli, shaOf, sleep, tempRepo } from './support.js';
 
 const PROCESSES = 8;
@@ -56,7 +56,7 @@ test(`${PROCESSES} processes draining again and again while ${CANDIDATES} candid
   assert.equal(new Set(epochs).size, epochs.length, `an epoch was reported by two processes: ${JSON.stringify(held)}`);
   const lastEpoch = readJson(repo.paths.lease, validators.lease)?.epoch ?? 0;
   assert.ok(outcomes.every((o) => o.lease_epoch <= lastEpoch));
-  assert.deepEqual(readQueue(repo.paths).list(), []);
+  assert.deepEqual(readQueue(repo.paths), []);
 
   const by = (s: string) => reports.filter((r) => r.status === s).length;
   t.diagnostic(`${reports.length} racing drains: ${by('done')} done, ${by('lease_busy')} lease_busy, ${by('idle')} idle, ${by('lease_lost')} lease_lost; ${new Set(outcomes.map((o) => o.lease_epoch)).size} epochs wrote outcomes`);

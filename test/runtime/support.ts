@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type LoadedConfig, type ResolvedConfig } from '../../src/config/config.js';
-import { quietContext, type Context, type LogFields, type LogLevel } from '../../src/context.js';
+import { quietContext, type Context, type LogFields, type LogLevel, type Timers } from '../../src/context.js';
 import type { Outcome, QueueItem, ReadinessEvent } from '../../src/contract/types.generated.js';
 import type { Evaluation } from '../../src/engine/evaluate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import type { HeldLease, Owner } from '../../src/runtime/lease.js';
 import { acquireLease } from '../../src/runtime/lease-store.js';
+import type { Engine, EngineFactory } from '../../src/runtime/session.js';
+import { journalFile, writeJournal } from '../../src/store/journal.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 
 /** The compiled CLI, found from this compiled file (dist/test/runtime/support.js). */
@@ -58,6 +60,8 @@ export function tempRepo(config: string | null = SHADOW_CONFIG): TempRepo {
 export function git(dir: string, ...args: string[]): string {
   return execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { env: gitEnv(), encoding: 'utf8' }).trim();
 }
+
+export const loadConfigIn = (dir: string): LoadedConfig => loadConfig({ cwd: dir });
 
 /** A temp directory that is not a repository (for the pure store tests). */
 export function tempDir(): { dir: string; paths: StatePaths; remove(): void } {
@@ -149,11 +153,44 @@ export function manualClock(start = Date.UTC(2026, 5, 1, 12)): { now: () => Date
   return { now: () => new Date(t), advance: (ms) => void (t += ms), set: (ms) => void (t = ms) };
 }
 
-export function testContext(opts: { now?: () => Date; cwd?: string } = {}): TestContext {
+/** Timers that fire only when the test says so: a renewal or a grace wait never depends on machine speed. */
+export interface ManualTimers extends Timers {
+  /** Scheduled timers (intervals stay scheduled until cleared). */
+  pending(): number;
+  /** Fires every scheduled timer once: one renewal tick, every due timeout. */
+  tick(): void;
+}
+
+export function manualTimers(): ManualTimers {
+  const timers = new Map<number, { fn: () => void; interval: boolean }>();
+  let next = 1;
+  const add = (fn: () => void, interval: boolean) => {
+    const id = next++;
+    timers.set(id, { fn, interval });
+    return id;
+  };
+  return {
+    setTimeout: (fn) => add(fn, false),
+    setInterval: (fn) => add(fn, true),
+    clearTimeout: (id) => void timers.delete(id as number),
+    clearInterval: (id) => void timers.delete(id as number),
+    pending: () => timers.size,
+    tick: () => {
+      for (const [id, t] of [...timers]) {
+        if (!t.interval) timers.delete(id);
+        t.fn();
+      }
+    },
+  };
+}
+
+export function testContext(opts: { now?: () => Date; cwd?: string; timers?: Timers } = {}): TestContext & { timers: Timers } {
   const logs: LogLine[] = [];
   const out: string[] = [];
   return {
     ...quietContext({ cwd: opts.cwd ?? process.cwd(), now: opts.now ?? (() => new Date()) }),
+    // No real timer runs in an in-process runtime test unless the test asks for one.
+    timers: opts.timers ?? manualTimers(),
     logger: { log: (level, event, fields = {}) => void logs.push({ level, event, fields }) },
     stdout: (text) => void out.push(text),
     logs,
@@ -164,18 +201,40 @@ export function testContext(opts: { now?: () => Date; cwd?: string } = {}): Test
 
 const clean: Evaluation = { outcome: 'would_integrate', reasons: [], conflicts: [], main_sha: null, merge_base: null, merged_tree: null };
 
-/** Decides every candidate at once, would_integrate, remembering the order it saw them in. */
-export function recordingEvaluator(hook?: (item: QueueItem) => void | Promise<void>): { order: string[]; evaluate: (item: QueueItem) => Promise<Evaluation> } {
-  const order: string[] = [];
-  return {
-    order,
-    evaluate: async (item) => {
-      order.push(item.slug);
-      await hook?.(item);
+export interface RecordingEngine {
+  /** Slugs in the order they were evaluated. */
+  order: string[];
+  /** Engines created (one per tenure) and closed. */
+  opened: number;
+  closed: number;
+  engine: EngineFactory;
+  evaluate: Engine['evaluate'];
+}
+
+/** An engine that decides every candidate at once, would_integrate, remembering the order it saw them in. */
+export function recordingEngine(hook?: (item: QueueItem, signal: AbortSignal) => void | Promise<void>): RecordingEngine {
+  const r: RecordingEngine = {
+    order: [],
+    opened: 0,
+    closed: 0,
+    evaluate: async (item, signal) => {
+      r.order.push(item.slug);
+      await hook?.(item, signal);
       return clean;
     },
+    engine: () => {
+      r.opened += 1;
+      return { evaluate: r.evaluate, close: () => Promise.resolve(void (r.closed += 1)) };
+    },
   };
+  return r;
 }
+
+/** An engine for `session.drain`: the recording one's evaluate, nothing to close. */
+export const engineOf = (r: RecordingEngine): Engine => ({ evaluate: r.evaluate, close: () => Promise.resolve() });
+
+/** A signal that never aborts: drain until the queue is empty. */
+export const never = (): AbortSignal => new AbortController().signal;
 
 export function owner(runId: string, host = hostname(), pid = process.pid): Owner {
   return { host, pid, run_id: runId };
@@ -183,14 +242,30 @@ export function owner(runId: string, host = hostname(), pid = process.pid): Owne
 
 /** Acquires the lease for a fresh owner; fails the test when it is not free. */
 export async function holdLease(paths: StatePaths, now: Date, runId = 'test', ttlSeconds = 60, host = hostname()): Promise<HeldLease> {
-  const r = await acquireLease(paths, owner(runId, host), now, ttlSeconds);
+  const r = await acquireLease(paths, owner(runId, host), () => now, ttlSeconds);
   assert.ok(r.acquired, `lease not acquired: ${JSON.stringify(r)}`);
   return r.held;
 }
 
+/** A journal as a holder left it: these live items, nothing of the log consumed (no checkpoint). */
+export function writeQueueJournal(paths: StatePaths, items: readonly QueueItem[], epoch = 1): void {
+  const nowhere = { head_len: 0, head_hash: '', offset: 0 };
+  const round = {
+    epoch,
+    at: at(0),
+    log: { dev: 0, ino: 0, offset: 0, lines: 0, base: 0 },
+    ledger: nowhere,
+    rejected: { count: 0, position: nowhere },
+    counts: { would_integrate: 0, would_block: 0, superseded: 0 },
+    snapshot: null,
+    queue: { live: items.length, waiting: 0 },
+  };
+  writeJournal(paths, journalFile(epoch, 0), { t: 'base', epoch, at: at(0), items: items.length, round }, items).close();
+}
+
 // ---- ledger checks ----
 
-export const ledger = (paths: StatePaths): Outcome[] => readOutcomes(paths.outcomes).outcomes;
+export const ledger = (paths: StatePaths): Outcome[] => readOutcomes(paths).outcomes;
 
 /** Each epoch's outcomes form one contiguous block, and epochs only grow: never two holders at once. */
 export function assertEpochsContiguous(outcomes: readonly Outcome[]): void {
