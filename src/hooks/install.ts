@@ -94,7 +94,7 @@ function managedHooks(loaded: LoadedConfig, ctx: Context, origin: string | undef
 
 function originRepo(loaded: LoadedConfig, ctx: Context, path: string): RepoLayout {
   const origin = findRepo(resolve(ctx.cwd, path));
-  if (origin.commonDir === loaded.repo.commonDir) throw errors.usage(`--origin ${path} is the working repository itself: give the path of the bare repository pushes go to`, { origin: path });
+  if (origin.commonDir === loaded.repo.commonDir) throw errors.originIsWorkingRepository(path);
   return origin;
 }
 
@@ -106,7 +106,7 @@ function installOne({ repo, hook, path }: Target, script: string): HookChange {
   else if (isOurs(current)) action = current === script ? 'unchanged' : 'updated';
   else {
     if (present(chained)) {
-      throw errors.usage(`${path} is not a shadow-integrator hook, and ${chained} exists too: move one of them away by hand, then run hooks install again`, { path, chained });
+      throw errors.hookChainOccupied(path, chained);
     }
     renameSync(path, chained);
     action = 'installed';
