@@ -34,7 +34,7 @@ import {
   tempDirsRemovedAfter,
   testContext,
   type TestContext,
-} from '../runtime/support.js';
+} from '../support/index.js';
 
 const state = tempDirsRemovedAfter();
 

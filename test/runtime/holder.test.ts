@@ -35,7 +35,7 @@ import {
   tempRepo,
   testContext,
   type TempRepo,
-} from './support.js';
+} from '../support/index.js';
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));
