@@ -120,7 +120,7 @@ export async function parity(loaded: LoadedConfig, _ctx: Context, opts: ParityOp
     const fates = await liveFates(h, openGit(repoDir, { objects }), history, decisions);
     return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate)));
   } finally {
-    await objects.remove();
+    objects.remove();
   }
 }
 

@@ -44,7 +44,8 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     previous_owner: acq.takeover === 'none' || !acq.previous ? undefined : describeOwner(acq.previous.owner),
   });
 
-  let lost: ShadowError | null = null;
+  // Set by the renewal timer's callback: declared wide so that the checks below are not narrowed away.
+  let lost = null as ShadowError | null;
   const renewal = setInterval(() => {
     renewLease(paths, held, ctx.now, config.lease.ttl_seconds).then(
       () => ctx.logger.log('debug', 'lease_renewed', { epoch: held.epoch }),

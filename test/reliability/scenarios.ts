@@ -153,7 +153,7 @@ const badInput: Scenario = {
       const okLines = [valid[0]?.[1], valid[0]?.[2], valid[0]?.[0], ...(valid[1] ?? []), ...(valid[1] ?? []), ...(valid[2] ?? []), ...injection] as string[];
       bad.forEach((b, i) => {
         lines.push(b.line);
-        if (okLines[i]) lines.push(okLines[i] as string);
+        if (okLines[i]) lines.push(okLines[i]);
       });
       lines.push(...okLines.slice(bad.length));
       appendLines(repo, lines);

@@ -49,7 +49,7 @@ const key = (n: number) => keyOf({ slug: `s${n}`, branch: `b${n}`, sha: shaOf(n)
 
 function expectDone(r: DrainReport): Extract<DrainReport, { status: 'done' }> {
   assert.equal(r.status, 'done', JSON.stringify(r));
-  return r as Extract<DrainReport, { status: 'done' }>;
+  return r;
 }
 
 describe('drain', () => {
