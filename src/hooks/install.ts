@@ -7,13 +7,14 @@
  * ours runs it with the same arguments, input and exit status. Installing again changes nothing
  * (or updates our own hook in place); uninstall renames the original back, byte for byte.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import { findRepo, type RepoLayout } from '../config/repo.js';
 import { modeOff, openStateDir } from '../config/state.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
+import { writeTextAtomic } from '../store/atomic-json.js';
 import { hooksDir } from './hooks-dir.js';
 import { CHAIN_SUFFIX, hookScript, MARKER, type HookName } from './scripts.js';
 
@@ -151,11 +152,8 @@ function readOrNull(path: string): string | null {
   }
 }
 
-/** Written beside and renamed into place: git never runs a half-written hook. */
+/** Written beside and renamed into place (the store's atomic write): git never runs a half-written hook. */
 function writeHook(path: string, script: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, script, { mode: 0o755 });
-  chmodSync(tmp, 0o755); // the umask may have removed bits
-  renameSync(tmp, path);
+  writeTextAtomic(path, script, { mode: 0o755 });
 }

@@ -3,18 +3,29 @@
  * new file, never a torn one. Temp file in the same directory (rename is atomic only within one
  * filesystem), fsync of the data, rename, fsync of the directory so the rename itself is durable.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { errors } from '../contract/errors.js';
 import { describeErrors, formatProblems } from '../contract/validate.js';
 
 export function writeJsonAtomic(path: string, data: unknown): void {
+  writeAtomic(path, (fd) => writeJsonTo(fd, data));
+}
+
+/** The same for any text (the config `init` writes, a hook script); `mode` is applied whatever the umask. */
+export function writeTextAtomic(path: string, text: string, opts: { mode?: number } = {}): void {
+  writeAtomic(path, (fd) => writeAll(fd, Buffer.from(text)), opts.mode);
+}
+
+/** Every whole-file write goes through here: temp file, fsync, rename, fsync of the directory. */
+function writeAtomic(path: string, write: (fd: number) => void, mode = 0o644): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    const fd = openSync(tmp, 'w', 0o644);
+    const fd = openSync(tmp, 'w', mode);
     try {
-      writeJsonTo(fd, data);
+      write(fd);
+      if (mode !== 0o644) fchmodSync(fd, mode);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
