@@ -65,6 +65,7 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     for (;;) {
       const got = await session.ingest();
       ingested += got.accepted;
+      decided += got.superseded; // supersession outcomes are ledger lines this tenure wrote
       rejected += got.rejected;
       const round = await session.drain(stop);
       decided += round;

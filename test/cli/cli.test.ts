@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main.js';
 import { CONFIG_TEMPLATE } from '../../src/config/init.js';
 import { systemTimers } from '../../src/context.js';
 import { validators } from '../../src/contract/validate.js';
-import { cli, shaOf, tempDirsRemovedAfter, tempReposRemovedAfter, testEnv } from '../support/index.js';
+import { appendEvents, at, cli, finalized, ledger, pushed, readyEvents, shaOf, tempDirsRemovedAfter, tempReposRemovedAfter, testEnv } from '../support/index.js';
 
 const repo = tempReposRemovedAfter();
 const outside = tempDirsRemovedAfter()().dir;
@@ -290,5 +290,23 @@ describe('our own bugs', () => {
     assert.equal(e.details.file, r.paths.readiness);
     assert.match(e.message, /EISDIR/);
     assert.doesNotMatch(res.stderr, /internal error|\n\s+at /);
+  });
+});
+
+describe('drain', () => {
+  test('"decided N" counts every ledger line the drain wrote, superseded ones included', async () => {
+    const r = repo();
+    const old = { slug: 'feat', branch: 'agent/feat-v1', sha: shaOf(1) };
+    // The old candidate is ready, then superseded by a newer finalize_ready in the same read of the log.
+    appendEvents(r.paths.readiness, [...readyEvents(old, at(1)), finalized('feat', 'agent/feat-v2', shaOf(2), at(2)), pushed('agent/feat-v2', shaOf(2))]);
+    const res = await cli(r.dir, ['drain', '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    const outcomes = ledger(r.paths);
+    assert.deepEqual(outcomes.map((o) => [o.branch, o.outcome === 'superseded']), [['agent/feat-v1', true], ['agent/feat-v2', false]]);
+    assert.equal((JSON.parse(res.stdout) as { decided: number }).decided, outcomes.length);
+
+    appendEvents(r.paths.readiness, [...readyEvents({ slug: 'next', branch: 'agent/next', sha: shaOf(3) }, at(3)), finalized('next', 'agent/next-v2', shaOf(4), at(4)), pushed('agent/next-v2', shaOf(4))]);
+    const human = await cli(r.dir, ['drain']);
+    assert.match(human.stdout, /decided 2 candidate\(s\)/);
   });
 });
