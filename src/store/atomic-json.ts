@@ -6,7 +6,7 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { errors } from '../contract/errors.js';
+import { errors, isErrnoError } from '../contract/errors.js';
 import { describeErrors, formatProblems } from '../contract/validate.js';
 
 export function writeJsonAtomic(path: string, data: unknown): void {
@@ -40,8 +40,12 @@ function writeAtomic(path: string, write: (fd: number) => void, mode = 0o644): v
 
 /** File-system failures (full disk, read-only, permissions) become E_STATE_WRITE naming the file. */
 export function ioError(path: string, e: unknown): unknown {
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && code.startsWith('E') ? errors.stateWriteFailed(path, e as NodeJS.ErrnoException) : e;
+  return isErrnoError(e) ? errors.stateWriteFailed(path, e) : e;
+}
+
+/** The same for reads (permissions, a directory where the file belongs): E_STATE_READ naming the file. */
+export function readError(path: string, e: unknown): unknown {
+  return isErrnoError(e) ? errors.stateReadFailed(path, e) : e;
 }
 
 /**
@@ -87,7 +91,7 @@ export function readJson<T>(path: string, validate: ValidateFunction<T>): T | nu
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    throw readError(path, e);
   }
   let data: unknown;
   try {

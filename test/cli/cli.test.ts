@@ -280,6 +280,19 @@ describe('our own bugs', () => {
     assert.match(debug.stderr, /\n\s+at /, 'the stack, for the bug report');
   });
 
+  test('a state file that cannot be read (a directory where the file belongs) is named, with what to do', async () => {
+    for (const file of ['readiness', 'queue'] as const) {
+      const r = repo();
+      mkdirSync(r.paths[file], { recursive: true });
+      const res = await cli(r.dir, ['status', '--json']);
+      assert.equal(res.code, 1, file);
+      const e = (JSON.parse(res.stdout) as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
+      assert.deepEqual([e.code, e.details.file, e.details.errno], ['E_STATE_READ', r.paths[file], 'EISDIR'], file);
+      assert.match(e.message, /it is a directory, where a file belongs; move the directory away/);
+      assert.doesNotMatch(res.stderr, /internal error|\n\s+at /);
+    }
+  });
+
   test('a file-system failure that escapes is named with its path and what to do', async () => {
     const r = repo();
     // readiness.jsonl is a directory: emit's append fails with EISDIR.
