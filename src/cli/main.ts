@@ -20,7 +20,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return state.exitCode;
   } catch (e) {
     if (e instanceof CommanderError && (e.exitCode === 0 || e.code === 'commander.help' || e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) return e.exitCode;
-    const error = asShadowError(e);
+    const error = asShadowError(e, argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' '));
     if (json) io.stdout(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
     // commander has already told people about its own errors (with a pointer to --help).
     if (!(e instanceof CommanderError) || json) io.stderr(`shadow-integrator: ${error.message}\n`);
@@ -33,11 +33,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
  * Every failure as a catalogue error: commander's own by its code; a file-system failure with its path
  * and what to do; anything else is our bug, said so (its stack only under --log-level debug).
  */
-function asShadowError(e: unknown): ShadowError {
+function asShadowError(e: unknown, command: string): ShadowError {
   if (isShadowError(e)) return e;
   if (e instanceof CommanderError) return commandLineError(e);
-  if (isErrnoError(e)) return fromErrno(e) ?? errors.internal(e);
-  return errors.internal(e);
+  return (isErrnoError(e) ? fromErrno(e) : null) ?? errors.internal(`running shadow-integrator ${command}`, e);
 }
 
 function commandLineError(e: CommanderError): ShadowError {
@@ -62,7 +61,7 @@ function commandLineError(e: CommanderError): ShadowError {
       return m ? errors.optionInvalid(m[1] as string, m[2] as string, m[3] as string) : errors.unknownOption(message);
     }
     default:
-      return errors.internal(e, `the command line parser (${e.code})`);
+      return errors.internal(`reading the command line (${e.code})`, e);
   }
 }
 

@@ -226,10 +226,13 @@ export const errors = {
     ),
 
   // ---- ours ----
-  /** Our own bug: anything thrown that is not a ShadowError nor a file-system failure. */
-  internal: (cause: unknown, where?: string) => {
-    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-    return new ShadowError('E_INTERNAL', `internal error${where ? ` in ${where}` : ''}: ${what}. ${REPORT_A_BUG}`, { error: what, ...(where ? { where } : {}) }, { cause });
+  /**
+   * Our own bug, never a verdict: what we were doing, and the failure (a string, or what was thrown:
+   * kept as `cause`, whose stack the CLI prints only under --log-level debug — never in details).
+   */
+  internal: (what: string, cause: unknown) => {
+    const error = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    return new ShadowError('E_INTERNAL', `internal error while ${what}: ${error}. ${REPORT_A_BUG}`, { what, error }, { cause });
   },
 };
 

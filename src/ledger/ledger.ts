@@ -12,7 +12,7 @@ import { appendRecords, readRange } from '../store/jsonl.js';
 export function appendOutcomes(path: string, outcomes: readonly Outcome[]): number {
   for (const o of outcomes) {
     // Our own bug must not reach the ledger that scripts rely on.
-    if (!validators.outcome(o)) throw errors.internal(`invalid outcome ${JSON.stringify(validators.outcome.errors)}`, 'the ledger writer');
+    if (!validators.outcome(o)) throw errors.internal('appending to the ledger', `invalid outcome ${JSON.stringify(validators.outcome.errors)}`);
   }
   return appendRecords(path, outcomes, { singleWriter: true });
 }

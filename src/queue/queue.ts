@@ -67,7 +67,7 @@ export class QueueState {
     const live = this.bySlug.get(c.slug);
     if (live) {
       if (live.branch === c.branch && live.sha === c.sha) return false;
-      throw errors.internal(`${c.slug} already has a live item ${live.branch}@${live.sha}`, 'the queue');
+      throw errors.internal('enqueuing', `${c.slug} already has a live item ${live.branch}@${live.sha}`);
     }
     const item: QueueItem = {
       slug: c.slug,
@@ -101,8 +101,8 @@ export class QueueState {
 
   transition(c: CandidateRef, to: ItemState, reason: string, now: Date, epoch: number): QueueItem {
     const item = this.get(c);
-    if (!item) throw errors.internal(`${c.slug} ${c.branch}@${c.sha} is not in the queue`, 'the queue');
-    if (!TRANSITIONS[item.status].includes(to)) throw errors.internal(`illegal queue transition ${item.status} → ${to}`, 'the queue');
+    if (!item) throw errors.internal('moving a queue item', `${c.slug} ${c.branch}@${c.sha} is not in the queue`);
+    if (!TRANSITIONS[item.status].includes(to)) throw errors.internal('moving a queue item', `illegal queue transition ${item.status} → ${to}`);
     item.transitions.push({ at: now.toISOString(), from: item.status, to, reason, epoch });
     if (to === 'queued' || to === 'in_progress') item.status = to;
     else this.remove(item);

@@ -271,7 +271,7 @@ describe('our own bugs', () => {
     };
     const plain = await run(['emit', 'review_approved', '--stdin']);
     assert.equal(plain.code, 1);
-    assert.match(plain.stderr, /^shadow-integrator: internal error: TypeError: Cannot read properties of undefined \(reading 'x'\)\. This is a bug in shadow-integrator/);
+    assert.match(plain.stderr, /^shadow-integrator: internal error while running shadow-integrator emit review_approved: TypeError: Cannot read properties of undefined \(reading 'x'\)\. This is a bug in shadow-integrator/);
     assert.match(plain.stderr, /Please report it/);
     assert.doesNotMatch(plain.stderr, /unexpected failure|\n\s+at /);
     const json = await run(['emit', 'review_approved', '--stdin', '--json']);

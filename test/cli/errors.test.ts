@@ -25,7 +25,7 @@ describe('the error catalogue', () => {
     assert.equal(errors.leaseLost(1, 'why').exitCode, 1);
     assert.equal(errors.stateFileCorrupt('f', 'p').exitCode, 1);
     assert.equal(errors.slugUnknown('s').exitCode, 1);
-    assert.equal(errors.internal(new TypeError('x')).exitCode, 1);
+    assert.equal(errors.internal('testing', new TypeError('x')).exitCode, 1);
     assert.equal(errors.parityBelowThreshold(0.5, 0.9, 1).exitCode, 3);
   });
 
@@ -89,7 +89,7 @@ describe('the error catalogue', () => {
       slugUnknown: () => errors.slugUnknown('s'),
       mainRefMissing: () => errors.mainRefMissing('refs/remotes/origin/main', 'origin'),
       parityBelowThreshold: () => errors.parityBelowThreshold(0.5, 0.9, 0),
-      internal: () => errors.internal(new TypeError('t')),
+      internal: () => errors.internal('testing', new TypeError('t')),
     };
     for (const [factory, make] of Object.entries(samples)) {
       const code = make().code;
@@ -101,10 +101,11 @@ describe('the error catalogue', () => {
 
   test('an internal error says it is a bug and how to report it; the cause is kept for --log-level debug', () => {
     const cause = new TypeError("Cannot read properties of undefined (reading 'sha')");
-    const e = errors.internal(cause);
+    const e = errors.internal('reading the queue', cause);
     assert.equal(e.code, 'E_INTERNAL');
     assert.equal(e.kind, 'internal');
-    assert.match(e.message, /^internal error: TypeError: Cannot read properties of undefined \(reading 'sha'\)\. This is a bug in shadow-integrator/);
+    assert.match(e.message, /^internal error while reading the queue: TypeError: Cannot read properties of undefined \(reading 'sha'\)\. This is a bug in shadow-integrator/);
+    assert.deepEqual(e.details, { what: 'reading the queue', error: "TypeError: Cannot read properties of undefined (reading 'sha')" }, 'no stack in the details');
     assert.match(e.message, /Please report it .* --log-level debug/);
     assert.equal(e.cause, cause);
     assert.doesNotMatch(e.message, /\n\s+at /, 'no stack in the message');
