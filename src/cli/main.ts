@@ -19,7 +19,9 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     await program.parseAsync([...argv], { from: 'user' });
     return state.exitCode;
   } catch (e) {
-    if (e instanceof CommanderError && (e.exitCode === 0 || e.code === 'commander.help' || e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) return e.exitCode;
+    if (e instanceof CommanderError && e.exitCode === 0) return 0; // --help, --version
+    // A command group without its subcommand (or no command at all): commander printed the help; a usage error.
+    if (e instanceof CommanderError && e.code === 'commander.help') return 2;
     const error = asShadowError(e, argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' '));
     if (json) io.stdout(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
     // commander has already told people about its own errors (with a pointer to --help).

@@ -58,6 +58,15 @@ describe('exit codes', () => {
     assert.match(results[3]?.stderr ?? '', /--grace "soon" is not valid: must be a number of seconds ≥ 0/);
   });
 
+  test('no command, or a command group without its subcommand: the help on stderr, exit 2', async () => {
+    for (const args of [[], ['hooks']]) {
+      const r = await cli(outside, args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, /^Usage: shadow-integrator /, args.join(' '));
+      assert.equal(r.stdout, '');
+    }
+  });
+
   test('outside a repository: exit 2, saying so', async () => {
     const r = await cli(outside, ['drain']);
     assert.equal(r.code, 2);
