@@ -18,6 +18,21 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'test', 'it', 'suite'] }] }],
     },
   },
+  {
+    // Tests hand an environment to what they run (test/support's testEnv, a Context, the CLI's io): never process.env.
+    files: ['test/**/*.ts', 'fixtures/**/*.ts', 'bench/**/*.ts'],
+    // test/git still spies on git through PATH: the exception goes once the git module takes its environment from the context.
+    ignores: ['test/git/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "AssignmentExpression > MemberExpression.left[object.object.name='process'][object.property.name='env']", message: 'Do not write process.env in tests: pass an environment (testEnv, a Context, the CLI io).' },
+        { selector: "AssignmentExpression > MemberExpression.left[object.name='process'][property.name='env']", message: 'Do not write process.env in tests: pass an environment (testEnv, a Context, the CLI io).' },
+        { selector: "UnaryExpression[operator='delete'] > MemberExpression[object.object.name='process'][object.property.name='env']", message: 'Do not write process.env in tests: pass an environment (testEnv, a Context, the CLI io).' },
+        { selector: "CallExpression[callee.object.name='Object'][callee.property.name='assign'] > MemberExpression.arguments:first-child[object.name='process'][property.name='env']", message: 'Do not write process.env in tests: pass an environment (testEnv, a Context, the CLI io).' },
+      ],
+    },
+  },
   // This file is plain JavaScript outside the TypeScript program.
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );
