@@ -133,7 +133,7 @@ function readConfigFile(file: string, mustExist: boolean): ParsedFile | null {
   }
   const lineOf = (path: string[]) => nodeLine(doc, lineCounter, path);
   if (data && typeof data === 'object' && 'mode' in data) {
-    const mode = (data as { mode: unknown }).mode;
+    const mode = data.mode;
     if (mode !== 'off' && mode !== 'shadow') throw errors.configModeRefused(file, String(mode), lineOf(['mode']));
   }
   if (!validators.config(data)) {

@@ -6,12 +6,13 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import { branchNameProblem, isValidBranchName } from './refname.js';
+import { schemaDir } from './schema-dir.js';
 import type { CheckpointFile, Config, LeaseFile, Outcome, QueueFile, ReadinessEvent, RejectedLine } from './types.generated.js';
 
 // ajv-formats is CommonJS with a `default` export; under NodeNext the default import is the module object.
 const addFormats = formats.default;
 
-export const schemaDir = new URL('../../../schemas/', import.meta.url);
+export { schemaDir };
 
 // verbose: errors carry their parentSchema, so that an unknown field can be answered with the known ones.
 const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true, verbose: true });

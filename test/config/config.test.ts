@@ -13,7 +13,7 @@ import { CONFIG_TEMPLATE, init } from '../../src/config/init.js';
 import { modeOff, openStateDir } from '../../src/config/state.js';
 import { isShadowError, type ShadowError } from '../../src/contract/errors.js';
 import { validators } from '../../src/contract/validate.js';
-import { git, tempRepo, testContext, type TempRepo } from '../runtime/support.js';
+import { git, tempRepo, testContext, type TempRepo } from '../support/index.js';
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));
@@ -89,16 +89,16 @@ describe('defaults and sources', () => {
     const sub = join(r.dir, 'a', 'b');
     mkdirSync(sub, { recursive: true });
     assert.equal(loadConfig({ cwd: sub }).config.remote, 'upstream');
-    git(r.dir, 'commit', '-q', '--allow-empty', '-m', 'init');
+    git(r.dir, ['commit', '-q', '--allow-empty', '-m', 'init']);
     const wt = `${r.dir}-wt`;
-    git(r.dir, 'worktree', 'add', '-q', wt);
+    git(r.dir, ['worktree', 'add', '-q', wt]);
     try {
       const l = loadConfig({ cwd: wt });
       assert.equal(l.file, r.configFile);
       assert.equal(l.config.remote, 'upstream');
       assert.equal(l.config.state_dir, join(r.dir, '.git', 'shadow-integrator'));
     } finally {
-      git(r.dir, 'worktree', 'remove', '--force', wt);
+      git(r.dir, ['worktree', 'remove', '--force', wt]);
     }
   });
 
@@ -106,7 +106,7 @@ describe('defaults and sources', () => {
     const r = repo(null);
     const wt = `${r.dir}-sep`;
     const gitDir = `${r.dir}-sep.git`;
-    git(r.dir, 'init', '-q', '--separate-git-dir', gitDir, wt);
+    git(r.dir, ['init', '-q', '--separate-git-dir', gitDir, wt]);
     try {
       writeFileSync(join(wt, '.shadow-integrator.yml'), 'mode: shadow\n');
       mkdirSync(join(wt, 'sub'));

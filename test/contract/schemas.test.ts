@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { errors, isShadowError, ShadowError } from '../../src/contract/errors.js';
 import { branchNameProblem, isValidBranchName } from '../../src/contract/refname.js';
 import { describeErrors, formatProblems, schemaDir, validators } from '../../src/contract/validate.js';
 import { Projection } from '../../src/readiness/projection.js';
-import { approved, at, finalized, pushed, shaOf } from '../runtime/support.js';
+import { approved, at, finalized, pushed, shaOf } from '../support/index.js';
 
 /** The messages for `data`, or null when it is valid. */
 function problems(validate: ValidateFunction, data: unknown): string[] | null {
@@ -319,38 +318,5 @@ describe('branch names (refname.ts)', () => {
       assert.match(branchNameProblem(name) ?? 'null', why, JSON.stringify(name));
       assert.equal(isValidBranchName(name), false, JSON.stringify(name));
     }
-  });
-});
-
-describe('the error catalogue', () => {
-  test('usage and configuration errors exit 2, runtime failures 1, the parity gate 3', () => {
-    assert.equal(errors.usage('x').exitCode, 2);
-    assert.equal(errors.configInvalid('f', [{ key: 'k', message: 'm' }]).exitCode, 2);
-    assert.equal(errors.configModeRefused('f', 'cutover').exitCode, 2);
-    assert.equal(errors.configExists('f').exitCode, 2);
-    assert.equal(errors.eventInvalid(['x']).exitCode, 2);
-    assert.equal(errors.leaseLost(1, 'why').exitCode, 1);
-    assert.equal(errors.stateFileCorrupt('f', 'p').exitCode, 1);
-    assert.equal(errors.parityBelowThreshold(0.5, 0.9, 1).exitCode, 3);
-  });
-
-  test('a config problem names its key, line and column', () => {
-    const e = errors.configInvalid('/r/.shadow-integrator.yml', [
-      { key: 'engine', line: 4, message: 'must be one of "merge-tree", "worktree"' },
-      { key: '(yaml)', line: 2, column: 7, message: 'bad indentation' },
-    ]);
-    assert.equal(e.code, 'E_CONFIG_INVALID');
-    assert.match(e.message, /2 config problems/);
-    assert.match(e.message, /line 4: engine: must be one of "merge-tree", "worktree"/);
-    assert.match(e.message, /line 2:7: \(yaml\): bad indentation/);
-  });
-
-  test('errors are ShadowErrors with a stable code and machine details', () => {
-    const e = errors.leaseLost(7, 'taken over');
-    assert.ok(e instanceof ShadowError);
-    assert.ok(isShadowError(e));
-    assert.ok(!isShadowError(new Error('x')));
-    assert.deepEqual(e.toJSON(), { code: 'E_LEASE_LOST', message: e.message, details: { epoch: 7, why: 'taken over' } });
-    assert.match(errors.stateWriteFailed('/s/queue.json', Object.assign(new Error('x'), { code: 'ENOSPC' })).message, /no space left on the device; the previous version of the file is intact/);
   });
 });

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import type { ShadowError } from '../../src/contract/errors.js';
 import { validators } from '../../src/contract/validate.js';
-import { completeEvent, emit } from '../../src/readiness/emit.js';
-import { shaOf, tempRepo, testContext } from '../runtime/support.js';
+import { completeEvent, emit } from '../../src/producer/emit.js';
+import { shaOf, tempRepo, testContext } from '../support/index.js';
 
 const CHILD = fileURLToPath(new URL('./emit-child.js', import.meta.url));
 const PROCESSES = 8;
