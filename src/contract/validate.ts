@@ -4,18 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import formats from 'ajv-formats';
 import { branchNameProblem, isValidBranchName } from './refname.js';
+import { isTimestamp, TIMESTAMP_EXAMPLE, timestampProblem } from './timestamp.js';
 import type { CheckpointFile, Config, LeaseFile, Outcome, QueueFile, ReadinessEvent, RejectedLine } from './types.generated.js';
-
-// ajv-formats is CommonJS with a `default` export; under NodeNext the default import is the module object.
-const addFormats = formats.default;
 
 export const schemaDir = new URL('../../../schemas/', import.meta.url);
 
 // verbose: errors carry their parentSchema, so that an unknown field can be answered with the known ones.
 const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true, verbose: true });
-addFormats(ajv, ['date-time']);
+// Our own date-time: ajv-formats lets through timestamps that become NaN later (a leap second).
+ajv.addFormat('date-time', { type: 'string', validate: isTimestamp });
 ajv.addFormat('git-branch', { type: 'string', validate: isValidBranchName });
 
 /** Compiled on first use and kept: a CLI call (a hook, an emit) pays only for the schemas it needs. */
@@ -88,7 +86,11 @@ function explain(e: ErrorObject, data: unknown): string {
         const value = valueAt(data, e.instancePath);
         return `must be a valid git branch name (${typeof value === 'string' ? branchNameProblem(value) : 'not a string'})`;
       }
-      if (p.format === 'date-time') return 'must be an ISO 8601 date-time with a zone, e.g. 2026-01-31T12:00:00Z';
+      if (p.format === 'date-time') {
+        const value = valueAt(data, e.instancePath);
+        const why = typeof value === 'string' ? timestampProblem(value) : null;
+        return `must be an ISO 8601 date-time with a zone (RFC 3339), e.g. ${TIMESTAMP_EXAMPLE}${why ? `: ${why}` : ''}`;
+      }
       return `must be a valid ${String(p.format)}`;
     case 'discriminator':
       return p.error === 'mapping'
