@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { CONFIG_TEMPLATE, init } from '../../src/config/init.js';
 import { modeOff, openStateDir } from '../../src/config/state.js';
 import { isShadowError, type ShadowError } from '../../src/contract/errors.js';
+import * as outputs from '../../src/contract/output-validators.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { git, tempRepo, testContext, type TempRepo } from '../runtime/support.js';
 
@@ -239,8 +240,10 @@ describe('the mode gate', () => {
 describe('init', () => {
   test('the template is a valid config in shadow mode with every default spelled out', () => {
     const data: unknown = parse(CONFIG_TEMPLATE);
+    const spelled = structuredClone(data);
     assert.ok(validators.config(data));
-    assert.deepEqual(data, { mode: 'shadow', remote: 'origin', main_branch: 'main', lease: { ttl_seconds: 120, renew_every_seconds: 30 }, grace_seconds: 10, fetch: false, engine: 'merge-tree', checks: [] });
+    assert.deepEqual(data, spelled, 'the validator had no default left to fill');
+    assert.equal((data as { mode: string }).mode, 'shadow');
   });
 
   test('writes the config and the state dir; does not clobber without force; overwrites with it', () => {
@@ -259,5 +262,24 @@ describe('init', () => {
     const forced = init(ctx, { force: true });
     assert.equal(forced.overwritten, true);
     assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
+  });
+});
+
+describe('the resolved config is what its schema says', () => {
+  test('every key present, defaults filled in list items too, valid against resolved-config.schema.json', () => {
+    for (const yaml of [null, '', 'mode: shadow\nchecks:\n  - run: npm test\n  - name: lint\n    run: npm run lint\n    timeout_seconds: 5\nlease:\n  ttl_seconds: 60\n']) {
+      const l = repo(yaml).load();
+      assert.ok(outputs.resolvedConfig(l.config), `${JSON.stringify(yaml)}: ${JSON.stringify(outputs.resolvedConfig.errors)}`);
+    }
+    const l = repos.at(-1)?.load();
+    assert.deepEqual(l?.config.checks.map((c) => c.timeout_seconds), [300, 5]);
+    assert.deepEqual(l?.config.lease, { ttl_seconds: 60, renew_every_seconds: 30 });
+  });
+
+  test('keys come out in the schema order, whatever the file order', () => {
+    const l = repo('base: tip\nlease:\n  renew_every_seconds: 3\nmode: shadow\n').load();
+    assert.deepEqual(Object.keys(l.config), ['mode', 'remote', 'main_branch', 'lease', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'state_dir']);
+    assert.deepEqual(Object.keys(l.config.lease), ['ttl_seconds', 'renew_every_seconds']);
+    assert.deepEqual(Object.keys(l.sources), ['mode', 'remote', 'main_branch', 'lease.ttl_seconds', 'lease.renew_every_seconds', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'state_dir']);
   });
 });

@@ -6,15 +6,14 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { errors, isShadowError, ShadowError } from '../../src/contract/errors.js';
 import { branchNameProblem, isValidBranchName } from '../../src/contract/refname.js';
-import { describeErrors, formatProblems, schemaDir, validators } from '../../src/contract/validate.js';
+import { describeErrors, formatProblems, schemaDir, validators, type Validator } from '../../src/contract/validate.js';
 import { Projection } from '../../src/readiness/projection.js';
 import { approved, at, finalized, pushed, shaOf } from '../runtime/support.js';
 
 /** The messages for `data`, or null when it is valid. */
-function problems(validate: ValidateFunction, data: unknown): string[] | null {
+function problems(validate: Validator<unknown>, data: unknown): string[] | null {
   return validate(data) ? null : formatProblems(describeErrors(validate.errors, data));
 }
 
@@ -25,7 +24,7 @@ interface Invalid {
   expect: (string | RegExp)[];
 }
 
-function checkSchema(validate: () => ValidateFunction, valid: Record<string, unknown>, invalid: Invalid[]): void {
+function checkSchema(validate: () => Validator<unknown>, valid: Record<string, unknown>, invalid: Invalid[]): void {
   for (const [name, data] of Object.entries(valid)) {
     test(`accepts ${name}`, () => assert.equal(problems(validate(), data), null));
   }
@@ -45,9 +44,12 @@ function checkSchema(validate: () => ValidateFunction, valid: Record<string, unk
 
 const without = <T extends object>(o: T, key: string): Partial<T> => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key)) as Partial<T>;
 
-test('every schema file has a validator and a test suite here', () => {
+test('every schema file is a validator or only definitions, and the runtime ones are tested here', () => {
   const files = readdirSync(schemaDir).filter((f) => f.endsWith('.schema.json')).sort();
-  assert.deepEqual(files, ['checkpoint', 'config', 'lease', 'outcome', 'queue', 'readiness-event', 'rejected'].map((n) => `${n}.schema.json`));
+  assert.ok(files.includes('common.schema.json'));
+  const runtime = ['checkpoint', 'config', 'lease', 'outcome', 'queue', 'readiness-event', 'rejected'].map((n) => `${n}.schema.json`);
+  for (const f of runtime) assert.ok(files.includes(f), f);
+  assert.deepEqual(Object.keys(validators).sort(), ['checkpoint', 'config', 'event', 'lease', 'outcome', 'queue', 'rejected']);
   for (const name of Object.keys(validators)) assert.equal(typeof validators[name as keyof typeof validators], 'function');
 });
 
@@ -133,6 +135,26 @@ describe('config.schema.json', () => {
       { name: 'a top level that is not a map', data: ['a'], expect: ['must be of type object'] },
     ],
   );
+
+  test('its validator fills the defaults, in list items too', () => {
+    const data: Record<string, unknown> = { checks: [{ run: 'npm test' }, { run: 'lint', timeout_seconds: 5 }], lease: { ttl_seconds: 60 } };
+    assert.ok(validators.config(data));
+    assert.deepEqual(data, {
+      checks: [{ run: 'npm test', timeout_seconds: 300 }, { run: 'lint', timeout_seconds: 5 }],
+      lease: { ttl_seconds: 60, renew_every_seconds: 30 },
+      mode: 'off',
+      remote: 'origin',
+      main_branch: 'main',
+      grace_seconds: 10,
+      fetch: false,
+      engine: 'merge-tree',
+      git_timeout_seconds: 120,
+      base: 'queue',
+    });
+    const empty: Record<string, unknown> = {};
+    assert.ok(validators.config(empty));
+    assert.deepEqual(empty.lease, { ttl_seconds: 120, renew_every_seconds: 30 }, 'a missing section gets its defaults');
+  });
 });
 
 const outcome = {
