@@ -174,16 +174,16 @@ export interface Config {
    */
   lease?: {
     /**
-     * Lease time to live.
+     * Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.
      */
     ttl_seconds?: number;
     /**
-     * Renewal period; must be below ttl_seconds.
+     * Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.
      */
     renew_every_seconds?: number;
   };
   /**
-   * Wait for late events once the queue is empty, before releasing the lease.
+   * Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.
    */
   grace_seconds?: number;
   /**
@@ -206,10 +206,13 @@ export interface Config {
      * Shell command, run with the scratch worktree as cwd.
      */
     run: string;
+    /**
+     * Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.
+     */
     timeout_seconds?: number;
   }[];
   /**
-   * Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error.
+   * Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).
    */
   git_timeout_seconds?: number;
   /**
@@ -509,16 +512,16 @@ export interface ResolvedConfig {
    */
   lease: {
     /**
-     * Lease time to live.
+     * Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.
      */
     ttl_seconds: number;
     /**
-     * Renewal period; must be below ttl_seconds.
+     * Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.
      */
     renew_every_seconds: number;
   };
   /**
-   * Wait for late events once the queue is empty, before releasing the lease.
+   * Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.
    */
   grace_seconds: number;
   /**
@@ -541,10 +544,13 @@ export interface ResolvedConfig {
      * Shell command, run with the scratch worktree as cwd.
      */
     run: string;
+    /**
+     * Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.
+     */
     timeout_seconds: number;
   }[];
   /**
-   * Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error.
+   * Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).
    */
   git_timeout_seconds: number;
   /**

@@ -1257,7 +1257,7 @@ return errors === 0;
 }
 validate20.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/config.schema.json","title":"Config","description":".shadow-integrator.yml at the repository's top level. Every key is optional; unknown keys are errors.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"],"default":"off"},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName","default":"origin"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch","default":"main"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/.","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"default":{},"properties":{"ttl_seconds":{"description":"Lease time to live.","type":"number","exclusiveMinimum":0,"default":120},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds.","type":"number","exclusiveMinimum":0,"default":30}}},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease.","type":"number","minimum":0,"default":10},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean","default":false},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"],"default":"merge-tree"},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"type":"number","exclusiveMinimum":0,"default":300}}}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error.","type":"number","exclusiveMinimum":0,"default":120},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"],"default":"queue"}}};
+const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/config.schema.json","title":"Config","description":".shadow-integrator.yml at the repository's top level. Every key is optional; unknown keys are errors.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"],"default":"off"},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName","default":"origin"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch","default":"main"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/.","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"default":{},"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":120},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":30}}},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600,"default":10},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean","default":false},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"],"default":"merge-tree"},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":300}}}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400,"default":120},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"],"default":"queue"}}};
 const func15 = Object.prototype.hasOwnProperty;
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1438,8 +1438,8 @@ errors++;
 }
 let data5 = data4.ttl_seconds;
 if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 <= 0 || isNaN(data5)){
-const err11 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.lease.properties.ttl_seconds,data:data5};
+if(data5 > 86400 || isNaN(data5)){
+const err11 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema59.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1448,9 +1448,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-else {
-const err12 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.lease.properties.ttl_seconds.type,parentSchema:schema59.properties.lease.properties.ttl_seconds,data:data5};
+if(data5 <= 0 || isNaN(data5)){
+const err12 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1459,10 +1458,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-let data6 = data4.renew_every_seconds;
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 <= 0 || isNaN(data6)){
-const err13 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.lease.properties.renew_every_seconds,data:data6};
+}
+else {
+const err13 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.lease.properties.ttl_seconds.type,parentSchema:schema59.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1471,9 +1469,10 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-else {
-const err14 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.lease.properties.renew_every_seconds.type,parentSchema:schema59.properties.lease.properties.renew_every_seconds,data:data6};
+let data6 = data4.renew_every_seconds;
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 86400 || isNaN(data6)){
+const err14 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema59.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1482,9 +1481,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-}
-else {
-const err15 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.properties.lease.type,parentSchema:schema59.properties.lease,data:data4};
+if(data6 <= 0 || isNaN(data6)){
+const err15 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1493,10 +1491,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-let data7 = data.grace_seconds;
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err16 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema59.properties.grace_seconds,data:data7};
+}
+else {
+const err16 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.lease.properties.renew_every_seconds.type,parentSchema:schema59.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1507,7 +1504,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.grace_seconds.type,parentSchema:schema59.properties.grace_seconds,data:data7};
+const err17 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.properties.lease.type,parentSchema:schema59.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1516,9 +1513,10 @@ vErrors.push(err17);
 }
 errors++;
 }
-let data8 = data.fetch;
-if(typeof data8 !== "boolean"){
-const err18 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema59.properties.fetch.type,parentSchema:schema59.properties.fetch,data:data8};
+let data7 = data.grace_seconds;
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 3600 || isNaN(data7)){
+const err18 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema59.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1527,14 +1525,46 @@ vErrors.push(err18);
 }
 errors++;
 }
-let data9 = data.engine;
-if(!((data9 === "merge-tree") || (data9 === "worktree"))){
-const err19 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema59.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema59.properties.engine.enum,parentSchema:schema59.properties.engine,data:data9};
+if(data7 < 0 || isNaN(data7)){
+const err19 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema59.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
 else {
 vErrors.push(err19);
+}
+errors++;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.grace_seconds.type,parentSchema:schema59.properties.grace_seconds,data:data7};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+let data8 = data.fetch;
+if(typeof data8 !== "boolean"){
+const err21 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema59.properties.fetch.type,parentSchema:schema59.properties.fetch,data:data8};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+let data9 = data.engine;
+if(!((data9 === "merge-tree") || (data9 === "worktree"))){
+const err22 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema59.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema59.properties.engine.enum,parentSchema:schema59.properties.engine,data:data9};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 }
@@ -1548,43 +1578,7 @@ if(data11.timeout_seconds === undefined){
 data11.timeout_seconds = 300;
 }
 if(data11.run === undefined){
-const err20 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema59.properties.checks.items.required,parentSchema:schema59.properties.checks.items,data:data11};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-for(const key2 in data11){
-if(!(((key2 === "name") || (key2 === "run")) || (key2 === "timeout_seconds"))){
-const err21 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema59.properties.checks.items,data:data11};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-if(data11.name !== undefined){
-let data12 = data11.name;
-if(typeof data12 === "string"){
-if(func1(data12) < 1){
-const err22 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema59.properties.checks.items.properties.name,data:data12};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-else {
-const err23 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.checks.items.properties.name.type,parentSchema:schema59.properties.checks.items.properties.name,data:data12};
+const err23 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema59.properties.checks.items.required,parentSchema:schema59.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1593,12 +1587,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-if(data11.run !== undefined){
-let data13 = data11.run;
-if(typeof data13 === "string"){
-if(func1(data13) < 1){
-const err24 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema59.properties.checks.items.properties.run,data:data13};
+for(const key2 in data11){
+if(!(((key2 === "name") || (key2 === "run")) || (key2 === "timeout_seconds"))){
+const err24 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema59.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1608,8 +1599,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-else {
-const err25 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.checks.items.properties.run.type,parentSchema:schema59.properties.checks.items.properties.run,data:data13};
+if(data11.name !== undefined){
+let data12 = data11.name;
+if(typeof data12 === "string"){
+if(func1(data12) < 1){
+const err25 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema59.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1619,10 +1613,8 @@ vErrors.push(err25);
 errors++;
 }
 }
-let data14 = data11.timeout_seconds;
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 <= 0 || isNaN(data14)){
-const err26 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.checks.items.properties.timeout_seconds,data:data14};
+else {
+const err26 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.checks.items.properties.name.type,parentSchema:schema59.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1632,8 +1624,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-else {
-const err27 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema59.properties.checks.items.properties.timeout_seconds,data:data14};
+if(data11.run !== undefined){
+let data13 = data11.run;
+if(typeof data13 === "string"){
+if(func1(data13) < 1){
+const err27 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema59.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1644,7 +1639,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.properties.checks.items.type,parentSchema:schema59.properties.checks.items,data:data11};
+const err28 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema59.properties.checks.items.properties.run.type,parentSchema:schema59.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1654,9 +1649,10 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.checks.type,parentSchema:schema59.properties.checks,data:data10};
+let data14 = data11.timeout_seconds;
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 86400 || isNaN(data14)){
+const err29 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema59.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1665,10 +1661,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-let data15 = data.git_timeout_seconds;
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 <= 0 || isNaN(data15)){
-const err30 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.git_timeout_seconds,data:data15};
+if(data14 <= 0 || isNaN(data14)){
+const err30 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1679,7 +1673,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.git_timeout_seconds.type,parentSchema:schema59.properties.git_timeout_seconds,data:data15};
+const err31 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema59.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1688,9 +1682,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-let data16 = data.base;
-if(!((data16 === "queue") || (data16 === "tip"))){
-const err32 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema59.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema59.properties.base.enum,parentSchema:schema59.properties.base,data:data16};
+}
+else {
+const err32 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.properties.checks.items.type,parentSchema:schema59.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1700,13 +1694,69 @@ vErrors.push(err32);
 errors++;
 }
 }
+}
 else {
-const err33 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data};
+const err33 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema59.properties.checks.type,parentSchema:schema59.properties.checks,data:data10};
 if(vErrors === null){
 vErrors = [err33];
 }
 else {
 vErrors.push(err33);
+}
+errors++;
+}
+let data15 = data.git_timeout_seconds;
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 86400 || isNaN(data15)){
+const err34 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema59.properties.git_timeout_seconds,data:data15};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data15 <= 0 || isNaN(data15)){
+const err35 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.git_timeout_seconds,data:data15};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.git_timeout_seconds.type,parentSchema:schema59.properties.git_timeout_seconds,data:data15};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+let data16 = data.base;
+if(!((data16 === "queue") || (data16 === "tip"))){
+const err37 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema59.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema59.properties.base.enum,parentSchema:schema59.properties.base,data:data16};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
 }
 errors++;
 }

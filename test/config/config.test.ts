@@ -283,3 +283,31 @@ describe('the resolved config is what its schema says', () => {
     assert.deepEqual(Object.keys(l.sources), ['mode', 'remote', 'main_branch', 'lease.ttl_seconds', 'lease.renew_every_seconds', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'state_dir']);
   });
 });
+
+describe('numbers within sane bounds', () => {
+  // Past Node's timer limit (2^31-1 ms) a timer fires every millisecond; past ~8.6e15 ms a date is invalid.
+  const cases: { yaml: string; key: string; line: number; max: number }[] = [
+    { yaml: 'mode: shadow\nlease:\n  ttl_seconds: 9e12\n', key: 'lease.ttl_seconds', line: 3, max: 86400 },
+    { yaml: 'lease:\n  ttl_seconds: 9000000\n  renew_every_seconds: 3000000\n', key: 'lease.renew_every_seconds', line: 3, max: 86400 },
+    { yaml: 'grace_seconds: 100000\n', key: 'grace_seconds', line: 1, max: 3600 },
+    { yaml: 'git_timeout_seconds: 2147484\n', key: 'git_timeout_seconds', line: 1, max: 86400 },
+    { yaml: 'checks:\n  - run: npm test\n    timeout_seconds: 1e9\n', key: 'checks.0.timeout_seconds', line: 3, max: 86400 },
+  ];
+  for (const c of cases) {
+    test(`${c.key} above ${c.max} is refused at its line`, () => {
+      const e = loadError(c.yaml);
+      assert.equal(e.code, 'E_CONFIG_INVALID');
+      assert.equal(e.exitCode, 2);
+      const p = (e.details.problems as { key: string; line?: number; message: string }[]).find((x) => x.key === c.key);
+      assert.ok(p, JSON.stringify(e.details.problems));
+      assert.equal(p.line, c.line);
+      assert.equal(p.message, `must be <= ${c.max}`);
+    });
+  }
+
+  test('the largest values allowed load', () => {
+    const l = repo('lease:\n  ttl_seconds: 86400\n  renew_every_seconds: 86399\ngrace_seconds: 3600\ngit_timeout_seconds: 86400\n').load();
+    assert.equal(l.config.lease.ttl_seconds, 86400);
+    assert.ok(Number.isFinite(new Date(Date.now() + l.config.lease.ttl_seconds * 1000).getTime()));
+  });
+});

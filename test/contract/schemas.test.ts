@@ -133,6 +133,13 @@ describe('config.schema.json', () => {
       { name: 'checks as a string', data: { checks: 'npm test' }, expect: ['checks: must be of type array'] },
       { name: 'a bad main_branch', data: { main_branch: 'a..b' }, expect: ["main_branch: must be a valid git branch name (contains '..')"] },
       { name: 'a top level that is not a map', data: ['a'], expect: ['must be of type object'] },
+      // Past these, a timer fires every millisecond (Node's limit is 2^31-1 ms) or a date is invalid.
+      { name: 'a ttl that overflows a date', data: { lease: { ttl_seconds: 9e12 } }, expect: ['lease.ttl_seconds: must be <= 86400'] },
+      { name: 'a renewal period past the timer limit', data: { lease: { renew_every_seconds: 3e6 } }, expect: ['lease.renew_every_seconds: must be <= 86400'] },
+      { name: 'a grace of days', data: { grace_seconds: 86400 }, expect: ['grace_seconds: must be <= 3600'] },
+      { name: 'a git timeout past the timer limit', data: { git_timeout_seconds: 2147484 }, expect: ['git_timeout_seconds: must be <= 86400'] },
+      { name: 'a check timeout past the timer limit', data: { checks: [{ run: 'x', timeout_seconds: 1e9 }] }, expect: ['checks.0.timeout_seconds: must be <= 86400'] },
+      { name: 'an infinite-looking ttl', data: { lease: { ttl_seconds: 1e308 } }, expect: ['lease.ttl_seconds: must be <= 86400'] },
     ],
   );
 
