@@ -11,7 +11,7 @@ import type { Document, LineCounter } from 'yaml';
 import { errors } from '../contract/errors.js';
 import type { Config, ResolvedConfig } from '../contract/types.generated.js';
 import { describeErrors, validators } from '../contract/validate.js';
-import { findRepo, type RepoLayout } from './repo.js';
+import { findRepo, stateDirProblem, type RepoLayout } from './repo.js';
 
 export type { ResolvedConfig } from '../contract/types.generated.js';
 export type Check = ResolvedConfig['checks'][number];
@@ -66,6 +66,11 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
         message: `must be below lease.ttl_seconds (${config.lease.ttl_seconds}), or the lease expires between renewals`,
       },
     ]);
+  }
+  const refused = stateDirProblem(config.state_dir, repo);
+  if (refused) {
+    if (opts.stateDir) throw errors.usage(`--state-dir ${opts.stateDir}: ${refused}`, { state_dir: config.state_dir });
+    throw errors.configInvalid(file, [{ key: 'state_dir', line: parsed?.lineOf(['state_dir']), message: refused }]);
   }
   return { config, file: text === null ? null : file, sources, repo, root };
 }

@@ -166,7 +166,7 @@ export interface Config {
   remote?: RemoteName;
   main_branch?: Branch;
   /**
-   * State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/.
+   * State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).
    */
   state_dir?: string;
   /**
@@ -504,7 +504,7 @@ export interface ResolvedConfig {
   remote: RemoteName;
   main_branch: Branch;
   /**
-   * State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/.
+   * State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).
    */
   state_dir: string;
   /**

@@ -4,7 +4,8 @@
  * worktree, --config) and `init`'s refusal to clobber.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -51,7 +52,7 @@ describe('defaults and sources', () => {
   });
 
   test('each set key is sourced to its file and line; the rest stay default', () => {
-    const r = repo('mode: shadow\n# a comment\nlease:\n  ttl_seconds: 1\n  renew_every_seconds: 0.2\nstate_dir: state\n');
+    const r = repo('mode: shadow\n# a comment\nlease:\n  ttl_seconds: 1\n  renew_every_seconds: 0.2\nstate_dir: .git/state\n');
     const l = r.load();
     assert.equal(l.file, r.configFile);
     assert.equal(l.sources.mode, `${r.configFile}:1`);
@@ -60,7 +61,7 @@ describe('defaults and sources', () => {
     assert.equal(l.sources.state_dir, `${r.configFile}:6`);
     assert.equal(l.sources.remote, 'default');
     assert.deepEqual(l.config.lease, { ttl_seconds: 1, renew_every_seconds: 0.2 });
-    assert.equal(l.config.state_dir, join(r.dir, 'state'), 'a relative state_dir resolves against the top level');
+    assert.equal(l.config.state_dir, join(r.dir, '.git', 'state'), 'a relative state_dir resolves against the top level');
   });
 
   test('a section whose entries are all commented out is an empty section, not an error', () => {
@@ -79,9 +80,9 @@ describe('defaults and sources', () => {
   });
 
   test('--state-dir overrides state_dir, relative to the cwd', () => {
-    const r = repo('state_dir: elsewhere\n');
-    const l = loadConfig({ cwd: r.dir, stateDir: 'mine' });
-    assert.equal(l.config.state_dir, join(r.dir, 'mine'));
+    const r = repo('state_dir: .git/elsewhere\n');
+    const l = loadConfig({ cwd: r.dir, stateDir: '.git/mine' });
+    assert.equal(l.config.state_dir, join(r.dir, '.git', 'mine'));
     assert.equal(l.sources.state_dir, '--state-dir');
   });
 
@@ -228,11 +229,11 @@ describe('the mode gate', () => {
   });
 
   test('openStateDir creates the state directory, or says why it cannot', () => {
-    const r = repo('mode: shadow\nstate_dir: deep/state\n');
+    const r = repo('mode: shadow\nstate_dir: .git/deep/state\n');
     const paths = openStateDir(r.load());
-    assert.equal(paths.dir, join(r.dir, 'deep', 'state'));
-    writeFileSync(join(r.dir, 'blocker'), '');
-    r.writeConfig('mode: shadow\nstate_dir: blocker/state\n');
+    assert.equal(paths.dir, join(r.dir, '.git', 'deep', 'state'));
+    writeFileSync(join(r.dir, '.git', 'blocker'), '');
+    r.writeConfig('mode: shadow\nstate_dir: .git/blocker/state\n');
     assert.throws(() => openStateDir(r.load()), (e: ShadowError) => e.code === 'E_STATE_DIR');
   });
 });
@@ -311,3 +312,102 @@ describe('numbers within sane bounds', () => {
     assert.ok(Number.isFinite(new Date(Date.now() + l.config.lease.ttl_seconds * 1000).getTime()));
   });
 });
+
+describe('state_dir is refused where it would write into git or the worktree', () => {
+  const refusedCases: { name: string; stateDir: (r: TempRepo) => string; says: RegExp }[] = [
+    { name: "the git directory's refs/", stateDir: () => '.git/refs/heads/si', says: /is inside .*\.git\/refs: git would read state files there as refs/ },
+    { name: "the git directory's objects/", stateDir: () => '.git/objects/si', says: /is inside .*\.git\/objects: git would read state files there as objects/ },
+    { name: "the git directory's logs/", stateDir: () => '.git/logs', says: /is inside .*\.git\/logs: git would read state files there as reflogs/ },
+    { name: "the git directory's worktrees/", stateDir: () => '.git/worktrees/x/si', says: /is inside .*\.git\/worktrees: / },
+    { name: 'the worktree itself', stateDir: () => '.', says: /is inside the worktree .*: state files would show up there as changes/ },
+    { name: 'a directory of the worktree', stateDir: () => 'tmp/state', says: /is inside the worktree / },
+    { name: 'an absolute path in the worktree', stateDir: (r) => join(r.dir, 'state'), says: /is inside the worktree / },
+  ];
+  for (const c of refusedCases) {
+    test(`inside ${c.name}`, () => {
+      const r = repo(null);
+      r.writeConfig(`mode: shadow\n\nstate_dir: ${c.stateDir(r)}\n`);
+      const e = loadError2(r);
+      assert.equal(e.code, 'E_CONFIG_INVALID');
+      assert.equal(e.exitCode, 2);
+      const p = (e.details.problems as { key: string; line?: number; message: string }[])[0];
+      assert.equal(p?.key, 'state_dir');
+      assert.equal(p.line, 3);
+      assert.match(p.message, c.says);
+      assert.match(p.message, new RegExp(`allowed: a directory outside every worktree .* such as the default ${escape(join(r.dir, '.git', 'shadow-integrator'))}`));
+    });
+  }
+
+  test('inside a linked worktree, found through the common dir', () => {
+    const r = repo(null);
+    git(r.dir, 'commit', '-q', '--allow-empty', '-m', 'init');
+    const wt = `${r.dir}-linked`;
+    git(r.dir, 'worktree', 'add', '-q', wt);
+    try {
+      r.writeConfig(`state_dir: ${join(wt, 'state')}\n`);
+      assert.match(loadError2(r).message, new RegExp(`is inside the worktree ${escape(wt)}`));
+      assert.match(loadError2(r, wt).message, /is inside the worktree /, 'also when loaded from the linked worktree');
+    } finally {
+      git(r.dir, 'worktree', 'remove', '--force', wt);
+    }
+  });
+
+  test('through a symlink that points into the worktree', () => {
+    const r = repo(null);
+    const link = `${r.dir}-link`;
+    symlinkSync(r.dir, link);
+    try {
+      r.writeConfig(`state_dir: ${join(link, 'state')}\n`);
+      assert.match(loadError2(r).message, /is inside the worktree /);
+    } finally {
+      rmSync(link);
+    }
+  });
+
+  test('--state-dir inside the worktree: a usage error naming the flag', () => {
+    const r = repo('mode: shadow\n');
+    assert.throws(
+      () => loadConfig({ cwd: r.dir, stateDir: 'state' }),
+      (e: ShadowError) => e.code === 'E_USAGE' && e.exitCode === 2 && /^--state-dir state: .* is inside the worktree /.test(e.message),
+    );
+  });
+
+  test('allowed: the default, elsewhere in the git directory, and outside the repository', () => {
+    const r = repo('mode: shadow\n');
+    assert.equal(r.load().config.state_dir, join(r.dir, '.git', 'shadow-integrator'));
+    r.writeConfig('state_dir: .git/si-state\n');
+    assert.equal(r.load().config.state_dir, join(r.dir, '.git', 'si-state'));
+    const outside = mkdtempSync(join(tmpdir(), 'si-state-outside-'));
+    try {
+      r.writeConfig(`state_dir: ${outside}\n`);
+      assert.equal(r.load().config.state_dir, outside);
+      assert.equal(loadConfig({ cwd: r.dir, stateDir: join(outside, 'sub') }).config.state_dir, join(outside, 'sub'));
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test('a sibling directory whose name starts like the worktree is not inside it', () => {
+    const r = repo(null);
+    const sibling = `${r.dir}-state`;
+    try {
+      r.writeConfig(`state_dir: ${sibling}\n`);
+      assert.equal(r.load().config.state_dir, sibling);
+    } finally {
+      rmSync(sibling, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The ShadowError loading `r`'s config (from `cwd`, default its top level) throws. */
+function loadError2(r: TempRepo, cwd = r.dir): ShadowError {
+  try {
+    loadConfig({ cwd });
+  } catch (e) {
+    assert.ok(isShadowError(e), `not a ShadowError: ${String(e)}`);
+    return e;
+  }
+  assert.fail(`config was accepted: ${readFileSync(r.configFile, 'utf8').slice(0, 200)}`);
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
