@@ -4,11 +4,11 @@
  * from, and the state directory resolved and checked. Every problem names the key, its line and the
  * allowed values.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Document, LineCounter } from 'yaml';
-import { errors } from '../contract/errors.js';
+import { errors, isShadowError } from '../contract/errors.js';
 import type { Config, ResolvedConfig } from '../contract/types.generated.js';
 import { describeErrors, validators } from '../contract/validate.js';
 import { findRepo, stateDirProblem, type RepoLayout } from './repo.js';
@@ -20,6 +20,12 @@ export type Check = ResolvedConfig['checks'][number];
 type Filled = Omit<ResolvedConfig, 'state_dir' | 'checks'> & Pick<Config, 'state_dir'> & { checks: (Omit<Check, 'name'> & { name?: string })[] };
 
 export const CONFIG_FILE = '.shadow-integrator.yml';
+
+/**
+ * A config is a few hundred bytes. Past this it is not one (a log, a binary, a mistaken --config),
+ * and reading it whole could exhaust memory: it is refused unparsed.
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
 
 export interface LoadedConfig {
   config: ResolvedConfig;
@@ -93,14 +99,44 @@ function inOrderOf(template: object, data: object): Record<string, unknown> {
 
 const isPlainObject = (v: unknown): v is object => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** The config file's text, or null when the default file does not exist. */
+/**
+ * The config file's text, or null when the default file does not exist. Only a regular file is read,
+ * and at most MAX_CONFIG_BYTES of it: `--config /dev/zero` would otherwise read until memory runs
+ * out, and a FIFO would block forever (it is opened non-blocking, then refused as not a file).
+ */
 function readConfigText(file: string, mustExist: boolean): string | null {
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !mustExist) return null;
     throw errors.configInvalid(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
   }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw errors.configInvalid(file, [{ key: '(file)', message: `is ${fileKind(st)}: a config is read only from a regular file` }]);
+    const buf = Buffer.alloc(Math.min(st.size, MAX_CONFIG_BYTES) + 1);
+    let length = 0;
+    // Up to one byte past the bound, so that a file that grew since fstat is refused as well.
+    for (let n = -1; n !== 0 && length < buf.length; length += n) n = readSync(fd, buf, length, buf.length - length, null);
+    if (length > MAX_CONFIG_BYTES) {
+      throw errors.configInvalid(file, [{ key: '(file)', message: `is larger than ${MAX_CONFIG_BYTES} bytes: a config file is a few hundred bytes, this is not one` }]);
+    }
+    return buf.subarray(0, length).toString('utf8');
+  } catch (e) {
+    if (isShadowError(e)) throw e;
+    throw errors.configInvalid(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
 }
 
 type Yaml = typeof import('yaml');
@@ -111,6 +147,9 @@ let yaml: Yaml | undefined;
  * build.
  */
 const loadYaml = (): Yaml => (yaml ??= createRequire(import.meta.url)('yaml') as Yaml);
+
+/** A YAML alias may be expanded this many times at most: a config has no use for more. */
+const MAX_ALIAS_COUNT = 100;
 
 interface ParsedFile {
   /** The file's values, validated, with the schema's defaults filled. */
@@ -130,7 +169,13 @@ function parseConfig(file: string, text: string): ParsedFile {
       doc.errors.map((e) => ({ key: '(yaml)', line: e.linePos?.[0]?.line, column: e.linePos?.[0]?.col, message: e.message.split('\n')[0] ?? e.message })),
     );
   }
-  const data = (doc.toJS() ?? {}) as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    // An alias bomb: a few lines whose aliases expand to billions of nodes.
+    throw errors.configInvalid(file, [{ key: '(yaml)', message: `cannot be expanded: ${(e as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions)` }]);
+  }
   const lineOf = (path: string[]) => nodeLine(doc, lineCounter, path);
   if (isPlainObject(data) && 'mode' in data) {
     const mode = (data as { mode: unknown }).mode;

@@ -4,18 +4,19 @@
  * worktree, --config) and `init`'s refusal to clobber.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { loadConfig } from '../../src/config/config.js';
+import { loadConfig, MAX_CONFIG_BYTES } from '../../src/config/config.js';
 import { CONFIG_TEMPLATE, init } from '../../src/config/init.js';
 import { modeOff, openStateDir } from '../../src/config/state.js';
 import { isShadowError, type ShadowError } from '../../src/contract/errors.js';
 import * as outputs from '../../src/contract/output-validators.generated.js';
 import { validators } from '../../src/contract/validate.js';
-import { git, tempRepo, testContext, type TempRepo } from '../runtime/support.js';
+import { finished, git, runCli, startCli, tempRepo, testContext, type RunResult, type TempRepo } from '../runtime/support.js';
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));
@@ -396,6 +397,81 @@ describe('state_dir is refused where it would write into git or the worktree', (
     } finally {
       rmSync(sibling, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the config file is read only when it is a regular file of sane size', () => {
+  /** The CLI's `config` on `--config <path>`; killed if it hangs, so that a regression fails instead of blocking the suite. */
+  async function configCommand(r: TempRepo, path: string): Promise<RunResult> {
+    const child = startCli(r.dir, ['--config', path, 'config']);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    try {
+      return await finished(child);
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  test('--config /dev/zero: refused as a device, exit 2, instead of reading until memory runs out', async () => {
+    const res = await configCommand(repo(null), '/dev/zero');
+    assert.equal(res.signal, null, 'it returned');
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /\/dev\/zero: invalid config:\n {2}\(file\): is a device: a config is read only from a regular file/);
+  });
+
+  test('a FIFO: refused without waiting for a writer', async () => {
+    const r = repo(null);
+    const fifo = join(r.dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const res = await configCommand(r, fifo);
+    assert.equal(res.signal, null, 'it returned');
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /\(file\): is a FIFO: a config is read only from a regular file/);
+  });
+
+  test('a directory', () => {
+    const r = repo(null);
+    assert.throws(() => loadConfig({ cwd: r.dir, configPath: '.git' }), (e: ShadowError) => e.code === 'E_CONFIG_INVALID' && /\(file\): is a directory/.test(e.message));
+  });
+
+  test(`a file larger than ${MAX_CONFIG_BYTES} bytes`, () => {
+    const r = repo(`mode: shadow\n${'#'.repeat(MAX_CONFIG_BYTES)}\n`);
+    const e = loadError2(r);
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, new RegExp(`\\(file\\): is larger than ${MAX_CONFIG_BYTES} bytes`));
+    r.writeConfig(`mode: shadow\n${'#'.repeat(MAX_CONFIG_BYTES - 20)}\n`);
+    assert.equal(r.load().config.mode, 'shadow', 'just under the bound is read');
+  });
+
+  test('a symlink to a regular file is read', () => {
+    const r = repo(null);
+    writeFileSync(join(r.dir, 'real.yml'), 'mode: shadow\n');
+    symlinkSync(join(r.dir, 'real.yml'), r.configFile);
+    assert.equal(r.load().config.mode, 'shadow');
+  });
+});
+
+describe('a YAML alias bomb', () => {
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`), 'mode: shadow', ''].join('\n');
+
+  test('is a config error naming the file, exit 2, not a crash', () => {
+    const e = loadError(bomb);
+    assert.equal(e.code, 'E_CONFIG_INVALID');
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /\(yaml\): cannot be expanded: .*at most 100 alias expansions/);
+  });
+
+  test('through the CLI: exit 2 and no stack trace', async () => {
+    const r = repo(bomb);
+    const res = await runCli(r.dir, ['config']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /cannot be expanded/);
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
+  });
+
+  test('a few aliases are fine', () => {
+    const l = repo('lease: &l\n  ttl_seconds: 60\nmode: shadow\n').load();
+    assert.equal(l.config.lease.ttl_seconds, 60);
   });
 });
 
