@@ -23,7 +23,17 @@ const MODULES = {
   },
   // What --json prints: for tests and scripts, never loaded by a command.
   'src/contract/output-validators.generated.ts': {
+    status: 'status.schema.json',
+    explain: 'explain.schema.json',
+    parity: 'parity.schema.json',
+    drain: 'drain.schema.json',
+    conflicts: 'conflicts.schema.json',
+    hooks: 'hooks.schema.json',
+    hooksReceive: 'hooks-receive.schema.json',
+    init: 'init.schema.json',
+    effectiveConfig: 'effective-config.schema.json',
     resolvedConfig: 'resolved-config.schema.json',
+    error: 'error.schema.json',
   },
 };
 /** Schemas with no validator of their own: definitions only. */

@@ -221,6 +221,470 @@ export interface Config {
   base?: 'queue' | 'tip';
 }
 
+// conflicts.schema.json
+/**
+ * waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).
+ *
+ * This interface was referenced by `ConflictsReport`'s JSON-Schema
+ * via the `definition` "ForecastState".
+ */
+export type ForecastState = 'waiting' | 'ready' | 'queued' | 'in_progress' | 'stacked';
+
+/**
+ * `conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.
+ */
+export interface ConflictsReport {
+  /**
+   * Canonical main's tip the forecast was computed on.
+   */
+  main_sha: string;
+  /**
+   * Every candidate considered.
+   */
+  candidates: ForecastCandidate[];
+  /**
+   * The colliding pairs.
+   */
+  pairs: CollidingPair[];
+}
+/**
+ * This interface was referenced by `ConflictsReport`'s JSON-Schema
+ * via the `definition` "ForecastCandidate".
+ */
+export interface ForecastCandidate {
+  slug: string;
+  branch: string;
+  sha: string;
+  state: ForecastState;
+}
+/**
+ * This interface was referenced by `ConflictsReport`'s JSON-Schema
+ * via the `definition` "CollidingPair".
+ */
+export interface CollidingPair {
+  a: CandidateRef;
+  b: CandidateRef;
+  /**
+   * The paths on which they collide.
+   *
+   * @minItems 1
+   */
+  paths: [string, ...string[]];
+}
+
+// drain.schema.json
+/**
+ * `drain --json`: what one drain did, by `status`: mode_off (nothing runs), idle (nothing new), lease_busy (another holder will process it), lease_lost (stopped without writing), done.
+ */
+export type DrainReport = {
+  status: 'mode_off' | 'idle' | 'lease_busy' | 'lease_lost' | 'done';
+} & (ModeOff | Idle | LeaseBusy | LeaseLost | Done);
+
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "ModeOff".
+ */
+export interface ModeOff {
+  status: 'mode_off';
+  /**
+   * How to opt in.
+   */
+  message: string;
+}
+/**
+ * No new readiness event and an empty queue.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "Idle".
+ */
+export interface Idle {
+  status: 'idle';
+}
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "LeaseBusy".
+ */
+export interface LeaseBusy {
+  status: 'lease_busy';
+  holder: LeaseFile;
+}
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "LeaseLost".
+ */
+export interface LeaseLost {
+  status: 'lease_lost';
+  epoch: number;
+  why: string;
+  /**
+   * Decisions made before the loss.
+   */
+  decided: number;
+}
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "Done".
+ */
+export interface Done {
+  status: 'done';
+  /**
+   * The epoch of the last tenure.
+   */
+  epoch: number;
+  /**
+   * Outcomes written (superseded ones included).
+   */
+  decided: number;
+  /**
+   * Readiness events accepted.
+   */
+  ingested: number;
+  /**
+   * Lines quarantined to rejected.jsonl.
+   */
+  rejected: number;
+  /**
+   * Outcomes in the ledger, by kind, after this drain.
+   */
+  counts: {
+    would_integrate: number;
+    would_block: number;
+    superseded: number;
+  };
+  /**
+   * Items still in the queue.
+   */
+  queued: number;
+}
+
+// effective-config.schema.json
+/**
+ * `config --json`: the effective config and where each value came from.
+ */
+export interface EffectiveConfig {
+  /**
+   * The config file read; null when none exists (all defaults).
+   */
+  file: string | null;
+  config: ResolvedConfig;
+  /**
+   * For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.
+   */
+  sources: {
+    [k: string]: string | undefined;
+  };
+}
+
+// error.schema.json
+/**
+ * What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).
+ */
+export interface ErrorEnvelope {
+  error: ErrorBody;
+}
+/**
+ * This interface was referenced by `ErrorEnvelope`'s JSON-Schema
+ * via the `definition` "ErrorBody".
+ */
+export interface ErrorBody {
+  /**
+   * Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.
+   */
+  code: string;
+  /**
+   * For people.
+   */
+  message: string;
+  /**
+   * For machines: what the error is about (file, key, line, problems, …), by code.
+   */
+  details: {
+    [k: string]: unknown | undefined;
+  };
+}
+
+// explain.schema.json
+/**
+ * waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.
+ *
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "CandidateState".
+ */
+export type CandidateState = 'waiting' | 'ready' | 'queued' | 'in_progress' | 'decided' | 'superseded';
+/**
+ * The readiness conditions of the contract, in its order.
+ *
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "ConditionName".
+ */
+export type ConditionName =
+  | 'review_approved'
+  | 'finalize_ready'
+  | 'branch_pushed'
+  | 'not_superseded'
+  | 'sha_on_remote_branch'
+  | 'not_already_integrated';
+/**
+ * later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.
+ *
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "SupersessionRule".
+ */
+export type SupersessionRule = 'later_ready_at' | 'equal_ready_at_later_in_log' | 'arrived_older';
+
+/**
+ * `explain <slug> --json`: why each candidate of a slug is where it is: each readiness condition and the event that met it, supersession, the queue and the outcomes.
+ */
+export interface ExplainReport {
+  slug: string;
+  /**
+   * The configured remote: only its branch_pushed events count.
+   */
+  remote: string;
+  /**
+   * Path of readiness.jsonl.
+   */
+  log: string;
+  /**
+   * Lines read.
+   */
+  log_lines: number;
+  /**
+   * The slug's review_approved events, in log order.
+   */
+  approvals: EventRef[];
+  /**
+   * The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.
+   */
+  candidates: ExplainedCandidate[];
+  /**
+   * Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.
+   */
+  supersession: SupersessionLink[];
+  /**
+   * Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.
+   */
+  ignored: IgnoredLine[];
+  /**
+   * Quarantined lines whose text names the slug.
+   */
+  rejected: RejectedRef[];
+}
+/**
+ * Where an event is in readiness.jsonl.
+ *
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "EventRef".
+ */
+export interface EventRef {
+  /**
+   * 1-based line number in readiness.jsonl.
+   */
+  line: number;
+  /**
+   * Byte offset of the line.
+   */
+  offset: number;
+  /**
+   * The event's id, if it has one.
+   */
+  id: string | null;
+  /**
+   * The event's own timestamp (approved_at, ready_at or pushed_at).
+   */
+  at: string;
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "ExplainedCandidate".
+ */
+export interface ExplainedCandidate {
+  branch: string;
+  sha: string;
+  ready_at: string | null;
+  /**
+   * Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).
+   */
+  finalize: EventRef | null;
+  state: CandidateState;
+  /**
+   * Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.
+   */
+  ready_line: number | null;
+  conditions: ConditionCheck[];
+  /**
+   * Its queue item; null when it is not queued.
+   */
+  queue: {
+    position: number;
+    status: QueueStatus;
+    enqueued_at: string;
+    transitions: Transition[];
+  } | null;
+  /**
+   * Its outcomes, in decision order.
+   */
+  outcomes: Outcome[];
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "ConditionCheck".
+ */
+export interface ConditionCheck {
+  condition: ConditionName;
+  /**
+   * null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.
+   */
+  met: boolean | null;
+  event?: EventRef;
+  missing?: ReasonCode;
+  /**
+   * The candidate that superseded it.
+   */
+  superseded_by?: {
+    branch: string;
+    sha: string;
+    line: number;
+    rule: SupersessionRule;
+  };
+  /**
+   * For git conditions: when the decision they come from was made.
+   */
+  decided_at?: string;
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "SupersessionLink".
+ */
+export interface SupersessionLink {
+  /**
+   * The candidate that lost, with the line and ready_at of its finalize_ready.
+   */
+  superseded: {
+    branch: string;
+    sha: string;
+    line: number;
+    ready_at: string;
+  };
+  /**
+   * The candidate that won.
+   */
+  by: {
+    branch: string;
+    sha: string;
+    line: number;
+    ready_at: string;
+  };
+  rule: SupersessionRule;
+  /**
+   * The line from which it holds: the winner's, or the loser's own for one that arrived older.
+   */
+  at_line: number;
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "IgnoredLine".
+ */
+export interface IgnoredLine {
+  line: number;
+  type: EventType;
+  id: string | null;
+  why: 'duplicate' | 'already_finalized';
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "RejectedRef".
+ */
+export interface RejectedRef {
+  line: number;
+  reason: 'invalid_json' | 'invalid_utf8' | 'line_too_long' | 'not_an_object' | 'unknown_type' | 'schema';
+  errors: string[];
+}
+
+// hooks-receive.schema.json
+/**
+ * `hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.
+ */
+export interface ReceiveReport {
+  recorded: BranchPushed[];
+  skipped: {
+    ref: string;
+    /**
+     * deleted, or why the event was refused.
+     */
+    reason: string;
+  }[];
+}
+
+// hooks.schema.json
+/**
+ * This interface was referenced by `HooksReport`'s JSON-Schema
+ * via the `definition` "HookName".
+ */
+export type HookName = 'post-commit' | 'post-merge' | 'post-receive';
+/**
+ * installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.
+ *
+ * This interface was referenced by `HooksReport`'s JSON-Schema
+ * via the `definition` "HookAction".
+ */
+export type HookAction = 'installed' | 'updated' | 'unchanged' | 'removed' | 'restored' | 'absent' | 'foreign';
+
+/**
+ * `hooks install --json` and `hooks uninstall --json`: each hook and what was done with it.
+ */
+export interface HooksReport {
+  hooks: HookChange[];
+  /**
+   * Where the background runs the hooks start write their output (hooks.log).
+   */
+  log: string;
+  /**
+   * Things to know, in words.
+   */
+  notes: string[];
+}
+/**
+ * This interface was referenced by `HooksReport`'s JSON-Schema
+ * via the `definition` "HookChange".
+ */
+export interface HookChange {
+  /**
+   * working: this repository; origin: the bare origin given with --origin.
+   */
+  repo: 'working' | 'origin';
+  hook: HookName;
+  path: string;
+  action: HookAction;
+  /**
+   * The hook that was there before: kept under this name and run by ours.
+   */
+  chained: string | null;
+}
+
+// init.schema.json
+/**
+ * `init --json`: the config written and the state directory created.
+ */
+export interface InitResult {
+  /**
+   * The config file written.
+   */
+  file: string;
+  /**
+   * The state directory, absolute.
+   */
+  stateDir: string;
+  /**
+   * An existing config was replaced (--force).
+   */
+  overwritten: boolean;
+  /**
+   * Commands to run next, each with a comment.
+   */
+  nextSteps: string[];
+}
+
 // lease.schema.json
 /**
  * lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing.
@@ -334,6 +798,153 @@ export interface Conflict {
   kind: string;
 }
 
+// parity.schema.json
+/**
+ * The shadow's decision, with already_integrated blocks apart (nothing was left to decide).
+ *
+ * This interface was referenced by `ParityReport`'s JSON-Schema
+ * via the `definition` "ShadowRow".
+ */
+export type ShadowRow = 'would_integrate' | 'would_block' | 'already_integrated' | 'superseded';
+/**
+ * landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.
+ *
+ * This interface was referenced by `ParityReport`'s JSON-Schema
+ * via the `definition` "LiveFate".
+ */
+export type LiveFate = 'landed_clean' | 'landed_resolved' | 'reverted' | 'pending';
+/**
+ * This interface was referenced by `ParityReport`'s JSON-Schema
+ * via the `definition` "Verdict".
+ */
+export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'excluded';
+
+/**
+ * `parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.
+ */
+export interface ParityReport {
+  /**
+   * The canonical main ref compared with, e.g. refs/remotes/origin/main.
+   */
+  main_ref: string;
+  /**
+   * Its tip when the report was made.
+   */
+  main_sha: string;
+  /**
+   * Only decisions made since then (--since); null for all.
+   */
+  since: string | null;
+  /**
+   * How each figure is counted, in words.
+   */
+  definitions: {
+    agreement: string;
+    excluded: string;
+    unsafe_permissive: string;
+    over_strict: string;
+    interval: string;
+    gate: string;
+  };
+  /**
+   * Candidates by shadow decision (rows) and live fate (columns).
+   */
+  matrix: {
+    would_integrate: FateCounts;
+    would_block: FateCounts;
+    already_integrated: FateCounts;
+    superseded: FateCounts;
+  };
+  /**
+   * Decisions whose candidate landed: would_integrate and would_block with a fate other than pending.
+   */
+  compared: number;
+  agreed: number;
+  /**
+   * agreed / compared; null when nothing could be compared.
+   */
+  agreement: number | null;
+  /**
+   * 95% Wilson score interval of the agreement; null when nothing could be compared.
+   */
+  wilson95: {
+    low: number;
+    high: number;
+  } | null;
+  /**
+   * would_integrate, but live needed a manual resolution or reverted it.
+   */
+  unsafe_permissive: number;
+  /**
+   * would_block, but live landed it cleanly.
+   */
+  over_strict: number;
+  /**
+   * Candidates not landed yet.
+   */
+  pending: number;
+  excluded: number;
+  /**
+   * The --min-agreement gate; null without it.
+   */
+  gate: {
+    min_agreement: number;
+    passed: boolean;
+    failures: string[];
+  } | null;
+  /**
+   * The candidates whose verdict is unsafe_permissive or over_strict.
+   */
+  mismatches: ParityCandidate[];
+  candidates: ParityCandidate[];
+}
+/**
+ * This interface was referenced by `ParityReport`'s JSON-Schema
+ * via the `definition` "FateCounts".
+ */
+export interface FateCounts {
+  landed_clean: number;
+  landed_resolved: number;
+  reverted: number;
+  pending: number;
+}
+/**
+ * This interface was referenced by `ParityReport`'s JSON-Schema
+ * via the `definition` "ParityCandidate".
+ */
+export interface ParityCandidate {
+  slug: string;
+  branch: string;
+  sha: string;
+  outcome: OutcomeKind;
+  reasons: ReasonCode[];
+  decided_at: string;
+  row: ShadowRow;
+  fate: LiveFate;
+  landing: Landing | null;
+  /**
+   * The main commit that reverted it.
+   */
+  reverted_by: string | null;
+  verdict: Verdict;
+}
+/**
+ * This interface was referenced by `ParityReport`'s JSON-Schema
+ * via the `definition` "Landing".
+ */
+export interface Landing {
+  /**
+   * The main commit that brought the change in: the sha itself, the merge, or the squash commit.
+   */
+  commit: string;
+  via: 'ancestor' | 'merge' | 'squash' | 'tree';
+  clean: boolean;
+  /**
+   * The landing's first parent is the main tip the shadow evaluated against.
+   */
+  same_base: boolean;
+}
+
 // queue.schema.json
 /**
  * This interface was referenced by `QueueFile`'s JSON-Schema
@@ -411,6 +1022,7 @@ export type EventId = string;
  * via the `definition` "SessionId".
  */
 export type SessionId = string;
+
 /**
  * This interface was referenced by `undefined`'s JSON-Schema
  * via the `definition` "ReviewApproved".
@@ -559,6 +1171,140 @@ export interface ResolvedConfig {
   base: 'queue' | 'tip';
 }
 
+// status.schema.json
+/**
+ * held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.
+ *
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "LeaseState".
+ */
+export type LeaseState = 'free' | 'held' | 'expired';
+
+/**
+ * `status --json`: the mode, the lease, the queue, outcome counts, how far ingestion lags behind the log and the last decision, read from the state files alone.
+ */
+export interface StatusReport {
+  /**
+   * When the report was made (ISO 8601, UTC).
+   */
+  generated_at: string;
+  mode: 'off' | 'shadow';
+  /**
+   * The state directory, absolute.
+   */
+  state_dir: string;
+  lease: LeaseStatus;
+  /**
+   * The live queue in order: the first is evaluated next.
+   */
+  queue: QueueEntry[];
+  /**
+   * Candidates whose event conditions are not all met yet, as of the checkpoint.
+   */
+  waiting: number;
+  counts: StatusCounts;
+  ingestion: IngestionStatus;
+  /**
+   * Lines in rejected.jsonl.
+   */
+  rejected: number;
+  /**
+   * The ledger's last decision; null before the first.
+   */
+  last_outcome: Outcome | null;
+}
+/**
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "LeaseStatus".
+ */
+export interface LeaseStatus {
+  state: LeaseState;
+  /**
+   * Of the last lease written (kept after release, so the epoch keeps growing); null before the first holder.
+   */
+  epoch: number | null;
+  /**
+   * Who holds (or last held) it; null before the first holder.
+   */
+  owner: Owner | null;
+  acquired_at: string | null;
+  renewed_at: string | null;
+  expires_at: string | null;
+  released_at: string | null;
+  /**
+   * Seconds until expiry while held, negative once expired, null when free.
+   */
+  expires_in_s: number | null;
+}
+export interface Owner {
+  host: string;
+  pid: number;
+  run_id: string;
+}
+/**
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "QueueEntry".
+ */
+export interface QueueEntry {
+  /**
+   * 1 for the item evaluated next.
+   */
+  position: number;
+  slug: string;
+  branch: string;
+  sha: string;
+  status: QueueStatus;
+  ready_at: string;
+  enqueued_at: string;
+  /**
+   * Seconds since it was enqueued.
+   */
+  age_s: number;
+}
+/**
+ * Outcomes in the ledger, by kind.
+ *
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "StatusCounts".
+ */
+export interface StatusCounts {
+  would_integrate: number;
+  would_block: number;
+  superseded: number;
+  total: number;
+}
+/**
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "IngestionStatus".
+ */
+export interface IngestionStatus {
+  /**
+   * Path of readiness.jsonl.
+   */
+  log: string;
+  /**
+   * Its size in bytes.
+   */
+  size: number;
+  /**
+   * First byte the last checkpoint had not consumed (0 when the checkpoint is not about this file).
+   */
+  offset: number;
+  lag_bytes: number;
+  /**
+   * Whole lines behind (a line still being written counts in bytes only).
+   */
+  lag_lines: number;
+  /**
+   * When the last checkpoint was written; null before the first.
+   */
+  checkpoint_at: string | null;
+  /**
+   * The log was replaced or truncated since the checkpoint: the next holder reads it from the start.
+   */
+  restarted: 'replaced' | 'truncated' | null;
+}
+
 // Values defined by the schemas, for code that needs them at run time.
 /** The pattern of Slug (common.schema.json), as the validators apply it. */
 export const SLUG_PATTERN = new RegExp("^[a-z0-9][a-z0-9._-]{0,127}$", 'u');
@@ -566,13 +1312,33 @@ export const SLUG_PATTERN = new RegExp("^[a-z0-9][a-z0-9._-]{0,127}$", 'u');
 export const SHA_PATTERN = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", 'u');
 /** The pattern of RemoteName (common.schema.json), as the validators apply it. */
 export const REMOTE_NAME_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", 'u');
+/** Every ForecastState (conflicts.schema.json). */
+export const FORECAST_STATE_VALUES: readonly ForecastState[] = ["waiting","ready","queued","in_progress","stacked"];
+/** Every ConditionName (explain.schema.json). */
+export const CONDITION_NAME_VALUES: readonly ConditionName[] = ["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"];
+/** Every SupersessionRule (explain.schema.json). */
+export const SUPERSESSION_RULE_VALUES: readonly SupersessionRule[] = ["later_ready_at","equal_ready_at_later_in_log","arrived_older"];
+/** Every CandidateState (explain.schema.json). */
+export const CANDIDATE_STATE_VALUES: readonly CandidateState[] = ["waiting","ready","queued","in_progress","decided","superseded"];
+/** Every HookName (hooks.schema.json). */
+export const HOOK_NAME_VALUES: readonly HookName[] = ["post-commit","post-merge","post-receive"];
+/** Every HookAction (hooks.schema.json). */
+export const HOOK_ACTION_VALUES: readonly HookAction[] = ["installed","updated","unchanged","removed","restored","absent","foreign"];
 /** Every OutcomeKind (outcome.schema.json). */
 export const OUTCOME_KIND_VALUES: readonly OutcomeKind[] = ["would_integrate","would_block","superseded"];
 /** Every ReasonCode (outcome.schema.json). */
 export const REASON_CODE_VALUES: readonly ReasonCode[] = ["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"];
+/** Every LiveFate (parity.schema.json). */
+export const LIVE_FATE_VALUES: readonly LiveFate[] = ["landed_clean","landed_resolved","reverted","pending"];
+/** Every ShadowRow (parity.schema.json). */
+export const SHADOW_ROW_VALUES: readonly ShadowRow[] = ["would_integrate","would_block","already_integrated","superseded"];
+/** Every Verdict (parity.schema.json). */
+export const VERDICT_VALUES: readonly Verdict[] = ["agree","unsafe_permissive","over_strict","excluded"];
 /** Every QueueStatus (queue.schema.json). */
 export const QUEUE_STATUS_VALUES: readonly QueueStatus[] = ["queued","in_progress"];
 /** Every EventType (readiness-event.schema.json). */
 export const EVENT_TYPE_VALUES: readonly EventType[] = ["review_approved","finalize_ready","branch_pushed","retry_requested"];
 /** The pattern of EventId (readiness-event.schema.json), as the validators apply it. */
 export const EVENT_ID_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", 'u');
+/** Every LeaseState (status.schema.json). */
+export const LEASE_STATE_VALUES: readonly LeaseState[] = ["free","held","expired"];

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { errors, isShadowError, ShadowError } from '../../src/contract/errors.js';
+import * as outputs from '../../src/contract/output-validators.generated.js';
 import { branchNameProblem, isValidBranchName } from '../../src/contract/refname.js';
 import { describeErrors, formatProblems, schemaDir, validators, type Validator } from '../../src/contract/validate.js';
 import { Projection } from '../../src/readiness/projection.js';
@@ -382,4 +383,45 @@ describe('the error catalogue', () => {
     assert.deepEqual(e.toJSON(), { code: 'E_LEASE_LOST', message: e.message, details: { epoch: 7, why: 'taken over' } });
     assert.match(errors.stateWriteFailed('/s/queue.json', Object.assign(new Error('x'), { code: 'ENOSPC' })).message, /no space left on the device; the previous version of the file is intact/);
   });
+});
+
+const candidate = (n: number) => ({ slug: `s${n}`, branch: `b${n}`, sha: shaOf(n) });
+
+describe('conflicts.schema.json (the forecast `conflicts --json` prints)', () => {
+  const report = { main_sha: shaOf(9), candidates: [{ ...candidate(1), state: 'queued' }, { ...candidate(2), state: 'stacked' }], pairs: [{ a: candidate(1), b: candidate(2), paths: ['a.txt'] }] };
+  checkSchema(
+    () => outputs.conflicts,
+    { 'a forecast with one colliding pair': report, 'no collision': { ...report, pairs: [] } },
+    [
+      { name: 'an unknown candidate state', data: { ...report, candidates: [{ ...candidate(1), state: 'merged' }] }, expect: [/^candidates\.0\.state: must be one of "waiting", "ready", "queued", "in_progress", "stacked"/] },
+      { name: 'a pair without paths', data: { ...report, pairs: [{ a: candidate(1), b: candidate(2), paths: [] }] }, expect: ['pairs.0.paths: must NOT have fewer than 1 items'] },
+      { name: 'a pair member with an extra field', data: { ...report, pairs: [{ a: { ...candidate(1), state: 'queued' }, b: candidate(2), paths: ['x'] }] }, expect: ['pairs.0.a.state: is not a known field (known fields: slug, branch, sha)'] },
+      { name: 'a missing main_sha', data: without(report, 'main_sha'), expect: ['main_sha: is required'] },
+    ],
+  );
+});
+
+describe('error.schema.json (every failure under --json)', () => {
+  const envelope = { error: { code: 'E_NOT_FOUND', message: 'nothing is known about slug "x"', details: { slug: 'x' } } };
+  checkSchema(
+    () => outputs.error,
+    { 'an error': envelope },
+    [
+      { name: 'a code that is not E_ and capitals', data: { error: { ...envelope.error, code: 'not-found' } }, expect: ['error.code: must match ^E_[A-Z0-9_]+$'] },
+      { name: 'no details', data: { error: without(envelope.error, 'details') }, expect: ['error.details: is required'] },
+      { name: 'a bare message', data: { message: 'x' }, expect: ['error: is required', /^message: is not a known field/] },
+    ],
+  );
+});
+
+describe('drain.schema.json (one variant by status)', () => {
+  checkSchema(
+    () => outputs.drain,
+    { idle: { status: 'idle' }, 'lease lost': { status: 'lease_lost', epoch: 3, why: 'taken over', decided: 1 } },
+    [
+      { name: 'an unknown status', data: { status: 'crashed' }, expect: [/^status: must be one of "mode_off", "idle", "lease_busy", "lease_lost", "done"/] },
+      { name: 'done without counts', data: { status: 'done', epoch: 1, decided: 0, ingested: 0, rejected: 0, queued: 0 }, expect: ['counts: is required'] },
+      { name: 'idle with a field of done', data: { status: 'idle', decided: 2 }, expect: [/^decided: is not a known field/] },
+    ],
+  );
 });
