@@ -7,12 +7,13 @@ import type { LoadedConfig } from '../config/config.js';
 import { openStateDir } from '../config/state.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
-import type { ReadinessEvent } from '../contract/types.generated.js';
+import type { EventType, ReadinessEvent } from '../contract/types.generated.js';
 import { describeErrors, formatProblems, validators } from '../contract/validate.js';
 import { appendRecord } from '../store/jsonl.js';
 
-export const EVENT_TIME_FIELD = { review_approved: 'approved_at', finalize_ready: 'ready_at', branch_pushed: 'pushed_at', retry_requested: 'requested_at' } as const;
-export type EventType = keyof typeof EVENT_TIME_FIELD;
+/** Each event type's own timestamp field; `satisfies` keeps it in step with the schema's event types. */
+export const EVENT_TIME_FIELD = { review_approved: 'approved_at', finalize_ready: 'ready_at', branch_pushed: 'pushed_at', retry_requested: 'requested_at' } as const satisfies Record<EventType, string>;
+export type { EventType };
 
 export function isEventType(t: string): t is EventType {
   return Object.hasOwn(EVENT_TIME_FIELD, t);

@@ -7,7 +7,7 @@
  */
 import type { LoadedConfig } from '../config/config.js';
 import { errors } from '../contract/errors.js';
-import type { Outcome, QueueItem, ReadinessEvent, ReasonCode, RejectedLine } from '../contract/types.generated.js';
+import { SLUG_PATTERN, type Outcome, type QueueItem, type ReadinessEvent, type ReasonCode, type RejectedLine } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { KeySet } from '../readiness/keyset.js';
 import { MAX_LINE_BYTES, parseReadinessLine } from '../readiness/parse.js';
@@ -16,8 +16,6 @@ import { readQueue } from '../runtime/session.js';
 import { emptyCursor, tailLines } from '../store/jsonl.js';
 import { statePaths } from '../store/paths.js';
 import { SlugTrace, type CandidateId, type EventRef, type SupersessionRule, type TracedCandidate } from './slug-trace.js';
-
-const SLUG = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 export type ConditionName = 'review_approved' | 'finalize_ready' | 'branch_pushed' | 'not_superseded' | 'sha_on_remote_branch' | 'not_already_integrated';
 
@@ -76,7 +74,7 @@ export interface ExplainReport {
 }
 
 export function explain(loaded: LoadedConfig, slug: string): ExplainReport {
-  if (!SLUG.test(slug)) throw errors.usage(`"${slug}" is not a slug: it must match ${SLUG.source}`, { slug });
+  if (!SLUG_PATTERN.test(slug)) throw errors.usage(`"${slug}" is not a slug: it must match ${SLUG_PATTERN.source}`, { slug });
   const { remote } = loaded.config;
   const paths = statePaths(loaded.config.state_dir);
   const scan = scanSlug(paths.readiness, slug);
