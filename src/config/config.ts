@@ -178,7 +178,7 @@ function parseConfig(file: string, text: string): ParsedFile {
   }
   const lineOf = (path: string[]) => nodeLine(doc, lineCounter, path);
   if (isPlainObject(data) && 'mode' in data) {
-    const mode = (data as { mode: unknown }).mode;
+    const mode = data.mode;
     if (mode !== 'off' && mode !== 'shadow') throw errors.configModeRefused(file, String(mode), lineOf(['mode']));
   }
   const set = new Set(isPlainObject(data) ? Object.keys(flatten(data)) : []);

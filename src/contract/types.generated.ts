@@ -399,7 +399,7 @@ export interface ErrorBody {
    * For machines: what the error is about (file, key, line, problems, …), by code.
    */
   details: {
-    [k: string]: unknown | undefined;
+    [k: string]: unknown;
   };
 }
 
