@@ -46,7 +46,9 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
   const parsed = text === null ? null : parseConfig(file, text);
 
   // The defaults of an empty config give every key, in the schema's order, whatever the file's order.
-  const filled = inOrderOf(withDefaults({}), parsed?.data ?? {}) as Filled;
+  const defaults: Record<string, unknown> = {};
+  validators.config(defaults); // an empty config is valid: this only fills the defaults
+  const filled = inOrderOf(defaults, parsed?.data ?? {}) as Filled;
   const stateDir = opts.stateDir ?? filled.state_dir;
   const config: ResolvedConfig = {
     ...filled,
@@ -81,12 +83,6 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
   return { config, file: text === null ? null : file, sources, repo, root };
 }
 
-/** `data` with the schema's defaults filled in by the config's validator (which must accept it). */
-function withDefaults(data: Record<string, unknown>): Config {
-  if (!validators.config(data)) throw new Error(`internal: the config schema refuses its own defaults: ${JSON.stringify(validators.config.errors)}`);
-  return data;
-}
-
 /** `data` laid over `template`: the template's keys first and in its order, at every level. */
 function inOrderOf(template: object, data: object): Record<string, unknown> {
   const out: Record<string, unknown> = { ...template };
@@ -115,10 +111,13 @@ function readConfigText(file: string, mustExist: boolean): string | null {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw errors.configInvalid(file, [{ key: '(file)', message: `is ${fileKind(st)}: a config is read only from a regular file` }]);
-    const buf = Buffer.alloc(Math.min(st.size, MAX_CONFIG_BYTES) + 1);
+    // Up to one byte past the bound, whatever fstat said: a file that grew since is refused as well.
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
-    // Up to one byte past the bound, so that a file that grew since fstat is refused as well.
-    for (let n = -1; n !== 0 && length < buf.length; length += n) n = readSync(fd, buf, length, buf.length - length, null);
+    for (let n = 1; n > 0 && length < buf.length; ) {
+      n = readSync(fd, buf, length, buf.length - length, null);
+      length += n;
+    }
     if (length > MAX_CONFIG_BYTES) {
       throw errors.configInvalid(file, [{ key: '(file)', message: `is larger than ${MAX_CONFIG_BYTES} bytes: a config file is a few hundred bytes, this is not one` }]);
     }
