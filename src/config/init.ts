@@ -45,6 +45,13 @@ checks: []
 #  - name: unit tests
 #    run: npm test
 #    timeout_seconds: 300
+
+# Limit for every git process; past it the process is killed and the candidate blocks with git_error.
+git_timeout_seconds: 120
+
+# What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before
+# it that main does not contain yet, as an owner of main would have merged them. tip: live main alone.
+base: queue
 `;
 
 export interface InitResult {

@@ -24,7 +24,7 @@ import { GitError, simpleGit, type SimpleGit } from 'simple-git';
 import { errors } from '../contract/errors.js';
 import { SCRUBBED } from '../contract/git-environment.js';
 import { isValidBranchName } from '../contract/refname.js';
-import type { Conflict } from '../contract/types.generated.js';
+import { SHA_PATTERN, type Conflict } from '../contract/types.generated.js';
 
 export { isValidBranchName };
 
@@ -194,7 +194,8 @@ function finished(child: ChildProcessByStdio<Writable, Readable, Readable>, args
   });
 }
 
-const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** A full object id, as the schemas define it. */
+const SHA = SHA_PATTERN;
 
 export function assertSha(sha: string): string {
   if (!SHA.test(sha)) throw errors.gitRefused(`object id ${JSON.stringify(sha)}`);

@@ -8,7 +8,7 @@
 import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
-import type { Outcome, QueueItem, ReadinessEvent, ReasonCode, RejectedLine } from '../contract/types.generated.js';
+import { SLUG_PATTERN, type Outcome, type QueueItem, type ReadinessEvent, type ReasonCode, type RejectedLine } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { QueueState } from '../queue/queue.js';
 import { KeySet } from '../readiness/keyset.js';
@@ -18,8 +18,6 @@ import { emptyCursor, tailLines } from '../store/jsonl.js';
 import { statePaths } from '../store/paths.js';
 import { readQueueFile } from '../store/readers.js';
 import { SlugTrace, type CandidateId, type EventRef, type SupersessionRule, type TracedCandidate } from './slug-trace.js';
-
-const SLUG = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 export type ConditionName = 'review_approved' | 'finalize_ready' | 'branch_pushed' | 'not_superseded' | 'sha_on_remote_branch' | 'not_already_integrated';
 
@@ -78,7 +76,7 @@ export interface ExplainReport {
 }
 
 export function explain(loaded: LoadedConfig, _ctx: Context, slug: string): ExplainReport {
-  if (!SLUG.test(slug)) throw errors.argumentInvalid('slug', slug, `a slug must match ${SLUG.source}`);
+  if (!SLUG_PATTERN.test(slug)) throw errors.argumentInvalid('slug', slug, `a slug must match ${SLUG_PATTERN.source}`);
   const { remote } = loaded.config;
   const paths = statePaths(loaded.config.state_dir);
   const scan = scanSlug(paths.readiness, slug);

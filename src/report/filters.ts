@@ -2,15 +2,11 @@
  * The filters the reports share (`--outcome`, `--since`, `--slug`), validated against the contract:
  * a bad value is a usage error that names what is allowed.
  */
-import { readFileSync } from 'node:fs';
 import { errors } from '../contract/errors.js';
-import type { Outcome, OutcomeKind } from '../contract/types.generated.js';
-import { schemaDir } from '../contract/schema-dir.js';
+import { OUTCOME_KIND_VALUES, type Outcome, type OutcomeKind } from '../contract/types.generated.js';
 
-const outcomeSchema = JSON.parse(readFileSync(new URL('outcome.schema.json', schemaDir), 'utf8')) as { $defs: { OutcomeKind: { enum: OutcomeKind[] } } };
-
-/** The outcome kinds, from the schema (the single source of truth). */
-export const OUTCOME_KINDS: readonly OutcomeKind[] = outcomeSchema.$defs.OutcomeKind.enum;
+/** The outcome kinds, from the schema (the single source of truth), without reading it at run time. */
+export const OUTCOME_KINDS: readonly OutcomeKind[] = OUTCOME_KIND_VALUES;
 
 export function parseOutcomeKind(text: string): OutcomeKind {
   const kind = OUTCOME_KINDS.find((k) => k === text);

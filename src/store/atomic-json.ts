@@ -5,9 +5,8 @@
  */
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { errors, isErrnoError } from '../contract/errors.js';
-import { describeErrors, formatProblems } from '../contract/validate.js';
+import { describeErrors, formatProblems, type Validator } from '../contract/validate.js';
 
 export function writeJsonAtomic(path: string, data: unknown): void {
   writeAtomic(path, (fd) => writeJsonTo(fd, data));
@@ -85,7 +84,7 @@ function writeJsonTo(fd: number, data: unknown): void {
 }
 
 /** Reads and validates a state file; `null` when it does not exist yet. */
-export function readJson<T>(path: string, validate: ValidateFunction<T>): T | null {
+export function readJson<T>(path: string, validate: Validator<T>): T | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -142,9 +142,9 @@ describe('config', () => {
     assert.equal(out.sources['lease.renew_every_seconds'], 'default');
     assert.match(out.sources.state_dir ?? '', /^default/);
 
-    const flag = JSON.parse((await cli(r.dir, ['--state-dir', 'here', 'config', '--json'])).stdout) as typeof out;
+    const flag = JSON.parse((await cli(r.dir, ['--state-dir', '.git/here', 'config', '--json'])).stdout) as typeof out;
     assert.equal(flag.sources.state_dir, '--state-dir');
-    assert.equal(flag.config.state_dir, join(r.dir, 'here'));
+    assert.equal(flag.config.state_dir, join(r.dir, '.git', 'here'));
   });
 
   test('without --json: a table of key, value and source', async () => {

@@ -68,11 +68,11 @@ test('emit fills the timestamp and a fresh id, and refuses an invalid event with
 });
 
 test('emit into a state dir that does not exist yet creates it', () => {
-  const r = tempRepo('mode: shadow\nstate_dir: fresh/state\n');
+  const r = tempRepo('mode: shadow\nstate_dir: .git/fresh/state\n');
   try {
     const { file } = emit(r.load(), testContext({ cwd: r.dir }), 'review_approved', { slug: 's', review_round: 2, reviewer_session_id: 'r' });
     assert.ok(existsSync(file));
-    assert.ok(file.startsWith(`${r.dir}/fresh/state/`));
+    assert.ok(file.startsWith(`${r.dir}/.git/fresh/state/`));
   } finally {
     r.remove();
   }

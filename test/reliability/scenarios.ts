@@ -243,12 +243,12 @@ const unusableStateDir: Scenario = {
     const repo = shadowRepo();
     try {
       // Missing: created on first use.
-      const missing = join(repo.dir, 'does', 'not', 'exist');
+      const missing = join(repo.dir, '.git', 'does', 'not', 'exist');
       const emitted = await runCli(repo, ['--state-dir', missing, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
       if (emitted.code !== 0 || readLines(statePaths(missing).readiness).length !== 1) throw new Error(`emit into a missing state dir failed: ${emitted.stderr}`);
 
       // Read-only: a clear error naming the file, exit 1.
-      const ro = join(repo.dir, 'ro-state');
+      const ro = join(repo.dir, '.git', 'ro-state');
       if (!mountTmpfs(ro, 'size=1m,ro')) throw cannotRunHere('cannot mount tmpfs here (not root?)');
       try {
         const r = await runCli(repo, ['--state-dir', ro, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
@@ -258,7 +258,7 @@ const unusableStateDir: Scenario = {
       }
 
       // Full: fill a tiny tmpfs, then drain must fail cleanly and leave every state file whole.
-      const full = join(repo.dir, 'full-state');
+      const full = join(repo.dir, '.git', 'full-state');
       if (!mountTmpfs(full, 'size=64k')) throw cannotRunHere('cannot mount tmpfs here');
       try {
         const paths = statePaths(full);
