@@ -23,7 +23,7 @@ import { quietContext } from '../src/context.js';
 import { acquireLease, releaseLease, selfOwner } from '../src/runtime/lease-store.js';
 import { HolderSession, type Engine } from '../src/runtime/session.js';
 import { statePaths } from '../src/store/paths.js';
-import { readCheckpoint } from '../src/store/readers.js';
+import { readCheckpointFile } from '../src/store/readers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
@@ -115,8 +115,8 @@ async function childIngest(dir: string): Promise<void> {
   await session.endRound();
   session.close();
   await releaseLease(paths, acq.held, ctx.now);
-  const waiting = readCheckpoint(paths)?.round.queue.waiting ?? 0;
-  const snapshot = readCheckpoint(paths)?.round.snapshot?.file;
+  const waiting = readCheckpointFile(paths)?.round.queue.waiting ?? 0;
+  const snapshot = readCheckpointFile(paths)?.round.snapshot?.file;
   process.stdout.write(
     JSON.stringify({
       accepted: got.accepted,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { benchDrain, benchEvaluation, largeRepo } from './evaluate.js';
 import { benchState } from './ingest.js';
 import { machine } from './machine.js';
+import { benchStartup } from './startup.js';
 import { benchWatch } from './watch.js';
 
 const quick = process.argv.includes('--quick');
@@ -16,6 +17,10 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const env = machine();
 log(`machine: ${env.cpu}, ${env.memory}, ${env.platform}, node ${env.node}, ${env.git}; ${env.date}`);
+
+const startup = benchStartup(quick ? 5 : 21);
+const nodeMs = startup.median_ms['node -e 0'] ?? NaN;
+for (const [name, ms] of Object.entries(startup.median_ms)) log(`start-up, ${name}: ${fmt(ms)} ms (${fmt(ms / nodeMs, 2)}× node -e 0)`);
 
 const t = Date.now();
 const repo = largeRepo();
@@ -38,6 +43,10 @@ const watch = await benchWatch(repo, quick ? 10 : 40);
 log(`watch latency over ${watch.samples} events: p50 ${fmt(watch.p50_ms)} ms, p95 ${fmt(watch.p95_ms)} ms, max ${fmt(watch.max_ms)} ms`);
 
 const rows: [string, string, string][] = [
+  [`bare \`node -e 0\` (median of ${startup.samples})`, `${fmt(nodeMs)} ms`, 'the floor'],
+  ...Object.entries(startup.median_ms)
+    .filter(([name]) => name !== 'node -e 0')
+    .map(([name, ms]): [string, string, string] => [`start-up: \`${name}\``, `${fmt(ms)} ms (${fmt(ms / nodeMs, 2)}× node)`, '≤ 3× node -e 0']),
   ...evaluation.flatMap((r): [string, string, string][] => [
     [`evaluation, ${r.kind} (median of ${r.samples}): raw \`git merge-tree --write-tree\``, `${fmt(r.raw_merge_tree_ms)} ms`, 'the floor'],
     [`evaluation, ${r.kind}: shadow-integrator (re-check + merge + durable ledger append)`, `${fmt(r.tool_ms)} ms (${fmt(r.tool_ms / r.raw_merge_tree_ms, 2)}× the floor)`, '≤ 1.5× the floor'],
@@ -60,4 +69,4 @@ const rows: [string, string, string][] = [
 const table = ['| measurement | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 log(`\n${table}`);
 mkdirSync('.bench-cache', { recursive: true });
-writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, evaluation, drained, state, watch, quick }, null, 2));
+writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, drained, state, watch, quick }, null, 2));

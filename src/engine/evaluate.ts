@@ -12,7 +12,7 @@
 import type { ResolvedConfig } from '../config/config.js';
 import type { Logger } from '../context.js';
 import { isShadowError } from '../contract/errors.js';
-import type { Conflict, Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
+import type { CandidateRef, Conflict, Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
 import {
   assertSha,
   checkoutTreeInScratch,
@@ -35,11 +35,8 @@ export type Evaluation = Omit<Pick<Outcome, 'outcome' | 'reasons' | 'conflicts' 
   outcome: Exclude<OutcomeKind, 'superseded'>;
 };
 
-export interface Candidate {
-  slug: string;
-  branch: string;
-  sha: string;
-}
+/** A candidate's identity: the schemas' one CandidateRef. */
+export type Candidate = CandidateRef;
 
 export interface EngineOptions {
   /** The repository (main worktree, or the common dir of a bare repository). */

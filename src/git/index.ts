@@ -22,8 +22,9 @@ import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { GitError, simpleGit, type SimpleGit } from 'simple-git';
 import { errors } from '../contract/errors.js';
+import { SCRUBBED } from '../contract/git-environment.js';
 import { isValidBranchName } from '../contract/refname.js';
-import type { Conflict } from '../contract/types.generated.js';
+import { SHA_PATTERN, type Conflict } from '../contract/types.generated.js';
 
 export { isValidBranchName };
 
@@ -44,8 +45,6 @@ export interface GitHandle {
   readonly git: SimpleGit;
 }
 
-/** Variables that would redirect git away from the repository we were asked about. */
-export const SCRUBBED = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE', 'GIT_COMMON_DIR', 'GIT_PREFIX', 'GIT_CEILING_DIRECTORIES', 'GIT_QUARANTINE_PATH'];
 
 /**
  * Variables only interactive git reads (editors, pagers, external diff, templates). simple-git refuses to
@@ -195,7 +194,8 @@ function finished(child: ChildProcessByStdio<Writable, Readable, Readable>, args
   });
 }
 
-const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** A full object id, as the schemas define it. */
+const SHA = SHA_PATTERN;
 
 export function assertSha(sha: string): string {
   if (!SHA.test(sha)) throw errors.gitRefused(`object id ${JSON.stringify(sha)}`);

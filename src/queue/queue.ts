@@ -5,6 +5,7 @@
  * as journal records (store/journal.ts); next() is amortized O(1), so decisions per second do not
  * fall as the queue grows.
  */
+import { errors } from '../contract/errors.js';
 import type { OutcomeKind, QueueItem, QueueStatus } from '../contract/types.generated.js';
 import type { Candidate, CandidateRef } from '../readiness/projection.js';
 import { fifoBefore } from '../store/journal.js';
@@ -60,7 +61,7 @@ export class QueueState {
     const live = this.bySlug.get(c.slug);
     if (live) {
       if (live.branch === c.branch && live.sha === c.sha) return null;
-      throw new Error(`internal: ${c.slug} already has a live item ${live.branch}@${live.sha}`);
+      throw errors.internal('enqueuing', `${c.slug} already has a live item ${live.branch}@${live.sha}`);
     }
     const item: QueueItem = {
       slug: c.slug,
@@ -79,7 +80,7 @@ export class QueueState {
   }
 
   private insert(item: QueueItem, readyMs: number): void {
-    if (this.bySlug.has(item.slug)) throw new Error(`internal: ${item.slug} already has a live item`);
+    if (this.bySlug.has(item.slug)) throw errors.internal('enqueuing', `${item.slug} already has a live item`);
     // Candidates mostly arrive in order: search from the tail.
     let i = this.items.length;
     while (i > this.head && fifoBefore(readyMs, item.log_offset, this.readyMs[i - 1] as number, (this.items[i - 1] as QueueItem).log_offset)) i--;
@@ -100,8 +101,8 @@ export class QueueState {
 
   transition(c: CandidateRef, to: ItemState, reason: string, now: Date, epoch: number): QueueItem {
     const item = this.get(c);
-    if (!item) throw new Error(`internal: ${c.slug} ${c.branch}@${c.sha} is not in the queue`);
-    if (!TRANSITIONS[item.status].includes(to)) throw new Error(`internal: illegal queue transition ${item.status} → ${to}`);
+    if (!item) throw errors.internal('moving a queue item', `${c.slug} ${c.branch}@${c.sha} is not in the queue`);
+    if (!TRANSITIONS[item.status].includes(to)) throw errors.internal('moving a queue item', `illegal queue transition ${item.status} → ${to}`);
     item.transitions.push({ at: now.toISOString(), from: item.status, to, reason, epoch });
     if (to === 'queued' || to === 'in_progress') item.status = to;
     else this.remove(item);

@@ -3,9 +3,9 @@
  * projection or quarantined. Reading is the store's; deciding is the projection's. Nothing is kept
  * per line: effects and rejections are handed on as they happen.
  */
-import type { LogCursor, RejectedLine } from '../contract/types.generated.js';
+import type { LogCursor, ReadinessEvent, RejectedLine } from '../contract/types.generated.js';
 import { readLogRange, readLogTail, type LogLine, type TailResult } from '../store/jsonl.js';
-import { MAX_LINE_BYTES, parseReadinessLine } from './parse.js';
+import { MAX_LINE_BYTES, parseReadinessLine, RAW_KEEP_BYTES } from './parse.js';
 import type { Effect, Projection } from './projection.js';
 
 export interface IngestResult extends TailResult {
@@ -34,14 +34,33 @@ export function ingest(logPath: string, from: LogCursor, projection: Projection,
         sinks.onRejected(parsed.rejected, line);
         return;
       }
+      const applied = projection.apply(parsed.event, line.position, effects);
+      if (applied === 'unusable') {
+        sinks.onRejected(unusable(parsed.event, line), line);
+        return;
+      }
       accepted += 1;
-      if (projection.apply(parsed.event, line.position, effects) !== 'applied') unchanged += 1;
+      if (applied !== 'applied') unchanged += 1;
       for (const e of effects) sinks.onEffect(e);
       effects.length = 0;
     },
     { maxLine: MAX_LINE_BYTES },
   );
   return { ...tail, accepted, unchanged };
+}
+
+/** A valid event the projection cannot use: quarantined like a schema failure, naming the field. */
+function unusable(event: ReadinessEvent, line: LogLine): Omit<RejectedLine, 'rejected_at'> {
+  const raw = line.bytes.subarray(0, RAW_KEEP_BYTES);
+  const value = event.type === 'finalize_ready' ? event.ready_at : '';
+  return {
+    offset: line.offset,
+    line: line.line,
+    raw: raw.toString('utf8'),
+    truncated: line.bytes.length > raw.length,
+    reason: 'schema',
+    errors: [`ready_at: ${JSON.stringify(value)} cannot be used as a time (JavaScript dates cannot represent it)`],
+  };
 }
 
 /**

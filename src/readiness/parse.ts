@@ -3,7 +3,7 @@
  * data out. Bad input is never fatal and never silently dropped: the caller writes the rejection.
  */
 import { isUtf8 } from 'node:buffer';
-import type { ReadinessEvent, RejectedLine } from '../contract/types.generated.js';
+import { EVENT_TYPE_VALUES, type ReadinessEvent, type RejectedLine } from '../contract/types.generated.js';
 import { describeErrors, formatProblems, validators } from '../contract/validate.js';
 
 /** Lines longer than this are quarantined unread (a readiness event is a few hundred bytes). */
@@ -11,25 +11,9 @@ export const MAX_LINE_BYTES = 64 * 1024;
 /** How much of a rejected line's text is kept in rejected.jsonl. */
 export const RAW_KEEP_BYTES = 4096;
 
-const EVENT_TYPES = new Set(['review_approved', 'finalize_ready', 'branch_pushed', 'retry_requested']);
+const EVENT_TYPES = new Set<string>(EVENT_TYPE_VALUES);
 
 export type ParsedLine = { ok: true; event: ReadinessEvent } | { ok: false; rejected: Omit<RejectedLine, 'rejected_at'> } | { ok: 'blank' };
-
-/** The time field of each event type: what the projection computes with. */
-const TIME_FIELD = { review_approved: 'approved_at', finalize_ready: 'ready_at', branch_pushed: 'pushed_at', retry_requested: 'requested_at' } as const;
-
-/**
- * ISO 8601 with a zone that the schema's format accepts but Date cannot use: a leap second
- * (…T23:59:60Z) is NaN. The format fixes where the seconds are: only a 6 there needs the full parse.
- */
-function unusableTime(event: ReadinessEvent): string | null {
-  const field = TIME_FIELD[event.type];
-  const value = (event as unknown as Record<string, unknown>)[field];
-  if (typeof value === 'string' && value.charCodeAt(17) === 54 /* 6 */ && !Number.isFinite(Date.parse(value))) {
-    return `${field}: ${JSON.stringify(value)} is not a usable time (a leap second or a date that does not exist); use an ISO 8601 date-time such as 2026-01-31T12:00:00Z`;
-  }
-  return null;
-}
 
 export function parseReadinessLine(bytes: Buffer, offset: number, line: number, tooLong: boolean): ParsedLine {
   const reject = (reason: RejectedLine['reason'], errs: string[]): ParsedLine => ({
@@ -50,12 +34,10 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return reject('not_an_object', ['line must be one JSON object']);
   const type = (data as { type?: unknown }).type;
   if (typeof type !== 'string' || !EVENT_TYPES.has(type)) {
-    return reject('unknown_type', [`type: ${JSON.stringify(type)} is not one of "review_approved", "finalize_ready", "branch_pushed", "retry_requested"`]);
+    return reject('unknown_type', [`type: ${JSON.stringify(type)} is not one of ${EVENT_TYPE_VALUES.map((t) => JSON.stringify(t)).join(', ')}`]);
   }
+  // The schema's date-time refuses what Date cannot use (a leap second): nothing it lets through can poison the state.
   if (!validators.event(data)) return reject('schema', formatProblems(describeErrors(validators.event.errors, data)));
-  // Quarantined here, not later: a value the projection cannot use would otherwise poison the state.
-  const unusable = unusableTime(data);
-  if (unusable) return reject('schema', [unusable]);
   return { ok: true, event: data };
 }
 

@@ -21,7 +21,7 @@
  * readiness episode per candidate is one more column of the slug records (the head's episode), with
  * the decided set keyed (slug, branch, sha, episode).
  */
-import type { ReadinessEvent } from '../contract/types.generated.js';
+import type { CandidateRef, ReadinessEvent } from '../contract/types.generated.js';
 import { hashParts, HashIndex, KeySet, type Hash64, type Hash64Ref } from './keyset.js';
 
 export interface Candidate {
@@ -33,11 +33,7 @@ export interface Candidate {
   log_offset: number;
 }
 
-export interface CandidateRef {
-  slug: string;
-  branch: string;
-  sha: string;
-}
+export type { CandidateRef };
 
 export type Effect =
   /** The event conditions went from not met to met: enqueue (unless decided or already queued). */
@@ -50,7 +46,12 @@ export type Effect =
   /** The finalize_ready arrived already older than the slug's head: superseded at once, never enqueued. */
   | { kind: 'stale'; candidate: Candidate; by: CandidateRef | null };
 
-export type Applied = 'applied' | 'noop' | 'duplicate';
+/**
+ * `noop`: it changed nothing (seen before, or another remote); `duplicate`: its id was already used by
+ * an event that changed something; `unusable`: a value the projection computes with cannot be used
+ * (a time Date cannot represent): nothing was applied, the line is quarantined.
+ */
+export type Applied = 'applied' | 'noop' | 'duplicate' | 'unusable';
 
 /** Reads the finalize_ready at a log position back (the strings of a head that no longer waits). */
 export type LineAt = (position: number) => ReadinessEvent | null;
@@ -232,7 +233,7 @@ class Waiting {
     for (let w = 0; w < this.n; w++) {
       const len = this.strLen[w] as number;
       if (len === 0) continue;
-      this.arena.copy(next, used, this.strOff[w] as number, (this.strOff[w] as number) + len);
+      this.arena.copy(next, used, this.strOff[w], (this.strOff[w] as number) + len);
       this.strOff[w] = used;
       used += len;
     }
@@ -353,8 +354,7 @@ export class Projection {
 
   /**
    * Applies one event at its log position, pushing what it caused onto `effects` (a sink rather than
-   * a returned array: this runs for every line of the log). `noop`: it changed nothing (seen before,
-   * or another remote); `duplicate`: its id was already used by an event that changed something.
+   * a returned array: this runs for every line of the log).
    */
   apply(event: ReadinessEvent, position: number, effects: Effect[]): Applied {
     switch (event.type) {
@@ -393,6 +393,9 @@ export class Projection {
   }
 
   private onFinalized(e: Extract<ReadinessEvent, { type: 'finalize_ready' }>, position: number, effects: Effect[]): Applied {
+    // Checked before anything changes: a ready_at that is not a finite time would poison every comparison.
+    const readyMs = Date.parse(e.ready_at);
+    if (!Number.isFinite(readyMs)) return 'unusable';
     const slugH = hashParts(e.slug);
     const ref = hashParts(e.branch, e.sha);
     const key = candidateHash(slugH, ref);
@@ -400,7 +403,6 @@ export class Projection {
     if (!this.firstUseOf(e.id)) return 'duplicate';
     this.finalized.add(key);
     const candidate: Candidate = { slug: e.slug, branch: e.branch, sha: e.sha, ready_at: e.ready_at, log_offset: position };
-    const readyMs = Date.parse(e.ready_at);
     let r = this.slugs.find(slugH);
     if (r !== -1) {
       // Equal ready_at: the one later in the log wins, and the event being applied is the later one.

@@ -1,5 +1,6 @@
 /** `outcomes`: the ledger, filtered. */
 import type { LoadedConfig } from '../config/config.js';
+import type { Context } from '../context.js';
 import type { Outcome } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { statePaths } from '../store/paths.js';
@@ -12,7 +13,7 @@ export interface OutcomesReport {
   invalid: number;
 }
 
-export function listOutcomes(loaded: LoadedConfig, filter: OutcomeFilter): OutcomesReport {
+export function listOutcomes(loaded: LoadedConfig, _ctx: Context, filter: OutcomeFilter): OutcomesReport {
   const paths = statePaths(loaded.config.state_dir);
   const file = paths.outcomes;
   const read = readOutcomes(paths);

@@ -21,6 +21,7 @@
  * and one merge-tree per live merge that the shadow's record cannot answer.
  */
 import type { LoadedConfig } from '../config/config.js';
+import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
 import { diffPatchIds, listCommits, mergeTree, openGit, remoteRef, resolveRevisions, temporaryObjects, type CommitInfo, type DiffSpec, type GitHandle } from '../git/index.js';
@@ -99,17 +100,17 @@ export interface ParityOptions {
 
 export function parseMinAgreement(text: string): number {
   const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw errors.usage(`--min-agreement "${text}" must be a number from 0 to 1, e.g. 0.9`, { value: text });
+  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw errors.optionInvalid('--min-agreement', text, 'must be a number from 0 to 1, e.g. 0.9');
   return x;
 }
 
-export async function parity(loaded: LoadedConfig, opts: ParityOptions = {}): Promise<ParityReport> {
+export async function parity(loaded: LoadedConfig, _ctx: Context, opts: ParityOptions = {}): Promise<ParityReport> {
   const { remote, main_branch } = loaded.config;
   const repoDir = loaded.repo.mainWorktree ?? loaded.repo.commonDir;
   const h = openGit(repoDir);
   const mainRef = remoteRef(remote, main_branch);
   const [mainSha] = await resolveRevisions(h, [mainRef]);
-  if (!mainSha) throw errors.notFound(`${mainRef} does not exist: parity compares with canonical main (fetch ${remote} first)`, { ref: mainRef });
+  if (!mainSha) throw errors.mainRefMissing(mainRef, remote);
 
   const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir)).outcomes, opts.since);
   const history = new MainHistory(decisions.length > 0 ? await listCommits(h, mainSha) : [], mainSha);
@@ -119,7 +120,7 @@ export async function parity(loaded: LoadedConfig, opts: ParityOptions = {}): Pr
     const fates = await liveFates(h, openGit(repoDir, { objects }), history, decisions);
     return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate)));
   } finally {
-    await objects.remove();
+    objects.remove();
   }
 }
 

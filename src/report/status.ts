@@ -10,7 +10,7 @@ import type { Context } from '../context.js';
 import type { CheckpointFile, Counts, LeaseFile, Outcome, QueueItem, Round } from '../contract/types.generated.js';
 import { describeOwner, leaseState, type LeaseState } from '../runtime/lease.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
-import { forEachOutcome, readCheckpoint, readLease, readState } from '../store/readers.js';
+import { forEachOutcome, readCheckpointFile, readLeaseFile, readState } from '../store/readers.js';
 import { countLines, lastOutcome } from './state-files.js';
 
 export interface LeaseStatus {
@@ -63,7 +63,7 @@ export interface StatusReport {
 export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StatusReport {
   const now = ctx.now();
   const paths = statePaths(loaded.config.state_dir);
-  const cp = readCheckpoint(paths);
+  const cp = readCheckpointFile(paths);
   // The journal is the authority; the header caches its last round (and is older when a holder stopped before writing it).
   const state = readState(paths);
   const round = state.round ?? cp?.round ?? null;
@@ -72,7 +72,7 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StatusR
     generated_at: now.toISOString(),
     mode: loaded.config.mode,
     state_dir: paths.dir,
-    lease: leaseStatus(readLease(paths), now),
+    lease: leaseStatus(readLeaseFile(paths), now),
     queue: state.items.map((it, i) => ({ position: i + 1, slug: it.slug, branch: it.branch, sha: it.sha, status: it.status, ready_at: it.ready_at, enqueued_at: it.enqueued_at, age_s: secondsSince(it.enqueued_at, now) })),
     waiting: round?.queue.waiting ?? 0,
     counts: ledger.counts,

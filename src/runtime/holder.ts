@@ -78,6 +78,7 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     for (;;) {
       const got = await session.ingest();
       ingested += got.accepted;
+      decided += got.superseded; // supersession outcomes are ledger lines this tenure wrote
       rejected += got.rejected;
       decided += await session.drain(engine, stop);
       if (stop.aborted) break;
@@ -105,7 +106,7 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     if (!isShadowError(e) || e.code !== 'E_LEASE_LOST') {
       // Do not make the next holder wait out the TTL because of our failure.
       await releaseLease(paths, held, ctx.now).catch(() => false);
-      throw isShadowError(e) ? e : errors.internal('a holder tenure failed', e);
+      throw isShadowError(e) ? e : errors.internal('running a holder tenure', e);
     }
     ctx.logger.log('error', 'lease_lost', { epoch: held.epoch, why: String(e.details.why), decided });
     return { status: 'lease_lost', epoch: held.epoch, why: String(e.details.why), decided };

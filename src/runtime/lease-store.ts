@@ -15,7 +15,7 @@ import { pidAlive } from '../store/files.js';
 import { liveJournal } from '../store/journal.js';
 import { withStateMutex, type MutexOptions } from '../store/mutex.js';
 import type { StatePaths } from '../store/paths.js';
-import { readCheckpoint, readLease } from '../store/readers.js';
+import { readCheckpointFile, readLeaseFile } from '../store/readers.js';
 import { acquiredLease, decideAcquire, heldOf, leaseOf, lostBecause, needsRestore, releasedLease, renewedLease, type HeldLease, type LeaseView, type Owner, type Takeover } from './lease.js';
 
 export const selfOwner = (runId: string): Owner => ({ host: hostname(), pid: process.pid, run_id: runId });
@@ -35,7 +35,7 @@ export type AcquireResult =
 /** lease.json, or null when it is missing or unreadable (a holder restores it; the claims still say who holds). */
 function leaseOrNull(paths: StatePaths): LeaseFile | null {
   try {
-    return readLease(paths);
+    return readLeaseFile(paths);
   } catch {
     return null;
   }
@@ -45,7 +45,7 @@ function leaseOrNull(paths: StatePaths): LeaseFile | null {
 function epochFloor(paths: StatePaths): number {
   let floor = liveJournal(paths)?.epoch ?? 0;
   try {
-    floor = Math.max(floor, readCheckpoint(paths)?.round.epoch ?? 0);
+    floor = Math.max(floor, readCheckpointFile(paths)?.round.epoch ?? 0);
   } catch {
     // an unreadable checkpoint says nothing; the journal and the claims still do
   }

@@ -11,7 +11,7 @@ import type { CheckpointFile } from '../contract/types.generated.js';
 import { hasWholeLineAfter, unchangedBefore } from '../store/jsonl.js';
 import { liveJournal } from '../store/journal.js';
 import type { StatePaths } from '../store/paths.js';
-import { readCheckpoint } from '../store/readers.js';
+import { readCheckpointFile } from '../store/readers.js';
 
 export class PendingWork {
   private cached: { mtimeMs: number; size: number; ino: number; header: CheckpointFile | null } | null = null;
@@ -44,7 +44,7 @@ export class PendingWork {
     if (!this.cached || this.cached.mtimeMs !== st.mtimeMs || this.cached.size !== st.size || this.cached.ino !== st.ino) {
       let header: CheckpointFile | null = null;
       try {
-        header = readCheckpoint(this.paths);
+        header = readCheckpointFile(this.paths);
       } catch {
         header = null;
       }

@@ -514,7 +514,7 @@ function isValidJson(bytes: Buffer, valid: (x: unknown) => boolean): boolean {
 }
 
 function transitionRecord(item: QueueItem, t: QueueItem['transitions'][number] | undefined, epoch: number): JournalRecord {
-  if (!t) throw new Error(`internal: ${item.slug} has no transition to record`);
+  if (!t) throw errors.internal('recording a queue transition', `${item.slug} has no transition to record`);
   return { t: 'transition', epoch, slug: item.slug, branch: item.branch, sha: item.sha, transition: t };
 }
 

@@ -4,10 +4,10 @@
  * FIFO or device is refused without blocking, a directory is named as such. Files are created 0600.
  * Every errno becomes a named error with the path and what to do.
  */
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { errors, isShadowError } from '../contract/errors.js';
+import { errors, isErrnoError, isShadowError } from '../contract/errors.js';
 
 /** Mode of every file the tool creates: no more readable than its owner. */
 export const FILE_MODE = 0o600;
@@ -29,6 +29,8 @@ const FLAGS: Record<OpenMode, number> = {
  * refuses a symlink, O_NONBLOCK keeps a FIFO from blocking the open; fstat then refuses anything
  * that is not a regular file.
  */
+export function openState(path: string, mode: 'append' | 'read-write'): number;
+export function openState(path: string, mode: OpenMode): number | null;
 export function openState(path: string, mode: OpenMode): number | null {
   let fd: number;
   try {
@@ -42,7 +44,7 @@ export function openState(path: string, mode: OpenMode): number | null {
     throw stateIoError(path, e, mode === 'read' ? 'read' : 'write');
   }
   try {
-    assertRegular(path, fstatSync(fd));
+    assertRegular(path, fstatSync(fd), mode === 'read' ? 'read' : 'write');
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -50,17 +52,17 @@ export function openState(path: string, mode: OpenMode): number | null {
   return fd;
 }
 
-export function assertRegular(path: string, st: Stats): void {
+export function assertRegular(path: string, st: Stats, op: 'read' | 'write'): void {
   if (st.isFile()) return;
-  throw errors.stateNotRegular(path, st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file');
+  // A directory where the file belongs is the errno every tool reports for it (EISDIR), with its remedy.
+  if (st.isDirectory()) throw stateIoError(path, Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR', path }), op);
+  throw errors.stateNotRegular(path, st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file');
 }
 
 /** File-system failures become named errors (permission, full disk, read-only, a directory) naming the file. */
 export function stateIoError(path: string, e: unknown, op: 'read' | 'write'): unknown {
-  if (isShadowError(e)) return e;
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (typeof code !== 'string' || !code.startsWith('E')) return e;
-  return op === 'read' ? errors.stateReadFailed(path, e as NodeJS.ErrnoException) : errors.stateWriteFailed(path, e as NodeJS.ErrnoException);
+  if (isShadowError(e) || !isErrnoError(e)) return e;
+  return op === 'read' ? errors.stateReadFailed(path, e) : errors.stateWriteFailed(path, e);
 }
 
 /** The whole file, or null when it does not exist; refused when larger than `maxBytes`. */
@@ -102,13 +104,14 @@ const TEMP = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
  * (rename is atomic only within one file system), fsync, rename, fsync of the directory so the
  * rename itself is durable. Readers see the old or the new file, never a torn one.
  */
-export function replaceFile(path: string, write: (fd: number) => void): void {
+export function replaceFile(path: string, write: (fd: number) => void, mode = FILE_MODE): void {
   const tmp = tempPathFor(path);
   try {
     // A fresh exclusive file is regular by construction; its errno is reported against `path`.
-    const fd = openSync(tmp, FLAGS['create-exclusive'] | O_NOFOLLOW, FILE_MODE);
+    const fd = openSync(tmp, FLAGS['create-exclusive'] | O_NOFOLLOW, mode);
     try {
       write(fd);
+      if (mode !== FILE_MODE) fchmodSync(fd, mode);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

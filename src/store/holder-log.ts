@@ -23,7 +23,7 @@ export class HolderLog {
   ) {}
 
   static open(path: string, opts: { rotatable: boolean }): HolderLog {
-    const fd = openState(path, 'append') as number;
+    const fd = openState(path, 'append');
     return new HolderLog(path, opts.rotatable, fd, fstatSync(fd).ino);
   }
 
@@ -49,7 +49,7 @@ export class HolderLog {
     // What was written to the rotated file is made durable before we let go of it.
     fsyncSync(this.fd);
     closeSync(this.fd);
-    this.fd = openState(this.path, 'append') as number;
+    this.fd = openState(this.path, 'append');
     this.ino = fstatSync(this.fd).ino;
   }
 

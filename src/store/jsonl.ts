@@ -22,7 +22,7 @@ export function appendText(path: string, text: string, opts: { fsync?: boolean; 
   let fd: number | null = null;
   let before = -1;
   try {
-    fd = openState(path, 'append') as number;
+    fd = openState(path, 'append');
     before = fstatSync(fd).size;
     const buf = Buffer.from(endsOnLineBoundary(fd, before) ? text : `\n${text}`);
     writeAll(fd, buf);

@@ -11,10 +11,10 @@ import { readJournal, type JournalState } from './journal.js';
 import type { StatePaths } from './paths.js';
 import type { Segment } from './segments.js';
 
-export const readLease = (paths: StatePaths): LeaseFile | null => readJson(paths.lease, validators.lease);
+export const readLeaseFile = (paths: StatePaths): LeaseFile | null => readJson(paths.lease, validators.lease);
 
 /** checkpoint.json, the small header: a cache of the live journal's last round. */
-export const readCheckpoint = (paths: StatePaths): CheckpointFile | null => readJson(paths.checkpoint, validators.checkpoint);
+export const readCheckpointFile = (paths: StatePaths): CheckpointFile | null => readJson(paths.checkpoint, validators.checkpoint);
 
 /** The live journal replayed: the queue's live items in FIFO order and the last round (the authority the header caches). */
 export const readState = (paths: StatePaths): JournalState => readJournal(paths);

@@ -143,7 +143,7 @@ describe('on a fixture repository', () => {
         () => fetchRemoteTracking(h, '--upload-pack=touch ' + pwned, ['main']),
         () => fetchRemoteTracking(h, 'ext::sh -c touch% ' + pwned, ['main']),
         () => diffPatchIds(h, [{ to: clean, from: '-c' }]),
-        async () => remoteRef('origin', '--upload-pack=evil'),
+        () => new Promise((resolve) => resolve(remoteRef('origin', '--upload-pack=evil'))),
       ]) {
         await assert.rejects(attempt, { code: 'E_GIT_REFUSED' });
       }

@@ -14,9 +14,10 @@ import { MAX_LINE_BYTES } from '../../src/readiness/parse.js';
 import { QueueState } from '../../src/queue/queue.js';
 import { releaseLease } from '../../src/runtime/lease-store.js';
 import { HolderSession } from '../../src/runtime/session.js';
-import { readCheckpoint, readQueue } from '../../src/store/readers.js';
+import { readCheckpointFile, readQueue } from '../../src/store/readers.js';
 import {
   appendEvents,
+  fakeTimers,
   approved,
   at,
   candidateEvents,
@@ -37,7 +38,7 @@ import {
   testContext,
   writeQueueJournal,
   type TestContext,
-} from '../runtime/support.js';
+} from '../support/index.js';
 
 const state = tempDirsRemovedAfter();
 
@@ -55,7 +56,7 @@ const clock = manualClock();
 
 /** Acquires the lease and opens the holder's session on `dir`, as the runtime does. */
 async function open(st: ReturnType<typeof tempDir>): Promise<Holder> {
-  const ctx = testContext({ now: clock.now });
+  const ctx = testContext({ now: clock.now, timers: fakeTimers(clock) });
   const held = await holdLease(st.paths, clock.now());
   const ev = recordingEngine();
   const session = await HolderSession.open({ paths: st.paths, config: resolvedConfig(st.dir), ctx, held });
@@ -164,7 +165,7 @@ function history(): ReadinessEvent[] {
 
 /** Duplicates of history(): same id with other content, or (without id) the same content in another key order. */
 function duplicates(): ReadinessEvent[] {
-  return history().map((e) => (e.id !== undefined ? ({ ...e, ...(e.type === 'finalize_ready' ? { ready_at: at(999) } : {}), ...(e.type === 'branch_pushed' ? { pusher: 'again' } : {}) } as ReadinessEvent) : (Object.fromEntries(Object.entries(e).reverse()) as ReadinessEvent)));
+  return history().map((e) => (e.id !== undefined ? { ...e, ...(e.type === 'finalize_ready' ? { ready_at: at(999) } : {}), ...(e.type === 'branch_pushed' ? { pusher: 'again' } : {}) } : (Object.fromEntries(Object.entries(e).reverse()) as ReadinessEvent)));
 }
 
 interface Result {
@@ -198,7 +199,7 @@ describe('quarantine after a crash', () => {
     await next.session.ingest();
     assert.equal(rejectedLines(st).length, 1, 'the bad line is in rejected.jsonl once');
     await next.close();
-    assert.equal(readCheckpoint(st.paths)?.round.rejected.count, 1);
+    assert.equal(readCheckpointFile(st.paths)?.round.rejected.count, 1);
   });
 
   test('a flood of bad lines in one read is quarantined whole (no per-line argument list)', async () => {
@@ -207,7 +208,7 @@ describe('quarantine after a crash', () => {
     const h = await open(st);
     assert.deepEqual(tally(await h.session.ingest()), { accepted: 3, rejected: 150_000, enqueued: 1, superseded: 0 });
     await h.close();
-    assert.equal(readCheckpoint(st.paths)?.round.rejected.count, 150_000);
+    assert.equal(readCheckpointFile(st.paths)?.round.rejected.count, 150_000);
     assert.equal(rejectedLines(st).length, 150_000);
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ReadinessEvent } from '../../src/contract/types.generated.js';
 import { dedupKey, Projection, type Effect } from '../../src/readiness/projection.js';
-import { approved, at, finalized, pushed, shaOf } from '../runtime/support.js';
+import { approved, at, finalized, pushed, shaOf } from '../support/index.js';
 
 /** The "log" of each projection under test: what its read-back of a position finds (as the session reads the file). */
 const logs = new WeakMap<Projection, Map<number, ReadinessEvent>>();
@@ -35,7 +35,7 @@ const describeEffect = (e: Effect) => (e.kind === 'superseded' ? `superseded ${e
 /** A copy through the sections a snapshot file holds (each array copied, as a file read would). */
 const roundTrip = (p: Projection) => {
   const x = p.sections();
-  const copy = Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v.slice()])) as typeof x;
+  const copy = Object.fromEntries(Object.entries(x).map(([k, v]: [string, Uint8Array]) => [k, v.slice()])) as unknown as typeof x;
   return Projection.restore('origin', copy);
 };
 
@@ -177,6 +177,14 @@ describe('duplicates', () => {
     assert.equal(p.apply({ ...e, worker_session_id: 'w2' } as ReadinessEvent, 200, []), 'noop', 'the same candidate finalized again');
     for (let i = 0; i < 1000; i++) p.apply(approved('s1', { review_round: i + 1 }), 300 + i, []);
     assert.deepEqual(p.sizes, { slugs: 1, waiting: 1, approved: 1, pushed: 0, finalized: 1, decided: 0, ids: 0 }, 'a thousand approvals of one slug: one member');
+  });
+
+  test('a ready_at that Date cannot use (the schema should have refused it) changes nothing: unusable, to be quarantined', () => {
+    const p = Projection.empty('origin');
+    const before = p.digest();
+    assert.equal(p.apply(finalized('s1', 'b1', shaOf(1), '2016-12-31T23:59:60Z', { id: 'x' }), 0, []), 'unusable');
+    assert.equal(p.digest(), before, 'not finalized, its id not taken');
+    assert.equal(p.apply(finalized('s1', 'b1', shaOf(1), at(1), { id: 'x' }), 100, []), 'applied');
   });
 
   test('the same candidate finalized again (another event) changes nothing: one episode, one head', () => {

@@ -10,11 +10,10 @@ import { loadConfig } from '../../src/config/config.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import { drain } from '../../src/runtime/drain.js';
 import { statePaths } from '../../src/store/paths.js';
-import { readLease } from '../../src/store/readers.js';
-import { recordingEngine, testContext } from '../runtime/support.js';
+import { readLeaseFile } from '../../src/store/readers.js';
+import { assertExactlyOnce, cannotRunHere, ledger, recordingEngine, testContext } from '../support/index.js';
 import {
   appendLines,
-  assertExactlyOnce,
   assertStateWhole,
   candidateEvents,
   drainToEnd,
@@ -80,7 +79,7 @@ const crashInjection: Scenario = {
       }
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, expected);
+      assertExactlyOnce(ledger(repo.paths), expected);
     } finally {
       repo.remove();
     }
@@ -89,7 +88,7 @@ const crashInjection: Scenario = {
 
 /** The pid holding the lease now, when lease.json shows a live holder. */
 function holderPid(repo: Repo): number | null {
-  const lease = readLease(repo.paths);
+  const lease = readLeaseFile(repo.paths);
   return lease && lease.released_at === null && Date.parse(lease.expires_at) > Date.now() ? lease.owner.pid : null;
 }
 
@@ -150,8 +149,8 @@ const leaseContention: Scenario = {
       for (const e of exits) if (e.code !== 0 && e.signal !== 'SIGKILL') throw new Error(`watch exited ${e.code ?? e.signal}: ${e.stderr.slice(-2000)}`);
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, expected);
-      const lease = readLease(repo.paths);
+      assertExactlyOnce(ledger(repo.paths), expected);
+      const lease = readLeaseFile(repo.paths);
       // Each round's events were decided after its holder was killed: by a takeover, at a new epoch.
       if (kills !== rounds || !lease || lease.epoch < kills + 1) throw new Error(`${kills} holders killed in ${rounds} rounds, last epoch ${lease?.epoch}: each kill must have forced a takeover`);
     } finally {
@@ -196,7 +195,7 @@ const pausedExHolder: Scenario = {
       }
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, expected);
+      assertExactlyOnce(ledger(repo.paths), expected);
     } finally {
       repo.remove();
     }
@@ -219,7 +218,7 @@ const tornLedgerTail: Scenario = {
       const r = await runCli(repo, ['drain']);
       if (r.code !== 0 || (r.stderr.match(/event=torn_tail_repaired/g) ?? []).length !== 2) throw new Error(`torn tails not repaired: ${r.stderr}`);
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, ['t-1 agent/t-1 ' + fakeSha(1), 't-2 agent/t-2 ' + fakeSha(2)]);
+      assertExactlyOnce(ledger(repo.paths), ['t-1 agent/t-1 ' + fakeSha(1), 't-2 agent/t-2 ' + fakeSha(2)]);
       if (readLines(repo.paths.rejected).length !== 2) throw new Error('a quarantined line was lost or doubled');
     } finally {
       repo.remove();
@@ -256,7 +255,7 @@ const killAtEveryWrite: Scenario = {
       const counted = run(counting.dir, 0);
       if (counted.status !== 0) throw new Error(counted.stderr);
       const kinds = (JSON.parse(counted.stdout.trim().split('\n').at(-1) as string) as { writes: string[] }).writes;
-      assertExactlyOnce(counting.paths, expected);
+      assertExactlyOnce(ledger(counting.paths), expected);
       const points = soak ? kinds.map((_, i) => i + 1) : [...new Set(kinds)].map((k) => kinds.indexOf(k) + 1).concat(kinds.length);
       for (const n of points) {
         const c = copy(`kill-${n}`);
@@ -272,7 +271,7 @@ const killAtEveryWrite: Scenario = {
         // The next holder, in this process (what it does is what matters, not how it starts).
         for (let i = 0; i < 3 && (await drain(loadConfig({ cwd: c.dir }), testContext({ cwd: c.dir }), { engine: recordingEngine().engine })).status !== 'idle'; i++);
         assertStateWhole(c.paths);
-        assertExactlyOnce(c.paths, expected);
+        assertExactlyOnce(ledger(c.paths), expected);
         if (readLines(c.paths.rejected).length !== 1) throw new Error(`write ${n}: the bad line was quarantined ${readLines(c.paths.rejected).length} times`);
         c.remove();
       }
@@ -320,7 +319,7 @@ const badInput: Scenario = {
       const okLines = [valid[0]?.[1], valid[0]?.[2], valid[0]?.[0], ...(valid[1] ?? []), ...(valid[1] ?? []), ...(valid[2] ?? []), ...injection] as string[];
       bad.forEach((b, i) => {
         lines.push(b.line);
-        if (okLines[i]) lines.push(okLines[i] as string);
+        if (okLines[i]) lines.push(okLines[i]);
       });
       lines.push(...okLines.slice(bad.length));
       // Blank lines (an append that started a fresh line after a torn one leaves one) are no events and no errors.
@@ -333,7 +332,7 @@ const badInput: Scenario = {
       const want = bad.map((b) => b.reason);
       if (JSON.stringify(reasons) !== JSON.stringify(want)) throw new Error(`quarantine reasons ${JSON.stringify(reasons)}, expected ${JSON.stringify(want)}`);
       if (!rejected.find((r) => r.reason === 'line_too_long')?.truncated) throw new Error('the 10 MB line was not cut in rejected.jsonl');
-      assertExactlyOnce(repo.paths, [
+      assertExactlyOnce(ledger(repo.paths), [
         ...[0, 1, 2].map((n) => `ok-${n} agent/ok-${n} ${fakeSha(1000 + n)}`),
         `inject feature/x;touch\${IFS}pwned ${fakeSha(2000)}`,
       ]);
@@ -377,7 +376,7 @@ const logReplacedWhileWatching: Scenario = {
         throw new Error(`log_reset was not logged for both:\n${exit.stderr.split('\n').filter((l) => /log_reset|error/.test(l)).join('\n')}`);
       }
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, Array.from({ length: 10 }, (_, n) => key(n)));
+      assertExactlyOnce(ledger(repo.paths), Array.from({ length: 10 }, (_, n) => key(n)));
     } finally {
       watcher.kill('SIGKILL');
       repo.remove();
@@ -412,13 +411,13 @@ const unusableStateDir: Scenario = {
     const repo = shadowRepo();
     try {
       // Missing: created on first use.
-      const missing = join(repo.dir, 'does', 'not', 'exist');
+      const missing = join(repo.dir, '.git', 'does', 'not', 'exist');
       const emitted = await runCli(repo, ['--state-dir', missing, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
       if (emitted.code !== 0 || readLines(statePaths(missing).readiness).length !== 1) throw new Error(`emit into a missing state dir failed: ${emitted.stderr}`);
 
       // Read-only: a clear error naming the file, exit 1.
-      const ro = join(repo.dir, 'ro-state');
-      if (!mountTmpfs(ro, 'size=1m,ro')) throw new SkipScenario('cannot mount tmpfs here (not root?)');
+      const ro = join(repo.dir, '.git', 'ro-state');
+      if (!mountTmpfs(ro, 'size=1m,ro')) throw cannotRunHere('cannot mount tmpfs here (not root?)');
       try {
         const r = await runCli(repo, ['--state-dir', ro, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
         if (r.code !== 1 || !/read-only/.test(r.stderr) || /at .*\.js:\d+/.test(r.stderr)) throw new Error(`read-only state dir: exit ${r.code}, ${r.stderr}`);
@@ -427,8 +426,8 @@ const unusableStateDir: Scenario = {
       }
 
       // Full: fill a tiny tmpfs, then drain must fail cleanly and leave every state file whole.
-      const full = join(repo.dir, 'full-state');
-      if (!mountTmpfs(full, 'size=64k')) throw new SkipScenario('cannot mount tmpfs here');
+      const full = join(repo.dir, '.git', 'full-state');
+      if (!mountTmpfs(full, 'size=64k')) throw cannotRunHere('cannot mount tmpfs here');
       try {
         const paths = statePaths(full);
         writeFileSync(paths.readiness, `${Array.from({ length: 40 }, (_, n) => candidateEvents(`f-${n}`, `a/f-${n}`, fakeSha(n), n)).flat().join('\n')}\n`);
@@ -454,6 +453,6 @@ const unusableStateDir: Scenario = {
   },
 };
 
-export class SkipScenario extends Error {}
+export { SkipScenario } from '../support/index.js';
 
 export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, unusableStateDir, leaseContention, pausedExHolder];

@@ -14,7 +14,7 @@ import type { HeldLease } from '../../src/runtime/lease.js';
 import { acquireLease, releaseLease } from '../../src/runtime/lease-store.js';
 import { HolderSession } from '../../src/runtime/session.js';
 import { appendRecords } from '../../src/store/jsonl.js';
-import { readCheckpoint, readLease, readQueue } from '../../src/store/readers.js';
+import { readCheckpointFile, readLeaseFile, readQueue } from '../../src/store/readers.js';
 import {
   appendEvents,
   approved,
@@ -27,8 +27,7 @@ import {
   engineOf,
   keyOf,
   ledger,
-  manualClock,
-  manualTimers,
+  fakeTimers,
   never,
   owner,
   pushed,
@@ -40,7 +39,10 @@ import {
   waitFor,
   writeQueueJournal,
   type TempRepo,
-} from './support.js';
+} from '../support/index.js';
+
+/** A context whose timers fire only when the test says so: no renewal runs on its own (machine speed never shows in the logs). */
+const runtimeContext = (cwd: string) => testContext({ cwd, timers: fakeTimers() });
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));
@@ -54,14 +56,14 @@ const key = (n: number) => keyOf({ slug: `s${n}`, branch: `b${n}`, sha: shaOf(n)
 
 function expectDone(r: DrainReport): Extract<DrainReport, { status: 'done' }> {
   assert.equal(r.status, 'done', JSON.stringify(r));
-  return r as Extract<DrainReport, { status: 'done' }>;
+  return r;
 }
 
 describe('drain', () => {
   test('mode off: explains, writes nothing', async () => {
     const r = repo(null);
     appendEvents(r.paths.readiness, candidateEvents(1));
-    const report = await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine });
+    const report = await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine });
     assert.equal(report.status, 'mode_off');
     assert.equal(existsSync(r.paths.lease), false);
     assert.equal(existsSync(r.paths.outcomes), false);
@@ -69,7 +71,7 @@ describe('drain', () => {
 
   test('nothing to do: idle, without taking the lease', async () => {
     const r = repo();
-    assert.equal((await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine })).status, 'idle');
+    assert.equal((await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine })).status, 'idle');
     assert.equal(existsSync(r.paths.lease), false);
   });
 
@@ -78,13 +80,13 @@ describe('drain', () => {
     const readyAt = [50, 10, 30, 10, 20];
     appendEvents(r.paths.readiness, readyAt.flatMap((s, i) => candidateEvents(i + 1, at(s))));
     const ev = recordingEngine();
-    const ctx = testContext({ cwd: r.dir });
+    const ctx = runtimeContext(r.dir);
     const done = expectDone(await drain(r.load(), ctx, { engine: ev.engine }));
     assert.deepEqual([done.epoch, done.decided, done.ingested, done.rejected, done.queued], [1, 5, 15, 0, 0]);
     assert.deepEqual(ev.order, ['s2', 's4', 's5', 's3', 's1']);
     assert.deepEqual(ledger(r.paths).map((o) => [o.slug, o.outcome, o.lease_epoch]), ev.order.map((s) => [s, 'would_integrate', 1]));
-    assert.equal(readCheckpoint(r.paths)?.round.log.offset, statSync(r.paths.readiness).size);
-    assert.notEqual(readLease(r.paths)?.released_at, null);
+    assert.equal(readCheckpointFile(r.paths)?.round.log.offset, statSync(r.paths.readiness).size);
+    assert.notEqual(readLeaseFile(r.paths)?.released_at, null);
     assert.deepEqual(ctx.logs.filter((l) => l.event.startsWith('lease_')).map((l) => l.event), ['lease_acquired', 'lease_released']);
   });
 
@@ -94,7 +96,7 @@ describe('drain', () => {
     const ev = recordingEngine((item) => {
       if (item.slug === 's1') appendEvents(r.paths.readiness, candidateEvents(2));
     });
-    const done = expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { engine: ev.engine }));
+    const done = expectDone(await drain(r.load(), runtimeContext(r.dir), { engine: ev.engine }));
     assert.equal(done.decided, 2);
     assert.deepEqual(ledger(r.paths).map((o) => [o.slug, o.lease_epoch]), [['s1', 1], ['s2', 1]]);
   });
@@ -103,32 +105,32 @@ describe('drain', () => {
     const r = repo();
     const [ra, fr, bp] = candidateEvents(1);
     appendEvents(r.paths.readiness, [ra, fr, Buffer.from(JSON.stringify(bp).slice(0, 30))]);
-    const ctx = testContext({ cwd: r.dir });
+    const ctx = runtimeContext(r.dir);
     const done = expectDone(await drain(r.load(), ctx, { engine: recordingEngine().engine }));
     assert.deepEqual([done.ingested, done.decided], [2, 0]);
     assert.equal(ctx.events('lease_acquired').length, 1, 'the lease is taken once, not again and again for the same partial line');
-    assert.equal((await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine })).status, 'idle');
-    assert.equal(readLease(r.paths)?.epoch, 1);
+    assert.equal((await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine })).status, 'idle');
+    assert.equal(readLeaseFile(r.paths)?.epoch, 1);
     appendEvents(r.paths.readiness, [Buffer.from(`${JSON.stringify(bp).slice(30)}\n`)]);
-    const next = expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine }));
+    const next = expectDone(await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine }));
     assert.deepEqual([next.epoch, next.ingested, next.decided], [2, 1, 1]);
   });
 
   test('restart from the checkpoint does not re-read the log: offset = log size, projection restored', async () => {
     const r = repo();
     appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
-    expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine }));
+    expectDone(await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine }));
     const size = statSync(r.paths.readiness).size;
-    const cp = readCheckpoint(r.paths);
+    const cp = readCheckpointFile(r.paths);
     assert.equal(cp?.round.log.offset, size);
     assert.equal(cp.round.log.lines, 9);
     assert.deepEqual(cp.round.counts, { would_integrate: 3, would_block: 0, superseded: 0 });
 
-    assert.equal((await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine })).status, 'idle');
-    assert.equal(readLease(r.paths)?.epoch, 1, 'idle: the lease was not even taken');
+    assert.equal((await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine })).status, 'idle');
+    assert.equal(readLeaseFile(r.paths)?.epoch, 1, 'idle: the lease was not even taken');
     appendEvents(r.paths.readiness, candidateEvents(4));
 
-    const ctx = testContext({ cwd: r.dir });
+    const ctx = runtimeContext(r.dir);
     const held = await holdLease(r.paths, new Date(), 'probe');
     const session = await HolderSession.open({ paths: r.paths, config: r.load().config, ctx, held });
     assert.equal(session.logOffset, size);
@@ -151,7 +153,7 @@ describe('drain', () => {
   test('a log rewritten in place before the cursor (same inode, same first bytes, old end on a line boundary) is read again as a replaced one', async () => {
     const r = repo();
     appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
-    expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine }));
+    expectDone(await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine }));
     const before = readFileSync(r.paths.readiness);
     const ino = statSync(r.paths.readiness).ino;
     // Rewritten in place: the first line (well over 256 bytes of it) kept, s2's lines replaced by s3's of the same length.
@@ -162,7 +164,7 @@ describe('drain', () => {
     (await import('node:fs')).closeSync(fd);
     assert.equal(statSync(r.paths.readiness).ino, ino);
     assert.deepEqual(before.subarray(0, 256), replaced.subarray(0, 256));
-    const ctx = testContext({ cwd: r.dir });
+    const ctx = runtimeContext(r.dir);
     const ev = recordingEngine();
     expectDone(await drain(r.load(), ctx, { engine: ev.engine }));
     assert.deepEqual(ctx.events('log_reset').map((l) => l.fields.why), ['replaced']);
@@ -188,12 +190,12 @@ describe('recovery', () => {
     const other = await acquireLease(r.paths, owner('other', 'elsewhere', 1), () => new Date(), 3600);
     assert.ok(other.acquired);
     const journal = readFileSync(`${r.paths.dir}/journal.1.0.jsonl`, 'utf8');
-    const busy = await drain(r.load(), testContext({ cwd: r.dir }), { engine: recordingEngine().engine });
+    const busy = await drain(r.load(), runtimeContext(r.dir), { engine: recordingEngine().engine });
     assert.equal(busy.status, 'lease_busy');
     assert.equal(readFileSync(`${r.paths.dir}/journal.1.0.jsonl`, 'utf8'), journal);
 
     await releaseLease(r.paths, other.held, () => new Date());
-    const ctx = testContext({ cwd: r.dir });
+    const ctx = runtimeContext(r.dir);
     const ev = recordingEngine();
     const done = expectDone(await drain(r.load(), ctx, { engine: ev.engine }));
     assert.equal(done.epoch, 3);
@@ -212,7 +214,7 @@ describe('recovery', () => {
     writeQueueJournal(r.paths, [...q.list()]);
     appendEvents(r.paths.readiness, [approved('s1'), finalized('s1', 'b1-v2', shaOf(11), at(5)), pushed('b1-v2', shaOf(11))]);
     const ev = recordingEngine();
-    expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { engine: ev.engine }));
+    expectDone(await drain(r.load(), runtimeContext(r.dir), { engine: ev.engine }));
     const outcomes = ledger(r.paths);
     assert.deepEqual(outcomes.map((o) => [o.sha, o.outcome]), [[shaOf(1), 'superseded'], [shaOf(11), 'would_integrate']]);
     assert.deepEqual(outcomes[0]?.superseded_by, { branch: 'b1-v2', sha: shaOf(11) });
@@ -241,7 +243,7 @@ describe('recovery', () => {
     };
     appendRecords(r.paths.outcomes, [o]);
     const ev = recordingEngine();
-    const done = expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { engine: ev.engine }));
+    const done = expectDone(await drain(r.load(), runtimeContext(r.dir), { engine: ev.engine }));
     assert.deepEqual(ev.order, ['s2']);
     assertExactlyOnce(ledger(r.paths), [key(1), key(2)]);
     assert.deepEqual(done.counts, { would_integrate: 1, would_block: 1, superseded: 0 });
@@ -252,23 +254,21 @@ describe('the lease during a tenure', () => {
   test('a long evaluation does not lose the lease: the renewals keep it (driven by the injected timers and clock)', async () => {
     const r = repo('mode: shadow\ngrace_seconds: 0\nlease:\n  ttl_seconds: 1\n  renew_every_seconds: 0.2\n');
     appendEvents(r.paths.readiness, [...candidateEvents(1), ...candidateEvents(2)]);
-    const clock = manualClock();
-    const timers = manualTimers();
+    const timers = fakeTimers();
     const ev = recordingEngine(async (item) => {
       if (item.slug !== 's1') return;
-      // Two renewal periods pass while s1 is evaluated: 1.6 s in all, past the 1 s TTL of the first lease.
-      for (let i = 0; i < 2; i++) {
-        clock.advance(800);
-        const before = readLease(r.paths)?.expires_at;
-        timers.tick();
-        await waitFor(() => readLease(r.paths)?.expires_at !== before, 'the renewal');
+      // Two renewal periods at a time pass while s1 is evaluated: 1.6 s in all, past the 1 s TTL of the first lease.
+      for (let i = 0; i < 4; i++) {
+        const before = readLeaseFile(r.paths)?.expires_at;
+        timers.advance(400);
+        await waitFor(() => readLeaseFile(r.paths)?.expires_at !== before, 'the renewal');
       }
     });
-    const ctx = testContext({ cwd: r.dir, now: clock.now, timers });
+    const ctx = testContext({ cwd: r.dir, now: timers.clock.now, timers });
     const done = expectDone(await drain(r.load(), ctx, { engine: ev.engine }));
     assert.equal(done.decided, 2);
     assert.deepEqual(ledger(r.paths).map((o) => o.lease_epoch), [1, 1]);
-    assert.equal(ctx.events('lease_renewed').length, 2);
+    assert.ok(ctx.events('lease_renewed').length >= 4);
     assert.equal(timers.pending(), 0, 'the renewal timer is cleared at the end of the tenure');
   });
 
@@ -283,19 +283,19 @@ describe('the lease during a tenure', () => {
       assert.ok(got.acquired);
       thief = got.held;
     });
-    const ctx = testContext({ cwd: r.dir });
+    const ctx = runtimeContext(r.dir);
     const lost = await drain(r.load(), ctx, { engine: ev.engine });
     assert.equal(lost.status, 'lease_lost', JSON.stringify(lost));
     assert.ok(thief, 'the thief got the lease');
     assert.deepEqual(ledger(r.paths).map((o) => [o.slug, o.lease_epoch]), [['s1', 1]], 'nothing written for s2 under the lost lease');
     assert.equal(existsSync(r.paths.checkpoint), false, 'no checkpoint from a holder that lost its lease');
-    assert.equal(readLease(r.paths)?.owner.run_id, 'thief', 'the new holder is left alone');
+    assert.equal(readLeaseFile(r.paths)?.owner.run_id, 'thief', 'the new holder is left alone');
     assert.equal(readQueue(r.paths)[0]?.status, 'in_progress');
     assert.equal(ctx.events('lease_lost').length, 1);
 
     assert.ok(await releaseLease(r.paths, thief, () => new Date(Date.now() + 3600_000)));
     const ev2 = recordingEngine();
-    const done = expectDone(await drain(r.load(), testContext({ cwd: r.dir }), { engine: ev2.engine }));
+    const done = expectDone(await drain(r.load(), runtimeContext(r.dir), { engine: ev2.engine }));
     assert.equal(done.epoch, 3);
     assert.deepEqual(ev2.order, ['s2', 's3']);
     const outcomes = ledger(r.paths);

@@ -19,8 +19,8 @@ import { writeJsonAtomic } from '../../src/store/atomic-json.js';
 import { claimEpoch, highestClaim } from '../../src/store/claims.js';
 import { journalFile, writeJournal } from '../../src/store/journal.js';
 import { withStateMutex } from '../../src/store/mutex.js';
-import { readLease, readQueue } from '../../src/store/readers.js';
-import { appendEvents, at, candidateEvents, engineOf, manualClock, never, owner, recordingEngine, resolvedConfig, shaOf, tempDirsRemovedAfter, testContext } from './support.js';
+import { readLeaseFile, readQueue } from '../../src/store/readers.js';
+import { appendEvents, at, candidateEvents, engineOf, fakeTimers, manualClock, never, owner, recordingEngine, resolvedConfig, shaOf, tempDirsRemovedAfter, testContext } from '../support/index.js';
 
 const state = tempDirsRemovedAfter();
 
@@ -40,7 +40,7 @@ describe('acquire, refuse, take over', () => {
     assert.ok(a.acquired);
     assert.equal(a.takeover, 'none');
     assert.equal(a.held.epoch, 1);
-    assert.deepEqual(readLease(st.paths), a.lease);
+    assert.deepEqual(readLeaseFile(st.paths), a.lease);
 
     clock.advance(999);
     const busy = await acquireLease(st.paths, owner('b', 'host-b'), clock.now, 1);
@@ -68,7 +68,7 @@ describe('acquire, refuse, take over', () => {
     clock.advance(800);
     assert.equal((await acquireLease(st.paths, owner('b', 'host-b'), clock.now, 1)).acquired, false, 'renewed: still held');
     assert.equal(await releaseLease(st.paths, a.held, clock.now), true);
-    assert.equal(readLease(st.paths)?.released_at, clock.now().toISOString());
+    assert.equal(readLeaseFile(st.paths)?.released_at, clock.now().toISOString());
     const b = await acquireLease(st.paths, owner('b', 'host-b'), clock.now, 1);
     assert.ok(b.acquired);
     assert.equal(b.takeover, 'none');
@@ -166,8 +166,8 @@ describe('the epoch never goes back', () => {
     assert.equal(c.acquired, false, "A's lease.json expired, but epoch 2's claim was renewed: B holds it");
     const renewed = await renewLease(st.paths, b.held, clock.now, 60);
     assert.equal(renewed.restored, true);
-    assert.equal(readLease(st.paths)?.epoch, 2);
-    assert.equal(readLease(st.paths)?.token, b.held.token);
+    assert.equal(readLeaseFile(st.paths)?.epoch, 2);
+    assert.equal(readLeaseFile(st.paths)?.token, b.held.token);
   });
 });
 
@@ -233,7 +233,7 @@ describe('fencing: a holder that lost its lease writes nothing more', () => {
     const a = await acquireLease(st.paths, owner('a', 'host-a'), clock.now, 1);
     assert.ok(a.acquired);
     const ev = recordingEngine();
-    const ctx = testContext({ now: clock.now });
+    const ctx = testContext({ now: clock.now, timers: fakeTimers(clock) });
     const session = await HolderSession.open({ paths: st.paths, config: resolvedConfig(st.dir), ctx, held: a.held });
     appendEvents(st.paths.readiness, [...candidateEvents(1), ...candidateEvents(2), ...candidateEvents(3)]);
     await session.ingest();
@@ -274,7 +274,7 @@ describe('fencing: a holder that lost its lease writes nothing more', () => {
     clock.advance(2000);
     const b = await acquireLease(st.paths, owner('b', 'host-b'), clock.now, 60);
     assert.ok(b.acquired);
-    const ctx = testContext({ now: clock.now });
+    const ctx = testContext({ now: clock.now, timers: fakeTimers(clock) });
     const deps = { paths: st.paths, config: resolvedConfig(st.dir), ctx };
     await assert.rejects(HolderSession.open({ ...deps, held: a.held }), isLost);
     assert.equal(readQueue(st.paths)[0]?.status, 'in_progress', 'not recovered by a non-holder');

@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import type { LeaseFile } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { readJson, writeJsonAtomic } from '../../src/store/atomic-json.js';
-import { readCheckpoint, readQueue } from '../../src/store/readers.js';
+import { readCheckpointFile, readQueue } from '../../src/store/readers.js';
 import {
   appendEvents,
   assertEpochsContiguous,
@@ -27,7 +27,7 @@ import {
   tempRepo,
   waitFor,
   type TempRepo,
-} from './support.js';
+} from '../support/index.js';
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));
@@ -135,7 +135,7 @@ describe('one tenure', () => {
     assert.equal(res.code, 0, res.stderr);
     const lease = readJson(r.paths.lease, validators.lease);
     assert.notEqual(lease?.released_at, null);
-    const cp = readCheckpoint(r.paths);
+    const cp = readCheckpointFile(r.paths);
     assert.equal(cp?.round.log.offset, statSync(r.paths.readiness).size);
     assert.equal(cp.round.epoch, lease?.epoch);
     assert.match(res.stderr, /event=lease_released/);
@@ -184,6 +184,6 @@ describe('one tenure', () => {
     assertExactlyOnce(outcomes, Array.from({ length: N }, (_, i) => key(i + 1)));
     assertEpochsContiguous(outcomes);
     assert.deepEqual(readQueue(r.paths), []);
-    assert.equal(readCheckpoint(r.paths)?.round.log.offset, statSync(r.paths.readiness).size);
+    assert.equal(readCheckpointFile(r.paths)?.round.log.offset, statSync(r.paths.readiness).size);
   });
 });

@@ -21,7 +21,7 @@ import { appendRecord, appendRecords, emptyCursor, forEachLineSince, hasWholeLin
 import { withStateMutex } from '../../src/store/mutex.js';
 import { statePaths } from '../../src/store/paths.js';
 import { logSegments } from '../../src/store/segments.js';
-import { at, sleep, tempDirsRemovedAfter } from '../runtime/support.js';
+import { at, sleep, tempDirsRemovedAfter } from '../support/index.js';
 
 const dir = tempDirsRemovedAfter();
 
@@ -44,8 +44,8 @@ describe('only regular files, created 0600', () => {
     execFileSync('mkfifo', [join(d, 'fifo')]);
     assert.throws(() => openState(join(d, 'fifo'), 'read'), isCode('E_STATE_NOT_REGULAR', /a FIFO/));
     mkdirSync(join(d, 'readiness.jsonl'));
-    assert.throws(() => readStateFile(join(d, 'readiness.jsonl')), isCode('E_STATE_NOT_REGULAR', /a directory/));
-    assert.throws(() => appendRecord(join(d, 'readiness.jsonl'), { a: 1 }), (e: ShadowError) => /directory/.test(e.message) && e.message.includes(join(d, 'readiness.jsonl')));
+    assert.throws(() => readStateFile(join(d, 'readiness.jsonl')), isCode('E_STATE_READ', /it is a directory, where a file belongs; move the directory away/));
+    assert.throws(() => appendRecord(join(d, 'readiness.jsonl'), { a: 1 }), isCode('E_STATE_WRITE', /move the directory away/));
   });
 
   test('files the tool creates are 0600', () => {
@@ -77,7 +77,7 @@ describe('atomic JSON', () => {
     const { dir: d } = dir();
     const file = join(d, 'lease.json');
     writeJsonAtomic(file, lease, validators.lease);
-    assert.throws(() => writeJsonAtomic(file, { ...lease, expires_at: null as unknown as string }, validators.lease), isCode('E_INTERNAL', /refusing to write/));
+    assert.throws(() => writeJsonAtomic(file, { ...lease, expires_at: null as unknown as string }, validators.lease), isCode('E_INTERNAL', /its reader would refuse it/));
     assert.deepEqual(readJson(file, validators.lease), lease);
     assert.deepEqual(readdirSync(d), ['lease.json']);
   });
