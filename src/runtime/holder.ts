@@ -97,7 +97,8 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     const counts = { ...session.counts };
     const memory = session.close();
     session = null;
-    await releaseLease(paths, held, ctx.now);
+    // Not ours any more at the very end (a pause before the last write): whatever that write was, it counts for nothing.
+    if (!(await releaseLease(paths, held, ctx.now))) throw errors.leaseLost(held.epoch, 'it was no longer held at release');
     if (deps.memory) deps.memory.last = memory;
     ctx.logger.log('info', 'lease_released', { epoch: held.epoch, decided, queued });
     return { status: 'done', epoch: held.epoch, decided, ingested, rejected, counts, queued };
