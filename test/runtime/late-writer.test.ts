@@ -39,7 +39,7 @@ describe('a holder paused between its check and its write, while another takes o
           // The first `where` write after a decision was made (for the journal: s1's terminal record).
           if (paused || what !== where || (where !== 'outcome' && ledger(r.paths).length === 0)) return;
           paused = true;
-          await takeOver(r.dir, r.load);
+          await takeOver(r.dir, () => r.load());
           ledgerBefore = readFileSync(r.paths.outcomes, 'utf8');
         },
       };
@@ -67,7 +67,7 @@ describe('a holder paused between its check and its write, while another takes o
         paused = true;
         // The fd A checked is renamed aside (a fresh file takes its place), then B takes over.
         renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`);
-        await takeOver(r.dir, r.load);
+        await takeOver(r.dir, () => r.load());
       },
     };
     const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
