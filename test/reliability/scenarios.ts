@@ -3,14 +3,14 @@
  * checked. `soak` runs them long (npm run soak); the fast form runs in npm test.
  */
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/config.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import { drain } from '../../src/runtime/drain.js';
 import { statePaths } from '../../src/store/paths.js';
-import { readLeaseFile } from '../../src/store/readers.js';
+import { forEachRejected, readLeaseFile } from '../../src/store/readers.js';
 import { assertExactlyOnce, cannotRunHere, ledger, recordingEngine, testContext } from '../support/index.js';
 import {
   appendLines,
@@ -384,6 +384,59 @@ const logReplacedWhileWatching: Scenario = {
   },
 };
 
+/**
+ * logrotate's way (rename, then a fresh file) applied to readiness.jsonl, outcomes.jsonl and
+ * rejected.jsonl while `watch` runs, with a producer that opened the log before the rotation and
+ * writes after it: nothing lost, nothing read twice, and the readers see the rotated ledger too.
+ */
+const rotatedUnderWatch: Scenario = {
+  name: 'logs rotated (rename + a fresh file) while watch runs: nothing lost, nothing twice',
+  async run(soak) {
+    const repo = shadowRepo({ grace_seconds: 0 });
+    const watcher = startCli(repo, ['watch', '--poll', '50']);
+    const done = finished(watcher);
+    try {
+      const batch = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => candidateEvents(`r-${from + i}`, `a/r-${from + i}`, fakeSha(from + i), from + i)).flat();
+      const rounds = soak ? 20 : 2;
+      let n = 0;
+      let bad = 0;
+      for (let round = 0; round < rounds; round++) {
+        appendLines(repo, [...batch(n, n + 3), `bad line ${bad++}`]);
+        n += 3;
+        await waitForOutcomes(repo, n);
+        // A producer that opened the log before the rotation (its line lands in the rotated file).
+        const early = openSync(repo.paths.readiness, 'a');
+        for (const log of [repo.paths.readiness, repo.paths.outcomes, repo.paths.rejected]) {
+          for (let k = 40; k >= 1; k--) if (existsSync(`${log}.${k}`)) renameSync(`${log}.${k}`, `${log}.${k + 1}`);
+          renameSync(log, `${log}.1`);
+          writeFileSync(log, '', { mode: 0o600 });
+        }
+        writeSync(early, `${batch(n, n + 2).join('\n')}\n`);
+        closeSync(early);
+        n += 2;
+        appendLines(repo, [...batch(n, n + 3), `bad line ${bad++}`]);
+        n += 3;
+        await waitForOutcomes(repo, n);
+      }
+      watcher.kill('SIGTERM');
+      const exit = await done;
+      if (exit.code !== 0) throw new Error(`watch exited ${exit.code}: ${exit.stderr.slice(-2000)}`);
+      await drainToEnd(repo);
+      assertStateWhole(repo.paths);
+      assertExactlyOnce(ledger(repo.paths), Array.from({ length: n }, (_, k) => `r-${k} a/r-${k} ${fakeSha(k)}`));
+      const quarantined: string[] = [];
+      forEachRejected(repo.paths, (r) => quarantined.push(r.raw));
+      if (JSON.stringify(quarantined.sort()) !== JSON.stringify(Array.from({ length: bad }, (_, k) => `bad line ${k}`).sort())) throw new Error(`quarantine across rotations: ${JSON.stringify(quarantined)}`);
+      // The reports read the rotated ledger too.
+      const listed = await runCli(repo, ['outcomes', '--json']);
+      if (listed.stdout.trim().split('\n').length !== n) throw new Error(`outcomes --json listed ${listed.stdout.trim().split('\n').length} of ${n}`);
+    } finally {
+      watcher.kill('SIGKILL');
+      repo.remove();
+    }
+  },
+};
+
 async function waitForOutcomes(repo: Repo, n: number): Promise<void> {
   for (let i = 0; i < 400; i++) {
     if (readOutcomes(repo.paths).outcomes.length >= n) return;
@@ -455,4 +508,4 @@ const unusableStateDir: Scenario = {
 
 export { SkipScenario } from '../support/index.js';
 
-export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, unusableStateDir, leaseContention, pausedExHolder];
+export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, rotatedUnderWatch, unusableStateDir, leaseContention, pausedExHolder];
