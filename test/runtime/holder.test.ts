@@ -250,6 +250,45 @@ describe('recovery', () => {
   });
 });
 
+describe('watch keeps its state between tenures', () => {
+  test('reused when nobody else held the lease since; loaded again when somebody did', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, candidateEvents(1));
+    const config = r.load().config;
+    const open = async (runId: string, memory: Parameters<typeof HolderSession.open>[1]) => {
+      const ctx = runtimeContext(r.dir);
+      const held = await holdLease(r.paths, new Date(), runId);
+      const session = await HolderSession.open({ paths: r.paths, config, ctx, held }, memory);
+      return { ctx, held, session };
+    };
+    const close = async (t: Awaited<ReturnType<typeof open>>) => {
+      await t.session.endRound();
+      const memory = t.session.close();
+      assert.ok(await releaseLease(r.paths, t.held, () => new Date()));
+      return memory;
+    };
+    const first = await open('watch', null);
+    await first.session.ingest();
+    await first.session.drain(engineOf(recordingEngine()), never());
+    const memory = await close(first);
+
+    const again = await open('watch', memory);
+    assert.deepEqual(again.ctx.events('state_reused').length, 1, 'nothing changed behind its back: no reload');
+    assert.equal(again.session.projection, memory.state.projection);
+    const memory2 = await close(again);
+
+    // Another process holds the lease for a tenure in between: the journal moved on.
+    appendEvents(r.paths.readiness, candidateEvents(2));
+    const other = await open('other', null);
+    await other.session.ingest();
+    await close(other);
+    const third = await open('watch', memory2);
+    assert.equal(third.ctx.events('state_reused').length, 0, 'loaded again from the journal and the snapshot');
+    assert.deepEqual(third.session.queue.list().map((it) => it.slug), ['s2'], "the other tenure's work is seen");
+    await close(third);
+  });
+});
+
 describe('the lease during a tenure', () => {
   test('a long evaluation does not lose the lease: the renewals keep it (driven by the injected timers and clock)', async () => {
     const r = repo('mode: shadow\ngrace_seconds: 0\nlease:\n  ttl_seconds: 1\n  renew_every_seconds: 0.2\n');
