@@ -52,6 +52,8 @@ export interface StateBench {
   node_e0_ms: number;
   rows: StateBenchRow[];
   queue: QueueDrain;
+  /** The largest state, kept when asked (for the watch benchmark on it); the caller removes it. */
+  kept_state: string | null;
 }
 
 const hex = (n: number) => n.toString(16).padStart(40, '0');
@@ -153,15 +155,17 @@ function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 }
 
-export function benchState(sizes: readonly number[] = [10_000, 100_000, 1_000_000]): StateBench {
+export function benchState(sizes: readonly number[] = [10_000, 100_000, 1_000_000], opts: { keepLargest?: boolean } = {}): StateBench {
   const e0 = median([0, 1, 2, 3, 4].map(() => {
     const t = performance.now();
     execFileSync(process.execPath, ['-e', '0']);
     return performance.now() - t;
   }));
   const rows: StateBenchRow[] = [];
+  let kept: string | null = null;
   for (const events of sizes) {
     const { dir, state, logBytes } = repoWithLog(events);
+    const keep = Boolean(opts.keepLargest) && events === Math.max(...sizes);
     try {
       const out = execFileSync(process.execPath, ['--expose-gc', SELF, '--ingest', dir], { encoding: 'utf8', maxBuffer: 1 << 20 });
       const first = JSON.parse(out) as { accepted: number; ingest_ms: number; written: number; bytes_per_waiting: number; snapshot_bytes: number; peak_rss_kb: number };
@@ -189,10 +193,11 @@ export function benchState(sizes: readonly number[] = [10_000, 100_000, 1_000_00
         idle_peak_rss_mb: Math.max(...idle.map((r) => r.peak_rss_mb)),
       });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (keep) kept = dir;
+      else rmSync(dir, { recursive: true, force: true });
     }
   }
-  return { node_e0_ms: e0, rows, queue: benchQueueDrain() };
+  return { node_e0_ms: e0, rows, queue: benchQueueDrain(), kept_state: kept ? join(kept, '.git', 'shadow-integrator') : null };
 }
 
 export interface QueueDrain {
