@@ -25,7 +25,7 @@ import { HolderSession, type Engine } from '../src/runtime/session.js';
 import { statePaths } from '../src/store/paths.js';
 import { readCheckpointFile } from '../src/store/readers.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 

@@ -56,11 +56,18 @@ describe('only regular files, created 0600', () => {
     for (const f of ['a.jsonl', 'lease.json', 'h.jsonl']) assert.equal(statSync(join(d, f)).mode & 0o777, 0o600, f);
   });
 
-  test('permission denied is a named error with the path and what to do', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, () => {
+  test('permission denied is a named error with the path and what to do', () => {
     const { dir: d } = dir();
-    writeFileSync(join(d, 'lease.json'), JSON.stringify(lease));
-    chmodSync(join(d, 'lease.json'), 0);
-    assert.throws(() => readJson(join(d, 'lease.json'), validators.lease), isCode('E_STATE_READ', /permission denied.*needs read and write access/));
+    chmodSync(d, 0o755);
+    writeFileSync(join(d, 'lease.json'), JSON.stringify(lease), { mode: 0o600 });
+    const readsAs = (file: string) => `import('${new URL('../../src/store/readers.js', import.meta.url).href}').then((m) => { try { m.readLeaseFile({ lease: '${file}' }); console.log('read'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); } })`;
+    // Root reads everything: the reader runs as nobody then, as a user of a shared machine would.
+    const asOther = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    if (asOther.length === 0) chmodSync(join(d, 'lease.json'), 0);
+    const out = execFileSync(asOther[0] ?? process.execPath, [...asOther.slice(1), ...(asOther.length ? [process.execPath] : []), '--input-type=module', '-e', readsAs(join(d, 'lease.json'))], { encoding: 'utf8' });
+    const e = JSON.parse(out) as { code: string; message: string };
+    assert.equal(e.code, 'E_STATE_READ');
+    assert.match(e.message, new RegExp(`cannot read ${join(d, 'lease.json')}: EACCES permission denied; give the user running shadow-integrator read access`));
   });
 });
 
