@@ -250,6 +250,32 @@ describe('recovery', () => {
   });
 });
 
+describe('a failure of our own while evaluating', () => {
+  test('is an internal error: no outcome recorded, the tenure stops (lease released, engine closed), the next holder recovers the item', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
+    const broken = recordingEngine((item) => {
+      if (item.slug === 's1') throw new TypeError("Cannot read properties of undefined (reading 'tree')");
+    });
+    await assert.rejects(drain(r.load(), runtimeContext(r.dir), { engine: broken.engine }), (e: { code?: string; exitCode?: number; message: string }) => {
+      assert.equal(e.code, 'E_INTERNAL');
+      assert.equal(e.exitCode, 1);
+      assert.match(e.message, /internal error while evaluating s1 b1@0+1: TypeError/);
+      return true;
+    });
+    assert.deepEqual(ledger(r.paths), [], 'never a verdict');
+    assert.equal(readQueue(r.paths).find((it) => it.slug === 's1')?.status, 'in_progress');
+    assert.notEqual(readLeaseFile(r.paths)?.released_at, null, 'released: the next holder need not wait out the TTL');
+    assert.deepEqual([broken.opened, broken.closed], [1, 1]);
+
+    const ctx = runtimeContext(r.dir);
+    const ok = recordingEngine();
+    expectDone(await drain(r.load(), ctx, { engine: ok.engine }));
+    assert.deepEqual(ctx.events('item_recovered').map((l) => l.fields.slug), ['s1']);
+    assertExactlyOnce(ledger(r.paths), [key(1), key(2)]);
+  });
+});
+
 describe('watch keeps its state between tenures', () => {
   test('reused when nobody else held the lease since; loaded again when somebody did', async () => {
     const r = repo();
