@@ -75,6 +75,7 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .command('watch')
     .description('follow readiness.jsonl beside the agents; take the lease and drain whenever work arrives (Ctrl-C to stop)')
     .option('--poll <ms>', 'how often the log is stat-ed when no file event arrives', (v) => positive(v, '--poll'), 1000)
+    .option('--heartbeat <seconds>', 'while a check runs, log a check_running line this often', (v) => positive(v, '--heartbeat'), 30)
     .action(run(async () => (await import('./commands/watch.js')).watch));
 
   program

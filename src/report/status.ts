@@ -12,7 +12,7 @@ import type { Context } from '../context.js';
 import type { CheckpointFile, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueFile, StatusReport, Warning } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { QueueState } from '../queue/queue.js';
-import { describeOwner, leaseState } from '../runtime/lease.js';
+import { leaseState } from '../runtime/lease.js';
 import { readRange, sizeOf } from '../store/jsonl.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
 import { processAlive } from '../store/process.js';
@@ -135,20 +135,6 @@ function statOrNull(path: string): { size: number; ino: number; dev: number } | 
 }
 
 const secondsSince = (iso: string, now: Date) => Math.round((now.getTime() - Date.parse(iso)) / 1000);
-
-/**
- * One line for a live display (`watch` on a terminal): queue length, lease holder, last decision, e.g.
- * `queue 2 · held by host:4242 (run 1f…) epoch 7 · last would_block fix-login (merge_conflict) 40s ago`
- */
-export function summaryLine(s: StateStatus): string {
-  const o = s.last_outcome;
-  const last = o ? `last ${o.outcome} ${o.slug}${o.reasons.length > 0 ? ` (${o.reasons.join(',')})` : ''} ${ago(s, o.decided_at)}` : 'no decision yet';
-  const lease =
-    s.lease.state === 'held' && s.lease.owner ? `held by ${describeOwner(s.lease.owner)} epoch ${s.lease.epoch}`
-    : s.lease.state === 'expired' ? `lease expired (epoch ${s.lease.epoch})`
-    : 'lease free';
-  return `queue ${s.queue.length} · ${lease} · ${last}`;
-}
 
 /** How long before the report was made, e.g. "40s ago". */
 export const ago = (s: Pick<StatusReport, 'generated_at'>, iso: string) => `${shortDuration(Date.parse(s.generated_at) - Date.parse(iso))} ago`;
