@@ -16,7 +16,7 @@ export async function status(call: Call<{ json?: boolean }>): Promise<Output> {
 }
 
 function hookWarning(h: HookHealth): Warning {
-  return { code: 'hooks_broken', message: `the ${h.hook} hook no longer runs as installed: ${h.problems.join('; ')}; run shadow-integrator hooks install again` };
+  return { code: 'hooks_broken', message: `the ${h.hook} hook does not run this shadow-integrator: ${h.problems.join('; ')}; run shadow-integrator hooks install again` };
 }
 
 function formatStatus(s: StatusReport): string {
