@@ -17,18 +17,19 @@ export function countLines(path: string, from = 0): number {
 }
 
 /**
- * The last whole outcome line of the ledger, read from the end: a window that grows until it holds
- * one whole line, so the cost does not depend on the ledger's length.
+ * The last `n` whole outcome lines of the ledger, oldest first, read from the end: a window that
+ * grows until it holds n whole lines, so the cost does not depend on the ledger's length.
  */
-export function lastOutcome(path: string): Outcome | null {
+export function lastOutcomes(path: string, n: number): Outcome[] {
   const size = sizeOf(path);
   for (let window = 64 * 1024; ; window *= 4) {
     const from = Math.max(0, size - window);
     const buf = readRange(path, from, size);
-    const end = buf.lastIndexOf(10);
-    const start = end > 0 ? buf.lastIndexOf(10, end - 1) + 1 : 0;
-    if (end === -1 && from === 0) return null;
-    // The line may begin before the window: widen it, unless the window is the whole file.
-    if (end !== -1 && (start > 0 || from === 0)) return readOutcomes(path, from + start).outcomes.at(-1) ?? null;
+    // The window's first line may have begun before it: only what follows its first newline is whole.
+    const start = from === 0 ? 0 : buf.indexOf(10) + 1;
+    let lines = 0;
+    for (let i = start > 0 || from === 0 ? buf.indexOf(10, start) : -1; i !== -1; i = buf.indexOf(10, i + 1)) lines += 1;
+    if (from === 0 || lines >= n) return readOutcomes(path, from + start).outcomes.slice(-n);
   }
 }
+

@@ -5,8 +5,9 @@ import { createEngine } from '../engine/evaluate.js';
 import { statePaths } from '../store/paths.js';
 import type { Evaluator } from './session.js';
 
-export function engineEvaluator(loaded: LoadedConfig, ctx: Context): Evaluator {
+export function engineEvaluator(loaded: LoadedConfig, ctx: Context, opts: { checkHeartbeatMs?: number } = {}): Evaluator {
   return createEngine({
+    ...opts,
     repoDir: loaded.repo.mainWorktree ?? loaded.repo.commonDir,
     commonDir: loaded.repo.commonDir,
     config: loaded.config,

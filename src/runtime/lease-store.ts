@@ -11,6 +11,7 @@ import { validators } from '../contract/validate.js';
 import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
 import { withStateMutex } from '../store/mutex.js';
 import type { StatePaths } from '../store/paths.js';
+import { processAlive } from '../store/process.js';
 import { acquiredLease, decideAcquire, lostBecause, releasedLease, renewedLease, type HeldLease, type Owner } from './lease.js';
 
 export const readLease = (paths: StatePaths) => readJson(paths.lease, validators.lease);
@@ -24,7 +25,7 @@ export type AcquireResult =
 export function acquireLease(paths: StatePaths, self: Owner, now: Date, ttlSeconds: number): Promise<AcquireResult> {
   return withStateMutex(paths, (assertIntact) => {
     const current = readLease(paths);
-    const decision = decideAcquire(current, now, self, current ? pidAlive(current.owner.pid) : false);
+    const decision = decideAcquire(current, now, self, current ? processAlive(current.owner) !== false : false);
     if (!decision.ok) return { acquired: false, holder: decision.holder };
     const lease = acquiredLease(current, self, randomUUID(), now, ttlSeconds);
     assertIntact();
@@ -64,13 +65,4 @@ export function releaseLease(paths: StatePaths, held: HeldLease, now: () => Date
     writeJsonAtomic(paths.lease, releasedLease(current as LeaseFile, now()));
     return true;
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
