@@ -45,6 +45,7 @@ for (const { file, schema } of schemas) {
     }
   }
   text += `\n// ${file}\n${kept.join('')}`;
+  if (schema.discriminator && schema.oneOf) values.push(memberFields(file, schema));
   for (const [name, def] of Object.entries(schema.$defs ?? {})) {
     const constant = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
     if (def.enum) values.push(`/** Every ${name} (${file}). */\nexport const ${constant}_VALUES: readonly ${name}[] = ${JSON.stringify(def.enum)};\n`);
@@ -80,6 +81,23 @@ function forTypes(node) {
     return { tsType: m[2] ?? titles.get(m[1]) };
   }
   return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, forTypes(v)]));
+}
+
+/**
+ * For a discriminated union (`discriminator` + `oneOf` of local definitions): each member's required
+ * and optional fields by its discriminator value (the discriminator itself left out), e.g. which
+ * fields each readiness event type needs, for `emit --help`.
+ */
+function memberFields(file, schema) {
+  const key = schema.discriminator.propertyName;
+  const constant = schema.title.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  const members = {};
+  for (const { $ref } of schema.oneOf) {
+    const def = schema.$defs[/^#\/\$defs\/(\w+)$/.exec($ref)[1]];
+    const fields = Object.keys(def.properties).filter((f) => f !== key);
+    members[def.properties[key].const] = { required: fields.filter((f) => def.required.includes(f)), optional: fields.filter((f) => !def.required.includes(f)) };
+  }
+  return `/** The fields of each ${schema.title} by its ${key} (${file}): required and optional, ${key} left out. */\nexport const ${constant}_FIELDS: { readonly [K in ${schema.title}['${key}']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = ${JSON.stringify(members)};\n`;
 }
 
 /** Top-level declarations of json-schema-to-typescript's output, each with its doc comment. */

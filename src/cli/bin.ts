@@ -22,6 +22,7 @@ process.exitCode = await main(process.argv.slice(2), {
   stderr: (text) => void process.stderr.write(text),
   stdin: readStdin,
   isTTY: Boolean(process.stdout.isTTY),
+  columns: () => process.stdout.columns,
   execPath: process.execPath,
   onStop: (listener) => {
     process.once('SIGINT', listener);

@@ -1,5 +1,5 @@
 /** Text for people: aligned tables and the short forms every command uses. */
-import type { Outcome } from '../contract/types.generated.js';
+import type { Outcome, Warning } from '../contract/types.generated.js';
 
 /** A plain aligned table for people. */
 export function table(rows: readonly (readonly string[])[]): string {
@@ -27,3 +27,6 @@ export function outcomeDetail(o: Outcome): string {
   if (o.superseded_by) parts.push(`by ${o.superseded_by.branch}@${short(o.superseded_by.sha)}`);
   return parts.join(': ');
 }
+
+/** Warnings for people, one a line, after a blank line (nothing when there is none). */
+export const warningLines = (warnings: readonly Warning[]): string[] => (warnings.length === 0 ? [] : ['', ...warnings.map((w) => `warning: ${w.message}`)]);

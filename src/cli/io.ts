@@ -17,6 +17,8 @@ export interface CliIO {
   stdin: () => Promise<string>;
   /** Whether stdout is a terminal. */
   isTTY: boolean;
+  /** The terminal's width now, when stdout is one (it may be resized). */
+  columns?: () => number | undefined;
   /** The node binary that git hooks start the CLI with. */
   execPath: string;
   /** Calls `listener` on a request to stop (SIGINT, SIGTERM); returns what unsubscribes it. */

@@ -6,12 +6,14 @@
  */
 import { CommanderError } from 'commander';
 import { errors, fromErrno, isErrnoError, isShadowError, type ShadowError } from '../contract/errors.js';
+import { forHookLog } from './hook-log.js';
 import type { CliIO } from './io.js';
 import { buildProgram } from './program.js';
 import type { RunState } from './command.js';
 
 /** `argv`: the arguments after the program's name (process.argv.slice(2)). */
-export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+export async function main(argv: readonly string[], processIO: CliIO): Promise<number> {
+  const io = forHookLog(processIO);
   const json = wantsJson(argv);
   const state: RunState = { exitCode: 0 };
   const program = buildProgram({ io, json, state });

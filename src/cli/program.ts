@@ -4,13 +4,13 @@
  * command runs, so that `status`, `emit` and every hook start fast.
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { errors } from '../contract/errors.js';
 import { EVENT_TYPES } from '../producer/event-types.js';
 import { OUTCOME_KINDS, SINCE_FORMS } from '../report/filters.js';
 import { action, type ActionDeps, type CommandRun } from './command.js';
-import { EMIT_FIELDS } from './emit-fields.js';
+import { EMIT_FIELDS, emitFieldsHelp, flagOf } from './emit-fields.js';
 import type { CliIO, GlobalOptions } from './io.js';
+import { cliVersion } from './version.js';
 
 export interface ProgramOptions {
   io: CliIO;
@@ -19,14 +19,10 @@ export interface ProgramOptions {
   state: ActionDeps['state'];
 }
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
 export function buildProgram({ io, json, state }: ProgramOptions): Command {
   const program = new Command('shadow-integrator')
     .description('Shadow-mode singleton integrator: records what it would merge into main, and never writes main.')
-    .version(version())
+    .version(cliVersion())
     .option('--config <path>', 'config file (default: .shadow-integrator.yml at the repository top level)')
     .option('--state-dir <path>', 'state directory (overrides state_dir)')
     .addOption(new Option('--log-format <format>', 'log line format on stderr').choices(['logfmt', 'json']).default('logfmt'))
@@ -44,7 +40,9 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
 
   program
     .command('init')
-    .description('opt in: write .shadow-integrator.yml with mode: shadow and create the state directory')
+    .description("opt in: write .shadow-integrator.yml with mode: shadow and the canonical remote and branch read from the repository, and create the state directory")
+    .option('--remote <name>', "the canonical remote (default: the only remote, or the only one with a HEAD)")
+    .option('--main-branch <branch>', "the canonical branch (default: the remote's HEAD, its default branch)")
     .option('--force', 'overwrite an existing config')
     .option('--json', 'print the result as JSON')
     .action(run(async () => (await import('./commands/init.js')).init));
@@ -62,7 +60,8 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .option('--stdin', 'read the event as one JSON object from standard input')
     .option('--json', 'print the stored event as JSON')
     .option('--id <id>', 'idempotency key (default: a fresh UUID)');
-  for (const field of EMIT_FIELDS) emit.option(`--${field.replace(/_/g, '-')} <value>`);
+  for (const field of EMIT_FIELDS) emit.option(`${flagOf(field)} <value>`);
+  emit.addHelpText('after', emitFieldsHelp());
   emit.action(run(async () => (await import('./commands/emit.js')).emit));
 
   program
@@ -76,6 +75,7 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .command('watch')
     .description('follow readiness.jsonl beside the agents; take the lease and drain whenever work arrives (Ctrl-C to stop)')
     .option('--poll <ms>', 'how often the log is stat-ed when no file event arrives', (v) => positive(v, '--poll'), 1000)
+    .option('--heartbeat <seconds>', 'while a check runs, log a check_running line this often', (v) => positive(v, '--heartbeat'), 30)
     .action(run(async () => (await import('./commands/watch.js')).watch));
 
   program
@@ -111,7 +111,7 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
   const hooks = program.command('hooks').description('git hooks so that readiness flows and drains run without anyone remembering');
   hooks
     .command('install')
-    .description('post-commit and post-merge hooks that start a background drain; with --origin, a post-receive hook there that records branch_pushed')
+    .description('hooks that record branch_pushed when a push from this repository succeeds (reference-transaction) and start a background drain after commits, merges and pushes; with --origin, a post-receive hook there that records every push it receives')
     .option('--origin <path>', 'bare origin repository to give the post-receive hook')
     .option('--json', 'print as JSON')
     .action(run(async () => (await import('./commands/hooks.js')).install));
@@ -128,6 +128,13 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .option('--pusher <name>', 'who pushed (default: GL_USERNAME, GITEA_PUSHER_NAME, REMOTE_USER, USER or LOGNAME)')
     .option('--json', 'print as JSON')
     .action(run(async () => (await import('./commands/hooks.js')).receive));
+
+  hooks
+    .command('pushed')
+    .description("read reference-transaction input (<old> <new> <ref> lines) on stdin and record a branch_pushed per updated branch of the configured remote (the working repository's hook runs this)")
+    .option('--pusher <name>', 'who pushed (default: USER or LOGNAME)')
+    .option('--json', 'print as JSON')
+    .action(run(async () => (await import('./commands/hooks.js')).pushed));
 
   return program;
 }

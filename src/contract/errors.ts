@@ -33,6 +33,8 @@ const CATALOGUE = {
   E_HOOKS_PATH_SHARED: { exit: 2, kind: 'config' },
   E_HOOKS_PATH_UNUSABLE: { exit: 2, kind: 'config' },
   E_HOOK_CHAIN_OCCUPIED: { exit: 2, kind: 'config' },
+  E_REMOTE_UNKNOWN: { exit: 2, kind: 'repository' },
+  E_MAIN_BRANCH_UNKNOWN: { exit: 2, kind: 'repository' },
   // State files and the state directory.
   E_STATE_CORRUPT: { exit: 1, kind: 'state' },
   E_STATE_DIR: { exit: 1, kind: 'state' },
@@ -175,6 +177,34 @@ export const errors = {
       `${path} is not a shadow-integrator hook, and ${chained} exists too: move one of them away by hand, then run hooks install again`,
       { path, chained },
     ),
+
+  /**
+   * `init` cannot tell which remote is canonical: `given` is not a remote of the repository, or none
+   * was given and the repository has no remote or several (each listed with its default branch).
+   */
+  remoteUnknown: (given: string | null, remotes: readonly { name: string; head: string | null }[]) => {
+    const listed = remotes.map((r) => (r.head ? `${r.name} (HEAD → ${r.head})` : r.name)).join(', ');
+    const why =
+      given !== null ? `--remote ${given} is not a remote of this repository${remotes.length > 0 ? ` (its remotes: ${listed})` : ' (it has none)'}`
+      : remotes.length === 0 ? 'this repository has no remote: add the canonical one (git remote add origin URL && git fetch origin)'
+      : `this repository has ${remotes.length} remotes (${listed}) and none is the only one with a HEAD`;
+    return new ShadowError('E_REMOTE_UNKNOWN', `${why}; pass --remote NAME (and --main-branch BRANCH) to say which remote's branch is canonical`, {
+      given,
+      remotes: remotes.map((r) => ({ ...r })),
+    });
+  },
+
+  /**
+   * `init` cannot verify the canonical branch: `branch` (given, or the remote's HEAD) has no
+   * remote-tracking ref, or the remote has no HEAD to read it from (branch null).
+   */
+  mainBranchUnknown: (remote: string, branch: string | null, branches: readonly string[]) => {
+    const known = branches.length > 0 ? `branches of ${remote} fetched here: ${branches.slice(0, 20).join(', ')}${branches.length > 20 ? ', …' : ''}` : `no branch of ${remote} is fetched here`;
+    const why =
+      branch === null ? `${remote} has no HEAD (refs/remotes/${remote}/HEAD), so its default branch is unknown: run git remote set-head ${remote} --auto, or pass --main-branch BRANCH`
+      : `refs/remotes/${remote}/${branch} does not exist: fetch it (git fetch ${remote}), or pass --main-branch BRANCH`;
+    return new ShadowError('E_MAIN_BRANCH_UNKNOWN', `${why} (${known})`, { remote, branch, branches: [...branches] });
+  },
 
   // ---- state ----
   stateFileCorrupt: (file: string, problem: string) =>

@@ -48,6 +48,19 @@ export interface CandidateRef {
   branch: string;
   sha: string;
 }
+/**
+ * Something the user should fix, found by `config` or `status`: main_ref_missing — the configured main ref does not exist (every candidate would block with git_error); same_git_error — every recent decision failed with the same git error; hooks_broken — an installed hook can no longer start shadow-integrator (its node or CLI moved, or another version is installed).
+ *
+ * This interface was referenced by `Common`'s JSON-Schema
+ * via the `definition` "Warning".
+ */
+export interface Warning {
+  code: 'main_ref_missing' | 'same_git_error' | 'hooks_broken';
+  /**
+   * For people: what is wrong and what to do.
+   */
+  message: string;
+}
 
 // checkpoint.schema.json
 /**
@@ -415,6 +428,10 @@ export interface EffectiveConfig {
   sources: {
     [k: string]: string | undefined;
   };
+  /**
+   * What in the effective config will not work in this repository (main_ref_missing).
+   */
+  warnings: Warning[];
 }
 
 // error.schema.json
@@ -663,7 +680,7 @@ export interface ReceiveReport {
  * This interface was referenced by `HooksReport`'s JSON-Schema
  * via the `definition` "HookName".
  */
-export type HookName = 'post-commit' | 'post-merge' | 'post-receive';
+export type HookName = 'post-commit' | 'post-merge' | 'reference-transaction' | 'post-receive';
 /**
  * installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.
  *
@@ -706,7 +723,7 @@ export interface HookChange {
 
 // init.schema.json
 /**
- * `init --json`: the config written and the state directory created.
+ * `init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.
  */
 export interface InitResult {
   /**
@@ -721,6 +738,21 @@ export interface InitResult {
    * An existing config was replaced (--force).
    */
   overwritten: boolean;
+  remote: RemoteName;
+  /**
+   * How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).
+   */
+  remoteFrom: 'option' | 'only_remote' | 'remote_head';
+  mainBranch: Branch;
+  /**
+   * How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).
+   */
+  mainBranchFrom: 'option' | 'remote_head';
+  /**
+   * The remote-tracking ref of canonical main, verified to exist.
+   */
+  mainRef: string;
+  mainSha: Sha;
   /**
    * Commands to run next, each with a comment.
    */
@@ -1379,6 +1411,10 @@ export interface StatusReport {
   state_dir: string;
   lease: LeaseStatus;
   /**
+   * Problems to fix first: the configured main ref is missing, every recent decision failed with the same git error, an installed hook no longer runs.
+   */
+  warnings: Warning[];
+  /**
    * The live queue in order: the first is evaluated next.
    */
   queue: QueueEntry[];
@@ -1396,6 +1432,10 @@ export interface StatusReport {
    * The ledger's last decision; null before the first.
    */
   last_outcome: Outcome | null;
+  /**
+   * The shadow-integrator hooks installed in this repository, and whether each can still start the CLI.
+   */
+  hooks: HookHealth[];
 }
 /**
  * This interface was referenced by `StatusReport`'s JSON-Schema
@@ -1439,6 +1479,10 @@ export interface QueueEntry {
    * Seconds since it was enqueued.
    */
   age_s: number;
+  /**
+   * For an in_progress item: whether the lease holder evaluating it is alive (false: the lease is free or expired, or its process on this host is gone; the next holder puts the item back in the queue). null for a queued item.
+   */
+  holder_alive: boolean | null;
 }
 /**
  * Outcomes in the ledger, by kind.
@@ -1466,9 +1510,12 @@ export interface IngestionStatus {
    */
   size: number;
   /**
-   * First byte the last checkpoint had not consumed (0 when the checkpoint is not about this file).
+   * First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).
    */
   offset: number;
+  /**
+   * Bytes of the log from offset on: not ingested yet, as far as the state files show.
+   */
   lag_bytes: number;
   /**
    * Whole lines behind (a line still being written counts in bytes only).
@@ -1483,6 +1530,33 @@ export interface IngestionStatus {
    */
   restarted: 'replaced' | 'truncated' | null;
 }
+/**
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "HookHealth".
+ */
+export interface HookHealth {
+  hook: HookName;
+  /**
+   * The installed hook.
+   */
+  path: string;
+  /**
+   * The node binary the hook starts.
+   */
+  node: string;
+  /**
+   * The CLI script it starts.
+   */
+  cli: string;
+  /**
+   * The shadow-integrator version that installed it; null for a hook installed before versions were recorded.
+   */
+  version: string | null;
+  /**
+   * Why it can no longer start shadow-integrator as installed; empty when it can.
+   */
+  problems: string[];
+}
 
 // Values defined by the schemas, for code that needs them at run time.
 /** The pattern of Slug (common.schema.json), as the validators apply it. */
@@ -1493,6 +1567,8 @@ export const SHA_PATTERN = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", 'u');
 export const REMOTE_NAME_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", 'u');
 /** Every ForecastState (conflicts.schema.json). */
 export const FORECAST_STATE_VALUES: readonly ForecastState[] = ["waiting","ready","queued","in_progress","stacked"];
+/** The fields of each DrainReport by its status (drain.schema.json): required and optional, status left out. */
+export const DRAIN_REPORT_FIELDS: { readonly [K in DrainReport['status']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"mode_off":{"required":["message"],"optional":[]},"idle":{"required":[],"optional":[]},"lease_busy":{"required":["holder"],"optional":[]},"lease_lost":{"required":["epoch","why","decided"],"optional":[]},"done":{"required":["epoch","decided","ingested","rejected","counts","queued"],"optional":[]}};
 /** Every ConditionName (explain.schema.json). */
 export const CONDITION_NAME_VALUES: readonly ConditionName[] = ["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"];
 /** Every SupersessionRule (explain.schema.json). */
@@ -1500,9 +1576,11 @@ export const SUPERSESSION_RULE_VALUES: readonly SupersessionRule[] = ["later_rea
 /** Every CandidateState (explain.schema.json). */
 export const CANDIDATE_STATE_VALUES: readonly CandidateState[] = ["waiting","ready","queued","in_progress","decided","superseded"];
 /** Every HookName (hooks.schema.json). */
-export const HOOK_NAME_VALUES: readonly HookName[] = ["post-commit","post-merge","post-receive"];
+export const HOOK_NAME_VALUES: readonly HookName[] = ["post-commit","post-merge","reference-transaction","post-receive"];
 /** Every HookAction (hooks.schema.json). */
 export const HOOK_ACTION_VALUES: readonly HookAction[] = ["installed","updated","unchanged","removed","restored","absent","foreign"];
+/** The fields of each JournalRecord by its t (journal.schema.json): required and optional, t left out. */
+export const JOURNAL_RECORD_FIELDS: { readonly [K in JournalRecord['t']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"base":{"required":["epoch","at","items","round"],"optional":[]},"tenure":{"required":["epoch","at","owner"],"optional":[]},"enqueue":{"required":["epoch","item"],"optional":[]},"transition":{"required":["epoch","slug","branch","sha","transition"],"optional":[]},"round":{"required":["epoch","round"],"optional":[]},"drop":{"required":["epoch","at","slug","branch","sha","reason"],"optional":[]}};
 /** Every QueueStatus (journal.schema.json). */
 export const QUEUE_STATUS_VALUES: readonly QueueStatus[] = ["queued","in_progress"];
 /** Every OutcomeKind (outcome.schema.json). */
@@ -1515,6 +1593,8 @@ export const LIVE_FATE_VALUES: readonly LiveFate[] = ["landed_clean","landed_res
 export const SHADOW_ROW_VALUES: readonly ShadowRow[] = ["would_integrate","would_block","already_integrated","superseded"];
 /** Every Verdict (parity.schema.json). */
 export const VERDICT_VALUES: readonly Verdict[] = ["agree","unsafe_permissive","over_strict","excluded"];
+/** The fields of each ReadinessEvent by its type (readiness-event.schema.json): required and optional, type left out. */
+export const READINESS_EVENT_FIELDS: { readonly [K in ReadinessEvent['type']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"review_approved":{"required":["slug","approved_at","review_round","reviewer_session_id"],"optional":["id","sha"]},"finalize_ready":{"required":["slug","branch","sha","worker_session_id","orchestrator_session_id","ready_at"],"optional":["id"]},"branch_pushed":{"required":["branch","sha","remote","pushed_at","pusher"],"optional":["id"]},"retry_requested":{"required":["slug","requested_at","requested_by"],"optional":["id","sha"]}};
 /** Every EventType (readiness-event.schema.json). */
 export const EVENT_TYPE_VALUES: readonly EventType[] = ["review_approved","finalize_ready","branch_pushed","retry_requested"];
 /** The pattern of EventId (readiness-event.schema.json), as the validators apply it. */

@@ -46,6 +46,8 @@ export interface EngineOptions {
   /** `<state_dir>/scratch`. */
   scratchDir: string;
   logger: Logger;
+  /** How often a long check logs that it still runs (default 30 s). */
+  checkHeartbeatMs?: number;
 }
 
 export interface EngineContext extends EngineOptions {
@@ -114,7 +116,7 @@ export async function evaluateCandidate(ctx: EngineContext, c: Candidate): Promi
     if (checks.length > 0) {
       const result = await ctx.scratch.use(mainSha, tmp, async (s) => {
         await checkoutTreeInScratch(s, tree);
-        return runChecks(checks, ctx.scratch.dir, tmp);
+        return runChecks(checks, ctx.scratch.dir, tmp, { candidate: c, logger: ctx.logger, heartbeatMs: ctx.checkHeartbeatMs ?? 30_000 });
       });
       if (!result.ok) return block(['checks_failed'], result.message);
     }

@@ -13,6 +13,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Check } from '../config/config.js';
+import type { Logger } from '../context.js';
+import type { CandidateRef } from '../contract/types.generated.js';
 import { errors } from '../contract/errors.js';
 import { addScratchWorktree, linkedWorktreeAdmin, openGit, resetScratch, scratchCommandEnv, type GitHandle, type ObjectDirectories } from '../git/index.js';
 
@@ -75,12 +77,36 @@ export class ScratchWorktree {
 
 export type ChecksResult = { ok: true } | { ok: false; check: string; message: string };
 
-/** Runs the checks in order in `cwd`; the first failure, with the tail of its output. */
-export async function runChecks(checks: readonly Check[], cwd: string, objects: ObjectDirectories): Promise<ChecksResult> {
+/** Who watches the checks: the candidate they are for, where to log, how often to say a long one still runs. */
+export interface ChecksProgress {
+  candidate: CandidateRef;
+  logger: Logger;
+  /** A `check_running` line this often while a check runs. */
+  heartbeatMs: number;
+}
+
+/**
+ * Runs the checks in order in `cwd`; the first failure, with the tail of its output. Logs
+ * `check_started` for each, `check_running` every `heartbeatMs` while it runs and `check_finished`
+ * (the only way to see, during a long check, that the integrator is not stuck).
+ */
+export async function runChecks(checks: readonly Check[], cwd: string, objects: ObjectDirectories, progress: ChecksProgress): Promise<ChecksResult> {
   const env = scratchCommandEnv(objects);
+  const { slug, branch, sha } = progress.candidate;
   for (const check of checks) {
-    const r = await runCommand(check.run, cwd, check.timeout_seconds * 1000, env);
-    if (r.code !== 0 || r.timedOut) {
+    const started = Date.now();
+    const fields = () => ({ slug, branch, sha, check: check.name, elapsed_s: Math.round((Date.now() - started) / 1000) });
+    progress.logger.log('info', 'check_started', { slug, branch, sha, check: check.name, timeout_s: check.timeout_seconds });
+    const heartbeat = setInterval(() => progress.logger.log('info', 'check_running', fields()), progress.heartbeatMs);
+    let r: CommandResult;
+    try {
+      r = await runCommand(check.run, cwd, check.timeout_seconds * 1000, env);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    const ok = r.code === 0 && !r.timedOut;
+    progress.logger.log(ok ? 'info' : 'warn', 'check_finished', { ...fields(), ok, exit: r.code ?? r.signal ?? undefined, timed_out: r.timedOut || undefined });
+    if (!ok) {
       const why = r.timedOut ? `timed out after ${check.timeout_seconds} s` : r.code !== null ? `exited ${r.code}` : `was killed by ${r.signal ?? 'a signal'}`;
       return { ok: false, check: check.name, message: `check "${check.name}" ${why}:\n${r.output}` };
     }

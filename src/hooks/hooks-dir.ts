@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { RepoLayout } from '../config/repo.js';
+import { configValue, type RepoLayout } from '../config/repo.js';
 import { errors } from '../contract/errors.js';
 
 export interface HooksDir {
@@ -65,47 +65,4 @@ function readText(file: string): string {
 
 function expandHome(path: string, env: NodeJS.ProcessEnv): string {
   return path === '~' || path.startsWith('~/') ? join(env.HOME ?? homedir(), path.slice(1)) : path;
-}
-
-/**
- * The last value of `section.key` in git config text (section and key case-insensitive; no
- * subsection; includes are not followed). A key without `=` is boolean true, as in git.
- */
-export function configValue(text: string, section: string, key: string): string | undefined {
-  let inSection = false;
-  let value: string | undefined;
-  for (const raw of text.split('\n')) {
-    let line = raw.trim();
-    const header = /^\[\s*([A-Za-z0-9.-]+)\s*("(?:[^"\\]|\\.)*")?\s*\]/.exec(line);
-    if (header) {
-      inSection = header[2] === undefined && (header[1] as string).toLowerCase() === section;
-      line = line.slice(header[0].length).trim(); // git allows a variable on the header's line
-    }
-    if (!inSection) continue;
-    const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*(=(.*))?$/.exec(line);
-    if (kv && (kv[1] as string).toLowerCase() === key) value = kv[2] === undefined ? 'true' : unquote(kv[3] as string);
-  }
-  return value;
-}
-
-/** A config value: quotes removed, escapes applied, an unquoted `#` or `;` starts a comment. */
-function unquote(raw: string): string {
-  let out = '';
-  let quoted = false;
-  let pendingSpace = '';
-  for (let i = 0; i < raw.length; i++) {
-    const ch = raw[i] as string;
-    if (ch === '\\') {
-      const next = raw[++i] ?? '';
-      out += pendingSpace + ({ n: '\n', t: '\t', b: '\b' }[next] ?? next);
-      pendingSpace = '';
-    } else if (ch === '"') quoted = !quoted;
-    else if (!quoted && (ch === '#' || ch === ';')) break;
-    else if (!quoted && /\s/.test(ch)) pendingSpace += out ? ch : '';
-    else {
-      out += pendingSpace + ch;
-      pendingSpace = '';
-    }
-  }
-  return out;
 }

@@ -1,7 +1,9 @@
 /**
  * `hooks install | uninstall`. The working repository gets post-commit and post-merge hooks that
- * start a background drain; a bare origin, when given, a post-receive hook that records a
- * branch_pushed event per updated branch in the working repository and starts a drain there.
+ * start a background drain, and a reference-transaction hook that records a branch_pushed event for
+ * each remote-tracking branch a push (or a fetch) updates, then starts a drain; a bare origin, when
+ * given, a post-receive hook that records a branch_pushed event per updated branch in the working
+ * repository and starts a drain there.
  *
  * A hook already in place is never overwritten: it is renamed to `<hook>.pre-shadow-integrator` and
  * ours runs it with the same arguments, input and exit status. Installing again changes nothing
@@ -18,7 +20,7 @@ import { writeTextAtomic } from '../store/atomic-json.js';
 import { hooksDir } from './hooks-dir.js';
 import { CHAIN_SUFFIX, hookScript, MARKER, type HookName } from './scripts.js';
 
-const WORKING_HOOKS: readonly HookName[] = ['post-commit', 'post-merge'];
+const WORKING_HOOKS: readonly HookName[] = ['post-commit', 'post-merge', 'reference-transaction'];
 const ORIGIN_HOOKS: readonly HookName[] = ['post-receive'];
 
 export type HookAction = 'installed' | 'updated' | 'unchanged' | 'removed' | 'restored' | 'absent' | 'foreign';
@@ -46,8 +48,8 @@ export interface HooksReport {
 export interface InstallOptions {
   /** Path of a bare origin repository to give a post-receive hook. */
   origin?: string | undefined;
-  /** How the hooks start the CLI: the node binary and the CLI's main.js, both absolute. */
-  cli: { node: string; main: string };
+  /** How the hooks start the CLI: the node binary and the CLI's bin, both absolute, and its version. */
+  cli: { node: string; main: string; version: string };
   /** A config file given explicitly (--config), passed on to every run; else the CLI finds it. */
   configPath?: string | undefined;
 }
@@ -58,6 +60,7 @@ export function installHooks(loaded: LoadedConfig, ctx: Context, opts: InstallOp
   const values = {
     node: opts.cli.node,
     cli: opts.cli.main,
+    version: opts.cli.version,
     repo: loaded.repo.mainWorktree ?? loaded.repo.commonDir,
     stateDir: paths.dir,
     config: opts.configPath ? resolve(ctx.cwd, opts.configPath) : null,
@@ -67,7 +70,10 @@ export function installHooks(loaded: LoadedConfig, ctx: Context, opts: InstallOp
   const notes: string[] = [];
   const off = modeOff(loaded);
   if (off) notes.push(`the hooks run, but ${off.message}`);
-  if (opts.origin === undefined) notes.push('no --origin: pushes are recorded only by whoever emits branch_pushed (give --origin <bare repo> to record them at the origin)');
+  if (opts.origin === undefined) {
+    notes.push('pushes from this repository and its worktrees are recorded (branch_pushed); pushes from other clones are recorded only with --origin <bare repo>, or by whoever emits branch_pushed');
+  }
+  notes.push('review_approved and finalize_ready come from your orchestrator: shadow-integrator emit (see emit --help)');
   return { hooks, log: join(paths.dir, 'hooks.log'), notes };
 }
 

@@ -18,29 +18,36 @@ export function countLines(path: string, from = 0): number {
 }
 
 /**
- * The last whole outcome line of the ledger, read from the end: a window that grows until it holds
- * one whole line, so the cost does not depend on the ledger's length.
+ * The last `n` whole outcome lines of the ledger, oldest first, read from the end: a window that
+ * grows until it holds n whole lines, so the cost does not depend on the ledger's length.
  */
-export function lastOutcome(ledger: string): Outcome | null {
+export function lastOutcomes(ledger: string, n: number): Outcome[] {
   // The newest segment with something in it: right after a rotation the live file is empty.
   const path = logSegments(ledger).filter((s) => s.size > 0 && !s.gzip).at(-1)?.path ?? ledger;
   const size = sizeOf(path);
   for (let window = 64 * 1024; ; window *= 4) {
     const from = Math.max(0, size - window);
     const buf = readRange(path, from, size);
-    const end = buf.lastIndexOf(10);
-    const start = end > 0 ? buf.lastIndexOf(10, end - 1) + 1 : 0;
-    if (end === -1 && from === 0) return null;
-    // The line may begin before the window: widen it, unless the window is the whole file.
-    if (end !== -1 && (start > 0 || from === 0)) return parseOutcome(buf.subarray(start, end));
+    // The window's first line may have begun before it: only what follows its first newline is whole.
+    const start = from === 0 ? 0 : buf.indexOf(10) + 1;
+    let lines = 0;
+    for (let i = start > 0 || from === 0 ? buf.indexOf(10, start) : -1; i !== -1; i = buf.indexOf(10, i + 1)) lines += 1;
+    if (from === 0 || lines >= n) return parseOutcomes(buf.subarray(start)).slice(-n);
   }
 }
 
-function parseOutcome(bytes: Buffer): Outcome | null {
-  try {
-    const o: unknown = JSON.parse(bytes.toString('utf8'));
-    return validators.outcome(o) ? o : null;
-  } catch {
-    return null;
+
+/** The valid outcomes among the whole lines of `buf` (a line that is not one is skipped). */
+function parseOutcomes(buf: Buffer): Outcome[] {
+  const out: Outcome[] = [];
+  for (const line of buf.subarray(0, buf.lastIndexOf(10) + 1).toString('utf8').split('\n')) {
+    if (!line) continue;
+    try {
+      const o: unknown = JSON.parse(line);
+      if (validators.outcome(o)) out.push(o);
+    } catch {
+      // not an outcome: a torn line, a hand edit
+    }
   }
+  return out;
 }

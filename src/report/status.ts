@@ -1,66 +1,31 @@
 /**
- * `status`: the mode, the lease, the queue, outcome counts, how far ingestion lags behind the log and
- * the last decision, from the state files alone (no lease, no mutex, no writes). Cheap enough to run
- * every second beside a busy holder: counts come from the checkpoint plus the ledger written after
- * it, the last outcome from the ledger's end.
+ * `status`: the mode, the lease, the queue, outcome counts, how far ingestion lags behind the log,
+ * the last decision and what the user should fix first, from the state files and the repository's
+ * refs alone (no lease, no mutex, no writes, no git process). Cheap enough to run every second beside
+ * a busy holder: counts come from the checkpoint plus the ledger written after it, the last outcomes
+ * from the ledger's end.
  */
 import { statSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
+import { mainRefWarning } from '../config/repo.js';
 import type { Context } from '../context.js';
-import type { CheckpointFile, Counts, LeaseFile, Outcome, QueueItem, Round } from '../contract/types.generated.js';
-import { describeOwner, leaseState, type LeaseState } from '../runtime/lease.js';
+import type { CheckpointFile, Counts, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueItem, Round, StatusReport, Warning } from '../contract/types.generated.js';
+import { leaseState } from '../runtime/lease.js';
+import { readRange } from '../store/jsonl.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
+import { processAlive } from '../store/process.js';
 import { forEachOutcome, readCheckpointFile, readLeaseFile, readState } from '../store/readers.js';
-import { countLines, lastOutcome } from './state-files.js';
+import { countLines, lastOutcomes } from './state-files.js';
 
-export interface LeaseStatus {
-  state: LeaseState;
-  /** Of the last lease written (kept after release, so epoch keeps growing); null before the first holder. */
-  epoch: number | null;
-  owner: LeaseFile['owner'] | null;
-  acquired_at: string | null;
-  renewed_at: string | null;
-  expires_at: string | null;
-  released_at: string | null;
-  /** Seconds until expiry while held; negative once expired; null when free. */
-  expires_in_s: number | null;
-}
+export type { StatusReport };
 
-export interface QueueEntry extends Pick<QueueItem, 'slug' | 'branch' | 'sha' | 'status' | 'ready_at' | 'enqueued_at'> {
-  position: number;
-  /** now − enqueued_at. */
-  age_s: number;
-}
+/** How many of the last decisions `status` looks at for a git error they all share. */
+export const RECENT_DECISIONS = 5;
 
-export interface IngestionStatus {
-  log: string;
-  size: number;
-  /** First byte the last checkpoint had not consumed (0 when the checkpoint is not about this file). */
-  offset: number;
-  lag_bytes: number;
-  /** Whole lines behind (a line still being written counts in bytes only). */
-  lag_lines: number;
-  checkpoint_at: string | null;
-  /** The log was replaced or truncated since the checkpoint: the next holder reads it from the start. */
-  restarted: 'replaced' | 'truncated' | null;
-}
+/** The report without `hooks`, which the command line adds (hooks are installed by the CLI, not the runtime). */
+export type StateStatus = Omit<StatusReport, 'hooks'>;
 
-export interface StatusReport {
-  generated_at: string;
-  mode: 'off' | 'shadow';
-  state_dir: string;
-  lease: LeaseStatus;
-  queue: QueueEntry[];
-  /** Candidates whose event conditions are not all met yet, as of the checkpoint. */
-  waiting: number;
-  counts: Counts & { total: number };
-  ingestion: IngestionStatus;
-  /** Lines in rejected.jsonl. */
-  rejected: number;
-  last_outcome: Outcome | null;
-}
-
-export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StatusReport {
+export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateStatus {
   const now = ctx.now();
   const paths = statePaths(loaded.config.state_dir);
   const cp = readCheckpointFile(paths);
@@ -68,17 +33,32 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StatusR
   const state = readState(paths);
   const round = state.round ?? cp?.round ?? null;
   const ledger = ledgerSinceRound(paths, round);
+  const leaseFile = readLeaseFile(paths);
+  const lease = leaseStatus(leaseFile, now);
+  const recent = lastOutcomes(paths.outcomes, RECENT_DECISIONS);
+  const holderAlive = lease.state === 'held' && leaseFile !== null && processAlive(leaseFile.owner) !== false;
   return {
     generated_at: now.toISOString(),
     mode: loaded.config.mode,
     state_dir: paths.dir,
-    lease: leaseStatus(readLeaseFile(paths), now),
-    queue: state.items.map((it, i) => ({ position: i + 1, slug: it.slug, branch: it.branch, sha: it.sha, status: it.status, ready_at: it.ready_at, enqueued_at: it.enqueued_at, age_s: secondsSince(it.enqueued_at, now) })),
+    lease,
+    warnings: [mainRefWarning(loaded.repo, loaded.config.remote, loaded.config.main_branch), sameGitError(recent)].filter((w) => w !== null),
+    queue: state.items.map((it, i) => ({
+        position: i + 1,
+        slug: it.slug,
+        branch: it.branch,
+        sha: it.sha,
+        status: it.status,
+        ready_at: it.ready_at,
+        enqueued_at: it.enqueued_at,
+        age_s: secondsSince(it.enqueued_at, now),
+        holder_alive: it.status === 'in_progress' ? holderAlive : null,
+      })),
     waiting: round?.queue.waiting ?? 0,
     counts: ledger.counts,
-    ingestion: ingestionStatus(paths, round, cp),
+    ingestion: ingestionStatus(paths, round, cp, state.items),
     rejected: countLines(paths.rejected),
-    last_outcome: ledger.last ?? lastOutcome(paths.outcomes),
+    last_outcome: recent.at(-1) ?? null,
   };
 }
 
@@ -96,18 +76,35 @@ function leaseStatus(lease: LeaseFile | null, now: Date): LeaseStatus {
   };
 }
 
-/** The round's counts plus the outcomes appended after it (the whole ledger, rotated segments included, before any round). */
-function ledgerSinceRound(paths: StatePaths, round: Round | null): { counts: StatusReport['counts']; last: Outcome | undefined } {
-  const counts: Counts = round ? { ...round.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
-  let last: Outcome | undefined;
-  forEachOutcome(paths, (o) => {
-    counts[o.outcome] += 1;
-    last = o;
-  }, round?.ledger ?? null);
-  return { counts: { ...counts, total: counts.would_integrate + counts.would_block + counts.superseded }, last };
+/**
+ * The warning when every one of the recent evaluations (at least two; supersessions are not
+ * evaluations) blocked with git_error and the same message — shas aside, which differ by candidate:
+ * then the cause is the setup (a ref that is not there, a repository not fetched), not a candidate.
+ */
+function sameGitError(recent: readonly Outcome[]): Warning | null {
+  const evaluated = recent.filter((o) => o.outcome !== 'superseded');
+  if (evaluated.length < 2) return null;
+  const shape = (o: Outcome) => (o.reasons.includes('git_error') ? (o.message ?? '').replace(/\b[0-9a-f]{40,64}\b/g, '<sha>') : null);
+  const first = shape(evaluated[0] as Outcome);
+  if (first === null || !evaluated.every((o) => shape(o) === first)) return null;
+  const message = (evaluated.at(-1) as Outcome).message ?? '(no message)';
+  return { code: 'same_git_error', message: `the last ${evaluated.length} decisions all blocked with the same git error, so the cause is likely the setup, not the candidates: ${message}` };
 }
 
-function ingestionStatus(paths: StatePaths, round: Round | null, cp: CheckpointFile | null): IngestionStatus {
+/** The round's counts plus the outcomes appended after it (the whole ledger, rotated segments included, before any round). */
+function ledgerSinceRound(paths: StatePaths, round: Round | null): { counts: StatusReport['counts'] } {
+  const counts: Counts = round ? { ...round.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
+  forEachOutcome(paths, (o) => void (counts[o.outcome] += 1), round?.ledger ?? null);
+  return { counts: { ...counts, total: counts.would_integrate + counts.would_block + counts.superseded } };
+}
+
+/**
+ * How far ingestion lags. The round is written at the end of a drain round, the journal's enqueue
+ * records as soon as a holder enqueues: lines up to the newest queued item's finalize_ready were
+ * ingested already and are not counted as behind. (Queue positions are log positions: the live
+ * file's offsets start at the round cursor's base.)
+ */
+function ingestionStatus(paths: StatePaths, round: Round | null, cp: CheckpointFile | null, queue: readonly QueueItem[]): IngestionStatus {
   const st = statOrNull(paths.readiness);
   const size = st?.size ?? 0;
   const log = round?.log;
@@ -116,7 +113,16 @@ function ingestionStatus(paths: StatePaths, round: Round | null, cp: CheckpointF
   if (log && st && log.ino !== 0 && (st.ino !== log.ino || st.dev !== log.dev)) restarted = 'replaced';
   else if (size < offset) restarted = 'truncated';
   if (restarted) offset = 0;
+  else offset = Math.max(offset, lineEndAfter(paths.readiness, Math.max(-1, ...queue.map((it) => it.log_offset - (log?.base ?? 0))), size));
   return { log: paths.readiness, size, offset, lag_bytes: size - offset, lag_lines: countLines(paths.readiness, offset), checkpoint_at: cp?.updated_at ?? round?.at ?? null, restarted };
+}
+
+/** The offset just past the line that starts at `lineStart` (0 for -1, or when that line is not whole). */
+function lineEndAfter(path: string, lineStart: number, size: number): number {
+  if (lineStart < 0 || lineStart >= size) return 0;
+  // A readiness line is at most 64 KiB.
+  const nl = readRange(path, lineStart, Math.min(size, lineStart + 64 * 1024 + 1)).indexOf(10);
+  return nl === -1 ? 0 : lineStart + nl + 1;
 }
 
 function statOrNull(path: string): { size: number; ino: number; dev: number } | null {
@@ -129,22 +135,8 @@ function statOrNull(path: string): { size: number; ino: number; dev: number } | 
 
 const secondsSince = (iso: string, now: Date) => Math.round((now.getTime() - Date.parse(iso)) / 1000);
 
-/**
- * One line for a live display (`watch` on a terminal): queue length, lease holder, last decision, e.g.
- * `queue 2 · held by host:4242 (run 1f…) epoch 7 · last would_block fix-login (merge_conflict) 40s ago`
- */
-export function summaryLine(s: StatusReport): string {
-  const o = s.last_outcome;
-  const last = o ? `last ${o.outcome} ${o.slug}${o.reasons.length > 0 ? ` (${o.reasons.join(',')})` : ''} ${ago(s, o.decided_at)}` : 'no decision yet';
-  const lease =
-    s.lease.state === 'held' && s.lease.owner ? `held by ${describeOwner(s.lease.owner)} epoch ${s.lease.epoch}`
-    : s.lease.state === 'expired' ? `lease expired (epoch ${s.lease.epoch})`
-    : 'lease free';
-  return `queue ${s.queue.length} · ${lease} · ${last}`;
-}
-
 /** How long before the report was made, e.g. "40s ago". */
-export const ago = (s: StatusReport, iso: string) => `${shortDuration(Date.parse(s.generated_at) - Date.parse(iso))} ago`;
+export const ago = (s: Pick<StatusReport, 'generated_at'>, iso: string) => `${shortDuration(Date.parse(s.generated_at) - Date.parse(iso))} ago`;
 
 /** 40s, 3m, 5h, 2d. */
 export function shortDuration(ms: number): string {

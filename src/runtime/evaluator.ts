@@ -5,9 +5,10 @@ import { createEngine } from '../engine/evaluate.js';
 import { statePaths } from '../store/paths.js';
 import type { EngineFactory } from './session.js';
 
-export function engineFactory(loaded: LoadedConfig, ctx: Context): EngineFactory {
+export function engineFactory(loaded: LoadedConfig, ctx: Context, opts: { checkHeartbeatMs?: number } = {}): EngineFactory {
   return () => {
     const evaluate = createEngine({
+      ...opts,
       repoDir: loaded.repo.mainWorktree ?? loaded.repo.commonDir,
       commonDir: loaded.repo.commonDir,
       config: loaded.config,

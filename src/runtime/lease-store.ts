@@ -11,10 +11,10 @@ import type { LeaseFile } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
 import { writeJsonAtomic } from '../store/atomic-json.js';
 import { claimEpoch, claimLost, highestClaim, pruneClaims, readClaim, touchClaim } from '../store/claims.js';
-import { pidAlive } from '../store/files.js';
 import { liveJournal } from '../store/journal.js';
 import { withStateMutex, type MutexOptions } from '../store/mutex.js';
 import type { StatePaths } from '../store/paths.js';
+import { processAlive } from '../store/process.js';
 import { readCheckpointFile, readLeaseFile } from '../store/readers.js';
 import { acquiredLease, decideAcquire, heldOf, leaseOf, lostBecause, needsRestore, releasedLease, renewedLease, type HeldLease, type LeaseView, type Owner, type Takeover } from './lease.js';
 
@@ -67,12 +67,12 @@ export function acquireLease(paths: StatePaths, self: Owner, now: () => Date, tt
     (assertIntact) => {
       const at = now();
       const view = leaseView(paths);
-      const decision = decideAcquire(view, at, self, (o) => pidAlive(o.pid), ttlSeconds);
+      const decision = decideAcquire(view, at, self, (o) => processAlive(o) !== false, ttlSeconds);
       if (!decision.ok) return { acquired: false, holder: decision.holder };
       assertIntact();
       if (!claimEpoch(paths, { epoch: decision.epoch, owner: self, claimed_at: at.toISOString() })) {
         // Another process claimed this epoch first (it raced us past a broken mutex): it is the holder.
-        const again = decideAcquire(leaseView(paths), at, self, (o) => pidAlive(o.pid), ttlSeconds);
+        const again = decideAcquire(leaseView(paths), at, self, (o) => processAlive(o) !== false, ttlSeconds);
         return { acquired: false, holder: again.ok ? acquiredLease(decision.epoch, { host: 'unknown', pid: 0, run_id: 'unknown' }, 'unknown', at, ttlSeconds) : again.holder };
       }
       const lease = acquiredLease(decision.epoch, self, randomUUID(), at, ttlSeconds);

@@ -7,7 +7,9 @@
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { errors, isErrnoError, isShadowError } from '../contract/errors.js';
+import { processAlive } from './process.js';
 
 /** Mode of every file the tool creates: no more readable than its owner. */
 export const FILE_MODE = 0o600;
@@ -145,7 +147,7 @@ export function unlinkQuietly(path: string): void {
  * Removes temp files left by writers that are gone (killed mid-write): their pid is dead, or they
  * are older than an hour (a pid of another host, or reused). Returns the names removed.
  */
-export function sweepTempFiles(dir: string, now: Date, alive: (pid: number) => boolean = pidAlive): string[] {
+export function sweepTempFiles(dir: string, now: Date, alive: (pid: number) => boolean = (pid) => processAlive({ host: hostname(), pid }) === true): string[] {
   const removed: string[] = [];
   let names: string[];
   try {
@@ -169,14 +171,4 @@ export function sweepTempFiles(dir: string, now: Date, alive: (pid: number) => b
     removed.push(name);
   }
   return removed;
-}
-
-/** Whether a process of this host with that pid exists (EPERM: it exists, owned by another user). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

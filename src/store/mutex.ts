@@ -10,7 +10,8 @@ import { readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'no
 import { hostname } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { errors, ShadowError } from '../contract/errors.js';
-import { FILE_MODE, pidAlive } from './files.js';
+import { FILE_MODE } from './files.js';
+import { processAlive } from './process.js';
 import type { StatePaths } from './paths.js';
 
 const STALE_MS = 10_000;
@@ -108,7 +109,7 @@ function breakIfOwnerDead(paths: StatePaths, opts: MutexOptions): void {
   } catch {
     return;
   }
-  if (owner.host !== hostname() || owner.pid === process.pid || pidAlive(owner.pid)) return;
+  if (owner.pid === process.pid || processAlive(owner) !== false) return;
   try {
     unlinkSync(paths.mutexOwner);
     rmdirSync(paths.mutex);

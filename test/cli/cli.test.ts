@@ -4,14 +4,13 @@
  * and emit (flags, stdin, validation). bin.test.ts runs the real bin as a process.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { CONFIG_TEMPLATE } from '../../src/config/init.js';
 import { systemTimers } from '../../src/context.js';
 import { validators } from '../../src/contract/validate.js';
-import { appendEvents, at, cli, finalized, ledger, pushed, readyEvents, shaOf, tempDirsRemovedAfter, tempReposRemovedAfter, testEnv } from '../support/index.js';
+import { appendEvents, at, cli, clonedRepo, finalized, ledger, pushed, readyEvents, shaOf, tempDirsRemovedAfter, tempReposRemovedAfter, testEnv } from '../support/index.js';
 
 const repo = tempReposRemovedAfter();
 const outside = tempDirsRemovedAfter()().dir;
@@ -107,15 +106,14 @@ describe('the mode gate', () => {
 });
 
 describe('init', () => {
-  test('writes the config; refuses to clobber (exit 2, content unchanged); --force overwrites', async () => {
-    const r = repo(null);
+  test('writes the config it reports; refuses to clobber (exit 2); --force overwrites', async () => {
+    const r = clonedRepo();
     const first = await cli(r.dir, ['init']);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^wrote .*\.shadow-integrator\.yml \(mode: shadow\)/);
     assert.match(first.stdout, /next steps:/);
-    assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
-
-    r.writeConfig('mode: off\n# hand-edited\n');
+    const written = readFileSync(r.configFile, 'utf8');
+    writeFileSync(r.configFile, 'mode: off\n# hand-edited\n');
     const again = await cli(r.dir, ['init']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists; pass --force to overwrite it/);
@@ -125,7 +123,7 @@ describe('init', () => {
     assert.equal(forced.code, 0, forced.stderr);
     const out = JSON.parse(forced.stdout) as { file: string; overwritten: boolean; stateDir: string };
     assert.deepEqual([out.file, out.overwritten, out.stateDir], [r.configFile, true, r.paths.dir]);
-    assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
+    assert.equal(readFileSync(r.configFile, 'utf8'), written);
   });
 });
 

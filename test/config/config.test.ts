@@ -9,13 +9,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { parse } from 'yaml';
 import { loadConfig, MAX_CONFIG_BYTES } from '../../src/config/config.js';
-import { CONFIG_TEMPLATE, init } from '../../src/config/init.js';
+import { init } from '../../src/config/init.js';
 import { modeOff, openStateDir } from '../../src/config/state.js';
 import { isShadowError, type ShadowError } from '../../src/contract/errors.js';
 import * as outputs from '../../src/contract/output-validators.generated.js';
-import { validators } from '../../src/contract/validate.js';
 import { finished, git, runCli, startCli, tempRepo, testContext, type RunResult, type TempRepo } from '../support/index.js';
 
 const repos: TempRepo[] = [];
@@ -117,7 +115,10 @@ describe('defaults and sources', () => {
       assert.equal(l.file, join(wt, '.shadow-integrator.yml'));
       assert.equal(l.config.mode, 'shadow');
       assert.equal(l.config.state_dir, join(gitDir, 'shadow-integrator'), 'state stays in the git dir');
-      const made = init(testContext({ cwd: wt }), { force: true });
+      git(wt, ['commit', '-q', '--allow-empty', '-m', 'first']);
+      git(wt, ['remote', 'add', 'origin', wt]);
+      git(wt, ['fetch', '-q', 'origin']);
+      const made = init(testContext({ cwd: wt }), { force: true, mainBranch: 'main' });
       assert.equal(made.file, join(wt, '.shadow-integrator.yml'), 'init writes it there too');
     } finally {
       rmSync(wt, { recursive: true, force: true });
@@ -236,34 +237,6 @@ describe('the mode gate', () => {
     writeFileSync(join(r.dir, '.git', 'blocker'), '');
     r.writeConfig('mode: shadow\nstate_dir: .git/blocker/state\n');
     assert.throws(() => openStateDir(r.load()), (e: ShadowError) => e.code === 'E_STATE_DIR');
-  });
-});
-
-describe('init', () => {
-  test('the template is a valid config in shadow mode with every default spelled out', () => {
-    const data: unknown = parse(CONFIG_TEMPLATE);
-    const spelled = structuredClone(data);
-    assert.ok(validators.config(data));
-    assert.deepEqual(data, spelled, 'the validator had no default left to fill');
-    assert.equal((data as { mode: string }).mode, 'shadow');
-  });
-
-  test('writes the config and the state dir; does not clobber without force; overwrites with it', () => {
-    const r = repo(null);
-    const ctx = testContext({ cwd: r.dir });
-    const first = init(ctx, {});
-    assert.equal(first.file, r.configFile);
-    assert.equal(first.overwritten, false);
-    assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
-    assert.equal(r.load().config.mode, 'shadow');
-
-    r.writeConfig('mode: off\n# mine\n');
-    assert.throws(() => init(ctx, {}), (e: ShadowError) => e.code === 'E_CONFIG_EXISTS' && e.exitCode === 2 && e.message.includes('--force'));
-    assert.equal(readFileSync(r.configFile, 'utf8'), 'mode: off\n# mine\n');
-
-    const forced = init(ctx, { force: true });
-    assert.equal(forced.overwritten, true);
-    assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
   });
 });
 

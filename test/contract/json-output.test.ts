@@ -25,7 +25,7 @@ import { drain } from '../../src/runtime/drain.js';
 import { engineFactory } from '../../src/runtime/evaluator.js';
 import { releaseLease } from '../../src/runtime/lease-store.js';
 import { statePaths } from '../../src/store/paths.js';
-import { appendEvents, approved, at, CLI, finalized, holdLease, pushed, tempRepo, testContext } from '../support/index.js';
+import { appendEvents, approved, at, CLI, clonedRepo, finalized, holdLease, pushed, tempRepo, testContext } from '../support/index.js';
 
 /** Asserts `data`, as printed (through JSON), is valid; returns the parsed copy. */
 function assertValid(validate: Validator<unknown>, data: unknown, what: string): unknown {
@@ -65,7 +65,7 @@ describe('the outputs of the commands, on a real repository', { timeout: 120_000
         return {
           evaluate: (item, signal) => {
             // While a holder evaluates: the lease is held and the queue has items.
-            midDrainStatus ??= status(loaded, ctx());
+            midDrainStatus ??= { ...status(loaded, ctx()), hooks: [] };
             return engine.evaluate(item, signal);
           },
           close: () => engine.close(),
@@ -80,14 +80,14 @@ describe('the outputs of the commands, on a real repository', { timeout: 120_000
   test('status: fresh, mid-drain (lease held, a queue) and after', () => {
     const fresh = tempRepo();
     try {
-      assertValid(outputs.status, status(fresh.load(), testContext({ cwd: fresh.dir })), 'status of a fresh repository');
+      assertValid(outputs.status, { ...status(fresh.load(), testContext({ cwd: fresh.dir })), hooks: [] }, 'status of a fresh repository');
     } finally {
       fresh.remove();
     }
     const mid = assertValid(outputs.status, midDrainStatus, 'status mid-drain') as { lease: { state: string }; queue: unknown[] };
     assert.equal(mid.lease.state, 'held');
     assert.ok(mid.queue.length > 0);
-    const done = assertValid(outputs.status, status(loaded, ctx()), 'status after the drain') as { last_outcome: unknown };
+    const done = assertValid(outputs.status, { ...status(loaded, ctx()), hooks: [] }, 'status after the drain') as { last_outcome: unknown };
     assert.notEqual(done.last_outcome, null);
   });
 
@@ -129,12 +129,12 @@ describe('the outputs of the commands, on a real repository', { timeout: 120_000
   });
 
   test('config and emit', () => {
-    assertValid(outputs.effectiveConfig, { file: loaded.file, config: loaded.config, sources: loaded.sources }, 'config');
+    assertValid(outputs.effectiveConfig, { file: loaded.file, config: loaded.config, sources: loaded.sources, warnings: [] }, 'config');
     assertValid(validators.event, emit(loaded, ctx(), 'retry_requested', { slug: 'x', requested_by: 'me' }).event, 'emit');
   });
 
   test('hooks install, uninstall and receive', () => {
-    const cli = { node: process.execPath, main: CLI };
+    const cli = { node: process.execPath, main: CLI, version: '0.1.0' };
     assertValid(outputs.hooks, installHooks(loaded, ctx(), { origin: fx.origin, cli }), 'hooks install');
     assertValid(outputs.hooks, uninstallHooks(loaded, ctx(), { origin: fx.origin }), 'hooks uninstall');
     const input = `${'0'.repeat(40)} ${fx.scenarios.clean.sha} refs/heads/agent/new\n${fx.scenarios.clean.sha} ${'0'.repeat(40)} refs/heads/gone\n`;
@@ -144,12 +144,8 @@ describe('the outputs of the commands, on a real repository', { timeout: 120_000
   });
 
   test('init', () => {
-    const r = tempRepo(null);
-    try {
-      assertValid(outputs.init, init(testContext({ cwd: r.dir }), {}), 'init');
-    } finally {
-      r.remove();
-    }
+    const r = clonedRepo({ remote: 'upstream', branch: 'master' });
+    assertValid(outputs.init, init(testContext({ cwd: r.dir }), {}), 'init');
   });
 
   test('the error envelope, for errors of the catalogue', () => {

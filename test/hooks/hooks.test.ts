@@ -2,46 +2,25 @@
  * hooks on real repositories, run by real git commands: installed next to existing hooks (both run,
  * the previous hook's input and exit status are kept), idempotent, never delaying git, a push to the
  * bare origin recording branch_pushed in the working repository, and uninstall restoring the
- * previous hooks byte for byte.
+ * previous hooks byte for byte. (push.test.ts: the pushing side's reference-transaction hook, the
+ * hooks' health and hooks.log.)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { loadConfig } from '../../src/config/config.js';
-import type { BranchPushed } from '../../src/contract/types.generated.js';
 import { installHooks, type HooksReport } from '../../src/hooks/install.js';
 import type { ReceiveReport } from '../../src/hooks/receive.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
-import { cli, cliJson, git, testContext, testEnv, writeShadowConfig } from '../support/index.js';
+import { cli, cliJson, git, testContext, testEnv, waitFor as waitUntil, writeShadowConfig } from '../support/index.js';
+import { drainReports, pushes, read, writeScript } from './support.js';
 
 const ZERO = '0'.repeat(40);
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-const pushes = (paths: StatePaths) =>
-  read(paths.readiness)
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as BranchPushed)
-    .filter((e) => e.type === 'branch_pushed');
-
-/** Background runs finished so far: each ends with the drain's one-line report. */
-const drainReports = (log: string) => read(log).split('\n').filter((l) => /^(epoch \d+:|nothing to do|lease integration\/main is held)/.test(l)).length;
-
-function writeScript(path: string, body: string): void {
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-}
+const waitFor = (what: string, check: () => boolean) => waitUntil(check, what, 20_000);
 
 describe('hooks', { timeout: 120_000 }, () => {
   let fx: Fixture;
@@ -75,6 +54,7 @@ describe('hooks', { timeout: 120_000 }, () => {
       [
         ['working', 'post-commit', 'installed', `${hook.postCommit}.pre-shadow-integrator`],
         ['working', 'post-merge', 'installed', null],
+        ['working', 'reference-transaction', 'installed', null],
         ['origin', 'post-receive', 'installed', `${hook.postReceive}.pre-shadow-integrator`],
       ],
     );
@@ -82,7 +62,7 @@ describe('hooks', { timeout: 120_000 }, () => {
     assert.equal(read(`${hook.postCommit}.pre-shadow-integrator`), previous.postCommit.text, 'the previous hook is kept as it was');
     const contents = Object.values(hook).map(read);
     const again = await cliJson<HooksReport>(fx.clone, ['hooks', 'install', '--origin', fx.origin]);
-    assert.deepEqual(again.hooks.map((h) => h.action), ['unchanged', 'unchanged', 'unchanged']);
+    assert.deepEqual(again.hooks.map((h) => h.action), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
     assert.deepEqual(Object.values(hook).map(read), contents);
     assert.match((await cli(fx.clone, ['hooks', 'install', '--origin', fx.origin])).stdout, /working +post-commit +unchanged .*runs the previous hook/);
   });
@@ -100,28 +80,31 @@ describe('hooks', { timeout: 120_000 }, () => {
     await waitFor('the background drain', () => drainReports(log) === 2);
   });
 
-  test('a push to the origin records branch_pushed in the working repository; the previous post-receive gets the same input', async () => {
+  test('a push to the origin records branch_pushed at both ends, one event by its id; the previous post-receive gets the same input', async () => {
     const wt = fx.worktrees.alice as string;
     const sha = fx.commit(wt, { 'feature/hooked.txt': 'pushed with hooks\n' }, 'hooked');
     git(wt, ['push', '-q', 'origin', 'HEAD:refs/heads/agent/hooked'], { hooks: true });
-    await waitFor('branch_pushed in readiness.jsonl', () => pushes(paths).some((e) => e.branch === 'agent/hooked'));
-    const [event] = pushes(paths);
-    assert.deepEqual({ branch: event?.branch, sha: event?.sha, remote: event?.remote }, { branch: 'agent/hooked', sha, remote: 'origin' });
+    // The origin's post-receive and the pushing repository's reference-transaction each record it.
+    await waitFor('branch_pushed from both hooks', () => pushes(paths).filter((e) => e.branch === 'agent/hooked').length === 2);
+    const [a, b] = pushes(paths);
+    assert.deepEqual({ branch: a?.branch, sha: a?.sha, remote: a?.remote }, { branch: 'agent/hooked', sha, remote: 'origin' });
+    assert.equal(a?.id, b?.id, 'the same push has the same id at both ends: the second line changes nothing');
     assert.equal(read(received), `${ZERO} ${sha} refs/heads/agent/hooked\n`);
-    await waitFor('the drain after it', () => drainReports(log) === 3);
-    assert.match(read(log), /ingested 1 event/);
+    await waitFor('the drains after it', () => drainReports(log) === 4);
+    assert.match(read(log), /ingested [12] event/);
 
     // Deleting the branch records nothing.
     git(wt, ['push', '-q', 'origin', ':refs/heads/agent/hooked'], { hooks: true });
-    await waitFor('the drain after the deletion', () => drainReports(log) === 4);
+    await waitFor('the drains after the deletion', () => drainReports(log) === 6);
     assert.match(read(log), /skipped refs\/heads\/agent\/hooked: deleted/);
+    assert.match(read(log), /skipped refs\/remotes\/origin\/agent\/hooked: deleted/);
     assert.equal(read(received), `${ZERO} ${sha} refs/heads/agent/hooked\n${sha} ${ZERO} refs/heads/agent/hooked\n`);
-    assert.equal(pushes(paths).length, 1);
+    assert.equal(pushes(paths).length, 2);
   });
 
   test('uninstall puts the previous hooks back byte for byte; a second uninstall leaves them alone', async () => {
     const r = await cliJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
-    assert.deepEqual(r.hooks.map((h) => h.action), ['restored', 'removed', 'restored']);
+    assert.deepEqual(r.hooks.map((h) => h.action), ['restored', 'removed', 'removed', 'restored']);
     for (const key of ['postCommit', 'postReceive'] as const) {
       assert.equal(read(hook[key]), previous[key].text, key);
       assert.equal(statSync(hook[key]).mode, previous[key].mode, key);
@@ -129,7 +112,7 @@ describe('hooks', { timeout: 120_000 }, () => {
     }
     assert.equal(existsSync(hook.postMerge), false);
     const again = await cliJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
-    assert.deepEqual(again.hooks.map((h) => h.action), ['foreign', 'absent', 'foreign']);
+    assert.deepEqual(again.hooks.map((h) => h.action), ['foreign', 'absent', 'absent', 'foreign']);
     assert.equal(read(hook.postCommit), previous.postCommit.text);
   });
 
@@ -157,8 +140,11 @@ describe('hooks: where they go and what they cost git', { timeout: 60_000 }, () 
   test("a repository's core.hooksPath is respected; one set for every repository is refused (exit 2)", async () => {
     git(fx.clone, ['config', 'core.hooksPath', '.githooks']);
     const r = await cliJson<HooksReport>(fx.clone, ['hooks', 'install']);
-    assert.deepEqual(r.hooks.map((h) => h.path), [join(fx.clone, '.githooks', 'post-commit'), join(fx.clone, '.githooks', 'post-merge')]);
-    assert.deepEqual((await cliJson<HooksReport>(fx.clone, ['hooks', 'uninstall'])).hooks.map((h) => h.action), ['removed', 'removed']);
+    assert.deepEqual(
+      r.hooks.map((h) => h.path),
+      ['post-commit', 'post-merge', 'reference-transaction'].map((h) => join(fx.clone, '.githooks', h)),
+    );
+    assert.deepEqual((await cliJson<HooksReport>(fx.clone, ['hooks', 'uninstall'])).hooks.map((h) => h.action), ['removed', 'removed', 'removed']);
     git(fx.clone, ['config', '--unset', 'core.hooksPath']);
 
     const global = join(fx.root, 'global.gitconfig');
@@ -197,7 +183,7 @@ describe('hooks: where they go and what they cost git', { timeout: 60_000 }, () 
     const done = join(fx.root, 'slow-cli.done');
     writeScript(slow, `while [ ! -e '${release}' ]; do sleep 0.05; done\necho "$@" > '${done}'\nexit 1`);
     const ctx = testContext({ cwd: fx.clone });
-    installHooks(loadConfig({ cwd: fx.clone }), ctx, { cli: { node: '/bin/sh', main: slow } });
+    installHooks(loadConfig({ cwd: fx.clone }), ctx, { cli: { node: '/bin/sh', main: slow, version: '0.0.0' } });
     git(fx.clone, ['commit', '-q', '--allow-empty', '-m', 'not delayed'], { hooks: true });
     assert.equal(existsSync(done), false, 'the commit returned while the background run was still running');
     writeFileSync(release, '');

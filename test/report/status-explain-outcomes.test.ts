@@ -13,7 +13,8 @@ import type { Outcome } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import type { ExplainReport } from '../../src/report/explain.js';
-import { status, summaryLine, type StatusReport } from '../../src/report/status.js';
+import { WatchActivity, watchSummary } from '../../src/cli/commands/watch.js';
+import { status, type StatusReport } from '../../src/report/status.js';
 import { acquireLease, selfOwner } from '../../src/runtime/lease-store.js';
 import { HolderSession } from '../../src/runtime/session.js';
 import { sizeOf } from '../../src/store/jsonl.js';
@@ -111,8 +112,8 @@ describe('status, explain, outcomes', { timeout: 120_000 }, () => {
     for (const text of ['mode       shadow', 'held by ', 'epoch 2', '4 line(s), ', 'rejected   1 line(s) in rejected.jsonl', '2 would_integrate · 1 would_block · 1 superseded · 4 total', 'queue (2):', '1  conflict-add-add', '2  clean2']) {
       assert.ok(r.stdout.includes(text), `${text}\n${r.stdout}`);
     }
-    const line1 = summaryLine(status(loadConfig({ cwd: fx.clone }), ctx));
-    assert.match(line1, /^queue 2 · held by .+ epoch 2 · last would_integrate superseded \d+s ago$/);
+    const line1 = watchSummary(status(loadConfig({ cwd: fx.clone }), ctx), new WatchActivity(), clock.now());
+    assert.match(line1, /^standing by: integration\/main is held by .+ \(run test-hol\), epoch 2 · queue 2 · last would_integrate superseded \d+s ago$/);
   });
 
   test('status of a repository that never ran: free lease, empty queue, zero counts', async () => {

@@ -103,3 +103,43 @@ export function resolvedConfig(stateDir: string, overrides: Partial<ResolvedConf
     ...overrides,
   };
 }
+
+export interface ClonedRepo {
+  root: string;
+  /** The bare repository the clone came from. */
+  bare: string;
+  /** The clone: a user's repository, no config written. */
+  dir: string;
+  paths: StatePaths;
+  configFile: string;
+  remove(): void;
+}
+
+/**
+ * A repository as `git clone` leaves it: a bare repository whose default branch is `branch` (one
+ * commit on it), cloned with its remote named `remote`, so that `refs/remotes/<remote>/HEAD` names
+ * the default branch. No shadow-integrator config is written. Removed after the calling test file.
+ */
+export function clonedRepo(opts: { remote?: string; branch?: string } = {}): ClonedRepo {
+  const remote = opts.remote ?? 'origin';
+  const branch = opts.branch ?? 'main';
+  const root = mkdtempSync(join(tmpdir(), 'si-clone-'));
+  const bare = join(root, `${remote}.git`);
+  const seed = join(root, 'seed');
+  git(root, ['init', '-q', '--bare', '-b', branch, bare]);
+  git(root, ['init', '-q', '-b', branch, seed]);
+  git(seed, ['commit', '-q', '--allow-empty', '-m', 'first']);
+  git(seed, ['push', '-q', bare, `HEAD:refs/heads/${branch}`]);
+  const dir = join(root, 'repo');
+  git(root, ['clone', '-q', '-o', remote, bare, dir]);
+  const r: ClonedRepo = {
+    root,
+    bare,
+    dir,
+    paths: statePaths(join(dir, '.git', 'shadow-integrator')),
+    configFile: join(dir, '.shadow-integrator.yml'),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+  after(() => r.remove());
+  return r;
+}

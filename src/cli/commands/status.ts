@@ -1,19 +1,29 @@
-/** `status`: what is happening, at a glance. */
+/** `status`: what is happening, at a glance, and what to fix first. */
+import type { HookHealth, StatusReport, Warning } from '../../contract/types.generated.js';
+import { hooksHealth } from '../../hooks/health.js';
+import { ago, shortDuration, status as readStatus } from '../../report/status.js';
 import { describeOwner } from '../../runtime/lease.js';
-import { ago, shortDuration, status as readStatus, type StatusReport } from '../../report/status.js';
 import type { Call, Output } from '../command.js';
 import { describeOutcome, indent, short, table } from '../format.js';
+import { cliVersion } from '../version.js';
 
 export async function status(call: Call<{ json?: boolean }>): Promise<Output> {
-  const s = readStatus(await call.config(), call.ctx);
+  const loaded = await call.config();
+  const state = readStatus(loaded, call.ctx);
+  const hooks = hooksHealth(loaded.repo, call.ctx.env, cliVersion());
+  const s: StatusReport = { ...state, warnings: [...state.warnings, ...hooks.filter((h) => h.problems.length > 0).map(hookWarning)], hooks };
   return { json: s, text: () => formatStatus(s) };
+}
+
+function hookWarning(h: HookHealth): Warning {
+  return { code: 'hooks_broken', message: `the ${h.hook} hook does not run this shadow-integrator: ${h.problems.join('; ')}; run shadow-integrator hooks install again` };
 }
 
 function formatStatus(s: StatusReport): string {
   const i = s.ingestion;
   const lag =
     i.lag_bytes === 0 ? 'up to date'
-    : `${i.lag_lines} line(s), ${i.lag_bytes} byte(s) behind ${i.log}${i.restarted ? ` (the log was ${i.restarted}: it is read again from the start)` : ''}`;
+    : `${i.lag_lines} line(s), ${i.lag_bytes} byte(s) of ${i.log} not ingested yet${i.restarted ? ` (the log was ${i.restarted}: it is read again from the start)` : ''}`;
   const c = s.counts;
   const lines = table([
     ['mode', s.mode],
@@ -24,10 +34,20 @@ function formatStatus(s: StatusReport): string {
     ['rejected', `${s.rejected} line(s) in rejected.jsonl`],
     ['outcomes', `${c.would_integrate} would_integrate · ${c.would_block} would_block · ${c.superseded} superseded · ${c.total} total`],
     ['last', s.last_outcome ? `${describeOutcome(s.last_outcome)}, ${ago(s, s.last_outcome.decided_at)}` : 'no decision yet'],
+    ['hooks', hooksText(s.hooks)],
   ]);
-  if (s.queue.length === 0) return `${lines}\n\nqueue: empty`;
-  const rows = s.queue.map((q) => [String(q.position), q.slug, q.branch, short(q.sha), q.status, shortDuration(q.age_s * 1000), q.ready_at]);
-  return `${lines}\n\nqueue (${s.queue.length}):\n${indent(table([['#', 'SLUG', 'BRANCH', 'SHA', 'STATUS', 'AGE', 'READY_AT'], ...rows]))}`;
+  const warnings = s.warnings.map((w) => `warning: ${w.message}`);
+  const head = warnings.length > 0 ? `${warnings.join('\n')}\n\n${lines}` : lines;
+  if (s.queue.length === 0) return `${head}\n\nqueue: empty`;
+  const rows = s.queue.map((q) => [String(q.position), q.slug, q.branch, short(q.sha), q.holder_alive === false ? 'in_progress (holder gone: the next holder puts it back)' : q.status, shortDuration(q.age_s * 1000), q.ready_at]);
+  return `${head}\n\nqueue (${s.queue.length}):\n${indent(table([['#', 'SLUG', 'BRANCH', 'SHA', 'STATUS', 'AGE', 'READY_AT'], ...rows]))}`;
+}
+
+function hooksText(hooks: readonly HookHealth[]): string {
+  if (hooks.length === 0) return 'none installed (shadow-integrator hooks install)';
+  const broken = hooks.filter((h) => h.problems.length > 0);
+  const names = hooks.map((h) => h.hook).join(', ');
+  return broken.length === 0 ? `${names}: run ${hooks[0]?.cli ?? ''}` : `${broken.map((h) => h.hook).join(', ')} broken (see the warning above)`;
 }
 
 function leaseText(s: StatusReport): string {
