@@ -107,6 +107,9 @@ const leaseContention: Scenario = {
       await waitUntil(() => stderr.includes('event=watch_started'), 'watch to start');
     };
     let stop = false;
+    // Watchers started in place of killed ones: each is awaited before the watchers are stopped (a
+    // SIGTERM before its handlers are installed would kill it, not stop it).
+    const replacements: Promise<void>[] = [];
     try {
       const rounds = soak ? 60 : 5;
       await Promise.all([0, 1, 2, 3].map(() => startWatcher()));
@@ -135,7 +138,11 @@ const leaseContention: Scenario = {
           p.child.kill('SIGKILL');
           procs.delete(pid as number);
           kills += 1;
-          if (p.watcher) void startWatcher();
+          if (p.watcher) {
+            const started = startWatcher();
+            started.catch(() => undefined); // reported by the Promise.all below, not as unhandled
+            replacements.push(started);
+          }
           return true;
         }, 'a holder to kill');
         const want = new Set(expected);
@@ -143,6 +150,7 @@ const leaseContention: Scenario = {
       }
       stop = true;
       await Promise.all(drainers);
+      await Promise.all(replacements);
       const watchers = [...procs.values()].filter((p) => p.watcher);
       for (const w of watchers) w.child.kill('SIGTERM');
       const exits = await Promise.all(watchers.map((w) => w.done));
