@@ -4,12 +4,12 @@
  * (network filesystems, editors that replace files, overflowing inotify queues). Waits run on the
  * context's clock and timers.
  */
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { statSync } from 'node:fs';
 import type { Context } from '../context.js';
 
 export class LogWaker {
-  private watcher: FSWatcher | null = null;
+  private watcher: Promise<FSWatcher | null> | null = null;
   private wake: (() => void) | null = null;
 
   constructor(
@@ -19,12 +19,20 @@ export class LogWaker {
     useFsEvents = true,
   ) {
     if (useFsEvents) {
-      this.watcher = watch(file, { persistent: true, ignoreInitial: true, awaitWriteFinish: false });
-      const poke = () => this.wake?.();
-      this.watcher.on('add', poke).on('change', poke).on('unlink', poke);
-      this.watcher.on('error', () => {
-        // Losing the watcher only costs latency: polling still sees every change.
-      });
+      // Loaded here, not at the top: only `watch` wants it, and a `drain` started by a hook should
+      // not pay for loading it.
+      this.watcher = import('chokidar').then(
+        ({ watch }) => {
+          const watcher = watch(file, { persistent: true, ignoreInitial: true, awaitWriteFinish: false });
+          const poke = () => this.wake?.();
+          watcher.on('add', poke).on('change', poke).on('unlink', poke);
+          watcher.on('error', () => {
+            // Losing the watcher only costs latency: polling still sees every change.
+          });
+          return watcher;
+        },
+        () => null, // no fast wake-up: polling still sees every change
+      );
     }
   }
 
@@ -66,6 +74,6 @@ export class LogWaker {
   }
 
   async close(): Promise<void> {
-    await this.watcher?.close();
+    await (await this.watcher)?.close();
   }
 }

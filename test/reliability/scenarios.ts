@@ -121,6 +121,7 @@ const leaseContention: Scenario = {
           const r = await done;
           procs.delete(child.pid as number);
           if (r.code !== 0 && r.signal !== 'SIGKILL') throw new Error(`drain exited ${r.code ?? r.signal}: ${r.stderr}`);
+          await sleep(50); // contention without back-to-back process starts
         }
       });
       const expected: string[] = [];
