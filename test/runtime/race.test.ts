@@ -12,7 +12,7 @@ import { readQueue } from '../../src/store/readers.js';
 import { appendEvents, assertEpochsContiguous, assertExactlyOnce, at, candidateEvents, drainToEnd, keyOf, ledger, runCli, shaOf, sleep, tempRepo } from '../support/index.js';
 
 const PROCESSES = 8;
-const MIN_DRAINS = 3;
+const MIN_DRAINS = 2;
 const CANDIDATES = 16;
 
 const repo = tempRepo();
@@ -29,7 +29,7 @@ test(`${PROCESSES} processes draining again and again while ${CANDIDATES} candid
         appended += 1;
         appendEvents(repo.paths.readiness, candidateEvents(appended, at(1000 - appended)));
       }
-      await sleep(300 + (burst % 4) * 150);
+      await sleep(150 + (burst % 4) * 100);
     }
     appending = false;
   })();
@@ -43,7 +43,7 @@ test(`${PROCESSES} processes draining again and again while ${CANDIDATES} candid
       reports.push({ worker, ...(JSON.parse(r.stdout) as { status: string; epoch?: number; decided?: number }) });
       // A breath between drains, staggered by worker: still a race at every burst, at a fraction of
       // the CPU of back-to-back process starts.
-      await sleep(60 + worker * 15);
+      await sleep(100 + worker * 20);
     }
   });
   await Promise.all([appender, ...workers]);
