@@ -78,10 +78,23 @@ export const errors = {
   gitFailed: (args: readonly string[], exitCode: number | null, stderr: string) =>
     runtime('E_GIT_FAILED', `git ${args[0] ?? ''} failed (exit ${exitCode ?? 'signal'}): ${stderr.trim()}`, { args, exitCode, stderr }),
 
+  gitTimedOut: (args: readonly string[], seconds: number) =>
+    runtime('E_GIT_TIMEOUT', `git ${args[0] ?? ''} did not finish within ${seconds} s (git_timeout_seconds): it was killed with every process it started`, { args, seconds }),
+
+  cancelled: (what: string) => runtime('E_CANCELLED', `${what} was stopped: its evaluation was cancelled (the engine was closed)`, { what }),
+
   gitTooOld: (version: string) =>
     runtime('E_GIT_TOO_OLD', `git ${version} is too old: shadow-integrator needs git >= 2.38 for merge-tree --write-tree`, { version }),
 
   notFound: (what: string, details: Record<string, unknown> = {}) => runtime('E_NOT_FOUND', what, details),
+
+  /** Our own bug, never a verdict: says so, and how to report it. */
+  internal: (what: string, cause: unknown) =>
+    runtime(
+      'E_INTERNAL',
+      `internal error while ${what}: ${cause instanceof Error ? cause.message : String(cause)}. This is a bug in shadow-integrator; please report it with this message and the log`,
+      { what, cause: cause instanceof Error ? (cause.stack ?? cause.message) : String(cause) },
+    ),
 
   parityBelowThreshold: (agreement: number, threshold: number, unsafe: number) =>
     new ShadowError(
