@@ -12,4 +12,17 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // One module starts processes: every git call and check gets its environment, timeout and exit-code policy there.
+    files: ['src/**/*.ts'],
+    ignores: ['src/git/runner.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:child_process', 'child_process', 'simple-git'].map((name) => ({ name, message: 'only src/git/runner.ts starts processes: use its functions' })),
+        },
+      ],
+    },
+  },
 );

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { createLargeRepo, type LargeCandidate, type LargeRepo } from '../fixtures/large.js';
 import { loadConfig } from '../src/config/config.js';
-import { quietContext, silentLogger, type Context } from '../src/context.js';
+import { quietContext, silentLogger, systemTimers, type Context } from '../src/context.js';
 import { createEngine } from '../src/engine/evaluate.js';
 import { appendOutcomes } from '../src/ledger/ledger.js';
 import { drain } from '../src/runtime/drain.js';
@@ -56,7 +56,8 @@ export async function benchEvaluation(repo: LargeRepo, perKind = 15): Promise<Ev
   const objects = mkdtempSync(join(tmpdir(), 'si-bench-objects-'));
   const state = mkdtempSync(join(tmpdir(), 'si-bench-state-'));
   const ledger = join(state, 'outcomes.jsonl');
-  const evaluate = createEngine({ repoDir: repo.clone, commonDir: join(repo.clone, '.git'), config: { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [] }, scratchDir: join(state, 'scratch'), logger: silentLogger });
+  const engine = createEngine({ repoDir: repo.clone, commonDir: join(repo.clone, '.git'), stateDir: state, config: { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120 }, env: process.env, timers: systemTimers, logger: silentLogger });
+  const evaluate = (c: LargeCandidate) => engine.evaluate(c);
   const rows: EvaluationRow[] = [];
   try {
     for (const kind of ['clean', 'conflict'] as const) {
@@ -81,6 +82,7 @@ export async function benchEvaluation(repo: LargeRepo, perKind = 15): Promise<Ev
       rows.push({ kind, samples: picks.length, raw_merge_tree_ms: median(raw), tool_ms: median(tool), fresh_worktree_ms: median(worktree) });
     }
   } finally {
+    await engine.close();
     rmSync(objects, { recursive: true, force: true });
     rmSync(state, { recursive: true, force: true });
   }
@@ -127,7 +129,8 @@ export async function benchDrain(repo: LargeRepo): Promise<DrainRow> {
     appendRecords(statePaths(state).readiness, lines);
     const ctx: Context = quietContext({ cwd: repo.clone, env: process.env });
     const t = performance.now();
-    const report = await drain(loaded, ctx, { evaluate: engineEvaluator(loaded, ctx) });
+    const evaluate = engineEvaluator(loaded, ctx);
+    const report = await drain(loaded, ctx, { evaluate }).finally(() => evaluate.close());
     const seconds = (performance.now() - t) / 1000;
     if (report.status !== 'done') throw new Error(`drain ended ${report.status}`);
     return { candidates: report.decided, seconds, candidates_per_s: report.decided / seconds, would_integrate: report.counts.would_integrate, would_block: report.counts.would_block };

@@ -83,7 +83,8 @@ export function buildProgram(): Command {
     .action(async (o: { grace: number; json?: boolean }) => {
       const { ctx, loaded } = io();
       const l = loaded();
-      const r = await withSignals((signal) => drain(l, ctx, { evaluate: engineEvaluator(l, ctx), graceSeconds: o.grace, signal }));
+      const evaluate = engineEvaluator(l, ctx);
+      const r = await withSignals((signal) => drain(l, ctx, { evaluate, graceSeconds: o.grace, signal })).finally(() => evaluate.close());
       if (o.json) return printJson(ctx, r);
       ctx.stdout(describeDrain(r));
     });
@@ -100,7 +101,8 @@ export function buildProgram(): Command {
       const wctx = tty ? cliContext({ ...g, logLevel: 'warn' }) : ctx;
       const onTenure = tty ? () => process.stdout.write(`\r\x1b[2K${summaryLine(status(l, wctx))}`) : undefined;
       onTenure?.();
-      const r = await withSignals((signal) => watch(l, wctx, { evaluate: engineEvaluator(l, wctx), signal, pollMs: o.poll, ...(onTenure ? { onTenure } : {}) }));
+      const evaluate = engineEvaluator(l, wctx);
+      const r = await withSignals((signal) => watch(l, wctx, { evaluate, signal, pollMs: o.poll, ...(onTenure ? { onTenure } : {}) })).finally(() => evaluate.close());
       if (tty) process.stdout.write('\n');
       if (r.status === 'mode_off') ctx.stdout(r.message ?? '');
     });

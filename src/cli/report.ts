@@ -73,7 +73,7 @@ export function registerOperatorCommands(program: Command, io: CommandIO): void 
     .option('--min-agreement <x>', 'gate: exit 3 when agreement is below x (0..1), or on any unsafe-permissive mismatch')
     .action(async (o: { json?: boolean; since?: string; minAgreement?: string }) => {
       const { ctx, loaded } = io();
-      const r = await parity(loaded(), {
+      const r = await parity(loaded(), ctx, {
         since: o.since === undefined ? undefined : parseSince(o.since, ctx.now()),
         minAgreement: o.minAgreement === undefined ? undefined : parseMinAgreement(o.minAgreement),
       });
