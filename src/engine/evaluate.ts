@@ -257,6 +257,6 @@ async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
       return block(['git_error'], e.message);
     }
     if (isShadowError(e)) throw e;
-    throw errors.internal(`evaluating ${c.slug} at ${c.sha}`, e);
+    throw errors.internal(`evaluating candidate ${String(c.slug)}`, e);
   }
 }

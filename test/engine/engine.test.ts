@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fixtureEnv } from '../../fixtures/git.js';
@@ -333,6 +334,61 @@ describe('fresh re-check at dequeue, and the scratch repository after a crash', 
     writeFileSync(join(stateDir, 'scratch', 'precious.txt'), 'mine\n');
     await assert.rejects(engineFor(fx, { checks: [check('true')] }, { stateDir }).evaluate(fx.scenarios.clean), { code: 'E_STATE_DIR', message: /not deleting it/ });
     assert.equal(readFileSync(join(stateDir, 'scratch', 'precious.txt'), 'utf8'), 'mine\n');
+  });
+});
+
+describe('what is not a verdict, and what an engine leaves behind', () => {
+  let fx: Fixture;
+  before(() => {
+    fx = createFixture();
+  });
+  after(() => fx.remove());
+
+  test('a bug of ours (a TypeError) propagates as E_INTERNAL instead of becoming a would_block git_error', async () => {
+    const engine = engineFor(fx);
+    const broken = {
+      slug: 'x',
+      branch: fx.scenarios.clean.branch,
+      get sha(): string {
+        throw new TypeError('a bug in our own code');
+      },
+    };
+    await assert.rejects(engine.evaluate(broken), (e: { code: string; message: string }) => {
+      assert.equal(e.code, 'E_INTERNAL');
+      assert.match(e.message, /a bug in our own code.*This is a bug in shadow-integrator/s);
+      return true;
+    });
+    assert.equal((await engine.evaluate(fx.scenarios.clean)).outcome, 'would_integrate', 'the engine goes on');
+  });
+
+  test('a closed engine cancels what it runs (E_CANCELLED, not a verdict), and the next call starts afresh', async () => {
+    const pid = join(fx.root, 'check.pid');
+    const engine = engineFor(fx, { checks: [check(`sleep 30 & echo $! > ${pid}; wait`)] });
+    const evaluation = engine.evaluate(fx.scenarios.clean);
+    assert.ok(await eventually(() => existsSync(pid) && readFileSync(pid, 'utf8').endsWith('\n')), 'the check runs');
+    const cancelled = assert.rejects(evaluation, { code: 'E_CANCELLED' });
+    await engine.close();
+    await cancelled;
+    assert.ok(await eventually(() => gone(Number(readFileSync(pid, 'utf8')))), 'the check was killed');
+    const again = engineFor(fx);
+    assert.equal((await again.evaluate(fx.scenarios.clean)).outcome, 'would_integrate');
+  });
+
+  test('temporary objects live under the state directory, named after their owner, gone at close; a dead owner’s are swept at the next start', async () => {
+    const root = join(stateDirOf(fx), 'tmp-objects');
+    const dead = join(root, `${hostname()}-999999999-0badc0de`);
+    mkdirSync(join(dead, 'ab'), { recursive: true });
+    const logged: string[] = [];
+    const engine = engineFor(fx, {}, { log: (event) => logged.push(event) });
+    assert.equal((await engine.evaluate(fx.scenarios.clean)).outcome, 'would_integrate');
+    assert.equal(existsSync(dead), false);
+    assert.ok(logged.includes('temporary_objects_swept'));
+    const mine = readdirSync(root).filter((n) => n.startsWith(`${hostname()}-${process.pid}-`));
+    assert.ok(mine.length >= 1);
+    const before = new Set(mine);
+    await engine.close();
+    const after = readdirSync(root).filter((n) => before.has(n));
+    assert.ok(after.length < before.size, 'the closed engine removed its own');
   });
 });
 
