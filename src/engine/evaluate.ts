@@ -6,22 +6,26 @@
  * and propagates: a cancelled evaluation, an unusable state directory, and our own bugs (E_INTERNAL).
  *
  * An engine serves one tenure and keeps warm what is worth keeping between its candidates: a
- * long-lived `cat-file --batch-check` that resolves names, a temporary object directory (recycled), the
- * scratch repository, the commit-graph's refresh, and on git ≥ 2.49 a long-lived merge-tree. Nothing
- * it learns about refs is kept: each candidate is re-checked against the refs as they are. `close()`
+ * long-lived `cat-file --batch-command` that resolves names and reads commits, a temporary object
+ * directory (recycled), the scratch repository, the commit-graph (refreshed, and read in memory), and
+ * on git ≥ 2.49 a long-lived merge-tree. Nothing it learns about refs is kept: each candidate is
+ * re-checked against the refs as they are. `close()`
  * stops all of it (killing what is running: an evaluation in flight fails with E_CANCELLED); a later
  * `evaluate` starts afresh, so warm processes are never shared across tenures as long as each tenure
  * ends with `close()`.
  *
  * Per candidate on the clean path: one request to the warm cat-file (main, main's tree, the branch tip
- * and the sha), then merge-base and merge-tree side by side — 2 spawns, a third (is-ancestor) beside
- * them when the sha is not the branch tip; plus the fetch when configured.
+ * and the sha); the merge base (and, when the sha is not the branch tip, its ancestry) walked in this
+ * process over the tool's commit-graph (src/git/ancestry.ts; git's merge-base when that cannot
+ * decide) beside merge-tree — 1 spawn (none on git ≥ 2.49, where merge-tree is long-lived); plus the
+ * fetch when configured.
  */
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/config.js';
 import type { Logger, Timers } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
 import type { Conflict, Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
+import { bestCommonAncestors } from '../git/ancestry.js';
 import { CatFileBatch } from '../git/batch.js';
 import { fetchRemoteTracking } from '../git/fetch.js';
 import { CommitGraph } from '../git/graph.js';
@@ -79,6 +83,11 @@ export function createEngine(opts: EngineOptions): Engine {
 
 /** Evaluations a temporary object directory serves before it is replaced by an empty one. */
 const OBJECTS_RECYCLE_AFTER = 64;
+/**
+ * Candidates between two looks at whether the commit-graph needs a new layer. Commits newer than
+ * the graph are read one by one from the warm cat-file; this keeps them few.
+ */
+const REFRESH_EVERY = 32;
 
 /** What one engine keeps between candidates (see the file comment). */
 class Tenure {
@@ -95,6 +104,7 @@ class Tenure {
   /** git ≥ 2.49: merge-tree --stdin answers line by line, so one process serves many merges. */
   private longLivedMerges = false;
   private warmMerge: { key: string; merges: MergeTrees } | null = null;
+  private evaluations = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
@@ -114,6 +124,28 @@ class Tenure {
   /** The canonical repository, reading through the tool's commit-graph when there is one. */
   repo(): GitHandle {
     return this.git(this.opts.repoDir, { alternates: this.graph.alternates() });
+  }
+
+  /** The merge base of `a` and `b` (null: none), found in this process when it can be, else by git. */
+  async mergeBase(a: string, b: string): Promise<string | null> {
+    const bases = await this.bestCommonAncestors(a, b);
+    return bases !== null && bases.length <= 1 ? (bases[0] ?? null) : mergeBase(this.repo(), a, b);
+  }
+
+  /** Whether `ancestor` is reachable from `descendant`, found in this process when it can be, else by git. */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const bases = await this.bestCommonAncestors(ancestor, descendant);
+    return bases !== null && bases.length <= 1 ? bases[0] === ancestor : isAncestor(this.repo(), ancestor, descendant);
+  }
+
+  private async bestCommonAncestors(a: string, b: string): Promise<string[] | null> {
+    const index = this.graph.index();
+    return index ? bestCommonAncestors(a, b, index, (oids) => this.names.commits(oids)) : null;
+  }
+
+  /** Refreshes the commit-graph when main moved: with a tenure's first candidate, then every REFRESH_EVERY. */
+  noteMain(mainSha: string): void {
+    if (this.evaluations++ % REFRESH_EVERY === 0) this.graph.refresh(mainSha);
   }
 
   /** What checks run with: the engine's environment, timers, and its cancellation. */
@@ -218,16 +250,15 @@ async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
     if (commit !== sha) return block(['git_error'], `${sha} is not a commit in this repository (not fetched yet? fetch: true refreshes before each evaluation)`);
     // The branch ref gone means the sha is certainly not on it: the branch was deleted (or never fetched).
     if (!tip) return block(['sha_not_on_remote_branch'], `${branchRef} does not exist: the branch was deleted on ${remote}, or never fetched`);
-    t.graph.refresh(mainSha);
+    t.noteMain(mainSha);
 
     const objects = t.acquireObjects();
     try {
       // Ancestry, merge base and merge-tree need only the resolved shas: side by side (settled all, so
       // that none outlives the temporary object directory). The worktree engine's merge waits.
-      const repo = t.repo();
       const [onBranch, base, tried] = await Promise.allSettled([
-        tip === sha ? true : isAncestor(repo, sha, tip),
-        mergeBase(repo, mainSha, sha),
+        tip === sha ? true : t.isAncestor(sha, tip),
+        t.mergeBase(mainSha, sha),
         engine === 'merge-tree' ? t.mergeTree(objects.dir, mainSha, sha) : null,
       ]);
       if (onBranch.status === 'rejected') throw onBranch.reason;

@@ -1,5 +1,5 @@
 /**
- * Names resolved through cat-file --batch-check: in one spawn, or by one long-lived process that sees
+ * Names resolved through cat-file: in one spawn, or by one long-lived --batch-command process that sees
  * ref updates and new packs as they land, and is replaced when it dies.
  */
 import assert from 'node:assert/strict';
