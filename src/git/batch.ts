@@ -71,7 +71,9 @@ export class CatFileBatch {
     return (await this.request('contents', oids)).map((f) => (f?.type === 'commit' && f.body ? commitNode(f.body) : null));
   }
 
+  /** Ends the process once the requests in flight are answered; a later request starts a new one. */
   async close(): Promise<void> {
+    await this.queue;
     const r = this.running;
     this.running = null;
     if (r) {

@@ -55,13 +55,13 @@ export class MergeTrees {
     return result;
   }
 
-  /** Kills a long-lived process; the next call starts a new one. */
+  /** Ends a long-lived process once the calls in flight are answered; a later call starts a new one. */
   async close(): Promise<void> {
+    await this.queue;
     const r = this.running;
     this.running = null;
     if (r) {
       r.process.stdin.end();
-      r.process.kill('cancelled');
       await r.process.exited;
     }
   }
