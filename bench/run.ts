@@ -9,6 +9,7 @@ import { benchDrain, benchEvaluation, largeRepo, largeSet, type EvaluationRow, t
 import { benchIngest } from './ingest.js';
 import { machine } from './machine.js';
 import { realHistory } from './real-history.js';
+import { benchStartup } from './startup.js';
 import { benchWatch } from './watch.js';
 
 const quick = process.argv.includes('--quick');
@@ -17,6 +18,10 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const env = machine();
 log(`machine: ${env.cpu}, ${env.memory}, ${env.platform}, node ${env.node}, ${env.git}; ${env.date}`);
+
+const startup = benchStartup(quick ? 5 : 21);
+const nodeMs = startup.median_ms['node -e 0'] ?? NaN;
+for (const [name, ms] of Object.entries(startup.median_ms)) log(`start-up, ${name}: ${fmt(ms)} ms (${fmt(ms / nodeMs, 2)}× node -e 0)`);
 
 const t = Date.now();
 const repo = largeRepo();
@@ -53,6 +58,10 @@ const watch = await benchWatch(repo, quick ? 10 : 40);
 log(`watch latency over ${watch.samples} events: p50 ${fmt(watch.p50_ms)} ms, p95 ${fmt(watch.p95_ms)} ms, max ${fmt(watch.max_ms)} ms`);
 
 const rows: [string, string, string][] = [
+  [`bare \`node -e 0\` (median of ${startup.samples})`, `${fmt(nodeMs)} ms`, 'the floor'],
+  ...Object.entries(startup.median_ms)
+    .filter(([name]) => name !== 'node -e 0')
+    .map(([name, ms]): [string, string, string] => [`start-up: \`${name}\``, `${fmt(ms)} ms (${fmt(ms / nodeMs, 2)}× node)`, '≤ 3× node -e 0']),
   ...evaluation.flatMap((r): [string, string, string][] => [
     [`evaluation, ${r.repo}, ${r.kind} (median of ${r.samples}): raw \`git merge-tree --write-tree\``, `${fmt(r.raw_ms)} ms`, 'the floor'],
     [`… \`git merge-tree --stdin\`, a process per merge / one process for all`, `${ratio(r.stdin_ms, r)} / ${ratio(r.batch_ms, r)}`, ''],
@@ -70,4 +79,4 @@ const rows: [string, string, string][] = [
 const table = ['| measurement | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 log(`\n${table}`);
 mkdirSync('.bench-cache', { recursive: true });
-writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, evaluation, drained, ingest, watch, quick }, null, 2));
+writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, drained, ingest, watch, quick }, null, 2));

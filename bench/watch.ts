@@ -13,7 +13,7 @@ import type { LargeRepo } from '../fixtures/large.js';
 import { appendRecords } from '../src/store/jsonl.js';
 import { statePaths } from '../src/store/paths.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 
 export interface WatchLatency {
   samples: number;

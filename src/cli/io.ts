@@ -1,6 +1,27 @@
-/** The CLI's side of the I/O: the context handed to core functions, and how results are printed. */
-import { createLogger, systemTimers, type Context, type LogLevel } from '../context.js';
-import { loadConfig, type LoadedConfig } from '../config/config.js';
+/**
+ * What the CLI is given instead of reaching for `process`: the bin hands over the real process's I/O,
+ * tests an in-memory one, and `main` builds each command's Context from it.
+ */
+import { createLogger, type Context, type LogLevel, type Timers } from '../context.js';
+
+export interface CliIO {
+  cwd: string;
+  /** The environment of every process the CLI starts (git, checks) and of the hooks' lookups. */
+  env: NodeJS.ProcessEnv;
+  now: () => Date;
+  timers: Timers;
+  /** Raw writes: nothing is added (a live terminal line is rewritten in place). */
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Standard input, read whole. */
+  stdin: () => Promise<string>;
+  /** Whether stdout is a terminal. */
+  isTTY: boolean;
+  /** The node binary that git hooks start the CLI with. */
+  execPath: string;
+  /** Calls `listener` on a request to stop (SIGINT, SIGTERM); returns what unsubscribes it. */
+  onStop: (listener: () => void) => () => void;
+}
 
 export interface GlobalOptions {
   config?: string;
@@ -9,37 +30,19 @@ export interface GlobalOptions {
   logLevel?: LogLevel;
 }
 
-export function cliContext(opts: GlobalOptions): Context {
-  const now = () => new Date();
+const line = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
+
+/** The context a command's core functions run with: log lines on stderr, in the chosen format and level. */
+export function commandContext(io: CliIO, g: GlobalOptions): Context {
   return {
-    cwd: process.cwd(),
-    env: process.env,
-    now,
-    logger: createLogger({ format: opts.logFormat ?? 'logfmt', minLevel: opts.logLevel ?? 'info', now, write: (line) => process.stderr.write(`${line}\n`) }),
-    timers: systemTimers,
-    stdout: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-    stderr: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
-    stdin: readStdin,
-    isTTY: Boolean(process.stdout.isTTY),
+    cwd: io.cwd,
+    env: io.env,
+    now: io.now,
+    timers: io.timers,
+    logger: createLogger({ format: g.logFormat ?? 'logfmt', minLevel: g.logLevel ?? 'info', now: io.now, write: (l) => io.stderr(line(l)) }),
+    stdout: (text) => io.stdout(line(text)),
+    stderr: (text) => io.stderr(line(text)),
+    stdin: io.stdin,
+    isTTY: io.isTTY,
   };
-}
-
-export const loadFor = (ctx: Context, opts: GlobalOptions): LoadedConfig =>
-  loadConfig({ cwd: ctx.cwd, configPath: opts.config, stateDir: opts.stateDir });
-
-export function printJson(ctx: Context, data: unknown): void {
-  ctx.stdout(JSON.stringify(data, null, 2));
-}
-
-/** A plain aligned table for people. */
-export function table(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
-}
-
-export async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

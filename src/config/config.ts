@@ -1,37 +1,31 @@
 /**
- * The effective configuration: schema defaults (schemas/config.schema.json is the source of truth
- * for them too), overridden by `.shadow-integrator.yml`, with where each value came from. Every
- * problem names the key, its line and the allowed values.
+ * The effective configuration: `.shadow-integrator.yml` with the schema's defaults filled in by its
+ * validator (schemas/config.schema.json is the source of truth for them too), where each value came
+ * from, and the state directory resolved and checked. Every problem names the key, its line and the
+ * allowed values.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { errors } from '../contract/errors.js';
-import type { Config } from '../contract/types.generated.js';
-import { describeErrors, schemaDir, validators } from '../contract/validate.js';
-import { findRepo, type RepoLayout } from './repo.js';
+import type { Document, LineCounter } from 'yaml';
+import { errors, isShadowError } from '../contract/errors.js';
+import type { Config, ResolvedConfig } from '../contract/types.generated.js';
+import { describeErrors, validators } from '../contract/validate.js';
+import { findRepo, stateDirProblem, type RepoLayout } from './repo.js';
+
+export type { ResolvedConfig } from '../contract/types.generated.js';
+export type Check = ResolvedConfig['checks'][number];
+
+/** What the config's validator leaves: every key that has a default is present; state_dir and check names may not be. */
+type Filled = Omit<ResolvedConfig, 'state_dir' | 'checks'> & Pick<Config, 'state_dir'> & { checks: (Omit<Check, 'name'> & { name?: string })[] };
 
 export const CONFIG_FILE = '.shadow-integrator.yml';
 
-export interface Check {
-  name: string;
-  run: string;
-  timeout_seconds: number;
-}
-
-export interface ResolvedConfig {
-  mode: 'off' | 'shadow';
-  remote: string;
-  main_branch: string;
-  state_dir: string;
-  lease: { ttl_seconds: number; renew_every_seconds: number };
-  grace_seconds: number;
-  fetch: boolean;
-  engine: 'merge-tree' | 'worktree';
-  checks: Check[];
-  git_timeout_seconds: number;
-  base: 'queue' | 'tip';
-}
+/**
+ * A config is a few hundred bytes. Past this it is not one (a log, a binary, a mistaken --config),
+ * and reading it whole could exhaust memory: it is refused unparsed.
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
 
 export interface LoadedConfig {
   config: ResolvedConfig;
@@ -44,52 +38,34 @@ export interface LoadedConfig {
   root: string;
 }
 
-interface SchemaNode {
-  type?: string;
-  default?: unknown;
-  properties?: Record<string, SchemaNode>;
-}
-
-const configSchema = JSON.parse(readFileSync(new URL('config.schema.json', schemaDir), 'utf8')) as SchemaNode;
-
-/** Leaf keys with their schema defaults, e.g. `lease.ttl_seconds` → 120. */
-function schemaDefaults(node: SchemaNode, prefix = ''): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(node.properties ?? {})) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (child.properties) Object.assign(out, schemaDefaults(child, path));
-    else if ('default' in child) out[path] = child.default;
-  }
-  return out;
-}
-
 export function loadConfig(opts: { cwd: string; configPath?: string | undefined; stateDir?: string | undefined }): LoadedConfig {
   const repo = findRepo(opts.cwd);
   const root = repo.mainWorktree ?? repo.commonDir;
   const file = opts.configPath ? resolve(opts.cwd, opts.configPath) : join(root, CONFIG_FILE);
-  const parsed = readConfigFile(file, Boolean(opts.configPath));
+  const text = readConfigText(file, Boolean(opts.configPath));
+  const parsed = text === null ? null : parseConfig(file, text);
+
+  // The defaults of an empty config give every key, in the schema's order, whatever the file's order.
+  const defaults: Record<string, unknown> = {};
+  validators.config(defaults); // an empty config is valid: this only fills the defaults
+  const filled = inOrderOf(defaults, parsed?.data ?? {}) as Filled;
+  const stateDir = opts.stateDir ?? filled.state_dir;
+  const config: ResolvedConfig = {
+    ...filled,
+    checks: filled.checks.map((c, i) => ({ name: c.name ?? `check ${i + 1}`, run: c.run, timeout_seconds: c.timeout_seconds })),
+    state_dir:
+      stateDir === undefined ? join(repo.commonDir, 'shadow-integrator')
+      : isAbsolute(stateDir) ? stateDir
+      : resolve(opts.stateDir ? opts.cwd : root, stateDir),
+  };
 
   const sources: Record<string, string> = {};
-  const flat: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(schemaDefaults(configSchema))) {
-    flat[key] = value;
-    sources[key] = 'default';
+  for (const key of Object.keys(flatten(config))) {
+    sources[key] = parsed?.set.has(key) ? `${file}:${parsed.lineOf(key.split('.')) ?? '?'}` : 'default';
   }
-  flat.state_dir = join(repo.commonDir, 'shadow-integrator');
-  sources.state_dir = 'default (<git common dir>/shadow-integrator)';
-  if (parsed) {
-    for (const [key, value] of Object.entries(flatten(parsed.data))) {
-      flat[key] = value;
-      sources[key] = `${file}:${parsed.lineOf(key.split('.')) ?? '?'}`;
-    }
-  }
-  if (opts.stateDir) {
-    flat.state_dir = opts.stateDir;
-    sources.state_dir = '--state-dir';
-  }
-  const config = unflatten(flat) as unknown as ResolvedConfig;
-  config.state_dir = isAbsolute(config.state_dir) ? config.state_dir : resolve(opts.stateDir ? opts.cwd : root, config.state_dir);
-  config.checks = config.checks.map((c, i) => ({ name: c.name ?? `check ${i + 1}`, run: c.run, timeout_seconds: c.timeout_seconds ?? 300 }));
+  if (opts.stateDir) sources.state_dir = '--state-dir';
+  else if (!parsed?.set.has('state_dir')) sources.state_dir = 'default (<git common dir>/shadow-integrator)';
+
   if (config.lease.renew_every_seconds >= config.lease.ttl_seconds) {
     throw errors.configInvalid(file, [
       {
@@ -99,22 +75,91 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
       },
     ]);
   }
-  return { config, file: parsed ? file : null, sources, repo, root };
+  const refused = stateDirProblem(config.state_dir, repo);
+  if (refused) {
+    if (opts.stateDir) throw errors.optionInvalid('--state-dir', opts.stateDir, refused);
+    throw errors.configInvalid(file, [{ key: 'state_dir', line: parsed?.lineOf(['state_dir']), message: refused }]);
+  }
+  return { config, file: text === null ? null : file, sources, repo, root };
 }
 
-interface ParsedFile {
-  data: Config;
-  lineOf(path: string[]): number | undefined;
+/** `data` laid over `template`: the template's keys first and in its order, at every level. */
+function inOrderOf(template: object, data: object): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...template };
+  for (const [key, value] of Object.entries(data)) {
+    const under = out[key];
+    out[key] = isPlainObject(value) && isPlainObject(under) ? inOrderOf(under, value) : value;
+  }
+  return out;
 }
 
-function readConfigFile(file: string, mustExist: boolean): ParsedFile | null {
-  let text: string;
+const isPlainObject = (v: unknown): v is object => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The config file's text, or null when the default file does not exist. Only a regular file is read,
+ * and at most MAX_CONFIG_BYTES of it: `--config /dev/zero` would otherwise read until memory runs
+ * out, and a FIFO would block forever (it is opened non-blocking, then refused as not a file).
+ */
+function readConfigText(file: string, mustExist: boolean): string | null {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !mustExist) return null;
     throw errors.configInvalid(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
   }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw errors.configInvalid(file, [{ key: '(file)', message: `is ${fileKind(st)}: a config is read only from a regular file` }]);
+    // Up to one byte past the bound, whatever fstat said: a file that grew since is refused as well.
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (let n = 1; n > 0 && length < buf.length; ) {
+      n = readSync(fd, buf, length, buf.length - length, null);
+      length += n;
+    }
+    if (length > MAX_CONFIG_BYTES) {
+      throw errors.configInvalid(file, [{ key: '(file)', message: `is larger than ${MAX_CONFIG_BYTES} bytes: a config file is a few hundred bytes, this is not one` }]);
+    }
+    return buf.subarray(0, length).toString('utf8');
+  } catch (e) {
+    if (isShadowError(e)) throw e;
+    throw errors.configInvalid(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+type Yaml = typeof import('yaml');
+let yaml: Yaml | undefined;
+/**
+ * yaml takes ~50 ms to load: only a command that finds a config file pays for it. Loaded through
+ * require because loadConfig is synchronous; on Node, `import 'yaml'` resolves to this same CommonJS
+ * build.
+ */
+const loadYaml = (): Yaml => (yaml ??= createRequire(import.meta.url)('yaml') as Yaml);
+
+/** A YAML alias may be expanded this many times at most: a config has no use for more. */
+const MAX_ALIAS_COUNT = 100;
+
+interface ParsedFile {
+  /** The file's values, validated, with the schema's defaults filled. */
+  data: Config;
+  /** Dotted keys the file sets (a list is one key). */
+  set: Set<string>;
+  lineOf(path: string[]): number | undefined;
+}
+
+function parseConfig(file: string, text: string): ParsedFile {
+  const { LineCounter, parseDocument } = loadYaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -123,30 +168,46 @@ function readConfigFile(file: string, mustExist: boolean): ParsedFile | null {
       doc.errors.map((e) => ({ key: '(yaml)', line: e.linePos?.[0]?.line, column: e.linePos?.[0]?.col, message: e.message.split('\n')[0] ?? e.message })),
     );
   }
-  const data = (doc.toJS() ?? {}) as unknown;
-  // A section whose entries are all commented out (`lease:` alone) parses as null: it is an empty section.
-  if (data && typeof data === 'object') {
-    for (const [key, value] of Object.entries(data)) {
-      const type = configSchema.properties?.[key]?.type;
-      if (value === null && (type === 'object' || type === 'array')) delete (data as Record<string, unknown>)[key];
-    }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    // An alias bomb: a few lines whose aliases expand to billions of nodes.
+    throw errors.configInvalid(file, [{ key: '(yaml)', message: `cannot be expanded: ${(e as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions)` }]);
   }
   const lineOf = (path: string[]) => nodeLine(doc, lineCounter, path);
-  if (data && typeof data === 'object' && 'mode' in data) {
-    const mode = (data as { mode: unknown }).mode;
+  if (isPlainObject(data) && 'mode' in data) {
+    const mode = data.mode;
     if (mode !== 'off' && mode !== 'shadow') throw errors.configModeRefused(file, String(mode), lineOf(['mode']));
   }
-  if (!validators.config(data)) {
+  const set = new Set(isPlainObject(data) ? Object.keys(flatten(data)) : []);
+  if (!validate(data)) {
     throw errors.configInvalid(
       file,
       describeErrors(validators.config.errors, data).map((p) => ({ key: p.field || '(top level)', line: lineOf(p.field.split('.')), message: p.message })),
     );
   }
-  return { data, lineOf };
+  return { data, set, lineOf };
+}
+
+/**
+ * The config's validator, which fills the defaults; a section whose entries are all commented out
+ * (`lease:` alone) parses as null and is taken as an empty section, not a type error.
+ */
+function validate(data: unknown): data is Config {
+  if (validators.config(data)) return true;
+  if (!isPlainObject(data)) return false;
+  const emptySections = (validators.config.errors ?? []).filter(
+    (e) => e.keyword === 'type' && /^\/[^/]+$/.test(e.instancePath) && ['object', 'array'].includes(String(e.params.type)) && (data as Record<string, unknown>)[e.instancePath.slice(1)] === null,
+  );
+  if (emptySections.length === 0) return false;
+  for (const e of emptySections) delete (data as Record<string, unknown>)[e.instancePath.slice(1)];
+  return validators.config(data);
 }
 
 /** The line of the key or list item (or of the nearest parent that exists) in the YAML source. */
 function nodeLine(doc: Document, lc: LineCounter, path: string[]): number | undefined {
+  const { isMap, isNode, isScalar, isSeq } = loadYaml();
   for (let n = path.length; n > 0; n--) {
     const parent = n > 1 ? doc.getIn(path.slice(0, n - 1), true) : doc.contents;
     let offset: number | undefined;
@@ -166,19 +227,8 @@ function flatten(obj: object, prefix = ''): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatten(v as object, key));
+    if (isPlainObject(v)) Object.assign(out, flatten(v, key));
     else out[key] = v;
-  }
-  return out;
-}
-
-function unflatten(flat: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(flat)) {
-    const parts = key.split('.');
-    let node = out;
-    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
-    node[parts[parts.length - 1] as string] = value;
   }
   return out;
 }

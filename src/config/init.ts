@@ -1,8 +1,9 @@
 /** `init`: the explicit opt-in. Writes the commented config with mode: shadow and the state dir. */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
+import { writeTextAtomic } from '../store/atomic-json.js';
 import { CONFIG_FILE, loadConfig } from './config.js';
 import { findRepo } from './repo.js';
 import { openStateDir } from './state.js';
@@ -44,6 +45,13 @@ checks: []
 #  - name: unit tests
 #    run: npm test
 #    timeout_seconds: 300
+
+# Limit for every git process; past it the process is killed and the candidate blocks with git_error.
+git_timeout_seconds: 120
+
+# What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before
+# it that main does not contain yet, as an owner of main would have merged them. tip: live main alone.
+base: queue
 `;
 
 export interface InitResult {
@@ -58,7 +66,7 @@ export function init(ctx: Context, opts: { force?: boolean; configPath?: string 
   const file = opts.configPath ?? join(repo.mainWorktree ?? repo.commonDir, CONFIG_FILE);
   const existed = existsSync(file);
   if (existed && !opts.force) throw errors.configExists(file);
-  writeFileSync(file, CONFIG_TEMPLATE);
+  writeTextAtomic(file, CONFIG_TEMPLATE);
   const loaded = loadConfig({ cwd: ctx.cwd, configPath: file });
   const paths = openStateDir(loaded);
   return {

@@ -1,45 +1,28 @@
 /**
- * Validators compiled once from schemas/ (the single source of truth), and the translation of ajv's
- * errors into messages a person can act on: which field, what was wrong, what is allowed.
+ * The validators, generated from schemas/ (the single source of truth) as standalone code by
+ * scripts/gen-validators.mjs, and the translation of their errors into messages a person can act
+ * on: which field, what was wrong, what is allowed. Nothing here compiles a schema: a hook or an
+ * `emit` pays a few milliseconds to load the validators, not ajv's compilation of every schema.
  */
-import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import formats from 'ajv-formats';
-import { branchNameProblem, isValidBranchName } from './refname.js';
-import type { CheckpointFile, Config, LeaseFile, Outcome, QueueFile, ReadinessEvent, RejectedLine } from './types.generated.js';
+import type { ErrorObject } from 'ajv';
+import { branchNameProblem } from './refname.js';
+import { TIMESTAMP_EXAMPLE, timestampProblem } from './timestamp.js';
+import { EVENT_TYPE_VALUES } from './types.generated.js';
 
-// ajv-formats is CommonJS with a `default` export; under NodeNext the default import is the module object.
-const addFormats = formats.default;
-
-export const schemaDir = new URL('../../../schemas/', import.meta.url);
-
-// verbose: errors carry their parentSchema, so that an unknown field can be answered with the known ones.
-const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true, verbose: true });
-addFormats(ajv, ['date-time']);
-ajv.addFormat('git-branch', { type: 'string', validate: isValidBranchName });
-
-/** Compiled on first use and kept: a CLI call (a hook, an emit) pays only for the schemas it needs. */
-function lazy<T>(file: string): () => ValidateFunction<T> {
-  let compiled: ValidateFunction<T> | null = null;
-  return () => (compiled ??= ajv.compile<T>(JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as object));
+/**
+ * A generated validator: a type guard whose failures leave ajv's errors (verbose: each with its
+ * parentSchema) in `errors`. The config's validator also fills the schema's defaults in place.
+ */
+export interface Validator<T> {
+  (data: unknown): data is T;
+  errors?: ErrorObject[] | null;
 }
 
-const compilers = {
-  event: lazy<ReadinessEvent>('readiness-event.schema.json'),
-  config: lazy<Config>('config.schema.json'),
-  outcome: lazy<Outcome>('outcome.schema.json'),
-  queue: lazy<QueueFile>('queue.schema.json'),
-  lease: lazy<LeaseFile>('lease.schema.json'),
-  checkpoint: lazy<CheckpointFile>('checkpoint.schema.json'),
-  rejected: lazy<RejectedLine>('rejected.schema.json'),
-};
+/** event, config, outcome, queue, lease, checkpoint, rejected: the files the tool reads and writes. */
+export * as validators from './validators.generated.js';
 
-type Validators = { readonly [K in keyof typeof compilers]: ReturnType<(typeof compilers)[K]> };
-
-export const validators = Object.defineProperties(
-  {},
-  Object.fromEntries(Object.entries(compilers).map(([name, get]) => [name, { get, enumerable: true }])),
-) as Validators;
+/** Where the schemas are, for tests and tools that read them; no command reads them at run time. */
+export const schemaDir = new URL('../../../schemas/', import.meta.url);
 
 export interface FieldProblem {
   /** Dotted path of the offending field ('' for the whole document). */
@@ -88,11 +71,15 @@ function explain(e: ErrorObject, data: unknown): string {
         const value = valueAt(data, e.instancePath);
         return `must be a valid git branch name (${typeof value === 'string' ? branchNameProblem(value) : 'not a string'})`;
       }
-      if (p.format === 'date-time') return 'must be an ISO 8601 date-time with a zone, e.g. 2026-01-31T12:00:00Z';
+      if (p.format === 'date-time') {
+        const value = valueAt(data, e.instancePath);
+        const why = typeof value === 'string' ? timestampProblem(value) : null;
+        return `must be an ISO 8601 date-time with a zone (RFC 3339), e.g. ${TIMESTAMP_EXAMPLE}${why ? `: ${why}` : ''}`;
+      }
       return `must be a valid ${String(p.format)}`;
     case 'discriminator':
       return p.error === 'mapping'
-        ? `must be one of "review_approved", "finalize_ready", "branch_pushed", "retry_requested"`
+        ? `must be one of ${EVENT_TYPE_VALUES.map((t) => JSON.stringify(t)).join(', ')}`
         : 'is required and must be a string';
     default:
       return e.message ?? e.keyword;

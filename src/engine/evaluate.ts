@@ -14,8 +14,8 @@
  * `evaluate` starts afresh, so warm processes are never shared across tenures as long as each tenure
  * ends with `close()`.
  *
- * Per candidate on the clean path: one request to the warm cat-file (main, main's tree, the branch tip
- * and the sha); the merge base (and, when the sha is not the branch tip, its ancestry) walked in this
+ * Per candidate on the clean path: two requests to the warm cat-file (main, the branch tip and the
+ * sha; then main's tree); the merge base (and, when the sha is not the branch tip, its ancestry) walked in this
  * process over the tool's commit-graph (src/git/ancestry.ts; git's merge-base when that cannot
  * decide) beside merge-tree — 1 spawn (none on git ≥ 2.49, where merge-tree is long-lived); plus the
  * fetch when configured.
@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/config.js';
 import type { Logger, Timers } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
-import type { Conflict, Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
+import type { CandidateRef, Conflict, Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
 import { bestCommonAncestors } from '../git/ancestry.js';
 import { CatFileBatch } from '../git/batch.js';
 import { fetchRemoteTracking } from '../git/fetch.js';
@@ -44,11 +44,8 @@ export type Evaluation = Omit<Pick<Outcome, 'outcome' | 'reasons' | 'conflicts' 
   outcome: Exclude<OutcomeKind, 'superseded'>;
 };
 
-export interface Candidate {
-  slug: string;
-  branch: string;
-  sha: string;
-}
+/** A candidate's identity: the schemas' one CandidateRef. */
+export type Candidate = CandidateRef;
 
 export interface EngineOptions {
   /** The repository (main worktree, or the common dir of a bare repository). */
@@ -243,7 +240,9 @@ async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
       if (missing !== null) return block(['git_error'], `refs/heads/${missing} does not exist on ${remote}: cannot evaluate against canonical main`);
     }
 
-    const [mainSha, mainTree, tip, commit] = await t.names.resolve([mainRef, `${mainRef}^{tree}`, branchRef, `${sha}^{commit}`]);
+    const [mainSha, tip, commit] = await t.names.resolve([mainRef, branchRef, `${sha}^{commit}`]);
+    // main's tree by main's id, not its name: main may move between two lookups.
+    const [mainTree] = mainSha ? await t.names.resolve([`${mainSha}^{tree}`]) : [null];
     if (!mainSha || !mainTree) return block(['git_error'], `${mainRef} does not exist: cannot evaluate against canonical main`);
     known.main_sha = mainSha;
     // A sha this repository does not have is unknown state (not fetched yet?), not a verdict.

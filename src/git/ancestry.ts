@@ -48,41 +48,12 @@ interface Layer {
  */
 export class CommitGraphIndex {
   readonly size: number;
-  /** First and second parent positions (PARENT_NONE when absent); octopus merges in `octopus`. */
-  private readonly parent1: Uint32Array;
-  private readonly parent2: Uint32Array;
-  private readonly octopus = new Map<number, number[]>();
-  private readonly generations: Float64Array;
-  private readonly dates: Float64Array;
 
-  /**
-   * Generation numbers as git orders its walk by them: corrected commit dates when every layer has
-   * them (git then uses them too), else topological levels. Either is a correct generation number;
-   * git's own order also stops the walk as early as git's does.
-   */
-  private constructor(private readonly layers: Layer[]) {
-    const top = layers[layers.length - 1] as Layer;
-    this.size = top.offset + top.count;
-    this.parent1 = new Uint32Array(this.size);
-    this.parent2 = new Uint32Array(this.size);
-    this.generations = new Float64Array(this.size);
-    this.dates = new Float64Array(this.size);
-    const corrected = layers.every((l) => l.generations !== null);
-    for (const layer of layers) {
-      const { data, hashLength } = layer;
-      for (let i = 0; i < layer.count; i++) {
-        const position = layer.offset + i;
-        const at = layer.commits + i * (hashLength + 16) + hashLength;
-        const p2 = data.readUInt32BE(at + 4);
-        const levelAndDateHigh = data.readUInt32BE(at + 8);
-        const date = (levelAndDateHigh & 3) * 2 ** 32 + data.readUInt32BE(at + 12);
-        this.parent1[position] = data.readUInt32BE(at);
-        this.parent2[position] = p2;
-        this.dates[position] = date;
-        this.generations[position] = corrected ? correctedDate(layer, i, date) : levelAndDateHigh >>> 2;
-        if (p2 !== PARENT_NONE && p2 & EXTRA_EDGES) this.octopus.set(position, extraEdges(layer, p2 & ~EXTRA_EDGES));
-      }
-    }
+  private constructor(
+    private readonly layers: Layer[],
+    private readonly d: Decoded,
+  ) {
+    this.size = d.dates.length;
   }
 
   /**
@@ -104,7 +75,8 @@ export class CommitGraphIndex {
         if (!layer || (layers[0] && layers[0].hashLength !== layer.hashLength)) return null;
         layers.push(layer);
       }
-      return layers.length > 0 ? new CommitGraphIndex(layers) : null;
+      const decoded = layers.length > 0 ? decode(layers) : null;
+      return decoded ? new CommitGraphIndex(layers, decoded) : null;
     } catch {
       return null;
     }
@@ -122,36 +94,79 @@ export class CommitGraphIndex {
     return -1;
   }
 
+  /** The object id at a position the graph gave (its own positions are checked when it is read). */
   oid(position: number): string {
-    const layer = this.layers.find((l) => position >= l.offset && position < l.offset + l.count);
-    if (!layer) throw new Error(`commit-graph: no commit at position ${position}`);
+    const layer = this.layers.find((l) => position < l.offset + l.count) as Layer;
     const at = layer.lookup + (position - layer.offset) * layer.hashLength;
     return layer.data.toString('hex', at, at + layer.hashLength);
   }
 
   /** Calls `each` with the position of every parent, in order. */
   parents(position: number, each: (parent: number) => void): void {
-    const p1 = this.parent1[position] as number;
+    const p1 = this.d.parent1[position] as number;
     if (p1 === PARENT_NONE) return;
     each(p1);
-    const p2 = this.parent2[position] as number;
+    const p2 = this.d.parent2[position] as number;
     if (p2 === PARENT_NONE) return;
     if (!(p2 & EXTRA_EDGES)) return each(p2);
-    for (const p of this.octopus.get(position) ?? []) each(p);
+    for (const p of this.d.octopus.get(position) ?? []) each(p);
   }
 
   date(position: number): number {
-    return this.dates[position] as number;
+    return this.d.dates[position] as number;
   }
 
   generation(position: number): number {
-    return this.generations[position] as number;
+    return this.d.generations[position] as number;
   }
 }
 
-/** The second to last parents of an octopus merge, from a layer's extra edge list. */
-function extraEdges(layer: Layer, start: number): number[] {
-  if (layer.edges === null) throw new Error('commit-graph: an octopus merge without an extra edge list');
+interface Decoded {
+  /** First and second parent positions (PARENT_NONE when absent; EXTRA_EDGES set: an octopus merge, in `octopus`). */
+  parent1: Uint32Array;
+  parent2: Uint32Array;
+  octopus: Map<number, number[]>;
+  generations: Float64Array;
+  dates: Float64Array;
+}
+
+/**
+ * Parents, generations and dates of every commit, decoded once; null when the graph does not hold
+ * together (a parent outside it, an octopus merge without its edge list, an overflowing generation
+ * without its chunk). Generation numbers are git's for its walk: corrected commit dates when every
+ * layer has them (git then uses them too), else topological levels — either is a correct generation
+ * number, and git's own order also ends the walk as early as git's does.
+ */
+function decode(layers: readonly Layer[]): Decoded | null {
+  const top = layers[layers.length - 1] as Layer;
+  const size = top.offset + top.count;
+  const d: Decoded = { parent1: new Uint32Array(size), parent2: new Uint32Array(size), octopus: new Map(), generations: new Float64Array(size), dates: new Float64Array(size) };
+  const corrected = layers.every((l) => l.generations !== null);
+  const valid = (p: number) => p === PARENT_NONE || p < size;
+  for (const layer of layers) {
+    const { data, hashLength } = layer;
+    for (let i = 0; i < layer.count; i++) {
+      const position = layer.offset + i;
+      const at = layer.commits + i * (hashLength + 16) + hashLength;
+      const [p1, p2] = [data.readUInt32BE(at), data.readUInt32BE(at + 4)];
+      const levelAndDateHigh = data.readUInt32BE(at + 8);
+      const date = (levelAndDateHigh & 3) * 2 ** 32 + data.readUInt32BE(at + 12);
+      const generation = corrected ? correctedDate(layer, i, date) : levelAndDateHigh >>> 2;
+      const edges = p2 !== PARENT_NONE && p2 & EXTRA_EDGES ? extraEdges(layer, p2 & ~EXTRA_EDGES) : [];
+      if (!valid(p1) || (!(p2 & EXTRA_EDGES) && !valid(p2)) || generation === null || edges === null || !edges.every(valid)) return null;
+      d.parent1[position] = p1;
+      d.parent2[position] = p2;
+      d.dates[position] = date;
+      d.generations[position] = generation;
+      if (edges.length > 0) d.octopus.set(position, edges);
+    }
+  }
+  return d;
+}
+
+/** The second to last parents of an octopus merge, from a layer's extra edge list; null without one. */
+function extraEdges(layer: Layer, start: number): number[] | null {
+  if (layer.edges === null) return null;
   const parents: number[] = [];
   for (let e = layer.edges + start * 4; ; e += 4) {
     const edge = layer.data.readUInt32BE(e);
@@ -187,11 +202,11 @@ function readLayer(data: Buffer, offset: number): Layer | null {
   };
 }
 
-/** The corrected commit date of a layer's `i`th commit: its date plus the offset git stored. */
-function correctedDate(layer: Layer, i: number, date: number): number {
+/** The corrected commit date of a layer's `i`th commit: its date plus the offset git stored; null when that offset is missing. */
+function correctedDate(layer: Layer, i: number, date: number): number | null {
   const offset = layer.data.readUInt32BE((layer.generations as number) + 4 * i);
   if (!(offset & 0x80000000)) return date + offset;
-  if (layer.overflow === null) throw new Error('commit-graph: a generation overflow without its chunk');
+  if (layer.overflow === null) return null;
   return date + Number(layer.data.readBigUInt64BE(layer.overflow + 8 * (offset & 0x7fffffff)));
 }
 

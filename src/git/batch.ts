@@ -33,8 +33,6 @@ interface Found {
 type Command = 'info' | 'contents';
 
 const ARGS = ['cat-file', '--batch-command'];
-/** `<oid> <type> <size>`, the default format; anything else (`<name> missing`, `<name> ambiguous`) is not found. */
-const HEADER = /^([0-9a-f]{40}|[0-9a-f]{64}) ([a-z]+) (\d+)$/;
 
 interface Running {
   process: StartedProcess;
@@ -77,6 +75,8 @@ export class CatFileBatch {
     const r = this.running;
     this.running = null;
     if (r) {
+      // Held while it ends: nothing else may be keeping this process alive for the wait.
+      r.process.holdOpen(true);
       r.process.stdin.end();
       await r.process.exited;
     }
@@ -96,6 +96,7 @@ export class CatFileBatch {
     if (names.length === 0) return [];
     const current = this.running !== null && !this.running.exited ? this.running : null;
     const r = current ?? this.start();
+    r.process.holdOpen(true);
     r.process.stdin.write(names.map((n) => `${command} ${n}\n`).join(''));
     const answers: (Found | null)[] = [];
     const timer = this.h.timers.setTimeout(() => r.process.kill('timeout'), this.h.timeoutSeconds * 1000);
@@ -108,7 +109,10 @@ export class CatFileBatch {
     } finally {
       this.h.timers.clearTimeout(timer);
     }
-    if (answers.length === names.length) return answers;
+    if (answers.length === names.length) {
+      r.process.holdOpen(false);
+      return answers;
+    }
     if (this.running === r) this.running = null;
     const failure = await finished(this.h, r.process, ARGS).then(
       () => errors.gitFailed(ARGS, 0, 'exited without answering'),
@@ -138,20 +142,20 @@ export class CatFileBatch {
 function readAnswer(r: Running, command: Command, answers: (Found | null)[]): boolean {
   const eol = r.pending.indexOf(0x0a);
   if (eol === -1) return false;
-  const m = HEADER.exec(r.pending.toString('utf8', 0, eol));
-  if (!m) {
+  // `<oid> <type> <size>`, the default format; anything else (`<name> missing`, `<name> ambiguous`) is not found.
+  const [oid = '', type = '', sizeText = '', ...rest] = r.pending.toString('utf8', 0, eol).split(' ');
+  if (!SHA.test(oid) || !/^[a-z]+$/.test(type) || !/^\d+$/.test(sizeText) || rest.length > 0) {
     answers.push(null);
     r.pending = r.pending.subarray(eol + 1);
     return true;
   }
-  const [, oid = '', type = ''] = m;
   if (command === 'info') {
     answers.push({ oid, type, body: null });
     r.pending = r.pending.subarray(eol + 1);
     return true;
   }
   // contents: the header, <size> bytes, a newline.
-  const size = Number(m[3]);
+  const size = Number(sizeText);
   if (r.pending.length < eol + 1 + size + 1) return false;
   answers.push({ oid, type, body: Buffer.from(r.pending.subarray(eol + 1, eol + 1 + size)) });
   r.pending = r.pending.subarray(eol + 1 + size + 1);

@@ -4,20 +4,7 @@
  * repository, object store or config, or only matters to interactive git; then what the tool itself
  * sets.
  */
-
-/** Variables that would redirect git away from the repository we were asked about. */
-export const SCRUBBED = [
-  'GIT_DIR',
-  'GIT_WORK_TREE',
-  'GIT_INDEX_FILE',
-  'GIT_OBJECT_DIRECTORY',
-  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
-  'GIT_NAMESPACE',
-  'GIT_COMMON_DIR',
-  'GIT_PREFIX',
-  'GIT_CEILING_DIRECTORIES',
-  'GIT_QUARANTINE_PATH',
-];
+import { SCRUBBED } from '../contract/git-environment.js';
 
 /**
  * Config a parent git hands its children for one invocation (`git -c x=y commit` running a hook that

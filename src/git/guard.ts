@@ -13,6 +13,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errors } from '../contract/errors.js';
 import { isValidBranchName } from '../contract/refname.js';
+import { SHA_PATTERN } from '../contract/types.generated.js';
 
 export { isValidBranchName };
 
@@ -85,7 +86,8 @@ function fetchAllowed(args: readonly string[]): boolean {
   return end > 0 && flags.includes('--no-write-fetch-head') && flags.every((f) => FETCH_FLAGS.has(f)) && isValidBranchName(remote) && refspecs.length > 0 && refspecs.every(intoRemoteTracking);
 }
 
-export const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** A full object id, as the schemas define it. */
+export const SHA = SHA_PATTERN;
 
 export function assertSha(sha: string): string {
   if (!SHA.test(sha)) throw errors.gitRefused(`object id ${JSON.stringify(sha)}`);

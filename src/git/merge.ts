@@ -61,6 +61,8 @@ export class MergeTrees {
     const r = this.running;
     this.running = null;
     if (r) {
+      // Held while it ends: nothing else may be keeping this process alive for the wait.
+      r.process.holdOpen(true);
       r.process.stdin.end();
       await r.process.exited;
     }
@@ -74,6 +76,7 @@ export class MergeTrees {
   private async run(pairs: readonly MergePair[], retry = true): Promise<MergeOutcome[]> {
     const reused = this.running !== null;
     const r = this.running ?? this.start();
+    r.process.holdOpen(true);
     r.records = [];
     r.process.stdin.write(pairs.map(([ours, theirs]) => `${ours} ${theirs}\n`).join(''));
     if (!this.longLived) r.process.stdin.end();
@@ -90,7 +93,10 @@ export class MergeTrees {
       if (timer !== null) this.h.timers.clearTimeout(timer);
     }
     const done: MergeOutcome[] = r.records.splice(0, pairs.length).map((result) => ({ ok: true, result }));
-    if (!exited && this.longLived) return done;
+    if (!exited && this.longLived) {
+      r.process.holdOpen(false);
+      return done;
+    }
     this.running = null;
     const failure =
       r.malformed ??

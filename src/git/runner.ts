@@ -167,6 +167,11 @@ export interface StartedProcess {
   readonly exited: Promise<ProcessExit>;
   /** Kills it and everything it started (its process group). */
   kill(why: 'timeout' | 'cancelled'): void;
+  /**
+   * Whether it may keep this process alive: a long-lived process waiting for its next request does
+   * not (one left unclosed must not hold the tool open); one answering a request does.
+   */
+  holdOpen(hold: boolean): void;
 }
 
 /** How much of stderr is kept: git's message is at its end. */
@@ -207,7 +212,13 @@ function spawnGroup(command: string, args: readonly string[], opts: { cwd: strin
       resolvePromise({ code, signal, killed, error: null });
     });
   });
-  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderrStream: child.stderr, stderr: () => err.subarray(-STDERR_TAIL).toString('utf8'), exited, kill };
+  const holdOpen = (hold: boolean) => {
+    for (const handle of [child, child.stdin, child.stdout, child.stderr] as unknown as { ref(): void; unref(): void }[]) {
+      if (hold) handle.ref();
+      else handle.unref();
+    }
+  };
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderrStream: child.stderr, stderr: () => err.subarray(-STDERR_TAIL).toString('utf8'), exited, kill, holdOpen };
 }
 
 /**

@@ -3,7 +3,7 @@
  * Read from the config files, without running git (hooks call us on every commit and push, and the
  * git module runs git with hooks turned off, which would hide the setting).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RepoLayout } from '../config/repo.js';
@@ -17,22 +17,34 @@ export interface HooksDir {
 
 export function hooksDir(repo: RepoLayout, env: NodeJS.ProcessEnv): HooksDir {
   const local = join(repo.commonDir, 'config');
+  // A relative hooksPath is relative to where hooks run: the top of the (main) worktree.
+  const at = (value: string) => resolve(repo.mainWorktree ?? repo.commonDir, expandHome(value, env));
   const localValue = configValue(readText(local), 'core', 'hookspath');
-  if (localValue !== undefined) {
-    // A relative hooksPath is relative to where hooks run: the top of the (main) worktree.
-    return { dir: resolve(repo.mainWorktree ?? repo.commonDir, expandHome(localValue, env)), setIn: local };
-  }
+  if (localValue !== undefined) return usable({ dir: at(localValue), setIn: local });
   for (const file of sharedConfigFiles(env).reverse()) {
     const value = configValue(readText(file), 'core', 'hookspath');
     if (value === undefined) continue;
+    usable({ dir: at(value), setIn: file });
     // Installing there would run this repository's hooks for every repository on the machine.
-    throw errors.usage(
-      `core.hooksPath is set to ${value} in ${file}: git runs the hooks of every repository from there, and shadow-integrator's hooks are for one repository. ` +
-        `Set core.hooksPath for this repository in ${local} (e.g. to ${join(repo.commonDir, 'hooks')}, keeping there any hook you rely on), then run hooks install again.`,
-      { file, value },
-    );
+    throw errors.hooksPathShared(file, value, local, join(repo.commonDir, 'hooks'));
   }
   return { dir: join(repo.commonDir, 'hooks'), setIn: null };
+}
+
+/**
+ * A hooks path that exists must be a directory: `/dev/null` or a file there (common ways to turn
+ * hooks off) leaves git running no hook at all, and nothing can be installed in it.
+ */
+function usable(found: HooksDir & { setIn: string }): HooksDir {
+  let st;
+  try {
+    st = statSync(found.dir);
+  } catch {
+    return found; // absent (created at install) or unreachable (reported when written)
+  }
+  if (st.isDirectory()) return found;
+  const what = found.dir === '/dev/null' ? 'is /dev/null' : st.isFile() ? 'is a file, not a directory' : 'is not a directory';
+  throw errors.hooksPathUnusable(found.dir, found.setIn, what);
 }
 
 /** System and global config files, lowest precedence first, as git reads them. */

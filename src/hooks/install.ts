@@ -7,13 +7,14 @@
  * ours runs it with the same arguments, input and exit status. Installing again changes nothing
  * (or updates our own hook in place); uninstall renames the original back, byte for byte.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import { findRepo, type RepoLayout } from '../config/repo.js';
 import { modeOff, openStateDir } from '../config/state.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
+import { writeTextAtomic } from '../store/atomic-json.js';
 import { hooksDir } from './hooks-dir.js';
 import { CHAIN_SUFFIX, hookScript, MARKER, type HookName } from './scripts.js';
 
@@ -94,7 +95,7 @@ function managedHooks(loaded: LoadedConfig, ctx: Context, origin: string | undef
 
 function originRepo(loaded: LoadedConfig, ctx: Context, path: string): RepoLayout {
   const origin = findRepo(resolve(ctx.cwd, path));
-  if (origin.commonDir === loaded.repo.commonDir) throw errors.usage(`--origin ${path} is the working repository itself: give the path of the bare repository pushes go to`, { origin: path });
+  if (origin.commonDir === loaded.repo.commonDir) throw errors.originIsWorkingRepository(path);
   return origin;
 }
 
@@ -106,7 +107,7 @@ function installOne({ repo, hook, path }: Target, script: string): HookChange {
   else if (isOurs(current)) action = current === script ? 'unchanged' : 'updated';
   else {
     if (present(chained)) {
-      throw errors.usage(`${path} is not a shadow-integrator hook, and ${chained} exists too: move one of them away by hand, then run hooks install again`, { path, chained });
+      throw errors.hookChainOccupied(path, chained);
     }
     renameSync(path, chained);
     action = 'installed';
@@ -151,11 +152,8 @@ function readOrNull(path: string): string | null {
   }
 }
 
-/** Written beside and renamed into place: git never runs a half-written hook. */
+/** Written beside and renamed into place (the store's atomic write): git never runs a half-written hook. */
 function writeHook(path: string, script: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, script, { mode: 0o755 });
-  chmodSync(tmp, 0o755); // the umask may have removed bits
-  renameSync(tmp, path);
+  writeTextAtomic(path, script, { mode: 0o755 });
 }

@@ -7,7 +7,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { isShadowError } from '../contract/errors.js';
 import type { BranchPushed } from '../contract/types.generated.js';
-import { emit } from '../readiness/emit.js';
+import { emit } from '../producer/emit.js';
 
 const ZERO = /^0+$/;
 const HEADS = 'refs/heads/';

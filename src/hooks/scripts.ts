@@ -3,7 +3,7 @@
  * PATH nor the directory git runs it in). Each one starts shadow-integrator in the background and
  * then runs the hook that was there before exactly as git would have, returning its exit status.
  */
-import { SCRUBBED } from '../git/env.js';
+import { SCRUBBED } from '../contract/git-environment.js';
 
 /** The line that marks a hook as ours: install updates it in place, uninstall removes only it. */
 export const MARKER = '# shadow-integrator: managed hook';

@@ -3,6 +3,7 @@
  * decision: an outcome is appended before its queue item is removed, and recovery reads the ledger
  * after the last checkpoint to finish what a crash interrupted.
  */
+import { errors } from '../contract/errors.js';
 import type { Outcome } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
 import { appendRecords, readRange } from '../store/jsonl.js';
@@ -11,7 +12,7 @@ import { appendRecords, readRange } from '../store/jsonl.js';
 export function appendOutcomes(path: string, outcomes: readonly Outcome[]): number {
   for (const o of outcomes) {
     // Our own bug must not reach the ledger that scripts rely on.
-    if (!validators.outcome(o)) throw new Error(`internal: invalid outcome ${JSON.stringify(validators.outcome.errors)}`);
+    if (!validators.outcome(o)) throw errors.internal('appending to the ledger', `invalid outcome ${JSON.stringify(validators.outcome.errors)}`);
   }
   return appendRecords(path, outcomes, { singleWriter: true });
 }

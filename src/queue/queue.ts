@@ -3,6 +3,7 @@
  * deduplicated by (slug, branch, sha), and an explicit transition table. Only live items are kept;
  * a terminal transition removes the item (its outcome lives in the ledger).
  */
+import { errors } from '../contract/errors.js';
 import type { OutcomeKind, QueueFile, QueueItem, QueueStatus } from '../contract/types.generated.js';
 import type { Candidate, CandidateRef } from '../readiness/projection.js';
 
@@ -66,7 +67,7 @@ export class QueueState {
     const live = this.bySlug.get(c.slug);
     if (live) {
       if (live.branch === c.branch && live.sha === c.sha) return false;
-      throw new Error(`internal: ${c.slug} already has a live item ${live.branch}@${live.sha}`);
+      throw errors.internal('enqueuing', `${c.slug} already has a live item ${live.branch}@${live.sha}`);
     }
     const item: QueueItem = {
       slug: c.slug,
@@ -100,8 +101,8 @@ export class QueueState {
 
   transition(c: CandidateRef, to: ItemState, reason: string, now: Date, epoch: number): QueueItem {
     const item = this.get(c);
-    if (!item) throw new Error(`internal: ${c.slug} ${c.branch}@${c.sha} is not in the queue`);
-    if (!TRANSITIONS[item.status].includes(to)) throw new Error(`internal: illegal queue transition ${item.status} → ${to}`);
+    if (!item) throw errors.internal('moving a queue item', `${c.slug} ${c.branch}@${c.sha} is not in the queue`);
+    if (!TRANSITIONS[item.status].includes(to)) throw errors.internal('moving a queue item', `illegal queue transition ${item.status} → ${to}`);
     item.transitions.push({ at: now.toISOString(), from: item.status, to, reason, epoch });
     if (to === 'queued' || to === 'in_progress') item.status = to;
     else this.remove(item);

@@ -3,7 +3,7 @@
  * data out. Bad input is never fatal and never silently dropped: the caller writes the rejection.
  */
 import { isUtf8 } from 'node:buffer';
-import type { ReadinessEvent, RejectedLine } from '../contract/types.generated.js';
+import { EVENT_TYPE_VALUES, type ReadinessEvent, type RejectedLine } from '../contract/types.generated.js';
 import { describeErrors, formatProblems, validators } from '../contract/validate.js';
 
 /** Lines longer than this are quarantined unread (a readiness event is a few hundred bytes). */
@@ -11,7 +11,7 @@ export const MAX_LINE_BYTES = 64 * 1024;
 /** How much of a rejected line's text is kept in rejected.jsonl. */
 export const RAW_KEEP_BYTES = 4096;
 
-const EVENT_TYPES = new Set(['review_approved', 'finalize_ready', 'branch_pushed', 'retry_requested']);
+const EVENT_TYPES = new Set<string>(EVENT_TYPE_VALUES);
 
 export type ParsedLine = { ok: true; event: ReadinessEvent } | { ok: false; rejected: Omit<RejectedLine, 'rejected_at'> };
 
@@ -32,7 +32,7 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return reject('not_an_object', ['line must be one JSON object']);
   const type = (data as { type?: unknown }).type;
   if (typeof type !== 'string' || !EVENT_TYPES.has(type)) {
-    return reject('unknown_type', [`type: ${JSON.stringify(type)} is not one of "review_approved", "finalize_ready", "branch_pushed", "retry_requested"`]);
+    return reject('unknown_type', [`type: ${JSON.stringify(type)} is not one of ${EVENT_TYPE_VALUES.map((t) => JSON.stringify(t)).join(', ')}`]);
   }
   if (!validators.event(data)) return reject('schema', formatProblems(describeErrors(validators.event.errors, data)));
   return { ok: true, event: data };

@@ -4,7 +4,7 @@
  * whatever the number of candidates. Per slug only its newest finalize_ready (its "head") is kept,
  * and compactly: superseded candidates are final, so a hashed record that they existed is enough.
  */
-import type { ProjectionSnapshot, ReadinessEvent } from '../contract/types.generated.js';
+import type { CandidateRef, ProjectionSnapshot, ReadinessEvent } from '../contract/types.generated.js';
 import { KeySet } from './keyset.js';
 
 export interface Candidate {
@@ -16,11 +16,7 @@ export interface Candidate {
   log_offset: number;
 }
 
-export interface CandidateRef {
-  slug: string;
-  branch: string;
-  sha: string;
-}
+export type { CandidateRef };
 
 export type Effect =
   /** The event conditions went from not met to met: enqueue (unless decided or already queued). */

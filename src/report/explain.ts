@@ -6,18 +6,18 @@
  * found them at dequeue.
  */
 import type { LoadedConfig } from '../config/config.js';
+import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
-import type { Outcome, QueueItem, ReadinessEvent, ReasonCode, RejectedLine } from '../contract/types.generated.js';
+import { SLUG_PATTERN, type Outcome, type QueueItem, type ReadinessEvent, type ReasonCode, type RejectedLine } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
+import { QueueState } from '../queue/queue.js';
 import { KeySet } from '../readiness/keyset.js';
 import { MAX_LINE_BYTES, parseReadinessLine } from '../readiness/parse.js';
 import { dedupKey } from '../readiness/projection.js';
-import { readQueue } from '../runtime/session.js';
 import { emptyCursor, tailLines } from '../store/jsonl.js';
 import { statePaths } from '../store/paths.js';
+import { readQueueFile } from '../store/readers.js';
 import { SlugTrace, type CandidateId, type EventRef, type SupersessionRule, type TracedCandidate } from './slug-trace.js';
-
-const SLUG = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 export type ConditionName = 'review_approved' | 'finalize_ready' | 'branch_pushed' | 'not_superseded' | 'sha_on_remote_branch' | 'not_already_integrated';
 
@@ -75,20 +75,20 @@ export interface ExplainReport {
   rejected: Pick<RejectedLine, 'line' | 'reason' | 'errors'>[];
 }
 
-export function explain(loaded: LoadedConfig, slug: string): ExplainReport {
-  if (!SLUG.test(slug)) throw errors.usage(`"${slug}" is not a slug: it must match ${SLUG.source}`, { slug });
+export function explain(loaded: LoadedConfig, _ctx: Context, slug: string): ExplainReport {
+  if (!SLUG_PATTERN.test(slug)) throw errors.argumentInvalid('slug', slug, `a slug must match ${SLUG_PATTERN.source}`);
   const { remote } = loaded.config;
   const paths = statePaths(loaded.config.state_dir);
   const scan = scanSlug(paths.readiness, slug);
   const pushes = findPushes(paths.readiness, remote, scan.trace.candidates, scan.duplicatePushLines);
-  const queueItems = readQueue(paths).list();
+  const queueItems = QueueState.fromFile(readQueueFile(paths)).list();
   const outcomes = readOutcomes(paths.outcomes).outcomes.filter((o) => o.slug === slug);
   const at = queueItems.findIndex((it) => it.slug === slug);
   const queued = at === -1 ? null : { item: queueItems[at] as QueueItem, position: at + 1 };
 
   const ids = candidateIds(scan.trace, queued?.item, outcomes);
   if (ids.length === 0 && scan.trace.approvals.length === 0 && scan.rejected.length === 0) {
-    throw errors.notFound(`nothing is known about slug "${slug}": no readiness event, queue item or outcome names it`, { slug });
+    throw errors.slugUnknown(slug);
   }
   const candidates = ids.map((id) => {
     const inQueue = queued && queued.item.branch === id.branch && queued.item.sha === id.sha ? queued : null;

@@ -2,19 +2,15 @@
  * The filters the reports share (`--outcome`, `--since`, `--slug`), validated against the contract:
  * a bad value is a usage error that names what is allowed.
  */
-import { readFileSync } from 'node:fs';
 import { errors } from '../contract/errors.js';
-import type { Outcome, OutcomeKind } from '../contract/types.generated.js';
-import { schemaDir } from '../contract/validate.js';
+import { OUTCOME_KIND_VALUES, type Outcome, type OutcomeKind } from '../contract/types.generated.js';
 
-const outcomeSchema = JSON.parse(readFileSync(new URL('outcome.schema.json', schemaDir), 'utf8')) as { $defs: { OutcomeKind: { enum: OutcomeKind[] } } };
-
-/** The outcome kinds, from the schema (the single source of truth). */
-export const OUTCOME_KINDS: readonly OutcomeKind[] = outcomeSchema.$defs.OutcomeKind.enum;
+/** The outcome kinds, from the schema (the single source of truth), without reading it at run time. */
+export const OUTCOME_KINDS: readonly OutcomeKind[] = OUTCOME_KIND_VALUES;
 
 export function parseOutcomeKind(text: string): OutcomeKind {
   const kind = OUTCOME_KINDS.find((k) => k === text);
-  if (!kind) throw errors.usage(`--outcome "${text}" is not an outcome: allowed values are ${OUTCOME_KINDS.join(', ')}`, { allowed: OUTCOME_KINDS });
+  if (!kind) throw errors.optionInvalid('--outcome', text, `allowed values are ${OUTCOME_KINDS.join(', ')}`, OUTCOME_KINDS);
   return kind;
 }
 
@@ -30,7 +26,7 @@ export function parseSince(text: string, now: Date): Date {
   const rel = RELATIVE.exec(text);
   if (rel) return new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS]);
   const ms = DATE_ONLY.test(text) ? Date.parse(`${text}T00:00:00Z`) : DATE_TIME_WITH_ZONE.test(text) ? Date.parse(text) : NaN;
-  if (Number.isNaN(ms)) throw errors.usage(`--since "${text}" is not a time: use ${SINCE_FORMS}`, { value: text });
+  if (Number.isNaN(ms)) throw errors.optionInvalid('--since', text, `use ${SINCE_FORMS}`);
   return new Date(ms);
 }
 

@@ -1,5 +1,6 @@
 /** `outcomes`: the ledger, filtered. */
 import type { LoadedConfig } from '../config/config.js';
+import type { Context } from '../context.js';
 import type { Outcome } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { statePaths } from '../store/paths.js';
@@ -12,7 +13,7 @@ export interface OutcomesReport {
   invalid: number;
 }
 
-export function listOutcomes(loaded: LoadedConfig, filter: OutcomeFilter): OutcomesReport {
+export function listOutcomes(loaded: LoadedConfig, _ctx: Context, filter: OutcomeFilter): OutcomesReport {
   const file = statePaths(loaded.config.state_dir).outcomes;
   const read = readOutcomes(file);
   return { file, outcomes: read.outcomes.filter((o) => matchesFilter(o, filter)), invalid: read.invalid };

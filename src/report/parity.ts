@@ -106,18 +106,18 @@ export interface ParityOptions {
 
 export function parseMinAgreement(text: string): number {
   const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw errors.usage(`--min-agreement "${text}" must be a number from 0 to 1, e.g. 0.9`, { value: text });
+  if (text.trim() === '' || !Number.isFinite(x) || x < 0 || x > 1) throw errors.optionInvalid('--min-agreement', text, 'must be a number from 0 to 1, e.g. 0.9');
   return x;
 }
 
-export async function parity(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 'timers'>, opts: ParityOptions = {}): Promise<ParityReport> {
+export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOptions = {}): Promise<ParityReport> {
   const { remote, main_branch, git_timeout_seconds } = loaded.config;
   const repoDir = loaded.repo.mainWorktree ?? loaded.repo.commonDir;
   const settings = { env: ctx.env, timeoutSeconds: git_timeout_seconds, timers: ctx.timers };
   const h = openGit(repoDir, settings);
   const mainRef = remoteRef(remote, main_branch);
   const [mainSha] = await resolveRevisions(h, [mainRef]);
-  if (!mainSha) throw errors.notFound(`${mainRef} does not exist: parity compares with canonical main (fetch ${remote} first)`, { ref: mainRef });
+  if (!mainSha) throw errors.mainRefMissing(mainRef, remote);
 
   const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir).outcomes).outcomes, opts.since);
   const history = new MainHistory(decisions.length > 0 ? await listCommits(h, mainSha) : [], mainSha);

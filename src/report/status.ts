@@ -9,11 +9,11 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import type { CheckpointFile, LeaseFile, Outcome, QueueItem } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
+import { QueueState } from '../queue/queue.js';
 import { describeOwner, leaseState, type LeaseState } from '../runtime/lease.js';
-import { readLease } from '../runtime/lease-store.js';
-import { readCheckpoint, readQueue, type Counts } from '../runtime/session.js';
 import { sizeOf } from '../store/jsonl.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
+import { readCheckpointFile, readLeaseFile, readQueueFile } from '../store/readers.js';
 import { countLines, lastOutcome } from './state-files.js';
 
 export interface LeaseStatus {
@@ -48,6 +48,8 @@ export interface IngestionStatus {
   restarted: 'replaced' | 'truncated' | null;
 }
 
+type Counts = CheckpointFile['counts'];
+
 export interface StatusReport {
   generated_at: string;
   mode: 'off' | 'shadow';
@@ -66,14 +68,14 @@ export interface StatusReport {
 export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StatusReport {
   const now = ctx.now();
   const paths = statePaths(loaded.config.state_dir);
-  const cp = readCheckpoint(paths);
+  const cp = readCheckpointFile(paths);
   const ledger = ledgerSinceCheckpoint(paths, cp);
   return {
     generated_at: now.toISOString(),
     mode: loaded.config.mode,
     state_dir: paths.dir,
-    lease: leaseStatus(readLease(paths), now),
-    queue: readQueue(paths)
+    lease: leaseStatus(readLeaseFile(paths), now),
+    queue: QueueState.fromFile(readQueueFile(paths))
       .list()
       .map((it, i) => ({ position: i + 1, slug: it.slug, branch: it.branch, sha: it.sha, status: it.status, ready_at: it.ready_at, enqueued_at: it.enqueued_at, age_s: secondsSince(it.enqueued_at, now) })),
     waiting: cp ? cp.projection.heads.ready_at.filter((r) => r !== null).length : 0,

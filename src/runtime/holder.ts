@@ -44,7 +44,8 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     previous_owner: acq.takeover === 'none' || !acq.previous ? undefined : describeOwner(acq.previous.owner),
   });
 
-  let lost: ShadowError | null = null;
+  // Set by the renewal timer's callback: declared wide so that the checks below are not narrowed away.
+  let lost = null as ShadowError | null;
   const renewal = setInterval(() => {
     renewLease(paths, held, ctx.now, config.lease.ttl_seconds).then(
       () => ctx.logger.log('debug', 'lease_renewed', { epoch: held.epoch }),
@@ -64,6 +65,7 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
     for (;;) {
       const got = await session.ingest();
       ingested += got.accepted;
+      decided += got.superseded; // supersession outcomes are ledger lines this tenure wrote
       rejected += got.rejected;
       const round = await session.drain(stop);
       decided += round;

@@ -166,7 +166,7 @@ export class HolderSession {
       const outcome = this.outcome(item, fields, now, performance.now() - started);
       await fenced(paths, held, ctx.now, () => {
         appendOutcomes(paths.outcomes, [outcome]);
-        this.queue.transition(item as QueueItem, outcome.outcome, outcome.reasons.join(',') || 'clean', now, held.epoch);
+        this.queue.transition(item, outcome.outcome, outcome.reasons.join(',') || 'clean', now, held.epoch);
         writeJsonAtomic(paths.queue, this.queue.toFile(now, held.epoch));
       });
       this.decided(outcome);

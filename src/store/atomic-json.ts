@@ -3,18 +3,28 @@
  * new file, never a torn one. Temp file in the same directory (rename is atomic only within one
  * filesystem), fsync of the data, rename, fsync of the directory so the rename itself is durable.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { errors } from '../contract/errors.js';
-import { describeErrors, formatProblems } from '../contract/validate.js';
+import { errors, isErrnoError } from '../contract/errors.js';
+import { describeErrors, formatProblems, type Validator } from '../contract/validate.js';
 
 export function writeJsonAtomic(path: string, data: unknown): void {
+  writeAtomic(path, (fd) => writeJsonTo(fd, data));
+}
+
+/** The same for any text (the config `init` writes, a hook script); `mode` is applied whatever the umask. */
+export function writeTextAtomic(path: string, text: string, opts: { mode?: number } = {}): void {
+  writeAtomic(path, (fd) => writeAll(fd, Buffer.from(text)), opts.mode);
+}
+
+/** Every whole-file write goes through here: temp file, fsync, rename, fsync of the directory. */
+function writeAtomic(path: string, write: (fd: number) => void, mode = 0o644): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    const fd = openSync(tmp, 'w', 0o644);
+    const fd = openSync(tmp, 'w', mode);
     try {
-      writeJsonTo(fd, data);
+      write(fd);
+      if (mode !== 0o644) fchmodSync(fd, mode);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -29,8 +39,12 @@ export function writeJsonAtomic(path: string, data: unknown): void {
 
 /** File-system failures (full disk, read-only, permissions) become E_STATE_WRITE naming the file. */
 export function ioError(path: string, e: unknown): unknown {
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && code.startsWith('E') ? errors.stateWriteFailed(path, e as NodeJS.ErrnoException) : e;
+  return isErrnoError(e) ? errors.stateWriteFailed(path, e) : e;
+}
+
+/** The same for reads (permissions, a directory where the file belongs): E_STATE_READ naming the file. */
+export function readError(path: string, e: unknown): unknown {
+  return isErrnoError(e) ? errors.stateReadFailed(path, e) : e;
 }
 
 /**
@@ -70,13 +84,13 @@ function writeJsonTo(fd: number, data: unknown): void {
 }
 
 /** Reads and validates a state file; `null` when it does not exist yet. */
-export function readJson<T>(path: string, validate: ValidateFunction<T>): T | null {
+export function readJson<T>(path: string, validate: Validator<T>): T | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    throw readError(path, e);
   }
   let data: unknown;
   try {

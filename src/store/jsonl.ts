@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { ioError, writeAll } from './atomic-json.js';
+import { ioError, readError, writeAll } from './atomic-json.js';
 
 export interface AppendOptions {
   fsync?: boolean;
@@ -49,7 +49,7 @@ export function openIfExists(path: string): number | null {
     return openSync(path, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    throw readError(path, e);
   }
 }
 
@@ -61,7 +61,12 @@ export function forEachChunk(path: string, from: number, to: number, onChunk: (b
   try {
     const buf = Buffer.alloc(Math.min(1 << 20, to - from));
     for (let pos = from; pos < to; ) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+      } catch (e) {
+        throw readError(path, e);
+      }
       if (n === 0) break;
       onChunk(buf.subarray(0, n));
       pos += n;
@@ -83,7 +88,7 @@ export function sizeOf(path: string): number {
     return statSync(path).size;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
+    throw readError(path, e);
   }
 }
 
@@ -134,6 +139,8 @@ export function tailLines(
     const pending = readWholeLines(fd, st.size, cursor, onLine, opts.maxLine);
     if (cursor.offset > 0) cursor.head_hash = headHash(fd, cursor.offset);
     return { cursor, reset, pendingBytes: pending };
+  } catch (e) {
+    throw readError(path, e);
   } finally {
     closeSync(fd);
   }

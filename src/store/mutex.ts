@@ -27,7 +27,7 @@ export async function withStateMutex<T>(paths: StatePaths, fn: (assertIntact: ()
   }
   try {
     const assertIntact = () => {
-      if (compromised) throw errors.mutexCompromised(paths.mutex, (compromised as Error).message);
+      if (compromised) throw errors.mutexCompromised(paths.mutex, compromised.message);
     };
     const result = await fn(assertIntact);
     assertIntact();

@@ -4,16 +4,19 @@
  * worktree, --config) and `init`'s refusal to clobber.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { loadConfig } from '../../src/config/config.js';
+import { loadConfig, MAX_CONFIG_BYTES } from '../../src/config/config.js';
 import { CONFIG_TEMPLATE, init } from '../../src/config/init.js';
 import { modeOff, openStateDir } from '../../src/config/state.js';
 import { isShadowError, type ShadowError } from '../../src/contract/errors.js';
+import * as outputs from '../../src/contract/output-validators.generated.js';
 import { validators } from '../../src/contract/validate.js';
-import { git, tempRepo, testContext, type TempRepo } from '../runtime/support.js';
+import { finished, git, runCli, startCli, tempRepo, testContext, type RunResult, type TempRepo } from '../support/index.js';
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));
@@ -50,7 +53,7 @@ describe('defaults and sources', () => {
   });
 
   test('each set key is sourced to its file and line; the rest stay default', () => {
-    const r = repo('mode: shadow\n# a comment\nlease:\n  ttl_seconds: 1\n  renew_every_seconds: 0.2\nstate_dir: state\n');
+    const r = repo('mode: shadow\n# a comment\nlease:\n  ttl_seconds: 1\n  renew_every_seconds: 0.2\nstate_dir: .git/state\n');
     const l = r.load();
     assert.equal(l.file, r.configFile);
     assert.equal(l.sources.mode, `${r.configFile}:1`);
@@ -59,7 +62,7 @@ describe('defaults and sources', () => {
     assert.equal(l.sources.state_dir, `${r.configFile}:6`);
     assert.equal(l.sources.remote, 'default');
     assert.deepEqual(l.config.lease, { ttl_seconds: 1, renew_every_seconds: 0.2 });
-    assert.equal(l.config.state_dir, join(r.dir, 'state'), 'a relative state_dir resolves against the top level');
+    assert.equal(l.config.state_dir, join(r.dir, '.git', 'state'), 'a relative state_dir resolves against the top level');
   });
 
   test('a section whose entries are all commented out is an empty section, not an error', () => {
@@ -78,9 +81,9 @@ describe('defaults and sources', () => {
   });
 
   test('--state-dir overrides state_dir, relative to the cwd', () => {
-    const r = repo('state_dir: elsewhere\n');
-    const l = loadConfig({ cwd: r.dir, stateDir: 'mine' });
-    assert.equal(l.config.state_dir, join(r.dir, 'mine'));
+    const r = repo('state_dir: .git/elsewhere\n');
+    const l = loadConfig({ cwd: r.dir, stateDir: '.git/mine' });
+    assert.equal(l.config.state_dir, join(r.dir, '.git', 'mine'));
     assert.equal(l.sources.state_dir, '--state-dir');
   });
 
@@ -89,16 +92,16 @@ describe('defaults and sources', () => {
     const sub = join(r.dir, 'a', 'b');
     mkdirSync(sub, { recursive: true });
     assert.equal(loadConfig({ cwd: sub }).config.remote, 'upstream');
-    git(r.dir, 'commit', '-q', '--allow-empty', '-m', 'init');
+    git(r.dir, ['commit', '-q', '--allow-empty', '-m', 'init']);
     const wt = `${r.dir}-wt`;
-    git(r.dir, 'worktree', 'add', '-q', wt);
+    git(r.dir, ['worktree', 'add', '-q', wt]);
     try {
       const l = loadConfig({ cwd: wt });
       assert.equal(l.file, r.configFile);
       assert.equal(l.config.remote, 'upstream');
       assert.equal(l.config.state_dir, join(r.dir, '.git', 'shadow-integrator'));
     } finally {
-      git(r.dir, 'worktree', 'remove', '--force', wt);
+      git(r.dir, ['worktree', 'remove', '--force', wt]);
     }
   });
 
@@ -106,7 +109,7 @@ describe('defaults and sources', () => {
     const r = repo(null);
     const wt = `${r.dir}-sep`;
     const gitDir = `${r.dir}-sep.git`;
-    git(r.dir, 'init', '-q', '--separate-git-dir', gitDir, wt);
+    git(r.dir, ['init', '-q', '--separate-git-dir', gitDir, wt]);
     try {
       writeFileSync(join(wt, '.shadow-integrator.yml'), 'mode: shadow\n');
       mkdirSync(join(wt, 'sub'));
@@ -227,11 +230,11 @@ describe('the mode gate', () => {
   });
 
   test('openStateDir creates the state directory, or says why it cannot', () => {
-    const r = repo('mode: shadow\nstate_dir: deep/state\n');
+    const r = repo('mode: shadow\nstate_dir: .git/deep/state\n');
     const paths = openStateDir(r.load());
-    assert.equal(paths.dir, join(r.dir, 'deep', 'state'));
-    writeFileSync(join(r.dir, 'blocker'), '');
-    r.writeConfig('mode: shadow\nstate_dir: blocker/state\n');
+    assert.equal(paths.dir, join(r.dir, '.git', 'deep', 'state'));
+    writeFileSync(join(r.dir, '.git', 'blocker'), '');
+    r.writeConfig('mode: shadow\nstate_dir: .git/blocker/state\n');
     assert.throws(() => openStateDir(r.load()), (e: ShadowError) => e.code === 'E_STATE_DIR');
   });
 });
@@ -239,8 +242,10 @@ describe('the mode gate', () => {
 describe('init', () => {
   test('the template is a valid config in shadow mode with every default spelled out', () => {
     const data: unknown = parse(CONFIG_TEMPLATE);
+    const spelled = structuredClone(data);
     assert.ok(validators.config(data));
-    assert.deepEqual(data, { mode: 'shadow', remote: 'origin', main_branch: 'main', lease: { ttl_seconds: 120, renew_every_seconds: 30 }, grace_seconds: 10, fetch: false, engine: 'merge-tree', checks: [] });
+    assert.deepEqual(data, spelled, 'the validator had no default left to fill');
+    assert.equal((data as { mode: string }).mode, 'shadow');
   });
 
   test('writes the config and the state dir; does not clobber without force; overwrites with it', () => {
@@ -261,3 +266,224 @@ describe('init', () => {
     assert.equal(readFileSync(r.configFile, 'utf8'), CONFIG_TEMPLATE);
   });
 });
+
+describe('the resolved config is what its schema says', () => {
+  test('every key present, defaults filled in list items too, valid against resolved-config.schema.json', () => {
+    for (const yaml of [null, '', 'mode: shadow\nchecks:\n  - run: npm test\n  - name: lint\n    run: npm run lint\n    timeout_seconds: 5\nlease:\n  ttl_seconds: 60\n']) {
+      const l = repo(yaml).load();
+      assert.ok(outputs.resolvedConfig(l.config), `${JSON.stringify(yaml)}: ${JSON.stringify(outputs.resolvedConfig.errors)}`);
+    }
+    const l = repos.at(-1)?.load();
+    assert.deepEqual(l?.config.checks.map((c) => c.timeout_seconds), [300, 5]);
+    assert.deepEqual(l?.config.lease, { ttl_seconds: 60, renew_every_seconds: 30 });
+  });
+
+  test('keys come out in the schema order, whatever the file order', () => {
+    const l = repo('base: tip\nlease:\n  renew_every_seconds: 3\nmode: shadow\n').load();
+    assert.deepEqual(Object.keys(l.config), ['mode', 'remote', 'main_branch', 'lease', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'state_dir']);
+    assert.deepEqual(Object.keys(l.config.lease), ['ttl_seconds', 'renew_every_seconds']);
+    assert.deepEqual(Object.keys(l.sources), ['mode', 'remote', 'main_branch', 'lease.ttl_seconds', 'lease.renew_every_seconds', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'state_dir']);
+  });
+});
+
+describe('numbers within sane bounds', () => {
+  // Past Node's timer limit (2^31-1 ms) a timer fires every millisecond; past ~8.6e15 ms a date is invalid.
+  const cases: { yaml: string; key: string; line: number; max: number }[] = [
+    { yaml: 'mode: shadow\nlease:\n  ttl_seconds: 9e12\n', key: 'lease.ttl_seconds', line: 3, max: 86400 },
+    { yaml: 'lease:\n  ttl_seconds: 9000000\n  renew_every_seconds: 3000000\n', key: 'lease.renew_every_seconds', line: 3, max: 86400 },
+    { yaml: 'grace_seconds: 100000\n', key: 'grace_seconds', line: 1, max: 3600 },
+    { yaml: 'git_timeout_seconds: 2147484\n', key: 'git_timeout_seconds', line: 1, max: 86400 },
+    { yaml: 'checks:\n  - run: npm test\n    timeout_seconds: 1e9\n', key: 'checks.0.timeout_seconds', line: 3, max: 86400 },
+  ];
+  for (const c of cases) {
+    test(`${c.key} above ${c.max} is refused at its line`, () => {
+      const e = loadError(c.yaml);
+      assert.equal(e.code, 'E_CONFIG_INVALID');
+      assert.equal(e.exitCode, 2);
+      const p = (e.details.problems as { key: string; line?: number; message: string }[]).find((x) => x.key === c.key);
+      assert.ok(p, JSON.stringify(e.details.problems));
+      assert.equal(p.line, c.line);
+      assert.equal(p.message, `must be <= ${c.max}`);
+    });
+  }
+
+  test('the largest values allowed load', () => {
+    const l = repo('lease:\n  ttl_seconds: 86400\n  renew_every_seconds: 86399\ngrace_seconds: 3600\ngit_timeout_seconds: 86400\n').load();
+    assert.equal(l.config.lease.ttl_seconds, 86400);
+    assert.ok(Number.isFinite(new Date(Date.now() + l.config.lease.ttl_seconds * 1000).getTime()));
+  });
+});
+
+describe('state_dir is refused where it would write into git or the worktree', () => {
+  const refusedCases: { name: string; stateDir: (r: TempRepo) => string; says: RegExp }[] = [
+    { name: "the git directory's refs/", stateDir: () => '.git/refs/heads/si', says: /is inside .*\.git\/refs: git would read state files there as refs/ },
+    { name: "the git directory's objects/", stateDir: () => '.git/objects/si', says: /is inside .*\.git\/objects: git would read state files there as objects/ },
+    { name: "the git directory's logs/", stateDir: () => '.git/logs', says: /is inside .*\.git\/logs: git would read state files there as reflogs/ },
+    { name: "the git directory's worktrees/", stateDir: () => '.git/worktrees/x/si', says: /is inside .*\.git\/worktrees: / },
+    { name: 'the worktree itself', stateDir: () => '.', says: /is inside the worktree .*: state files would show up there as changes/ },
+    { name: 'a directory of the worktree', stateDir: () => 'tmp/state', says: /is inside the worktree / },
+    { name: 'an absolute path in the worktree', stateDir: (r) => join(r.dir, 'state'), says: /is inside the worktree / },
+  ];
+  for (const c of refusedCases) {
+    test(`inside ${c.name}`, () => {
+      const r = repo(null);
+      r.writeConfig(`mode: shadow\n\nstate_dir: ${c.stateDir(r)}\n`);
+      const e = loadError2(r);
+      assert.equal(e.code, 'E_CONFIG_INVALID');
+      assert.equal(e.exitCode, 2);
+      const p = (e.details.problems as { key: string; line?: number; message: string }[])[0];
+      assert.equal(p?.key, 'state_dir');
+      assert.equal(p.line, 3);
+      assert.match(p.message, c.says);
+      assert.match(p.message, new RegExp(`allowed: a directory outside every worktree .* such as the default ${escape(join(r.dir, '.git', 'shadow-integrator'))}`));
+    });
+  }
+
+  test('inside a linked worktree, found through the common dir', () => {
+    const r = repo(null);
+    git(r.dir, ['commit', '-q', '--allow-empty', '-m', 'init']);
+    const wt = `${r.dir}-linked`;
+    git(r.dir, ['worktree', 'add', '-q', wt]);
+    try {
+      r.writeConfig(`state_dir: ${join(wt, 'state')}\n`);
+      assert.match(loadError2(r).message, new RegExp(`is inside the worktree ${escape(wt)}`));
+      assert.match(loadError2(r, wt).message, /is inside the worktree /, 'also when loaded from the linked worktree');
+    } finally {
+      git(r.dir, ['worktree', 'remove', '--force', wt]);
+    }
+  });
+
+  test('through a symlink that points into the worktree', () => {
+    const r = repo(null);
+    const link = `${r.dir}-link`;
+    symlinkSync(r.dir, link);
+    try {
+      r.writeConfig(`state_dir: ${join(link, 'state')}\n`);
+      assert.match(loadError2(r).message, /is inside the worktree /);
+    } finally {
+      rmSync(link);
+    }
+  });
+
+  test('--state-dir inside the worktree: a usage error naming the flag', () => {
+    const r = repo('mode: shadow\n');
+    assert.throws(
+      () => loadConfig({ cwd: r.dir, stateDir: 'state' }),
+      (e: ShadowError) => e.code === 'E_OPTION_INVALID' && e.exitCode === 2 && /^--state-dir "state" is not valid: .* is inside the worktree /.test(e.message),
+    );
+  });
+
+  test('allowed: the default, elsewhere in the git directory, and outside the repository', () => {
+    const r = repo('mode: shadow\n');
+    assert.equal(r.load().config.state_dir, join(r.dir, '.git', 'shadow-integrator'));
+    r.writeConfig('state_dir: .git/si-state\n');
+    assert.equal(r.load().config.state_dir, join(r.dir, '.git', 'si-state'));
+    const outside = mkdtempSync(join(tmpdir(), 'si-state-outside-'));
+    try {
+      r.writeConfig(`state_dir: ${outside}\n`);
+      assert.equal(r.load().config.state_dir, outside);
+      assert.equal(loadConfig({ cwd: r.dir, stateDir: join(outside, 'sub') }).config.state_dir, join(outside, 'sub'));
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test('a sibling directory whose name starts like the worktree is not inside it', () => {
+    const r = repo(null);
+    const sibling = `${r.dir}-state`;
+    try {
+      r.writeConfig(`state_dir: ${sibling}\n`);
+      assert.equal(r.load().config.state_dir, sibling);
+    } finally {
+      rmSync(sibling, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the config file is read only when it is a regular file of sane size', () => {
+  /** The CLI's `config` on `--config <path>`; killed if it hangs, so that a regression fails instead of blocking the suite. */
+  async function configCommand(r: TempRepo, path: string): Promise<RunResult> {
+    const child = startCli(r.dir, ['--config', path, 'config']);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    try {
+      return await finished(child);
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  test('--config /dev/zero: refused as a device, exit 2, instead of reading until memory runs out', async () => {
+    const res = await configCommand(repo(null), '/dev/zero');
+    assert.equal(res.signal, null, 'it returned');
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /\/dev\/zero: invalid config:\n {2}\(file\): is a device: a config is read only from a regular file/);
+  });
+
+  test('a FIFO: refused without waiting for a writer', async () => {
+    const r = repo(null);
+    const fifo = join(r.dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const res = await configCommand(r, fifo);
+    assert.equal(res.signal, null, 'it returned');
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /\(file\): is a FIFO: a config is read only from a regular file/);
+  });
+
+  test('a directory', () => {
+    const r = repo(null);
+    assert.throws(() => loadConfig({ cwd: r.dir, configPath: '.git' }), (e: ShadowError) => e.code === 'E_CONFIG_INVALID' && /\(file\): is a directory/.test(e.message));
+  });
+
+  test(`a file larger than ${MAX_CONFIG_BYTES} bytes`, () => {
+    const r = repo(`mode: shadow\n${'#'.repeat(MAX_CONFIG_BYTES)}\n`);
+    const e = loadError2(r);
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, new RegExp(`\\(file\\): is larger than ${MAX_CONFIG_BYTES} bytes`));
+    r.writeConfig(`mode: shadow\n${'#'.repeat(MAX_CONFIG_BYTES - 20)}\n`);
+    assert.equal(r.load().config.mode, 'shadow', 'just under the bound is read');
+  });
+
+  test('a symlink to a regular file is read', () => {
+    const r = repo(null);
+    writeFileSync(join(r.dir, 'real.yml'), 'mode: shadow\n');
+    symlinkSync(join(r.dir, 'real.yml'), r.configFile);
+    assert.equal(r.load().config.mode, 'shadow');
+  });
+});
+
+describe('a YAML alias bomb', () => {
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`), 'mode: shadow', ''].join('\n');
+
+  test('is a config error naming the file, exit 2, not a crash', () => {
+    const e = loadError(bomb);
+    assert.equal(e.code, 'E_CONFIG_INVALID');
+    assert.equal(e.exitCode, 2);
+    assert.match(e.message, /\(yaml\): cannot be expanded: .*at most 100 alias expansions/);
+  });
+
+  test('through the CLI: exit 2 and no stack trace', async () => {
+    const r = repo(bomb);
+    const res = await runCli(r.dir, ['config']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /cannot be expanded/);
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
+  });
+
+  test('a few aliases are fine', () => {
+    const l = repo('lease: &l\n  ttl_seconds: 60\nmode: shadow\n').load();
+    assert.equal(l.config.lease.ttl_seconds, 60);
+  });
+});
+
+/** The ShadowError loading `r`'s config (from `cwd`, default its top level) throws. */
+function loadError2(r: TempRepo, cwd = r.dir): ShadowError {
+  try {
+    loadConfig({ cwd });
+  } catch (e) {
+    assert.ok(isShadowError(e), `not a ShadowError: ${String(e)}`);
+    return e;
+  }
+  assert.fail(`config was accepted: ${readFileSync(r.configFile, 'utf8').slice(0, 200)}`);
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import type { ValidateFunction } from 'ajv/dist/2020.js';
-import { errors, isShadowError, ShadowError } from '../../src/contract/errors.js';
 import { branchNameProblem, isValidBranchName } from '../../src/contract/refname.js';
-import { describeErrors, formatProblems, schemaDir, validators } from '../../src/contract/validate.js';
+import { describeErrors, formatProblems, schemaDir, validators, type Validator } from '../../src/contract/validate.js';
 import { Projection } from '../../src/readiness/projection.js';
-import { approved, at, finalized, pushed, shaOf } from '../runtime/support.js';
+import { approved, at, finalized, pushed, shaOf } from '../support/index.js';
 
 /** The messages for `data`, or null when it is valid. */
-function problems(validate: ValidateFunction, data: unknown): string[] | null {
+function problems(validate: Validator<unknown>, data: unknown): string[] | null {
   return validate(data) ? null : formatProblems(describeErrors(validate.errors, data));
 }
 
@@ -25,7 +23,7 @@ interface Invalid {
   expect: (string | RegExp)[];
 }
 
-function checkSchema(validate: () => ValidateFunction, valid: Record<string, unknown>, invalid: Invalid[]): void {
+function checkSchema(validate: () => Validator<unknown>, valid: Record<string, unknown>, invalid: Invalid[]): void {
   for (const [name, data] of Object.entries(valid)) {
     test(`accepts ${name}`, () => assert.equal(problems(validate(), data), null));
   }
@@ -45,9 +43,12 @@ function checkSchema(validate: () => ValidateFunction, valid: Record<string, unk
 
 const without = <T extends object>(o: T, key: string): Partial<T> => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key)) as Partial<T>;
 
-test('every schema file has a validator and a test suite here', () => {
+test('every schema file is a validator or only definitions, and the runtime ones are tested here', () => {
   const files = readdirSync(schemaDir).filter((f) => f.endsWith('.schema.json')).sort();
-  assert.deepEqual(files, ['checkpoint', 'config', 'lease', 'outcome', 'queue', 'readiness-event', 'rejected'].map((n) => `${n}.schema.json`));
+  assert.ok(files.includes('common.schema.json'));
+  const runtime = ['checkpoint', 'config', 'lease', 'outcome', 'queue', 'readiness-event', 'rejected'].map((n) => `${n}.schema.json`);
+  for (const f of runtime) assert.ok(files.includes(f), f);
+  assert.deepEqual(Object.keys(validators).sort(), ['checkpoint', 'config', 'event', 'lease', 'outcome', 'queue', 'rejected']);
   for (const name of Object.keys(validators)) assert.equal(typeof validators[name as keyof typeof validators], 'function');
 });
 
@@ -131,8 +132,35 @@ describe('config.schema.json', () => {
       { name: 'checks as a string', data: { checks: 'npm test' }, expect: ['checks: must be of type array'] },
       { name: 'a bad main_branch', data: { main_branch: 'a..b' }, expect: ["main_branch: must be a valid git branch name (contains '..')"] },
       { name: 'a top level that is not a map', data: ['a'], expect: ['must be of type object'] },
+      // Past these, a timer fires every millisecond (Node's limit is 2^31-1 ms) or a date is invalid.
+      { name: 'a ttl that overflows a date', data: { lease: { ttl_seconds: 9e12 } }, expect: ['lease.ttl_seconds: must be <= 86400'] },
+      { name: 'a renewal period past the timer limit', data: { lease: { renew_every_seconds: 3e6 } }, expect: ['lease.renew_every_seconds: must be <= 86400'] },
+      { name: 'a grace of days', data: { grace_seconds: 86400 }, expect: ['grace_seconds: must be <= 3600'] },
+      { name: 'a git timeout past the timer limit', data: { git_timeout_seconds: 2147484 }, expect: ['git_timeout_seconds: must be <= 86400'] },
+      { name: 'a check timeout past the timer limit', data: { checks: [{ run: 'x', timeout_seconds: 1e9 }] }, expect: ['checks.0.timeout_seconds: must be <= 86400'] },
+      { name: 'an infinite-looking ttl', data: { lease: { ttl_seconds: 1e308 } }, expect: ['lease.ttl_seconds: must be <= 86400'] },
     ],
   );
+
+  test('its validator fills the defaults, in list items too', () => {
+    const data: Record<string, unknown> = { checks: [{ run: 'npm test' }, { run: 'lint', timeout_seconds: 5 }], lease: { ttl_seconds: 60 } };
+    assert.ok(validators.config(data));
+    assert.deepEqual(data, {
+      checks: [{ run: 'npm test', timeout_seconds: 300 }, { run: 'lint', timeout_seconds: 5 }],
+      lease: { ttl_seconds: 60, renew_every_seconds: 30 },
+      mode: 'off',
+      remote: 'origin',
+      main_branch: 'main',
+      grace_seconds: 10,
+      fetch: false,
+      engine: 'merge-tree',
+      git_timeout_seconds: 120,
+      base: 'queue',
+    });
+    const empty: Record<string, unknown> = {};
+    assert.ok(validators.config(empty));
+    assert.deepEqual(empty.lease, { ttl_seconds: 120, renew_every_seconds: 30 }, 'a missing section gets its defaults');
+  });
 });
 
 const outcome = {
@@ -319,38 +347,5 @@ describe('branch names (refname.ts)', () => {
       assert.match(branchNameProblem(name) ?? 'null', why, JSON.stringify(name));
       assert.equal(isValidBranchName(name), false, JSON.stringify(name));
     }
-  });
-});
-
-describe('the error catalogue', () => {
-  test('usage and configuration errors exit 2, runtime failures 1, the parity gate 3', () => {
-    assert.equal(errors.usage('x').exitCode, 2);
-    assert.equal(errors.configInvalid('f', [{ key: 'k', message: 'm' }]).exitCode, 2);
-    assert.equal(errors.configModeRefused('f', 'cutover').exitCode, 2);
-    assert.equal(errors.configExists('f').exitCode, 2);
-    assert.equal(errors.eventInvalid(['x']).exitCode, 2);
-    assert.equal(errors.leaseLost(1, 'why').exitCode, 1);
-    assert.equal(errors.stateFileCorrupt('f', 'p').exitCode, 1);
-    assert.equal(errors.parityBelowThreshold(0.5, 0.9, 1).exitCode, 3);
-  });
-
-  test('a config problem names its key, line and column', () => {
-    const e = errors.configInvalid('/r/.shadow-integrator.yml', [
-      { key: 'engine', line: 4, message: 'must be one of "merge-tree", "worktree"' },
-      { key: '(yaml)', line: 2, column: 7, message: 'bad indentation' },
-    ]);
-    assert.equal(e.code, 'E_CONFIG_INVALID');
-    assert.match(e.message, /2 config problems/);
-    assert.match(e.message, /line 4: engine: must be one of "merge-tree", "worktree"/);
-    assert.match(e.message, /line 2:7: \(yaml\): bad indentation/);
-  });
-
-  test('errors are ShadowErrors with a stable code and machine details', () => {
-    const e = errors.leaseLost(7, 'taken over');
-    assert.ok(e instanceof ShadowError);
-    assert.ok(isShadowError(e));
-    assert.ok(!isShadowError(new Error('x')));
-    assert.deepEqual(e.toJSON(), { code: 'E_LEASE_LOST', message: e.message, details: { epoch: 7, why: 'taken over' } });
-    assert.match(errors.stateWriteFailed('/s/queue.json', Object.assign(new Error('x'), { code: 'ENOSPC' })).message, /no space left on the device; the previous version of the file is intact/);
   });
 });

@@ -5,20 +5,18 @@
  * included), nor ever holds a lock a live integration needs.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fixtureEnv } from '../../fixtures/git.js';
 import { createFixture, SCENARIO_KEYS, type Fixture, type ScenarioKey } from '../../fixtures/repo.js';
 import { diffSnapshots, installPushGuard, pushAttempts, snapshotRepo, type RepoSnapshot } from '../../fixtures/snapshot.js';
 import type { ResolvedConfig } from '../../src/config/config.js';
 import { silentLogger, systemTimers, type LogFields } from '../../src/context.js';
 import { createEngine, type Engine, type Evaluation } from '../../src/engine/evaluate.js';
 import { versionAtLeast } from '../../src/git/parse.js';
-import { spyOnGit } from '../git/spy.js';
-import { childrenRunning, eventually, gone } from '../git/support.js';
+import { childrenRunning, gitSpy, gone, parentOf, testEnv, waitFor } from '../support/index.js';
 
 type EngineConfig = Pick<ResolvedConfig, 'remote' | 'main_branch' | 'fetch' | 'engine' | 'checks' | 'git_timeout_seconds'>;
 const BASE: EngineConfig = { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120 };
@@ -41,7 +39,7 @@ function engineFor(fx: Fixture, config: Partial<EngineConfig> = {}, opts: Engine
     commonDir: join(fx.clone, '.git'),
     stateDir: opts.stateDir ?? stateDirOf(fx),
     config: { ...BASE, ...config },
-    env: opts.env ?? fixtureEnv(),
+    env: opts.env ?? testEnv(),
     timers: systemTimers,
     logger: opts.log ? { log: (_level, event, fields = {}) => opts.log?.(event, fields) } : silentLogger,
   });
@@ -130,30 +128,26 @@ describe('git engine on a fixture repository, with the zero-write proof', () => 
   });
 
   test('spawns per candidate, warm: merge-tree alone (merge base and ancestry walked in process over the commit-graph)', async () => {
-    const spy = spyOnGit(fixtureEnv());
-    try {
-      const engine = engineFor(fx, {}, { env: spy.env });
-      const warmUp = await engine.evaluate(fx.scenarios.clean);
-      assert.equal(warmUp.outcome, 'would_integrate');
-      const first = spy.calls();
-      assert.equal(first.filter((c) => c === 'cat-file').length, 1, 'one long-lived cat-file, started by the first candidate');
-      // A commit-graph refresh (when main moved since the last one) runs in the background: wait for its record.
-      assert.ok(await eventually(() => existsSync(join(stateDirOf(fx), 'cache', 'commit-graph.json'))));
-      // From git 2.49 merge-tree --stdin answers line by line: one long-lived merge-tree serves every candidate.
-      const mergeTree = versionAtLeast(warmUp.git_version ?? '', 2, 49) ? [] : ['merge-tree'];
+    const spy = gitSpy();
+    const engine = engineFor(fx, {}, { env: testEnv(spy.env) });
+    const warmUp = await engine.evaluate(fx.scenarios.clean);
+    assert.equal(warmUp.outcome, 'would_integrate');
+    const first = spy.calls();
+    assert.equal(first.filter((c) => c === 'cat-file').length, 1, 'one long-lived cat-file, started by the first candidate');
+    // A commit-graph refresh (when main moved since the last one) runs in the background: wait for its record.
+    await waitFor(() => existsSync(join(stateDirOf(fx), 'cache', 'commit-graph.json')), 'the commit-graph refresh');
+    // From git 2.49 merge-tree --stdin answers line by line: one long-lived merge-tree serves every candidate.
+    const mergeTree = versionAtLeast(warmUp.git_version ?? '', 2, 49) ? [] : ['merge-tree'];
+    spy.reset();
+    for (const key of ['clean2', 'conflict_content', 'already_merged', 'not_on_remote'] as const) {
+      assert.deepEqual((await engine.evaluate(fx.scenarios[key])).reasons, EXPECTED[key].reasons, key);
+      assert.deepEqual(spy.calls(), mergeTree, key);
       spy.reset();
-      for (const key of ['clean2', 'conflict_content', 'already_merged', 'not_on_remote'] as const) {
-        assert.deepEqual((await engine.evaluate(fx.scenarios[key])).reasons, EXPECTED[key].reasons, key);
-        assert.deepEqual(spy.calls(), mergeTree, key);
-        spy.reset();
-      }
-      // A new engine (a new tenure) starts its own cat-file, and reads git's version from the cache.
-      const next = engineFor(fx, {}, { env: spy.env });
-      assert.equal((await next.evaluate(fx.scenarios.clean)).outcome, 'would_integrate');
-      assert.deepEqual(spy.calls().sort(), ['cat-file', 'merge-tree'], 'a new tenure starts its own processes');
-    } finally {
-      spy.remove();
     }
+    // A new engine (a new tenure) starts its own cat-file, and reads git's version from the cache.
+    const next = engineFor(fx, {}, { env: testEnv(spy.env) });
+    assert.equal((await next.evaluate(fx.scenarios.clean)).outcome, 'would_integrate');
+    assert.deepEqual(spy.calls().sort(), ['cat-file', 'merge-tree'], 'a new tenure starts its own processes');
   });
 
   test('the worktree engine (a real git merge --no-commit) agrees with merge-tree on every scenario', async () => {
@@ -196,7 +190,7 @@ describe('git engine on a fixture repository, with the zero-write proof', () => 
     const pids = join(fx.root, 'background.pid');
     const left = await engineFor(fx, { checks: [check(`sleep 30 & echo $! > ${pids}; echo started`)] }).evaluate(fx.scenarios.clean);
     assert.equal(left.outcome, 'would_integrate', left.message);
-    assert.ok(await eventually(() => gone(Number(readFileSync(pids, 'utf8')))), 'what the check left running was killed');
+    await waitFor(() => gone(Number(readFileSync(pids, 'utf8'))), 'what the check left running was killed');
   });
 
   test('a hostile check (commit, branch, tag, stash, gc) writes only into the scratch repository, with either engine', async () => {
@@ -361,13 +355,26 @@ describe('what is not a verdict, and what an engine leaves behind', () => {
     const pid = join(fx.root, 'check.pid');
     const engine = engineFor(fx, { checks: [check(`sleep 30 & echo $! > ${pid}; wait`)] });
     const evaluation = engine.evaluate(fx.scenarios.clean);
-    assert.ok(await eventually(() => existsSync(pid) && readFileSync(pid, 'utf8').endsWith('\n')), 'the check runs');
+    await waitFor(() => existsSync(pid) && readFileSync(pid, 'utf8').endsWith('\n'), 'the check runs');
     const cancelled = assert.rejects(evaluation, { code: 'E_CANCELLED' });
     await engine.close();
     await cancelled;
-    assert.ok(await eventually(() => gone(Number(readFileSync(pid, 'utf8')))), 'the check was killed');
+    await waitFor(() => gone(Number(readFileSync(pid, 'utf8'))), 'the check was killed');
     const again = engineFor(fx);
     assert.equal((await again.evaluate(fx.scenarios.clean)).outcome, 'would_integrate');
+  });
+
+  test('an engine nobody closed does not hold its process open: warm processes wait unreferenced', () => {
+    const options = { repoDir: fx.clone, commonDir: join(fx.clone, '.git'), stateDir: join(fx.root, 'unclosed-state'), config: BASE };
+    const script = [
+      `const { createEngine } = await import(${JSON.stringify(new URL('../../src/engine/evaluate.js', import.meta.url).href)});`,
+      `const { systemTimers, silentLogger } = await import(${JSON.stringify(new URL('../../src/context.js', import.meta.url).href)});`,
+      `const engine = createEngine({ ...${JSON.stringify(options)}, env: process.env, timers: systemTimers, logger: silentLogger });`,
+      `process.stdout.write((await engine.evaluate(${JSON.stringify(fx.scenarios.clean)})).outcome);`,
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: testEnv(), encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'would_integrate', 'evaluated, then exited without close()');
   });
 
   test('temporary objects live under the state directory, named after their owner, gone at close; a dead owner’s are swept at the next start', async () => {
@@ -402,7 +409,7 @@ describe('every git process is bounded; a killed one fails its candidate only', 
     writeFileSync(attributes, 'src/app.txt merge=hang\n');
     const global = join(fx.root, 'global.gitconfig');
     writeFileSync(global, `[core]\n\tattributesFile = ${attributes}\n[merge "hang"]\n\tdriver = "echo $$ >> ${pidsFile()}; exec sleep 600 # %O %A %B"\n`);
-    env = { ...fixtureEnv(), GIT_CONFIG_GLOBAL: global };
+    env = { ...testEnv(), GIT_CONFIG_GLOBAL: global };
   });
   after(() => fx.remove());
 
@@ -415,7 +422,7 @@ describe('every git process is bounded; a killed one fails its candidate only', 
       assert.deepEqual(hung.reasons, ['git_error']);
       assert.match(hung.message ?? '', /did not finish within 1 s/);
       assert.equal(hungPids().length, 1, 'the driver ran');
-      assert.ok(await eventually(() => hungPids().every(gone)), 'the driver died with its git');
+      await waitFor(() => hungPids().every(gone), 'the driver died with its git');
       assert.equal((await e.evaluate(fx.scenarios.clean)).outcome, 'would_integrate');
     });
   }
@@ -428,7 +435,7 @@ describe('every git process is bounded; a killed one fails its candidate only', 
       assert.deepEqual(hung.reasons, ['git_error']);
       assert.match(hung.message ?? '', /git fetch did not finish within 1 s/);
       assert.ok(hungPids().length >= 1, 'the upload-pack ran');
-      assert.ok(await eventually(() => hungPids().every(gone)), 'the transport died with its git');
+      await waitFor(() => hungPids().every(gone), 'the transport died with its git');
     } finally {
       fx.git(fx.clone, 'config', '--unset', 'remote.origin.uploadpack');
     }
@@ -439,20 +446,20 @@ describe('every git process is bounded; a killed one fails its candidate only', 
     const e = engineFor(fx, { git_timeout_seconds: 60 }, { env });
     const evaluation = e.evaluate(fx.scenarios.conflict_content);
     // The driver runs inside merge-tree: once it has recorded itself, merge-tree (its parent) is mid-merge.
-    assert.ok(await eventually(() => hungPids().length === 1));
+    await waitFor(() => hungPids().length === 1, 'the merge driver to start');
     const driver = hungPids()[0] as number;
-    const mergeTree = Number(/^\d+ \(.*\) \S+ (\d+)/.exec(readFileSync(`/proc/${driver}/stat`, 'utf8'))?.[1]);
+    const mergeTree = parentOf(driver);
     process.kill(mergeTree, 'SIGKILL');
     const killed = await evaluation;
     assert.deepEqual(killed.reasons, ['git_error']);
     assert.match(killed.message ?? '', /SIGKILL/);
-    assert.ok(await eventually(() => gone(driver)), 'the driver went with the killed merge');
+    await waitFor(() => gone(driver), 'the driver went with the killed merge');
     assert.equal((await e.evaluate(fx.scenarios.clean)).outcome, 'would_integrate', 'the next candidate is evaluated normally');
 
     const warm = childrenRunning('cat-file --batch-command');
     assert.ok(warm.length > 0, 'the engines keep a cat-file running between candidates');
     for (const pid of warm) process.kill(pid, 'SIGKILL');
-    assert.ok(await eventually(() => warm.every(gone)));
+    await waitFor(() => warm.every(gone), 'the killed cat-files to go');
     assert.equal((await e.evaluate(fx.scenarios.clean2)).outcome, 'would_integrate', 'a new cat-file answers');
     assert.equal(childrenRunning('cat-file --batch-command').filter((pid) => !warm.includes(pid)).length, 1);
   });
@@ -464,7 +471,7 @@ test('a live integration committing and pushing in the same repository is never 
     // The live path, in its own process so that it truly runs alongside: commit in the canonical worktree, push main.
     const live = spawn('sh', ['-c', 'set -e; for i in $(seq 1 25); do echo $i > live-$i.txt; git add live-$i.txt; git commit -q -m "live $i"; git push -q origin HEAD:refs/heads/main; done'], {
       cwd: fx.clone,
-      env: fixtureEnv(),
+      env: testEnv(),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fixtureEnv } from '../../fixtures/git.js';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { CatFileBatch, resolveRevisions } from '../../src/git/batch.js';
 import { openGit } from '../../src/git/runner.js';
-import { spyOnGit } from './spy.js';
-import { eventually, gone, settings } from './support.js';
+import { gitSpy, gone, testEnv, waitFor } from '../support/index.js';
+import { settings } from './support.js';
 
 describe('on a fixture repository', () => {
   let fx: Fixture;
@@ -22,28 +21,24 @@ describe('on a fixture repository', () => {
 
   test('resolves several names in one spawn, null for each missing one; a hostile name is only a name', async () => {
     const want = [rev('refs/remotes/origin/main'), rev('refs/remotes/origin/main^{tree}'), null, null, fx.scenarios.clean.sha, null, null];
-    const spy = spyOnGit(fixtureEnv());
-    try {
-      const got = await resolveRevisions(openGit(fx.clone, settings({ env: spy.env })), [
-        'refs/remotes/origin/main',
-        'refs/remotes/origin/main^{tree}',
-        'refs/remotes/origin/nope',
-        `${'f'.repeat(40)}^{commit}`,
-        `${fx.scenarios.clean.sha}^{commit}`,
-        `--output=${join(fx.root, 'pwned')}`,
-        '-c',
-      ]);
-      assert.deepEqual(got, want);
-      assert.deepEqual(spy.calls(), ['cat-file']);
-      await assert.rejects(resolveRevisions(openGit(fx.clone, settings()), ['a\nb']), { code: 'E_GIT_REFUSED' });
-    } finally {
-      spy.remove();
-    }
+    const spy = gitSpy();
+    const got = await resolveRevisions(openGit(fx.clone, settings({ env: testEnv(spy.env) })), [
+      'refs/remotes/origin/main',
+      'refs/remotes/origin/main^{tree}',
+      'refs/remotes/origin/nope',
+      `${'f'.repeat(40)}^{commit}`,
+      `${fx.scenarios.clean.sha}^{commit}`,
+      `--output=${join(fx.root, 'pwned')}`,
+      '-c',
+    ]);
+    assert.deepEqual(got, want);
+    assert.deepEqual(spy.calls(), ['cat-file']);
+    await assert.rejects(resolveRevisions(openGit(fx.clone, settings()), ['a\nb']), { code: 'E_GIT_REFUSED' });
   });
 
   test('one long-lived process sees ref updates and new packs as they land', async () => {
-    const spy = spyOnGit(fixtureEnv());
-    const names = new CatFileBatch(openGit(fx.clone, settings({ env: spy.env })));
+    const spy = gitSpy();
+    const names = new CatFileBatch(openGit(fx.clone, settings({ env: testEnv(spy.env) })));
     try {
       const [main] = await names.resolve(['refs/remotes/origin/main']);
       assert.equal(main, rev('refs/remotes/origin/main'));
@@ -63,7 +58,6 @@ describe('on a fixture repository', () => {
       assert.deepEqual(spy.calls(), ['cat-file']);
     } finally {
       await names.close();
-      spy.remove();
     }
   });
 
@@ -73,7 +67,7 @@ describe('on a fixture repository', () => {
       assert.deepEqual(await names.resolve(['refs/remotes/origin/main']), [rev('refs/remotes/origin/main')]);
       const pid = names.pid as number;
       process.kill(pid, 'SIGKILL');
-      assert.ok(await eventually(() => gone(pid)));
+      await waitFor(() => gone(pid), 'the killed cat-file to go');
       assert.deepEqual(await names.resolve(['refs/remotes/origin/main', 'refs/remotes/origin/nope']), [rev('refs/remotes/origin/main'), null]);
       assert.notEqual(names.pid, pid);
     } finally {

@@ -19,7 +19,7 @@ test('made under the state directory, named after this host and process, removed
 });
 
 test('the next start removes those of dead processes of this host, and only those', () => {
-  const dead = spawnSync('true').pid as number;
+  const dead = spawnSync('true').pid;
   assert.equal(isAlive(dead), false);
   const root = temporaryObjectsRoot(stateDir);
   const names = { dead: `${hostname()}-${dead}-0badc0de`, live: `${hostname()}-${process.pid}-0000beef`, otherHost: `not-${hostname()}-${dead}-12345678`, foreign: 'someone-elses' };

@@ -8,13 +8,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fixtureEnv } from '../../fixtures/git.js';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { systemTimers } from '../../src/context.js';
 import { processEnvironment } from '../../src/git/env.js';
 import { finished, openGit, runCommand, runGit, startGit } from '../../src/git/runner.js';
-import { spyOnGit } from './spy.js';
-import { eventually, gone, settings } from './support.js';
+import { gitSpy, gone, testEnv, waitFor } from '../support/index.js';
+import { settings } from './support.js';
 
 describe('on a fixture repository', () => {
   let fx: Fixture;
@@ -45,7 +44,7 @@ describe('on a fixture repository', () => {
     try {
       fx.git(other, 'init', '-q', '--bare', '.');
       const ambient = { GIT_DIR: other, GIT_WORK_TREE: other, GIT_INDEX_FILE: join(other, 'index'), GIT_OBJECT_DIRECTORY: join(other, 'objects'), GIT_NAMESPACE: 'x', GIT_COMMON_DIR: other, GIT_CONFIG_PARAMETERS: "'core.bare'='true'" };
-      const h = openGit(fx.clone, settings({ env: { ...fixtureEnv(), ...ambient } }));
+      const h = openGit(fx.clone, settings({ env: { ...testEnv(), ...ambient } }));
       assert.equal((await runGit(h, ['rev-parse', 'HEAD'])).stdout.trim(), fx.git(fx.clone, 'rev-parse', 'HEAD'));
       const p = startGit(h, ['rev-parse', '--absolute-git-dir'], { bounded: true });
       p.stdin.end();
@@ -80,23 +79,19 @@ describe('on a fixture repository', () => {
   });
 
   test('refused calls never spawn', async () => {
-    const spy = spyOnGit(fixtureEnv());
-    try {
-      const h = openGit(fx.clone, settings({ env: spy.env }));
-      await assert.rejects(runGit(h, ['commit', '-m', 'x']), { code: 'E_GIT_REFUSED' });
-      assert.throws(() => startGit(h, ['push', 'origin'], { bounded: true }), { code: 'E_GIT_REFUSED' });
-      await runGit(h, ['version']);
-      assert.deepEqual(spy.calls(), ['version']);
-    } finally {
-      spy.remove();
-    }
+    const spy = gitSpy();
+    const h = openGit(fx.clone, settings({ env: testEnv(spy.env) }));
+    await assert.rejects(runGit(h, ['commit', '-m', 'x']), { code: 'E_GIT_REFUSED' });
+    assert.throws(() => startGit(h, ['push', 'origin'], { bounded: true }), { code: 'E_GIT_REFUSED' });
+    await runGit(h, ['version']);
+    assert.deepEqual(spy.calls(), ['version']);
   });
 });
 
 describe('commands (checks)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'si-command-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const run = (command: string, timeoutSeconds = 30) => runCommand(command, { cwd: dir, env: processEnvironment(fixtureEnv()), timeoutSeconds, timers: systemTimers, outputTail: 100 });
+  const run = (command: string, timeoutSeconds = 30) => runCommand(command, { cwd: dir, env: processEnvironment(testEnv()), timeoutSeconds, timers: systemTimers, outputTail: 100 });
 
   test('exit code and the end of the output, stdout and stderr as they came', async () => {
     const r = await run('seq 1 500; echo boom >&2; exit 3');
@@ -111,13 +106,13 @@ describe('commands (checks)', () => {
     const r = await run(`sleep 60 & echo $! > ${pids}; sleep 60`, 0.3);
     assert.equal(r.timedOut, true);
     const background = Number(readFileSync(pids, 'utf8'));
-    assert.ok(await eventually(() => gone(background)), 'the background sleep was killed with its group');
+    await waitFor(() => gone(background), 'the background sleep was killed with its group');
   });
 
   test('what a command leaves running when it exits is killed too', async () => {
     const pids = join(dir, 'left');
     const r = await run(`sleep 60 & echo $! > ${pids}; echo started`);
     assert.equal(r.code, 0);
-    assert.ok(await eventually(() => gone(Number(readFileSync(pids, 'utf8')))));
+    await waitFor(() => gone(Number(readFileSync(pids, 'utf8'))), 'what the command left running to be killed');
   });
 });

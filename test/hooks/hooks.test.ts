@@ -9,15 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { git } from '../../fixtures/git.js';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { loadConfig } from '../../src/config/config.js';
-import { quietContext, type Context } from '../../src/context.js';
 import type { BranchPushed } from '../../src/contract/types.generated.js';
 import { installHooks, type HooksReport } from '../../src/hooks/install.js';
 import type { ReceiveReport } from '../../src/hooks/receive.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
-import { cleanEnv, shadowConfig, si, siJson } from '../report/cli.js';
+import { cli, cliJson, git, testContext, testEnv, writeShadowConfig } from '../support/index.js';
 
 const ZERO = '0'.repeat(40);
 
@@ -56,7 +54,7 @@ describe('hooks', { timeout: 120_000 }, () => {
 
   before(() => {
     fx = createFixture({ scenarios: false, agents: ['alice'] });
-    shadowConfig(fx.clone);
+    writeShadowConfig(fx.clone);
     paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
     log = join(paths.dir, 'hooks.log');
     hook.postCommit = join(fx.clone, '.git', 'hooks', 'post-commit');
@@ -70,8 +68,8 @@ describe('hooks', { timeout: 120_000 }, () => {
   });
   after(() => fx.remove());
 
-  test('install: chained to the hooks already there, and a second install changes nothing', () => {
-    const r = siJson<HooksReport>(fx.clone, ['hooks', 'install', '--origin', fx.origin]);
+  test('install: chained to the hooks already there, and a second install changes nothing', async () => {
+    const r = await cliJson<HooksReport>(fx.clone, ['hooks', 'install', '--origin', fx.origin]);
     assert.deepEqual(
       r.hooks.map((h) => [h.repo, h.hook, h.action, h.chained]),
       [
@@ -83,10 +81,10 @@ describe('hooks', { timeout: 120_000 }, () => {
     assert.equal(r.log, log);
     assert.equal(read(`${hook.postCommit}.pre-shadow-integrator`), previous.postCommit.text, 'the previous hook is kept as it was');
     const contents = Object.values(hook).map(read);
-    const again = siJson<HooksReport>(fx.clone, ['hooks', 'install', '--origin', fx.origin]);
+    const again = await cliJson<HooksReport>(fx.clone, ['hooks', 'install', '--origin', fx.origin]);
     assert.deepEqual(again.hooks.map((h) => h.action), ['unchanged', 'unchanged', 'unchanged']);
     assert.deepEqual(Object.values(hook).map(read), contents);
-    assert.match(si(fx.clone, ['hooks', 'install', '--origin', fx.origin]).stdout, /working +post-commit +unchanged .*runs the previous hook/);
+    assert.match((await cli(fx.clone, ['hooks', 'install', '--origin', fx.origin])).stdout, /working +post-commit +unchanged .*runs the previous hook/);
   });
 
   test('a commit runs the previous post-commit and starts a drain in the background', async () => {
@@ -97,7 +95,7 @@ describe('hooks', { timeout: 120_000 }, () => {
   });
 
   test("the hook's exit status is the previous hook's", async () => {
-    const r = spawnSync('sh', [hook.postCommit], { cwd: fx.clone, env: cleanEnv() });
+    const r = spawnSync('sh', [hook.postCommit], { cwd: fx.clone, env: testEnv() });
     assert.equal(r.status, 7);
     await waitFor('the background drain', () => drainReports(log) === 2);
   });
@@ -122,7 +120,7 @@ describe('hooks', { timeout: 120_000 }, () => {
   });
 
   test('uninstall puts the previous hooks back byte for byte; a second uninstall leaves them alone', async () => {
-    const r = siJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
+    const r = await cliJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
     assert.deepEqual(r.hooks.map((h) => h.action), ['restored', 'removed', 'restored']);
     for (const key of ['postCommit', 'postReceive'] as const) {
       assert.equal(read(hook[key]), previous[key].text, key);
@@ -130,16 +128,16 @@ describe('hooks', { timeout: 120_000 }, () => {
       assert.equal(existsSync(`${hook[key]}.pre-shadow-integrator`), false);
     }
     assert.equal(existsSync(hook.postMerge), false);
-    const again = siJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
+    const again = await cliJson<HooksReport>(fx.clone, ['hooks', 'uninstall', '--origin', fx.origin]);
     assert.deepEqual(again.hooks.map((h) => h.action), ['foreign', 'absent', 'foreign']);
     assert.equal(read(hook.postCommit), previous.postCommit.text);
   });
 
-  test('hooks receive: a branch_pushed per updated branch; deletions, tags and refused names record nothing', () => {
+  test('hooks receive: a branch_pushed per updated branch; deletions, tags and refused names record nothing', async () => {
     const before = pushes(paths).length;
     const input = [`${ZERO} ${'a'.repeat(40)} refs/heads/feature/one`, `${'a'.repeat(40)} ${ZERO} refs/heads/gone`, `${ZERO} ${'b'.repeat(40)} refs/tags/v1`, `${ZERO} ${'c'.repeat(40)} refs/heads/bad..name`, ''].join('\n');
-    const r = si(fx.clone, ['hooks', 'receive', '--json'], { input, env: { GL_USERNAME: 'gitlab-user' } });
-    assert.equal(r.status, 0, r.stderr);
+    const r = await cli(fx.clone, ['hooks', 'receive', '--json'], { stdin: input, env: { GL_USERNAME: 'gitlab-user' } });
+    assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as ReceiveReport;
     assert.deepEqual(report.recorded.map((e) => [e.branch, e.sha, e.remote, e.pusher]), [['feature/one', 'a'.repeat(40), 'origin', 'gitlab-user']]);
     assert.deepEqual(report.skipped.map((s) => s.ref), ['refs/heads/gone', 'refs/heads/bad..name']);
@@ -152,35 +150,57 @@ describe('hooks: where they go and what they cost git', { timeout: 60_000 }, () 
   let fx: Fixture;
   before(() => {
     fx = createFixture({ scenarios: false, agents: [] });
-    shadowConfig(fx.clone);
+    writeShadowConfig(fx.clone);
   });
   after(() => fx.remove());
 
-  test("a repository's core.hooksPath is respected; one set for every repository is refused (exit 2)", () => {
+  test("a repository's core.hooksPath is respected; one set for every repository is refused (exit 2)", async () => {
     git(fx.clone, ['config', 'core.hooksPath', '.githooks']);
-    const r = siJson<HooksReport>(fx.clone, ['hooks', 'install']);
+    const r = await cliJson<HooksReport>(fx.clone, ['hooks', 'install']);
     assert.deepEqual(r.hooks.map((h) => h.path), [join(fx.clone, '.githooks', 'post-commit'), join(fx.clone, '.githooks', 'post-merge')]);
-    assert.deepEqual(siJson<HooksReport>(fx.clone, ['hooks', 'uninstall']).hooks.map((h) => h.action), ['removed', 'removed']);
+    assert.deepEqual((await cliJson<HooksReport>(fx.clone, ['hooks', 'uninstall'])).hooks.map((h) => h.action), ['removed', 'removed']);
     git(fx.clone, ['config', '--unset', 'core.hooksPath']);
 
     const global = join(fx.root, 'global.gitconfig');
     writeFileSync(global, '[core]\n\thooksPath = /shared/hooks\n');
-    const refused = si(fx.clone, ['hooks', 'install'], { env: { GIT_CONFIG_GLOBAL: global } });
-    assert.equal(refused.status, 2);
+    const refused = await cli(fx.clone, ['hooks', 'install', '--json'], { env: { GIT_CONFIG_GLOBAL: global } });
+    assert.equal(refused.code, 2);
     assert.match(refused.stderr, /core\.hooksPath is set to \/shared\/hooks in .*global\.gitconfig/);
+    assert.equal((JSON.parse(refused.stdout) as { error: { code: string } }).error.code, 'E_HOOKS_PATH_SHARED');
+  });
+
+  test('core.hooksPath=/dev/null or a file (hooks turned off): a named error with the path and what to do, exit 2, no stack', async () => {
+    const file = join(fx.root, 'not-a-directory');
+    writeFileSync(file, 'hooks are off\n');
+    for (const [value, what] of [['/dev/null', 'is /dev/null'], [file, 'is a file, not a directory']] as const) {
+      git(fx.clone, ['config', 'core.hooksPath', value]);
+      for (const sub of ['install', 'uninstall']) {
+        const r = await cli(fx.clone, ['hooks', sub, '--json']);
+        assert.equal(r.code, 2, `${value} ${sub}: ${r.stderr}`);
+        const e = (JSON.parse(r.stdout) as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
+        assert.equal(e.code, 'E_HOOKS_PATH_UNUSABLE');
+        assert.deepEqual(e.details, { path: value, set_in: join(fx.clone, '.git', 'config') });
+        assert.ok(e.message.startsWith(`core.hooksPath is ${value} (set in ${join(fx.clone, '.git', 'config')}), which ${what}`), e.message);
+        assert.match(e.message, /git config --unset core\.hooksPath/);
+        assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+      }
+    }
+    git(fx.clone, ['config', '--unset', 'core.hooksPath']);
+    assert.equal(readFileSync(file, 'utf8'), 'hooks are off\n', 'the file is left as it was');
   });
 
   test('git does not wait for the background run, nor fail when it fails', async () => {
-    // A stand-in CLI that takes 3 s and fails.
+    // A stand-in CLI that runs until the test releases it, then fails: git returning while it still
+    // runs proves git does not wait for it (were git to wait, the commit would never return).
     const slow = join(fx.root, 'slow-cli.sh');
+    const release = join(fx.root, 'slow-cli.release');
     const done = join(fx.root, 'slow-cli.done');
-    writeScript(slow, `sleep 3\necho "$@" > '${done}'\nexit 1`);
-    const ctx: Context = quietContext({ cwd: fx.clone, env: cleanEnv() });
+    writeScript(slow, `while [ ! -e '${release}' ]; do sleep 0.05; done\necho "$@" > '${done}'\nexit 1`);
+    const ctx = testContext({ cwd: fx.clone });
     installHooks(loadConfig({ cwd: fx.clone }), ctx, { cli: { node: '/bin/sh', main: slow } });
-    const started = Date.now();
     git(fx.clone, ['commit', '-q', '--allow-empty', '-m', 'not delayed'], { hooks: true });
-    assert.ok(Date.now() - started < 2000, `git commit took ${Date.now() - started} ms`);
-    assert.equal(existsSync(done), false);
+    assert.equal(existsSync(done), false, 'the commit returned while the background run was still running');
+    writeFileSync(release, '');
     await waitFor('the background run', () => existsSync(done));
     assert.equal(read(done).trim(), `--state-dir ${join(fx.clone, '.git', 'shadow-integrator')} drain`);
   });

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import type { QueueFile } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { readJson } from '../../src/store/atomic-json.js';
-import { sleep, tempDir } from '../runtime/support.js';
+import { sleep, tempDir } from '../support/index.js';
 
 const WRITER = fileURLToPath(new URL('./queue-writer.js', import.meta.url));
 const ROUNDS = 25;

@@ -5,7 +5,7 @@ import type { QueueItem } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { QueueState, TRANSITIONS, type ItemState } from '../../src/queue/queue.js';
 import type { Candidate } from '../../src/readiness/projection.js';
-import { at, shaOf } from '../runtime/support.js';
+import { at, shaOf } from '../support/index.js';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const cand = (n: number, readyAt = at(n), logOffset = n * 100): Candidate => ({ slug: `s${n}`, branch: `b${n}`, sha: shaOf(n), ready_at: readyAt, log_offset: logOffset });

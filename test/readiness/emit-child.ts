@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '../../src/config/config.js';
 import { quietContext } from '../../src/context.js';
-import { emit } from '../../src/readiness/emit.js';
+import { emit } from '../../src/producer/emit.js';
 
 const [cwd, countText, tag] = process.argv.slice(2);
 if (!cwd || !countText || !tag) throw new Error('usage: emit-child <repo> <count> <tag>');

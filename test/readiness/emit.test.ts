@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import type { ShadowError } from '../../src/contract/errors.js';
 import { validators } from '../../src/contract/validate.js';
-import { completeEvent, emit } from '../../src/readiness/emit.js';
-import { shaOf, tempRepo, testContext } from '../runtime/support.js';
+import { completeEvent, emit } from '../../src/producer/emit.js';
+import { shaOf, tempRepo, testContext } from '../support/index.js';
 
 const CHILD = fileURLToPath(new URL('./emit-child.js', import.meta.url));
 const PROCESSES = 8;
@@ -68,11 +68,11 @@ test('emit fills the timestamp and a fresh id, and refuses an invalid event with
 });
 
 test('emit into a state dir that does not exist yet creates it', () => {
-  const r = tempRepo('mode: shadow\nstate_dir: fresh/state\n');
+  const r = tempRepo('mode: shadow\nstate_dir: .git/fresh/state\n');
   try {
     const { file } = emit(r.load(), testContext({ cwd: r.dir }), 'review_approved', { slug: 's', review_round: 2, reviewer_session_id: 'r' });
     assert.ok(existsSync(file));
-    assert.ok(file.startsWith(`${r.dir}/fresh/state/`));
+    assert.ok(file.startsWith(`${r.dir}/.git/fresh/state/`));
   } finally {
     r.remove();
   }

@@ -34,7 +34,7 @@ import {
   tempDirsRemovedAfter,
   testContext,
   type TestContext,
-} from '../runtime/support.js';
+} from '../support/index.js';
 
 const state = tempDirsRemovedAfter();
 
@@ -156,7 +156,7 @@ function history(): ReadinessEvent[] {
 
 /** Duplicates of history(): same id with other content, or (without id) the same content in another key order. */
 function duplicates(): ReadinessEvent[] {
-  return history().map((e) => (e.id !== undefined ? ({ ...e, ...(e.type === 'finalize_ready' ? { ready_at: at(999) } : {}), ...(e.type === 'branch_pushed' ? { pusher: 'again' } : {}) } as ReadinessEvent) : (Object.fromEntries(Object.entries(e).reverse()) as ReadinessEvent)));
+  return history().map((e) => (e.id !== undefined ? { ...e, ...(e.type === 'finalize_ready' ? { ready_at: at(999) } : {}), ...(e.type === 'branch_pushed' ? { pusher: 'again' } : {}) } : (Object.fromEntries(Object.entries(e).reverse()) as ReadinessEvent)));
 }
 
 /** Snapshot with hashed sets as sorted members (their table layout depends on capacity only). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { validators } from '../../src/contract/validate.js';
 import { MAX_LINE_BYTES, parseReadinessLine, RAW_KEEP_BYTES } from '../../src/readiness/parse.js';
-import { approved, at, finalized, shaOf } from '../runtime/support.js';
+import { approved, at, finalized, shaOf } from '../support/index.js';
 
 const parse = (text: string | Buffer, tooLong = false) => parseReadinessLine(Buffer.isBuffer(text) ? text : Buffer.from(text), 1234, 7, tooLong);
 

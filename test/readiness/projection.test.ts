@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ProjectionSnapshot, ReadinessEvent } from '../../src/contract/types.generated.js';
 import { dedupKey, Projection, type Effect } from '../../src/readiness/projection.js';
-import { approved, at, finalized, pushed, shaOf } from '../runtime/support.js';
+import { approved, at, finalized, pushed, shaOf } from '../support/index.js';
 
 /** Applies events at increasing fake offsets; returns every effect, in order. */
 function run(p: Projection, events: readonly ReadinessEvent[], firstOffset = 0): Effect[] {

@@ -9,9 +9,9 @@ import { validators } from '../../src/contract/validate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import { readJson } from '../../src/store/atomic-json.js';
 import { statePaths } from '../../src/store/paths.js';
+import { assertExactlyOnce, cannotRunHere, ledger } from '../support/index.js';
 import {
   appendLines,
-  assertExactlyOnce,
   assertStateWhole,
   candidateEvents,
   drainToEnd,
@@ -76,7 +76,7 @@ const crashInjection: Scenario = {
       }
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, expected);
+      assertExactlyOnce(ledger(repo.paths), expected);
     } finally {
       repo.remove();
     }
@@ -115,7 +115,7 @@ const leaseContention: Scenario = {
       for (const e of exits) if (e.code !== 0) throw new Error(`watch exited ${e.code ?? e.signal}: ${e.stderr.slice(-2000)}`);
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, expected);
+      assertExactlyOnce(ledger(repo.paths), expected);
       // Every acquisition increments the epoch: a final epoch above 1 means the lease changed hands.
       const lease = readJson(repo.paths.lease, validators.lease);
       if (!lease || lease.epoch < 2) throw new Error('contention never changed holders: the scenario proved nothing');
@@ -153,7 +153,7 @@ const badInput: Scenario = {
       const okLines = [valid[0]?.[1], valid[0]?.[2], valid[0]?.[0], ...(valid[1] ?? []), ...(valid[1] ?? []), ...(valid[2] ?? []), ...injection] as string[];
       bad.forEach((b, i) => {
         lines.push(b.line);
-        if (okLines[i]) lines.push(okLines[i] as string);
+        if (okLines[i]) lines.push(okLines[i]);
       });
       lines.push(...okLines.slice(bad.length));
       appendLines(repo, lines);
@@ -164,7 +164,7 @@ const badInput: Scenario = {
       const want = bad.map((b) => b.reason);
       if (JSON.stringify(reasons) !== JSON.stringify(want)) throw new Error(`quarantine reasons ${JSON.stringify(reasons)}, expected ${JSON.stringify(want)}`);
       if (!rejected.find((r) => r.reason === 'line_too_long')?.truncated) throw new Error('the 10 MB line was not cut in rejected.jsonl');
-      assertExactlyOnce(repo.paths, [
+      assertExactlyOnce(ledger(repo.paths), [
         ...[0, 1, 2].map((n) => `ok-${n} agent/ok-${n} ${fakeSha(1000 + n)}`),
         `inject feature/x;touch\${IFS}pwned ${fakeSha(2000)}`,
       ]);
@@ -208,7 +208,7 @@ const logReplacedWhileWatching: Scenario = {
         throw new Error(`log_reset was not logged for both:\n${exit.stderr.split('\n').filter((l) => /log_reset|error/.test(l)).join('\n')}`);
       }
       assertStateWhole(repo.paths);
-      assertExactlyOnce(repo.paths, Array.from({ length: 10 }, (_, n) => key(n)));
+      assertExactlyOnce(ledger(repo.paths), Array.from({ length: 10 }, (_, n) => key(n)));
     } finally {
       watcher.kill('SIGKILL');
       repo.remove();
@@ -243,13 +243,13 @@ const unusableStateDir: Scenario = {
     const repo = shadowRepo();
     try {
       // Missing: created on first use.
-      const missing = join(repo.dir, 'does', 'not', 'exist');
+      const missing = join(repo.dir, '.git', 'does', 'not', 'exist');
       const emitted = await runCli(repo, ['--state-dir', missing, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
       if (emitted.code !== 0 || readLines(statePaths(missing).readiness).length !== 1) throw new Error(`emit into a missing state dir failed: ${emitted.stderr}`);
 
       // Read-only: a clear error naming the file, exit 1.
-      const ro = join(repo.dir, 'ro-state');
-      if (!mountTmpfs(ro, 'size=1m,ro')) throw new SkipScenario('cannot mount tmpfs here (not root?)');
+      const ro = join(repo.dir, '.git', 'ro-state');
+      if (!mountTmpfs(ro, 'size=1m,ro')) throw cannotRunHere('cannot mount tmpfs here (not root?)');
       try {
         const r = await runCli(repo, ['--state-dir', ro, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
         if (r.code !== 1 || !/read-only/.test(r.stderr) || /at .*\.js:\d+/.test(r.stderr)) throw new Error(`read-only state dir: exit ${r.code}, ${r.stderr}`);
@@ -258,8 +258,8 @@ const unusableStateDir: Scenario = {
       }
 
       // Full: fill a tiny tmpfs, then drain must fail cleanly and leave every state file whole.
-      const full = join(repo.dir, 'full-state');
-      if (!mountTmpfs(full, 'size=64k')) throw new SkipScenario('cannot mount tmpfs here');
+      const full = join(repo.dir, '.git', 'full-state');
+      if (!mountTmpfs(full, 'size=64k')) throw cannotRunHere('cannot mount tmpfs here');
       try {
         const paths = statePaths(full);
         writeFileSync(paths.readiness, `${Array.from({ length: 40 }, (_, n) => candidateEvents(`f-${n}`, `a/f-${n}`, fakeSha(n), n)).flat().join('\n')}\n`);
@@ -285,6 +285,6 @@ const unusableStateDir: Scenario = {
   },
 };
 
-export class SkipScenario extends Error {}
+export { SkipScenario } from '../support/index.js';
 
 export const scenarios: Scenario[] = [badInput, crashInjection, logReplacedWhileWatching, unusableStateDir, leaseContention];

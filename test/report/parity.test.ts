@@ -6,9 +6,7 @@
  * agreement, the gate's exit codes, and that parity writes nothing to the repository.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture, type ScenarioBranch } from '../../fixtures/repo.js';
@@ -17,7 +15,11 @@ import type { Outcome } from '../../src/contract/types.generated.js';
 import { appendOutcomes, readOutcomes } from '../../src/ledger/ledger.js';
 import { wilson95, type ParityCandidate, type ParityReport } from '../../src/report/parity.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
-import { appendEvents, approved, finalized, pushed, ready, shadowConfig, si, siJson } from './cli.js';
+import { appendEvents, approved, at, cli, cliJson, finalized, gitSpy, pushed, readyEvents, runCli, tempDirsRemovedAfter, writeShadowConfig } from '../support/index.js';
+
+/** Event times in minutes after T0. */
+const minute = (m: number) => at(m * 60);
+const tempDir = tempDirsRemovedAfter();
 
 type Key = 'clean' | 'squash' | 'conflict' | 'evil' | 'reverted' | 'undone' | 'pending' | 'overstrict' | 'old' | 'new' | 'already';
 
@@ -58,9 +60,9 @@ describe('parity', { timeout: 120_000 }, () => {
     return onMain('rev-parse', 'HEAD');
   };
 
-  before(() => {
+  before(async () => {
     fx = createFixture({ scenarios: false, agents: [] });
-    shadowConfig(fx.clone);
+    writeShadowConfig(fx.clone);
     paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
     for (const key of ['clean', 'squash', 'evil', 'reverted', 'undone', 'pending', 'overstrict', 'old', 'new', 'already'] as const) branch(key, { [`feature/${key}.txt`]: `${key}\n` });
     branch('conflict', { 'src/app.txt': 'line 1\nline 2 from the branch\nline 3\nline 4\nline 5\n' });
@@ -71,11 +73,11 @@ describe('parity', { timeout: 120_000 }, () => {
     fx.push(fx.clone, 'HEAD:refs/heads/main');
 
     // The shadow decides everything but `overstrict` with a real drain…
-    const events = (['clean', 'squash', 'conflict', 'evil', 'reverted', 'undone', 'pending', 'already'] as const).flatMap((k, i) => ready(c[k], i + 1));
-    events.push(approved('twice', 20), finalized('twice', c.old.branch, c.old.sha, 20), pushed(c.old.branch, c.old.sha, 20), finalized('twice', c.new.branch, c.new.sha, 21), pushed(c.new.branch, c.new.sha, 21));
+    const events = (['clean', 'squash', 'conflict', 'evil', 'reverted', 'undone', 'pending', 'already'] as const).flatMap((k, i) => readyEvents(c[k], minute(i + 1)));
+    events.push(approved('twice'), finalized('twice', c.old.branch, c.old.sha, minute(20)), pushed(c.old.branch, c.old.sha), finalized('twice', c.new.branch, c.new.sha, minute(21)), pushed(c.new.branch, c.new.sha));
     appendEvents(paths.readiness, events);
-    const drained = si(fx.clone, ['drain']);
-    assert.equal(drained.status, 0, drained.stderr);
+    const drained = await cli(fx.clone, ['drain']);
+    assert.equal(drained.code, 0, drained.stderr);
     // …and blocks `overstrict` (say a check failed): written directly, validated by the outcome schema.
     const mainSha = onMain('rev-parse', 'refs/remotes/origin/main');
     const blocked: Outcome = {
@@ -119,8 +121,8 @@ describe('parity', { timeout: 120_000 }, () => {
 
   const byKey = (r: ParityReport) => Object.fromEntries((Object.keys(EXPECTED) as Key[]).map((k) => [k, r.candidates.find((x) => x.sha === c[k].sha) as ParityCandidate]));
 
-  test('--json: each candidate\'s live fate, how it landed, and the verdict', () => {
-    const r = siJson<ParityReport>(fx.clone, ['parity']);
+  test('--json: each candidate\'s live fate, how it landed, and the verdict', async () => {
+    const r = await cliJson<ParityReport>(fx.clone, ['parity']);
     const got = byKey(r);
     for (const [k, want] of Object.entries(EXPECTED) as [Key, (typeof EXPECTED)[Key]][]) {
       const g = got[k];
@@ -134,8 +136,8 @@ describe('parity', { timeout: 120_000 }, () => {
     assert.equal(got.undone?.reverted_by, commits.undoneBy, 'found by the inverse patch-id');
   });
 
-  test('--json: matrix, agreement with its Wilson interval, unsafe-permissive, over-strict, pending, mismatches', () => {
-    const r = siJson<ParityReport>(fx.clone, ['parity']);
+  test('--json: matrix, agreement with its Wilson interval, unsafe-permissive, over-strict, pending, mismatches', async () => {
+    const r = await cliJson<ParityReport>(fx.clone, ['parity']);
     assert.deepEqual(r.matrix, {
       would_integrate: { landed_clean: 3, landed_resolved: 1, reverted: 2, pending: 1 },
       would_block: { landed_clean: 1, landed_resolved: 1, reverted: 0, pending: 0 },
@@ -155,9 +157,9 @@ describe('parity', { timeout: 120_000 }, () => {
     assert.equal(r.gate, null);
   });
 
-  test('for people: the matrix, the rate, the mismatches and the definition', () => {
-    const out = si(fx.clone, ['parity']);
-    assert.equal(out.status, 0, out.stderr);
+  test('for people: the matrix, the rate, the mismatches and the definition', async () => {
+    const out = await cli(fx.clone, ['parity']);
+    assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /SHADOW \\ LIVE +landed_clean +landed_resolved +reverted +pending\nwould_integrate +3 +1 +2 +1\n/);
     assert.match(out.stdout, /agreement +50\.0% \(4\/8\), 95% Wilson interval 21\.5%–78\.5%/);
     assert.match(out.stdout, /unsafe_permissive +evil +agent\/evil/);
@@ -165,49 +167,42 @@ describe('parity', { timeout: 120_000 }, () => {
     assert.match(out.stdout, /agreement = agreed \/ compared/);
   });
 
-  test('the gate: exit 3 on an unsafe-permissive mismatch or below the threshold, 0 when it holds, 2 on a bad threshold', () => {
-    const unsafe = si(fx.clone, ['parity', '--min-agreement', '0.1']);
-    assert.equal(unsafe.status, 3);
+  test('the gate: exit 3 on an unsafe-permissive mismatch or below the threshold, 0 when it holds, 2 on a bad threshold', async () => {
+    const unsafe = await cli(fx.clone, ['parity', '--min-agreement', '0.1']);
+    assert.equal(unsafe.code, 3);
     assert.match(unsafe.stderr, /parity gate failed/);
     assert.match(unsafe.stdout, /gate +FAILED \(min 10\.0%\): 3 unsafe-permissive mismatch\(es\)/, 'the report is printed before the exit');
 
     // The same decisions without the unsafe ones: agreement 4/5 with one over-strict.
     const ledger = readOutcomes(paths.outcomes).outcomes.filter((o) => !['evil', 'reverted', 'undone'].includes(o.slug));
-    const stateDir = mkdtempSync(join(tmpdir(), 'si-parity-'));
-    try {
-      appendOutcomes(statePaths(stateDir).outcomes, ledger);
-      const run = (min: string) => si(fx.clone, ['--state-dir', stateDir, 'parity', '--json', '--min-agreement', min]);
-      const below = run('0.9');
-      assert.equal(below.status, 3);
-      assert.deepEqual((JSON.parse(below.stdout) as ParityReport).gate, { min_agreement: 0.9, passed: false, failures: ['agreement 80.0% is below 90.0%'] });
-      const holds = run('0.8');
-      assert.equal(holds.status, 0, holds.stderr);
-      assert.equal((JSON.parse(holds.stdout) as ParityReport).gate?.passed, true);
-      const nothing = si(fx.clone, ['--state-dir', stateDir, 'parity', '--since', '2099-01-01', '--min-agreement', '0']);
-      assert.equal(nothing.status, 3, 'no evidence is not a pass');
-      assert.match(nothing.stdout, /no decision could be compared/);
-    } finally {
-      rmSync(stateDir, { recursive: true, force: true });
-    }
+    const stateDir = tempDir().dir;
+    appendOutcomes(statePaths(stateDir).outcomes, ledger);
+    const run = (min: string) => cli(fx.clone, ['--state-dir', stateDir, 'parity', '--json', '--min-agreement', min]);
+    const below = await run('0.9');
+    assert.equal(below.code, 3);
+    assert.deepEqual((JSON.parse(below.stdout) as ParityReport).gate, { min_agreement: 0.9, passed: false, failures: ['agreement 80.0% is below 90.0%'] });
+    assert.match(below.stderr, /parity gate failed: agreement 80\.0% vs required 90\.0%/, 'the report on stdout, the verdict on stderr');
+    const holds = await run('0.8');
+    assert.equal(holds.code, 0, holds.stderr);
+    assert.equal((JSON.parse(holds.stdout) as ParityReport).gate?.passed, true);
+    const nothing = await cli(fx.clone, ['--state-dir', stateDir, 'parity', '--since', '2099-01-01', '--min-agreement', '0']);
+    assert.equal(nothing.code, 3, 'no evidence is not a pass');
+    assert.match(nothing.stdout, /no decision could be compared/);
     for (const bad of ['1.5', '-0.1', 'most']) {
-      const r = si(fx.clone, ['parity', '--min-agreement', bad]);
-      assert.equal(r.status, 2, bad);
-      assert.match(r.stderr, /must be a number from 0 to 1/);
+      const r = await cli(fx.clone, ['parity', '--min-agreement', bad]);
+      assert.equal(r.code, 2, bad);
+      assert.match(r.stderr, /--min-agreement "[^"]+" is not valid: must be a number from 0 to 1/);
     }
   });
 
-  test('git calls do not grow with the number of commits or candidates, and nothing is written', () => {
+  test('git calls do not grow with the number of commits or candidates, and nothing is written', async () => {
     // A git on PATH that logs every call: a log of main, two patch-id passes, one merge-tree --stdin for the live merges the records cannot answer.
-    const shim = join(fx.root, 'shim');
-    mkdirSync(shim, { recursive: true });
-    const log = join(shim, 'calls');
-    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
-    writeFileSync(join(shim, 'git'), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${realGit}' "$@"\n`);
-    chmodSync(join(shim, 'git'), 0o755);
+    // (A process: the git module takes PATH from the process until it takes its environment from the context.)
+    const spy = gitSpy();
     const before = { clone: snapshotRepo(fx.clone), origin: snapshotRepo(fx.origin) };
-    const r = si(fx.clone, ['parity', '--json'], { env: { PATH: `${shim}:${process.env.PATH ?? ''}` } });
-    assert.equal(r.status, 0, r.stderr);
-    const calls = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.replace(/^(-c \S+ )+/, '').split(' ')[0]);
+    const r = await runCli(fx.clone, ['parity', '--json'], undefined, spy.env);
+    assert.equal(r.code, 0, r.stderr);
+    const calls = spy.calls();
     const count = (sub: string) => calls.filter((s) => s === sub).length;
     assert.deepEqual([count('log'), count('diff-tree'), count('patch-id')], [1, 2, 2]);
     // Merges the shadow's record cannot answer (conflict, evil, reverted, overstrict, new, already; clean is answered), all in one process.

@@ -35,7 +35,7 @@ import {
   tempRepo,
   testContext,
   type TempRepo,
-} from './support.js';
+} from '../support/index.js';
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));
@@ -49,7 +49,7 @@ const key = (n: number) => keyOf({ slug: `s${n}`, branch: `b${n}`, sha: shaOf(n)
 
 function expectDone(r: DrainReport): Extract<DrainReport, { status: 'done' }> {
   assert.equal(r.status, 'done', JSON.stringify(r));
-  return r as Extract<DrainReport, { status: 'done' }>;
+  return r;
 }
 
 describe('drain', () => {

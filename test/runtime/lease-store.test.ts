@@ -13,7 +13,7 @@ import { acquireLease, fenced, readLease, releaseLease, renewLease } from '../..
 import { QueueState } from '../../src/queue/queue.js';
 import { HolderSession, readQueue } from '../../src/runtime/session.js';
 import { writeJsonAtomic } from '../../src/store/atomic-json.js';
-import { appendEvents, at, candidateEvents, manualClock, owner, recordingEvaluator, resolvedConfig, shaOf, tempDirsRemovedAfter, testContext } from './support.js';
+import { appendEvents, at, candidateEvents, manualClock, owner, recordingEvaluator, resolvedConfig, shaOf, tempDirsRemovedAfter, testContext } from '../support/index.js';
 
 const state = tempDirsRemovedAfter();
 

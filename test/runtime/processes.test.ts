@@ -27,7 +27,7 @@ import {
   tempRepo,
   waitFor,
   type TempRepo,
-} from './support.js';
+} from '../support/index.js';
 
 const repos: TempRepo[] = [];
 after(() => repos.forEach((r) => r.remove()));

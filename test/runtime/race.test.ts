@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import { validators } from '../../src/contract/validate.js';
 import { readJson } from '../../src/store/atomic-json.js';
 import { readQueue } from '../../src/runtime/session.js';
-import { appendEvents, assertEpochsContiguous, assertExactlyOnce, at, candidateEvents, drainToEnd, keyOf, ledger, runCli, shaOf, sleep, tempRepo } from './support.js';
+import { appendEvents, assertEpochsContiguous, assertExactlyOnce, at, candidateEvents, drainToEnd, keyOf, ledger, runCli, shaOf, sleep, tempRepo } from '../support/index.js';
 
 const PROCESSES = 8;
 const MIN_DRAINS = 3;

@@ -13,7 +13,7 @@ import { readJson, writeJsonAtomic } from '../../src/store/atomic-json.js';
 import { appendRecord, appendRecords, emptyCursor, hasWholeLineAfter, sizeOf, tailLines, type LogCursor } from '../../src/store/jsonl.js';
 import { withStateMutex } from '../../src/store/mutex.js';
 import { statePaths } from '../../src/store/paths.js';
-import { sleep, tempDirsRemovedAfter } from '../runtime/support.js';
+import { sleep, tempDirsRemovedAfter } from '../support/index.js';
 
 const dir = tempDirsRemovedAfter();
 

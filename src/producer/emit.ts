@@ -1,6 +1,7 @@
 /**
- * The producer side: validate one readiness event and append it as exactly one line, in a single
- * O_APPEND write, so that emitters in many worktrees at once never interleave or lose a line.
+ * The producer side (the `emit` command and the hooks), outside the pure readiness core: validate one
+ * readiness event and append it as exactly one line, in a single O_APPEND write, so that emitters in
+ * many worktrees at once never interleave or lose a line.
  */
 import { randomUUID } from 'node:crypto';
 import type { LoadedConfig } from '../config/config.js';
@@ -10,13 +11,8 @@ import { errors } from '../contract/errors.js';
 import type { ReadinessEvent } from '../contract/types.generated.js';
 import { describeErrors, formatProblems, validators } from '../contract/validate.js';
 import { appendRecord } from '../store/jsonl.js';
+import { EVENT_TIME_FIELD, type EventType } from './event-types.js';
 
-export const EVENT_TIME_FIELD = { review_approved: 'approved_at', finalize_ready: 'ready_at', branch_pushed: 'pushed_at', retry_requested: 'requested_at' } as const;
-export type EventType = keyof typeof EVENT_TIME_FIELD;
-
-export function isEventType(t: string): t is EventType {
-  return Object.hasOwn(EVENT_TIME_FIELD, t);
-}
 
 /** Fills the event's timestamp with now and `id` with a fresh one when omitted, then validates. */
 export function completeEvent(type: EventType, fields: Record<string, unknown>, now: Date): ReadinessEvent {

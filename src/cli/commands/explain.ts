@@ -1,0 +1,60 @@
+/** `explain <slug>`: why each candidate of a slug is where it is. */
+import { explain as explainSlug, type ConditionCheck, type ExplainedCandidate, type ExplainReport } from '../../report/explain.js';
+import type { Call, Output } from '../command.js';
+import { indent, outcomeDetail, short, table } from '../format.js';
+
+export async function explain(call: Call<{ json?: boolean }>, slug: string): Promise<Output> {
+  const r = explainSlug(await call.config(), call.ctx, slug);
+  return { json: r, text: () => formatExplain(r) };
+}
+
+function formatExplain(r: ExplainReport): string {
+  const out = [`slug ${r.slug} — ${r.log} (${r.log_lines} line(s)), remote ${r.remote}`];
+  out.push(r.approvals.length > 0 ? `review_approved: ${r.approvals.map(eventText).join('; ')}` : 'review_approved: none (missing_review_approved)');
+  for (const c of r.candidates) out.push('', ...candidateText(c));
+  if (r.supersession.length > 0) {
+    out.push('', 'supersession (later ready_at wins; equal ready_at: the later line wins):');
+    for (const s of r.supersession) {
+      out.push(`  ${s.superseded.branch}@${short(s.superseded.sha)} (line ${s.superseded.line}, ready_at ${s.superseded.ready_at}) superseded by ${s.by.branch}@${short(s.by.sha)} (line ${s.by.line}, ready_at ${s.by.ready_at}): ${RULE_TEXT[s.rule]}`);
+    }
+  }
+  if (r.ignored.length > 0) out.push('', 'ignored lines:', ...r.ignored.map((x) => `  line ${x.line} ${x.type}${x.id ? ` id ${x.id}` : ''}: ${x.why === 'duplicate' ? 'duplicate (its id or content was seen before)' : 'candidate already finalized'}`));
+  if (r.rejected.length > 0) out.push('', 'rejected lines naming this slug:', ...r.rejected.map((x) => `  line ${x.line} ${x.reason}: ${x.errors.join('; ')}`));
+  return out.join('\n');
+}
+
+const RULE_TEXT = { later_ready_at: 'later ready_at', equal_ready_at_later_in_log: 'equal ready_at, later in the log', arrived_older: 'arrived with an older ready_at than the newest' } as const;
+
+const STATE_TEXT: Record<ExplainedCandidate['state'], string> = {
+  waiting: 'waiting for readiness events',
+  ready: 'ready; a holder has not ingested it yet',
+  queued: 'queued',
+  in_progress: 'being evaluated',
+  decided: 'decided',
+  superseded: 'superseded before it was ready (never enqueued)',
+};
+
+function candidateText(c: ExplainedCandidate): string[] {
+  const head = `candidate ${c.branch} @ ${c.sha}${c.ready_at ? `, ready_at ${c.ready_at}` : ''}`;
+  const lines = [head, `  state: ${STATE_TEXT[c.state]}${c.ready_line ? ` (event conditions all met at line ${c.ready_line})` : ''}`];
+  lines.push(...indent(table(c.conditions.map(conditionRow)), '  ').split('\n'));
+  if (c.queue) lines.push(`  queue: #${c.queue.position}, ${c.queue.status}, enqueued ${c.queue.enqueued_at}`);
+  for (const o of c.outcomes) {
+    const detail = outcomeDetail(o);
+    lines.push(`  outcome: ${o.outcome}${detail ? ` (${detail})` : ''}, decided ${o.decided_at} (epoch ${o.lease_epoch})${o.message ? ` — ${o.message}` : ''}`);
+  }
+  return lines;
+}
+
+function conditionRow(k: ConditionCheck): string[] {
+  const mark = k.met === true ? '✓' : k.met === false ? '✗' : '?';
+  const detail =
+    k.event ? eventText(k.event)
+    : k.superseded_by ? `${k.missing}: by ${k.superseded_by.branch}@${short(k.superseded_by.sha)} (line ${k.superseded_by.line}, ${RULE_TEXT[k.superseded_by.rule]})`
+    : k.missing ? k.missing
+    : k.met === null ? (k.decided_at ? 'not reached by the engine' : 'checked with git at dequeue')
+    : k.decided_at ? `checked with git, decision of ${k.decided_at}` : '';
+  return [mark, k.condition, detail];
+}
+
+const eventText = (e: { line: number; id: string | null; at: string }) => `line ${e.line}${e.id ? ` id ${e.id}` : ''} at ${e.at}`;

@@ -1,0 +1,114 @@
+/**
+ * The CLI in tests. `cli` runs `main` in this process with in-memory I/O: the exit code, stdout and
+ * stderr exactly as a process would give them, at the cost of a function call. `startCli`/`runCli`
+ * start the real bin as a child process: for tests where the process boundary is what is proved
+ * (kill -9, lease races between processes, hooks, the bin itself).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { systemTimers, type Timers } from '../../src/context.js';
+import { main } from '../../src/cli/main.js';
+import { testEnv } from './env.js';
+
+/** The compiled bin, found from this compiled file (dist/test/support/cli.js). */
+export const CLI = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** Added to the test environment (testEnv). */
+  env?: NodeJS.ProcessEnv;
+  stdin?: string;
+  now?: () => Date;
+  timers?: Timers;
+  isTTY?: boolean;
+  /** Aborting it is SIGINT/SIGTERM for the command (watch, drain). */
+  stop?: AbortSignal;
+}
+
+/** `shadow-integrator <args>` in `cwd`, in process. */
+export async function cli(cwd: string, args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, {
+    cwd,
+    env: testEnv(opts.env),
+    now: opts.now ?? (() => new Date()),
+    timers: opts.timers ?? systemTimers,
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    stdin: () => Promise.resolve(opts.stdin ?? ''),
+    isTTY: opts.isTTY ?? false,
+    execPath: process.execPath,
+    onStop: (listener) => {
+      const stop = opts.stop;
+      if (!stop) return () => undefined;
+      if (stop.aborted) queueMicrotask(listener);
+      stop.addEventListener('abort', listener, { once: true });
+      return () => stop.removeEventListener('abort', listener);
+    },
+  });
+  return { code, stdout, stderr };
+}
+
+/** Runs the CLI in process, which must succeed, and parses its JSON output (`--json` is added). */
+export async function cliJson<T>(cwd: string, args: readonly string[], opts: CliOptions = {}): Promise<T> {
+  const r = await cli(cwd, [...args, '--json'], opts);
+  assert.equal(r.code, 0, `shadow-integrator ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The bin as a child process, in the test environment plus `env`. */
+export function startCli(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { cwd, env: testEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Collects a child's output until it exits; `input` is written to its stdin (which is then closed). */
+export function finished(child: ChildProcess, input?: string): Promise<RunResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin?.end(input);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export const runCli = (cwd: string, args: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> => finished(startCli(cwd, args, env), input);
+
+/** Runs `drain --json` as a process until it reports idle (a lease may first have to be released or expire). */
+export async function drainToEnd(cwd: string, maxRounds = 60): Promise<void> {
+  for (let i = 0; i < maxRounds; i++) {
+    const r = await runCli(cwd, ['drain', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const status = (JSON.parse(r.stdout) as { status: string }).status;
+    if (status === 'idle') return;
+    if (status === 'lease_busy') await sleep(200);
+  }
+  throw new Error('the queue did not drain');
+}
+
+export const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
+
+/** Polls until `cond` holds; the timeout only turns a hang into a failure with a name. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * One home for what tests share. Import from here: `import { cli, tempRepo, at } from '../support/index.js'`.
+ * - env.ts: the test environment for git and the CLI, `git`, and skipping (never under CI=true)
+ * - clock.ts: `at`, a manual clock, fake timers driven by hand
+ * - events.ts: readiness events and candidates
+ * - repo.ts: temporary repositories, state directories and configs
+ * - context.ts: a Context with captured logs and output
+ * - cli.ts: the CLI in process (`cli`, `cliJson`) and as a child process (`startCli`, `runCli`, `drainToEnd`)
+ * - ledger.ts: exactly-once and single-holder checks
+ * - runtime.ts: an instant evaluator, lease owners
+ * - git-spy.ts: counting git processes through a PATH shim
+ * - processes.ts: whether a process is gone, a process's children (Linux /proc)
+ */
+export * from './cli.js';
+export * from './clock.js';
+export * from './context.js';
+export * from './env.js';
+export * from './events.js';
+export * from './git-spy.js';
+export * from './ledger.js';
+export * from './processes.js';
+export * from './repo.js';
+export * from './runtime.js';

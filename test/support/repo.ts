@@ -1,0 +1,105 @@
+/**
+ * Throwaway repositories and directories, removed after the test file: a `git init` opted in to shadow
+ * mode (config written with the `yaml` package), or a plain state directory for the store tests.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { stringify } from 'yaml';
+import { loadConfig, type LoadedConfig, type ResolvedConfig } from '../../src/config/config.js';
+import { statePaths, type StatePaths } from '../../src/store/paths.js';
+import { git } from './env.js';
+
+/** Shadow mode with no grace and a short lease: what runtime and CLI tests run under. */
+export const SHADOW = { mode: 'shadow', grace_seconds: 0, lease: { ttl_seconds: 5, renew_every_seconds: 1 } } as const;
+
+/** A config file's text from an object (`yaml` writes it: no hand-made YAML). */
+export const configYaml = (config: Record<string, unknown>): string => stringify(config);
+
+export const SHADOW_CONFIG = configYaml(SHADOW);
+
+/** Writes `<dir>/.shadow-integrator.yml`: shadow mode with no grace, plus `extra` (YAML text or keys). */
+export function writeShadowConfig(dir: string, extra: Record<string, unknown> | string = {}): string {
+  const file = join(dir, '.shadow-integrator.yml');
+  writeFileSync(file, typeof extra === 'string' ? `mode: shadow\ngrace_seconds: 0\n${extra}` : configYaml({ mode: 'shadow', grace_seconds: 0, ...extra }));
+  return file;
+}
+
+export interface TempRepo {
+  dir: string;
+  paths: StatePaths;
+  configFile: string;
+  writeConfig(yaml: string): void;
+  load(): LoadedConfig;
+  remove(): void;
+}
+
+/**
+ * `git init` in a temp dir (one empty commit with `commit: true`), the config written (none when
+ * null; an object is written as YAML), the state directory created.
+ */
+export function tempRepo(config: string | Record<string, unknown> | null = SHADOW_CONFIG, opts: { commit?: boolean } = {}): TempRepo {
+  const dir = mkdtempSync(join(tmpdir(), 'si-test-'));
+  git(dir, ['init', '-q', '-b', 'main']);
+  if (opts.commit) git(dir, ['commit', '-q', '--allow-empty', '-m', 'init']);
+  const configFile = join(dir, '.shadow-integrator.yml');
+  const paths = statePaths(join(dir, '.git', 'shadow-integrator'));
+  mkdirSync(paths.dir, { recursive: true });
+  const repo: TempRepo = {
+    dir,
+    paths,
+    configFile,
+    writeConfig: (yaml) => writeFileSync(configFile, yaml),
+    load: () => loadConfig({ cwd: dir }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+  if (config !== null) repo.writeConfig(typeof config === 'string' ? config : configYaml(config));
+  return repo;
+}
+
+/** A factory of temp repositories, all removed once the calling test file's tests are done. */
+export function tempReposRemovedAfter(): typeof tempRepo {
+  const repos: TempRepo[] = [];
+  after(() => repos.forEach((r) => r.remove()));
+  return (...args) => {
+    const r = tempRepo(...args);
+    repos.push(r);
+    return r;
+  };
+}
+
+/** A temp directory that is not a repository (for the pure store tests). */
+export function tempDir(): { dir: string; paths: StatePaths; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'si-state-'));
+  return { dir, paths: statePaths(dir), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A factory of temp directories, all removed once the calling test file's tests are done. */
+export function tempDirsRemovedAfter(): () => ReturnType<typeof tempDir> {
+  const dirs: ReturnType<typeof tempDir>[] = [];
+  after(() => dirs.forEach((d) => d.remove()));
+  return () => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
+}
+
+/** The config the runtime sees, for tests that do not go through a config file. */
+export function resolvedConfig(stateDir: string, overrides: Partial<ResolvedConfig> = {}): ResolvedConfig {
+  return {
+    mode: 'shadow',
+    remote: 'origin',
+    main_branch: 'main',
+    state_dir: stateDir,
+    lease: { ttl_seconds: 60, renew_every_seconds: 10 },
+    grace_seconds: 0,
+    fetch: false,
+    engine: 'merge-tree',
+    checks: [],
+    git_timeout_seconds: 120,
+    base: 'queue',
+    ...overrides,
+  };
+}
