@@ -87,6 +87,8 @@ export interface EvaluationRow {
   samples: number;
   /** `git merge-tree --write-tree`, one process per merge: the floor. */
   raw_ms: number;
+  /** The same with the tool's commit-graph as an alternate: how much of the tool's lead is the graph. */
+  raw_graph_ms: number;
   /** `git merge-tree --stdin`, one process per merge. */
   stdin_ms: number;
   /** `git merge-tree --stdin`, one process for all the merges of this kind, per merge. */
@@ -123,10 +125,11 @@ export async function benchEvaluation(set: MergeSet): Promise<EvaluationRow[]> {
     appendOutcomes(ledger, [{ schema_version: 1, slug: c.slug, branch: c.branch, sha: c.sha, ...ev, conflicts: ev.conflicts, ready_at: now, enqueued_at: now, decided_at: now, lease_epoch: 1, duration_ms: performance.now() - started }]);
   };
   const env = objectsEnv(objects, alternate);
-  const raw = (c: Candidate) =>
-    run('git', ['merge-tree', '--write-tree', 'refs/remotes/origin/main', c.sha], { cwd: set.repoDir, env, maxBuffer: 1 << 26 }).catch((e: { code?: number }) => {
+  const raw = (c: Candidate, withEnv = env) =>
+    run('git', ['merge-tree', '--write-tree', 'refs/remotes/origin/main', c.sha], { cwd: set.repoDir, env: withEnv, maxBuffer: 1 << 26 }).catch((e: { code?: number }) => {
       if (e.code !== 1) throw e; // exit 1 = conflicts
     });
+  const graphEnv = objectsEnv(objects, `${alternate}:${join(state, 'cache', 'commit-graph')}`);
   const warm = createEngine(engineOptions);
   const rows: EvaluationRow[] = [];
   const decided: [Candidate, Evaluation][] = [];
@@ -142,9 +145,10 @@ export async function benchEvaluation(set: MergeSet): Promise<EvaluationRow[]> {
     const mainSha = (await run('git', ['rev-parse', 'refs/remotes/origin/main'], { cwd: set.repoDir })).stdout.trim();
     for (const kind of [...new Set(set.candidates.map((c) => c.kind))]) {
       const picks = set.candidates.filter((c) => c.kind === kind);
-      const times = { raw: [] as number[], stdin: [] as number[], cold: [] as number[], warm: [] as number[], worktree: [] as number[] };
+      const times = { raw: [] as number[], rawGraph: [] as number[], stdin: [] as number[], cold: [] as number[], warm: [] as number[], worktree: [] as number[] };
       for (const c of picks) {
         times.raw.push(await time(() => raw(c)));
+        times.rawGraph.push(await time(() => raw(c, graphEnv)));
         times.stdin.push(await time(() => mergeTreeStdin(set.repoDir, env, [`${mainSha} ${c.sha}
 `])));
         times.cold.push(
@@ -175,6 +179,7 @@ export async function benchEvaluation(set: MergeSet): Promise<EvaluationRow[]> {
         kind,
         samples: picks.length,
         raw_ms: median(times.raw),
+        raw_graph_ms: median(times.rawGraph),
         stdin_ms: median(times.stdin),
         batch_ms: batch,
         cold_ms: median(times.cold),
