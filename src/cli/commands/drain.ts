@@ -6,7 +6,8 @@ import type { Call, Output } from '../command.js';
 export async function drain(call: Call<{ grace: number; json?: boolean }>): Promise<Output> {
   const { ctx, opts } = call;
   const l = await call.config();
-  const r = await call.untilStopped((signal) => drainOnce(l, ctx, { evaluate: engineEvaluator(l, ctx), graceSeconds: opts.grace, signal }));
+  const evaluate = engineEvaluator(l, ctx);
+  const r = await call.untilStopped((signal) => drainOnce(l, ctx, { evaluate, graceSeconds: opts.grace, signal })).finally(() => evaluate.close());
   return { json: r, text: () => describeDrain(r) };
 }
 

@@ -77,6 +77,7 @@ export async function watch(call: Call<{ poll: number; heartbeat: number }>): Pr
   const wctx: Context = { ...ctx, logger: observed(ctx, activity, live, globals.logLevel) };
   const refresh = live ? io.timers.setInterval(() => live.refresh(), 1000) : null;
   live?.refresh();
+  const evaluate = engineEvaluator(l, wctx, { checkHeartbeatMs: opts.heartbeat * 1000 });
   try {
     const r = await call.untilStopped((signal) => {
       signal.addEventListener('abort', () => {
@@ -84,8 +85,8 @@ export async function watch(call: Call<{ poll: number; heartbeat: number }>): Pr
         if (live) live.log(`shadow-integrator: ${said}`);
         else wctx.logger.log('info', 'stop_requested', { finishing: activity.check?.slug, note: said });
       });
-      return follow(l, wctx, { evaluate: engineEvaluator(l, wctx, { checkHeartbeatMs: opts.heartbeat * 1000 }), signal, pollMs: opts.poll });
-    });
+      return follow(l, wctx, { evaluate, signal, pollMs: opts.poll });
+    }).finally(() => evaluate.close());
     if (r.status === 'mode_off') {
       live?.close();
       ctx.stdout(r.message ?? '');
