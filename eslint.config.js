@@ -19,10 +19,21 @@ export default tseslint.config(
     },
   },
   {
+    // One module starts processes: every git call and check gets its environment, timeout and exit-code policy there.
+    files: ['src/**/*.ts'],
+    ignores: ['src/git/runner.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:child_process', 'child_process', 'simple-git'].map((name) => ({ name, message: 'only src/git/runner.ts starts processes: use its functions' })),
+        },
+      ],
+    },
+  },
+  {
     // Tests hand an environment to what they run (test/support's testEnv, a Context, the CLI's io): never process.env.
     files: ['test/**/*.ts', 'fixtures/**/*.ts', 'bench/**/*.ts'],
-    // test/git still spies on git through PATH: the exception goes once the git module takes its environment from the context.
-    ignores: ['test/git/**'],
     rules: {
       'no-restricted-syntax': [
         'error',

@@ -48,6 +48,8 @@ const CATALOGUE = {
   E_GIT_REFUSED: { exit: 1, kind: 'git' },
   E_GIT_FAILED: { exit: 1, kind: 'git' },
   E_GIT_TOO_OLD: { exit: 1, kind: 'git' },
+  E_GIT_TIMEOUT: { exit: 1, kind: 'git' },
+  E_CANCELLED: { exit: 1, kind: 'lease' },
   // Reports.
   E_SLUG_UNKNOWN: { exit: 1, kind: 'report' },
   E_MAIN_REF_MISSING: { exit: 1, kind: 'report' },
@@ -246,6 +248,12 @@ export const errors = {
 
   gitFailed: (args: readonly string[], exitCode: number | null, stderr: string) =>
     new ShadowError('E_GIT_FAILED', `git ${args[0] ?? ''} failed (exit ${exitCode ?? 'signal'}): ${stderr.trim()}`, { args, exitCode, stderr }),
+
+  gitTimedOut: (args: readonly string[], seconds: number) =>
+    new ShadowError('E_GIT_TIMEOUT', `git ${args[0] ?? ''} did not finish within ${seconds} s (git_timeout_seconds): it was killed with every process it started`, { args, seconds }),
+
+  /** An evaluation stopped because its engine was closed (its tenure ended): nothing was decided. */
+  cancelled: (what: string) => new ShadowError('E_CANCELLED', `${what} was stopped: its evaluation was cancelled (the engine was closed)`, { what }),
 
   gitTooOld: (version: string) =>
     new ShadowError('E_GIT_TOO_OLD', `git ${version} is too old: shadow-integrator needs git >= 2.38 for merge-tree --write-tree`, { version }),

@@ -1,77 +1,72 @@
 /**
- * The scratch worktree `<state_dir>/scratch/`: a detached linked worktree of the repository, never on
- * a branch, that never commits or pushes. Used only to run `checks` on the would-be merged tree and
- * for `engine: worktree`. The objects it needs or makes live in the evaluation's temporary object
- * directory, so the repository's store gains nothing; before that directory goes away the worktree is
- * put back on main's tip, so its index never points at objects that no longer exist.
+ * The engine's use of the scratch repository (`src/git/scratch.ts`): `checks` run on the would-be
+ * merged tree there, and `engine: worktree` merges there. One evaluation at a time; each use starts
+ * from main's tip with nothing else in it and ends back there, so its index never points at objects
+ * of a temporary directory that is about to go.
  *
- * Created lazily, then reused between candidates. The first use in a process recreates it from
- * nothing, whatever a crash left behind (a half-done merge, an index.lock, a stale registration);
- * later uses recreate it only when it or its registration is gone.
+ * Created on first use and kept between candidates and between processes. A use on another main, or
+ * a process's first use, puts it back on main, clearing whatever a crash or a check left (a lock, a
+ * merge in progress, stray files, other refs); when that fails — or it is gone, or it is the linked
+ * scratch worktree of an earlier version — it is made again from nothing.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Check } from '../config/config.js';
-import type { Logger } from '../context.js';
+import type { Logger, Timers } from '../context.js';
 import type { CandidateRef } from '../contract/types.generated.js';
-import { errors } from '../contract/errors.js';
-import { addScratchWorktree, linkedWorktreeAdmin, openGit, resetScratch, scratchCommandEnv, type GitHandle, type ObjectDirectories } from '../git/index.js';
+import { processEnvironment } from '../git/env.js';
+import { runCommand } from '../git/runner.js';
+import { createScratchRepository, isScratchRepository, removeScratch, resetScratch } from '../git/scratch.js';
+import type { GitHandle } from '../git/runner.js';
 
 /** How much of a failing check's output the outcome keeps (its end, where errors are). */
 const OUTPUT_TAIL = 4096;
 
-export class ScratchWorktree {
-  private recreated = false;
-  /** One evaluation at a time: the scratch worktree has a single index and HEAD. */
+export class ScratchRepository {
+  /** The commit it is clean at, as far as this process knows; null when that has to be made so. */
+  private at: string | null = null;
+  /** Whether this process has had it (so a broken one in its place is ours to delete). */
+  private ours = false;
+  /** One evaluation at a time: the scratch repository has a single index and HEAD. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly repoDir: string,
-    private readonly commonDir: string,
     readonly dir: string,
+    private readonly commonDir: string,
+    /** A handle for git calls in it, with `objectDir` as where new objects go. */
+    private readonly git: (objectDir: string) => GitHandle,
+    private readonly logger: Logger,
   ) {}
 
-  /**
-   * Runs `fn` with a git handle inside the scratch worktree, which is on `mainSha` with nothing else
-   * in it, and with `objects` as where new objects go; puts it back on `mainSha` afterwards.
-   */
-  use<T>(mainSha: string, objects: ObjectDirectories, fn: (h: GitHandle) => Promise<T>): Promise<T> {
+  /** Runs `fn` with a git handle in the scratch repository on `mainSha`, then puts it back on `mainSha`. */
+  use<T>(mainSha: string, objectDir: string, fn: (h: GitHandle) => Promise<T>): Promise<T> {
     const result = this.queue.then(async () => {
-      const h = await this.open(mainSha, objects);
+      const h = await this.open(mainSha, objectDir);
+      this.at = null;
       try {
         return await fn(h);
       } finally {
-        // A worktree that could not be put back is rebuilt by the next use.
-        await resetScratch(h, mainSha).catch(() => (this.recreated = false));
+        // One that cannot be put back is made again by the next use.
+        if (await resetScratch(h, mainSha).then(() => true, () => false)) this.at = mainSha;
       }
     });
     this.queue = result.catch(() => undefined);
     return result;
   }
 
-  /** The scratch worktree on `mainSha` and clean: reused when it can be, rebuilt when it cannot. */
-  private async open(mainSha: string, objects: ObjectDirectories): Promise<GitHandle> {
-    const admin = linkedWorktreeAdmin(this.dir, this.commonDir);
-    if (this.recreated && admin !== null && existsSync(join(admin, 'HEAD'))) {
-      const h = openGit(this.dir, { scratch: this.dir, objects });
-      if (await resetScratch(h, mainSha).then(() => true, () => false)) return h;
+  private async open(mainSha: string, objectDir: string): Promise<GitHandle> {
+    const h = this.git(objectDir);
+    const present = isScratchRepository(this.dir);
+    if (present && this.at === mainSha) return h;
+    if (present && (await resetScratch(h, mainSha).then(() => true, () => false))) {
+      this.ours = true;
+      return h;
     }
-    this.removeDir();
-    await addScratchWorktree(openGit(this.repoDir, { scratch: this.dir }), mainSha);
-    this.recreated = true;
-    const h = openGit(this.dir, { scratch: this.dir, objects });
+    const { legacyWorktree } = removeScratch(this.dir, this.commonDir, { ours: this.ours });
+    if (legacyWorktree) this.logger.log('info', 'legacy_scratch_worktree_removed', { dir: this.dir, registration: legacyWorktree });
+    createScratchRepository(this.dir, this.commonDir, mainSha);
+    this.ours = true;
     await resetScratch(h, mainSha);
     return h;
-  }
-
-  /** Deletes the scratch directory, but only when it is empty or a worktree of this repository: never someone's files. */
-  private removeDir(): void {
-    if (!existsSync(this.dir)) return;
-    if (readdirSync(this.dir).length > 0 && linkedWorktreeAdmin(this.dir, this.commonDir) === null) {
-      throw errors.stateDirUnusable(this.dir, 'it is not empty and not a scratch worktree of this repository; not deleting it');
-    }
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -85,77 +80,45 @@ export interface ChecksProgress {
   heartbeatMs: number;
 }
 
+export interface ChecksContext extends ChecksProgress {
+  /** The scratch repository, where they run. */
+  cwd: string;
+  /** The evaluation's temporary object directory: git in a check reads the merge's objects from there. */
+  objectDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Also what a clock reading means here: heartbeat and elapsed time follow the injected timers. */
+  timers: Timers;
+  now: () => Date;
+  signal: AbortSignal | undefined;
+}
+
 /**
- * Runs the checks in order in `cwd`; the first failure, with the tail of its output. Logs
- * `check_started` for each, `check_running` every `heartbeatMs` while it runs and `check_finished`
- * (the only way to see, during a long check, that the integrator is not stuck).
+ * Runs the checks in order; the first failure, with the tail of its output. git in a check finds the
+ * scratch repository and nothing above it (GIT_CEILING_DIRECTORIES): were its `.git` removed, git
+ * fails instead of reaching the canonical repository whose git directory holds the default state dir.
+ * Logs `check_started` for each, `check_running` every `heartbeatMs` while it runs and
+ * `check_finished`: the only way to see, during a long check, that the integrator is not stuck.
  */
-export async function runChecks(checks: readonly Check[], cwd: string, objects: ObjectDirectories, progress: ChecksProgress): Promise<ChecksResult> {
-  const env = scratchCommandEnv(objects);
-  const { slug, branch, sha } = progress.candidate;
+export async function runChecks(checks: readonly Check[], c: ChecksContext): Promise<ChecksResult> {
+  const env = processEnvironment(c.env, { GIT_ALTERNATE_OBJECT_DIRECTORIES: c.objectDir, GIT_CEILING_DIRECTORIES: dirname(c.cwd) });
+  const { slug, branch, sha } = c.candidate;
   for (const check of checks) {
-    const started = Date.now();
-    const fields = () => ({ slug, branch, sha, check: check.name, elapsed_s: Math.round((Date.now() - started) / 1000) });
-    progress.logger.log('info', 'check_started', { slug, branch, sha, check: check.name, timeout_s: check.timeout_seconds });
-    const heartbeat = setInterval(() => progress.logger.log('info', 'check_running', fields()), progress.heartbeatMs);
-    let r: CommandResult;
+    const started = c.now().getTime();
+    const fields = () => ({ slug, branch, sha, check: check.name, elapsed_s: Math.round((c.now().getTime() - started) / 1000) });
+    c.logger.log('info', 'check_started', { slug, branch, sha, check: check.name, timeout_s: check.timeout_seconds });
+    const heartbeat = c.timers.setInterval(() => c.logger.log('info', 'check_running', fields()), c.heartbeatMs);
+    let r: Awaited<ReturnType<typeof runCommand>>;
     try {
-      r = await runCommand(check.run, cwd, check.timeout_seconds * 1000, env);
+      r = await runCommand(check.run, { cwd: c.cwd, env, timeoutSeconds: check.timeout_seconds, timers: c.timers, signal: c.signal, outputTail: OUTPUT_TAIL });
     } finally {
-      clearInterval(heartbeat);
+      c.timers.clearInterval(heartbeat);
     }
     const ok = r.code === 0 && !r.timedOut;
-    progress.logger.log(ok ? 'info' : 'warn', 'check_finished', { ...fields(), ok, exit: r.code ?? r.signal ?? undefined, timed_out: r.timedOut || undefined });
+    c.logger.log(ok ? 'info' : 'warn', 'check_finished', { ...fields(), ok, exit: r.code ?? r.signal ?? undefined, timed_out: r.timedOut || undefined });
     if (!ok) {
       const why = r.timedOut ? `timed out after ${check.timeout_seconds} s` : r.code !== null ? `exited ${r.code}` : `was killed by ${r.signal ?? 'a signal'}`;
       return { ok: false, check: check.name, message: `check "${check.name}" ${why}:\n${r.output}` };
     }
   }
   return { ok: true };
-}
-
-interface CommandResult {
-  code: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  output: string;
-}
-
-/**
- * `sh -c` in its own process group. On timeout the whole group is killed; when the shell exits,
- * whatever it left running in the background is killed too (it would hold the output pipes open
- * and outlive the candidate).
- */
-function runCommand(command: string, cwd: string, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<CommandResult> {
-  return new Promise((resolvePromise) => {
-    const child = spawn('sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = Buffer.alloc(0);
-    const keep = (d: Buffer) => {
-      tail = Buffer.concat([tail, d]);
-      if (tail.length > 2 * OUTPUT_TAIL) tail = tail.subarray(-OUTPUT_TAIL);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const killGroup = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // the group is already gone
-      }
-    };
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, timeoutMs);
-    child.on('exit', killGroup);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolvePromise({ code: null, signal: null, timedOut: false, output: e.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, timedOut, output: tail.subarray(-OUTPUT_TAIL).toString('utf8') });
-    });
-  });
 }

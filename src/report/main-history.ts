@@ -3,7 +3,7 @@
  * (its "landing": the commit itself when it is on the first-parent chain, else the merge that
  * introduced it), trees and revert messages, all answered without another git call. Pure.
  */
-import type { CommitInfo } from '../git/index.js';
+import type { CommitInfo } from '../git/history.js';
 
 const REVERTS = /This reverts commit ([0-9a-f]{40}(?:[0-9a-f]{24})?)/g;
 

@@ -17,14 +17,20 @@
  * a newer main has another tree without anyone resolving anything. When the merge's parents are the
  * very commits the shadow merged, the shadow's recorded result answers without a git call.
  *
- * Git calls: one rev-parse, one log of main, a forward and a reverse patch-id pass (two spawns each),
- * and one merge-tree per live merge that the shadow's record cannot answer.
+ * Git calls: one cat-file, one log of main, a forward and a reverse patch-id pass (two spawns each),
+ * and one `merge-tree --stdin` for all the live merges that the shadow's records cannot answer.
  */
+import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
-import { diffPatchIds, listCommits, mergeTree, openGit, remoteRef, resolveRevisions, temporaryObjects, type CommitInfo, type DiffSpec, type GitHandle } from '../git/index.js';
+import { resolveRevisions } from '../git/batch.js';
+import { remoteRef } from '../git/guard.js';
+import { diffPatchIds, listCommits, type CommitInfo, type DiffSpec } from '../git/history.js';
+import { MergeTrees } from '../git/merge.js';
+import { createTemporaryObjects } from '../git/objects.js';
+import { openGit, type GitHandle } from '../git/runner.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { candidateKey } from '../readiness/projection.js';
 import { statePaths } from '../store/paths.js';
@@ -104,10 +110,11 @@ export function parseMinAgreement(text: string): number {
   return x;
 }
 
-export async function parity(loaded: LoadedConfig, _ctx: Context, opts: ParityOptions = {}): Promise<ParityReport> {
-  const { remote, main_branch } = loaded.config;
+export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOptions = {}): Promise<ParityReport> {
+  const { remote, main_branch, git_timeout_seconds } = loaded.config;
   const repoDir = loaded.repo.mainWorktree ?? loaded.repo.commonDir;
-  const h = openGit(repoDir);
+  const settings = { env: ctx.env, timeoutSeconds: git_timeout_seconds, timers: ctx.timers };
+  const h = openGit(repoDir, settings);
   const mainRef = remoteRef(remote, main_branch);
   const [mainSha] = await resolveRevisions(h, [mainRef]);
   if (!mainSha) throw errors.mainRefMissing(mainRef, remote);
@@ -115,9 +122,10 @@ export async function parity(loaded: LoadedConfig, _ctx: Context, opts: ParityOp
   const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir)).outcomes, opts.since);
   const history = new MainHistory(decisions.length > 0 ? await listCommits(h, mainSha) : [], mainSha);
   // merge-tree writes the merged trees: into a temporary object store, never the repository's.
-  const objects = temporaryObjects(loaded.repo.commonDir);
+  const objects = createTemporaryObjects(loaded.config.state_dir);
   try {
-    const fates = await liveFates(h, openGit(repoDir, { objects }), history, decisions);
+    const merges = new MergeTrees(openGit(repoDir, settings, { objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects')] }), false);
+    const fates = await liveFates(h, merges, history, decisions);
     return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate)));
   } finally {
     objects.remove();
@@ -146,7 +154,7 @@ interface Found {
   via: Landing['via'];
 }
 
-async function liveFates(h: GitHandle, scratch: GitHandle, history: MainHistory, decisions: readonly Outcome[]): Promise<Fate[]> {
+async function liveFates(h: GitHandle, merges: MergeTrees, history: MainHistory, decisions: readonly Outcome[]): Promise<Fate[]> {
   // Patch-ids only for main commits that can matter: from the oldest main the shadow evaluated against.
   const windowStart = decisions.reduce((min, o) => Math.min(min, evaluatedAt(history, o) ?? Infinity), Infinity);
   const window = history.inLandingOrder(Number.isFinite(windowStart) ? windowStart : 0).filter((c) => c.parents.length <= 1);
@@ -166,7 +174,7 @@ async function liveFates(h: GitHandle, scratch: GitHandle, history: MainHistory,
     found.flatMap((f, i) => (f ? [inverseSpec(f, decisions[i] as Outcome)] : [])),
     (d) => d.to,
   );
-  const [inverse, clean] = await Promise.all([diffPatchIds(h, inverses, { reverse: true }), cleanliness(scratch, found, decisions)]);
+  const [inverse, clean] = await Promise.all([diffPatchIds(h, inverses, { reverse: true }), cleanliness(merges, found, decisions)]);
 
   return decisions.map((o, i) => {
     const f = found[i];
@@ -212,27 +220,28 @@ function inverseSpec(f: Found, o: Outcome): DiffSpec {
  * (git's octopus strategy refuses conflicts); a merge of exactly what the shadow merged is compared
  * with the shadow's result; any other merge with the automatic merge of its own two parents.
  */
-async function cleanliness(scratch: GitHandle, found: readonly (Found | null)[], decisions: readonly Outcome[]): Promise<boolean[]> {
-  const automatic = new Map<string, Promise<boolean>>();
-  const mergedCleanly = (m: CommitInfo): Promise<boolean> => {
-    let result = automatic.get(m.sha);
-    if (!result) {
-      const [ours, theirs] = m.parents as [string, string];
-      result = mergeTree(scratch, ours, theirs).then((r) => r.clean && r.tree === m.tree);
-      automatic.set(m.sha, result);
-    }
-    return result;
-  };
-  return Promise.all(
-    found.map(async (f, i) => {
-      if (!f || f.via !== 'merge' || f.commit.parents.length > 2) return true;
-      const o = decisions[i] as Outcome;
-      const shadowMergedTheSame = f.commit.parents[0] === o.main_sha && f.commit.parents[1] === o.sha;
-      if (shadowMergedTheSame && o.merged_tree) return f.commit.tree === o.merged_tree;
-      if (shadowMergedTheSame && o.reasons.includes('merge_conflict')) return false;
-      return mergedCleanly(f.commit);
-    }),
+async function cleanliness(merges: MergeTrees, found: readonly (Found | null)[], decisions: readonly Outcome[]): Promise<boolean[]> {
+  const answers: (boolean | CommitInfo)[] = found.map((f, i) => {
+    if (!f || f.via !== 'merge' || f.commit.parents.length > 2) return true;
+    const o = decisions[i] as Outcome;
+    const shadowMergedTheSame = f.commit.parents[0] === o.main_sha && f.commit.parents[1] === o.sha;
+    if (shadowMergedTheSame && o.merged_tree) return f.commit.tree === o.merged_tree;
+    if (shadowMergedTheSame && o.reasons.includes('merge_conflict')) return false;
+    return f.commit;
+  });
+  // The merges the records cannot answer, each once, through one merge-tree process.
+  const toMerge = uniqueBy(
+    answers.filter((a): a is CommitInfo => typeof a !== 'boolean'),
+    (m) => m.sha,
   );
+  const merged = await merges.merge(toMerge.map((m) => [m.parents[0], m.parents[1]] as [string, string]));
+  const automatic = new Map<string, boolean>();
+  toMerge.forEach((m, i) => {
+    const r = merged[i];
+    if (!r?.ok) throw r?.error ?? errors.gitFailed(['merge-tree'], null, `no result for ${m.sha}`);
+    automatic.set(m.sha, r.result.clean && r.result.tree === m.tree);
+  });
+  return answers.map((a) => (typeof a === 'boolean' ? a : (automatic.get(a.sha) as boolean)));
 }
 
 /** The earliest of `commits` that landed at chain index `from` or later, other than `except`. */

@@ -66,6 +66,9 @@ export async function runAsHolder(deps: HolderDeps, opts: HolderOptions): Promis
   }, config.lease.renew_every_seconds * 1000);
 
   const engine = deps.engine();
+  // Losing the lease stops what the engine runs at once (its evaluation fails with E_CANCELLED and
+  // records nothing), not when a long check ends; closing again at the end is harmless.
+  lost.signal.addEventListener('abort', () => void engine.close().catch(() => undefined), { once: true });
   let session: HolderSession | null = null;
   let decided = 0;
   let ingested = 0;

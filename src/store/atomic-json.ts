@@ -7,8 +7,12 @@ import { errors } from '../contract/errors.js';
 import { describeErrors, formatProblems, type Validator } from '../contract/validate.js';
 import { readStateFile, replaceFile, writeAll } from './files.js';
 
-export function writeJsonAtomic<T>(path: string, data: T, validate: Validator<T>): void {
-  assertValid(path, data, validate);
+/**
+ * Every state file passes the validator its reader uses; only derived caches that have no schema
+ * (cache/, deletable at any time) are written without one.
+ */
+export function writeJsonAtomic<T>(path: string, data: T, validate?: Validator<T>): void {
+  if (validate) assertValid(path, data, validate);
   const bytes = Buffer.from(`${JSON.stringify(data)}\n`);
   replaceFile(path, (fd) => writeAll(fd, bytes));
 }

@@ -9,6 +9,7 @@
  * - ledger.ts: exactly-once and single-holder checks
  * - runtime.ts: an instant evaluator, lease owners
  * - git-spy.ts: counting git processes through a PATH shim
+ * - processes.ts: whether a process is gone, a process's children (Linux /proc)
  */
 export * from './cli.js';
 export * from './clock.js';
@@ -17,5 +18,6 @@ export * from './env.js';
 export * from './events.js';
 export * from './git-spy.js';
 export * from './ledger.js';
+export * from './processes.js';
 export * from './repo.js';
 export * from './runtime.js';

@@ -1,0 +1,95 @@
+/** History questions on a fixture repository, and values from events that never reach git. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createFixture, type Fixture } from '../../fixtures/repo.js';
+import { fetchRemoteTracking } from '../../src/git/fetch.js';
+import { remoteRef } from '../../src/git/guard.js';
+import { diffPatchIds, isAncestor, listCommits, mergeBase, patchIds } from '../../src/git/history.js';
+import { openGit } from '../../src/git/runner.js';
+import { gitSpy, testEnv } from '../support/index.js';
+import { settings } from './support.js';
+
+describe('on a fixture repository', () => {
+  let fx: Fixture;
+  before(() => {
+    fx = createFixture();
+  });
+  after(() => fx.remove());
+  const rev = (r: string) => fx.git(fx.clone, 'rev-parse', r);
+
+  test('option-injection values are refused and never spawn git', async () => {
+    const spy = gitSpy();
+    const h = openGit(fx.clone, settings({ env: testEnv(spy.env) }));
+    const pwned = join(fx.root, 'pwned');
+    const clean = fx.scenarios.clean.sha;
+    for (const attempt of [
+      () => mergeBase(h, '--output=' + pwned, clean),
+      () => mergeBase(h, clean, '-c'),
+      () => isAncestor(h, '--upload-pack=touch ' + pwned, 'refs/remotes/origin/main'),
+      () => isAncestor(h, clean, 'origin/main'),
+      () => listCommits(h, `--output=${pwned}`),
+      () => fetchRemoteTracking(h, 'origin', ['--upload-pack=touch ' + pwned]),
+      () => fetchRemoteTracking(h, '--upload-pack=touch ' + pwned, ['main']),
+      () => fetchRemoteTracking(h, 'ext::sh -c touch% ' + pwned, ['main']),
+      () => diffPatchIds(h, [{ to: clean, from: '-c' }]),
+      () => new Promise((resolve) => resolve(remoteRef('origin', '--upload-pack=evil'))),
+    ]) {
+      await assert.rejects(attempt, { code: 'E_GIT_REFUSED' });
+    }
+    assert.deepEqual(spy.calls(), []);
+    assert.equal(existsSync(pwned), false);
+  });
+
+  test('merge base and ancestry from exit codes', async () => {
+    const h = openGit(fx.clone, settings());
+    const main = rev('refs/remotes/origin/main');
+    assert.equal(await mergeBase(h, main, fx.scenarios.clean.sha), rev(`${fx.scenarios.clean.sha}^`));
+    assert.equal(await isAncestor(h, fx.scenarios.already_merged.sha, 'refs/remotes/origin/main'), true);
+    assert.equal(await isAncestor(h, fx.scenarios.clean.sha, main), false);
+    await assert.rejects(isAncestor(h, 'f'.repeat(40), main), { code: 'E_GIT_FAILED' });
+    // Unrelated histories have no merge base: an answer, not an error.
+    const orphan = fx.git(fx.clone, 'commit-tree', '-m', 'orphan', rev('HEAD^{tree}'));
+    assert.equal(await mergeBase(h, main, orphan), null);
+  });
+
+  test('history for parity: commits with parents and trees in one spawn, patch ids for many commits in two, streamed side by side', async () => {
+    const [main, tree] = [rev('refs/remotes/origin/main'), rev('refs/remotes/origin/main^{tree}')];
+    const spy = gitSpy();
+    const h = openGit(fx.clone, settings({ env: testEnv(spy.env) }));
+    const commits = await listCommits(h, 'refs/remotes/origin/main');
+    assert.equal(commits[0]?.sha, main);
+    assert.equal(commits[0]?.tree, tree);
+    assert.ok(commits.some((c) => c.parents.length === 2), 'the merge of already_merged');
+    const squash = commits.find((c) => c.subject === 'squash-merge squashed')?.sha as string;
+    const ids = await patchIds(h, [fx.scenarios.squashed.sha, squash, fx.scenarios.clean.sha]);
+    assert.equal(ids.get(fx.scenarios.squashed.sha), ids.get(squash), 'a squash merge has the same patch id');
+    assert.notEqual(ids.get(fx.scenarios.clean.sha), ids.get(squash));
+    // The inverse change's id is what a revert of it carries.
+    const reverse = await diffPatchIds(h, [{ to: fx.scenarios.squashed.sha }], { reverse: true });
+    fx.git(fx.worktrees.alice as string, 'checkout', '-q', '--detach', fx.scenarios.squashed.sha);
+    fx.git(fx.worktrees.alice as string, 'revert', '--no-edit', 'HEAD');
+    const revert = fx.git(fx.worktrees.alice as string, 'rev-parse', 'HEAD');
+    assert.equal(reverse.get(fx.scenarios.squashed.sha), (await patchIds(h, [revert])).get(revert));
+    assert.deepEqual(spy.calls().sort(), ['diff-tree', 'diff-tree', 'diff-tree', 'log', 'patch-id', 'patch-id', 'patch-id']);
+  });
+
+  test('git 2.39 honours --end-of-options where this module relies on it', () => {
+    const out = join(fx.root, 'eoo-output');
+    const main = rev('refs/remotes/origin/main');
+    for (const args of [
+      ['merge-base', '--end-of-options', main, `--output=${out}`],
+      ['merge-base', '--is-ancestor', '--end-of-options', main, `--output=${out}`],
+      ['log', '--end-of-options', `--output=${out}`],
+      ['diff-tree', '-p', '--end-of-options', `--output=${out}`],
+      ['rev-parse', '--verify', '--end-of-options', `--output=${out}`],
+      ['fetch', '--no-write-fetch-head', '--end-of-options', 'origin', `--output=${out}`],
+    ]) {
+      const r = spawnSync('git', args, { cwd: fx.clone, encoding: 'utf8', env: testEnv() });
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.equal(existsSync(out), false, args.join(' '));
+    }
+  });
+});
