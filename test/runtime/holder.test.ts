@@ -12,7 +12,7 @@ import { QueueState } from '../../src/queue/queue.js';
 import { drain, type DrainReport } from '../../src/runtime/drain.js';
 import type { HeldLease } from '../../src/runtime/lease.js';
 import { acquireLease, releaseLease } from '../../src/runtime/lease-store.js';
-import { HolderSession } from '../../src/runtime/session.js';
+import { HolderSession, type EngineFactory } from '../../src/runtime/session.js';
 import { appendRecords } from '../../src/store/jsonl.js';
 import { readCheckpointFile, readLeaseFile, readQueue } from '../../src/store/readers.js';
 import {
@@ -335,6 +335,37 @@ describe('the lease during a tenure', () => {
     assert.deepEqual(ledger(r.paths).map((o) => o.lease_epoch), [1, 1]);
     assert.ok(ctx.events('lease_renewed').length >= 4);
     assert.equal(timers.pending(), 0, 'the renewal timer is cleared at the end of the tenure');
+  });
+
+  test('a lease lost during a long evaluation closes the engine at once: the check is stopped, not waited for', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, candidateEvents(1));
+    const timers = fakeTimers();
+    const ctx = testContext({ cwd: r.dir, timers });
+    let closes = 0;
+    let stopRunning: ((e: Error) => void) | null = null;
+    const engine: EngineFactory = () => ({
+      // A check that runs until the engine is closed (as the real engine's processes are killed then).
+      evaluate: () =>
+        new Promise<never>((_, reject) => {
+          stopRunning = reject;
+          void (async () => {
+            const got = await acquireLease(r.paths, owner('thief', 'elsewhere', 1), () => new Date(Date.now() + 3600_000), 60);
+            assert.ok(got.acquired);
+            timers.advance(30_000); // the renewal finds the lease gone
+          })();
+        }),
+      close: () => {
+        closes += 1;
+        stopRunning?.(new Error('cancelled: the engine was closed'));
+        return Promise.resolve();
+      },
+    });
+    const lost = await drain(r.load(), ctx, { engine });
+    assert.equal(lost.status, 'lease_lost', JSON.stringify(lost));
+    assert.ok(closes >= 1);
+    assert.deepEqual(ledger(r.paths), []);
+    assert.equal(readQueue(r.paths)[0]?.status, 'in_progress', 'the next holder recovers it');
   });
 
   test('a lease taken over mid-evaluation: the decision is not written, the holder stops, the next one finishes', async () => {
