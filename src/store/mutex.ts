@@ -21,6 +21,8 @@ const RETRY = { attempts: 400, minMs: 2, maxMs: 50, factor: 1.3 };
 export interface MutexOptions {
   /** Told when a mutex left by a dead process of this host was broken. */
   onBroken?: (owner: { host: string; pid: number }) => void;
+  /** Test seam: proper-lockfile's lock, to force the failures a pause causes at the exact point. */
+  lock?: typeof lockfile.lock;
 }
 
 /** `fn` gets `assertIntact`, to call before each write: it throws once the lock was found compromised. */
@@ -61,7 +63,7 @@ async function lockWhenFree(paths: StatePaths, opts: MutexOptions, onCompromised
   for (let attempt = 1; ; attempt++) {
     breakIfOwnerDead(paths, opts);
     try {
-      const release = await lockfile.lock(paths.dir, { lockfilePath: paths.mutex, realpath: false, stale: STALE_MS, update: STALE_MS / 4, retries: 0, onCompromised });
+      const release = await (opts.lock ?? lockfile.lock)(paths.dir, { lockfilePath: paths.mutex, realpath: false, stale: STALE_MS, update: STALE_MS / 4, retries: 0, onCompromised });
       recordOwner(paths);
       return async () => {
         try {

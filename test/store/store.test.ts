@@ -18,7 +18,8 @@ import { readJson, writeJsonAtomic } from '../../src/store/atomic-json.js';
 import { openState, readStateFile, sweepTempFiles, tempPathFor } from '../../src/store/files.js';
 import { HolderLog, sealAgainstLateWriters } from '../../src/store/holder-log.js';
 import { appendRecord, appendRecords, emptyCursor, forEachLineSince, hasWholeLineAfter, logEnd, readLogTail, sizeOf, type LogCursor } from '../../src/store/jsonl.js';
-import { withStateMutex } from '../../src/store/mutex.js';
+import lockfile from 'proper-lockfile';
+import { withStateMutex, type MutexOptions } from '../../src/store/mutex.js';
 import { statePaths } from '../../src/store/paths.js';
 import { logSegments } from '../../src/store/segments.js';
 import { at, sleep, tempDirsRemovedAfter } from '../support/index.js';
@@ -452,6 +453,22 @@ describe('the state mutex (proper-lockfile)', () => {
     await assert.rejects(withStateMutex(paths, () => Promise.reject(new Error('boom'))), /boom/);
     assert.equal(await withStateMutex(paths, () => 42), 42);
     assert.deepEqual(readdirSync(d), []);
+  });
+
+  test('resumed after a pause, its fresh lock removed by a waiter that judged it stale (ENOENT): it tries again, and never says the state directory does not exist', async () => {
+    const { dir: d } = dir();
+    const paths = statePaths(d);
+    let attempts = 0;
+    const lock: NonNullable<MutexOptions['lock']> = async (file, options) => {
+      attempts += 1;
+      if (attempts === 1) throw Object.assign(new Error(`ENOENT: no such file or directory, stat '${paths.mutex}'`), { code: 'ENOENT' });
+      return lockfile.lock(file, options);
+    };
+    assert.equal(await withStateMutex(paths, () => 42, { lock }), 42);
+    assert.equal(attempts, 2);
+    // The same failure with the directory really gone is reported at once, as such.
+    rmSync(d, { recursive: true });
+    await assert.rejects(withStateMutex(paths, () => 1, { lock: () => Promise.reject(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })) }), (e: ShadowError) => e.code === 'E_STATE_DIR' && /does not exist/.test(e.message));
   });
 
   test('a missing state directory is E_STATE_DIR', async () => {
