@@ -63,7 +63,7 @@ const crashInjection: Scenario = {
   async run(soak) {
     const repo = shadowRepo();
     try {
-      const rounds = soak ? 200 : 12;
+      const rounds = soak ? 200 : 6;
       const random = prng(0x5eed);
       const expected: string[] = [];
       for (let r = 0; r < rounds; r++) {
@@ -111,7 +111,7 @@ const leaseContention: Scenario = {
     // SIGTERM before its handlers are installed would kill it, not stop it).
     const replacements: Promise<void>[] = [];
     try {
-      const rounds = soak ? 60 : 5;
+      const rounds = soak ? 60 : 3;
       await Promise.all([0, 1, 2, 3].map(() => startWatcher()));
       const drainers = [0, 1, 2, 3].map(async () => {
         while (!stop) {
