@@ -119,7 +119,7 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
   const [mainSha] = await resolveRevisions(h, [mainRef]);
   if (!mainSha) throw errors.mainRefMissing(mainRef, remote);
 
-  const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir).outcomes).outcomes, opts.since);
+  const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir)).outcomes, opts.since);
   const history = new MainHistory(decisions.length > 0 ? await listCommits(h, mainSha) : [], mainSha);
   // merge-tree writes the merged trees: into a temporary object store, never the repository's.
   const objects = createTemporaryObjects(loaded.config.state_dir);
