@@ -62,6 +62,10 @@ git_timeout_seconds: 120
 # What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before
 # it that main does not contain yet, as an owner of main would have merged them. tip: live main alone.
 base: queue
+
+# With base: queue, how long a would_integrate candidate stays in the stack without reaching main
+# (the live integrator may never take it); at most 30 days.
+stack_window_seconds: 86400
 `;
 }
 

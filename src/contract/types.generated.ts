@@ -113,7 +113,12 @@ export interface Round {
      * Candidates whose event conditions are not all met yet.
      */
     waiting: number;
+    /**
+     * Candidates in the stack (base: queue): decided would_integrate, not in live main yet (absent: none).
+     */
+    stacked?: number;
   };
+  stack_checked?: StackChecked;
 }
 /**
  * How far readiness.jsonl was consumed: the identity of the live file, the offset, and what proves the consumed bytes unchanged.
@@ -208,6 +213,16 @@ export interface SnapshotRef {
   log: LogCursor;
   ledger: LogPosition;
 }
+/**
+ * The live main the stack was last checked against (each entry not in it, its branch still containing it), and when; absent before the first check.
+ *
+ * This interface was referenced by `CheckpointFile`'s JSON-Schema
+ * via the `definition` "StackChecked".
+ */
+export interface StackChecked {
+  main_sha: string;
+  at: string;
+}
 
 // config.schema.json
 /**
@@ -274,6 +289,10 @@ export interface Config {
    * What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.
    */
   base?: 'queue' | 'tip';
+  /**
+   * With base: queue, how long a would_integrate candidate stays in the stack without reaching live main (the live integrator may never take it): past it, it leaves the stack and later candidates are no longer merged onto it. At most 30 days.
+   */
+  stack_window_seconds?: number;
 }
 
 // conflicts.schema.json
@@ -761,19 +780,35 @@ export interface InitResult {
 
 // journal.schema.json
 /**
- * One line of journal.<epoch>.<seq>.jsonl, the holder's append-only journal: a base (the live queue and the round it stands at) followed by the changes since. Records carry the epoch that wrote them.
+ * One line of journal.<epoch>.<seq>.jsonl, the holder's append-only journal: a base (the live queue, the stack and the round it stands at) followed by the changes since. Records carry the epoch that wrote them.
  */
 export type JournalRecord = {
-  t: 'base' | 'tenure' | 'enqueue' | 'transition' | 'round' | 'drop';
-} & (JournalBase | JournalTenure | JournalEnqueue | JournalTransition | JournalRound | JournalDrop);
+  t: 'base' | 'tenure' | 'enqueue' | 'transition' | 'round' | 'drop' | 'stack_push' | 'stack_drop';
+} & (
+  | JournalBase
+  | JournalTenure
+  | JournalEnqueue
+  | JournalTransition
+  | JournalRound
+  | JournalDrop
+  | JournalStackPush
+  | JournalStackDrop
+);
 /**
  * This interface was referenced by `undefined`'s JSON-Schema
  * via the `definition` "QueueStatus".
  */
 export type QueueStatus = 'queued' | 'in_progress';
+/**
+ * Why a candidate left the stack. on_main: live main contains it (an ancestor of main, or merging it onto main changes nothing: merged, squashed or cherry-picked). superseded: a newer candidate of its slug, or a new readiness episode of it, was enqueued. branch_gone: its remote branch is gone or no longer contains it. window: stack_window_seconds passed without it reaching main. no_longer_merges: main moved and it no longer merges cleanly onto main plus the candidates ahead of it (the owner of main would have merged it before main moved; live main took something else). base_tip: the config says base: tip, which keeps no stack.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "StackDropReason".
+ */
+export type StackDropReason = 'on_main' | 'superseded' | 'branch_gone' | 'window' | 'no_longer_merges' | 'base_tip';
 
 /**
- * First record of a journal: the state it starts from. The base's items follow as enqueue records.
+ * First record of a journal: the state it starts from. The base's items follow as enqueue records, then its stack as stack_push records.
  *
  * This interface was referenced by `undefined`'s JSON-Schema
  * via the `definition` "JournalBase".
@@ -790,6 +825,10 @@ export interface JournalBase {
    */
   items: number;
   round: Round;
+  /**
+   * How many stack_push records follow the items that belong to the base (absent: none).
+   */
+  stack?: number;
 }
 /**
  * A holder started a tenure on this journal.
@@ -903,6 +942,66 @@ export interface JournalDrop {
   branch: string;
   sha: string;
   reason: string;
+}
+/**
+ * A would_integrate candidate joins the stack (base: queue), written once its ledger line is durable. The stack's order is the order of these records.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalStackPush".
+ */
+export interface JournalStackPush {
+  t: 'stack_push';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  entry: StackEntry;
+}
+/**
+ * A candidate of the stack: decided would_integrate with base: queue, and not known to be in live main yet.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "StackEntry".
+ */
+export interface StackEntry {
+  slug: string;
+  branch: string;
+  sha: string;
+  /**
+   * Readiness episode of its decision.
+   */
+  episode: number;
+  /**
+   * When it was decided: stack_window_seconds counts from here.
+   */
+  decided_at: string;
+  /**
+   * Live main's tip it was decided against.
+   */
+  main_sha: string | null;
+}
+/**
+ * A candidate leaves the stack.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalStackDrop".
+ */
+export interface JournalStackDrop {
+  t: 'stack_drop';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  at: string;
+  slug: string;
+  branch: string;
+  sha: string;
+  episode: number;
+  reason: StackDropReason;
+  /**
+   * Live main's tip when it was found to leave, for the reasons git decides.
+   */
+  main_sha?: string;
 }
 
 // lease-claim.schema.json
@@ -1019,9 +1118,13 @@ export interface Outcome {
    */
   base?: 'queue' | 'tip';
   /**
-   * The candidates the would-be merge was stacked on (base: queue), in decision order; empty when evaluated on live main alone.
+   * The candidates the would-be merge was stacked on (base: queue): the would_integrate candidates decided before it that live main did not contain yet, in decision order. Empty when evaluated on live main alone, or when no merge was tried (a verdict from events, a sha not on its branch, a git error before the merge).
    */
   ahead?: CandidateRef[];
+  /**
+   * The candidates ahead (from `ahead`) that this one collides with: present only on a would_block with merge_conflict whose candidate merges cleanly onto live main alone, so that the conflict comes from the stack. Each one named merges cleanly with live main but conflicts with this candidate; when no single one does (the conflict needs several of them), all of `ahead` are named.
+   */
+  collides_with?: CandidateRef[];
 }
 /**
  * This interface was referenced by `Outcome`'s JSON-Schema
@@ -1054,7 +1157,7 @@ export type LiveFate = 'landed_clean' | 'landed_resolved' | 'reverted' | 'pendin
  * This interface was referenced by `ParityReport`'s JSON-Schema
  * via the `definition` "Verdict".
  */
-export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'excluded';
+export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'order_differs' | 'excluded';
 
 /**
  * `parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.
@@ -1082,6 +1185,7 @@ export interface ParityReport {
     over_strict: string;
     interval: string;
     gate: string;
+    order_differs: string;
   };
   /**
    * Candidates by shadow decision (rows) and live fate (columns).
@@ -1116,6 +1220,14 @@ export interface ParityReport {
    * would_block, but live landed it cleanly.
    */
   over_strict: number;
+  /**
+   * would_block decisions that came from the stack: the candidate merged cleanly onto live main alone and conflicted with candidates ahead of it (collides_with). They are judged like any other block, except those counted in order_differs.
+   */
+  stack_blocks: number;
+  /**
+   * Stack-caused blocks that live landed cleanly without having landed first what they collided with: live took another order than the queue. Not compared (neither agreement nor over_strict): the owner of main, merging in queue order, would have seen the conflict.
+   */
+  order_differs: number;
   /**
    * Candidates not landed yet.
    */
@@ -1164,6 +1276,10 @@ export interface ParityCandidate {
    */
   reverted_by: string | null;
   verdict: Verdict;
+  /**
+   * For a stack-caused block: the candidates ahead it collided with (the outcome's collides_with).
+   */
+  collides_with?: CandidateRef[];
 }
 /**
  * This interface was referenced by `ParityReport`'s JSON-Schema
@@ -1355,6 +1471,10 @@ export interface ResolvedConfig {
    * What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.
    */
   base: 'queue' | 'tip';
+  /**
+   * With base: queue, how long a would_integrate candidate stays in the stack without reaching live main (the live integrator may never take it): past it, it leaves the stack and later candidates are no longer merged onto it. At most 30 days.
+   */
+  stack_window_seconds: number;
 }
 
 // snapshot.schema.json
@@ -1397,7 +1517,7 @@ export interface SnapshotHeader {
 export type LeaseState = 'free' | 'held' | 'expired';
 
 /**
- * `status --json`: the mode, the lease, the queue, outcome counts, how far ingestion lags behind the log and the last decision, read from the state files alone.
+ * `status --json`: the mode, the lease, the queue, the stack, outcome counts, how far ingestion lags behind the log and the last decision, read from the state files alone.
  */
 export interface StatusReport {
   /**
@@ -1418,6 +1538,10 @@ export interface StatusReport {
    * The live queue in order: the first is evaluated next.
    */
   queue: QueueEntry[];
+  /**
+   * The stack (base: queue), in decision order: the would_integrate candidates that later candidates are merged onto, because live main has not taken them yet. Empty with base: tip.
+   */
+  stack: StackStatusEntry[];
   /**
    * Candidates whose event conditions are not all met yet, as of the checkpoint.
    */
@@ -1483,6 +1607,41 @@ export interface QueueEntry {
    * For an in_progress item: whether the lease holder evaluating it is alive (false: the lease is free or expired, or its process on this host is gone; the next holder puts the item back in the queue). null for a queued item.
    */
   holder_alive: boolean | null;
+}
+/**
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "StackStatusEntry".
+ */
+export interface StackStatusEntry {
+  /**
+   * 1 for the candidate merged first (onto live main).
+   */
+  position: number;
+  slug: string;
+  branch: string;
+  sha: string;
+  episode: number;
+  decided_at: string;
+  /**
+   * Seconds since it was decided.
+   */
+  age_s: number;
+  /**
+   * Live main's tip it was decided against.
+   */
+  main_sha: string | null;
+  /**
+   * The live main the stack was last checked against, and when (null: not checked since it was decided). It was not in that main, and its branch still contained it.
+   */
+  checked: StackChecked | null;
+  /**
+   * When it leaves the stack at the latest: decided_at + stack_window_seconds.
+   */
+  expires_at: string;
+  /**
+   * Why it is still there, for people.
+   */
+  why: string;
 }
 /**
  * Outcomes in the ledger, by kind.
@@ -1580,9 +1739,11 @@ export const HOOK_NAME_VALUES: readonly HookName[] = ["post-commit","post-merge"
 /** Every HookAction (hooks.schema.json). */
 export const HOOK_ACTION_VALUES: readonly HookAction[] = ["installed","updated","unchanged","removed","restored","absent","foreign"];
 /** The fields of each JournalRecord by its t (journal.schema.json): required and optional, t left out. */
-export const JOURNAL_RECORD_FIELDS: { readonly [K in JournalRecord['t']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"base":{"required":["epoch","at","items","round"],"optional":[]},"tenure":{"required":["epoch","at","owner"],"optional":[]},"enqueue":{"required":["epoch","item"],"optional":[]},"transition":{"required":["epoch","slug","branch","sha","transition"],"optional":[]},"round":{"required":["epoch","round"],"optional":[]},"drop":{"required":["epoch","at","slug","branch","sha","reason"],"optional":[]}};
+export const JOURNAL_RECORD_FIELDS: { readonly [K in JournalRecord['t']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"base":{"required":["epoch","at","items","round"],"optional":["stack"]},"tenure":{"required":["epoch","at","owner"],"optional":[]},"enqueue":{"required":["epoch","item"],"optional":[]},"transition":{"required":["epoch","slug","branch","sha","transition"],"optional":[]},"round":{"required":["epoch","round"],"optional":[]},"drop":{"required":["epoch","at","slug","branch","sha","reason"],"optional":[]},"stack_push":{"required":["epoch","entry"],"optional":[]},"stack_drop":{"required":["epoch","at","slug","branch","sha","episode","reason"],"optional":["main_sha"]}};
 /** Every QueueStatus (journal.schema.json). */
 export const QUEUE_STATUS_VALUES: readonly QueueStatus[] = ["queued","in_progress"];
+/** Every StackDropReason (journal.schema.json). */
+export const STACK_DROP_REASON_VALUES: readonly StackDropReason[] = ["on_main","superseded","branch_gone","window","no_longer_merges","base_tip"];
 /** Every OutcomeKind (outcome.schema.json). */
 export const OUTCOME_KIND_VALUES: readonly OutcomeKind[] = ["would_integrate","would_block","superseded"];
 /** Every ReasonCode (outcome.schema.json). */
@@ -1592,7 +1753,7 @@ export const LIVE_FATE_VALUES: readonly LiveFate[] = ["landed_clean","landed_res
 /** Every ShadowRow (parity.schema.json). */
 export const SHADOW_ROW_VALUES: readonly ShadowRow[] = ["would_integrate","would_block","already_integrated","superseded"];
 /** Every Verdict (parity.schema.json). */
-export const VERDICT_VALUES: readonly Verdict[] = ["agree","unsafe_permissive","over_strict","excluded"];
+export const VERDICT_VALUES: readonly Verdict[] = ["agree","unsafe_permissive","over_strict","order_differs","excluded"];
 /** The fields of each ReadinessEvent by its type (readiness-event.schema.json): required and optional, type left out. */
 export const READINESS_EVENT_FIELDS: { readonly [K in ReadinessEvent['type']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"review_approved":{"required":["slug","approved_at","review_round","reviewer_session_id"],"optional":["id","sha"]},"finalize_ready":{"required":["slug","branch","sha","worker_session_id","orchestrator_session_id","ready_at"],"optional":["id"]},"branch_pushed":{"required":["branch","sha","remote","pushed_at","pusher"],"optional":["id"]},"retry_requested":{"required":["slug","requested_at","requested_by"],"optional":["id","sha"]}};
 /** Every EventType (readiness-event.schema.json). */

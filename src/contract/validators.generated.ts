@@ -1257,7 +1257,7 @@ return errors === 0;
 }
 validate20.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/config.schema.json","title":"Config","description":".shadow-integrator.yml at the repository's top level. Every key is optional; unknown keys are errors.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"],"default":"off"},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName","default":"origin"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch","default":"main"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"default":{},"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":120},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":30}}},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600,"default":10},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean","default":false},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"],"default":"merge-tree"},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":300}}}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400,"default":120},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"],"default":"queue"}}};
+const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/config.schema.json","title":"Config","description":".shadow-integrator.yml at the repository's top level. Every key is optional; unknown keys are errors.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"],"default":"off"},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName","default":"origin"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch","default":"main"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"default":{},"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":120},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":30}}},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600,"default":10},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean","default":false},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"],"default":"merge-tree"},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["run"],"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400,"default":300}}}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400,"default":120},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"],"default":"queue"},"stack_window_seconds":{"description":"With base: queue, how long a would_integrate candidate stays in the stack without reaching live main (the live integrator may never take it): past it, it leaves the stack and later candidates are no longer merged onto it. At most 30 days.","type":"number","exclusiveMinimum":0,"maximum":2592000,"default":86400}}};
 const func15 = Object.prototype.hasOwnProperty;
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1301,6 +1301,9 @@ data.git_timeout_seconds = 120;
 }
 if(data.base === undefined){
 data.base = "queue";
+}
+if(data.stack_window_seconds === undefined){
+data.stack_window_seconds = 86400;
 }
 for(const key0 in data){
 if(!(func15.call(schema59.properties, key0))){
@@ -1749,9 +1752,10 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-else {
-const err38 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data};
+let data17 = data.stack_window_seconds;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 2592000 || isNaN(data17)){
+const err38 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000},message:"must be <= 2592000",schema:2592000,parentSchema:schema59.properties.stack_window_seconds,data:data17};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1760,12 +1764,44 @@ vErrors.push(err38);
 }
 errors++;
 }
+if(data17 <= 0 || isNaN(data17)){
+const err39 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema59.properties.stack_window_seconds,data:data17};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema59.properties.stack_window_seconds.type,parentSchema:schema59.properties.stack_window_seconds,data:data17};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema59.type,parentSchema:schema59,data};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
 validate30.errors = vErrors;
 return errors === 0;
 }
 validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema62 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/outcome.schema.json","title":"Outcome","description":"One line of outcomes.jsonl: one decision of the shadow integrator.","type":"object","additionalProperties":false,"required":["schema_version","outcome","slug","branch","sha","reasons","conflicts","main_sha","merge_base","merged_tree","ready_at","enqueued_at","decided_at","lease_epoch","duration_ms"],"properties":{"schema_version":{"description":"2 since ahead, episode and base were added; readers accept 1 (those fields absent: ahead empty, episode 1, base tip).","enum":[1,2]},"outcome":{"$ref":"#/$defs/OutcomeKind"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reasons":{"type":"array","items":{"$ref":"#/$defs/ReasonCode"}},"conflicts":{"type":"array","items":{"$ref":"#/$defs/Conflict"}},"main_sha":{"description":"Canonical main tip the candidate was evaluated against (null when it could not be resolved or was not needed).","type":["string","null"]},"merge_base":{"type":["string","null"]},"merged_tree":{"description":"Tree of the would-be merge; only when it is clean.","type":["string","null"]},"superseded_by":{"type":"object","additionalProperties":false,"required":["branch","sha"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"}}},"message":{"description":"Git's message for git_error; the tail of a failing check's output for checks_failed.","type":"string"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"decided_at":{"type":"string"},"lease_epoch":{"description":"Fencing epoch of the lease under which the decision was made.","type":"integer","minimum":1},"duration_ms":{"type":"number","minimum":0},"git_version":{"type":"string"},"engine":{"enum":["merge-tree","worktree"]},"episode":{"description":"Readiness episode of the candidate: 1, then +1 for each retry_requested accepted after a decision. Exactly one outcome exists per (slug, branch, sha, episode).","type":"integer","minimum":1},"base":{"description":"What the candidate was merged onto: queue (live main plus the stack ahead) or tip (live main alone).","enum":["queue","tip"]},"ahead":{"description":"The candidates the would-be merge was stacked on (base: queue), in decision order; empty when evaluated on live main alone.","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}},"$defs":{"OutcomeKind":{"enum":["would_integrate","would_block","superseded"]},"ReasonCode":{"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]},"Conflict":{"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}}}};
+const schema62 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/outcome.schema.json","title":"Outcome","description":"One line of outcomes.jsonl: one decision of the shadow integrator.","type":"object","additionalProperties":false,"required":["schema_version","outcome","slug","branch","sha","reasons","conflicts","main_sha","merge_base","merged_tree","ready_at","enqueued_at","decided_at","lease_epoch","duration_ms"],"properties":{"schema_version":{"description":"2 since ahead, episode and base were added; readers accept 1 (those fields absent: ahead empty, episode 1, base tip).","enum":[1,2]},"outcome":{"$ref":"#/$defs/OutcomeKind"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reasons":{"type":"array","items":{"$ref":"#/$defs/ReasonCode"}},"conflicts":{"type":"array","items":{"$ref":"#/$defs/Conflict"}},"main_sha":{"description":"Canonical main tip the candidate was evaluated against (null when it could not be resolved or was not needed).","type":["string","null"]},"merge_base":{"type":["string","null"]},"merged_tree":{"description":"Tree of the would-be merge; only when it is clean.","type":["string","null"]},"superseded_by":{"type":"object","additionalProperties":false,"required":["branch","sha"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"}}},"message":{"description":"Git's message for git_error; the tail of a failing check's output for checks_failed.","type":"string"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"decided_at":{"type":"string"},"lease_epoch":{"description":"Fencing epoch of the lease under which the decision was made.","type":"integer","minimum":1},"duration_ms":{"type":"number","minimum":0},"git_version":{"type":"string"},"engine":{"enum":["merge-tree","worktree"]},"episode":{"description":"Readiness episode of the candidate: 1, then +1 for each retry_requested accepted after a decision. Exactly one outcome exists per (slug, branch, sha, episode).","type":"integer","minimum":1},"base":{"description":"What the candidate was merged onto: queue (live main plus the stack ahead) or tip (live main alone).","enum":["queue","tip"]},"ahead":{"description":"The candidates the would-be merge was stacked on (base: queue): the would_integrate candidates decided before it that live main did not contain yet, in decision order. Empty when evaluated on live main alone, or when no merge was tried (a verdict from events, a sha not on its branch, a git error before the merge).","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}},"collides_with":{"description":"The candidates ahead (from `ahead`) that this one collides with: present only on a would_block with merge_conflict whose candidate merges cleanly onto live main alone, so that the conflict comes from the stack. Each one named merges cleanly with live main but conflicts with this candidate; when no single one does (the conflict needs several of them), all of `ahead` are named.","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}},"$defs":{"OutcomeKind":{"enum":["would_integrate","would_block","superseded"]},"ReasonCode":{"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]},"Conflict":{"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}}}};
 const schema63 = {"enum":["would_integrate","would_block","superseded"]};
 const schema64 = {"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]};
 const schema65 = {"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}};
@@ -2518,9 +2554,15 @@ vErrors.push(err60);
 errors++;
 }
 }
-}
-else {
-const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data};
+if(data.collides_with !== undefined){
+let data32 = data.collides_with;
+if(Array.isArray(data32)){
+const len3 = data32.length;
+for(let i3=0; i3<len3; i3++){
+let data33 = data32[i3];
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.slug === undefined){
+const err61 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema66.required,parentSchema:schema66,data:data33};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2529,13 +2571,119 @@ vErrors.push(err61);
 }
 errors++;
 }
+if(data33.branch === undefined){
+const err62 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema66.required,parentSchema:schema66,data:data33};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+if(data33.sha === undefined){
+const err63 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema66.required,parentSchema:schema66,data:data33};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+for(const key4 in data33){
+if(!(((key4 === "slug") || (key4 === "branch")) || (key4 === "sha"))){
+const err64 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema66,data:data33};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data33.slug !== undefined){
+let data34 = data33.slug;
+if(typeof data34 !== "string"){
+const err65 = {instancePath:instancePath+"/collides_with/" + i3+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema66.properties.slug.type,parentSchema:schema66.properties.slug,data:data34};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data33.branch !== undefined){
+let data35 = data33.branch;
+if(typeof data35 !== "string"){
+const err66 = {instancePath:instancePath+"/collides_with/" + i3+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema66.properties.branch.type,parentSchema:schema66.properties.branch,data:data35};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data33.sha !== undefined){
+let data36 = data33.sha;
+if(typeof data36 !== "string"){
+const err67 = {instancePath:instancePath+"/collides_with/" + i3+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema66.properties.sha.type,parentSchema:schema66.properties.sha,data:data36};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema66.type,parentSchema:schema66,data:data33};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/collides_with",schemaPath:"#/properties/collides_with/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema62.properties.collides_with.type,parentSchema:schema62.properties.collides_with,data:data32};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+else {
+const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
 validate31.errors = vErrors;
 return errors === 0;
 }
 validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema67 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/lease.schema.json","title":"LeaseFile","description":"lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing. Each epoch is claimed exclusively first (lease-claim.schema.json): that, not lease.json, is what makes an epoch unique.","type":"object","additionalProperties":false,"required":["schema_version","key","owner","token","epoch","acquired_at","renewed_at","expires_at","released_at"],"properties":{"schema_version":{"const":1},"key":{"const":"integration/main"},"owner":{"$ref":"#/$defs/Owner"},"token":{"description":"Random per acquisition; renew and release must present it.","type":"string"},"epoch":{"description":"Fencing generation: +1 at every acquisition.","type":"integer","minimum":1},"acquired_at":{"type":"string"},"renewed_at":{"type":"string"},"expires_at":{"type":"string"},"released_at":{"type":["string","null"]}},"$defs":{"Owner":{"title":"Owner","description":"Who holds (or held) the lease: host, pid and a run id of the process.","type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}};
-const schema68 = {"title":"Owner","description":"Who holds (or held) the lease: host, pid and a run id of the process.","type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}};
+const schema68 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/lease.schema.json","title":"LeaseFile","description":"lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing. Each epoch is claimed exclusively first (lease-claim.schema.json): that, not lease.json, is what makes an epoch unique.","type":"object","additionalProperties":false,"required":["schema_version","key","owner","token","epoch","acquired_at","renewed_at","expires_at","released_at"],"properties":{"schema_version":{"const":1},"key":{"const":"integration/main"},"owner":{"$ref":"#/$defs/Owner"},"token":{"description":"Random per acquisition; renew and release must present it.","type":"string"},"epoch":{"description":"Fencing generation: +1 at every acquisition.","type":"integer","minimum":1},"acquired_at":{"type":"string"},"renewed_at":{"type":"string"},"expires_at":{"type":"string"},"released_at":{"type":["string","null"]}},"$defs":{"Owner":{"title":"Owner","description":"Who holds (or held) the lease: host, pid and a run id of the process.","type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}};
+const schema69 = {"title":"Owner","description":"Who holds (or held) the lease: host, pid and a run id of the process.","type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}};
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/lease.schema.json" */;
@@ -2550,7 +2698,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.schema_version === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2560,7 +2708,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.key === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2570,7 +2718,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.owner === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "owner"},message:"must have required property '"+"owner"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "owner"},message:"must have required property '"+"owner"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2580,7 +2728,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.token === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "token"},message:"must have required property '"+"token"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "token"},message:"must have required property '"+"token"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2590,7 +2738,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.epoch === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2600,7 +2748,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.acquired_at === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "acquired_at"},message:"must have required property '"+"acquired_at"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "acquired_at"},message:"must have required property '"+"acquired_at"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2610,7 +2758,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.renewed_at === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "renewed_at"},message:"must have required property '"+"renewed_at"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "renewed_at"},message:"must have required property '"+"renewed_at"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2620,7 +2768,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.expires_at === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "expires_at"},message:"must have required property '"+"expires_at"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "expires_at"},message:"must have required property '"+"expires_at"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2630,7 +2778,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.released_at === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "released_at"},message:"must have required property '"+"released_at"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "released_at"},message:"must have required property '"+"released_at"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2640,8 +2788,8 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func15.call(schema67.properties, key0))){
-const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema67,data};
+if(!(func15.call(schema68.properties, key0))){
+const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2654,7 +2802,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(1 !== data0){
-const err10 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema67.properties.schema_version,data:data0};
+const err10 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema68.properties.schema_version,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2667,7 +2815,7 @@ errors++;
 if(data.key !== undefined){
 let data1 = data.key;
 if("integration/main" !== data1){
-const err11 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/const",keyword:"const",params:{allowedValue: "integration/main"},message:"must be equal to constant",schema:"integration/main",parentSchema:schema67.properties.key,data:data1};
+const err11 = {instancePath:instancePath+"/key",schemaPath:"#/properties/key/const",keyword:"const",params:{allowedValue: "integration/main"},message:"must be equal to constant",schema:"integration/main",parentSchema:schema68.properties.key,data:data1};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2681,7 +2829,7 @@ if(data.owner !== undefined){
 let data2 = data.owner;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 if(data2.host === undefined){
-const err12 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema68.required,parentSchema:schema68,data:data2};
+const err12 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema69.required,parentSchema:schema69,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2691,7 +2839,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data2.pid === undefined){
-const err13 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/required",keyword:"required",params:{missingProperty: "pid"},message:"must have required property '"+"pid"+"'",schema:schema68.required,parentSchema:schema68,data:data2};
+const err13 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/required",keyword:"required",params:{missingProperty: "pid"},message:"must have required property '"+"pid"+"'",schema:schema69.required,parentSchema:schema69,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2701,7 +2849,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data2.run_id === undefined){
-const err14 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'",schema:schema68.required,parentSchema:schema68,data:data2};
+const err14 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'",schema:schema69.required,parentSchema:schema69,data:data2};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2712,7 +2860,7 @@ errors++;
 }
 for(const key1 in data2){
 if(!(((key1 === "host") || (key1 === "pid")) || (key1 === "run_id"))){
-const err15 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema68,data:data2};
+const err15 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema69,data:data2};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2725,7 +2873,7 @@ errors++;
 if(data2.host !== undefined){
 let data3 = data2.host;
 if(typeof data3 !== "string"){
-const err16 = {instancePath:instancePath+"/owner/host",schemaPath:"#/$defs/Owner/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.host.type,parentSchema:schema68.properties.host,data:data3};
+const err16 = {instancePath:instancePath+"/owner/host",schemaPath:"#/$defs/Owner/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema69.properties.host.type,parentSchema:schema69.properties.host,data:data3};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2738,7 +2886,7 @@ errors++;
 if(data2.pid !== undefined){
 let data4 = data2.pid;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err17 = {instancePath:instancePath+"/owner/pid",schemaPath:"#/$defs/Owner/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema68.properties.pid.type,parentSchema:schema68.properties.pid,data:data4};
+const err17 = {instancePath:instancePath+"/owner/pid",schemaPath:"#/$defs/Owner/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema69.properties.pid.type,parentSchema:schema69.properties.pid,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2751,7 +2899,7 @@ errors++;
 if(data2.run_id !== undefined){
 let data5 = data2.run_id;
 if(typeof data5 !== "string"){
-const err18 = {instancePath:instancePath+"/owner/run_id",schemaPath:"#/$defs/Owner/properties/run_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.run_id.type,parentSchema:schema68.properties.run_id,data:data5};
+const err18 = {instancePath:instancePath+"/owner/run_id",schemaPath:"#/$defs/Owner/properties/run_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema69.properties.run_id.type,parentSchema:schema69.properties.run_id,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2763,7 +2911,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema68.type,parentSchema:schema68,data:data2};
+const err19 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/Owner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema69.type,parentSchema:schema69,data:data2};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2776,7 +2924,7 @@ errors++;
 if(data.token !== undefined){
 let data6 = data.token;
 if(typeof data6 !== "string"){
-const err20 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.token.type,parentSchema:schema67.properties.token,data:data6};
+const err20 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.token.type,parentSchema:schema68.properties.token,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2789,7 +2937,7 @@ errors++;
 if(data.epoch !== undefined){
 let data7 = data.epoch;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err21 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema67.properties.epoch.type,parentSchema:schema67.properties.epoch,data:data7};
+const err21 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema68.properties.epoch.type,parentSchema:schema68.properties.epoch,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2800,7 +2948,7 @@ errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 1 || isNaN(data7)){
-const err22 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema67.properties.epoch,data:data7};
+const err22 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema68.properties.epoch,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2814,7 +2962,7 @@ errors++;
 if(data.acquired_at !== undefined){
 let data8 = data.acquired_at;
 if(typeof data8 !== "string"){
-const err23 = {instancePath:instancePath+"/acquired_at",schemaPath:"#/properties/acquired_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.acquired_at.type,parentSchema:schema67.properties.acquired_at,data:data8};
+const err23 = {instancePath:instancePath+"/acquired_at",schemaPath:"#/properties/acquired_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.acquired_at.type,parentSchema:schema68.properties.acquired_at,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2827,7 +2975,7 @@ errors++;
 if(data.renewed_at !== undefined){
 let data9 = data.renewed_at;
 if(typeof data9 !== "string"){
-const err24 = {instancePath:instancePath+"/renewed_at",schemaPath:"#/properties/renewed_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.renewed_at.type,parentSchema:schema67.properties.renewed_at,data:data9};
+const err24 = {instancePath:instancePath+"/renewed_at",schemaPath:"#/properties/renewed_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.renewed_at.type,parentSchema:schema68.properties.renewed_at,data:data9};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2840,7 +2988,7 @@ errors++;
 if(data.expires_at !== undefined){
 let data10 = data.expires_at;
 if(typeof data10 !== "string"){
-const err25 = {instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.expires_at.type,parentSchema:schema67.properties.expires_at,data:data10};
+const err25 = {instancePath:instancePath+"/expires_at",schemaPath:"#/properties/expires_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.expires_at.type,parentSchema:schema68.properties.expires_at,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2853,7 +3001,7 @@ errors++;
 if(data.released_at !== undefined){
 let data11 = data.released_at;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err26 = {instancePath:instancePath+"/released_at",schemaPath:"#/properties/released_at/type",keyword:"type",params:{type: schema67.properties.released_at.type},message:"must be string,null",schema:schema67.properties.released_at.type,parentSchema:schema67.properties.released_at,data:data11};
+const err26 = {instancePath:instancePath+"/released_at",schemaPath:"#/properties/released_at/type",keyword:"type",params:{type: schema68.properties.released_at.type},message:"must be string,null",schema:schema68.properties.released_at.type,parentSchema:schema68.properties.released_at,data:data11};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2865,7 +3013,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema67.type,parentSchema:schema67,data};
+const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema68.type,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2879,7 +3027,7 @@ return errors === 0;
 }
 validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema69 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/lease-claim.schema.json","title":"LeaseClaim","description":"epochs/<epoch>, beside lease.json: created exclusively (O_EXCL) by the one acquisition of that epoch, so that two processes can never hold the same epoch, whatever happens to the state mutex. A holder of epoch n stops as soon as epochs/<n+1> exists. Its mtime is the holder's last renewal; only the latest few are kept.","type":"object","additionalProperties":false,"required":["epoch","owner","claimed_at"],"properties":{"epoch":{"type":"integer","minimum":1},"owner":{"$ref":"lease.schema.json#/$defs/Owner"},"claimed_at":{"type":"string"}}};
+const schema70 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/lease-claim.schema.json","title":"LeaseClaim","description":"epochs/<epoch>, beside lease.json: created exclusively (O_EXCL) by the one acquisition of that epoch, so that two processes can never hold the same epoch, whatever happens to the state mutex. A holder of epoch n stops as soon as epochs/<n+1> exists. Its mtime is the holder's last renewal; only the latest few are kept.","type":"object","additionalProperties":false,"required":["epoch","owner","claimed_at"],"properties":{"epoch":{"type":"integer","minimum":1},"owner":{"$ref":"lease.schema.json#/$defs/Owner"},"claimed_at":{"type":"string"}}};
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/lease-claim.schema.json" */;
@@ -2894,7 +3042,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.epoch === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema69.required,parentSchema:schema69,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema70.required,parentSchema:schema70,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2904,7 +3052,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.owner === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "owner"},message:"must have required property '"+"owner"+"'",schema:schema69.required,parentSchema:schema69,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "owner"},message:"must have required property '"+"owner"+"'",schema:schema70.required,parentSchema:schema70,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2914,7 +3062,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.claimed_at === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "claimed_at"},message:"must have required property '"+"claimed_at"+"'",schema:schema69.required,parentSchema:schema69,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "claimed_at"},message:"must have required property '"+"claimed_at"+"'",schema:schema70.required,parentSchema:schema70,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2925,7 +3073,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "epoch") || (key0 === "owner")) || (key0 === "claimed_at"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema69,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema70,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2938,7 +3086,7 @@ errors++;
 if(data.epoch !== undefined){
 let data0 = data.epoch;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err4 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema69.properties.epoch.type,parentSchema:schema69.properties.epoch,data:data0};
+const err4 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema70.properties.epoch.type,parentSchema:schema70.properties.epoch,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2949,7 +3097,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err5 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema69.properties.epoch,data:data0};
+const err5 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema70.properties.epoch,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2964,7 +3112,7 @@ if(data.owner !== undefined){
 let data1 = data.owner;
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(data1.host === undefined){
-const err6 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema68.required,parentSchema:schema68,data:data1};
+const err6 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema69.required,parentSchema:schema69,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2974,7 +3122,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data1.pid === undefined){
-const err7 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/required",keyword:"required",params:{missingProperty: "pid"},message:"must have required property '"+"pid"+"'",schema:schema68.required,parentSchema:schema68,data:data1};
+const err7 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/required",keyword:"required",params:{missingProperty: "pid"},message:"must have required property '"+"pid"+"'",schema:schema69.required,parentSchema:schema69,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2984,7 +3132,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data1.run_id === undefined){
-const err8 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'",schema:schema68.required,parentSchema:schema68,data:data1};
+const err8 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'",schema:schema69.required,parentSchema:schema69,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2995,7 +3143,7 @@ errors++;
 }
 for(const key1 in data1){
 if(!(((key1 === "host") || (key1 === "pid")) || (key1 === "run_id"))){
-const err9 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema68,data:data1};
+const err9 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema69,data:data1};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3008,7 +3156,7 @@ errors++;
 if(data1.host !== undefined){
 let data2 = data1.host;
 if(typeof data2 !== "string"){
-const err10 = {instancePath:instancePath+"/owner/host",schemaPath:"lease.schema.json#/$defs/Owner/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.host.type,parentSchema:schema68.properties.host,data:data2};
+const err10 = {instancePath:instancePath+"/owner/host",schemaPath:"lease.schema.json#/$defs/Owner/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema69.properties.host.type,parentSchema:schema69.properties.host,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3021,7 +3169,7 @@ errors++;
 if(data1.pid !== undefined){
 let data3 = data1.pid;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err11 = {instancePath:instancePath+"/owner/pid",schemaPath:"lease.schema.json#/$defs/Owner/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema68.properties.pid.type,parentSchema:schema68.properties.pid,data:data3};
+const err11 = {instancePath:instancePath+"/owner/pid",schemaPath:"lease.schema.json#/$defs/Owner/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema69.properties.pid.type,parentSchema:schema69.properties.pid,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3034,7 +3182,7 @@ errors++;
 if(data1.run_id !== undefined){
 let data4 = data1.run_id;
 if(typeof data4 !== "string"){
-const err12 = {instancePath:instancePath+"/owner/run_id",schemaPath:"lease.schema.json#/$defs/Owner/properties/run_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.run_id.type,parentSchema:schema68.properties.run_id,data:data4};
+const err12 = {instancePath:instancePath+"/owner/run_id",schemaPath:"lease.schema.json#/$defs/Owner/properties/run_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema69.properties.run_id.type,parentSchema:schema69.properties.run_id,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3046,7 +3194,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema68.type,parentSchema:schema68,data:data1};
+const err13 = {instancePath:instancePath+"/owner",schemaPath:"lease.schema.json#/$defs/Owner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema69.type,parentSchema:schema69,data:data1};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3059,7 +3207,7 @@ errors++;
 if(data.claimed_at !== undefined){
 let data5 = data.claimed_at;
 if(typeof data5 !== "string"){
-const err14 = {instancePath:instancePath+"/claimed_at",schemaPath:"#/properties/claimed_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema69.properties.claimed_at.type,parentSchema:schema69.properties.claimed_at,data:data5};
+const err14 = {instancePath:instancePath+"/claimed_at",schemaPath:"#/properties/claimed_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema70.properties.claimed_at.type,parentSchema:schema70.properties.claimed_at,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3071,7 +3219,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema69.type,parentSchema:schema69,data};
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema70.type,parentSchema:schema70,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3085,13 +3233,14 @@ return errors === 0;
 }
 validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/checkpoint.schema.json","title":"CheckpointFile","description":"checkpoint.json: a small header rewritten at the end of every round, read alone by the pending-work check and by status. It repeats the last round record of the live journal (journal.schema.json) and names that journal; the journal is the authority (a header older than it is recognised and ignored). Its $defs are the round's parts, shared with the journal and the projection snapshot (snapshot.schema.json).","type":"object","additionalProperties":false,"required":["schema_version","updated_at","journal","round"],"properties":{"schema_version":{"const":2},"updated_at":{"type":"string"},"journal":{"description":"The live journal when this was written.","type":"object","additionalProperties":false,"required":["file","size"],"properties":{"file":{"type":"string","pattern":"^journal\\.[0-9]+\\.[0-9]+\\.jsonl$"},"size":{"type":"integer","minimum":0,"description":"Its size right after the round record."}}},"round":{"$ref":"#/$defs/Round"}},"$defs":{"SegmentEnd":{"description":"Where reading a readiness.jsonl segment (the live file or a rotated one) stands.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"First byte of the segment not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the segment consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the segment's first byte: positions grow across rotations and replacements."}}},"LogCursor":{"description":"How far readiness.jsonl was consumed: the identity of the live file, the offset, and what proves the consumed bytes unchanged.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"Byte offset, in the live file, of the first line not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the live file consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the live file's first byte (position = base + offset)."},"head_hash":{"type":"string","description":"Hash of the file's first bytes (up to 256): a file rewritten in place from its start is noticed."},"tail_hash":{"type":"string","description":"Hash of the last line consumed: a file rewritten in place whose old end falls on a line boundary is noticed."},"prev":{"$ref":"#/$defs/SegmentEnd"}}},"LogPosition":{"description":"A byte offset in one segment of a rotatable append-only log (outcomes.jsonl, rejected.jsonl).","type":"object","additionalProperties":false,"required":["head_len","head_hash","offset"],"properties":{"head_len":{"type":"integer","minimum":0,"description":"How many first bytes of the segment head_hash covers (fewer than 256 only while the segment was that short)."},"head_hash":{"type":"string","description":"Hash of the segment's first head_len bytes: names the segment across rotation and copies, which keep its content but not its inode."},"offset":{"type":"integer","minimum":0}}},"Counts":{"type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"SnapshotRef":{"description":"The projection snapshot a restart loads; the log after it is replayed.","type":"object","additionalProperties":false,"required":["file","log","ledger"],"properties":{"file":{"type":"string","pattern":"^projection\\.[0-9]+\\.[0-9]+\\.snap$","description":"Name of the projection snapshot in the state directory."},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"}}},"Round":{"description":"The holder's state at the end of a round: what a restart resumes from.","type":"object","additionalProperties":false,"required":["epoch","at","log","ledger","rejected","counts","snapshot","queue"],"properties":{"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote it."},"at":{"type":"string"},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"},"rejected":{"type":"object","additionalProperties":false,"required":["count","position"],"properties":{"count":{"type":"integer","minimum":0,"description":"Lines quarantined to rejected.jsonl so far."},"position":{"$ref":"#/$defs/LogPosition"}}},"counts":{"$ref":"#/$defs/Counts"},"snapshot":{"anyOf":[{"$ref":"#/$defs/SnapshotRef"},{"type":"null"}]},"queue":{"type":"object","additionalProperties":false,"required":["live","waiting"],"properties":{"live":{"type":"integer","minimum":0,"description":"Queue items not decided yet (queued or in progress)."},"waiting":{"type":"integer","minimum":0,"description":"Candidates whose event conditions are not all met yet."}}}}}}};
+const schema72 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/checkpoint.schema.json","title":"CheckpointFile","description":"checkpoint.json: a small header rewritten at the end of every round, read alone by the pending-work check and by status. It repeats the last round record of the live journal (journal.schema.json) and names that journal; the journal is the authority (a header older than it is recognised and ignored). Its $defs are the round's parts, shared with the journal and the projection snapshot (snapshot.schema.json).","type":"object","additionalProperties":false,"required":["schema_version","updated_at","journal","round"],"properties":{"schema_version":{"const":2},"updated_at":{"type":"string"},"journal":{"description":"The live journal when this was written.","type":"object","additionalProperties":false,"required":["file","size"],"properties":{"file":{"type":"string","pattern":"^journal\\.[0-9]+\\.[0-9]+\\.jsonl$"},"size":{"type":"integer","minimum":0,"description":"Its size right after the round record."}}},"round":{"$ref":"#/$defs/Round"}},"$defs":{"SegmentEnd":{"description":"Where reading a readiness.jsonl segment (the live file or a rotated one) stands.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"First byte of the segment not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the segment consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the segment's first byte: positions grow across rotations and replacements."}}},"LogCursor":{"description":"How far readiness.jsonl was consumed: the identity of the live file, the offset, and what proves the consumed bytes unchanged.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"Byte offset, in the live file, of the first line not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the live file consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the live file's first byte (position = base + offset)."},"head_hash":{"type":"string","description":"Hash of the file's first bytes (up to 256): a file rewritten in place from its start is noticed."},"tail_hash":{"type":"string","description":"Hash of the last line consumed: a file rewritten in place whose old end falls on a line boundary is noticed."},"prev":{"$ref":"#/$defs/SegmentEnd"}}},"LogPosition":{"description":"A byte offset in one segment of a rotatable append-only log (outcomes.jsonl, rejected.jsonl).","type":"object","additionalProperties":false,"required":["head_len","head_hash","offset"],"properties":{"head_len":{"type":"integer","minimum":0,"description":"How many first bytes of the segment head_hash covers (fewer than 256 only while the segment was that short)."},"head_hash":{"type":"string","description":"Hash of the segment's first head_len bytes: names the segment across rotation and copies, which keep its content but not its inode."},"offset":{"type":"integer","minimum":0}}},"Counts":{"type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"SnapshotRef":{"description":"The projection snapshot a restart loads; the log after it is replayed.","type":"object","additionalProperties":false,"required":["file","log","ledger"],"properties":{"file":{"type":"string","pattern":"^projection\\.[0-9]+\\.[0-9]+\\.snap$","description":"Name of the projection snapshot in the state directory."},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"}}},"Round":{"description":"The holder's state at the end of a round: what a restart resumes from.","type":"object","additionalProperties":false,"required":["epoch","at","log","ledger","rejected","counts","snapshot","queue"],"properties":{"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote it."},"at":{"type":"string"},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"},"rejected":{"type":"object","additionalProperties":false,"required":["count","position"],"properties":{"count":{"type":"integer","minimum":0,"description":"Lines quarantined to rejected.jsonl so far."},"position":{"$ref":"#/$defs/LogPosition"}}},"counts":{"$ref":"#/$defs/Counts"},"snapshot":{"anyOf":[{"$ref":"#/$defs/SnapshotRef"},{"type":"null"}]},"queue":{"type":"object","additionalProperties":false,"required":["live","waiting"],"properties":{"live":{"type":"integer","minimum":0,"description":"Queue items not decided yet (queued or in progress)."},"waiting":{"type":"integer","minimum":0,"description":"Candidates whose event conditions are not all met yet."},"stacked":{"type":"integer","minimum":0,"description":"Candidates in the stack (base: queue): decided would_integrate, not in live main yet (absent: none)."}}},"stack_checked":{"$ref":"#/$defs/StackChecked"}}},"StackChecked":{"description":"The live main the stack was last checked against (each entry not in it, its branch still containing it), and when; absent before the first check.","type":"object","additionalProperties":false,"required":["main_sha","at"],"properties":{"main_sha":{"type":"string"},"at":{"type":"string"}}}}};
 const pattern17 = new RegExp("^journal\\.[0-9]+\\.[0-9]+\\.jsonl$", "u");
-const schema72 = {"description":"The holder's state at the end of a round: what a restart resumes from.","type":"object","additionalProperties":false,"required":["epoch","at","log","ledger","rejected","counts","snapshot","queue"],"properties":{"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote it."},"at":{"type":"string"},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"},"rejected":{"type":"object","additionalProperties":false,"required":["count","position"],"properties":{"count":{"type":"integer","minimum":0,"description":"Lines quarantined to rejected.jsonl so far."},"position":{"$ref":"#/$defs/LogPosition"}}},"counts":{"$ref":"#/$defs/Counts"},"snapshot":{"anyOf":[{"$ref":"#/$defs/SnapshotRef"},{"type":"null"}]},"queue":{"type":"object","additionalProperties":false,"required":["live","waiting"],"properties":{"live":{"type":"integer","minimum":0,"description":"Queue items not decided yet (queued or in progress)."},"waiting":{"type":"integer","minimum":0,"description":"Candidates whose event conditions are not all met yet."}}}}};
-const schema75 = {"description":"A byte offset in one segment of a rotatable append-only log (outcomes.jsonl, rejected.jsonl).","type":"object","additionalProperties":false,"required":["head_len","head_hash","offset"],"properties":{"head_len":{"type":"integer","minimum":0,"description":"How many first bytes of the segment head_hash covers (fewer than 256 only while the segment was that short)."},"head_hash":{"type":"string","description":"Hash of the segment's first head_len bytes: names the segment across rotation and copies, which keep its content but not its inode."},"offset":{"type":"integer","minimum":0}}};
-const schema77 = {"type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}};
-const schema73 = {"description":"How far readiness.jsonl was consumed: the identity of the live file, the offset, and what proves the consumed bytes unchanged.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"Byte offset, in the live file, of the first line not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the live file consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the live file's first byte (position = base + offset)."},"head_hash":{"type":"string","description":"Hash of the file's first bytes (up to 256): a file rewritten in place from its start is noticed."},"tail_hash":{"type":"string","description":"Hash of the last line consumed: a file rewritten in place whose old end falls on a line boundary is noticed."},"prev":{"$ref":"#/$defs/SegmentEnd"}}};
-const schema74 = {"description":"Where reading a readiness.jsonl segment (the live file or a rotated one) stands.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"First byte of the segment not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the segment consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the segment's first byte: positions grow across rotations and replacements."}}};
+const schema73 = {"description":"The holder's state at the end of a round: what a restart resumes from.","type":"object","additionalProperties":false,"required":["epoch","at","log","ledger","rejected","counts","snapshot","queue"],"properties":{"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote it."},"at":{"type":"string"},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"},"rejected":{"type":"object","additionalProperties":false,"required":["count","position"],"properties":{"count":{"type":"integer","minimum":0,"description":"Lines quarantined to rejected.jsonl so far."},"position":{"$ref":"#/$defs/LogPosition"}}},"counts":{"$ref":"#/$defs/Counts"},"snapshot":{"anyOf":[{"$ref":"#/$defs/SnapshotRef"},{"type":"null"}]},"queue":{"type":"object","additionalProperties":false,"required":["live","waiting"],"properties":{"live":{"type":"integer","minimum":0,"description":"Queue items not decided yet (queued or in progress)."},"waiting":{"type":"integer","minimum":0,"description":"Candidates whose event conditions are not all met yet."},"stacked":{"type":"integer","minimum":0,"description":"Candidates in the stack (base: queue): decided would_integrate, not in live main yet (absent: none)."}}},"stack_checked":{"$ref":"#/$defs/StackChecked"}}};
+const schema76 = {"description":"A byte offset in one segment of a rotatable append-only log (outcomes.jsonl, rejected.jsonl).","type":"object","additionalProperties":false,"required":["head_len","head_hash","offset"],"properties":{"head_len":{"type":"integer","minimum":0,"description":"How many first bytes of the segment head_hash covers (fewer than 256 only while the segment was that short)."},"head_hash":{"type":"string","description":"Hash of the segment's first head_len bytes: names the segment across rotation and copies, which keep its content but not its inode."},"offset":{"type":"integer","minimum":0}}};
+const schema78 = {"type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}};
+const schema81 = {"description":"The live main the stack was last checked against (each entry not in it, its branch still containing it), and when; absent before the first check.","type":"object","additionalProperties":false,"required":["main_sha","at"],"properties":{"main_sha":{"type":"string"},"at":{"type":"string"}}};
+const schema74 = {"description":"How far readiness.jsonl was consumed: the identity of the live file, the offset, and what proves the consumed bytes unchanged.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"Byte offset, in the live file, of the first line not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the live file consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the live file's first byte (position = base + offset)."},"head_hash":{"type":"string","description":"Hash of the file's first bytes (up to 256): a file rewritten in place from its start is noticed."},"tail_hash":{"type":"string","description":"Hash of the last line consumed: a file rewritten in place whose old end falls on a line boundary is noticed."},"prev":{"$ref":"#/$defs/SegmentEnd"}}};
+const schema75 = {"description":"Where reading a readiness.jsonl segment (the live file or a rotated one) stands.","type":"object","additionalProperties":false,"required":["dev","ino","offset","lines","base"],"properties":{"dev":{"type":"integer"},"ino":{"type":"integer"},"offset":{"type":"integer","minimum":0,"description":"First byte of the segment not yet consumed."},"lines":{"type":"integer","minimum":0,"description":"Whole lines of the segment consumed."},"base":{"type":"integer","minimum":0,"description":"Log position of the segment's first byte: positions grow across rotations and replacements."}}};
 
 function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3105,7 +3254,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.dev === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3115,7 +3264,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.ino === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3125,7 +3274,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.offset === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3135,7 +3284,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.lines === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3145,7 +3294,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.base === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3156,7 +3305,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((((key0 === "dev") || (key0 === "ino")) || (key0 === "offset")) || (key0 === "lines")) || (key0 === "base")) || (key0 === "head_hash")) || (key0 === "tail_hash")) || (key0 === "prev"))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data};
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3169,7 +3318,7 @@ errors++;
 if(data.dev !== undefined){
 let data0 = data.dev;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err6 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.dev.type,parentSchema:schema73.properties.dev,data:data0};
+const err6 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.dev.type,parentSchema:schema74.properties.dev,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3182,7 +3331,7 @@ errors++;
 if(data.ino !== undefined){
 let data1 = data.ino;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err7 = {instancePath:instancePath+"/ino",schemaPath:"#/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.ino.type,parentSchema:schema73.properties.ino,data:data1};
+const err7 = {instancePath:instancePath+"/ino",schemaPath:"#/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.ino.type,parentSchema:schema74.properties.ino,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3195,7 +3344,7 @@ errors++;
 if(data.offset !== undefined){
 let data2 = data.offset;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err8 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.offset.type,parentSchema:schema73.properties.offset,data:data2};
+const err8 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.offset.type,parentSchema:schema74.properties.offset,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3206,7 +3355,7 @@ errors++;
 }
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 0 || isNaN(data2)){
-const err9 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.offset,data:data2};
+const err9 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.offset,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3220,7 +3369,7 @@ errors++;
 if(data.lines !== undefined){
 let data3 = data.lines;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err10 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.lines.type,parentSchema:schema73.properties.lines,data:data3};
+const err10 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.lines.type,parentSchema:schema74.properties.lines,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3231,7 +3380,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.lines,data:data3};
+const err11 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.lines,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3245,7 +3394,7 @@ errors++;
 if(data.base !== undefined){
 let data4 = data.base;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err12 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.base.type,parentSchema:schema73.properties.base,data:data4};
+const err12 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.base.type,parentSchema:schema74.properties.base,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3256,7 +3405,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.base,data:data4};
+const err13 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.base,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3270,7 +3419,7 @@ errors++;
 if(data.head_hash !== undefined){
 let data5 = data.head_hash;
 if(typeof data5 !== "string"){
-const err14 = {instancePath:instancePath+"/head_hash",schemaPath:"#/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.head_hash.type,parentSchema:schema73.properties.head_hash,data:data5};
+const err14 = {instancePath:instancePath+"/head_hash",schemaPath:"#/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.head_hash.type,parentSchema:schema74.properties.head_hash,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3283,7 +3432,7 @@ errors++;
 if(data.tail_hash !== undefined){
 let data6 = data.tail_hash;
 if(typeof data6 !== "string"){
-const err15 = {instancePath:instancePath+"/tail_hash",schemaPath:"#/properties/tail_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.tail_hash.type,parentSchema:schema73.properties.tail_hash,data:data6};
+const err15 = {instancePath:instancePath+"/tail_hash",schemaPath:"#/properties/tail_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.tail_hash.type,parentSchema:schema74.properties.tail_hash,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3297,7 +3446,7 @@ if(data.prev !== undefined){
 let data7 = data.prev;
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 if(data7.dev === undefined){
-const err16 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err16 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3307,7 +3456,7 @@ vErrors.push(err16);
 errors++;
 }
 if(data7.ino === undefined){
-const err17 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err17 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3317,7 +3466,7 @@ vErrors.push(err17);
 errors++;
 }
 if(data7.offset === undefined){
-const err18 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err18 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3327,7 +3476,7 @@ vErrors.push(err18);
 errors++;
 }
 if(data7.lines === undefined){
-const err19 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err19 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3337,7 +3486,7 @@ vErrors.push(err19);
 errors++;
 }
 if(data7.base === undefined){
-const err20 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err20 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3348,7 +3497,7 @@ errors++;
 }
 for(const key1 in data7){
 if(!(((((key1 === "dev") || (key1 === "ino")) || (key1 === "offset")) || (key1 === "lines")) || (key1 === "base"))){
-const err21 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data:data7};
+const err21 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3361,7 +3510,7 @@ errors++;
 if(data7.dev !== undefined){
 let data8 = data7.dev;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err22 = {instancePath:instancePath+"/prev/dev",schemaPath:"#/$defs/SegmentEnd/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.dev.type,parentSchema:schema74.properties.dev,data:data8};
+const err22 = {instancePath:instancePath+"/prev/dev",schemaPath:"#/$defs/SegmentEnd/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.dev.type,parentSchema:schema75.properties.dev,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3374,7 +3523,7 @@ errors++;
 if(data7.ino !== undefined){
 let data9 = data7.ino;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err23 = {instancePath:instancePath+"/prev/ino",schemaPath:"#/$defs/SegmentEnd/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.ino.type,parentSchema:schema74.properties.ino,data:data9};
+const err23 = {instancePath:instancePath+"/prev/ino",schemaPath:"#/$defs/SegmentEnd/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.ino.type,parentSchema:schema75.properties.ino,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3387,7 +3536,7 @@ errors++;
 if(data7.offset !== undefined){
 let data10 = data7.offset;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err24 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.offset.type,parentSchema:schema74.properties.offset,data:data10};
+const err24 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data10};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3398,7 +3547,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err25 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.offset,data:data10};
+const err25 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3412,7 +3561,7 @@ errors++;
 if(data7.lines !== undefined){
 let data11 = data7.lines;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err26 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.lines.type,parentSchema:schema74.properties.lines,data:data11};
+const err26 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.lines.type,parentSchema:schema75.properties.lines,data:data11};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3423,7 +3572,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 0 || isNaN(data11)){
-const err27 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.lines,data:data11};
+const err27 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.lines,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3437,7 +3586,7 @@ errors++;
 if(data7.base !== undefined){
 let data12 = data7.base;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err28 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.base.type,parentSchema:schema74.properties.base,data:data12};
+const err28 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.base.type,parentSchema:schema75.properties.base,data:data12};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3448,7 +3597,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err29 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.base,data:data12};
+const err29 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.base,data:data12};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3461,7 +3610,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data:data7};
+const err30 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3473,7 +3622,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data};
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -3487,7 +3636,7 @@ return errors === 0;
 }
 validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema78 = {"description":"The projection snapshot a restart loads; the log after it is replayed.","type":"object","additionalProperties":false,"required":["file","log","ledger"],"properties":{"file":{"type":"string","pattern":"^projection\\.[0-9]+\\.[0-9]+\\.snap$","description":"Name of the projection snapshot in the state directory."},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"}}};
+const schema79 = {"description":"The projection snapshot a restart loads; the log after it is replayed.","type":"object","additionalProperties":false,"required":["file","log","ledger"],"properties":{"file":{"type":"string","pattern":"^projection\\.[0-9]+\\.[0-9]+\\.snap$","description":"Name of the projection snapshot in the state directory."},"log":{"$ref":"#/$defs/LogCursor"},"ledger":{"$ref":"#/$defs/LogPosition"}}};
 const pattern18 = new RegExp("^projection\\.[0-9]+\\.[0-9]+\\.snap$", "u");
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3502,7 +3651,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3512,7 +3661,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.log === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3522,7 +3671,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.ledger === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3533,7 +3682,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "file") || (key0 === "log")) || (key0 === "ledger"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema78,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3547,7 +3696,7 @@ if(data.file !== undefined){
 let data0 = data.file;
 if(typeof data0 === "string"){
 if(!pattern18.test(data0)){
-const err4 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/pattern",keyword:"pattern",params:{pattern: "^projection\\.[0-9]+\\.[0-9]+\\.snap$"},message:"must match pattern \""+"^projection\\.[0-9]+\\.[0-9]+\\.snap$"+"\"",schema:"^projection\\.[0-9]+\\.[0-9]+\\.snap$",parentSchema:schema78.properties.file,data:data0};
+const err4 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/pattern",keyword:"pattern",params:{pattern: "^projection\\.[0-9]+\\.[0-9]+\\.snap$"},message:"must match pattern \""+"^projection\\.[0-9]+\\.[0-9]+\\.snap$"+"\"",schema:"^projection\\.[0-9]+\\.[0-9]+\\.snap$",parentSchema:schema79.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3558,7 +3707,7 @@ errors++;
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema78.properties.file.type,parentSchema:schema78.properties.file,data:data0};
+const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.file.type,parentSchema:schema79.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3578,7 +3727,7 @@ if(data.ledger !== undefined){
 let data2 = data.ledger;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 if(data2.head_len === undefined){
-const err6 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema75.required,parentSchema:schema75,data:data2};
+const err6 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema76.required,parentSchema:schema76,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3588,7 +3737,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data2.head_hash === undefined){
-const err7 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema75.required,parentSchema:schema75,data:data2};
+const err7 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema76.required,parentSchema:schema76,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3598,7 +3747,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data2.offset === undefined){
-const err8 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data2};
+const err8 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema76.required,parentSchema:schema76,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3609,7 +3758,7 @@ errors++;
 }
 for(const key1 in data2){
 if(!(((key1 === "head_len") || (key1 === "head_hash")) || (key1 === "offset"))){
-const err9 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data2};
+const err9 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema76,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3622,7 +3771,7 @@ errors++;
 if(data2.head_len !== undefined){
 let data3 = data2.head_len;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err10 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.head_len.type,parentSchema:schema75.properties.head_len,data:data3};
+const err10 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.head_len.type,parentSchema:schema76.properties.head_len,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3633,7 +3782,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.head_len,data:data3};
+const err11 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.head_len,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3647,7 +3796,7 @@ errors++;
 if(data2.head_hash !== undefined){
 let data4 = data2.head_hash;
 if(typeof data4 !== "string"){
-const err12 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.head_hash.type,parentSchema:schema75.properties.head_hash,data:data4};
+const err12 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.head_hash.type,parentSchema:schema76.properties.head_hash,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3660,7 +3809,7 @@ errors++;
 if(data2.offset !== undefined){
 let data5 = data2.offset;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err13 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data5};
+const err13 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.offset.type,parentSchema:schema76.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3671,7 +3820,7 @@ errors++;
 }
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 0 || isNaN(data5)){
-const err14 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data5};
+const err14 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3684,7 +3833,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data2};
+const err15 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.type,parentSchema:schema76,data:data2};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3696,7 +3845,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema78.type,parentSchema:schema78,data};
+const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3723,7 +3872,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.epoch === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3733,7 +3882,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.at === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3743,7 +3892,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.log === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3753,7 +3902,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.ledger === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3763,7 +3912,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.rejected === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3773,7 +3922,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.counts === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3783,7 +3932,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.snapshot === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "snapshot"},message:"must have required property '"+"snapshot"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "snapshot"},message:"must have required property '"+"snapshot"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3793,7 +3942,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.queue === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3803,8 +3952,8 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!((((((((key0 === "epoch") || (key0 === "at")) || (key0 === "log")) || (key0 === "ledger")) || (key0 === "rejected")) || (key0 === "counts")) || (key0 === "snapshot")) || (key0 === "queue"))){
-const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data};
+if(!(func15.call(schema73.properties, key0))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3817,7 +3966,7 @@ errors++;
 if(data.epoch !== undefined){
 let data0 = data.epoch;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.epoch.type,parentSchema:schema72.properties.epoch,data:data0};
+const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.epoch.type,parentSchema:schema73.properties.epoch,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3828,7 +3977,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err10 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema72.properties.epoch,data:data0};
+const err10 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema73.properties.epoch,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3842,7 +3991,7 @@ errors++;
 if(data.at !== undefined){
 let data1 = data.at;
 if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.at.type,parentSchema:schema72.properties.at,data:data1};
+const err11 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.at.type,parentSchema:schema73.properties.at,data:data1};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3862,7 +4011,7 @@ if(data.ledger !== undefined){
 let data3 = data.ledger;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.head_len === undefined){
-const err12 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema75.required,parentSchema:schema75,data:data3};
+const err12 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema76.required,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3872,7 +4021,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data3.head_hash === undefined){
-const err13 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema75.required,parentSchema:schema75,data:data3};
+const err13 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema76.required,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3882,7 +4031,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data3.offset === undefined){
-const err14 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data3};
+const err14 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema76.required,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3893,7 +4042,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!(((key1 === "head_len") || (key1 === "head_hash")) || (key1 === "offset"))){
-const err15 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data3};
+const err15 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3906,7 +4055,7 @@ errors++;
 if(data3.head_len !== undefined){
 let data4 = data3.head_len;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err16 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.head_len.type,parentSchema:schema75.properties.head_len,data:data4};
+const err16 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.head_len.type,parentSchema:schema76.properties.head_len,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3917,7 +4066,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err17 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.head_len,data:data4};
+const err17 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.head_len,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3931,7 +4080,7 @@ errors++;
 if(data3.head_hash !== undefined){
 let data5 = data3.head_hash;
 if(typeof data5 !== "string"){
-const err18 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.head_hash.type,parentSchema:schema75.properties.head_hash,data:data5};
+const err18 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.head_hash.type,parentSchema:schema76.properties.head_hash,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3944,7 +4093,7 @@ errors++;
 if(data3.offset !== undefined){
 let data6 = data3.offset;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err19 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data6};
+const err19 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.offset.type,parentSchema:schema76.properties.offset,data:data6};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3955,7 +4104,7 @@ errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 < 0 || isNaN(data6)){
-const err20 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data6};
+const err20 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.offset,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3968,7 +4117,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data3};
+const err21 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.type,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3982,7 +4131,7 @@ if(data.rejected !== undefined){
 let data7 = data.rejected;
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 if(data7.count === undefined){
-const err22 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "count"},message:"must have required property '"+"count"+"'",schema:schema72.properties.rejected.required,parentSchema:schema72.properties.rejected,data:data7};
+const err22 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "count"},message:"must have required property '"+"count"+"'",schema:schema73.properties.rejected.required,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3992,7 +4141,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data7.position === undefined){
-const err23 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema72.properties.rejected.required,parentSchema:schema72.properties.rejected,data:data7};
+const err23 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema73.properties.rejected.required,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4003,7 +4152,7 @@ errors++;
 }
 for(const key2 in data7){
 if(!((key2 === "count") || (key2 === "position"))){
-const err24 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema72.properties.rejected,data:data7};
+const err24 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4016,7 +4165,7 @@ errors++;
 if(data7.count !== undefined){
 let data8 = data7.count;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err25 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.rejected.properties.count.type,parentSchema:schema72.properties.rejected.properties.count,data:data8};
+const err25 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.rejected.properties.count.type,parentSchema:schema73.properties.rejected.properties.count,data:data8};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4027,7 +4176,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
-const err26 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.rejected.properties.count,data:data8};
+const err26 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.rejected.properties.count,data:data8};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4042,7 +4191,7 @@ if(data7.position !== undefined){
 let data9 = data7.position;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(data9.head_len === undefined){
-const err27 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema75.required,parentSchema:schema75,data:data9};
+const err27 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema76.required,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4052,7 +4201,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data9.head_hash === undefined){
-const err28 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema75.required,parentSchema:schema75,data:data9};
+const err28 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema76.required,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4062,7 +4211,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data9.offset === undefined){
-const err29 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data9};
+const err29 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema76.required,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4073,7 +4222,7 @@ errors++;
 }
 for(const key3 in data9){
 if(!(((key3 === "head_len") || (key3 === "head_hash")) || (key3 === "offset"))){
-const err30 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data9};
+const err30 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4086,7 +4235,7 @@ errors++;
 if(data9.head_len !== undefined){
 let data10 = data9.head_len;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err31 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.head_len.type,parentSchema:schema75.properties.head_len,data:data10};
+const err31 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.head_len.type,parentSchema:schema76.properties.head_len,data:data10};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4097,7 +4246,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err32 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.head_len,data:data10};
+const err32 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.head_len,data:data10};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4111,7 +4260,7 @@ errors++;
 if(data9.head_hash !== undefined){
 let data11 = data9.head_hash;
 if(typeof data11 !== "string"){
-const err33 = {instancePath:instancePath+"/rejected/position/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.head_hash.type,parentSchema:schema75.properties.head_hash,data:data11};
+const err33 = {instancePath:instancePath+"/rejected/position/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.head_hash.type,parentSchema:schema76.properties.head_hash,data:data11};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4124,7 +4273,7 @@ errors++;
 if(data9.offset !== undefined){
 let data12 = data9.offset;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err34 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data12};
+const err34 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.offset.type,parentSchema:schema76.properties.offset,data:data12};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4135,7 +4284,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err35 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data12};
+const err35 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.offset,data:data12};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4148,7 +4297,7 @@ errors++;
 }
 }
 else {
-const err36 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data9};
+const err36 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.type,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4160,7 +4309,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.properties.rejected.type,parentSchema:schema72.properties.rejected,data:data7};
+const err37 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.properties.rejected.type,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -4174,7 +4323,7 @@ if(data.counts !== undefined){
 let data13 = data.counts;
 if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 if(data13.would_integrate === undefined){
-const err38 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema77.required,parentSchema:schema77,data:data13};
+const err38 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema78.required,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4184,7 +4333,7 @@ vErrors.push(err38);
 errors++;
 }
 if(data13.would_block === undefined){
-const err39 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema77.required,parentSchema:schema77,data:data13};
+const err39 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema78.required,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -4194,7 +4343,7 @@ vErrors.push(err39);
 errors++;
 }
 if(data13.superseded === undefined){
-const err40 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema77.required,parentSchema:schema77,data:data13};
+const err40 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema78.required,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -4205,7 +4354,7 @@ errors++;
 }
 for(const key4 in data13){
 if(!(((key4 === "would_integrate") || (key4 === "would_block")) || (key4 === "superseded"))){
-const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema77,data:data13};
+const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -4218,7 +4367,7 @@ errors++;
 if(data13.would_integrate !== undefined){
 let data14 = data13.would_integrate;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err42 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema77.properties.would_integrate.type,parentSchema:schema77.properties.would_integrate,data:data14};
+const err42 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema78.properties.would_integrate.type,parentSchema:schema78.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -4229,7 +4378,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err43 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema77.properties.would_integrate,data:data14};
+const err43 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema78.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -4243,7 +4392,7 @@ errors++;
 if(data13.would_block !== undefined){
 let data15 = data13.would_block;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err44 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema77.properties.would_block.type,parentSchema:schema77.properties.would_block,data:data15};
+const err44 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema78.properties.would_block.type,parentSchema:schema78.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4254,7 +4403,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err45 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema77.properties.would_block,data:data15};
+const err45 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema78.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4268,7 +4417,7 @@ errors++;
 if(data13.superseded !== undefined){
 let data16 = data13.superseded;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err46 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema77.properties.superseded.type,parentSchema:schema77.properties.superseded,data:data16};
+const err46 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema78.properties.superseded.type,parentSchema:schema78.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4279,7 +4428,7 @@ errors++;
 }
 if((typeof data16 == "number") && (isFinite(data16))){
 if(data16 < 0 || isNaN(data16)){
-const err47 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema77.properties.superseded,data:data16};
+const err47 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema78.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4292,7 +4441,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema77.type,parentSchema:schema77,data:data13};
+const err48 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema78.type,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4315,7 +4464,7 @@ var _valid0 = _errs44 === errors;
 valid8 = valid8 || _valid0;
 const _errs45 = errors;
 if(data17 !== null){
-const err49 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema72.properties.snapshot.anyOf[1].type,parentSchema:schema72.properties.snapshot.anyOf[1],data:data17};
+const err49 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema73.properties.snapshot.anyOf[1].type,parentSchema:schema73.properties.snapshot.anyOf[1],data:data17};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4327,7 +4476,7 @@ errors++;
 var _valid0 = _errs45 === errors;
 valid8 = valid8 || _valid0;
 if(!valid8){
-const err50 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema72.properties.snapshot.anyOf,parentSchema:schema72.properties.snapshot,data:data17};
+const err50 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema73.properties.snapshot.anyOf,parentSchema:schema73.properties.snapshot,data:data17};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4352,7 +4501,7 @@ if(data.queue !== undefined){
 let data18 = data.queue;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 if(data18.live === undefined){
-const err51 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "live"},message:"must have required property '"+"live"+"'",schema:schema72.properties.queue.required,parentSchema:schema72.properties.queue,data:data18};
+const err51 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "live"},message:"must have required property '"+"live"+"'",schema:schema73.properties.queue.required,parentSchema:schema73.properties.queue,data:data18};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4362,7 +4511,7 @@ vErrors.push(err51);
 errors++;
 }
 if(data18.waiting === undefined){
-const err52 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "waiting"},message:"must have required property '"+"waiting"+"'",schema:schema72.properties.queue.required,parentSchema:schema72.properties.queue,data:data18};
+const err52 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "waiting"},message:"must have required property '"+"waiting"+"'",schema:schema73.properties.queue.required,parentSchema:schema73.properties.queue,data:data18};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4372,8 +4521,8 @@ vErrors.push(err52);
 errors++;
 }
 for(const key5 in data18){
-if(!((key5 === "live") || (key5 === "waiting"))){
-const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema72.properties.queue,data:data18};
+if(!(((key5 === "live") || (key5 === "waiting")) || (key5 === "stacked"))){
+const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema73.properties.queue,data:data18};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -4386,7 +4535,7 @@ errors++;
 if(data18.live !== undefined){
 let data19 = data18.live;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err54 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.queue.properties.live.type,parentSchema:schema72.properties.queue.properties.live,data:data19};
+const err54 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.queue.properties.live.type,parentSchema:schema73.properties.queue.properties.live,data:data19};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -4397,7 +4546,7 @@ errors++;
 }
 if((typeof data19 == "number") && (isFinite(data19))){
 if(data19 < 0 || isNaN(data19)){
-const err55 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.queue.properties.live,data:data19};
+const err55 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.queue.properties.live,data:data19};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -4411,7 +4560,7 @@ errors++;
 if(data18.waiting !== undefined){
 let data20 = data18.waiting;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err56 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.queue.properties.waiting.type,parentSchema:schema72.properties.queue.properties.waiting,data:data20};
+const err56 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.queue.properties.waiting.type,parentSchema:schema73.properties.queue.properties.waiting,data:data20};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4422,7 +4571,7 @@ errors++;
 }
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 < 0 || isNaN(data20)){
-const err57 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.queue.properties.waiting,data:data20};
+const err57 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.queue.properties.waiting,data:data20};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4433,9 +4582,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err58 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.properties.queue.type,parentSchema:schema72.properties.queue,data:data18};
+if(data18.stacked !== undefined){
+let data21 = data18.stacked;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err58 = {instancePath:instancePath+"/queue/stacked",schemaPath:"#/properties/queue/properties/stacked/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.queue.properties.stacked.type,parentSchema:schema73.properties.queue.properties.stacked,data:data21};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4444,15 +4594,112 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-}
-else {
-const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err59 = {instancePath:instancePath+"/queue/stacked",schemaPath:"#/properties/queue/properties/stacked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.queue.properties.stacked,data:data21};
 if(vErrors === null){
 vErrors = [err59];
 }
 else {
 vErrors.push(err59);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.properties.queue.type,parentSchema:schema73.properties.queue,data:data18};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data.stack_checked !== undefined){
+let data22 = data.stack_checked;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.main_sha === undefined){
+const err61 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema81.required,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+if(data22.at === undefined){
+const err62 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema81.required,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+for(const key6 in data22){
+if(!((key6 === "main_sha") || (key6 === "at"))){
+const err63 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data22.main_sha !== undefined){
+let data23 = data22.main_sha;
+if(typeof data23 !== "string"){
+const err64 = {instancePath:instancePath+"/stack_checked/main_sha",schemaPath:"#/$defs/StackChecked/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.main_sha.type,parentSchema:schema81.properties.main_sha,data:data23};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data22.at !== undefined){
+let data24 = data22.at;
+if(typeof data24 !== "string"){
+const err65 = {instancePath:instancePath+"/stack_checked/at",schemaPath:"#/$defs/StackChecked/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.at.type,parentSchema:schema81.properties.at,data:data24};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+else {
+const err67 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
 }
 errors++;
 }
@@ -4475,7 +4722,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.schema_version === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema71.required,parentSchema:schema71,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema72.required,parentSchema:schema72,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4485,7 +4732,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.updated_at === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "updated_at"},message:"must have required property '"+"updated_at"+"'",schema:schema71.required,parentSchema:schema71,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "updated_at"},message:"must have required property '"+"updated_at"+"'",schema:schema72.required,parentSchema:schema72,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4495,7 +4742,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.journal === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "journal"},message:"must have required property '"+"journal"+"'",schema:schema71.required,parentSchema:schema71,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "journal"},message:"must have required property '"+"journal"+"'",schema:schema72.required,parentSchema:schema72,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4505,7 +4752,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.round === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "round"},message:"must have required property '"+"round"+"'",schema:schema71.required,parentSchema:schema71,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "round"},message:"must have required property '"+"round"+"'",schema:schema72.required,parentSchema:schema72,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4516,7 +4763,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "schema_version") || (key0 === "updated_at")) || (key0 === "journal")) || (key0 === "round"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema71,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4529,7 +4776,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(2 !== data0){
-const err5 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 2},message:"must be equal to constant",schema:2,parentSchema:schema71.properties.schema_version,data:data0};
+const err5 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 2},message:"must be equal to constant",schema:2,parentSchema:schema72.properties.schema_version,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4542,7 +4789,7 @@ errors++;
 if(data.updated_at !== undefined){
 let data1 = data.updated_at;
 if(typeof data1 !== "string"){
-const err6 = {instancePath:instancePath+"/updated_at",schemaPath:"#/properties/updated_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.updated_at.type,parentSchema:schema71.properties.updated_at,data:data1};
+const err6 = {instancePath:instancePath+"/updated_at",schemaPath:"#/properties/updated_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.updated_at.type,parentSchema:schema72.properties.updated_at,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4556,7 +4803,7 @@ if(data.journal !== undefined){
 let data2 = data.journal;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 if(data2.file === undefined){
-const err7 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema71.properties.journal.required,parentSchema:schema71.properties.journal,data:data2};
+const err7 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema72.properties.journal.required,parentSchema:schema72.properties.journal,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4566,7 +4813,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data2.size === undefined){
-const err8 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'",schema:schema71.properties.journal.required,parentSchema:schema71.properties.journal,data:data2};
+const err8 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'",schema:schema72.properties.journal.required,parentSchema:schema72.properties.journal,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4577,7 +4824,7 @@ errors++;
 }
 for(const key1 in data2){
 if(!((key1 === "file") || (key1 === "size"))){
-const err9 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema71.properties.journal,data:data2};
+const err9 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema72.properties.journal,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4591,7 +4838,7 @@ if(data2.file !== undefined){
 let data3 = data2.file;
 if(typeof data3 === "string"){
 if(!pattern17.test(data3)){
-const err10 = {instancePath:instancePath+"/journal/file",schemaPath:"#/properties/journal/properties/file/pattern",keyword:"pattern",params:{pattern: "^journal\\.[0-9]+\\.[0-9]+\\.jsonl$"},message:"must match pattern \""+"^journal\\.[0-9]+\\.[0-9]+\\.jsonl$"+"\"",schema:"^journal\\.[0-9]+\\.[0-9]+\\.jsonl$",parentSchema:schema71.properties.journal.properties.file,data:data3};
+const err10 = {instancePath:instancePath+"/journal/file",schemaPath:"#/properties/journal/properties/file/pattern",keyword:"pattern",params:{pattern: "^journal\\.[0-9]+\\.[0-9]+\\.jsonl$"},message:"must match pattern \""+"^journal\\.[0-9]+\\.[0-9]+\\.jsonl$"+"\"",schema:"^journal\\.[0-9]+\\.[0-9]+\\.jsonl$",parentSchema:schema72.properties.journal.properties.file,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4602,7 +4849,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/journal/file",schemaPath:"#/properties/journal/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.journal.properties.file.type,parentSchema:schema71.properties.journal.properties.file,data:data3};
+const err11 = {instancePath:instancePath+"/journal/file",schemaPath:"#/properties/journal/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.journal.properties.file.type,parentSchema:schema72.properties.journal.properties.file,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4615,7 +4862,7 @@ errors++;
 if(data2.size !== undefined){
 let data4 = data2.size;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err12 = {instancePath:instancePath+"/journal/size",schemaPath:"#/properties/journal/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema71.properties.journal.properties.size.type,parentSchema:schema71.properties.journal.properties.size,data:data4};
+const err12 = {instancePath:instancePath+"/journal/size",schemaPath:"#/properties/journal/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.journal.properties.size.type,parentSchema:schema72.properties.journal.properties.size,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4626,7 +4873,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/journal/size",schemaPath:"#/properties/journal/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema71.properties.journal.properties.size,data:data4};
+const err13 = {instancePath:instancePath+"/journal/size",schemaPath:"#/properties/journal/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.journal.properties.size,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4639,7 +4886,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema71.properties.journal.type,parentSchema:schema71.properties.journal,data:data2};
+const err14 = {instancePath:instancePath+"/journal",schemaPath:"#/properties/journal/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.properties.journal.type,parentSchema:schema72.properties.journal,data:data2};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4657,7 +4904,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema71.type,parentSchema:schema71,data};
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4671,10 +4918,10 @@ return errors === 0;
 }
 validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema80 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/journal.schema.json","title":"JournalRecord","description":"One line of journal.<epoch>.<seq>.jsonl, the holder's append-only journal: a base (the live queue and the round it stands at) followed by the changes since. Records carry the epoch that wrote them.","type":"object","required":["t"],"properties":{"t":{"enum":["base","tenure","enqueue","transition","round","drop"]}},"discriminator":{"propertyName":"t"},"oneOf":[{"$ref":"#/$defs/JournalBase"},{"$ref":"#/$defs/JournalTenure"},{"$ref":"#/$defs/JournalEnqueue"},{"$ref":"#/$defs/JournalTransition"},{"$ref":"#/$defs/JournalRound"},{"$ref":"#/$defs/JournalDrop"}],"$defs":{"JournalBase":{"description":"First record of a journal: the state it starts from. The base's items follow as enqueue records.","type":"object","additionalProperties":false,"required":["t","epoch","at","items","round"],"properties":{"t":{"const":"base"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"items":{"type":"integer","minimum":0,"description":"How many enqueue records follow that belong to the base."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"}}},"JournalTenure":{"description":"A holder started a tenure on this journal.","type":"object","additionalProperties":false,"required":["t","epoch","at","owner"],"properties":{"t":{"const":"tenure"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"owner":{"type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}},"JournalEnqueue":{"type":"object","additionalProperties":false,"required":["t","epoch","item"],"properties":{"t":{"const":"enqueue"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"item":{"$ref":"#/$defs/QueueItem"}}},"JournalTransition":{"description":"A transition of the live item of (slug, branch, sha); a terminal one removes it (its outcome is in the ledger).","type":"object","additionalProperties":false,"required":["t","epoch","slug","branch","sha","transition"],"properties":{"t":{"const":"transition"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"transition":{"$ref":"#/$defs/Transition"}}},"JournalRound":{"type":"object","additionalProperties":false,"required":["t","epoch","round"],"properties":{"t":{"const":"round"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"}}},"JournalDrop":{"description":"The live item of (slug, branch, sha) leaves the queue without a transition: its outcome is already in the ledger (the ledger is the authority over an older queue state).","type":"object","additionalProperties":false,"required":["t","epoch","at","slug","branch","sha","reason"],"properties":{"t":{"const":"drop"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reason":{"type":"string"}}},"QueueItem":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","status","ready_at","log_offset","enqueued_at","transitions"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"#/$defs/QueueStatus"},"ready_at":{"type":"string","description":"ready_at of the candidate's finalize_ready."},"log_offset":{"type":"integer","minimum":0,"description":"Log position of that finalize_ready line: the FIFO tie-break."},"enqueued_at":{"type":"string"},"episode":{"type":"integer","minimum":1,"description":"Readiness episode of the candidate (1 until a retry)."},"transitions":{"type":"array","items":{"$ref":"#/$defs/Transition"}}}},"QueueStatus":{"enum":["queued","in_progress"]},"Transition":{"type":"object","additionalProperties":false,"required":["at","to","reason"],"properties":{"at":{"type":"string"},"from":{"enum":["queued","in_progress"]},"to":{"enum":["queued","in_progress","would_integrate","would_block","superseded"]},"reason":{"type":"string"},"epoch":{"type":"integer","minimum":0}}}}};
-const schema93 = {"description":"A holder started a tenure on this journal.","type":"object","additionalProperties":false,"required":["t","epoch","at","owner"],"properties":{"t":{"const":"tenure"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"owner":{"type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}};
-const schema94 = {"description":"The live item of (slug, branch, sha) leaves the queue without a transition: its outcome is already in the ledger (the ledger is the authority over an older queue state).","type":"object","additionalProperties":false,"required":["t","epoch","at","slug","branch","sha","reason"],"properties":{"t":{"const":"drop"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reason":{"type":"string"}}};
-const schema81 = {"description":"First record of a journal: the state it starts from. The base's items follow as enqueue records.","type":"object","additionalProperties":false,"required":["t","epoch","at","items","round"],"properties":{"t":{"const":"base"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"items":{"type":"integer","minimum":0,"description":"How many enqueue records follow that belong to the base."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"}}};
+const schema82 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/journal.schema.json","title":"JournalRecord","description":"One line of journal.<epoch>.<seq>.jsonl, the holder's append-only journal: a base (the live queue, the stack and the round it stands at) followed by the changes since. Records carry the epoch that wrote them.","type":"object","required":["t"],"properties":{"t":{"enum":["base","tenure","enqueue","transition","round","drop","stack_push","stack_drop"]}},"discriminator":{"propertyName":"t"},"oneOf":[{"$ref":"#/$defs/JournalBase"},{"$ref":"#/$defs/JournalTenure"},{"$ref":"#/$defs/JournalEnqueue"},{"$ref":"#/$defs/JournalTransition"},{"$ref":"#/$defs/JournalRound"},{"$ref":"#/$defs/JournalDrop"},{"$ref":"#/$defs/JournalStackPush"},{"$ref":"#/$defs/JournalStackDrop"}],"$defs":{"JournalBase":{"description":"First record of a journal: the state it starts from. The base's items follow as enqueue records, then its stack as stack_push records.","type":"object","additionalProperties":false,"required":["t","epoch","at","items","round"],"properties":{"t":{"const":"base"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"items":{"type":"integer","minimum":0,"description":"How many enqueue records follow that belong to the base."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"},"stack":{"type":"integer","minimum":0,"description":"How many stack_push records follow the items that belong to the base (absent: none)."}}},"JournalTenure":{"description":"A holder started a tenure on this journal.","type":"object","additionalProperties":false,"required":["t","epoch","at","owner"],"properties":{"t":{"const":"tenure"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"owner":{"type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}},"JournalEnqueue":{"type":"object","additionalProperties":false,"required":["t","epoch","item"],"properties":{"t":{"const":"enqueue"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"item":{"$ref":"#/$defs/QueueItem"}}},"JournalTransition":{"description":"A transition of the live item of (slug, branch, sha); a terminal one removes it (its outcome is in the ledger).","type":"object","additionalProperties":false,"required":["t","epoch","slug","branch","sha","transition"],"properties":{"t":{"const":"transition"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"transition":{"$ref":"#/$defs/Transition"}}},"JournalRound":{"type":"object","additionalProperties":false,"required":["t","epoch","round"],"properties":{"t":{"const":"round"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"}}},"JournalDrop":{"description":"The live item of (slug, branch, sha) leaves the queue without a transition: its outcome is already in the ledger (the ledger is the authority over an older queue state).","type":"object","additionalProperties":false,"required":["t","epoch","at","slug","branch","sha","reason"],"properties":{"t":{"const":"drop"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reason":{"type":"string"}}},"QueueItem":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","status","ready_at","log_offset","enqueued_at","transitions"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"#/$defs/QueueStatus"},"ready_at":{"type":"string","description":"ready_at of the candidate's finalize_ready."},"log_offset":{"type":"integer","minimum":0,"description":"Log position of that finalize_ready line: the FIFO tie-break."},"enqueued_at":{"type":"string"},"episode":{"type":"integer","minimum":1,"description":"Readiness episode of the candidate (1 until a retry)."},"transitions":{"type":"array","items":{"$ref":"#/$defs/Transition"}}}},"QueueStatus":{"enum":["queued","in_progress"]},"Transition":{"type":"object","additionalProperties":false,"required":["at","to","reason"],"properties":{"at":{"type":"string"},"from":{"enum":["queued","in_progress"]},"to":{"enum":["queued","in_progress","would_integrate","would_block","superseded"]},"reason":{"type":"string"},"epoch":{"type":"integer","minimum":0}}},"JournalStackPush":{"description":"A would_integrate candidate joins the stack (base: queue), written once its ledger line is durable. The stack's order is the order of these records.","type":"object","additionalProperties":false,"required":["t","epoch","entry"],"properties":{"t":{"const":"stack_push"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"entry":{"$ref":"#/$defs/StackEntry"}}},"JournalStackDrop":{"description":"A candidate leaves the stack.","type":"object","additionalProperties":false,"required":["t","epoch","at","slug","branch","sha","episode","reason"],"properties":{"t":{"const":"stack_drop"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"episode":{"type":"integer","minimum":1},"reason":{"$ref":"#/$defs/StackDropReason"},"main_sha":{"description":"Live main's tip when it was found to leave, for the reasons git decides.","type":"string"}}},"StackDropReason":{"description":"Why a candidate left the stack. on_main: live main contains it (an ancestor of main, or merging it onto main changes nothing: merged, squashed or cherry-picked). superseded: a newer candidate of its slug, or a new readiness episode of it, was enqueued. branch_gone: its remote branch is gone or no longer contains it. window: stack_window_seconds passed without it reaching main. no_longer_merges: main moved and it no longer merges cleanly onto main plus the candidates ahead of it (the owner of main would have merged it before main moved; live main took something else). base_tip: the config says base: tip, which keeps no stack.","enum":["on_main","superseded","branch_gone","window","no_longer_merges","base_tip"]},"StackEntry":{"description":"A candidate of the stack: decided would_integrate with base: queue, and not known to be in live main yet.","type":"object","additionalProperties":false,"required":["slug","branch","sha","episode","decided_at","main_sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"episode":{"type":"integer","minimum":1,"description":"Readiness episode of its decision."},"decided_at":{"type":"string","description":"When it was decided: stack_window_seconds counts from here."},"main_sha":{"type":["string","null"],"description":"Live main's tip it was decided against."}}}}};
+const schema100 = {"description":"A holder started a tenure on this journal.","type":"object","additionalProperties":false,"required":["t","epoch","at","owner"],"properties":{"t":{"const":"tenure"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"owner":{"type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}};
+const schema101 = {"description":"The live item of (slug, branch, sha) leaves the queue without a transition: its outcome is already in the ledger (the ledger is the authority over an older queue state).","type":"object","additionalProperties":false,"required":["t","epoch","at","slug","branch","sha","reason"],"properties":{"t":{"const":"drop"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reason":{"type":"string"}}};
+const schema83 = {"description":"First record of a journal: the state it starts from. The base's items follow as enqueue records, then its stack as stack_push records.","type":"object","additionalProperties":false,"required":["t","epoch","at","items","round"],"properties":{"t":{"const":"base"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"items":{"type":"integer","minimum":0,"description":"How many enqueue records follow that belong to the base."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"},"stack":{"type":"integer","minimum":0,"description":"How many stack_push records follow the items that belong to the base (absent: none)."}}};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4688,7 +4935,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.epoch === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4698,7 +4945,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.at === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4708,7 +4955,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.log === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4718,7 +4965,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.ledger === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4728,7 +4975,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.rejected === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4738,7 +4985,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.counts === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4748,7 +4995,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.snapshot === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "snapshot"},message:"must have required property '"+"snapshot"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "snapshot"},message:"must have required property '"+"snapshot"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4758,7 +5005,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.queue === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4768,8 +5015,8 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!((((((((key0 === "epoch") || (key0 === "at")) || (key0 === "log")) || (key0 === "ledger")) || (key0 === "rejected")) || (key0 === "counts")) || (key0 === "snapshot")) || (key0 === "queue"))){
-const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data};
+if(!(func15.call(schema73.properties, key0))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4782,7 +5029,7 @@ errors++;
 if(data.epoch !== undefined){
 let data0 = data.epoch;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.epoch.type,parentSchema:schema72.properties.epoch,data:data0};
+const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.epoch.type,parentSchema:schema73.properties.epoch,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4793,7 +5040,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err10 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema72.properties.epoch,data:data0};
+const err10 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema73.properties.epoch,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4807,7 +5054,7 @@ errors++;
 if(data.at !== undefined){
 let data1 = data.at;
 if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.at.type,parentSchema:schema72.properties.at,data:data1};
+const err11 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.at.type,parentSchema:schema73.properties.at,data:data1};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4827,7 +5074,7 @@ if(data.ledger !== undefined){
 let data3 = data.ledger;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.head_len === undefined){
-const err12 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema75.required,parentSchema:schema75,data:data3};
+const err12 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema76.required,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4837,7 +5084,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data3.head_hash === undefined){
-const err13 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema75.required,parentSchema:schema75,data:data3};
+const err13 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema76.required,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4847,7 +5094,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data3.offset === undefined){
-const err14 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data3};
+const err14 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema76.required,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4858,7 +5105,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!(((key1 === "head_len") || (key1 === "head_hash")) || (key1 === "offset"))){
-const err15 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data3};
+const err15 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4871,7 +5118,7 @@ errors++;
 if(data3.head_len !== undefined){
 let data4 = data3.head_len;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err16 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.head_len.type,parentSchema:schema75.properties.head_len,data:data4};
+const err16 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.head_len.type,parentSchema:schema76.properties.head_len,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4882,7 +5129,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err17 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.head_len,data:data4};
+const err17 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.head_len,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4896,7 +5143,7 @@ errors++;
 if(data3.head_hash !== undefined){
 let data5 = data3.head_hash;
 if(typeof data5 !== "string"){
-const err18 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.head_hash.type,parentSchema:schema75.properties.head_hash,data:data5};
+const err18 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.head_hash.type,parentSchema:schema76.properties.head_hash,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4909,7 +5156,7 @@ errors++;
 if(data3.offset !== undefined){
 let data6 = data3.offset;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err19 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data6};
+const err19 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.offset.type,parentSchema:schema76.properties.offset,data:data6};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4920,7 +5167,7 @@ errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 < 0 || isNaN(data6)){
-const err20 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data6};
+const err20 = {instancePath:instancePath+"/ledger/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.offset,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4933,7 +5180,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data3};
+const err21 = {instancePath:instancePath+"/ledger",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.type,parentSchema:schema76,data:data3};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4947,7 +5194,7 @@ if(data.rejected !== undefined){
 let data7 = data.rejected;
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 if(data7.count === undefined){
-const err22 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "count"},message:"must have required property '"+"count"+"'",schema:schema72.properties.rejected.required,parentSchema:schema72.properties.rejected,data:data7};
+const err22 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "count"},message:"must have required property '"+"count"+"'",schema:schema73.properties.rejected.required,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4957,7 +5204,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data7.position === undefined){
-const err23 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema72.properties.rejected.required,parentSchema:schema72.properties.rejected,data:data7};
+const err23 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema73.properties.rejected.required,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4968,7 +5215,7 @@ errors++;
 }
 for(const key2 in data7){
 if(!((key2 === "count") || (key2 === "position"))){
-const err24 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema72.properties.rejected,data:data7};
+const err24 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4981,7 +5228,7 @@ errors++;
 if(data7.count !== undefined){
 let data8 = data7.count;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err25 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.rejected.properties.count.type,parentSchema:schema72.properties.rejected.properties.count,data:data8};
+const err25 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.rejected.properties.count.type,parentSchema:schema73.properties.rejected.properties.count,data:data8};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4992,7 +5239,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
-const err26 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.rejected.properties.count,data:data8};
+const err26 = {instancePath:instancePath+"/rejected/count",schemaPath:"#/properties/rejected/properties/count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.rejected.properties.count,data:data8};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5007,7 +5254,7 @@ if(data7.position !== undefined){
 let data9 = data7.position;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(data9.head_len === undefined){
-const err27 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema75.required,parentSchema:schema75,data:data9};
+const err27 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema76.required,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5017,7 +5264,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data9.head_hash === undefined){
-const err28 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema75.required,parentSchema:schema75,data:data9};
+const err28 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema76.required,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5027,7 +5274,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data9.offset === undefined){
-const err29 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data9};
+const err29 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema76.required,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5038,7 +5285,7 @@ errors++;
 }
 for(const key3 in data9){
 if(!(((key3 === "head_len") || (key3 === "head_hash")) || (key3 === "offset"))){
-const err30 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data9};
+const err30 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5051,7 +5298,7 @@ errors++;
 if(data9.head_len !== undefined){
 let data10 = data9.head_len;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err31 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.head_len.type,parentSchema:schema75.properties.head_len,data:data10};
+const err31 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.head_len.type,parentSchema:schema76.properties.head_len,data:data10};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5062,7 +5309,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err32 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.head_len,data:data10};
+const err32 = {instancePath:instancePath+"/rejected/position/head_len",schemaPath:"#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.head_len,data:data10};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5076,7 +5323,7 @@ errors++;
 if(data9.head_hash !== undefined){
 let data11 = data9.head_hash;
 if(typeof data11 !== "string"){
-const err33 = {instancePath:instancePath+"/rejected/position/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.head_hash.type,parentSchema:schema75.properties.head_hash,data:data11};
+const err33 = {instancePath:instancePath+"/rejected/position/head_hash",schemaPath:"#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.head_hash.type,parentSchema:schema76.properties.head_hash,data:data11};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5089,7 +5336,7 @@ errors++;
 if(data9.offset !== undefined){
 let data12 = data9.offset;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err34 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data12};
+const err34 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.offset.type,parentSchema:schema76.properties.offset,data:data12};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5100,7 +5347,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err35 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data12};
+const err35 = {instancePath:instancePath+"/rejected/position/offset",schemaPath:"#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.offset,data:data12};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5113,7 +5360,7 @@ errors++;
 }
 }
 else {
-const err36 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data9};
+const err36 = {instancePath:instancePath+"/rejected/position",schemaPath:"#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.type,parentSchema:schema76,data:data9};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5125,7 +5372,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.properties.rejected.type,parentSchema:schema72.properties.rejected,data:data7};
+const err37 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.properties.rejected.type,parentSchema:schema73.properties.rejected,data:data7};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5139,7 +5386,7 @@ if(data.counts !== undefined){
 let data13 = data.counts;
 if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 if(data13.would_integrate === undefined){
-const err38 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema77.required,parentSchema:schema77,data:data13};
+const err38 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema78.required,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5149,7 +5396,7 @@ vErrors.push(err38);
 errors++;
 }
 if(data13.would_block === undefined){
-const err39 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema77.required,parentSchema:schema77,data:data13};
+const err39 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema78.required,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5159,7 +5406,7 @@ vErrors.push(err39);
 errors++;
 }
 if(data13.superseded === undefined){
-const err40 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema77.required,parentSchema:schema77,data:data13};
+const err40 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema78.required,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5170,7 +5417,7 @@ errors++;
 }
 for(const key4 in data13){
 if(!(((key4 === "would_integrate") || (key4 === "would_block")) || (key4 === "superseded"))){
-const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema77,data:data13};
+const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5183,7 +5430,7 @@ errors++;
 if(data13.would_integrate !== undefined){
 let data14 = data13.would_integrate;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err42 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema77.properties.would_integrate.type,parentSchema:schema77.properties.would_integrate,data:data14};
+const err42 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema78.properties.would_integrate.type,parentSchema:schema78.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5194,7 +5441,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err43 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema77.properties.would_integrate,data:data14};
+const err43 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema78.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5208,7 +5455,7 @@ errors++;
 if(data13.would_block !== undefined){
 let data15 = data13.would_block;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err44 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema77.properties.would_block.type,parentSchema:schema77.properties.would_block,data:data15};
+const err44 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema78.properties.would_block.type,parentSchema:schema78.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5219,7 +5466,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err45 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema77.properties.would_block,data:data15};
+const err45 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema78.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5233,7 +5480,7 @@ errors++;
 if(data13.superseded !== undefined){
 let data16 = data13.superseded;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err46 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema77.properties.superseded.type,parentSchema:schema77.properties.superseded,data:data16};
+const err46 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema78.properties.superseded.type,parentSchema:schema78.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -5244,7 +5491,7 @@ errors++;
 }
 if((typeof data16 == "number") && (isFinite(data16))){
 if(data16 < 0 || isNaN(data16)){
-const err47 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema77.properties.superseded,data:data16};
+const err47 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema78.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -5257,7 +5504,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema77.type,parentSchema:schema77,data:data13};
+const err48 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema78.type,parentSchema:schema78,data:data13};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -5280,7 +5527,7 @@ var _valid0 = _errs44 === errors;
 valid8 = valid8 || _valid0;
 const _errs45 = errors;
 if(data17 !== null){
-const err49 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema72.properties.snapshot.anyOf[1].type,parentSchema:schema72.properties.snapshot.anyOf[1],data:data17};
+const err49 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema73.properties.snapshot.anyOf[1].type,parentSchema:schema73.properties.snapshot.anyOf[1],data:data17};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -5292,7 +5539,7 @@ errors++;
 var _valid0 = _errs45 === errors;
 valid8 = valid8 || _valid0;
 if(!valid8){
-const err50 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema72.properties.snapshot.anyOf,parentSchema:schema72.properties.snapshot,data:data17};
+const err50 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema73.properties.snapshot.anyOf,parentSchema:schema73.properties.snapshot,data:data17};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -5317,7 +5564,7 @@ if(data.queue !== undefined){
 let data18 = data.queue;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 if(data18.live === undefined){
-const err51 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "live"},message:"must have required property '"+"live"+"'",schema:schema72.properties.queue.required,parentSchema:schema72.properties.queue,data:data18};
+const err51 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "live"},message:"must have required property '"+"live"+"'",schema:schema73.properties.queue.required,parentSchema:schema73.properties.queue,data:data18};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -5327,7 +5574,7 @@ vErrors.push(err51);
 errors++;
 }
 if(data18.waiting === undefined){
-const err52 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "waiting"},message:"must have required property '"+"waiting"+"'",schema:schema72.properties.queue.required,parentSchema:schema72.properties.queue,data:data18};
+const err52 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/required",keyword:"required",params:{missingProperty: "waiting"},message:"must have required property '"+"waiting"+"'",schema:schema73.properties.queue.required,parentSchema:schema73.properties.queue,data:data18};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -5337,8 +5584,8 @@ vErrors.push(err52);
 errors++;
 }
 for(const key5 in data18){
-if(!((key5 === "live") || (key5 === "waiting"))){
-const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema72.properties.queue,data:data18};
+if(!(((key5 === "live") || (key5 === "waiting")) || (key5 === "stacked"))){
+const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema73.properties.queue,data:data18};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -5351,7 +5598,7 @@ errors++;
 if(data18.live !== undefined){
 let data19 = data18.live;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err54 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.queue.properties.live.type,parentSchema:schema72.properties.queue.properties.live,data:data19};
+const err54 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.queue.properties.live.type,parentSchema:schema73.properties.queue.properties.live,data:data19};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5362,7 +5609,7 @@ errors++;
 }
 if((typeof data19 == "number") && (isFinite(data19))){
 if(data19 < 0 || isNaN(data19)){
-const err55 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.queue.properties.live,data:data19};
+const err55 = {instancePath:instancePath+"/queue/live",schemaPath:"#/properties/queue/properties/live/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.queue.properties.live,data:data19};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -5376,7 +5623,7 @@ errors++;
 if(data18.waiting !== undefined){
 let data20 = data18.waiting;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err56 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.queue.properties.waiting.type,parentSchema:schema72.properties.queue.properties.waiting,data:data20};
+const err56 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.queue.properties.waiting.type,parentSchema:schema73.properties.queue.properties.waiting,data:data20};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -5387,7 +5634,7 @@ errors++;
 }
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 < 0 || isNaN(data20)){
-const err57 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.queue.properties.waiting,data:data20};
+const err57 = {instancePath:instancePath+"/queue/waiting",schemaPath:"#/properties/queue/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.queue.properties.waiting,data:data20};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -5398,9 +5645,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err58 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.properties.queue.type,parentSchema:schema72.properties.queue,data:data18};
+if(data18.stacked !== undefined){
+let data21 = data18.stacked;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err58 = {instancePath:instancePath+"/queue/stacked",schemaPath:"#/properties/queue/properties/stacked/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.queue.properties.stacked.type,parentSchema:schema73.properties.queue.properties.stacked,data:data21};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -5409,15 +5657,112 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-}
-else {
-const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err59 = {instancePath:instancePath+"/queue/stacked",schemaPath:"#/properties/queue/properties/stacked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.queue.properties.stacked,data:data21};
 if(vErrors === null){
 vErrors = [err59];
 }
 else {
 vErrors.push(err59);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.properties.queue.type,parentSchema:schema73.properties.queue,data:data18};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data.stack_checked !== undefined){
+let data22 = data.stack_checked;
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.main_sha === undefined){
+const err61 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema81.required,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+if(data22.at === undefined){
+const err62 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema81.required,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+for(const key6 in data22){
+if(!((key6 === "main_sha") || (key6 === "at"))){
+const err63 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data22.main_sha !== undefined){
+let data23 = data22.main_sha;
+if(typeof data23 !== "string"){
+const err64 = {instancePath:instancePath+"/stack_checked/main_sha",schemaPath:"#/$defs/StackChecked/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.main_sha.type,parentSchema:schema81.properties.main_sha,data:data23};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data22.at !== undefined){
+let data24 = data22.at;
+if(typeof data24 !== "string"){
+const err65 = {instancePath:instancePath+"/stack_checked/at",schemaPath:"#/$defs/StackChecked/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.at.type,parentSchema:schema81.properties.at,data:data24};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/stack_checked",schemaPath:"#/$defs/StackChecked/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data:data22};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+}
+else {
+const err67 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
 }
 errors++;
 }
@@ -5439,7 +5784,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.t === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5449,7 +5794,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.epoch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5459,7 +5804,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.at === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5469,7 +5814,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.items === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "items"},message:"must have required property '"+"items"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "items"},message:"must have required property '"+"items"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5479,7 +5824,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.round === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "round"},message:"must have required property '"+"round"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "round"},message:"must have required property '"+"round"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5489,8 +5834,8 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(((((key0 === "t") || (key0 === "epoch")) || (key0 === "at")) || (key0 === "items")) || (key0 === "round"))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data};
+if(!((((((key0 === "t") || (key0 === "epoch")) || (key0 === "at")) || (key0 === "items")) || (key0 === "round")) || (key0 === "stack"))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5503,7 +5848,7 @@ errors++;
 if(data.t !== undefined){
 let data0 = data.t;
 if("base" !== data0){
-const err6 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "base"},message:"must be equal to constant",schema:"base",parentSchema:schema81.properties.t,data:data0};
+const err6 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "base"},message:"must be equal to constant",schema:"base",parentSchema:schema83.properties.t,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5516,7 +5861,7 @@ errors++;
 if(data.epoch !== undefined){
 let data1 = data.epoch;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err7 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema81.properties.epoch.type,parentSchema:schema81.properties.epoch,data:data1};
+const err7 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema83.properties.epoch.type,parentSchema:schema83.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5527,7 +5872,7 @@ errors++;
 }
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 < 1 || isNaN(data1)){
-const err8 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema81.properties.epoch,data:data1};
+const err8 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema83.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5541,7 +5886,7 @@ errors++;
 if(data.at !== undefined){
 let data2 = data.at;
 if(typeof data2 !== "string"){
-const err9 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.at.type,parentSchema:schema81.properties.at,data:data2};
+const err9 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema83.properties.at.type,parentSchema:schema83.properties.at,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5554,7 +5899,7 @@ errors++;
 if(data.items !== undefined){
 let data3 = data.items;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err10 = {instancePath:instancePath+"/items",schemaPath:"#/properties/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema81.properties.items.type,parentSchema:schema81.properties.items,data:data3};
+const err10 = {instancePath:instancePath+"/items",schemaPath:"#/properties/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema83.properties.items.type,parentSchema:schema83.properties.items,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5565,7 +5910,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/items",schemaPath:"#/properties/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema81.properties.items,data:data3};
+const err11 = {instancePath:instancePath+"/items",schemaPath:"#/properties/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema83.properties.items,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5582,9 +5927,10 @@ vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.error
 errors = vErrors.length;
 }
 }
-}
-else {
-const err12 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data};
+if(data.stack !== undefined){
+let data5 = data.stack;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err12 = {instancePath:instancePath+"/stack",schemaPath:"#/properties/stack/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema83.properties.stack.type,parentSchema:schema83.properties.stack,data:data5};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5593,15 +5939,39 @@ vErrors.push(err12);
 }
 errors++;
 }
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err13 = {instancePath:instancePath+"/stack",schemaPath:"#/properties/stack/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema83.properties.stack,data:data5};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema83.type,parentSchema:schema83,data};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
 validate43.errors = vErrors;
 return errors === 0;
 }
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema86 = {"type":"object","additionalProperties":false,"required":["t","epoch","item"],"properties":{"t":{"const":"enqueue"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"item":{"$ref":"#/$defs/QueueItem"}}};
-const schema87 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","status","ready_at","log_offset","enqueued_at","transitions"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"#/$defs/QueueStatus"},"ready_at":{"type":"string","description":"ready_at of the candidate's finalize_ready."},"log_offset":{"type":"integer","minimum":0,"description":"Log position of that finalize_ready line: the FIFO tie-break."},"enqueued_at":{"type":"string"},"episode":{"type":"integer","minimum":1,"description":"Readiness episode of the candidate (1 until a retry)."},"transitions":{"type":"array","items":{"$ref":"#/$defs/Transition"}}}};
-const schema88 = {"enum":["queued","in_progress"]};
-const schema89 = {"type":"object","additionalProperties":false,"required":["at","to","reason"],"properties":{"at":{"type":"string"},"from":{"enum":["queued","in_progress"]},"to":{"enum":["queued","in_progress","would_integrate","would_block","superseded"]},"reason":{"type":"string"},"epoch":{"type":"integer","minimum":0}}};
+const schema89 = {"type":"object","additionalProperties":false,"required":["t","epoch","item"],"properties":{"t":{"const":"enqueue"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"item":{"$ref":"#/$defs/QueueItem"}}};
+const schema90 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","status","ready_at","log_offset","enqueued_at","transitions"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"#/$defs/QueueStatus"},"ready_at":{"type":"string","description":"ready_at of the candidate's finalize_ready."},"log_offset":{"type":"integer","minimum":0,"description":"Log position of that finalize_ready line: the FIFO tie-break."},"enqueued_at":{"type":"string"},"episode":{"type":"integer","minimum":1,"description":"Readiness episode of the candidate (1 until a retry)."},"transitions":{"type":"array","items":{"$ref":"#/$defs/Transition"}}}};
+const schema91 = {"enum":["queued","in_progress"]};
+const schema92 = {"type":"object","additionalProperties":false,"required":["at","to","reason"],"properties":{"at":{"type":"string"},"from":{"enum":["queued","in_progress"]},"to":{"enum":["queued","in_progress","would_integrate","would_block","superseded"]},"reason":{"type":"string"},"epoch":{"type":"integer","minimum":0}}};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5615,7 +5985,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5625,7 +5995,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5635,7 +6005,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5645,7 +6015,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.status === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5655,7 +6025,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.ready_at === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5665,7 +6035,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.log_offset === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log_offset"},message:"must have required property '"+"log_offset"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log_offset"},message:"must have required property '"+"log_offset"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5675,7 +6045,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.enqueued_at === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5685,7 +6055,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.transitions === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5695,8 +6065,8 @@ vErrors.push(err7);
 errors++;
 }
 for(const key0 in data){
-if(!(func15.call(schema87.properties, key0))){
-const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema87,data};
+if(!(func15.call(schema90.properties, key0))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5709,7 +6079,7 @@ errors++;
 if(data.slug !== undefined){
 let data0 = data.slug;
 if(typeof data0 !== "string"){
-const err9 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.slug.type,parentSchema:schema87.properties.slug,data:data0};
+const err9 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.slug.type,parentSchema:schema90.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5722,7 +6092,7 @@ errors++;
 if(data.branch !== undefined){
 let data1 = data.branch;
 if(typeof data1 !== "string"){
-const err10 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.branch.type,parentSchema:schema87.properties.branch,data:data1};
+const err10 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.branch.type,parentSchema:schema90.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5735,7 +6105,7 @@ errors++;
 if(data.sha !== undefined){
 let data2 = data.sha;
 if(typeof data2 !== "string"){
-const err11 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.sha.type,parentSchema:schema87.properties.sha,data:data2};
+const err11 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.sha.type,parentSchema:schema90.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5748,7 +6118,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if(!((data3 === "queued") || (data3 === "in_progress"))){
-const err12 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema88.enum},message:"must be equal to one of the allowed values",schema:schema88.enum,parentSchema:schema88,data:data3};
+const err12 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema91.enum},message:"must be equal to one of the allowed values",schema:schema91.enum,parentSchema:schema91,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5761,7 +6131,7 @@ errors++;
 if(data.ready_at !== undefined){
 let data4 = data.ready_at;
 if(typeof data4 !== "string"){
-const err13 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.ready_at.type,parentSchema:schema87.properties.ready_at,data:data4};
+const err13 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.ready_at.type,parentSchema:schema90.properties.ready_at,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5774,7 +6144,7 @@ errors++;
 if(data.log_offset !== undefined){
 let data5 = data.log_offset;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err14 = {instancePath:instancePath+"/log_offset",schemaPath:"#/properties/log_offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema87.properties.log_offset.type,parentSchema:schema87.properties.log_offset,data:data5};
+const err14 = {instancePath:instancePath+"/log_offset",schemaPath:"#/properties/log_offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema90.properties.log_offset.type,parentSchema:schema90.properties.log_offset,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5785,7 +6155,7 @@ errors++;
 }
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 0 || isNaN(data5)){
-const err15 = {instancePath:instancePath+"/log_offset",schemaPath:"#/properties/log_offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema87.properties.log_offset,data:data5};
+const err15 = {instancePath:instancePath+"/log_offset",schemaPath:"#/properties/log_offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema90.properties.log_offset,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5799,7 +6169,7 @@ errors++;
 if(data.enqueued_at !== undefined){
 let data6 = data.enqueued_at;
 if(typeof data6 !== "string"){
-const err16 = {instancePath:instancePath+"/enqueued_at",schemaPath:"#/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.enqueued_at.type,parentSchema:schema87.properties.enqueued_at,data:data6};
+const err16 = {instancePath:instancePath+"/enqueued_at",schemaPath:"#/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.enqueued_at.type,parentSchema:schema90.properties.enqueued_at,data:data6};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5812,7 +6182,7 @@ errors++;
 if(data.episode !== undefined){
 let data7 = data.episode;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err17 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema87.properties.episode.type,parentSchema:schema87.properties.episode,data:data7};
+const err17 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema90.properties.episode.type,parentSchema:schema90.properties.episode,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5823,7 +6193,7 @@ errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 1 || isNaN(data7)){
-const err18 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema87.properties.episode,data:data7};
+const err18 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema90.properties.episode,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5842,7 +6212,7 @@ for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(data9.at === undefined){
-const err19 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema89.required,parentSchema:schema89,data:data9};
+const err19 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema92.required,parentSchema:schema92,data:data9};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5852,7 +6222,7 @@ vErrors.push(err19);
 errors++;
 }
 if(data9.to === undefined){
-const err20 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema89.required,parentSchema:schema89,data:data9};
+const err20 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema92.required,parentSchema:schema92,data:data9};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5862,7 +6232,7 @@ vErrors.push(err20);
 errors++;
 }
 if(data9.reason === undefined){
-const err21 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema89.required,parentSchema:schema89,data:data9};
+const err21 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema92.required,parentSchema:schema92,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5873,7 +6243,7 @@ errors++;
 }
 for(const key1 in data9){
 if(!(((((key1 === "at") || (key1 === "from")) || (key1 === "to")) || (key1 === "reason")) || (key1 === "epoch"))){
-const err22 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema89,data:data9};
+const err22 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema92,data:data9};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5886,7 +6256,7 @@ errors++;
 if(data9.at !== undefined){
 let data10 = data9.at;
 if(typeof data10 !== "string"){
-const err23 = {instancePath:instancePath+"/transitions/" + i0+"/at",schemaPath:"#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.at.type,parentSchema:schema89.properties.at,data:data10};
+const err23 = {instancePath:instancePath+"/transitions/" + i0+"/at",schemaPath:"#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema92.properties.at.type,parentSchema:schema92.properties.at,data:data10};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5899,7 +6269,7 @@ errors++;
 if(data9.from !== undefined){
 let data11 = data9.from;
 if(!((data11 === "queued") || (data11 === "in_progress"))){
-const err24 = {instancePath:instancePath+"/transitions/" + i0+"/from",schemaPath:"#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema89.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema89.properties.from.enum,parentSchema:schema89.properties.from,data:data11};
+const err24 = {instancePath:instancePath+"/transitions/" + i0+"/from",schemaPath:"#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema92.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema92.properties.from.enum,parentSchema:schema92.properties.from,data:data11};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5912,7 +6282,7 @@ errors++;
 if(data9.to !== undefined){
 let data12 = data9.to;
 if(!(((((data12 === "queued") || (data12 === "in_progress")) || (data12 === "would_integrate")) || (data12 === "would_block")) || (data12 === "superseded"))){
-const err25 = {instancePath:instancePath+"/transitions/" + i0+"/to",schemaPath:"#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema89.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema89.properties.to.enum,parentSchema:schema89.properties.to,data:data12};
+const err25 = {instancePath:instancePath+"/transitions/" + i0+"/to",schemaPath:"#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema92.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema92.properties.to.enum,parentSchema:schema92.properties.to,data:data12};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5925,7 +6295,7 @@ errors++;
 if(data9.reason !== undefined){
 let data13 = data9.reason;
 if(typeof data13 !== "string"){
-const err26 = {instancePath:instancePath+"/transitions/" + i0+"/reason",schemaPath:"#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.reason.type,parentSchema:schema89.properties.reason,data:data13};
+const err26 = {instancePath:instancePath+"/transitions/" + i0+"/reason",schemaPath:"#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema92.properties.reason.type,parentSchema:schema92.properties.reason,data:data13};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5938,7 +6308,7 @@ errors++;
 if(data9.epoch !== undefined){
 let data14 = data9.epoch;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err27 = {instancePath:instancePath+"/transitions/" + i0+"/epoch",schemaPath:"#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.epoch.type,parentSchema:schema89.properties.epoch,data:data14};
+const err27 = {instancePath:instancePath+"/transitions/" + i0+"/epoch",schemaPath:"#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema92.properties.epoch.type,parentSchema:schema92.properties.epoch,data:data14};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5949,7 +6319,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err28 = {instancePath:instancePath+"/transitions/" + i0+"/epoch",schemaPath:"#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema89.properties.epoch,data:data14};
+const err28 = {instancePath:instancePath+"/transitions/" + i0+"/epoch",schemaPath:"#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema92.properties.epoch,data:data14};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5962,7 +6332,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.type,parentSchema:schema89,data:data9};
+const err29 = {instancePath:instancePath+"/transitions/" + i0,schemaPath:"#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema92.type,parentSchema:schema92,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5974,7 +6344,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/transitions",schemaPath:"#/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema87.properties.transitions.type,parentSchema:schema87.properties.transitions,data:data8};
+const err30 = {instancePath:instancePath+"/transitions",schemaPath:"#/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema90.properties.transitions.type,parentSchema:schema90.properties.transitions,data:data8};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5986,7 +6356,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema87.type,parentSchema:schema87,data};
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema90.type,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -6013,7 +6383,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.t === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema86.required,parentSchema:schema86,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema89.required,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6023,7 +6393,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.epoch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema86.required,parentSchema:schema86,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema89.required,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6033,7 +6403,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.item === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "item"},message:"must have required property '"+"item"+"'",schema:schema86.required,parentSchema:schema86,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "item"},message:"must have required property '"+"item"+"'",schema:schema89.required,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -6044,7 +6414,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "t") || (key0 === "epoch")) || (key0 === "item"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema86,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -6057,7 +6427,7 @@ errors++;
 if(data.t !== undefined){
 let data0 = data.t;
 if("enqueue" !== data0){
-const err4 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "enqueue"},message:"must be equal to constant",schema:"enqueue",parentSchema:schema86.properties.t,data:data0};
+const err4 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "enqueue"},message:"must be equal to constant",schema:"enqueue",parentSchema:schema89.properties.t,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -6070,7 +6440,7 @@ errors++;
 if(data.epoch !== undefined){
 let data1 = data.epoch;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err5 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema86.properties.epoch.type,parentSchema:schema86.properties.epoch,data:data1};
+const err5 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.epoch.type,parentSchema:schema89.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -6081,7 +6451,7 @@ errors++;
 }
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 < 1 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema86.properties.epoch,data:data1};
+const err6 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema89.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -6100,7 +6470,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema86.type,parentSchema:schema86,data};
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.type,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6114,7 +6484,7 @@ return errors === 0;
 }
 validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema90 = {"description":"A transition of the live item of (slug, branch, sha); a terminal one removes it (its outcome is in the ledger).","type":"object","additionalProperties":false,"required":["t","epoch","slug","branch","sha","transition"],"properties":{"t":{"const":"transition"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"transition":{"$ref":"#/$defs/Transition"}}};
+const schema93 = {"description":"A transition of the live item of (slug, branch, sha); a terminal one removes it (its outcome is in the ledger).","type":"object","additionalProperties":false,"required":["t","epoch","slug","branch","sha","transition"],"properties":{"t":{"const":"transition"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"transition":{"$ref":"#/$defs/Transition"}}};
 
 function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6128,7 +6498,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.t === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6138,7 +6508,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.epoch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6148,7 +6518,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.slug === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -6158,7 +6528,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.branch === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -6168,7 +6538,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.sha === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -6178,7 +6548,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.transition === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "transition"},message:"must have required property '"+"transition"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "transition"},message:"must have required property '"+"transition"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -6189,7 +6559,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((key0 === "t") || (key0 === "epoch")) || (key0 === "slug")) || (key0 === "branch")) || (key0 === "sha")) || (key0 === "transition"))){
-const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema90,data};
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -6202,7 +6572,7 @@ errors++;
 if(data.t !== undefined){
 let data0 = data.t;
 if("transition" !== data0){
-const err7 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "transition"},message:"must be equal to constant",schema:"transition",parentSchema:schema90.properties.t,data:data0};
+const err7 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "transition"},message:"must be equal to constant",schema:"transition",parentSchema:schema93.properties.t,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6215,7 +6585,7 @@ errors++;
 if(data.epoch !== undefined){
 let data1 = data.epoch;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err8 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema90.properties.epoch.type,parentSchema:schema90.properties.epoch,data:data1};
+const err8 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.epoch.type,parentSchema:schema93.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -6226,7 +6596,7 @@ errors++;
 }
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 < 1 || isNaN(data1)){
-const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema90.properties.epoch,data:data1};
+const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -6240,7 +6610,7 @@ errors++;
 if(data.slug !== undefined){
 let data2 = data.slug;
 if(typeof data2 !== "string"){
-const err10 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.slug.type,parentSchema:schema90.properties.slug,data:data2};
+const err10 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.slug.type,parentSchema:schema93.properties.slug,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -6253,7 +6623,7 @@ errors++;
 if(data.branch !== undefined){
 let data3 = data.branch;
 if(typeof data3 !== "string"){
-const err11 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.branch.type,parentSchema:schema90.properties.branch,data:data3};
+const err11 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.branch.type,parentSchema:schema93.properties.branch,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -6266,7 +6636,7 @@ errors++;
 if(data.sha !== undefined){
 let data4 = data.sha;
 if(typeof data4 !== "string"){
-const err12 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.sha.type,parentSchema:schema90.properties.sha,data:data4};
+const err12 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.sha.type,parentSchema:schema93.properties.sha,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -6280,7 +6650,7 @@ if(data.transition !== undefined){
 let data5 = data.transition;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.at === undefined){
-const err13 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
+const err13 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema92.required,parentSchema:schema92,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -6290,7 +6660,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data5.to === undefined){
-const err14 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
+const err14 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema92.required,parentSchema:schema92,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -6300,7 +6670,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data5.reason === undefined){
-const err15 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
+const err15 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema92.required,parentSchema:schema92,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -6311,7 +6681,7 @@ errors++;
 }
 for(const key1 in data5){
 if(!(((((key1 === "at") || (key1 === "from")) || (key1 === "to")) || (key1 === "reason")) || (key1 === "epoch"))){
-const err16 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema89,data:data5};
+const err16 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema92,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6324,7 +6694,7 @@ errors++;
 if(data5.at !== undefined){
 let data6 = data5.at;
 if(typeof data6 !== "string"){
-const err17 = {instancePath:instancePath+"/transition/at",schemaPath:"#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.at.type,parentSchema:schema89.properties.at,data:data6};
+const err17 = {instancePath:instancePath+"/transition/at",schemaPath:"#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema92.properties.at.type,parentSchema:schema92.properties.at,data:data6};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6337,7 +6707,7 @@ errors++;
 if(data5.from !== undefined){
 let data7 = data5.from;
 if(!((data7 === "queued") || (data7 === "in_progress"))){
-const err18 = {instancePath:instancePath+"/transition/from",schemaPath:"#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema89.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema89.properties.from.enum,parentSchema:schema89.properties.from,data:data7};
+const err18 = {instancePath:instancePath+"/transition/from",schemaPath:"#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema92.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema92.properties.from.enum,parentSchema:schema92.properties.from,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6350,7 +6720,7 @@ errors++;
 if(data5.to !== undefined){
 let data8 = data5.to;
 if(!(((((data8 === "queued") || (data8 === "in_progress")) || (data8 === "would_integrate")) || (data8 === "would_block")) || (data8 === "superseded"))){
-const err19 = {instancePath:instancePath+"/transition/to",schemaPath:"#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema89.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema89.properties.to.enum,parentSchema:schema89.properties.to,data:data8};
+const err19 = {instancePath:instancePath+"/transition/to",schemaPath:"#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema92.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema92.properties.to.enum,parentSchema:schema92.properties.to,data:data8};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6363,7 +6733,7 @@ errors++;
 if(data5.reason !== undefined){
 let data9 = data5.reason;
 if(typeof data9 !== "string"){
-const err20 = {instancePath:instancePath+"/transition/reason",schemaPath:"#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.reason.type,parentSchema:schema89.properties.reason,data:data9};
+const err20 = {instancePath:instancePath+"/transition/reason",schemaPath:"#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema92.properties.reason.type,parentSchema:schema92.properties.reason,data:data9};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6376,7 +6746,7 @@ errors++;
 if(data5.epoch !== undefined){
 let data10 = data5.epoch;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err21 = {instancePath:instancePath+"/transition/epoch",schemaPath:"#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.epoch.type,parentSchema:schema89.properties.epoch,data:data10};
+const err21 = {instancePath:instancePath+"/transition/epoch",schemaPath:"#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema92.properties.epoch.type,parentSchema:schema92.properties.epoch,data:data10};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6387,7 +6757,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err22 = {instancePath:instancePath+"/transition/epoch",schemaPath:"#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema89.properties.epoch,data:data10};
+const err22 = {instancePath:instancePath+"/transition/epoch",schemaPath:"#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema92.properties.epoch,data:data10};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -6400,7 +6770,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.type,parentSchema:schema89,data:data5};
+const err23 = {instancePath:instancePath+"/transition",schemaPath:"#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema92.type,parentSchema:schema92,data:data5};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -6412,7 +6782,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema90.type,parentSchema:schema90,data};
+const err24 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.type,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -6426,7 +6796,7 @@ return errors === 0;
 }
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema92 = {"type":"object","additionalProperties":false,"required":["t","epoch","round"],"properties":{"t":{"const":"round"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"}}};
+const schema95 = {"type":"object","additionalProperties":false,"required":["t","epoch","round"],"properties":{"t":{"const":"round"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"round":{"$ref":"checkpoint.schema.json#/$defs/Round"}}};
 
 function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6440,7 +6810,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.t === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema95.required,parentSchema:schema95,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6450,7 +6820,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.epoch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema95.required,parentSchema:schema95,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6460,7 +6830,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.round === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "round"},message:"must have required property '"+"round"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "round"},message:"must have required property '"+"round"+"'",schema:schema95.required,parentSchema:schema95,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -6471,7 +6841,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "t") || (key0 === "epoch")) || (key0 === "round"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema92,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema95,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -6484,7 +6854,7 @@ errors++;
 if(data.t !== undefined){
 let data0 = data.t;
 if("round" !== data0){
-const err4 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "round"},message:"must be equal to constant",schema:"round",parentSchema:schema92.properties.t,data:data0};
+const err4 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "round"},message:"must be equal to constant",schema:"round",parentSchema:schema95.properties.t,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -6497,7 +6867,7 @@ errors++;
 if(data.epoch !== undefined){
 let data1 = data.epoch;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err5 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema92.properties.epoch.type,parentSchema:schema92.properties.epoch,data:data1};
+const err5 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.epoch.type,parentSchema:schema95.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -6508,7 +6878,7 @@ errors++;
 }
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 < 1 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema92.properties.epoch,data:data1};
+const err6 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema95.properties.epoch,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -6527,7 +6897,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema92.type,parentSchema:schema92,data};
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema95.type,parentSchema:schema95,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6540,6 +6910,556 @@ validate52.errors = vErrors;
 return errors === 0;
 }
 validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema96 = {"description":"A would_integrate candidate joins the stack (base: queue), written once its ledger line is durable. The stack's order is the order of these records.","type":"object","additionalProperties":false,"required":["t","epoch","entry"],"properties":{"t":{"const":"stack_push"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"entry":{"$ref":"#/$defs/StackEntry"}}};
+const schema97 = {"description":"A candidate of the stack: decided would_integrate with base: queue, and not known to be in live main yet.","type":"object","additionalProperties":false,"required":["slug","branch","sha","episode","decided_at","main_sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"episode":{"type":"integer","minimum":1,"description":"Readiness episode of its decision."},"decided_at":{"type":"string","description":"When it was decided: stack_window_seconds counts from here."},"main_sha":{"type":["string","null"],"description":"Live main's tip it was decided against."}}};
+
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate54.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.t === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema96.required,parentSchema:schema96,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.epoch === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema96.required,parentSchema:schema96,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.entry === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "entry"},message:"must have required property '"+"entry"+"'",schema:schema96.required,parentSchema:schema96,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "t") || (key0 === "epoch")) || (key0 === "entry"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema96,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.t !== undefined){
+let data0 = data.t;
+if("stack_push" !== data0){
+const err4 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "stack_push"},message:"must be equal to constant",schema:"stack_push",parentSchema:schema96.properties.t,data:data0};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.epoch !== undefined){
+let data1 = data.epoch;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err5 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema96.properties.epoch.type,parentSchema:schema96.properties.epoch,data:data1};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err6 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema96.properties.epoch,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+if(data.entry !== undefined){
+let data2 = data.entry;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.slug === undefined){
+const err7 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema97.required,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data2.branch === undefined){
+const err8 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema97.required,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data2.sha === undefined){
+const err9 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema97.required,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data2.episode === undefined){
+const err10 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/required",keyword:"required",params:{missingProperty: "episode"},message:"must have required property '"+"episode"+"'",schema:schema97.required,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data2.decided_at === undefined){
+const err11 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema97.required,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data2.main_sha === undefined){
+const err12 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema97.required,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!((((((key1 === "slug") || (key1 === "branch")) || (key1 === "sha")) || (key1 === "episode")) || (key1 === "decided_at")) || (key1 === "main_sha"))){
+const err13 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data2.slug !== undefined){
+let data3 = data2.slug;
+if(typeof data3 !== "string"){
+const err14 = {instancePath:instancePath+"/entry/slug",schemaPath:"#/$defs/StackEntry/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema97.properties.slug.type,parentSchema:schema97.properties.slug,data:data3};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data2.branch !== undefined){
+let data4 = data2.branch;
+if(typeof data4 !== "string"){
+const err15 = {instancePath:instancePath+"/entry/branch",schemaPath:"#/$defs/StackEntry/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema97.properties.branch.type,parentSchema:schema97.properties.branch,data:data4};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data2.sha !== undefined){
+let data5 = data2.sha;
+if(typeof data5 !== "string"){
+const err16 = {instancePath:instancePath+"/entry/sha",schemaPath:"#/$defs/StackEntry/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema97.properties.sha.type,parentSchema:schema97.properties.sha,data:data5};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data2.episode !== undefined){
+let data6 = data2.episode;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err17 = {instancePath:instancePath+"/entry/episode",schemaPath:"#/$defs/StackEntry/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema97.properties.episode.type,parentSchema:schema97.properties.episode,data:data6};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err18 = {instancePath:instancePath+"/entry/episode",schemaPath:"#/$defs/StackEntry/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema97.properties.episode,data:data6};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+if(data2.decided_at !== undefined){
+let data7 = data2.decided_at;
+if(typeof data7 !== "string"){
+const err19 = {instancePath:instancePath+"/entry/decided_at",schemaPath:"#/$defs/StackEntry/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema97.properties.decided_at.type,parentSchema:schema97.properties.decided_at,data:data7};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data2.main_sha !== undefined){
+let data8 = data2.main_sha;
+if((typeof data8 !== "string") && (data8 !== null)){
+const err20 = {instancePath:instancePath+"/entry/main_sha",schemaPath:"#/$defs/StackEntry/properties/main_sha/type",keyword:"type",params:{type: schema97.properties.main_sha.type},message:"must be string,null",schema:schema97.properties.main_sha.type,parentSchema:schema97.properties.main_sha,data:data8};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/entry",schemaPath:"#/$defs/StackEntry/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema97.type,parentSchema:schema97,data:data2};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema96.type,parentSchema:schema96,data};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate54.errors = vErrors;
+return errors === 0;
+}
+validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema98 = {"description":"A candidate leaves the stack.","type":"object","additionalProperties":false,"required":["t","epoch","at","slug","branch","sha","episode","reason"],"properties":{"t":{"const":"stack_drop"},"epoch":{"type":"integer","minimum":1,"description":"Lease epoch of the holder that wrote the record."},"at":{"type":"string"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"episode":{"type":"integer","minimum":1},"reason":{"$ref":"#/$defs/StackDropReason"},"main_sha":{"description":"Live main's tip when it was found to leave, for the reasons git decides.","type":"string"}}};
+const schema99 = {"description":"Why a candidate left the stack. on_main: live main contains it (an ancestor of main, or merging it onto main changes nothing: merged, squashed or cherry-picked). superseded: a newer candidate of its slug, or a new readiness episode of it, was enqueued. branch_gone: its remote branch is gone or no longer contains it. window: stack_window_seconds passed without it reaching main. no_longer_merges: main moved and it no longer merges cleanly onto main plus the candidates ahead of it (the owner of main would have merged it before main moved; live main took something else). base_tip: the config says base: tip, which keeps no stack.","enum":["on_main","superseded","branch_gone","window","no_longer_merges","base_tip"]};
+
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate55.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.t === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.epoch === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.at === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.slug === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.branch === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.sha === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.episode === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "episode"},message:"must have required property '"+"episode"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.reason === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema98.required,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func15.call(schema98.properties, key0))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.t !== undefined){
+let data0 = data.t;
+if("stack_drop" !== data0){
+const err9 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/const",keyword:"const",params:{allowedValue: "stack_drop"},message:"must be equal to constant",schema:"stack_drop",parentSchema:schema98.properties.t,data:data0};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.epoch !== undefined){
+let data1 = data.epoch;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err10 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema98.properties.epoch.type,parentSchema:schema98.properties.epoch,data:data1};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err11 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema98.properties.epoch,data:data1};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+if(data.at !== undefined){
+let data2 = data.at;
+if(typeof data2 !== "string"){
+const err12 = {instancePath:instancePath+"/at",schemaPath:"#/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema98.properties.at.type,parentSchema:schema98.properties.at,data:data2};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.slug !== undefined){
+let data3 = data.slug;
+if(typeof data3 !== "string"){
+const err13 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema98.properties.slug.type,parentSchema:schema98.properties.slug,data:data3};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.branch !== undefined){
+let data4 = data.branch;
+if(typeof data4 !== "string"){
+const err14 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema98.properties.branch.type,parentSchema:schema98.properties.branch,data:data4};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.sha !== undefined){
+let data5 = data.sha;
+if(typeof data5 !== "string"){
+const err15 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema98.properties.sha.type,parentSchema:schema98.properties.sha,data:data5};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.episode !== undefined){
+let data6 = data.episode;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err16 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema98.properties.episode.type,parentSchema:schema98.properties.episode,data:data6};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err17 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema98.properties.episode,data:data6};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data.reason !== undefined){
+let data7 = data.reason;
+if(!((((((data7 === "on_main") || (data7 === "superseded")) || (data7 === "branch_gone")) || (data7 === "window")) || (data7 === "no_longer_merges")) || (data7 === "base_tip"))){
+const err18 = {instancePath:instancePath+"/reason",schemaPath:"#/$defs/StackDropReason/enum",keyword:"enum",params:{allowedValues: schema99.enum},message:"must be equal to one of the allowed values",schema:schema99.enum,parentSchema:schema99,data:data7};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.main_sha !== undefined){
+let data8 = data.main_sha;
+if(typeof data8 !== "string"){
+const err19 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema98.properties.main_sha.type,parentSchema:schema98.properties.main_sha,data:data8};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema98.type,parentSchema:schema98,data};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+validate55.errors = vErrors;
+return errors === 0;
+}
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -6555,7 +7475,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.t === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6566,8 +7486,8 @@ errors++;
 }
 if(data.t !== undefined){
 let data0 = data.t;
-if(!((((((data0 === "base") || (data0 === "tenure")) || (data0 === "enqueue")) || (data0 === "transition")) || (data0 === "round")) || (data0 === "drop"))){
-const err1 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/enum",keyword:"enum",params:{allowedValues: schema80.properties.t.enum},message:"must be equal to one of the allowed values",schema:schema80.properties.t.enum,parentSchema:schema80.properties.t,data:data0};
+if(!((((((((data0 === "base") || (data0 === "tenure")) || (data0 === "enqueue")) || (data0 === "transition")) || (data0 === "round")) || (data0 === "drop")) || (data0 === "stack_push")) || (data0 === "stack_drop"))){
+const err1 = {instancePath:instancePath+"/t",schemaPath:"#/properties/t/enum",keyword:"enum",params:{allowedValues: schema82.properties.t.enum},message:"must be equal to one of the allowed values",schema:schema82.properties.t.enum,parentSchema:schema82.properties.t,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6589,7 +7509,7 @@ var props0 = true;
 else if(tag0 === "tenure"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.t === undefined){
-const err2 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err2 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -6599,7 +7519,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.epoch === undefined){
-const err3 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err3 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -6609,7 +7529,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.at === undefined){
-const err4 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err4 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -6619,7 +7539,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.owner === undefined){
-const err5 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "owner"},message:"must have required property '"+"owner"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err5 = {instancePath,schemaPath:"#/$defs/JournalTenure/required",keyword:"required",params:{missingProperty: "owner"},message:"must have required property '"+"owner"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -6630,7 +7550,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "t") || (key0 === "epoch")) || (key0 === "at")) || (key0 === "owner"))){
-const err6 = {instancePath,schemaPath:"#/$defs/JournalTenure/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema93,data};
+const err6 = {instancePath,schemaPath:"#/$defs/JournalTenure/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -6643,7 +7563,7 @@ errors++;
 if(data.t !== undefined){
 let data1 = data.t;
 if("tenure" !== data1){
-const err7 = {instancePath:instancePath+"/t",schemaPath:"#/$defs/JournalTenure/properties/t/const",keyword:"const",params:{allowedValue: "tenure"},message:"must be equal to constant",schema:"tenure",parentSchema:schema93.properties.t,data:data1};
+const err7 = {instancePath:instancePath+"/t",schemaPath:"#/$defs/JournalTenure/properties/t/const",keyword:"const",params:{allowedValue: "tenure"},message:"must be equal to constant",schema:"tenure",parentSchema:schema100.properties.t,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6656,7 +7576,7 @@ errors++;
 if(data.epoch !== undefined){
 let data2 = data.epoch;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err8 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalTenure/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.epoch.type,parentSchema:schema93.properties.epoch,data:data2};
+const err8 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalTenure/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema100.properties.epoch.type,parentSchema:schema100.properties.epoch,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -6667,7 +7587,7 @@ errors++;
 }
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 1 || isNaN(data2)){
-const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalTenure/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.epoch,data:data2};
+const err9 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalTenure/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema100.properties.epoch,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -6681,7 +7601,7 @@ errors++;
 if(data.at !== undefined){
 let data3 = data.at;
 if(typeof data3 !== "string"){
-const err10 = {instancePath:instancePath+"/at",schemaPath:"#/$defs/JournalTenure/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.at.type,parentSchema:schema93.properties.at,data:data3};
+const err10 = {instancePath:instancePath+"/at",schemaPath:"#/$defs/JournalTenure/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.at.type,parentSchema:schema100.properties.at,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -6695,7 +7615,7 @@ if(data.owner !== undefined){
 let data4 = data.owner;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.host === undefined){
-const err11 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema93.properties.owner.required,parentSchema:schema93.properties.owner,data:data4};
+const err11 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema100.properties.owner.required,parentSchema:schema100.properties.owner,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -6705,7 +7625,7 @@ vErrors.push(err11);
 errors++;
 }
 if(data4.pid === undefined){
-const err12 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/required",keyword:"required",params:{missingProperty: "pid"},message:"must have required property '"+"pid"+"'",schema:schema93.properties.owner.required,parentSchema:schema93.properties.owner,data:data4};
+const err12 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/required",keyword:"required",params:{missingProperty: "pid"},message:"must have required property '"+"pid"+"'",schema:schema100.properties.owner.required,parentSchema:schema100.properties.owner,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -6715,7 +7635,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data4.run_id === undefined){
-const err13 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'",schema:schema93.properties.owner.required,parentSchema:schema93.properties.owner,data:data4};
+const err13 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'",schema:schema100.properties.owner.required,parentSchema:schema100.properties.owner,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -6726,7 +7646,7 @@ errors++;
 }
 for(const key1 in data4){
 if(!(((key1 === "host") || (key1 === "pid")) || (key1 === "run_id"))){
-const err14 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema93.properties.owner,data:data4};
+const err14 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema100.properties.owner,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -6739,7 +7659,7 @@ errors++;
 if(data4.host !== undefined){
 let data5 = data4.host;
 if(typeof data5 !== "string"){
-const err15 = {instancePath:instancePath+"/owner/host",schemaPath:"#/$defs/JournalTenure/properties/owner/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.owner.properties.host.type,parentSchema:schema93.properties.owner.properties.host,data:data5};
+const err15 = {instancePath:instancePath+"/owner/host",schemaPath:"#/$defs/JournalTenure/properties/owner/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.owner.properties.host.type,parentSchema:schema100.properties.owner.properties.host,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -6752,7 +7672,7 @@ errors++;
 if(data4.pid !== undefined){
 let data6 = data4.pid;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err16 = {instancePath:instancePath+"/owner/pid",schemaPath:"#/$defs/JournalTenure/properties/owner/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.owner.properties.pid.type,parentSchema:schema93.properties.owner.properties.pid,data:data6};
+const err16 = {instancePath:instancePath+"/owner/pid",schemaPath:"#/$defs/JournalTenure/properties/owner/properties/pid/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema100.properties.owner.properties.pid.type,parentSchema:schema100.properties.owner.properties.pid,data:data6};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6765,7 +7685,7 @@ errors++;
 if(data4.run_id !== undefined){
 let data7 = data4.run_id;
 if(typeof data7 !== "string"){
-const err17 = {instancePath:instancePath+"/owner/run_id",schemaPath:"#/$defs/JournalTenure/properties/owner/properties/run_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.owner.properties.run_id.type,parentSchema:schema93.properties.owner.properties.run_id,data:data7};
+const err17 = {instancePath:instancePath+"/owner/run_id",schemaPath:"#/$defs/JournalTenure/properties/owner/properties/run_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.owner.properties.run_id.type,parentSchema:schema100.properties.owner.properties.run_id,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6777,7 +7697,7 @@ errors++;
 }
 }
 else {
-const err18 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.properties.owner.type,parentSchema:schema93.properties.owner,data:data4};
+const err18 = {instancePath:instancePath+"/owner",schemaPath:"#/$defs/JournalTenure/properties/owner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.properties.owner.type,parentSchema:schema100.properties.owner,data:data4};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6789,7 +7709,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath,schemaPath:"#/$defs/JournalTenure/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.type,parentSchema:schema93,data};
+const err19 = {instancePath,schemaPath:"#/$defs/JournalTenure/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.type,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6832,7 +7752,7 @@ props0 = true;
 else if(tag0 === "drop"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.t === undefined){
-const err20 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema94.required,parentSchema:schema94,data};
+const err20 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "t"},message:"must have required property '"+"t"+"'",schema:schema101.required,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6842,7 +7762,7 @@ vErrors.push(err20);
 errors++;
 }
 if(data.epoch === undefined){
-const err21 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema94.required,parentSchema:schema94,data};
+const err21 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema101.required,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6852,7 +7772,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data.at === undefined){
-const err22 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema94.required,parentSchema:schema94,data};
+const err22 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema101.required,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -6862,7 +7782,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data.slug === undefined){
-const err23 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema94.required,parentSchema:schema94,data};
+const err23 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema101.required,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -6872,7 +7792,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data.branch === undefined){
-const err24 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema94.required,parentSchema:schema94,data};
+const err24 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema101.required,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -6882,7 +7802,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data.sha === undefined){
-const err25 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema94.required,parentSchema:schema94,data};
+const err25 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema101.required,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -6892,7 +7812,7 @@ vErrors.push(err25);
 errors++;
 }
 if(data.reason === undefined){
-const err26 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema94.required,parentSchema:schema94,data};
+const err26 = {instancePath,schemaPath:"#/$defs/JournalDrop/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema101.required,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -6903,7 +7823,7 @@ errors++;
 }
 for(const key2 in data){
 if(!(((((((key2 === "t") || (key2 === "epoch")) || (key2 === "at")) || (key2 === "slug")) || (key2 === "branch")) || (key2 === "sha")) || (key2 === "reason"))){
-const err27 = {instancePath,schemaPath:"#/$defs/JournalDrop/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema94,data};
+const err27 = {instancePath,schemaPath:"#/$defs/JournalDrop/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -6916,7 +7836,7 @@ errors++;
 if(data.t !== undefined){
 let data8 = data.t;
 if("drop" !== data8){
-const err28 = {instancePath:instancePath+"/t",schemaPath:"#/$defs/JournalDrop/properties/t/const",keyword:"const",params:{allowedValue: "drop"},message:"must be equal to constant",schema:"drop",parentSchema:schema94.properties.t,data:data8};
+const err28 = {instancePath:instancePath+"/t",schemaPath:"#/$defs/JournalDrop/properties/t/const",keyword:"const",params:{allowedValue: "drop"},message:"must be equal to constant",schema:"drop",parentSchema:schema101.properties.t,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -6929,7 +7849,7 @@ errors++;
 if(data.epoch !== undefined){
 let data9 = data.epoch;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err29 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalDrop/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema94.properties.epoch.type,parentSchema:schema94.properties.epoch,data:data9};
+const err29 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalDrop/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema101.properties.epoch.type,parentSchema:schema101.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -6940,7 +7860,7 @@ errors++;
 }
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 < 1 || isNaN(data9)){
-const err30 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalDrop/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema94.properties.epoch,data:data9};
+const err30 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/JournalDrop/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema101.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -6954,7 +7874,7 @@ errors++;
 if(data.at !== undefined){
 let data10 = data.at;
 if(typeof data10 !== "string"){
-const err31 = {instancePath:instancePath+"/at",schemaPath:"#/$defs/JournalDrop/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema94.properties.at.type,parentSchema:schema94.properties.at,data:data10};
+const err31 = {instancePath:instancePath+"/at",schemaPath:"#/$defs/JournalDrop/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema101.properties.at.type,parentSchema:schema101.properties.at,data:data10};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -6967,7 +7887,7 @@ errors++;
 if(data.slug !== undefined){
 let data11 = data.slug;
 if(typeof data11 !== "string"){
-const err32 = {instancePath:instancePath+"/slug",schemaPath:"#/$defs/JournalDrop/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema94.properties.slug.type,parentSchema:schema94.properties.slug,data:data11};
+const err32 = {instancePath:instancePath+"/slug",schemaPath:"#/$defs/JournalDrop/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema101.properties.slug.type,parentSchema:schema101.properties.slug,data:data11};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -6980,7 +7900,7 @@ errors++;
 if(data.branch !== undefined){
 let data12 = data.branch;
 if(typeof data12 !== "string"){
-const err33 = {instancePath:instancePath+"/branch",schemaPath:"#/$defs/JournalDrop/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema94.properties.branch.type,parentSchema:schema94.properties.branch,data:data12};
+const err33 = {instancePath:instancePath+"/branch",schemaPath:"#/$defs/JournalDrop/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema101.properties.branch.type,parentSchema:schema101.properties.branch,data:data12};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -6993,7 +7913,7 @@ errors++;
 if(data.sha !== undefined){
 let data13 = data.sha;
 if(typeof data13 !== "string"){
-const err34 = {instancePath:instancePath+"/sha",schemaPath:"#/$defs/JournalDrop/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema94.properties.sha.type,parentSchema:schema94.properties.sha,data:data13};
+const err34 = {instancePath:instancePath+"/sha",schemaPath:"#/$defs/JournalDrop/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema101.properties.sha.type,parentSchema:schema101.properties.sha,data:data13};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -7006,7 +7926,7 @@ errors++;
 if(data.reason !== undefined){
 let data14 = data.reason;
 if(typeof data14 !== "string"){
-const err35 = {instancePath:instancePath+"/reason",schemaPath:"#/$defs/JournalDrop/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema94.properties.reason.type,parentSchema:schema94.properties.reason,data:data14};
+const err35 = {instancePath:instancePath+"/reason",schemaPath:"#/$defs/JournalDrop/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema101.properties.reason.type,parentSchema:schema101.properties.reason,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -7018,7 +7938,7 @@ errors++;
 }
 }
 else {
-const err36 = {instancePath,schemaPath:"#/$defs/JournalDrop/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema94.type,parentSchema:schema94,data};
+const err36 = {instancePath,schemaPath:"#/$defs/JournalDrop/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema101.type,parentSchema:schema101,data};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -7031,8 +7951,26 @@ if(props0 !== true){
 props0 = true;
 }
 }
+else if(tag0 === "stack_push"){
+if(!(validate54(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+errors = vErrors.length;
+}
+if(props0 !== true){
+props0 = true;
+}
+}
+else if(tag0 === "stack_drop"){
+if(!(validate55(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+errors = vErrors.length;
+}
+if(props0 !== true){
+props0 = true;
+}
+}
 else {
-const err37 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "t", tagValue: tag0},message:"value of tag \"t\" must be in oneOf",schema:schema80.discriminator,parentSchema:schema80,data};
+const err37 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "t", tagValue: tag0},message:"value of tag \"t\" must be in oneOf",schema:schema82.discriminator,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -7043,7 +7981,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "t", tagValue: tag0},message:"tag \"t\" must be string",schema:schema80.discriminator,parentSchema:schema80,data};
+const err38 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "t", tagValue: tag0},message:"tag \"t\" must be string",schema:schema82.discriminator,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -7054,7 +7992,7 @@ errors++;
 }
 }
 else {
-const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data};
+const err39 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -7069,12 +8007,12 @@ return errors === 0;
 }
 validate42.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema95 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/snapshot.schema.json","title":"SnapshotHeader","description":"First line of projection.<epoch>.<seq>.snap: the readiness projection at one log position, written whole (temp file, fsync, rename) when the log after the previous snapshot grew past a bound, at a rotation and at shutdown. The line is this JSON object; the bytes after its newline are the sections, each a little-endian typed array at its offset (64-bit hashes are pairs of uint32). A restart loads it and replays the log after `log`.","type":"object","additionalProperties":false,"required":["schema_version","remote","created_at","epoch","log","ledger","sizes","sections"],"properties":{"schema_version":{"const":1},"remote":{"description":"The configured remote the projection counted pushes for: another remote makes the snapshot unusable.","type":"string"},"created_at":{"type":"string"},"epoch":{"type":"integer","minimum":1},"log":{"$ref":"checkpoint.schema.json#/$defs/LogCursor"},"ledger":{"$ref":"checkpoint.schema.json#/$defs/LogPosition"},"sizes":{"description":"Element counts of the projection's tables, checked against the sections when loading.","type":"object","additionalProperties":{"type":"integer","minimum":0}},"sections":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","offset","bytes"],"properties":{"name":{"type":"string"},"offset":{"description":"Byte offset after the header line; a multiple of 8.","type":"integer","minimum":0},"bytes":{"type":"integer","minimum":0}}}}}};
+const schema102 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/snapshot.schema.json","title":"SnapshotHeader","description":"First line of projection.<epoch>.<seq>.snap: the readiness projection at one log position, written whole (temp file, fsync, rename) when the log after the previous snapshot grew past a bound, at a rotation and at shutdown. The line is this JSON object; the bytes after its newline are the sections, each a little-endian typed array at its offset (64-bit hashes are pairs of uint32). A restart loads it and replays the log after `log`.","type":"object","additionalProperties":false,"required":["schema_version","remote","created_at","epoch","log","ledger","sizes","sections"],"properties":{"schema_version":{"const":1},"remote":{"description":"The configured remote the projection counted pushes for: another remote makes the snapshot unusable.","type":"string"},"created_at":{"type":"string"},"epoch":{"type":"integer","minimum":1},"log":{"$ref":"checkpoint.schema.json#/$defs/LogCursor"},"ledger":{"$ref":"checkpoint.schema.json#/$defs/LogPosition"},"sizes":{"description":"Element counts of the projection's tables, checked against the sections when loading.","type":"object","additionalProperties":{"type":"integer","minimum":0}},"sections":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","offset","bytes"],"properties":{"name":{"type":"string"},"offset":{"description":"Byte offset after the header line; a multiple of 8.","type":"integer","minimum":0},"bytes":{"type":"integer","minimum":0}}}}}};
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate63.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7083,7 +8021,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.dev === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7093,7 +8031,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.ino === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7103,7 +8041,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.offset === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7113,7 +8051,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.lines === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7123,7 +8061,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.base === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7134,7 +8072,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((((key0 === "dev") || (key0 === "ino")) || (key0 === "offset")) || (key0 === "lines")) || (key0 === "base")) || (key0 === "head_hash")) || (key0 === "tail_hash")) || (key0 === "prev"))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data};
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -7147,7 +8085,7 @@ errors++;
 if(data.dev !== undefined){
 let data0 = data.dev;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err6 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.dev.type,parentSchema:schema73.properties.dev,data:data0};
+const err6 = {instancePath:instancePath+"/dev",schemaPath:"#/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.dev.type,parentSchema:schema74.properties.dev,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7160,7 +8098,7 @@ errors++;
 if(data.ino !== undefined){
 let data1 = data.ino;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err7 = {instancePath:instancePath+"/ino",schemaPath:"#/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.ino.type,parentSchema:schema73.properties.ino,data:data1};
+const err7 = {instancePath:instancePath+"/ino",schemaPath:"#/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.ino.type,parentSchema:schema74.properties.ino,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7173,7 +8111,7 @@ errors++;
 if(data.offset !== undefined){
 let data2 = data.offset;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err8 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.offset.type,parentSchema:schema73.properties.offset,data:data2};
+const err8 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.offset.type,parentSchema:schema74.properties.offset,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7184,7 +8122,7 @@ errors++;
 }
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 0 || isNaN(data2)){
-const err9 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.offset,data:data2};
+const err9 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.offset,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7198,7 +8136,7 @@ errors++;
 if(data.lines !== undefined){
 let data3 = data.lines;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err10 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.lines.type,parentSchema:schema73.properties.lines,data:data3};
+const err10 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.lines.type,parentSchema:schema74.properties.lines,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -7209,7 +8147,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.lines,data:data3};
+const err11 = {instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.lines,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -7223,7 +8161,7 @@ errors++;
 if(data.base !== undefined){
 let data4 = data.base;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err12 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.base.type,parentSchema:schema73.properties.base,data:data4};
+const err12 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.base.type,parentSchema:schema74.properties.base,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7234,7 +8172,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.base,data:data4};
+const err13 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.base,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -7248,7 +8186,7 @@ errors++;
 if(data.head_hash !== undefined){
 let data5 = data.head_hash;
 if(typeof data5 !== "string"){
-const err14 = {instancePath:instancePath+"/head_hash",schemaPath:"#/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.head_hash.type,parentSchema:schema73.properties.head_hash,data:data5};
+const err14 = {instancePath:instancePath+"/head_hash",schemaPath:"#/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.head_hash.type,parentSchema:schema74.properties.head_hash,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -7261,7 +8199,7 @@ errors++;
 if(data.tail_hash !== undefined){
 let data6 = data.tail_hash;
 if(typeof data6 !== "string"){
-const err15 = {instancePath:instancePath+"/tail_hash",schemaPath:"#/properties/tail_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.tail_hash.type,parentSchema:schema73.properties.tail_hash,data:data6};
+const err15 = {instancePath:instancePath+"/tail_hash",schemaPath:"#/properties/tail_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.tail_hash.type,parentSchema:schema74.properties.tail_hash,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -7275,7 +8213,7 @@ if(data.prev !== undefined){
 let data7 = data.prev;
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 if(data7.dev === undefined){
-const err16 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err16 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "dev"},message:"must have required property '"+"dev"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -7285,7 +8223,7 @@ vErrors.push(err16);
 errors++;
 }
 if(data7.ino === undefined){
-const err17 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err17 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "ino"},message:"must have required property '"+"ino"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -7295,7 +8233,7 @@ vErrors.push(err17);
 errors++;
 }
 if(data7.offset === undefined){
-const err18 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err18 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -7305,7 +8243,7 @@ vErrors.push(err18);
 errors++;
 }
 if(data7.lines === undefined){
-const err19 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err19 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "lines"},message:"must have required property '"+"lines"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -7315,7 +8253,7 @@ vErrors.push(err19);
 errors++;
 }
 if(data7.base === undefined){
-const err20 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema74.required,parentSchema:schema74,data:data7};
+const err20 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema75.required,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -7326,7 +8264,7 @@ errors++;
 }
 for(const key1 in data7){
 if(!(((((key1 === "dev") || (key1 === "ino")) || (key1 === "offset")) || (key1 === "lines")) || (key1 === "base"))){
-const err21 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data:data7};
+const err21 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -7339,7 +8277,7 @@ errors++;
 if(data7.dev !== undefined){
 let data8 = data7.dev;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err22 = {instancePath:instancePath+"/prev/dev",schemaPath:"#/$defs/SegmentEnd/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.dev.type,parentSchema:schema74.properties.dev,data:data8};
+const err22 = {instancePath:instancePath+"/prev/dev",schemaPath:"#/$defs/SegmentEnd/properties/dev/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.dev.type,parentSchema:schema75.properties.dev,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -7352,7 +8290,7 @@ errors++;
 if(data7.ino !== undefined){
 let data9 = data7.ino;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err23 = {instancePath:instancePath+"/prev/ino",schemaPath:"#/$defs/SegmentEnd/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.ino.type,parentSchema:schema74.properties.ino,data:data9};
+const err23 = {instancePath:instancePath+"/prev/ino",schemaPath:"#/$defs/SegmentEnd/properties/ino/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.ino.type,parentSchema:schema75.properties.ino,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -7365,7 +8303,7 @@ errors++;
 if(data7.offset !== undefined){
 let data10 = data7.offset;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err24 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.offset.type,parentSchema:schema74.properties.offset,data:data10};
+const err24 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data10};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -7376,7 +8314,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err25 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.offset,data:data10};
+const err25 = {instancePath:instancePath+"/prev/offset",schemaPath:"#/$defs/SegmentEnd/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -7390,7 +8328,7 @@ errors++;
 if(data7.lines !== undefined){
 let data11 = data7.lines;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err26 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.lines.type,parentSchema:schema74.properties.lines,data:data11};
+const err26 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.lines.type,parentSchema:schema75.properties.lines,data:data11};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -7401,7 +8339,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 0 || isNaN(data11)){
-const err27 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.lines,data:data11};
+const err27 = {instancePath:instancePath+"/prev/lines",schemaPath:"#/$defs/SegmentEnd/properties/lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.lines,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7415,7 +8353,7 @@ errors++;
 if(data7.base !== undefined){
 let data12 = data7.base;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err28 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.base.type,parentSchema:schema74.properties.base,data:data12};
+const err28 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.base.type,parentSchema:schema75.properties.base,data:data12};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -7426,7 +8364,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err29 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.base,data:data12};
+const err29 = {instancePath:instancePath+"/prev/base",schemaPath:"#/$defs/SegmentEnd/properties/base/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.base,data:data12};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -7439,7 +8377,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data:data7};
+const err30 = {instancePath:instancePath+"/prev",schemaPath:"#/$defs/SegmentEnd/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data7};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -7451,7 +8389,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data};
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -7460,17 +8398,17 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/snapshot.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate58.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7479,7 +8417,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.schema_version === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7489,7 +8427,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.remote === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7499,7 +8437,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.created_at === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "created_at"},message:"must have required property '"+"created_at"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "created_at"},message:"must have required property '"+"created_at"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7509,7 +8447,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.epoch === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7519,7 +8457,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.log === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7529,7 +8467,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.ledger === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ledger"},message:"must have required property '"+"ledger"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -7539,7 +8477,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.sizes === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sizes"},message:"must have required property '"+"sizes"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sizes"},message:"must have required property '"+"sizes"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7549,7 +8487,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.sections === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sections"},message:"must have required property '"+"sections"+"'",schema:schema95.required,parentSchema:schema95,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sections"},message:"must have required property '"+"sections"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7560,7 +8498,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((((key0 === "schema_version") || (key0 === "remote")) || (key0 === "created_at")) || (key0 === "epoch")) || (key0 === "log")) || (key0 === "ledger")) || (key0 === "sizes")) || (key0 === "sections"))){
-const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema95,data};
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7573,7 +8511,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(1 !== data0){
-const err9 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema95.properties.schema_version,data:data0};
+const err9 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema102.properties.schema_version,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7586,7 +8524,7 @@ errors++;
 if(data.remote !== undefined){
 let data1 = data.remote;
 if(typeof data1 !== "string"){
-const err10 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.remote.type,parentSchema:schema95.properties.remote,data:data1};
+const err10 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.remote.type,parentSchema:schema102.properties.remote,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -7599,7 +8537,7 @@ errors++;
 if(data.created_at !== undefined){
 let data2 = data.created_at;
 if(typeof data2 !== "string"){
-const err11 = {instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.created_at.type,parentSchema:schema95.properties.created_at,data:data2};
+const err11 = {instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.created_at.type,parentSchema:schema102.properties.created_at,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -7612,7 +8550,7 @@ errors++;
 if(data.epoch !== undefined){
 let data3 = data.epoch;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err12 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.epoch.type,parentSchema:schema95.properties.epoch,data:data3};
+const err12 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema102.properties.epoch.type,parentSchema:schema102.properties.epoch,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7623,7 +8561,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 1 || isNaN(data3)){
-const err13 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema95.properties.epoch,data:data3};
+const err13 = {instancePath:instancePath+"/epoch",schemaPath:"#/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema102.properties.epoch,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -7635,8 +8573,8 @@ errors++;
 }
 }
 if(data.log !== undefined){
-if(!(validate59(data.log, {instancePath:instancePath+"/log",parentData:data,parentDataProperty:"log",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate63(data.log, {instancePath:instancePath+"/log",parentData:data,parentDataProperty:"log",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 }
@@ -7644,7 +8582,7 @@ if(data.ledger !== undefined){
 let data5 = data.ledger;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.head_len === undefined){
-const err14 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema75.required,parentSchema:schema75,data:data5};
+const err14 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_len"},message:"must have required property '"+"head_len"+"'",schema:schema76.required,parentSchema:schema76,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -7654,7 +8592,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data5.head_hash === undefined){
-const err15 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema75.required,parentSchema:schema75,data:data5};
+const err15 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "head_hash"},message:"must have required property '"+"head_hash"+"'",schema:schema76.required,parentSchema:schema76,data:data5};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -7664,7 +8602,7 @@ vErrors.push(err15);
 errors++;
 }
 if(data5.offset === undefined){
-const err16 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data5};
+const err16 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema76.required,parentSchema:schema76,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -7675,7 +8613,7 @@ errors++;
 }
 for(const key1 in data5){
 if(!(((key1 === "head_len") || (key1 === "head_hash")) || (key1 === "offset"))){
-const err17 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data5};
+const err17 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema76,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -7688,7 +8626,7 @@ errors++;
 if(data5.head_len !== undefined){
 let data6 = data5.head_len;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err18 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.head_len.type,parentSchema:schema75.properties.head_len,data:data6};
+const err18 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/head_len/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.head_len.type,parentSchema:schema76.properties.head_len,data:data6};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -7699,7 +8637,7 @@ errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 < 0 || isNaN(data6)){
-const err19 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.head_len,data:data6};
+const err19 = {instancePath:instancePath+"/ledger/head_len",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/head_len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.head_len,data:data6};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -7713,7 +8651,7 @@ errors++;
 if(data5.head_hash !== undefined){
 let data7 = data5.head_hash;
 if(typeof data7 !== "string"){
-const err20 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.head_hash.type,parentSchema:schema75.properties.head_hash,data:data7};
+const err20 = {instancePath:instancePath+"/ledger/head_hash",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/head_hash/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.head_hash.type,parentSchema:schema76.properties.head_hash,data:data7};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -7726,7 +8664,7 @@ errors++;
 if(data5.offset !== undefined){
 let data8 = data5.offset;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err21 = {instancePath:instancePath+"/ledger/offset",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data8};
+const err21 = {instancePath:instancePath+"/ledger/offset",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.offset.type,parentSchema:schema76.properties.offset,data:data8};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -7737,7 +8675,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
-const err22 = {instancePath:instancePath+"/ledger/offset",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data8};
+const err22 = {instancePath:instancePath+"/ledger/offset",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.offset,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -7750,7 +8688,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data5};
+const err23 = {instancePath:instancePath+"/ledger",schemaPath:"checkpoint.schema.json#/$defs/LogPosition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.type,parentSchema:schema76,data:data5};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -7766,7 +8704,7 @@ if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 for(const key2 in data9){
 let data10 = data9[key2];
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err24 = {instancePath:instancePath+"/sizes/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sizes/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.sizes.additionalProperties.type,parentSchema:schema95.properties.sizes.additionalProperties,data:data10};
+const err24 = {instancePath:instancePath+"/sizes/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sizes/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema102.properties.sizes.additionalProperties.type,parentSchema:schema102.properties.sizes.additionalProperties,data:data10};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -7777,7 +8715,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err25 = {instancePath:instancePath+"/sizes/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sizes/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema95.properties.sizes.additionalProperties,data:data10};
+const err25 = {instancePath:instancePath+"/sizes/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sizes/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema102.properties.sizes.additionalProperties,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -7790,7 +8728,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/sizes",schemaPath:"#/properties/sizes/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema95.properties.sizes.type,parentSchema:schema95.properties.sizes,data:data9};
+const err26 = {instancePath:instancePath+"/sizes",schemaPath:"#/properties/sizes/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema102.properties.sizes.type,parentSchema:schema102.properties.sizes,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -7808,7 +8746,7 @@ for(let i0=0; i0<len0; i0++){
 let data12 = data11[i0];
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 if(data12.name === undefined){
-const err27 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema95.properties.sections.items.required,parentSchema:schema95.properties.sections.items,data:data12};
+const err27 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema102.properties.sections.items.required,parentSchema:schema102.properties.sections.items,data:data12};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7818,7 +8756,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data12.offset === undefined){
-const err28 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema95.properties.sections.items.required,parentSchema:schema95.properties.sections.items,data:data12};
+const err28 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema102.properties.sections.items.required,parentSchema:schema102.properties.sections.items,data:data12};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -7828,7 +8766,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data12.bytes === undefined){
-const err29 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'",schema:schema95.properties.sections.items.required,parentSchema:schema95.properties.sections.items,data:data12};
+const err29 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'",schema:schema102.properties.sections.items.required,parentSchema:schema102.properties.sections.items,data:data12};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -7839,7 +8777,7 @@ errors++;
 }
 for(const key3 in data12){
 if(!(((key3 === "name") || (key3 === "offset")) || (key3 === "bytes"))){
-const err30 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema95.properties.sections.items,data:data12};
+const err30 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema102.properties.sections.items,data:data12};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -7852,7 +8790,7 @@ errors++;
 if(data12.name !== undefined){
 let data13 = data12.name;
 if(typeof data13 !== "string"){
-const err31 = {instancePath:instancePath+"/sections/" + i0+"/name",schemaPath:"#/properties/sections/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.sections.items.properties.name.type,parentSchema:schema95.properties.sections.items.properties.name,data:data13};
+const err31 = {instancePath:instancePath+"/sections/" + i0+"/name",schemaPath:"#/properties/sections/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.sections.items.properties.name.type,parentSchema:schema102.properties.sections.items.properties.name,data:data13};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -7865,7 +8803,7 @@ errors++;
 if(data12.offset !== undefined){
 let data14 = data12.offset;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err32 = {instancePath:instancePath+"/sections/" + i0+"/offset",schemaPath:"#/properties/sections/items/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.sections.items.properties.offset.type,parentSchema:schema95.properties.sections.items.properties.offset,data:data14};
+const err32 = {instancePath:instancePath+"/sections/" + i0+"/offset",schemaPath:"#/properties/sections/items/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema102.properties.sections.items.properties.offset.type,parentSchema:schema102.properties.sections.items.properties.offset,data:data14};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -7876,7 +8814,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err33 = {instancePath:instancePath+"/sections/" + i0+"/offset",schemaPath:"#/properties/sections/items/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema95.properties.sections.items.properties.offset,data:data14};
+const err33 = {instancePath:instancePath+"/sections/" + i0+"/offset",schemaPath:"#/properties/sections/items/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema102.properties.sections.items.properties.offset,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -7890,7 +8828,7 @@ errors++;
 if(data12.bytes !== undefined){
 let data15 = data12.bytes;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err34 = {instancePath:instancePath+"/sections/" + i0+"/bytes",schemaPath:"#/properties/sections/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.sections.items.properties.bytes.type,parentSchema:schema95.properties.sections.items.properties.bytes,data:data15};
+const err34 = {instancePath:instancePath+"/sections/" + i0+"/bytes",schemaPath:"#/properties/sections/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema102.properties.sections.items.properties.bytes.type,parentSchema:schema102.properties.sections.items.properties.bytes,data:data15};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -7901,7 +8839,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err35 = {instancePath:instancePath+"/sections/" + i0+"/bytes",schemaPath:"#/properties/sections/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema95.properties.sections.items.properties.bytes,data:data15};
+const err35 = {instancePath:instancePath+"/sections/" + i0+"/bytes",schemaPath:"#/properties/sections/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema102.properties.sections.items.properties.bytes,data:data15};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -7914,7 +8852,7 @@ errors++;
 }
 }
 else {
-const err36 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema95.properties.sections.items.type,parentSchema:schema95.properties.sections.items,data:data12};
+const err36 = {instancePath:instancePath+"/sections/" + i0,schemaPath:"#/properties/sections/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema102.properties.sections.items.type,parentSchema:schema102.properties.sections.items,data:data12};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -7926,7 +8864,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/sections",schemaPath:"#/properties/sections/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema95.properties.sections.type,parentSchema:schema95.properties.sections,data:data11};
+const err37 = {instancePath:instancePath+"/sections",schemaPath:"#/properties/sections/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema102.properties.sections.type,parentSchema:schema102.properties.sections,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -7938,7 +8876,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema95.type,parentSchema:schema95,data};
+const err38 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema102.type,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -7947,18 +8885,18 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate58.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema99 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/rejected.schema.json","title":"RejectedLine","description":"One line of rejected.jsonl: an input line of readiness.jsonl that was not accepted.","type":"object","additionalProperties":false,"required":["offset","line","raw","truncated","reason","errors","rejected_at"],"properties":{"offset":{"description":"Byte offset of the line in readiness.jsonl.","type":"integer","minimum":0},"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"raw":{"description":"The line's text (invalid UTF-8 replaced by U+FFFD), cut to 4096 bytes.","type":"string"},"truncated":{"type":"boolean"},"reason":{"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]},"errors":{"description":"One message a problem, naming the field and what is allowed.","type":"array","items":{"type":"string"}},"rejected_at":{"type":"string"}}};
+const schema106 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/rejected.schema.json","title":"RejectedLine","description":"One line of rejected.jsonl: an input line of readiness.jsonl that was not accepted.","type":"object","additionalProperties":false,"required":["offset","line","raw","truncated","reason","errors","rejected_at"],"properties":{"offset":{"description":"Byte offset of the line in readiness.jsonl.","type":"integer","minimum":0},"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"raw":{"description":"The line's text (invalid UTF-8 replaced by U+FFFD), cut to 4096 bytes.","type":"string"},"truncated":{"type":"boolean"},"reason":{"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]},"errors":{"description":"One message a problem, naming the field and what is allowed.","type":"array","items":{"type":"string"}},"rejected_at":{"type":"string"}}};
 
-function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/rejected.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate61.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7967,7 +8905,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.offset === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema106.required,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7977,7 +8915,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.line === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema106.required,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7987,7 +8925,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.raw === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "raw"},message:"must have required property '"+"raw"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "raw"},message:"must have required property '"+"raw"+"'",schema:schema106.required,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7997,7 +8935,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.truncated === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "truncated"},message:"must have required property '"+"truncated"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "truncated"},message:"must have required property '"+"truncated"+"'",schema:schema106.required,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8007,7 +8945,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.reason === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema106.required,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8017,7 +8955,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.errors === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema106.required,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8027,7 +8965,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.rejected_at === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected_at"},message:"must have required property '"+"rejected_at"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected_at"},message:"must have required property '"+"rejected_at"+"'",schema:schema106.required,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8038,7 +8976,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((((key0 === "offset") || (key0 === "line")) || (key0 === "raw")) || (key0 === "truncated")) || (key0 === "reason")) || (key0 === "errors")) || (key0 === "rejected_at"))){
-const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema99,data};
+const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8051,7 +8989,7 @@ errors++;
 if(data.offset !== undefined){
 let data0 = data.offset;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err8 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema99.properties.offset.type,parentSchema:schema99.properties.offset,data:data0};
+const err8 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema106.properties.offset.type,parentSchema:schema106.properties.offset,data:data0};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8062,7 +9000,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 0 || isNaN(data0)){
-const err9 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema99.properties.offset,data:data0};
+const err9 = {instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema106.properties.offset,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8076,7 +9014,7 @@ errors++;
 if(data.line !== undefined){
 let data1 = data.line;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err10 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema99.properties.line.type,parentSchema:schema99.properties.line,data:data1};
+const err10 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema106.properties.line.type,parentSchema:schema106.properties.line,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -8087,7 +9025,7 @@ errors++;
 }
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 < 1 || isNaN(data1)){
-const err11 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema99.properties.line,data:data1};
+const err11 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema106.properties.line,data:data1};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -8101,7 +9039,7 @@ errors++;
 if(data.raw !== undefined){
 let data2 = data.raw;
 if(typeof data2 !== "string"){
-const err12 = {instancePath:instancePath+"/raw",schemaPath:"#/properties/raw/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.raw.type,parentSchema:schema99.properties.raw,data:data2};
+const err12 = {instancePath:instancePath+"/raw",schemaPath:"#/properties/raw/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema106.properties.raw.type,parentSchema:schema106.properties.raw,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8114,7 +9052,7 @@ errors++;
 if(data.truncated !== undefined){
 let data3 = data.truncated;
 if(typeof data3 !== "boolean"){
-const err13 = {instancePath:instancePath+"/truncated",schemaPath:"#/properties/truncated/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema99.properties.truncated.type,parentSchema:schema99.properties.truncated,data:data3};
+const err13 = {instancePath:instancePath+"/truncated",schemaPath:"#/properties/truncated/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema106.properties.truncated.type,parentSchema:schema106.properties.truncated,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -8127,7 +9065,7 @@ errors++;
 if(data.reason !== undefined){
 let data4 = data.reason;
 if(!((((((data4 === "invalid_json") || (data4 === "invalid_utf8")) || (data4 === "line_too_long")) || (data4 === "not_an_object")) || (data4 === "unknown_type")) || (data4 === "schema"))){
-const err14 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema99.properties.reason.enum},message:"must be equal to one of the allowed values",schema:schema99.properties.reason.enum,parentSchema:schema99.properties.reason,data:data4};
+const err14 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema106.properties.reason.enum},message:"must be equal to one of the allowed values",schema:schema106.properties.reason.enum,parentSchema:schema106.properties.reason,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -8144,7 +9082,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(typeof data6 !== "string"){
-const err15 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.errors.items.type,parentSchema:schema99.properties.errors.items,data:data6};
+const err15 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema106.properties.errors.items.type,parentSchema:schema106.properties.errors.items,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8156,7 +9094,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema99.properties.errors.type,parentSchema:schema99.properties.errors,data:data5};
+const err16 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema106.properties.errors.type,parentSchema:schema106.properties.errors,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -8169,7 +9107,7 @@ errors++;
 if(data.rejected_at !== undefined){
 let data7 = data.rejected_at;
 if(typeof data7 !== "string"){
-const err17 = {instancePath:instancePath+"/rejected_at",schemaPath:"#/properties/rejected_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.rejected_at.type,parentSchema:schema99.properties.rejected_at,data:data7};
+const err17 = {instancePath:instancePath+"/rejected_at",schemaPath:"#/properties/rejected_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema106.properties.rejected_at.type,parentSchema:schema106.properties.rejected_at,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -8181,7 +9119,7 @@ errors++;
 }
 }
 else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.type,parentSchema:schema99,data};
+const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema106.type,parentSchema:schema106,data};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -8190,10 +9128,10 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate61.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 function ucs2length(str) {
     const len = str.length;
@@ -8220,5 +9158,5 @@ export const lease: Validator<LeaseFile> = validate32;
 export const leaseClaim: Validator<LeaseClaim> = validate33;
 export const checkpoint: Validator<CheckpointFile> = validate34;
 export const journal: Validator<JournalRecord> = validate42;
-export const snapshot: Validator<SnapshotHeader> = validate58;
-export const rejected: Validator<RejectedLine> = validate61;
+export const snapshot: Validator<SnapshotHeader> = validate62;
+export const rejected: Validator<RejectedLine> = validate65;

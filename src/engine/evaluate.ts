@@ -1,7 +1,9 @@
 /**
  * The git engine: for one candidate, the fresh re-check of the git readiness conditions (4: the sha
  * is on its remote branch; 6: it is not already in main) and the would-be merge against the current
- * canonical main tip. Unknown git state — a git that failed, timed out or was refused — fails closed:
+ * canonical main tip — with `base: queue`, against main plus the stack ahead of it (stack.ts): the
+ * candidates decided would_integrate that main does not contain yet, merged in decision order into
+ * commits of the temporary object directory, as an owner of main would have merged them. Unknown git state — a git that failed, timed out or was refused — fails closed:
  * `would_block` with `git_error` and git's message. Anything else is not a verdict about the candidate
  * and propagates: a cancelled evaluation, an unusable state directory, and our own bugs (E_INTERNAL).
  *
@@ -15,37 +17,61 @@
  * ends with `close()`.
  *
  * Per candidate on the clean path: two requests to the warm cat-file (main, the branch tip and the
- * sha; then main's tree); the merge base (and, when the sha is not the branch tip, its ancestry) walked in this
- * process over the tool's commit-graph (src/git/ancestry.ts; git's merge-base when that cannot
- * decide) beside merge-tree — 1 spawn (none on git ≥ 2.49, where merge-tree is long-lived); plus the
- * fetch when configured.
+ * sha — and the stack's branches and the next candidates' shas; then main's tree); the merge base
+ * (and, when the sha is not the branch tip, its ancestry) walked in this process over the tool's
+ * commit-graph (src/git/ancestry.ts; git's merge-base when that cannot decide) beside merge-tree — 1
+ * spawn (none on git ≥ 2.49, where merge-tree is long-lived); plus the fetch when configured.
+ *
+ * Merges are batched: a merge-tree process merges the candidate and, speculatively, the next
+ * candidates of the queue onto the same base; each result is kept by the exact commits merged (the
+ * base is main's tip or a stack commit, whose id is a function of what it holds) and used only when
+ * a later candidate is merged onto that very base — main that moved, or a stack that grew, is another
+ * commit and misses. With base: tip every next candidate is worth merging ahead; with base: queue a
+ * would_integrate grows the stack and spoils the speculation, so it widens only after blocks.
  */
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/config.js';
 import type { Logger, Timers } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
-import type { CandidateRef, Conflict, Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
-import { bestCommonAncestors } from '../git/ancestry.js';
+import type { CandidateRef, Conflict, Outcome, OutcomeKind, ReasonCode, StackEntry } from '../contract/types.generated.js';
+import { bestCommonAncestors, type CommitNode } from '../git/ancestry.js';
 import { CatFileBatch } from '../git/batch.js';
 import { fetchRemoteTracking } from '../git/fetch.js';
 import { CommitGraph } from '../git/graph.js';
-import { assertSha, remoteRef } from '../git/guard.js';
+import { assertSha, remoteRef, SHA } from '../git/guard.js';
 import { isAncestor, mergeBase } from '../git/history.js';
-import { MergeTrees } from '../git/merge.js';
+import { MergeTrees, type MergeOutcome, type MergePair } from '../git/merge.js';
 import { createTemporaryObjects, sweepTemporaryObjects, type TemporaryObjects } from '../git/objects.js';
 import { versionAtLeast, type MergeResult } from '../git/parse.js';
 import { openGit, type GitHandle, type GitSettings, type HandleOptions } from '../git/runner.js';
-import { checkoutTreeInScratch, mergeInScratch } from '../git/scratch.js';
+import { checkoutTreeInScratch, mergeInScratch, resetScratch } from '../git/scratch.js';
 import { gitVersion } from '../git/version.js';
 import { runChecks, ScratchRepository, type ChecksContext } from './scratch.js';
+import { collidingAhead, stackOnto, type StackLeft, type StackView } from './stack.js';
 
-/** What the engine decides for one candidate: the git part of an outcome record. */
-export type Evaluation = Omit<Pick<Outcome, 'outcome' | 'reasons' | 'conflicts' | 'main_sha' | 'merge_base' | 'merged_tree' | 'message' | 'git_version' | 'engine'>, 'outcome'> & {
+export type { StackLeft };
+
+/** What the engine decides for one candidate: the git part of an outcome record, and what it found about the stack. */
+export type Evaluation = Omit<Pick<Outcome, 'outcome' | 'reasons' | 'conflicts' | 'main_sha' | 'merge_base' | 'merged_tree' | 'message' | 'git_version' | 'engine' | 'collides_with'>, 'outcome'> & {
   outcome: Exclude<OutcomeKind, 'superseded'>;
+  /** The candidates the merge was stacked on (empty or absent: onto live main alone, or no merge was tried). */
+  ahead?: CandidateRef[];
+  /** With a stack: the entries found to leave it, and the main it was checked against. */
+  stack?: { left: StackLeft[]; checked: { main_sha: string; at: string } };
 };
 
 /** A candidate's identity: the schemas' one CandidateRef. */
 export type Candidate = CandidateRef;
+
+/** What the runtime tells the engine beside the candidate. */
+export interface EvaluationContext {
+  /** `base`: with queue, a would_integrate grows the stack (and spoils merges made ahead onto the old one). */
+  base?: 'queue' | 'tip';
+  /** The stack, in decision order (base: queue): merged onto main before the candidate. */
+  stack?: readonly StackEntry[];
+  /** The candidates to be evaluated next, in order: their merges onto the same base may be made in the same batch. */
+  upcoming?: readonly Candidate[];
+}
 
 export interface EngineOptions {
   /** The repository (main worktree, or the common dir of a bare repository). */
@@ -64,7 +90,7 @@ export interface EngineOptions {
 }
 
 export interface Engine {
-  evaluate(candidate: Candidate): Promise<Evaluation>;
+  evaluate(candidate: Candidate, context?: EvaluationContext): Promise<Evaluation>;
   /** Stops every process the engine runs and removes its temporary objects; idempotent. */
   close(): Promise<void>;
 }
@@ -72,7 +98,7 @@ export interface Engine {
 export function createEngine(opts: EngineOptions): Engine {
   let tenure: Tenure | null = null;
   return {
-    evaluate: (c) => evaluateCandidate((tenure ??= new Tenure(opts)), c),
+    evaluate: (c, context = {}) => evaluateCandidate((tenure ??= new Tenure(opts)), c, context),
     close: async () => {
       const t = tenure;
       tenure = null;
@@ -88,9 +114,26 @@ const OBJECTS_RECYCLE_AFTER = 64;
  * the graph are read one by one from the warm cat-file; this keeps them few.
  */
 const REFRESH_EVERY = 32;
+/** Merges made ahead of their candidate in one batch, at most. */
+const MAX_AHEAD = 32;
+/** Merge results kept per temporary object directory (their trees are there), at most. */
+const MAX_RESULTS = 1024;
+
+/**
+ * A temporary object directory and what is known about the objects in it: merge results by the
+ * commits merged (their trees are here), and the commits the tool wrote here (the stack's merges),
+ * whose parents and times the in-process ancestry walk needs.
+ */
+export interface Workspace {
+  readonly dir: string;
+  readonly results: Map<string, MergeResult>;
+  readonly commits: Map<string, CommitNode>;
+}
+
+const pairKey = (ours: string, theirs: string) => `${ours} ${theirs}`;
 
 /** What one engine keeps between candidates (see the file comment). */
-class Tenure {
+export class Tenure {
   readonly config: EngineOptions['config'];
   readonly logger: Logger;
   readonly names: CatFileBatch;
@@ -100,11 +143,15 @@ class Tenure {
   private readonly settings: GitSettings;
   private readonly canonicalObjects: string;
   private version: Promise<string> | null = null;
-  private objects: { t: TemporaryObjects; uses: number; inUse: number } | null = null;
+  private objects: { t: TemporaryObjects; w: Workspace; uses: number; inUse: number } | null = null;
   /** git ≥ 2.49: merge-tree --stdin answers line by line, so one process serves many merges. */
   private longLivedMerges = false;
   private warmMerge: { key: string; merges: MergeTrees } | null = null;
   private evaluations = 0;
+  /** Commit times by id (objects never change): the stack's commits are as old as their newest parent. */
+  private readonly times = new Map<string, number>();
+  /** Decisions since the stack last grew (base: queue): how far merging ahead pays. */
+  private blocksInARow = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
@@ -121,26 +168,49 @@ class Tenure {
     return openGit(cwd, this.settings, opts);
   }
 
-  /** The canonical repository, reading through the tool's commit-graph when there is one. */
-  repo(): GitHandle {
-    return this.git(this.opts.repoDir, { alternates: this.graph.alternates() });
+  /** The canonical repository, reading through the tool's commit-graph when there is one (and a workspace's commits). */
+  repo(w: Workspace | null = null): GitHandle {
+    const graph = this.graph.alternates();
+    return w ? this.git(this.opts.repoDir, { objectDir: w.dir, alternates: [this.canonicalObjects, ...graph] }) : this.git(this.opts.repoDir, { alternates: graph });
   }
 
   /** The merge base of `a` and `b` (null: none), found in this process when it can be, else by git. */
-  async mergeBase(a: string, b: string): Promise<string | null> {
-    const bases = await this.bestCommonAncestors(a, b);
-    return bases !== null && bases.length <= 1 ? (bases[0] ?? null) : mergeBase(this.repo(), a, b);
+  async mergeBase(a: string, b: string, w: Workspace | null = null): Promise<string | null> {
+    const bases = await this.bestCommonAncestors(a, b, w);
+    return bases !== null && bases.length <= 1 ? (bases[0] ?? null) : mergeBase(this.repo(w), a, b);
   }
 
   /** Whether `ancestor` is reachable from `descendant`, found in this process when it can be, else by git. */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
-    const bases = await this.bestCommonAncestors(ancestor, descendant);
+    const bases = await this.bestCommonAncestors(ancestor, descendant, null);
     return bases !== null && bases.length <= 1 ? bases[0] === ancestor : isAncestor(this.repo(), ancestor, descendant);
   }
 
-  private async bestCommonAncestors(a: string, b: string): Promise<string[] | null> {
+  private async bestCommonAncestors(a: string, b: string, w: Workspace | null): Promise<string[] | null> {
     const index = this.graph.index();
-    return index ? bestCommonAncestors(a, b, index, (oids) => this.names.commits(oids)) : null;
+    if (!index) return null;
+    // The commits the tool wrote are not in the repository: their parents and times are known here.
+    const read = async (oids: readonly string[]) => {
+      const nodes = oids.map((oid) => w?.commits.get(oid) ?? null);
+      const missing = oids.filter((_, i) => nodes[i] === null);
+      const found = missing.length > 0 ? await this.names.commits(missing) : [];
+      return nodes.map((n) => n ?? found.shift() ?? null);
+    };
+    return bestCommonAncestors(a, b, index, read);
+  }
+
+  /** Commit times (seconds) of commits of the repository, read once each. */
+  async commitTimes(oids: readonly string[]): Promise<number[]> {
+    const missing = [...new Set(oids.filter((o) => !this.times.has(o)))];
+    if (missing.length > 0) {
+      const nodes = await this.names.commits(missing);
+      missing.forEach((oid, i) => this.times.set(oid, nodes[i]?.date ?? 0));
+    }
+    return oids.map((o) => this.times.get(o) ?? 0);
+  }
+
+  now(): Date {
+    return this.opts.now();
   }
 
   /** Refreshes the commit-graph when main moved: with a tenure's first candidate, then every REFRESH_EVERY. */
@@ -167,21 +237,81 @@ class Tenure {
     return this.version;
   }
 
-  /** The temporary object directory for one evaluation; `release` when the evaluation is done with it. */
-  acquireObjects(): { dir: string; release(): void } {
+  /** The workspace for one evaluation; `release` when the evaluation is done with it. */
+  acquireObjects(): { w: Workspace; release(): void } {
     if (this.objects && this.objects.uses >= OBJECTS_RECYCLE_AFTER && this.objects.inUse === 0) this.retireObjects();
-    const o = (this.objects ??= { t: createTemporaryObjects(this.opts.stateDir), uses: 0, inUse: 0 });
+    if (!this.objects) {
+      const t = createTemporaryObjects(this.opts.stateDir);
+      this.objects = { t, w: { dir: t.dir, results: new Map(), commits: new Map() }, uses: 0, inUse: 0 };
+    }
+    const o = this.objects;
     o.uses++;
     o.inUse++;
-    return { dir: o.t.dir, release: () => void o.inUse-- };
+    return { w: o.w, release: () => void o.inUse-- };
   }
 
-  /** merge-tree of `theirs` into `ours`, its objects written into `objectDir`. */
-  async mergeTree(objectDir: string, ours: string, theirs: string): Promise<MergeResult> {
-    const [outcome] = await this.merger(objectDir).merge([[ours, theirs]]);
-    if (!outcome) throw errors.internal('merging', new Error('merge-tree gave no outcome'));
-    if (!outcome.ok) throw outcome.error;
-    return outcome.result;
+  /**
+   * The merges of `pairs` (ours, theirs), each made once per workspace: a result already known is not
+   * merged again, the others in one batch. `ahead` are merged in the same batch onto the first pair's
+   * base, for the candidates that come next (see the file comment).
+   */
+  async merges(w: Workspace, main: string, pairs: readonly MergePair[], ahead: readonly string[] = []): Promise<MergeResult[]> {
+    const todo = new Map<string, MergePair>();
+    for (const [ours, theirs] of pairs) if (!w.results.has(pairKey(ours, theirs))) todo.set(pairKey(ours, theirs), [ours, theirs]);
+    const base = pairs[0]?.[0];
+    if (base !== undefined && todo.size > 0) {
+      for (const theirs of ahead) {
+        const key = pairKey(base, theirs);
+        if (!w.results.has(key)) todo.set(key, [base, theirs]);
+      }
+    }
+    if (todo.size > 0) {
+      if (w.results.size + todo.size > MAX_RESULTS) w.results.clear();
+      const batch = [...todo.values()];
+      const outcomes = await this.mergeBatch(w, main, batch);
+      batch.forEach(([ours, theirs], i) => {
+        const o = outcomes[i];
+        if (o?.ok) w.results.set(pairKey(ours, theirs), o.result);
+      });
+      // Only what was asked for fails the call; a candidate merged ahead is merged again at its turn.
+      for (const [ours, theirs] of pairs) {
+        const o = outcomes[batch.findIndex(([a, b]) => a === ours && b === theirs)];
+        if (o && !o.ok) throw o.error;
+      }
+    }
+    return pairs.map(([ours, theirs]) => {
+      const r = w.results.get(pairKey(ours, theirs));
+      if (!r) throw errors.internal('merging', new Error(`no merge result for ${pairKey(ours, theirs)}`));
+      return r;
+    });
+  }
+
+  /** How many of the next candidates to merge ahead: all of them with base: tip; with base: queue, more after each block. */
+  aheadWidth(base: 'queue' | 'tip'): number {
+    return base === 'tip' ? MAX_AHEAD : Math.min(MAX_AHEAD, 2 ** this.blocksInARow - 1);
+  }
+
+  /** With base: queue, a would_integrate grows the stack: what was merged ahead onto the old one is of no use any more. */
+  noteDecision(outcome: Evaluation['outcome']): void {
+    this.blocksInARow = outcome === 'would_integrate' ? 0 : this.blocksInARow + 1;
+  }
+
+  /**
+   * merge-tree (a batch through one process), or with the worktree engine a real merge each in the
+   * scratch repository — which starts from main and goes back to it, its index never left on a commit
+   * of the workspace, which goes away.
+   */
+  private async mergeBatch(w: Workspace, main: string, pairs: readonly MergePair[]): Promise<MergeOutcome[]> {
+    if (this.config.engine === 'merge-tree') return this.merger(w.dir).merge(pairs);
+    const out: MergeOutcome[] = [];
+    for (const [ours, theirs] of pairs) {
+      const result = await this.scratch.use(main, w.dir, async (s) => {
+        if (ours !== main) await resetScratch(s, ours);
+        return mergeInScratch(s, theirs);
+      });
+      out.push({ ok: true, result });
+    }
+    return out;
   }
 
   /** On git ≥ 2.49 one long-lived merge-tree per object directory and alternates; before, a process per call. */
@@ -218,10 +348,17 @@ const MESSAGE_LIMIT = 4096;
 /** Failures that are a verdict about the candidate: git failed, timed out, or was refused its values. */
 const GIT_FAILURES = new Set(['E_GIT_FAILED', 'E_GIT_TIMEOUT', 'E_GIT_REFUSED']);
 
-async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
+async function evaluateCandidate(t: Tenure, c: Candidate, context: EvaluationContext): Promise<Evaluation> {
+  const decided = await decide(t, c, context);
+  t.noteDecision(decided.outcome);
+  return decided;
+}
+
+async function decide(t: Tenure, c: Candidate, context: EvaluationContext): Promise<Evaluation> {
   const { remote, main_branch, engine, checks } = t.config;
-  const known: Pick<Evaluation, 'main_sha' | 'merge_base' | 'git_version'> = { main_sha: null, merge_base: null };
-  const block = (reasons: ReasonCode[], message: string | undefined, conflicts: Conflict[] = []): Evaluation => ({
+  const stack = context.stack ?? [];
+  const known: Pick<Evaluation, 'main_sha' | 'merge_base' | 'git_version' | 'ahead' | 'stack'> = { main_sha: null, merge_base: null, ahead: [] };
+  const block = (reasons: ReasonCode[], message: string | undefined, conflicts: Conflict[] = [], collides?: CandidateRef[]): Evaluation => ({
     outcome: 'would_block',
     reasons,
     conflicts,
@@ -231,6 +368,9 @@ async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
     ...(message ? { message } : {}),
     ...(known.git_version ? { git_version: known.git_version } : {}),
     engine,
+    ahead: known.ahead,
+    ...(collides ? { collides_with: collides } : {}),
+    ...(known.stack ? { stack: known.stack } : {}),
   });
   try {
     known.git_version = await t.gitVersion();
@@ -238,13 +378,19 @@ async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
     const mainRef = remoteRef(remote, main_branch);
     const branchRef = remoteRef(remote, c.branch);
     const sha = assertSha(c.sha);
+    const stackRefs = stack.map((e) => [remoteRef(remote, e.branch), `${assertSha(e.sha)}^{commit}`]).flat();
+    const upcoming = (context.upcoming ?? []).filter((u) => u.sha !== sha && SHA.test(u.sha)).slice(0, t.aheadWidth(context.base ?? 'queue'));
+    const gone = new Set<string>();
     if (t.config.fetch) {
-      const { missing } = await fetchRemoteTracking(t.repo(), remote, [main_branch, c.branch]);
+      const { missing, gone: stackGone } = await fetchWithStack(t, [main_branch, c.branch], stack.map((e) => e.branch));
+      for (const b of stackGone) gone.add(b);
       if (missing === c.branch && missing !== main_branch) return block(['sha_not_on_remote_branch'], `refs/heads/${c.branch} no longer exists on ${remote}`);
       if (missing !== null) return block(['git_error'], `refs/heads/${missing} does not exist on ${remote}: cannot evaluate against canonical main`);
     }
 
-    const [mainSha, tip, commit] = await t.names.resolve([mainRef, branchRef, `${sha}^{commit}`]);
+    // One request: main, the candidate's branch and commit, the stack's branches and commits, the next candidates' commits.
+    const resolved = await t.names.resolve([mainRef, branchRef, `${sha}^{commit}`, ...stackRefs, ...upcoming.map((u) => `${u.sha}^{commit}`)]);
+    const [mainSha, tip, commit] = resolved;
     // main's tree by main's id, not its name: main may move between two lookups.
     const [mainTree] = mainSha ? await t.names.resolve([`${mainSha}^{tree}`]) : [null];
     if (!mainSha || !mainTree) return block(['git_error'], `${mainRef} does not exist: cannot evaluate against canonical main`);
@@ -254,34 +400,62 @@ async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
     // The branch ref gone means the sha is certainly not on it: the branch was deleted (or never fetched).
     if (!tip) return block(['sha_not_on_remote_branch'], `${branchRef} does not exist: the branch was deleted on ${remote}, or never fetched`);
     t.noteMain(mainSha);
+    const tips = stack.map((e, i) => (gone.has(e.branch) || resolved[4 + 2 * i] !== e.sha ? null : (resolved[3 + 2 * i] ?? null)));
+    // Merged ahead only when they are commits here: one bad line would fail the whole batch.
+    const ahead = upcoming.filter((u, i) => resolved[3 + stackRefs.length + i] === u.sha).map((u) => u.sha);
 
     const objects = t.acquireObjects();
+    const w = objects.w;
     try {
+      const view: StackView = stack.length > 0 ? await stackOnto(t, w, { sha: mainSha, tree: mainTree }, stack, tips) : { base: mainSha, tree: mainTree, ahead: [], left: [] };
+      known.ahead = view.ahead.map((a) => ({ slug: a.entry.slug, branch: a.entry.branch, sha: a.entry.sha }));
+      if (stack.length > 0) known.stack = { left: view.left, checked: { main_sha: mainSha, at: t.now().toISOString() } };
       // Ancestry, merge base and merge-tree need only the resolved shas: side by side (settled all, so
       // that none outlives the temporary object directory). The worktree engine's merge waits.
       const [onBranch, base, tried] = await Promise.allSettled([
         tip === sha ? true : t.isAncestor(sha, tip),
-        t.mergeBase(mainSha, sha),
-        engine === 'merge-tree' ? t.mergeTree(objects.dir, mainSha, sha) : null,
+        t.mergeBase(view.base, sha, w),
+        engine === 'merge-tree' ? t.merges(w, mainSha, [[view.base, sha]], ahead) : null,
       ]);
       if (onBranch.status === 'rejected') throw onBranch.reason;
       if (!onBranch.value) return block(['sha_not_on_remote_branch'], `${sha} is not reachable from ${branchRef} (${tip}): force-pushed since it was ready, or never pushed`);
       if (base.status === 'rejected') throw base.reason;
       known.merge_base = base.value;
-      if (known.merge_base === sha) return block(['already_integrated'], `${sha} is already an ancestor of ${mainRef}`);
+      if (known.merge_base === sha) {
+        if (view.base === mainSha || (await t.isAncestor(sha, mainSha))) return block(['already_integrated'], `${sha} is already an ancestor of ${mainRef}`);
+        return block(['already_integrated'], `${sha} is already in the stack ahead of it (${describeAhead(view)}): an owner of main would have merged it with them`);
+      }
       if (tried.status === 'rejected') throw tried.reason;
-      const merged: MergeResult = tried.value ?? (await t.scratch.use(mainSha, objects.dir, (s) => mergeInScratch(s, sha)));
-      if (!merged.clean || !merged.tree) return block(['merge_conflict'], merged.messages.join('\n').slice(0, MESSAGE_LIMIT), merged.conflicts);
-      if (merged.tree === mainTree) return block(['already_integrated'], `merging ${sha} leaves ${mainRef}'s tree unchanged: its change is already there (squash-merged or cherry-picked)`);
+      const merged: MergeResult = tried.value?.[0] ?? (await t.merges(w, mainSha, [[view.base, sha]]))[0] as MergeResult;
+      if (!merged.clean || !merged.tree) {
+        const collides = view.ahead.length > 0 ? await collidingAhead(t, w, mainSha, view, sha) : undefined;
+        return block(['merge_conflict'], merged.messages.join('\n').slice(0, MESSAGE_LIMIT), merged.conflicts, collides);
+      }
+      if (merged.tree === view.tree) {
+        return view.base === mainSha
+          ? block(['already_integrated'], `merging ${sha} leaves ${mainRef}'s tree unchanged: its change is already there (squash-merged or cherry-picked)`)
+          : block(['already_integrated'], `merging ${sha} onto ${mainRef} and the stack ahead of it (${describeAhead(view)}) changes nothing: its change is already there`);
+      }
       const tree = merged.tree;
       if (checks.length > 0) {
-        const result = await t.scratch.use(mainSha, objects.dir, async (s) => {
+        const result = await t.scratch.use(mainSha, w.dir, async (s) => {
           await checkoutTreeInScratch(s, tree);
-          return runChecks(checks, t.checksContext(objects.dir, c));
+          return runChecks(checks, t.checksContext(w.dir, c));
         });
         if (!result.ok) return block(['checks_failed'], result.message);
       }
-      return { outcome: 'would_integrate', reasons: [], conflicts: [], main_sha: mainSha, merge_base: known.merge_base, merged_tree: tree, git_version: known.git_version, engine };
+      return {
+        outcome: 'would_integrate',
+        reasons: [],
+        conflicts: [],
+        main_sha: mainSha,
+        merge_base: known.merge_base,
+        merged_tree: tree,
+        git_version: known.git_version,
+        engine,
+        ahead: known.ahead,
+        ...(known.stack ? { stack: known.stack } : {}),
+      };
     } finally {
       objects.release();
     }
@@ -292,5 +466,21 @@ async function evaluateCandidate(t: Tenure, c: Candidate): Promise<Evaluation> {
     }
     if (isShadowError(e)) throw e;
     throw errors.internal(`evaluating candidate ${String(c.slug)}`, e);
+  }
+}
+
+const describeAhead = (view: StackView) => view.ahead.map((a) => `${a.entry.slug} ${a.entry.branch}@${a.entry.sha.slice(0, 12)}`).join(', ');
+
+/**
+ * The fetch before an evaluation, with the stack's branches: git stops at the first branch the
+ * remote no longer has, so a stack branch that is gone is noted (its entry leaves the stack) and the
+ * fetch is made again without it. `missing`: main's or the candidate's branch, gone.
+ */
+async function fetchWithStack(t: Tenure, branches: readonly string[], stackBranches: readonly string[]): Promise<{ missing: string | null; gone: string[] }> {
+  const gone: string[] = [];
+  for (;;) {
+    const { missing } = await fetchRemoteTracking(t.repo(), t.config.remote, [...branches, ...stackBranches.filter((b) => !gone.includes(b))]);
+    if (missing === null || branches.includes(missing)) return { missing, gone };
+    gone.push(missing);
   }
 }

@@ -99,6 +99,16 @@ export class QueueState {
     return undefined;
   }
 
+  /** The first `limit` queued items in FIFO order: what comes after the item being evaluated. */
+  upcoming(limit: number): QueueItem[] {
+    const out: QueueItem[] = [];
+    for (let i = this.head; i < this.items.length && out.length < limit; i++) {
+      const it = this.items[i] as QueueItem;
+      if (it.status === 'queued' && !this.removed.has(it)) out.push(it);
+    }
+    return out;
+  }
+
   transition(c: CandidateRef, to: ItemState, reason: string, now: Date, epoch: number): QueueItem {
     const item = this.get(c);
     if (!item) throw errors.internal('moving a queue item', `${c.slug} ${c.branch}@${c.sha} is not in the queue`);

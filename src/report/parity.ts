@@ -15,7 +15,14 @@
  * "Clean" is judged against the merge's own parents, not against the shadow's merged tree: main
  * usually moves between the shadow's evaluation and the live merge, and the same change merged onto
  * a newer main has another tree without anyone resolving anything. When the merge's parents are the
- * very commits the shadow merged, the shadow's recorded result answers without a git call.
+ * very commits the shadow merged — main alone, nothing stacked ahead — the shadow's recorded result
+ * answers without a git call.
+ *
+ * Stack-caused blocks (base: queue): a would_block whose candidate merged cleanly onto main alone
+ * and conflicted with candidates ahead of it (`collides_with`) is judged like any block, except when
+ * live landed it cleanly without having landed first every candidate it collided with: live took
+ * another order than the queue, and the owner of main, merging in queue order, would have seen the
+ * conflict. That is `order_differs`, counted apart and not compared.
  *
  * Git calls: one cat-file, one log of main, a forward and a reverse patch-id pass (two spawns each),
  * and one `merge-tree --stdin` for all the live merges that the shadow's records cannot answer.
@@ -24,7 +31,7 @@ import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
-import type { Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
+import type { CandidateRef, Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
 import { resolveRevisions } from '../git/batch.js';
 import { remoteRef } from '../git/guard.js';
 import { diffPatchIds, listCommits, type CommitInfo, type DiffSpec } from '../git/history.js';
@@ -43,7 +50,7 @@ export const LIVE_FATES: readonly LiveFate[] = ['landed_clean', 'landed_resolved
 export type ShadowRow = 'would_integrate' | 'would_block' | 'already_integrated' | 'superseded';
 export const SHADOW_ROWS: readonly ShadowRow[] = ['would_integrate', 'would_block', 'already_integrated', 'superseded'];
 
-export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'excluded';
+export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'order_differs' | 'excluded';
 
 export const DEFINITIONS = {
   agreement:
@@ -51,7 +58,9 @@ export const DEFINITIONS = {
     'Compared: would_integrate and would_block decisions whose candidate landed (fate other than pending).',
   excluded: 'superseded decisions, would_block with already_integrated (in main before the shadow saw it), and pending candidates (not landed yet).',
   unsafe_permissive: 'would_integrate, but live needed a manual resolution (landed_resolved) or reverted it.',
-  over_strict: 'would_block, but live landed it cleanly.',
+  over_strict: 'would_block, but live landed it cleanly (for a stack-caused block: after landing what it collided with).',
+  order_differs:
+    'a stack-caused block (it merged cleanly onto main alone and conflicted with candidates ahead of it, collides_with) that live landed cleanly without landing first what it collided with: live took another order than the queue. Not compared.',
   interval: 'Wilson score interval, 95%.',
   gate: '--min-agreement X fails (exit 3) when agreement < X, when any unsafe-permissive mismatch exists, or when nothing could be compared.',
 } as const;
@@ -77,6 +86,8 @@ export interface ParityCandidate {
   landing: Landing | null;
   reverted_by: string | null;
   verdict: Verdict;
+  /** For a stack-caused block: the candidates ahead it collided with. */
+  collides_with?: CandidateRef[];
 }
 
 export interface ParityReport {
@@ -92,6 +103,10 @@ export interface ParityReport {
   wilson95: { low: number; high: number } | null;
   unsafe_permissive: number;
   over_strict: number;
+  /** would_block decisions that came from the stack (collides_with). */
+  stack_blocks: number;
+  /** Stack-caused blocks live landed cleanly in another order. */
+  order_differs: number;
   pending: number;
   excluded: number;
   gate: { min_agreement: number; passed: boolean; failures: string[] } | null;
@@ -126,7 +141,8 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
   try {
     const merges = new MergeTrees(openGit(repoDir, settings, { objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects')] }), false);
     const fates = await liveFates(h, merges, history, decisions);
-    return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate)));
+    const landedAt = landingPositions(history, decisions, fates);
+    return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate, landedAt)));
   } finally {
     objects.remove();
   }
@@ -224,7 +240,8 @@ async function cleanliness(merges: MergeTrees, found: readonly (Found | null)[],
   const answers: (boolean | CommitInfo)[] = found.map((f, i) => {
     if (!f || f.via !== 'merge' || f.commit.parents.length > 2) return true;
     const o = decisions[i] as Outcome;
-    const shadowMergedTheSame = f.commit.parents[0] === o.main_sha && f.commit.parents[1] === o.sha;
+    // Only a merge onto main alone: with candidates stacked ahead, the shadow merged something else.
+    const shadowMergedTheSame = f.commit.parents[0] === o.main_sha && f.commit.parents[1] === o.sha && (o.ahead ?? []).length === 0;
     if (shadowMergedTheSame && o.merged_tree) return f.commit.tree === o.merged_tree;
     if (shadowMergedTheSame && o.reasons.includes('merge_conflict')) return false;
     return f.commit;
@@ -255,9 +272,28 @@ function earliestFrom(history: MainHistory, commits: readonly CommitInfo[], from
   return best?.c;
 }
 
-function classify(o: Outcome, f: Fate): ParityCandidate {
+/** Where on main's chain each candidate landed: by its decision's landing, else (not decided in this report) as an ancestor of main. */
+function landingPositions(history: MainHistory, decisions: readonly Outcome[], fates: readonly Fate[]): (c: CandidateRef) => number | undefined {
+  const at = new Map<string, number>();
+  decisions.forEach((o, i) => {
+    const landing = fates[i]?.landing;
+    const position = landing ? history.position(landing.commit) : undefined;
+    if (position !== undefined) at.set(candidateKey(o), position);
+  });
+  return (c) => at.get(candidateKey(c)) ?? history.position(c.sha);
+}
+
+function classify(o: Outcome, f: Fate, landedAt: (c: CandidateRef) => number | undefined): ParityCandidate {
   const row: ShadowRow = o.outcome === 'would_block' && o.reasons.includes('already_integrated') ? 'already_integrated' : o.outcome;
-  return { slug: o.slug, branch: o.branch, sha: o.sha, outcome: o.outcome, reasons: o.reasons, decided_at: o.decided_at, row, ...f, verdict: verdictOf(row, f.fate) };
+  const collides = o.outcome === 'would_block' && o.collides_with?.length ? o.collides_with : undefined;
+  let verdict = verdictOf(row, f.fate);
+  if (collides && verdict === 'over_strict') {
+    // Live landed it cleanly: after what it collided with (the shadow was too strict), or before it / without it (another order).
+    const own = landedAt(o);
+    const afterAll = own !== undefined && collides.every((c) => (landedAt(c) ?? Infinity) < own);
+    if (!afterAll) verdict = 'order_differs';
+  }
+  return { slug: o.slug, branch: o.branch, sha: o.sha, outcome: o.outcome, reasons: o.reasons, decided_at: o.decided_at, row, ...f, verdict, ...(collides ? { collides_with: collides } : {}) };
 }
 
 function verdictOf(row: ShadowRow, fate: LiveFate): Verdict {
@@ -288,6 +324,8 @@ function summarize(mainRef: string, mainSha: string, opts: ParityOptions, candid
     wilson95: wilson95(agreed, compared),
     unsafe_permissive: unsafe,
     over_strict: overStrict,
+    stack_blocks: candidates.filter((c) => c.collides_with !== undefined).length,
+    order_differs: count('order_differs'),
     pending: candidates.filter((c) => c.fate === 'pending').length,
     excluded: count('excluded'),
     gate: opts.minAgreement === undefined ? null : gate(opts.minAgreement, agreement, unsafe),

@@ -1,5 +1,5 @@
 /**
- * `status`: the mode, the lease, the queue, outcome counts, how far ingestion lags behind the log,
+ * `status`: the mode, the lease, the queue, the stack, outcome counts, how far ingestion lags behind the log,
  * the last decision and what the user should fix first, from the state files and the repository's
  * refs alone (no lease, no mutex, no writes, no git process). Cheap enough to run every second beside
  * a busy holder: counts come from the checkpoint plus the ledger written after it, the last outcomes
@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
 import { mainRefWarning } from '../config/repo.js';
 import type { Context } from '../context.js';
-import type { CheckpointFile, Counts, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueItem, Round, StatusReport, Warning } from '../contract/types.generated.js';
+import type { CheckpointFile, Counts, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueItem, Round, StackEntry, StackStatusEntry, StatusReport, Warning } from '../contract/types.generated.js';
 import { leaseState } from '../runtime/lease.js';
 import { readRange } from '../store/jsonl.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
@@ -54,11 +54,32 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateSt
         age_s: secondsSince(it.enqueued_at, now),
         holder_alive: it.status === 'in_progress' ? holderAlive : null,
       })),
+    stack: state.stack.map((e, i) => stackEntryStatus(e, i, round, loaded.config.stack_window_seconds, now)),
     waiting: round?.queue.waiting ?? 0,
     counts: ledger.counts,
     ingestion: ingestionStatus(paths, round, cp, state.items),
     rejected: countLines(paths.rejected),
     last_outcome: recent.at(-1) ?? null,
+  };
+}
+
+/** A stack entry, its age, and why it is still there: not in the main it was last checked against, and its window not over. */
+function stackEntryStatus(e: StackEntry, i: number, round: Round | null, windowSeconds: number, now: Date): StackStatusEntry {
+  const checked = round?.stack_checked && Date.parse(round.stack_checked.at) >= Date.parse(e.decided_at) ? round.stack_checked : null;
+  const expiresAt = new Date(Date.parse(e.decided_at) + windowSeconds * 1000).toISOString();
+  const seen = checked ? `live main ${checked.main_sha.slice(0, 12)} did not contain it when the stack was last checked (${checked.at}), and its branch still did` : `live main ${e.main_sha?.slice(0, 12) ?? '?'} did not contain it when it was decided; not checked since`;
+  return {
+    position: i + 1,
+    slug: e.slug,
+    branch: e.branch,
+    sha: e.sha,
+    episode: e.episode,
+    decided_at: e.decided_at,
+    age_s: secondsSince(e.decided_at, now),
+    main_sha: e.main_sha,
+    checked,
+    expires_at: expiresAt,
+    why: `${seen}; it leaves when main contains it, when it is superseded or its branch is gone, or at ${expiresAt} (stack_window_seconds)`,
   };
 }
 

@@ -28,7 +28,7 @@ export function engineFactory(loaded: LoadedConfig, ctx: Context, opts: { checkH
         }),
       ));
     return {
-      evaluate: async (c) => (await engine()).evaluate(c),
+      evaluate: async (c, _signal, context) => (await engine()).evaluate(c, context),
       close: async () => {
         if (pending) await (await pending).close();
       },

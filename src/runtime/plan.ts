@@ -96,6 +96,7 @@ export function buildOutcome(item: QueueItem, fields: DecisionFields, meta: Outc
     ahead: fields.ahead ?? [],
   };
   if (fields.superseded_by) record.superseded_by = fields.superseded_by;
+  if (fields.collides_with) record.collides_with = fields.collides_with;
   if (fields.message !== undefined) record.message = fields.message;
   if (fields.git_version !== undefined) record.git_version = fields.git_version;
   if (fields.engine !== undefined) record.engine = fields.engine;

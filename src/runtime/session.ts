@@ -13,9 +13,9 @@ import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
-import type { Counts, JournalRecord, LogCursor, Outcome, QueueItem, RejectedLine, Round, SnapshotRef } from '../contract/types.generated.js';
+import type { Counts, JournalRecord, LogCursor, Outcome, QueueItem, RejectedLine, Round, SnapshotRef, StackChecked, StackEntry } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
-import type { Evaluation } from '../engine/evaluate.js';
+import type { Evaluation, EvaluationContext } from '../engine/evaluate.js';
 import { appendOutcomes } from '../ledger/ledger.js';
 import { QueueState } from '../queue/queue.js';
 import { ingest, replay } from '../readiness/ingest.js';
@@ -25,24 +25,25 @@ import { assertValid, writeJsonAtomic } from '../store/atomic-json.js';
 import { sweepTempFiles } from '../store/files.js';
 import { HolderLog, sealAgainstLateWriters } from '../store/holder-log.js';
 import { emptyCursor, readLineAt } from '../store/jsonl.js';
-import { journalFile, readJournal, writeJournal, type JournalFile, type JournalState } from '../store/journal.js';
+import { journalFile, readJournal, stackKey, writeJournal, type JournalFile, type JournalState } from '../store/journal.js';
 import { snapshotName, type StatePaths } from '../store/paths.js';
 import { forEachOutcome, forEachRejected } from '../store/readers.js';
 import { pruneSnapshots, readSnapshot, writeSnapshot } from '../store/snapshot.js';
 import type { HeldLease, Takeover } from './lease.js';
 import { checkHeld } from './lease-store.js';
 import { BOUNDS, buildOutcome, decideFromConditions, planEffect, planRecovery, shouldCompact, shouldSnapshot, supersededFields, type DecisionFields } from './plan.js';
+import { droppedForTip, entryOf, expiredEntries, joinsStack, StackRepair, supersededEntry, type StackDrop } from './stack.js';
 
 /** The git engine as the runtime uses it: one per tenure, closed at its end (and on lease loss). */
 export interface Engine {
-  evaluate(candidate: QueueItem, signal: AbortSignal): Promise<Evaluation>;
+  evaluate(candidate: QueueItem, signal: AbortSignal, context?: EvaluationContext): Promise<Evaluation>;
   close(): Promise<void>;
 }
 export type EngineFactory = () => Engine;
 
 /** Test seams: where a test forces a pause exactly between a fenced check and its write. */
 export interface SessionHooks {
-  beforeWrite?(what: 'outcome' | 'journal' | 'rejected' | 'checkpoint' | 'snapshot' | 'seal'): void | Promise<void>;
+  beforeWrite?(what: 'outcome' | 'journal' | 'stack' | 'rejected' | 'checkpoint' | 'snapshot' | 'seal'): void | Promise<void>;
 }
 
 export interface SessionDeps {
@@ -72,6 +73,10 @@ export interface SessionMemory {
 interface SessionState {
   projection: Projection;
   queue: QueueState;
+  /** The stack (base: queue), in decision order. */
+  stack: StackEntry[];
+  /** The live main the stack was last checked against. */
+  stackChecked: StackChecked | null;
   cursor: LogCursor;
   counts: Counts;
   rejectedCount: number;
@@ -89,10 +94,16 @@ interface Pending {
 }
 
 const LINE_BYTES_PER_ITEM = 400;
+/** Candidates after the one evaluated that the engine may merge in the same batch. */
+const UPCOMING = 32;
 
 export class HolderSession {
   /** Decisions whose ledger lines are written but not yet fsynced; their journal records wait for that fsync. */
   private pending: Pending[] = [];
+  /** Stack entries whose stack_push waits for their ledger line's fsync (as the terminal transition does). */
+  private unpushed = new Set<string>();
+  /** Stack records the ledger after the last round calls for (written by the recovery). */
+  private stackRepairs: JournalRecord[] = [];
   /** Quarantined lines (offset:line) already in rejected.jsonl after the last round: a replay does not quarantine them again. */
   private quarantined = new Set<string>();
   private dirty = false;
@@ -149,7 +160,7 @@ export class HolderSession {
     if (takeover || !j.file || j.problems.length > 0) {
       file = journalFile(held.epoch, 0);
       await fencedOpen(deps, 'journal');
-      journal = writeJournal(paths, file, { t: 'base', epoch: held.epoch, at: ctx.now().toISOString(), items: j.items.length, round }, j.items);
+      journal = writeJournal(paths, file, { t: 'base', epoch: held.epoch, at: ctx.now().toISOString(), items: j.items.length, round }, j.items, j.stack);
     } else {
       file = j.file;
       journal = HolderLog.open(`${paths.dir}/${file.name}`, { rotatable: false });
@@ -178,7 +189,7 @@ export class HolderSession {
     if (reuse) {
       log('info', 'state_reused', { journal: file.name });
     } else {
-      session.reconcileWithLedger(round);
+      session.reconcileWithLedger(round, j.stackSeen);
       session.readQuarantineSince(round);
     }
     await session.recover();
@@ -186,16 +197,28 @@ export class HolderSession {
     return session;
   }
 
-  /** The ledger after the last round: its counts, and every candidate decided there is decided here. */
-  private reconcileWithLedger(round: Round): void {
-    const { paths } = this.deps;
+  /**
+   * The ledger after the last round: its counts, every candidate decided there is decided here, and
+   * the stack gets what those decisions did to it that the journal lost (`seen`: what it has).
+   */
+  private reconcileWithLedger(round: Round, seen: ReadonlySet<string>): void {
+    const { paths, held, ctx } = this.deps;
     const { projection, counts } = this.s;
     const snapLedger = this.s.snapshot?.ledger ?? null;
     const sameStart = snapLedger !== null && JSON.stringify(snapLedger) === JSON.stringify(round.ledger);
+    const now = ctx.now();
+    const repair = new StackRepair(this.s.stack, seen, now.getTime() - this.deps.config.stack_window_seconds * 1000);
     const invalid = forEachOutcome(paths, (o) => {
       projection.markDecided(o);
       counts[o.outcome] += 1;
+      repair.apply(o);
     }, round.ledger).invalid;
+    const repaired = repair.result();
+    this.s.stack = repaired.stack;
+    const at = now.toISOString();
+    this.stackRepairs = [...repaired.drop.map((d) => dropStackRecord(d, at, held.epoch)), ...repaired.push.map((entry): JournalRecord => ({ t: 'stack_push', epoch: held.epoch, entry }))];
+    for (const d of repaired.drop) this.logStackDrop(d);
+    for (const e of repaired.push) ctx.logger.log('warn', 'stack_reconciled', { slug: e.slug, branch: e.branch, sha: e.sha, epoch: held.epoch, why: 'its would_integrate decision is in the ledger, its stack record was lost: the ledger is the authority' });
     // The snapshot's decided set may be older than the round: the outcomes between are decided too.
     if (!sameStart) forEachOutcome(paths, (o) => projection.markDecided(o), snapLedger);
     if (invalid > 0) this.deps.ctx.logger.log('warn', 'ledger_invalid_lines', { lines: invalid, file: paths.outcomes, epoch: this.deps.held.epoch });
@@ -209,10 +232,16 @@ export class HolderSession {
     }, round.rejected.position);
   }
 
-  /** Items the ledger already decided leave the queue; items a holder stopped evaluating go back to queued. */
+  /**
+   * Items the ledger already decided leave the queue; items a holder stopped evaluating go back to
+   * queued; the stack gets the records the ledger calls for.
+   */
   private async recover(): Promise<void> {
     const { ctx, held } = this.deps;
     const { queue, projection } = this.s;
+    const repairs = this.stackRepairs;
+    this.stackRepairs = [];
+    if (repairs.length > 0) await this.appendJournal(repairs, false, 'stack');
     const plan = planRecovery(queue.list(), (c) => projection.isDecided(c));
     if (plan.drop.length === 0 && plan.requeue.length === 0) return;
     const now = ctx.now();
@@ -244,11 +273,15 @@ export class HolderSession {
     const res = ingest(paths.readiness, this.s.cursor, projection, {
       onEffect: (effect) => {
         const plan = planEffect(effect, queue, (c) => projection.isDecided(c));
+        // A newer finalize_ready of a stacked slug supersedes its entry, whether or not a queue item goes with it.
+        if (effect.kind === 'superseded') this.dropFromStack([supersededEntry(this.s.stack, effect.slug, effect.by)], records, at);
         switch (plan.do) {
           case 'enqueue': {
             if (plan.supersede) outcomes.push(this.supersede(plan.supersede, plan.candidate, now, records));
             const item = queue.enqueue(plan.candidate, plan.ready_ms, at);
             if (!item) return;
+            // Its slug's entry leaves the stack: the owner of main would merge this candidate (or episode) instead.
+            this.dropFromStack([supersededEntry(this.s.stack, item.slug)], records, at);
             records.push({ t: 'enqueue', epoch: held.epoch, item: structuredClone(item) });
             enqueued += 1;
             ctx.logger.log('info', 'enqueued', { slug: item.slug, branch: item.branch, sha: item.sha, ready_at: item.ready_at });
@@ -314,6 +347,7 @@ export class HolderSession {
     const lost = this.deps.signal ?? new AbortController().signal;
     let decided = 0;
     try {
+      await this.pruneStack();
       for (let item = queue.next(); item && !stop.aborted && !lost.aborted; item = queue.next()) {
         if (projection.isDecided(item)) {
           // The ledger already has it (an older queue state): never evaluated or appended again.
@@ -325,13 +359,20 @@ export class HolderSession {
         await this.appendJournal([transitionRecord(item, t, held.epoch)], false);
         const started = performance.now();
         // A stop (SIGTERM) lets the evaluation finish; a lost lease aborts it and writes nothing.
-        const fields = await this.decide(engine, item, lost);
+        const { fields, stack } = await this.decide(engine, item, lost);
         if (lost.aborted) break;
+        if (stack) await this.applyStackCheck(stack);
         const now = ctx.now();
         const outcome = buildOutcome(item, fields, this.meta(now, performance.now() - started));
         await this.fenced('outcome', [this.ledger], () => appendOutcomes(this.ledger, [outcome], { fsync: false }));
         queue.transition(item, outcome.outcome, outcome.reasons.join(',') || 'clean', now, held.epoch);
         this.pending.push({ item, outcome });
+        if (joinsStack(outcome)) {
+          // Later candidates are merged onto it at once; its stack record waits for the ledger's fsync.
+          const entry = entryOf(outcome);
+          this.s.stack.push(entry);
+          this.unpushed.add(stackKey(entry));
+        }
         this.decided(outcome);
         decided += 1;
         if (this.pending.length >= BOUNDS.maxGroup) await this.flush();
@@ -342,11 +383,13 @@ export class HolderSession {
     return decided;
   }
 
-  private async decide(engine: Engine, item: QueueItem, signal: AbortSignal): Promise<DecisionFields> {
+  private async decide(engine: Engine, item: QueueItem, signal: AbortSignal): Promise<{ fields: DecisionFields; stack?: Evaluation['stack'] }> {
     const verdict = decideFromConditions(this.s.projection.conditions(item));
-    if (!verdict.evaluate) return verdict.fields;
+    if (!verdict.evaluate) return { fields: verdict.fields };
+    const { base } = this.deps.config;
     try {
-      return await engine.evaluate(item, signal);
+      const { stack, ...fields } = await engine.evaluate(item, signal, { base, stack: base === 'queue' ? [...this.s.stack] : [], upcoming: this.s.queue.upcoming(UPCOMING) });
+      return stack ? { fields, stack } : { fields };
     } catch (e) {
       if (signal.aborted) throw lostReason(signal, this.deps.held.epoch);
       // Only git and state failures may become a verdict, and the engine makes those itself: anything
@@ -354,6 +397,48 @@ export class HolderSession {
       if (isShadowError(e)) throw e;
       throw errors.internal(`evaluating ${item.slug} ${item.branch}@${item.sha}`, e);
     }
+  }
+
+  /** Entries past the window leave the stack (the whole stack with base: tip), at the start of each drain. */
+  private async pruneStack(): Promise<void> {
+    const { config, ctx } = this.deps;
+    if (this.s.stack.length === 0) return;
+    const now = ctx.now();
+    const drops = config.base === 'tip' ? droppedForTip(this.s.stack) : expiredEntries(this.s.stack, now, config.stack_window_seconds);
+    const records: JournalRecord[] = [];
+    this.dropFromStack(drops, records, now.toISOString());
+    await this.appendJournal(records, false, 'stack');
+  }
+
+  /** What the engine found checking the stack: the entries that leave it, and the main it checked against. */
+  private async applyStackCheck(found: NonNullable<Evaluation['stack']>): Promise<void> {
+    const at = this.deps.ctx.now().toISOString();
+    const records: JournalRecord[] = [];
+    this.dropFromStack(found.left.map((l) => ({ entry: l.entry, reason: l.reason, main_sha: found.checked.main_sha, why: l.message })), records, at);
+    await this.appendJournal(records, false, 'stack');
+    this.s.stackChecked = found.checked;
+    this.dirty = true;
+  }
+
+  /**
+   * Takes entries out of the stack, with a stack_drop record each — none for an entry whose push is
+   * not written yet (it waits for the ledger's fsync, and now never comes).
+   */
+  private dropFromStack(drops: readonly (StackDrop | null)[], records: JournalRecord[], at: string): void {
+    for (const d of drops) {
+      if (!d) continue;
+      const key = stackKey(d.entry);
+      const i = this.s.stack.findIndex((e) => stackKey(e) === key);
+      if (i === -1) continue;
+      this.s.stack.splice(i, 1);
+      if (!this.unpushed.delete(key)) records.push(dropStackRecord(d, at, this.deps.held.epoch));
+      this.logStackDrop(d);
+    }
+  }
+
+  private logStackDrop(d: StackDrop): void {
+    const { entry } = d;
+    this.deps.ctx.logger.log('info', 'stack_left', { slug: entry.slug, branch: entry.branch, sha: entry.sha, reason: d.reason, why: d.why, main_sha: d.main_sha, epoch: this.deps.held.epoch });
   }
 
   private async dropDecided(item: QueueItem): Promise<void> {
@@ -372,6 +457,9 @@ export class HolderSession {
     this.pending = [];
     const { held } = this.deps;
     await this.appendJournal(done.map((p) => transitionRecord(p.item, p.item.transitions.at(-1), held.epoch)), false);
+    // Entries still waiting for their push (one that left the stack meanwhile is written nowhere).
+    const pushed = done.filter((p) => joinsStack(p.outcome)).map((p) => entryOf(p.outcome)).filter((e) => this.unpushed.delete(stackKey(e)));
+    await this.appendJournal(pushed.map((entry): JournalRecord => ({ t: 'stack_push', epoch: held.epoch, entry })), false, 'stack');
   }
 
   private meta(now: Date, durationMs: number) {
@@ -389,16 +477,18 @@ export class HolderSession {
       sha: o.sha,
       reasons: o.reasons,
       conflicts: o.conflicts.map((c) => `${c.path}:${c.kind}`),
+      ahead: o.ahead?.map((a) => a.slug),
+      collides_with: o.collides_with?.map((a) => a.slug),
       epoch: o.lease_epoch,
       duration_ms: o.duration_ms,
     });
   }
 
-  private async appendJournal(records: readonly JournalRecord[], fsync: boolean): Promise<void> {
+  private async appendJournal(records: readonly JournalRecord[], fsync: boolean, what: 'journal' | 'stack' = 'journal'): Promise<void> {
     if (records.length === 0) return;
     const path = this.journal.path;
     const text = records.map((r) => (assertValid(path, r, validators.journal), `${JSON.stringify(r)}\n`)).join('');
-    await this.fenced('journal', [this.journal], () => this.journal.append(text, { fsync }));
+    await this.fenced(what, [this.journal], () => this.journal.append(text, { fsync }));
     this.s.changeBytes += text.length;
     this.dirty = true;
   }
@@ -450,9 +540,10 @@ export class HolderSession {
       rejected: { count: s.rejectedCount, position: this.rejectedLog.end() },
       counts: { ...s.counts },
       snapshot: s.snapshot,
-      queue: { live: s.queue.length, waiting: s.projection.sizes.waiting },
+      queue: { live: s.queue.length, waiting: s.projection.sizes.waiting, stacked: s.stack.length },
+      ...(s.stackChecked ? { stack_checked: s.stackChecked } : {}),
     };
-    if (shouldCompact(s.changeBytes, s.queue.length * LINE_BYTES_PER_ITEM)) {
+    if (shouldCompact(s.changeBytes, (s.queue.length + s.stack.length) * LINE_BYTES_PER_ITEM)) {
       await this.compact(round);
     } else {
       await this.appendJournal([{ t: 'round', epoch: held.epoch, round }], true);
@@ -463,12 +554,13 @@ export class HolderSession {
     this.dirty = false;
   }
 
-  /** Rewrites the journal as a base (the round and the live items) under the next name. */
+  /** Rewrites the journal as a base (the round, the live items and the stack) under the next name. */
   private async compact(round: Round): Promise<void> {
     const { paths, held } = this.deps;
     const next = journalFile(held.epoch, this.s.journalFile.epoch === held.epoch ? this.s.journalFile.seq + 1 : 0);
     const items = this.s.queue.list();
-    const log = await this.fenced('journal', [this.journal], () => writeJournal(paths, next, { t: 'base', epoch: held.epoch, at: round.at, items: items.length, round }, items));
+    // Every push is written by now (the round's flush came first): the base holds the whole stack.
+    const log = await this.fenced('journal', [this.journal], () => writeJournal(paths, next, { t: 'base', epoch: held.epoch, at: round.at, items: items.length, round }, items, this.s.stack));
     this.journal.close();
     this.journal = log;
     this.s.journalFile = next;
@@ -517,6 +609,18 @@ function transitionRecord(item: QueueItem, t: QueueItem['transitions'][number] |
   if (!t) throw errors.internal('recording a queue transition', `${item.slug} has no transition to record`);
   return { t: 'transition', epoch, slug: item.slug, branch: item.branch, sha: item.sha, transition: t };
 }
+
+const dropStackRecord = (d: StackDrop, at: string, epoch: number): JournalRecord => ({
+  t: 'stack_drop',
+  epoch,
+  at,
+  slug: d.entry.slug,
+  branch: d.entry.branch,
+  sha: d.entry.sha,
+  episode: d.entry.episode,
+  reason: d.reason,
+  ...(d.main_sha ? { main_sha: d.main_sha } : {}),
+});
 
 const dropRecord = (item: QueueItem, now: Date, epoch: number): JournalRecord => ({
   t: 'drop',
@@ -588,6 +692,8 @@ function loadState(deps: SessionDeps, j: JournalState, round: Round, file: Journ
   return {
     projection,
     queue: new QueueState(j.items),
+    stack: j.stack,
+    stackChecked: round.stack_checked ?? null,
     cursor: round.log,
     counts: { ...round.counts },
     rejectedCount: round.rejected.count,

@@ -1,7 +1,8 @@
 /**
- * The holder's journal, `journal.<epoch>.<seq>.jsonl`: a base record (the round it starts from and
- * the live queue items, one enqueue record each), then the changes since, one record a line: queue
- * enqueues and transitions, round records, tenure starts. Each record carries the epoch that wrote
+ * The holder's journal, `journal.<epoch>.<seq>.jsonl`: a base record (the round it starts from, the
+ * live queue items, one enqueue record each, and the stack, one stack_push record each), then the
+ * changes since, one record a line: queue enqueues and transitions, stack pushes and drops, round
+ * records, tenure starts. Each record carries the epoch that wrote
  * it. The live journal is the one with the highest (epoch, seq): a taker or a compaction writes a new
  * one under a new name, never over an old one, so a late write of an ex-holder (an append, or a whole
  * compaction renamed into place) lands in a journal nobody reads. What changes per round is a few
@@ -9,7 +10,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JournalRecord, QueueItem, Round } from '../contract/types.generated.js';
+import type { JournalRecord, QueueItem, Round, StackEntry } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
 import { assertValid } from './atomic-json.js';
 import { readStateFile, replaceFile, stateIoError, unlinkQuietly, writeAll } from './files.js';
@@ -46,6 +47,13 @@ export interface JournalState {
   round: Round | null;
   /** Live queue items in FIFO order. */
   items: QueueItem[];
+  /** The stack (base: queue), in decision order. */
+  stack: StackEntry[];
+  /**
+   * Stack entries named by a stack record after the last round: what the journal already knows
+   * about decisions the ledger holds after that round (the ledger fills in what a crash lost).
+   */
+  stackSeen: Set<string>;
   /** The highest epoch that wrote a record. */
   epoch: number;
   /** What was recognised as stale or broken and left out (each one a log line for the holder). */
@@ -54,7 +62,10 @@ export interface JournalState {
   changeBytes: number;
 }
 
-export const emptyJournal = (): JournalState => ({ file: null, size: 0, round: null, items: [], epoch: 0, problems: [], changeBytes: 0 });
+export const emptyJournal = (): JournalState => ({ file: null, size: 0, round: null, items: [], stack: [], stackSeen: new Set(), epoch: 0, problems: [], changeBytes: 0 });
+
+/** A stack entry's identity: the candidate and the readiness episode it was decided in. */
+export const stackKey = (e: { slug: string; branch: string; sha: string; episode?: number | undefined }): string => `${e.slug}\0${e.branch}\0${e.sha}\0${e.episode ?? 1}`;
 
 /**
  * Reads a journal and replays it: the queue's live items and the last round. Lines that are not
@@ -70,6 +81,7 @@ export function readJournal(paths: StatePaths, file: JournalFile | null = liveJo
   state.file = file;
   state.size = bytes.length;
   const live = new Map<string, QueueItem>();
+  const stack = new Map<string, StackEntry>();
   let lineNo = 0;
   let start = 0;
   let sawBase = false;
@@ -102,10 +114,32 @@ export function readJournal(paths: StatePaths, file: JournalFile | null = liveJo
         sawBase = true;
         state.round = r.round;
         live.clear();
+        stack.clear();
+        state.stackSeen.clear();
         break;
       case 'round':
         state.round = r.round;
+        state.stackSeen.clear();
         break;
+      case 'stack_push': {
+        const key = stackKey(r.entry);
+        state.stackSeen.add(key);
+        for (const [k, e] of stack) {
+          if (e.slug !== r.entry.slug || k === key) continue;
+          state.problems.push(`${file.name}:${lineNo}: ${r.entry.slug} pushed onto the stack while ${e.branch}@${e.sha} was in it; the newer one is kept`);
+          stack.delete(k);
+        }
+        // Map order is insertion order: a push goes to the end, as the decision did.
+        stack.delete(key);
+        stack.set(key, r.entry);
+        break;
+      }
+      case 'stack_drop': {
+        const key = stackKey(r);
+        state.stackSeen.add(key);
+        stack.delete(key);
+        break;
+      }
       case 'enqueue': {
         const prior = live.get(r.item.slug);
         if (prior) state.problems.push(`${file.name}:${lineNo}: ${r.item.slug} enqueued while ${prior.branch}@${prior.sha} was live; the newer one is kept`);
@@ -133,17 +167,22 @@ export function readJournal(paths: StatePaths, file: JournalFile | null = liveJo
     }
   }
   if (!sawBase && state.size > 0) state.problems.push(`${file.name}: no base record; its records were read without one`);
+  state.stack = [...stack.values()];
   state.items = [...live.values()].sort((a, b) => (fifoBefore(Date.parse(a.ready_at), a.log_offset, Date.parse(b.ready_at), b.log_offset) ? -1 : 1));
   return state;
 }
 
 /**
- * Writes a new journal under its own name (base, its items, nothing else), durably, then removes the
- * older ones. Returns its descriptor for appends.
+ * Writes a new journal under its own name (base, its items and its stack, nothing else), durably,
+ * then removes the older ones. Returns its descriptor for appends.
  */
-export function writeJournal(paths: StatePaths, file: JournalFile, base: Extract<JournalRecord, { t: 'base' }>, items: readonly QueueItem[]): HolderLog {
+export function writeJournal(paths: StatePaths, file: JournalFile, base: Extract<JournalRecord, { t: 'base' }>, items: readonly QueueItem[], stack: readonly StackEntry[] = []): HolderLog {
   const path = join(paths.dir, file.name);
-  const records: JournalRecord[] = [base, ...items.map((item): JournalRecord => ({ t: 'enqueue', epoch: base.epoch, item }))];
+  const records: JournalRecord[] = [
+    stack.length > 0 ? { ...base, stack: stack.length } : base,
+    ...items.map((item): JournalRecord => ({ t: 'enqueue', epoch: base.epoch, item })),
+    ...stack.map((entry): JournalRecord => ({ t: 'stack_push', epoch: base.epoch, entry })),
+  ];
   const text = records.map((r) => (assertValid(path, r, validators.journal), `${JSON.stringify(r)}\n`)).join('');
   replaceFile(path, (fd) => writeAll(fd, Buffer.from(text)));
   const log = HolderLog.open(path, { rotatable: false });

@@ -43,11 +43,11 @@ describe('defaults and sources', () => {
     assert.equal(l.file, null);
     assert.deepEqual(
       { ...l.config, state_dir: undefined },
-      { mode: 'off', remote: 'origin', main_branch: 'main', state_dir: undefined, lease: { ttl_seconds: 120, renew_every_seconds: 30 }, grace_seconds: 10, fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120, base: 'queue' },
+      { mode: 'off', remote: 'origin', main_branch: 'main', state_dir: undefined, lease: { ttl_seconds: 120, renew_every_seconds: 30 }, grace_seconds: 10, fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120, base: 'queue', stack_window_seconds: 86_400 },
     );
     assert.equal(l.config.state_dir, join(r.dir, '.git', 'shadow-integrator'));
     for (const [key, source] of Object.entries(l.sources)) assert.match(source, /^default/, key);
-    assert.deepEqual(Object.keys(l.sources).sort(), ['base', 'checks', 'engine', 'fetch', 'git_timeout_seconds', 'grace_seconds', 'lease.renew_every_seconds', 'lease.ttl_seconds', 'main_branch', 'mode', 'remote', 'state_dir']);
+    assert.deepEqual(Object.keys(l.sources).sort(), ['base', 'checks', 'engine', 'fetch', 'git_timeout_seconds', 'grace_seconds', 'lease.renew_every_seconds', 'lease.ttl_seconds', 'main_branch', 'mode', 'remote', 'stack_window_seconds', 'state_dir']);
   });
 
   test('each set key is sourced to its file and line; the rest stay default', () => {
@@ -140,7 +140,7 @@ describe('defaults and sources', () => {
 
 describe('a bad config names the key, its line and the allowed values', () => {
   const cases: { name: string; yaml: string; key: string; line: number; says: RegExp }[] = [
-    { name: 'unknown key', yaml: 'mode: shadow\ngrase_seconds: 5\n', key: 'grase_seconds', line: 2, says: /is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks, git_timeout_seconds, base\)/ },
+    { name: 'unknown key', yaml: 'mode: shadow\ngrase_seconds: 5\n', key: 'grase_seconds', line: 2, says: /is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks, git_timeout_seconds, base, stack_window_seconds\)/ },
     { name: 'bad enum value', yaml: 'mode: shadow\n\nengine: rebase\n', key: 'engine', line: 3, says: /must be one of "merge-tree", "worktree"/ },
     { name: 'wrong type', yaml: 'fetch: yes please\n', key: 'fetch', line: 1, says: /must be of type boolean/ },
     { name: 'wrong type (number)', yaml: 'mode: shadow\ngrace_seconds: soon\n', key: 'grace_seconds', line: 2, says: /must be of type number/ },
@@ -253,9 +253,9 @@ describe('the resolved config is what its schema says', () => {
 
   test('keys come out in the schema order, whatever the file order', () => {
     const l = repo('base: tip\nlease:\n  renew_every_seconds: 3\nmode: shadow\n').load();
-    assert.deepEqual(Object.keys(l.config), ['mode', 'remote', 'main_branch', 'lease', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'state_dir']);
+    assert.deepEqual(Object.keys(l.config), ['mode', 'remote', 'main_branch', 'lease', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'stack_window_seconds', 'state_dir']);
     assert.deepEqual(Object.keys(l.config.lease), ['ttl_seconds', 'renew_every_seconds']);
-    assert.deepEqual(Object.keys(l.sources), ['mode', 'remote', 'main_branch', 'lease.ttl_seconds', 'lease.renew_every_seconds', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'state_dir']);
+    assert.deepEqual(Object.keys(l.sources), ['mode', 'remote', 'main_branch', 'lease.ttl_seconds', 'lease.renew_every_seconds', 'grace_seconds', 'fetch', 'engine', 'checks', 'git_timeout_seconds', 'base', 'stack_window_seconds', 'state_dir']);
   });
 });
 

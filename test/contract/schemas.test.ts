@@ -117,10 +117,12 @@ describe('config.schema.json', () => {
         fetch: true,
         engine: 'worktree',
         checks: [{ run: 'npm test' }, { name: 'lint', run: 'npm run lint', timeout_seconds: 30 }],
+        base: 'tip',
+        stack_window_seconds: 3600,
       },
     },
     [
-      { name: 'an unknown key, listing the known ones', data: { foo: 1 }, expect: [/^foo: is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks, git_timeout_seconds, base\)/] },
+      { name: 'an unknown key, listing the known ones', data: { foo: 1 }, expect: [/^foo: is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks, git_timeout_seconds, base, stack_window_seconds\)/] },
       { name: 'mode cutover', data: { mode: 'cutover' }, expect: ['mode: must be one of "off", "shadow"'] },
       { name: 'a bad engine', data: { engine: 'rebase' }, expect: ['engine: must be one of "merge-tree", "worktree"'] },
       { name: 'fetch as a string', data: { fetch: 'yes' }, expect: ['fetch: must be of type boolean'] },
@@ -138,6 +140,9 @@ describe('config.schema.json', () => {
       { name: 'a git timeout past the timer limit', data: { git_timeout_seconds: 2147484 }, expect: ['git_timeout_seconds: must be <= 86400'] },
       { name: 'a check timeout past the timer limit', data: { checks: [{ run: 'x', timeout_seconds: 1e9 }] }, expect: ['checks.0.timeout_seconds: must be <= 86400'] },
       { name: 'an infinite-looking ttl', data: { lease: { ttl_seconds: 1e308 } }, expect: ['lease.ttl_seconds: must be <= 86400'] },
+      { name: 'a stack window of a year', data: { stack_window_seconds: 31_536_000 }, expect: ['stack_window_seconds: must be <= 2592000'] },
+      { name: 'a stack window of 0', data: { stack_window_seconds: 0 }, expect: ['stack_window_seconds: must be > 0'] },
+      { name: 'an unknown base', data: { base: 'stack' }, expect: ['base: must be one of "queue", "tip"'] },
     ],
   );
 
@@ -155,6 +160,7 @@ describe('config.schema.json', () => {
       engine: 'merge-tree',
       git_timeout_seconds: 120,
       base: 'queue',
+      stack_window_seconds: 86_400,
     });
     const empty: Record<string, unknown> = {};
     assert.ok(validators.config(empty));
@@ -187,6 +193,7 @@ describe('outcome.schema.json', () => {
       'a would_block': outcome,
       'a superseded with superseded_by': { ...outcome, outcome: 'superseded', reasons: ['superseded'], conflicts: [], superseded_by: { branch: 'b2', sha: shaOf(2) } },
       'a would_integrate with provenance': { ...outcome, outcome: 'would_integrate', reasons: [], conflicts: [], merged_tree: shaOf(4), git_version: '2.45.0', engine: 'merge-tree' },
+      'a block from the stack': { ...outcome, schema_version: 2, episode: 1, base: 'queue', ahead: [{ slug: 's0', branch: 'b0', sha: shaOf(9) }], collides_with: [{ slug: 's0', branch: 'b0', sha: shaOf(9) }] },
     },
     [
       { name: 'an unknown outcome', data: { ...outcome, outcome: 'merged' }, expect: ['outcome: must be one of "would_integrate", "would_block", "superseded"'] },
@@ -198,6 +205,7 @@ describe('outcome.schema.json', () => {
       { name: 'schema_version 3', data: { ...outcome, schema_version: 3 }, expect: ['schema_version: must be one of 1, 2'] },
       { name: 'a negative duration', data: { ...outcome, duration_ms: -1 }, expect: ['duration_ms: must be >= 0'] },
       { name: 'a bad engine', data: { ...outcome, engine: 'octopus' }, expect: ['engine: must be one of "merge-tree", "worktree"'] },
+      { name: 'collides_with naming only a slug', data: { ...outcome, collides_with: [{ slug: 's0' }] }, expect: ['collides_with.0.branch: is required'] },
     ],
   );
 });
@@ -234,6 +242,9 @@ describe('journal.schema.json', () => {
       'a drop': { t: 'drop', epoch: 2, at: at(3), slug: 's1', branch: 'b1', sha: shaOf(1), reason: 'its outcome is already in the ledger' },
       'a round': { t: 'round', epoch: 2, round: round() },
       'a tenure': { t: 'tenure', epoch: 2, at: at(0), owner: { host: 'h', pid: 1, run_id: 'r' } },
+      'a base with a stack': { t: 'base', epoch: 1, at: at(0), items: 1, stack: 1, round: { ...round(), queue: { live: 1, waiting: 0, stacked: 1 }, stack_checked: { main_sha: shaOf(2), at: at(0) } } },
+      'a stack push': { t: 'stack_push', epoch: 2, entry: { slug: 's1', branch: 'b1', sha: shaOf(1), episode: 1, decided_at: at(3), main_sha: shaOf(2) } },
+      'a stack drop': { t: 'stack_drop', epoch: 2, at: at(4), slug: 's1', branch: 'b1', sha: shaOf(1), episode: 1, reason: 'on_main', main_sha: shaOf(5) },
     },
     [
       { name: 'an unknown record type', data: { t: 'merge', epoch: 1 }, expect: [/^t: must be one of/] },
@@ -246,6 +257,8 @@ describe('journal.schema.json', () => {
         expect: [/^transition\.to: must be one of/],
       },
       { name: 'an item without sha', data: { t: 'enqueue', epoch: 1, item: without(item, 'sha') }, expect: ['item.sha: is required'] },
+      { name: 'a stack drop for an unknown reason', data: { t: 'stack_drop', epoch: 2, at: at(4), slug: 's1', branch: 'b1', sha: shaOf(1), episode: 1, reason: 'bored' }, expect: [/^reason: must be one of "on_main"/] },
+      { name: 'a stack entry without decided_at', data: { t: 'stack_push', epoch: 2, entry: { slug: 's1', branch: 'b1', sha: shaOf(1), episode: 1, main_sha: null } }, expect: ['entry.decided_at: is required'] },
     ],
   );
 });

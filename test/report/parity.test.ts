@@ -63,7 +63,8 @@ describe('parity', { timeout: 120_000 }, () => {
 
   before(async () => {
     fx = createFixture({ scenarios: false, agents: [] });
-    writeShadowConfig(fx.clone);
+    // Each candidate onto live main alone: the live fates are the subject here (stack-caused blocks: test/engine/stack.test.ts).
+    writeShadowConfig(fx.clone, { base: 'tip' });
     paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
     for (const key of ['clean', 'squash', 'evil', 'reverted', 'undone', 'pending', 'overstrict', 'old', 'new', 'already'] as const) branch(key, { [`feature/${key}.txt`]: `${key}\n` });
     branch('conflict', { 'src/app.txt': 'line 1\nline 2 from the branch\nline 3\nline 4\nline 5\n' });

@@ -100,6 +100,7 @@ export function resolvedConfig(stateDir: string, overrides: Partial<ResolvedConf
     checks: [],
     git_timeout_seconds: 120,
     base: 'queue',
+    stack_window_seconds: 86_400,
     ...overrides,
   };
 }

@@ -25,6 +25,7 @@ function formatParity(r: ParityReport): string {
       ['agreement', r.agreement === null ? 'n/a: no decision could be compared yet' : `${pct(r.agreement)} (${r.agreed}/${r.compared})${interval}`],
       ['unsafe-permissive', String(r.unsafe_permissive)],
       ['over-strict', String(r.over_strict)],
+      ['stack blocks', `${r.stack_blocks} block(s) came from the stack (clean on main alone, colliding with a candidate ahead)${r.order_differs > 0 ? `; ${r.order_differs} of them live landed cleanly in another order (order_differs, not compared)` : ''}`],
       ['pending', String(r.pending)],
       ['excluded', `${r.excluded} (superseded, already_integrated, pending)`],
       ...(r.gate ? [['gate', r.gate.passed ? `passed (min ${pct(r.gate.min_agreement)})` : `FAILED (min ${pct(r.gate.min_agreement)}): ${r.gate.failures.join('; ')}`]] : []),
@@ -34,11 +35,17 @@ function formatParity(r: ParityReport): string {
     const rows = r.mismatches.map((m) => [m.verdict, m.slug, m.branch, short(m.sha), shadowText(m), liveText(m)]);
     out.push('', 'mismatches:', indent(table([['KIND', 'SLUG', 'BRANCH', 'SHA', 'SHADOW', 'LIVE'], ...rows])));
   }
+  const reordered = r.candidates.filter((c) => c.verdict === 'order_differs');
+  if (reordered.length > 0) {
+    const rows = reordered.map((m) => [m.slug, m.branch, short(m.sha), (m.collides_with ?? []).map((a) => `${a.slug} ${a.branch}@${short(a.sha)}`).join(', '), liveText(m)]);
+    out.push('', 'stack-caused blocks live landed in another order:', indent(table([['SLUG', 'BRANCH', 'SHA', 'COLLIDED WITH (AHEAD)', 'LIVE'], ...rows])));
+  }
   out.push('', `agreement = ${r.definitions.agreement}`, `excluded: ${r.definitions.excluded}`);
+  if (r.stack_blocks > 0) out.push(`order_differs: ${r.definitions.order_differs}`);
   return out.join('\n');
 }
 
-const shadowText = (c: ParityCandidate) => `${c.outcome}${c.reasons.length > 0 ? ` (${c.reasons.join(',')})` : ''}`;
+const shadowText = (c: ParityCandidate) => `${c.outcome}${c.reasons.length > 0 ? ` (${c.reasons.join(',')})` : ''}${c.collides_with ? `, colliding with ${c.collides_with.map((a) => a.slug).join(', ')} ahead` : ''}`;
 
 function liveText(c: ParityCandidate): string {
   if (!c.landing) return c.fate;

@@ -1,0 +1,112 @@
+/**
+ * The stack onto live main (base: queue): the candidates decided would_integrate that main does not
+ * contain yet, merged onto main in decision order as an owner of main would have merged them. Each
+ * step is a merge commit written into the evaluation's temporary object directory (main-so-far and
+ * the candidate as parents, the merged tree), never into the repository; its identity and time are
+ * functions of what it merges, so an unchanged stack onto an unchanged main is the same commits and
+ * every merge result is found again by the commits merged (no merge is made twice).
+ *
+ * Before a candidate is merged onto it, each entry is checked against the refs as they are: it
+ * leaves the stack when its branch is gone or no longer contains it (`branch_gone`), when main
+ * contains it — an ancestor of main, or merging it onto main and the entries ahead of it changes
+ * nothing: merged, squashed or cherry-picked (`on_main`) — and when, main having moved, it no longer
+ * merges cleanly onto main and the entries ahead of it (`no_longer_merges`: the owner of main would
+ * have merged it before main moved, so live main took something else; keeping it would block every
+ * later candidate for a conflict nobody can resolve).
+ */
+import type { CandidateRef, StackEntry } from '../contract/types.generated.js';
+import { writeMergeCommit } from '../git/objects.js';
+import type { MergeResult } from '../git/parse.js';
+import type { Tenure, Workspace } from './evaluate.js';
+
+export interface StackLeft {
+  entry: StackEntry;
+  reason: 'on_main' | 'branch_gone' | 'no_longer_merges';
+  /** For people (a log line). */
+  message: string;
+}
+
+/** One entry merged onto the stack below it: the commit of that merge and its tree. */
+export interface Stacked {
+  entry: StackEntry;
+  commit: string;
+  tree: string;
+}
+
+export interface StackView {
+  /** What the candidate is merged onto: main, or the last stack commit. */
+  base: string;
+  tree: string;
+  ahead: Stacked[];
+  left: StackLeft[];
+}
+
+/**
+ * The stack as it stands on `main`. `tips[i]`: the remote branch tip of entry i, null when the branch
+ * or the entry's commit is gone.
+ */
+export async function stackOnto(t: Tenure, w: Workspace, main: { sha: string; tree: string }, stack: readonly StackEntry[], tips: readonly (string | null)[]): Promise<StackView> {
+  const left: StackLeft[] = [];
+  const kept: StackEntry[] = [];
+  for (const [i, e] of stack.entries()) {
+    const tip = tips[i] ?? null;
+    if (tip === null) left.push({ entry: e, reason: 'branch_gone', message: `its branch ${e.branch} or its commit is gone` });
+    else if (tip !== e.sha && !(await t.isAncestor(e.sha, tip))) left.push({ entry: e, reason: 'branch_gone', message: `its branch ${e.branch} no longer contains it (force-pushed to ${tip})` });
+    else if (await t.isAncestor(e.sha, main.sha)) left.push({ entry: e, reason: 'on_main', message: `it is an ancestor of main ${main.sha}` });
+    else kept.push(e);
+  }
+  const view: StackView = { base: main.sha, tree: main.tree, ahead: [], left };
+  if (kept.length === 0) return view;
+  const times = await t.commitTimes([main.sha, ...kept.map((e) => e.sha)]);
+  let time = times[0] as number;
+  // Sequential: each merge's base is the one before (a batch cannot hold them on git < 2.49).
+  for (const [i, e] of kept.entries()) {
+    const [merged] = (await t.merges(w, main.sha, [[view.base, e.sha]])) as [MergeResult];
+    if (!merged.clean || !merged.tree) {
+      left.push({ entry: e, reason: 'no_longer_merges', message: `it no longer merges cleanly onto main ${main.sha}${view.ahead.length > 0 ? ' and the candidates ahead of it' : ''}: ${merged.conflicts.map((c) => c.path).join(', ')}` });
+      continue;
+    }
+    if (merged.tree === view.tree) {
+      left.push({ entry: e, reason: 'on_main', message: `merging it onto main ${main.sha}${view.ahead.length > 0 ? ' and the candidates ahead of it' : ''} changes nothing: main has its change (squashed or cherry-picked)` });
+      continue;
+    }
+    time = Math.max(time, times[i + 1] as number);
+    const parents = [view.base, e.sha];
+    const commit = writeMergeCommit(w.dir, { tree: merged.tree, parents, message: `Merge ${e.branch} (${e.slug}) onto the stack\n`, time });
+    w.commits.set(commit, { parents, date: time });
+    view.ahead.push({ entry: e, commit, tree: merged.tree });
+    view.base = commit;
+    view.tree = merged.tree;
+  }
+  return view;
+}
+
+/**
+ * For a candidate that conflicts with main plus the stack: which entries ahead it collides with —
+ * undefined when it conflicts with main alone (the conflict is main's, not the stack's). Each entry
+ * that conflicts with the candidate when merged onto main alone is named; when none does alone (the
+ * conflict needs several of them), all of them are. Two batches at most: main with each entry
+ * (usually known already), then the candidate onto main and onto each.
+ */
+export async function collidingAhead(t: Tenure, w: Workspace, main: string, view: StackView, sha: string): Promise<CandidateRef[] | undefined> {
+  // main + the first entry is the stack's first commit; the others are made here.
+  const rest = view.ahead.slice(1);
+  const alone = await t.merges(w, main, rest.map((a) => [main, a.entry.sha] as const));
+  const times = await t.commitTimes([main, ...rest.map((a) => a.entry.sha)]);
+  const bases: (string | null)[] = [view.ahead[0]?.commit ?? null];
+  rest.forEach((a, i) => {
+    const r = alone[i] as MergeResult;
+    if (!r.clean || !r.tree) return bases.push(null);
+    const parents = [main, a.entry.sha];
+    const time = Math.max(times[0] as number, times[i + 1] as number);
+    const commit = writeMergeCommit(w.dir, { tree: r.tree, parents, message: `Merge ${a.entry.branch} (${a.entry.slug}) onto main\n`, time });
+    w.commits.set(commit, { parents, date: time });
+    bases.push(commit);
+  });
+  const pairs = [[main, sha] as const, ...bases.filter((b): b is string => b !== null).map((b) => [b, sha] as const)];
+  const [onMain, ...onEach] = await t.merges(w, main, pairs);
+  if (!onMain?.clean) return undefined;
+  const conflicting = new Set(bases.filter((b): b is string => b !== null).filter((_, i) => !onEach[i]?.clean));
+  const named = view.ahead.filter((_, i) => conflicting.has(bases[i] as string));
+  return (named.length > 0 ? named : view.ahead).map((a) => ({ slug: a.entry.slug, branch: a.entry.branch, sha: a.entry.sha }));
+}
