@@ -25,6 +25,7 @@ export function outcomeDetail(o: Outcome): string {
   const parts: string[] = [...o.reasons];
   if (o.conflicts.length > 0) parts.push(o.conflicts.map((c) => `${c.path} ${c.kind}`).join(', '));
   if (o.superseded_by) parts.push(`by ${o.superseded_by.branch}@${short(o.superseded_by.sha)}`);
+  if (o.collides_with) parts.push(`collides with ${o.collides_with.map((a) => `${a.slug} ${a.branch}@${short(a.sha)}`).join(', ')} ahead of it (clean onto main alone)`);
   return parts.join(': ');
 }
 

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
+import type { Outcome } from '../../src/contract/types.generated.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import type { StatePaths } from '../../src/store/paths.js';
 import { forEachRejected, readCheckpointFile, readLeaseFile, readState } from '../../src/store/readers.js';
@@ -30,6 +31,22 @@ export const fakeSha = shaOf;
 
 export function appendLines(repo: Pick<Repo, 'paths'>, lines: readonly (string | Buffer)[]): void {
   appendFileSync(repo.paths.readiness, Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(`${l}\n`) : Buffer.concat([l, Buffer.from('\n')])))));
+}
+
+/**
+ * The stack is what the ledger says it is, when nothing left it for a git reason or the window (an
+ * engine that decides without git): the latest decision of each slug, when it is a would_integrate
+ * made with base: queue, in decision order.
+ */
+export function assertStackFollowsLedger(paths: StatePaths): void {
+  const latest = new Map<string, Outcome>();
+  for (const o of readOutcomes(paths).outcomes) {
+    latest.delete(o.slug);
+    latest.set(o.slug, o);
+  }
+  const want = [...latest.values()].filter((o) => o.outcome === 'would_integrate' && o.base === 'queue').map((o) => `${o.slug} ${o.sha}`);
+  const got = readState(paths).stack.map((e) => `${e.slug} ${e.sha}`);
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`the stack is not what the ledger says:\n  stack  ${got.join(', ')}\n  ledger ${want.join(', ')}`);
 }
 
 /** Every state file parses and validates (through the readers the tool itself uses); every ledger and quarantine line is whole. */

@@ -14,6 +14,7 @@ import { forEachRejected, readLeaseFile } from '../../src/store/readers.js';
 import { assertExactlyOnce, cannotRunHere, ledger, recordingEngine, testContext } from '../support/index.js';
 import {
   appendLines,
+  assertStackFollowsLedger,
   assertStateWhole,
   candidateEvents,
   drainToEnd,
@@ -239,7 +240,7 @@ const tornLedgerTail: Scenario = {
 const CHILD = fileURLToPath(new URL('./crash-child.js', import.meta.url));
 
 const killAtEveryWrite: Scenario = {
-  name: 'kill -9 before each write of a drain (and of the taker after it): every candidate ends with exactly one outcome',
+  name: 'kill -9 before each write of a drain (and of the taker after it): every candidate ends with exactly one outcome, the stack as the ledger says',
   async run(soak) {
     const template = shadowRepo({ lease: { ttl_seconds: 3600, renew_every_seconds: 600 } });
     const copies: string[] = [];
@@ -264,7 +265,9 @@ const killAtEveryWrite: Scenario = {
       const counted = run(counting.dir, 0);
       if (counted.status !== 0) throw new Error(counted.stderr);
       const kinds = (JSON.parse(counted.stdout.trim().split('\n').at(-1) as string) as { writes: string[] }).writes;
+      if (!kinds.includes('stack')) throw new Error(`no stack write among ${kinds.join(', ')}: base: queue stacks every would_integrate`);
       assertExactlyOnce(ledger(counting.paths), expected);
+      assertStackFollowsLedger(counting.paths);
       const points = soak ? kinds.map((_, i) => i + 1) : [...new Set(kinds)].map((k) => kinds.indexOf(k) + 1).concat(kinds.length);
       for (const n of points) {
         const c = copy(`kill-${n}`);
@@ -281,6 +284,7 @@ const killAtEveryWrite: Scenario = {
         for (let i = 0; i < 3 && (await drain(loadConfig({ cwd: c.dir }), testContext({ cwd: c.dir }), { engine: recordingEngine().engine })).status !== 'idle'; i++);
         assertStateWhole(c.paths);
         assertExactlyOnce(ledger(c.paths), expected);
+        assertStackFollowsLedger(c.paths);
         if (readLines(c.paths.rejected).length !== 1) throw new Error(`write ${n}: the bad line was quarantined ${readLines(c.paths.rejected).length} times`);
         c.remove();
       }

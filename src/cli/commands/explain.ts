@@ -41,7 +41,8 @@ function candidateText(c: ExplainedCandidate): string[] {
   if (c.queue) lines.push(`  queue: #${c.queue.position}, ${c.queue.status}, enqueued ${c.queue.enqueued_at}`);
   for (const o of c.outcomes) {
     const detail = outcomeDetail(o);
-    lines.push(`  outcome: ${o.outcome}${detail ? ` (${detail})` : ''}, decided ${o.decided_at} (epoch ${o.lease_epoch})${o.message ? ` — ${o.message}` : ''}`);
+    const onto = o.ahead && o.ahead.length > 0 ? `, merged onto main + ${o.ahead.map((a) => a.slug).join(' + ')} (the stack ahead of it)` : '';
+    lines.push(`  outcome: ${o.outcome}${detail ? ` (${detail})` : ''}${onto}, decided ${o.decided_at} (epoch ${o.lease_epoch})${o.message ? ` — ${o.message}` : ''}`);
   }
   return lines;
 }

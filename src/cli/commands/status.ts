@@ -38,9 +38,25 @@ function formatStatus(s: StatusReport): string {
   ]);
   const warnings = s.warnings.map((w) => `warning: ${w.message}`);
   const head = warnings.length > 0 ? `${warnings.join('\n')}\n\n${lines}` : lines;
-  if (s.queue.length === 0) return `${head}\n\nqueue: empty`;
   const rows = s.queue.map((q) => [String(q.position), q.slug, q.branch, short(q.sha), q.holder_alive === false ? 'in_progress (holder gone: the next holder puts it back)' : q.status, shortDuration(q.age_s * 1000), q.ready_at]);
-  return `${head}\n\nqueue (${s.queue.length}):\n${indent(table([['#', 'SLUG', 'BRANCH', 'SHA', 'STATUS', 'AGE', 'READY_AT'], ...rows]))}`;
+  const queue = s.queue.length === 0 ? 'queue: empty' : `queue (${s.queue.length}):\n${indent(table([['#', 'SLUG', 'BRANCH', 'SHA', 'STATUS', 'AGE', 'READY_AT'], ...rows]))}`;
+  return s.stack.length === 0 ? `${head}\n\n${queue}` : `${head}\n\n${queue}\n\n${stackText(s)}`;
+}
+
+/** The stack: what later candidates are merged onto, each with its age and why it is still there. */
+function stackText(s: StatusReport): string {
+  const rows = s.stack.map((e) => [
+    String(e.position),
+    e.slug,
+    e.branch,
+    short(e.sha),
+    shortDuration(e.age_s * 1000),
+    e.checked ? `not in main ${short(e.checked.main_sha)} (checked ${ago(s, e.checked.at)})` : `not in main ${e.main_sha ? short(e.main_sha) : '?'} when decided`,
+    `in ${shortDuration(Date.parse(e.expires_at) - Date.parse(s.generated_at))}`,
+  ]);
+  return `stack (${s.stack.length}): would_integrate decisions live main has not taken yet; each candidate is merged onto main plus these, in this order\n${indent(
+    table([['#', 'SLUG', 'BRANCH', 'SHA', 'AGE', 'WHY STILL THERE', 'LEAVES AT THE LATEST'], ...rows]),
+  )}`;
 }
 
 function hooksText(hooks: readonly HookHealth[]): string {
