@@ -830,6 +830,60 @@ export interface Conflict {
   kind: string;
 }
 
+// parity-cache.schema.json
+/**
+ * cache/parity.json in the state directory: what `parity` learned from canonical main's history, so that the next run reads only the commits main gained since. Derived data: deleting it costs one full read of main's history, nothing else. A file that does not match this schema, or whose history does not lead to main's tip, is ignored and rebuilt. The history is keyed by the main commit it reached (`tip`); the answers about single commits (patch ids, clean merges) are keyed by those commits, which never change, and outlive a rewrite of main.
+ */
+export interface ParityCache {
+  schema_version: 1;
+  tip: Sha;
+  /**
+   * Main's first-parent chain from the root commit to `tip`: each commit with what it brought into main besides itself.
+   */
+  chain: ParityCacheChainEntry[];
+  /**
+   * Commit → the main commits whose message says "This reverts commit <it>", in the order they landed.
+   */
+  reverts: {
+    [k: string]: Sha[] | undefined;
+  };
+  patch_ids: ParityCachePatchIds;
+  inverse_patch_ids: ParityCachePatchIds;
+  /**
+   * Merge commit → whether its tree is git's automatic merge of its two parents (no conflict, nothing changed by hand).
+   */
+  clean_merges: {
+    [k: string]: boolean | undefined;
+  };
+}
+/**
+ * This interface was referenced by `ParityCache`'s JSON-Schema
+ * via the `definition` "ChainEntry".
+ */
+export interface ParityCacheChainEntry {
+  sha: Sha;
+  /**
+   * All its parents, the first being the chain commit before it (none for the root).
+   */
+  parents: Sha[];
+  tree: Sha;
+  /**
+   * The commits with at most one parent that it brought into main besides itself (a merge's side branch), in landing-walk order.
+   */
+  commits: Sha[];
+  /**
+   * The merge commits it brought into main besides itself.
+   */
+  merges: Sha[];
+}
+/**
+ * This interface was referenced by `ParityCache`'s JSON-Schema
+ * via the `definition` "PatchIds".
+ */
+export interface ParityCachePatchIds {
+  [k: string]: (Sha | null) | undefined;
+}
+
 // parity.schema.json
 /**
  * The shadow's decision, with already_integrated blocks apart (nothing was left to decide).
