@@ -5,15 +5,18 @@ import type { ParityCache } from './types.generated.js';
 import type { Validator } from './validate.js';
 import { formats } from './formats.js';
 
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity-cache.schema.json","title":"ParityCache","description":"cache/parity.json in the state directory: what `parity` learned from canonical main's history, so that the next run reads only the commits main gained since. Derived data: deleting it costs one full read of main's history, nothing else. A file that does not match this schema, or whose history does not lead to main's tip, is ignored and rebuilt. The history is keyed by the main commit it reached (`tip`); the answers about single commits (patch ids, clean merges) are keyed by those commits, which never change, and outlive a rewrite of main.","type":"object","additionalProperties":false,"required":["schema_version","tip","chain","reverts","patch_ids","inverse_patch_ids","clean_merges"],"properties":{"schema_version":{"const":1},"tip":{"description":"The main commit this history reached: the last commit of `chain`.","$ref":"common.schema.json#/$defs/Sha"},"chain":{"description":"Main's first-parent chain from the root commit to `tip`: each commit with what it brought into main besides itself.","type":"array","items":{"$ref":"#/$defs/ChainEntry"}},"reverts":{"description":"Commit → the main commits whose message says \"This reverts commit <it>\", in the order they landed.","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}},"patch_ids":{"description":"`git patch-id --stable` of a change, by the change: `<commit>` (against its first parent) or `<commit> <from>`; null when the change has no patch id (an empty diff).","$ref":"#/$defs/PatchIds"},"inverse_patch_ids":{"description":"The same for each change's inverse: the patch id a commit reverting it carries.","$ref":"#/$defs/PatchIds"},"clean_merges":{"description":"Merge commit → whether its tree is git's automatic merge of its two parents (no conflict, nothing changed by hand).","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"boolean"}}},"$defs":{"ChainEntry":{"title":"ParityCacheChainEntry","type":"object","additionalProperties":false,"required":["sha","parents","tree","commits","merges"],"properties":{"sha":{"$ref":"common.schema.json#/$defs/Sha"},"parents":{"description":"All its parents, the first being the chain commit before it (none for the root).","type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}},"tree":{"$ref":"common.schema.json#/$defs/Sha"},"commits":{"description":"The commits with at most one parent that it brought into main besides itself (a merge's side branch), in landing-walk order.","type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}},"merges":{"description":"The merge commits it brought into main besides itself.","type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}},"PatchIds":{"title":"ParityCachePatchIds","type":"object","propertyNames":{"pattern":"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},"additionalProperties":{"oneOf":[{"$ref":"common.schema.json#/$defs/Sha"},{"type":"null"}]}}}};
-const schema33 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity-cache.schema.json","title":"ParityCache","description":"cache/parity.json in the state directory: what `parity` learned from canonical main's history, so that the next run reads only the commits main gained since. Derived data: deleting it costs one full read of main's history, nothing else. A file that does not match this schema, or whose history does not hold together, is ignored and rebuilt. The history is keyed by the main commit it reached (`history.tip`); the answers about single commits (patch ids, clean merges) are keyed by those commits, which never change, and outlive a rewrite of main. Lists of object ids are kept as one string of concatenated ids (40 hex digits each, or 64 in a SHA-256 repository): git.git's 80,000 commits read back in milliseconds.","type":"object","additionalProperties":false,"required":["schema_version","history","patch_ids","inverse_patch_ids","clean_merges"],"properties":{"schema_version":{"const":1},"history":{"$ref":"#/$defs/History"},"patch_ids":{"description":"`git patch-id --stable` of a change, by the change: `<commit>` (against its first parent) or `<commit> <from>`; null when the change has no patch id (an empty diff).","$ref":"#/$defs/PatchIds"},"inverse_patch_ids":{"description":"The same for each change's inverse: the patch id a commit reverting it carries.","$ref":"#/$defs/PatchIds"},"clean_merges":{"description":"Merge commit → whether its tree is git's automatic merge of its two parents (no conflict, nothing changed by hand).","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"boolean"}}},"$defs":{"History":{"title":"ParityCacheHistory","description":"Main's history up to `tip`: its first-parent chain (root first), and for each chain commit its tree, its other parents, and the commits it brought into main besides itself (a merge's side branch). Every commit on main is in exactly one place: a chain commit, or brought by one.","type":"object","additionalProperties":false,"required":["tip","chain","trees","other_parents","brought","brought_merges","reverts"],"properties":{"tip":{"description":"The main commit this history reached: the last of `chain`.","$ref":"common.schema.json#/$defs/Sha"},"chain":{"description":"The first-parent chain from the root commit to `tip`.","$ref":"#/$defs/Ids"},"trees":{"description":"The tree of each chain commit, in chain order.","$ref":"#/$defs/Ids"},"other_parents":{"description":"Each chain commit's parents after the first (its first parent is the chain commit before it).","$ref":"#/$defs/IdLists"},"brought":{"description":"The commits with at most one parent that each chain commit brought in, in landing-walk order.","$ref":"#/$defs/IdLists"},"brought_merges":{"description":"The merge commits each chain commit brought in.","$ref":"#/$defs/IdLists"},"reverts":{"description":"Commit → the main commits whose message says \"This reverts commit <it>\", in the order they landed.","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}}},"Ids":{"title":"ParityCacheIds","description":"Object ids concatenated, all of one length (the length of `history.tip`); the reader checks the length.","type":"string","pattern":"^[0-9a-f]*$"},"IdLists":{"title":"ParityCacheIdLists","description":"One list of object ids per chain commit: `counts[i]` ids for the i-th, taken in order from `ids`.","type":"object","additionalProperties":false,"required":["ids","counts"],"properties":{"ids":{"$ref":"#/$defs/Ids"},"counts":{"type":"array","items":{"type":"integer","minimum":0}}}},"PatchIds":{"title":"ParityCachePatchIds","type":"object","propertyNames":{"pattern":"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},"additionalProperties":{"oneOf":[{"$ref":"common.schema.json#/$defs/Sha"},{"type":"null"}]}}}};
+const schema34 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
+const schema32 = {"title":"ParityCacheHistory","description":"Main's history up to `tip`: its first-parent chain (root first), and for each chain commit its tree, its other parents, and the commits it brought into main besides itself (a merge's side branch). Every commit on main is in exactly one place: a chain commit, or brought by one.","type":"object","additionalProperties":false,"required":["tip","chain","trees","other_parents","brought","brought_merges","reverts"],"properties":{"tip":{"description":"The main commit this history reached: the last of `chain`.","$ref":"common.schema.json#/$defs/Sha"},"chain":{"description":"The first-parent chain from the root commit to `tip`.","$ref":"#/$defs/Ids"},"trees":{"description":"The tree of each chain commit, in chain order.","$ref":"#/$defs/Ids"},"other_parents":{"description":"Each chain commit's parents after the first (its first parent is the chain commit before it).","$ref":"#/$defs/IdLists"},"brought":{"description":"The commits with at most one parent that each chain commit brought in, in landing-walk order.","$ref":"#/$defs/IdLists"},"brought_merges":{"description":"The merge commits each chain commit brought in.","$ref":"#/$defs/IdLists"},"reverts":{"description":"Commit → the main commits whose message says \"This reverts commit <it>\", in the order they landed.","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}}};
+const schema35 = {"title":"ParityCacheIds","description":"Object ids concatenated, all of one length (the length of `history.tip`); the reader checks the length.","type":"string","pattern":"^[0-9a-f]*$"};
 const pattern4 = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", "u");
-const schema34 = {"title":"ParityCacheChainEntry","type":"object","additionalProperties":false,"required":["sha","parents","tree","commits","merges"],"properties":{"sha":{"$ref":"common.schema.json#/$defs/Sha"},"parents":{"description":"All its parents, the first being the chain commit before it (none for the root).","type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}},"tree":{"$ref":"common.schema.json#/$defs/Sha"},"commits":{"description":"The commits with at most one parent that it brought into main besides itself (a merge's side branch), in landing-walk order.","type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}},"merges":{"description":"The merge commits it brought into main besides itself.","type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}};
+const pattern5 = new RegExp("^[0-9a-f]*$", "u");
+const schema37 = {"title":"ParityCacheIdLists","description":"One list of object ids per chain commit: `counts[i]` ids for the i-th, taken in order from `ids`.","type":"object","additionalProperties":false,"required":["ids","counts"],"properties":{"ids":{"$ref":"#/$defs/Ids"},"counts":{"type":"array","items":{"type":"integer","minimum":0}}}};
 
-function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate22.evaluated;
+const evaluated0 = validate23.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21,8 +24,8 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.sha === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema34.required,parentSchema:schema34,data};
+if(data.ids === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ids"},message:"must have required property '"+"ids"+"'",schema:schema37.required,parentSchema:schema37,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -31,8 +34,8 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.parents === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "parents"},message:"must have required property '"+"parents"+"'",schema:schema34.required,parentSchema:schema34,data};
+if(data.counts === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema37.required,parentSchema:schema37,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -41,8 +44,9 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(data.tree === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tree"},message:"must have required property '"+"tree"+"'",schema:schema34.required,parentSchema:schema34,data};
+for(const key0 in data){
+if(!((key0 === "ids") || (key0 === "counts"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema37,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -51,8 +55,12 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(data.commits === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "commits"},message:"must have required property '"+"commits"+"'",schema:schema34.required,parentSchema:schema34,data};
+}
+if(data.ids !== undefined){
+let data0 = data.ids;
+if(typeof data0 === "string"){
+if(!pattern5.test(data0)){
+const err3 = {instancePath:instancePath+"/ids",schemaPath:"#/$defs/Ids/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]*$"},message:"must match pattern \""+"^[0-9a-f]*$"+"\"",schema:"^[0-9a-f]*$",parentSchema:schema35,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -61,8 +69,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(data.merges === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merges"},message:"must have required property '"+"merges"+"'",schema:schema34.required,parentSchema:schema34,data};
+}
+else {
+const err4 = {instancePath:instancePath+"/ids",schemaPath:"#/$defs/Ids/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.type,parentSchema:schema35,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -71,9 +80,15 @@ vErrors.push(err4);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((((key0 === "sha") || (key0 === "parents")) || (key0 === "tree")) || (key0 === "commits")) || (key0 === "merges"))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema34,data};
+}
+if(data.counts !== undefined){
+let data1 = data.counts;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err5 = {instancePath:instancePath+"/counts/" + i0,schemaPath:"#/properties/counts/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema37.properties.counts.items.type,parentSchema:schema37.properties.counts.items,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -82,12 +97,9 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data.sha !== undefined){
-let data0 = data.sha;
-if(typeof data0 === "string"){
-if(!pattern4.test(data0)){
-const err6 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data0};
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+const err6 = {instancePath:instancePath+"/counts/" + i0,schemaPath:"#/properties/counts/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37.properties.counts.items,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -97,8 +109,10 @@ vErrors.push(err6);
 errors++;
 }
 }
+}
+}
 else {
-const err7 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data0};
+const err7 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema37.properties.counts.type,parentSchema:schema37.properties.counts,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -108,15 +122,121 @@ vErrors.push(err7);
 errors++;
 }
 }
-if(data.parents !== undefined){
-let data1 = data.parents;
-if(Array.isArray(data1)){
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-let data2 = data1[i0];
-if(typeof data2 === "string"){
-if(!pattern4.test(data2)){
-const err8 = {instancePath:instancePath+"/parents/" + i0,schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data2};
+}
+else {
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.type,parentSchema:schema37,data};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+validate23.errors = vErrors;
+return errors === 0;
+}
+validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate21.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.tip === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tip"},message:"must have required property '"+"tip"+"'",schema:schema32.required,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.chain === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "chain"},message:"must have required property '"+"chain"+"'",schema:schema32.required,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.trees === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "trees"},message:"must have required property '"+"trees"+"'",schema:schema32.required,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.other_parents === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "other_parents"},message:"must have required property '"+"other_parents"+"'",schema:schema32.required,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.brought === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "brought"},message:"must have required property '"+"brought"+"'",schema:schema32.required,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.brought_merges === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "brought_merges"},message:"must have required property '"+"brought_merges"+"'",schema:schema32.required,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.reverts === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverts"},message:"must have required property '"+"reverts"+"'",schema:schema32.required,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((((key0 === "tip") || (key0 === "chain")) || (key0 === "trees")) || (key0 === "other_parents")) || (key0 === "brought")) || (key0 === "brought_merges")) || (key0 === "reverts"))){
+const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.tip !== undefined){
+let data0 = data.tip;
+if(typeof data0 === "string"){
+if(!pattern4.test(data0)){
+const err8 = {instancePath:instancePath+"/tip",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:data0};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -127,7 +247,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/parents/" + i0,schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data2};
+const err9 = {instancePath:instancePath+"/tip",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -137,9 +257,11 @@ vErrors.push(err9);
 errors++;
 }
 }
-}
-else {
-const err10 = {instancePath:instancePath+"/parents",schemaPath:"#/properties/parents/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema34.properties.parents.type,parentSchema:schema34.properties.parents,data:data1};
+if(data.chain !== undefined){
+let data1 = data.chain;
+if(typeof data1 === "string"){
+if(!pattern5.test(data1)){
+const err10 = {instancePath:instancePath+"/chain",schemaPath:"#/$defs/Ids/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]*$"},message:"must match pattern \""+"^[0-9a-f]*$"+"\"",schema:"^[0-9a-f]*$",parentSchema:schema35,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -149,11 +271,8 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.tree !== undefined){
-let data3 = data.tree;
-if(typeof data3 === "string"){
-if(!pattern4.test(data3)){
-const err11 = {instancePath:instancePath+"/tree",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data3};
+else {
+const err11 = {instancePath:instancePath+"/chain",schemaPath:"#/$defs/Ids/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.type,parentSchema:schema35,data:data1};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -163,8 +282,11 @@ vErrors.push(err11);
 errors++;
 }
 }
-else {
-const err12 = {instancePath:instancePath+"/tree",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data3};
+if(data.trees !== undefined){
+let data2 = data.trees;
+if(typeof data2 === "string"){
+if(!pattern5.test(data2)){
+const err12 = {instancePath:instancePath+"/trees",schemaPath:"#/$defs/Ids/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]*$"},message:"must match pattern \""+"^[0-9a-f]*$"+"\"",schema:"^[0-9a-f]*$",parentSchema:schema35,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -174,15 +296,8 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.commits !== undefined){
-let data4 = data.commits;
-if(Array.isArray(data4)){
-const len1 = data4.length;
-for(let i1=0; i1<len1; i1++){
-let data5 = data4[i1];
-if(typeof data5 === "string"){
-if(!pattern4.test(data5)){
-const err13 = {instancePath:instancePath+"/commits/" + i1,schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data5};
+else {
+const err13 = {instancePath:instancePath+"/trees",schemaPath:"#/$defs/Ids/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.type,parentSchema:schema35,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -192,8 +307,32 @@ vErrors.push(err13);
 errors++;
 }
 }
-else {
-const err14 = {instancePath:instancePath+"/commits/" + i1,schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data5};
+if(data.other_parents !== undefined){
+if(!(validate23(data.other_parents, {instancePath:instancePath+"/other_parents",parentData:data,parentDataProperty:"other_parents",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
+}
+}
+if(data.brought !== undefined){
+if(!(validate23(data.brought, {instancePath:instancePath+"/brought",parentData:data,parentDataProperty:"brought",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
+}
+}
+if(data.brought_merges !== undefined){
+if(!(validate23(data.brought_merges, {instancePath:instancePath+"/brought_merges",parentData:data,parentDataProperty:"brought_merges",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
+}
+}
+if(data.reverts !== undefined){
+let data6 = data.reverts;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+for(const key1 in data6){
+const _errs16 = errors;
+if(typeof key1 === "string"){
+if(!pattern4.test(key1)){
+const err14 = {instancePath:instancePath+"/reverts",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:key1,propertyName:key1};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -203,9 +342,8 @@ vErrors.push(err14);
 errors++;
 }
 }
-}
 else {
-const err15 = {instancePath:instancePath+"/commits",schemaPath:"#/properties/commits/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema34.properties.commits.type,parentSchema:schema34.properties.commits,data:data4};
+const err15 = {instancePath:instancePath+"/reverts",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:key1,propertyName:key1};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -214,16 +352,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-if(data.merges !== undefined){
-let data6 = data.merges;
-if(Array.isArray(data6)){
-const len2 = data6.length;
-for(let i2=0; i2<len2; i2++){
-let data7 = data6[i2];
-if(typeof data7 === "string"){
-if(!pattern4.test(data7)){
-const err16 = {instancePath:instancePath+"/merges/" + i2,schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data7};
+var valid4 = _errs16 === errors;
+if(!valid4){
+const err16 = {instancePath:instancePath+"/reverts",schemaPath:"#/properties/reverts/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid",schema:schema32.properties.reverts.propertyNames,parentSchema:schema32.properties.reverts,data:data6};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -233,8 +364,15 @@ vErrors.push(err16);
 errors++;
 }
 }
-else {
-const err17 = {instancePath:instancePath+"/merges/" + i2,schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data7};
+for(const key2 in data6){
+let data7 = data6[key2];
+if(Array.isArray(data7)){
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+let data8 = data7[i0];
+if(typeof data8 === "string"){
+if(!pattern4.test(data8)){
+const err17 = {instancePath:instancePath+"/reverts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:data8};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -244,9 +382,8 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
 else {
-const err18 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema34.properties.merges.type,parentSchema:schema34.properties.merges,data:data6};
+const err18 = {instancePath:instancePath+"/reverts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:data8};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -258,7 +395,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema34.type,parentSchema:schema34,data};
+const err19 = {instancePath:instancePath+"/reverts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/reverts/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.reverts.additionalProperties.type,parentSchema:schema32.properties.reverts.additionalProperties,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -267,18 +404,42 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate22.errors = vErrors;
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/reverts",schemaPath:"#/properties/reverts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.properties.reverts.type,parentSchema:schema32.properties.reverts,data:data6};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+validate21.errors = vErrors;
 return errors === 0;
 }
-validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema42 = {"title":"ParityCachePatchIds","type":"object","propertyNames":{"pattern":"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},"additionalProperties":{"oneOf":[{"$ref":"common.schema.json#/$defs/Sha"},{"type":"null"}]}};
-const pattern12 = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$", "u");
+const schema41 = {"title":"ParityCachePatchIds","type":"object","propertyNames":{"pattern":"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},"additionalProperties":{"oneOf":[{"$ref":"common.schema.json#/$defs/Sha"},{"type":"null"}]}};
+const pattern10 = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$", "u");
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -289,8 +450,8 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 const _errs1 = errors;
 if(typeof key0 === "string"){
-if(!pattern12.test(key0)){
-const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$",parentSchema:schema42.propertyNames,data:key0,propertyName:key0};
+if(!pattern10.test(key0)){
+const err0 = {instancePath,schemaPath:"#/propertyNames/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$",parentSchema:schema41.propertyNames,data:key0,propertyName:key0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -302,7 +463,7 @@ errors++;
 }
 var valid0 = _errs1 === errors;
 if(!valid0){
-const err1 = {instancePath,schemaPath:"#/propertyNames",keyword:"propertyNames",params:{propertyName: key0},message:"property name must be valid",schema:schema42.propertyNames,parentSchema:schema42,data};
+const err1 = {instancePath,schemaPath:"#/propertyNames",keyword:"propertyNames",params:{propertyName: key0},message:"property name must be valid",schema:schema41.propertyNames,parentSchema:schema41,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -320,7 +481,7 @@ let passing0 = null;
 const _errs5 = errors;
 if(typeof data0 === "string"){
 if(!pattern4.test(data0)){
-const err2 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data0};
+const err2 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -331,7 +492,7 @@ errors++;
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data0};
+const err3 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -347,7 +508,7 @@ passing0 = 0;
 }
 const _errs8 = errors;
 if(data0 !== null){
-const err4 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema42.additionalProperties.oneOf[1].type,parentSchema:schema42.additionalProperties.oneOf[1],data:data0};
+const err4 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema41.additionalProperties.oneOf[1].type,parentSchema:schema41.additionalProperties.oneOf[1],data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -368,7 +529,7 @@ passing0 = 1;
 }
 }
 if(!valid2){
-const err5 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema42.additionalProperties.oneOf,parentSchema:schema42.additionalProperties,data:data0};
+const err5 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema41.additionalProperties.oneOf,parentSchema:schema41.additionalProperties,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -391,7 +552,7 @@ vErrors = null;
 }
 }
 else {
-const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data};
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -400,10 +561,10 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate24.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -428,8 +589,8 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.tip === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tip"},message:"must have required property '"+"tip"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.history === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "history"},message:"must have required property '"+"history"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -438,8 +599,8 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(data.chain === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "chain"},message:"must have required property '"+"chain"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.patch_ids === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "patch_ids"},message:"must have required property '"+"patch_ids"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -448,8 +609,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(data.reverts === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverts"},message:"must have required property '"+"reverts"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.inverse_patch_ids === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "inverse_patch_ids"},message:"must have required property '"+"inverse_patch_ids"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -458,8 +619,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(data.patch_ids === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "patch_ids"},message:"must have required property '"+"patch_ids"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.clean_merges === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "clean_merges"},message:"must have required property '"+"clean_merges"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -468,8 +629,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(data.inverse_patch_ids === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "inverse_patch_ids"},message:"must have required property '"+"inverse_patch_ids"+"'",schema:schema31.required,parentSchema:schema31,data};
+for(const key0 in data){
+if(!(((((key0 === "schema_version") || (key0 === "history")) || (key0 === "patch_ids")) || (key0 === "inverse_patch_ids")) || (key0 === "clean_merges"))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -478,8 +640,11 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(data.clean_merges === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "clean_merges"},message:"must have required property '"+"clean_merges"+"'",schema:schema31.required,parentSchema:schema31,data};
+}
+if(data.schema_version !== undefined){
+let data0 = data.schema_version;
+if(1 !== data0){
+const err6 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema31.properties.schema_version,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -488,9 +653,33 @@ vErrors.push(err6);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((((((key0 === "schema_version") || (key0 === "tip")) || (key0 === "chain")) || (key0 === "reverts")) || (key0 === "patch_ids")) || (key0 === "inverse_patch_ids")) || (key0 === "clean_merges"))){
-const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
+}
+if(data.history !== undefined){
+if(!(validate21(data.history, {instancePath:instancePath+"/history",parentData:data,parentDataProperty:"history",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+if(data.patch_ids !== undefined){
+if(!(validate28(data.patch_ids, {instancePath:instancePath+"/patch_ids",parentData:data,parentDataProperty:"patch_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+if(data.inverse_patch_ids !== undefined){
+if(!(validate28(data.inverse_patch_ids, {instancePath:instancePath+"/inverse_patch_ids",parentData:data,parentDataProperty:"inverse_patch_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+if(data.clean_merges !== undefined){
+let data4 = data.clean_merges;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key1 in data4){
+const _errs8 = errors;
+if(typeof key1 === "string"){
+if(!pattern4.test(key1)){
+const err7 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:key1,propertyName:key1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -500,10 +689,8 @@ vErrors.push(err7);
 errors++;
 }
 }
-if(data.schema_version !== undefined){
-let data0 = data.schema_version;
-if(1 !== data0){
-const err8 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema31.properties.schema_version,data:data0};
+else {
+const err8 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:key1,propertyName:key1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -512,12 +699,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-}
-if(data.tip !== undefined){
-let data1 = data.tip;
-if(typeof data1 === "string"){
-if(!pattern4.test(data1)){
-const err9 = {instancePath:instancePath+"/tip",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data1};
+var valid1 = _errs8 === errors;
+if(!valid1){
+const err9 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid",schema:schema31.properties.clean_merges.propertyNames,parentSchema:schema31.properties.clean_merges,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -527,8 +711,10 @@ vErrors.push(err9);
 errors++;
 }
 }
-else {
-const err10 = {instancePath:instancePath+"/tip",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data1};
+for(const key2 in data4){
+let data5 = data4[key2];
+if(typeof data5 !== "boolean"){
+const err10 = {instancePath:instancePath+"/clean_merges/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/clean_merges/additionalProperties/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.clean_merges.additionalProperties.type,parentSchema:schema31.properties.clean_merges.additionalProperties,data:data5};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -538,19 +724,9 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.chain !== undefined){
-let data2 = data.chain;
-if(Array.isArray(data2)){
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate22(data2[i0], {instancePath:instancePath+"/chain/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate22.errors : vErrors.concat(validate22.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err11 = {instancePath:instancePath+"/chain",schemaPath:"#/properties/chain/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.chain.type,parentSchema:schema31.properties.chain,data:data2};
+const err11 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clean_merges.type,parentSchema:schema31.properties.clean_merges,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -560,182 +736,14 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.reverts !== undefined){
-let data4 = data.reverts;
-if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-for(const key1 in data4){
-const _errs11 = errors;
-if(typeof key1 === "string"){
-if(!pattern4.test(key1)){
-const err12 = {instancePath:instancePath+"/reverts",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:key1,propertyName:key1};
+}
+else {
+const err12 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err12];
 }
 else {
 vErrors.push(err12);
-}
-errors++;
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/reverts",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:key1,propertyName:key1};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-var valid4 = _errs11 === errors;
-if(!valid4){
-const err14 = {instancePath:instancePath+"/reverts",schemaPath:"#/properties/reverts/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid",schema:schema31.properties.reverts.propertyNames,parentSchema:schema31.properties.reverts,data:data4};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-for(const key2 in data4){
-let data5 = data4[key2];
-if(Array.isArray(data5)){
-const len1 = data5.length;
-for(let i1=0; i1<len1; i1++){
-let data6 = data5[i1];
-if(typeof data6 === "string"){
-if(!pattern4.test(data6)){
-const err15 = {instancePath:instancePath+"/reverts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i1,schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:data6};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-else {
-const err16 = {instancePath:instancePath+"/reverts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i1,schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:data6};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/reverts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/reverts/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.reverts.additionalProperties.type,parentSchema:schema31.properties.reverts.additionalProperties,data:data5};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-}
-else {
-const err18 = {instancePath:instancePath+"/reverts",schemaPath:"#/properties/reverts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.reverts.type,parentSchema:schema31.properties.reverts,data:data4};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-if(data.patch_ids !== undefined){
-if(!(validate24(data.patch_ids, {instancePath:instancePath+"/patch_ids",parentData:data,parentDataProperty:"patch_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.inverse_patch_ids !== undefined){
-if(!(validate24(data.inverse_patch_ids, {instancePath:instancePath+"/inverse_patch_ids",parentData:data,parentDataProperty:"inverse_patch_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-if(data.clean_merges !== undefined){
-let data9 = data.clean_merges;
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-for(const key3 in data9){
-const _errs24 = errors;
-if(typeof key3 === "string"){
-if(!pattern4.test(key3)){
-const err19 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema33,data:key3,propertyName:key3};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema33.type,parentSchema:schema33,data:key3,propertyName:key3};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-var valid10 = _errs24 === errors;
-if(!valid10){
-const err21 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid",schema:schema31.properties.clean_merges.propertyNames,parentSchema:schema31.properties.clean_merges,data:data9};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-for(const key4 in data9){
-let data10 = data9[key4];
-if(typeof data10 !== "boolean"){
-const err22 = {instancePath:instancePath+"/clean_merges/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/clean_merges/additionalProperties/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.clean_merges.additionalProperties.type,parentSchema:schema31.properties.clean_merges.additionalProperties,data:data10};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-}
-else {
-const err23 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clean_merges.type,parentSchema:schema31.properties.clean_merges,data:data9};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-}
-}
-else {
-const err24 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
 }
 errors++;
 }

@@ -73,8 +73,7 @@ export class ParityCacheFile {
     private readonly path: string,
     data: ParityCache | null,
   ) {
-    const history = data ? MainHistory.restore(data) : null;
-    this.history = history !== null && history.tip === data?.tip ? history : null;
+    this.history = data ? MainHistory.restore(data.history) : null;
     this.tip = this.history?.tip ?? null;
     this.patchIds = new Answers(new Map(Object.entries(data?.patch_ids ?? {}).filter(isKept)));
     this.inversePatchIds = new Answers(new Map(Object.entries(data?.inverse_patch_ids ?? {}).filter(isKept)));
@@ -100,9 +99,9 @@ export class ParityCacheFile {
   save(history: MainHistory, logger: Logger): void {
     const onMain = (sha: string) => history.has(sha);
     const [patchIds, inverse, clean] = [this.patchIds.kept(onMain), this.inversePatchIds.kept(onMain), this.cleanMerges.kept(onMain)];
-    const { tip, chain, reverts } = history.parts();
-    if (tip === null || (tip === this.tip && !patchIds.changed && !inverse.changed && !clean.changed)) return;
-    const data: ParityCache = { schema_version: 1, tip, chain, reverts, patch_ids: patchIds.entries, inverse_patch_ids: inverse.entries, clean_merges: clean.entries };
+    const cached = history.cached();
+    if (cached === null || (cached.tip === this.tip && !patchIds.changed && !inverse.changed && !clean.changed)) return;
+    const data: ParityCache = { schema_version: 1, history: cached, patch_ids: patchIds.entries, inverse_patch_ids: inverse.entries, clean_merges: clean.entries };
     try {
       mkdirSync(dirname(this.path), { recursive: true });
       writeJsonAtomic(this.path, data);

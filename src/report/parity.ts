@@ -155,7 +155,7 @@ async function mainHistory(h: GitHandle, tip: string, cached: MainHistory | null
   const history = new MainHistory();
   const log = new NewCommits();
   await walkCommits(h, tip, (c) => log.add(c));
-  if (!history.extend(log, tip)) throw errors.internal('reading main\'s history', `the log of ${tip} does not lead to a root commit`);
+  if (!history.extend(log, tip)) throw errors.internal('reading main\'s history', `git log of ${tip} did not list ${tip}`);
   return history;
 }
 

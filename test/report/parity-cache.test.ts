@@ -57,7 +57,7 @@ describe('parity with its cache', { timeout: 180_000 }, () => {
     const cold = await cliJson<ParityReport>(fx.clone, ['--state-dir', coldDir, 'parity']);
     assert.deepEqual(warm, cold);
     assert.equal(calls.filter((s) => s === 'log').length, logs, calls.join(' '));
-    assert.equal(readCache().tip, main(), 'the cache reached main');
+    assert.equal(readCache().history.tip, main(), 'the cache reached main');
     return warm;
   }
   const fates = (r: ParityReport) =>
@@ -165,18 +165,19 @@ describe('parity with its cache', { timeout: 180_000 }, () => {
   test('a corrupt, foreign or inconsistent cache is ignored and rebuilt, never an error', async () => {
     await compare(0);
     const good = readCache();
+    const other = { ids: '', counts: [0, 0] };
     const variants: [string, string][] = [
-      ['not JSON', '{"schema_version": 1, "tip": '],
+      ['not JSON', '{"schema_version": 1, "history": '],
       ['binary', '\u0000\u0001\u0002'],
-      ['another format', JSON.stringify({ schema_version: 2, main: good.tip })],
-      ['another repository\'s history', JSON.stringify({ ...good, tip: shaOf(2), chain: [{ sha: shaOf(1), parents: [], tree: shaOf(3), commits: [], merges: [] }, { sha: shaOf(2), parents: [shaOf(1)], tree: shaOf(3), commits: [], merges: [] }] })],
-      ['a chain with a gap', JSON.stringify({ ...good, chain: good.chain.filter((_, i) => i !== 1) })],
-      ['a tip that is not the chain\'s', JSON.stringify({ ...good, tip: good.chain[0]?.sha })],
+      ['another format', JSON.stringify({ schema_version: 2, main: good.history.tip })],
+      ['another repository\'s history', JSON.stringify({ ...good, history: { tip: shaOf(2), chain: shaOf(1) + shaOf(2), trees: shaOf(3) + shaOf(3), other_parents: other, brought: other, brought_merges: other, reverts: {} } })],
+      ['a chain with a gap', JSON.stringify({ ...good, history: { ...good.history, chain: good.history.chain.slice(0, 40) + good.history.chain.slice(80) } })],
+      ['a tip that is not the chain\'s', JSON.stringify({ ...good, history: { ...good.history, tip: good.history.chain.slice(0, 40) } })],
     ];
     for (const [what, text] of variants) {
       writeFileSync(parityCachePath(warmDir), text);
       await compare(1);
-      assert.deepEqual(readCache().chain, good.chain, what);
+      assert.deepEqual(readCache().history, good.history, what);
     }
     // Deleted: rebuilt like a first run.
     rmSync(join(warmDir, 'cache'), { recursive: true, force: true });

@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CommitInfo } from '../../src/git/history.js';
-import { MainHistory, NewCommits } from '../../src/report/main-history.js';
+import type { ParityCacheHistory } from '../../src/contract/types.generated.js';
+import { MainHistory, NewCommits, type ChainCommit } from '../../src/report/main-history.js';
 import { shaOf } from '../support/index.js';
 
 /** A deterministic pseudo-random sequence (a linear congruential generator). */
@@ -88,6 +89,9 @@ function logOf(g: Generated, tip: string, exclude?: string): NewCommits {
   return log;
 }
 
+/** The chain commits of a history, root first. */
+const chainOf = (h: MainHistory): string[] => (h.cached()?.chain.match(/.{40}/g) ?? []);
+
 const built = (g: Generated, tip: string) => {
   const h = new MainHistory();
   assert.equal(h.extend(logOf(g, tip), tip), true);
@@ -101,12 +105,12 @@ describe('main history for parity', () => {
       const step = Math.max(1, Math.floor(g.tips.length / 12));
       for (let k = 0; k < g.tips.length; k += step) {
         const tip = g.tips[k] as string;
-        const cold = built(g, tip).parts();
+        const cold = built(g, tip).cached();
         for (let j = 0; j < k; j += step) {
           const old = g.tips[j] as string;
           const warm = built(g, old);
           assert.equal(warm.extend(logOf(g, tip, old), tip), true, `${old} → ${tip}`);
-          assert.deepEqual(warm.parts(), cold, `${old} → ${tip}`);
+          assert.deepEqual(warm.cached(), cold, `${old} → ${tip}`);
         }
       }
     });
@@ -116,7 +120,8 @@ describe('main history for parity', () => {
     const g = generate(11, 80);
     const tip = g.tips.at(-1) as string;
     const h = built(g, tip);
-    const { chain } = h.parts();
+    const chain = chainOf(h).map((sha) => h.onChain(sha) as ChainCommit);
+    for (const c of chain) assert.deepEqual(c.parents, g.commits.get(c.sha)?.parents, 'a chain commit keeps its parents');
     const reached = new Set<string>();
     chain.forEach((c, i) => {
       const stack = [c.sha];
@@ -145,7 +150,7 @@ describe('main history for parity', () => {
     const g = generate(5, 40);
     const [, second, , fourth] = g.tips as [string, string, string, string];
     const h = built(g, fourth);
-    const before = h.parts();
+    const before = h.cached();
     // main moved back
     assert.equal(h.extend(logOf(g, second, fourth), second), false);
     // main rewritten: a new commit on an older main
@@ -156,22 +161,42 @@ describe('main history for parity', () => {
     const foxtrot = shaOf(9_998);
     g.commits.set(foxtrot, { sha: foxtrot, parents: [rewritten, fourth], tree: shaOf(2), subject: 'foxtrot', body: '' });
     assert.equal(h.extend(logOf(g, foxtrot, fourth), foxtrot), false);
-    assert.deepEqual(h.parts(), before);
+    assert.deepEqual(h.cached(), before);
     // Built from scratch, the same tips are histories like any other.
     assert.equal(built(g, foxtrot).landingOf(fourth)?.sha, foxtrot);
   });
 
-  test('restored from its parts, a history answers as the one that made them; parts that are not a chain are refused', () => {
+  test('a shallow history: the chain ends where the log ends, and its first commit keeps its parents', () => {
+    const g = generate(3, 30);
+    const tip = g.tips.at(-1) as string;
+    const shallowAt = g.tips[10] as string;
+    // The log of a shallow clone: nothing older than shallowAt's first parent.
+    const log = logOf(g, tip, g.commits.get(shallowAt)?.parents[0]);
+    const h = new MainHistory();
+    assert.equal(h.extend(log, tip), true);
+    assert.deepEqual(h.onChain(shallowAt)?.parents, g.commits.get(shallowAt)?.parents);
+    assert.equal(h.position(shallowAt), 0);
+  });
+
+  test('restored from the cache, a history answers as the one that made it; one that does not hold together is refused', () => {
     const g = generate(7, 50);
     const tip = g.tips.at(-1) as string;
     const h = built(g, tip);
-    const restored = MainHistory.restore(h.parts());
+    const cached = h.cached() as ParityCacheHistory;
+    const restored = MainHistory.restore(cached);
     assert.ok(restored);
-    assert.deepEqual(restored.parts(), h.parts());
+    assert.deepEqual(restored.cached(), cached);
     for (const sha of g.commits.keys()) assert.equal(restored.position(sha), h.position(sha));
-    const { chain, reverts } = h.parts();
-    assert.equal(MainHistory.restore({ chain: [chain[0], chain[2]].filter((c) => c !== undefined), reverts: {} }), null, 'a gap in the chain');
-    assert.equal(MainHistory.restore({ chain, reverts: { [shaOf(1)]: [shaOf(123_456)] } }), null, 'a revert that is not on main');
-    assert.deepEqual(Object.keys(reverts).length > 0, true);
+    assert.ok(Object.keys(cached.reverts).length > 0);
+    const [first = '', second = ''] = [cached.brought.ids.slice(0, 40), cached.brought.ids.slice(40, 80)];
+    const broken: [string, ParityCacheHistory][] = [
+      ['a tip that is not the chain\'s last', { ...cached, tip: cached.chain.slice(0, 40) }],
+      ['a tree missing', { ...cached, trees: cached.trees.slice(40) }],
+      ['counts that do not add up', { ...cached, brought: { ids: cached.brought.ids, counts: cached.brought.counts.map((n, i) => (i === 0 ? n + 1 : n)) } }],
+      ['counts for fewer chain commits', { ...cached, other_parents: { ids: cached.other_parents.ids, counts: cached.other_parents.counts.slice(1) } }],
+      ['a commit in two places', { ...cached, brought: { ids: `${first}${first}${cached.brought.ids.slice(80)}`, counts: cached.brought.counts } }],
+      ['a revert that is not on main', { ...cached, reverts: { ...cached.reverts, [second]: [shaOf(123_456)] } }],
+    ];
+    for (const [what, c] of broken) assert.equal(MainHistory.restore(c), null, what);
   });
 });
