@@ -125,7 +125,7 @@ export async function largeParityScenario(large: LargeRepo, dir: string, count: 
 
 /** A real project's main from `base` to `until` (its first-parent chain), decisions on its topics made at `base`. */
 export async function realParityScenario(source: string, base: string, until: string, dir: string, limit: number): Promise<ParityScenario> {
-  const real = realHistory({ source, base, until, limit, dir: resolve(dir) });
+  const real = realHistory({ source, base, until, limit, dir });
   const decisions = await decide(real.repo, real.mainSha, real.candidates);
   const end = run(resolve(source), ['rev-parse', `${until}^{commit}`]);
   const tips = [real.mainSha, ...run(real.repo, ['rev-list', '--first-parent', '--reverse', `${real.mainSha}..${end}`]).split('\n')];

@@ -17,17 +17,19 @@
  * a newer main has another tree without anyone resolving anything. When the merge's parents are the
  * very commits the shadow merged, the shadow's recorded result answers without a git call.
  *
- * Git calls: one cat-file, one log of main, a forward and a reverse patch-id pass (two spawns each),
- * and one `merge-tree --stdin` for all the live merges that the shadow's records cannot answer. What
- * a run learns is kept in the state directory's cache (parity-cache.ts): the next run logs only the
- * commits main gained since, and asks patch ids and merges only of what it has not asked before —
- * after main moved by a commit, a log of that commit and little else.
+ * Git calls: one cat-file, one log of main; beside each other, the patch ids of main's commits, the
+ * inverse patch ids of the landings main's history finds alone, and one `merge-tree --stdin` for all
+ * the live merges that the shadow's records cannot answer; then the inverse patch ids of the squash
+ * merges found by patch id (a patch-id pass is two spawns). What a run learns is kept in the state
+ * directory's cache (parity-cache.ts): the next run logs only the commits main gained since, and asks
+ * patch ids and merges only of what it has not asked before — after main moved by a commit, a log of
+ * that commit and little else.
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
-import type { Context } from '../context.js';
+import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
-import type { Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
+import type { FateCounts, Landing, LiveFate, Outcome, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
 import { resolveRevisions } from '../git/batch.js';
 import { remoteRef } from '../git/guard.js';
 import { commitParents, diffPatchIds, walkCommits, type DiffSpec } from '../git/history.js';
@@ -40,14 +42,9 @@ import { statePaths } from '../store/paths.js';
 import { MainHistory, NewCommits, type ChainCommit } from './main-history.js';
 import { changeKey, ParityCacheFile, type Answers } from './parity-cache.js';
 
-export type LiveFate = 'landed_clean' | 'landed_resolved' | 'reverted' | 'pending';
-export const LIVE_FATES: readonly LiveFate[] = ['landed_clean', 'landed_resolved', 'reverted', 'pending'];
-
-/** The shadow side of the matrix: the outcome, with `already_integrated` blocks apart (nothing was left to decide). */
-export type ShadowRow = 'would_integrate' | 'would_block' | 'already_integrated' | 'superseded';
-export const SHADOW_ROWS: readonly ShadowRow[] = ['would_integrate', 'would_block', 'already_integrated', 'superseded'];
-
-export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'excluded';
+/** The report's shape is the schema's (parity.schema.json): the types and the rows and columns of the matrix. */
+export type { Landing, LiveFate, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
+export { LIVE_FATE_VALUES as LIVE_FATES, SHADOW_ROW_VALUES as SHADOW_ROWS } from '../contract/types.generated.js';
 
 export const DEFINITIONS = {
   agreement:
@@ -59,49 +56,6 @@ export const DEFINITIONS = {
   interval: 'Wilson score interval, 95%.',
   gate: '--min-agreement X fails (exit 3) when agreement < X, when any unsafe-permissive mismatch exists, or when nothing could be compared.',
 } as const;
-
-export interface Landing {
-  /** The main commit that brought the change in: the sha itself, the merge, or the squash commit. */
-  commit: string;
-  via: 'ancestor' | 'merge' | 'squash' | 'tree';
-  clean: boolean;
-  /** The landing's first parent is the main tip the shadow evaluated against: both started from the same main. */
-  same_base: boolean;
-}
-
-export interface ParityCandidate {
-  slug: string;
-  branch: string;
-  sha: string;
-  outcome: OutcomeKind;
-  reasons: ReasonCode[];
-  decided_at: string;
-  row: ShadowRow;
-  fate: LiveFate;
-  landing: Landing | null;
-  reverted_by: string | null;
-  verdict: Verdict;
-}
-
-export interface ParityReport {
-  main_ref: string;
-  main_sha: string;
-  since: string | null;
-  definitions: typeof DEFINITIONS;
-  matrix: Record<ShadowRow, Record<LiveFate, number>>;
-  compared: number;
-  agreed: number;
-  /** null when nothing could be compared. */
-  agreement: number | null;
-  wilson95: { low: number; high: number } | null;
-  unsafe_permissive: number;
-  over_strict: number;
-  pending: number;
-  excluded: number;
-  gate: { min_agreement: number; passed: boolean; failures: string[] } | null;
-  mismatches: ParityCandidate[];
-  candidates: ParityCandidate[];
-}
 
 export interface ParityOptions {
   since?: Date | undefined;
@@ -128,7 +82,7 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
   if (!mainSha) throw errors.mainRefMissing(mainRef, remote);
   if (!cache) return summarize(mainRef, mainSha, opts, []);
 
-  const history = await mainHistory(h, mainSha, cachedTipHere ? cache.history : null);
+  const history = await mainHistory(h, mainSha, cachedTipHere ? cache.history : null, ctx.logger);
   // merge-tree writes the merged trees: into a temporary object store, never the repository's.
   const objects = createTemporaryObjects(state_dir);
   try {
@@ -143,19 +97,25 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
 
 /**
  * Main's history up to `tip`: `cached` extended by the commits main gained since it, when main's
- * chain still runs through its tip; else built from the whole log.
+ * chain still runs through its tip; else built from the whole log. Said at debug level.
  */
-async function mainHistory(h: GitHandle, tip: string, cached: MainHistory | null): Promise<MainHistory> {
-  if (cached?.tip === tip) return cached;
+async function mainHistory(h: GitHandle, tip: string, cached: MainHistory | null, logger: Logger): Promise<MainHistory> {
+  if (cached?.tip === tip) {
+    logger.log('debug', 'parity_history', { main: tip, read: 'cache' });
+    return cached;
+  }
   if (cached) {
     const added = new NewCommits();
     await walkCommits(h, tip, (c) => added.add(c), { exclude: cached.tip as string });
-    if (cached.extend(added, tip)) return cached;
+    const extended = cached.extend(added, tip);
+    logger.log('debug', 'parity_history', { main: tip, read: extended ? 'new commits' : 'rewritten: whole log', since: cached.tip, commits: added.commits.size });
+    if (extended) return cached;
   }
   const history = new MainHistory();
   const log = new NewCommits();
   await walkCommits(h, tip, (c) => log.add(c));
   if (!history.extend(log, tip)) throw errors.internal('reading main\'s history', `git log of ${tip} did not list ${tip}`);
+  logger.log('debug', 'parity_history', { main: tip, read: 'whole log', commits: log.commits.size });
   return history;
 }
 
@@ -190,23 +150,24 @@ async function liveFates(h: GitHandle, merges: MergeTrees, history: MainHistory,
     decisions.filter((o) => !history.has(o.sha)),
     (o) => o.sha,
   );
-  const forward = await cachedPatchIds(h, history, cache.patchIds, [...window.map((to) => ({ to })), ...offMain.map(changeOf)]);
+  // What main's history answers alone (a landing by sha or by tree) goes to git beside the patch ids:
+  // the merges to check, the inverse changes a revert would carry.
+  const direct = decisions.map((o) => landingFromHistory(o, history));
+  const [forward, clean, directInverse] = await Promise.all([
+    cachedPatchIds(h, history, cache.patchIds, [...window.map((to) => ({ to })), ...offMain.map(changeOf)]),
+    cleanliness(merges, history, cache.cleanMerges, direct, decisions),
+    cachedPatchIds(h, history, cache.inversePatchIds, inverseSpecs(direct, decisions, history), { reverse: true }),
+  ]);
   const byPatchId = new Map<string, string[]>();
   for (const sha of window) {
     const id = forward.get(sha);
     if (id) byPatchId.set(id, [...(byPatchId.get(id) ?? []), sha]);
   }
-
-  const found = decisions.map((o) => findLanding(o, history, forward.get(o.sha), byPatchId));
-  const inverses = uniqueBy(
-    found.flatMap((f, i) => (f ? [inverseSpec(f, decisions[i] as Outcome, history)] : [])),
-    (d) => d.to,
-  );
-  const [inverse, clean, parents] = await Promise.all([
-    cachedPatchIds(h, history, cache.inversePatchIds, inverses, { reverse: true }),
-    cleanliness(merges, history, cache.cleanMerges, found, decisions),
-    landingParents(h, history, found),
-  ]);
+  // Then the squash merges, found by patch id (always single-parent commits: clean by definition).
+  const squashes = decisions.map((o, i) => (direct[i] ? null : squashLanding(o, history, forward.get(o.sha), byPatchId)));
+  const found = direct.map((f, i) => f ?? squashes[i] ?? null);
+  const [squashInverse, parents] = await Promise.all([cachedPatchIds(h, history, cache.inversePatchIds, inverseSpecs(squashes, decisions, history), { reverse: true }), landingParents(h, history, found)]);
+  const inverse = new Map([...squashInverse, ...directInverse]);
 
   return decisions.map((o, i) => {
     const f = found[i];
@@ -248,19 +209,29 @@ const evaluatedAt = (history: MainHistory, o: Outcome) => (o.main_sha ? history.
 const changeOf = (o: Outcome): DiffSpec => (o.merge_base ? { to: o.sha, from: o.merge_base } : { to: o.sha });
 
 /**
- * The main commit that brought the candidate in: the sha is on main (itself on the first-parent
- * chain, or a merge introduced it); else, from the main the shadow evaluated against on, the first
- * chain commit with the shadow's merged tree (main reached it), or the first commit with the
- * candidate's patch-id (a squash merge).
+ * The main commit that brought the candidate in, as far as main's history alone says: the sha is on
+ * main (itself on the first-parent chain, or a merge introduced it); else, from the main the shadow
+ * evaluated against on, the first chain commit with the shadow's merged tree (main reached it).
  */
-function findLanding(o: Outcome, history: MainHistory, patchId: string | undefined, byPatchId: Map<string, string[]>): Found | null {
+function landingFromHistory(o: Outcome, history: MainHistory): Found | null {
   const landing = history.landingOf(o.sha);
   if (landing) return { commit: landing.sha, via: landing.sha === o.sha ? 'ancestor' : 'merge' };
-  const from = evaluatedAt(history, o) ?? 0;
-  const sameTree = o.merged_tree ? earliestFrom(history, history.withTree(o.merged_tree), from) : undefined;
-  if (sameTree) return { commit: sameTree, via: 'tree' };
-  const squash = patchId ? earliestFrom(history, byPatchId.get(patchId) ?? [], from) : undefined;
+  const sameTree = o.merged_tree ? earliestFrom(history, history.withTree(o.merged_tree), evaluatedAt(history, o) ?? 0) : undefined;
+  return sameTree ? { commit: sameTree, via: 'tree' } : null;
+}
+
+/** Else the first commit with the candidate's patch-id from the main the shadow evaluated against on: a squash merge. */
+function squashLanding(o: Outcome, history: MainHistory, patchId: string | undefined, byPatchId: Map<string, string[]>): Found | null {
+  const squash = patchId ? earliestFrom(history, byPatchId.get(patchId) ?? [], evaluatedAt(history, o) ?? 0) : undefined;
   return squash ? { commit: squash, via: 'squash' } : null;
+}
+
+/** The changes whose inverse a revert of each landing would carry, each once. */
+function inverseSpecs(found: readonly (Found | null)[], decisions: readonly Outcome[], history: MainHistory): DiffSpec[] {
+  return uniqueBy(
+    found.flatMap((f, i) => (f ? [inverseSpec(f, decisions[i] as Outcome, history)] : [])),
+    (d) => d.to,
+  );
 }
 
 /**
@@ -344,7 +315,8 @@ function verdictOf(row: ShadowRow, fate: LiveFate): Verdict {
 }
 
 function summarize(mainRef: string, mainSha: string, opts: ParityOptions, candidates: ParityCandidate[]): ParityReport {
-  const matrix = Object.fromEntries(SHADOW_ROWS.map((r) => [r, Object.fromEntries(LIVE_FATES.map((f) => [f, 0]))])) as ParityReport['matrix'];
+  const none = (): FateCounts => ({ landed_clean: 0, landed_resolved: 0, reverted: 0, pending: 0 });
+  const matrix: ParityReport['matrix'] = { would_integrate: none(), would_block: none(), already_integrated: none(), superseded: none() };
   for (const c of candidates) matrix[c.row][c.fate] += 1;
   const count = (v: Verdict) => candidates.filter((c) => c.verdict === v).length;
   const agreed = count('agree');
