@@ -18,8 +18,9 @@ import { loadConfig } from '../src/config/config.js';
 import { quietContext, silentLogger, systemTimers, type Context } from '../src/context.js';
 import { createEngine, type Candidate, type EngineOptions, type Evaluation } from '../src/engine/evaluate.js';
 import { appendOutcomes } from '../src/ledger/ledger.js';
+import { HolderLog } from '../src/store/holder-log.js';
 import { drain } from '../src/runtime/drain.js';
-import { engineEvaluator } from '../src/runtime/evaluator.js';
+import { engineFactory } from '../src/runtime/evaluator.js';
 import { appendRecords } from '../src/store/jsonl.js';
 import { statePaths } from '../src/store/paths.js';
 
@@ -108,7 +109,7 @@ export async function benchEvaluation(set: MergeSet): Promise<EvaluationRow[]> {
   const alternate = join(set.commonDir, 'objects');
   const objects = mkdtempSync(join(tmpdir(), 'si-bench-objects-'));
   const state = mkdtempSync(join(tmpdir(), 'si-bench-state-'));
-  const ledger = join(state, 'outcomes.jsonl');
+  const ledger = HolderLog.open(join(state, 'outcomes.jsonl'), { rotatable: true });
   const engineOptions: EngineOptions = {
     repoDir: set.repoDir,
     commonDir: set.commonDir,
@@ -123,7 +124,7 @@ export async function benchEvaluation(set: MergeSet): Promise<EvaluationRow[]> {
     const problem = set.expect?.(c, ev);
     if (problem) throw new Error(problem);
     const now = new Date().toISOString();
-    appendOutcomes(ledger, [{ schema_version: 1, slug: c.slug, branch: c.branch, sha: c.sha, ...ev, conflicts: ev.conflicts, ready_at: now, enqueued_at: now, decided_at: now, lease_epoch: 1, duration_ms: performance.now() - started }]);
+    appendOutcomes(ledger, [{ schema_version: 1, slug: c.slug, branch: c.branch, sha: c.sha, ...ev, conflicts: ev.conflicts, ready_at: now, enqueued_at: now, decided_at: now, lease_epoch: 1, duration_ms: performance.now() - started }], { fsync: true });
   };
   const env = objectsEnv(objects, alternate);
   const raw = (c: Candidate, withEnv = env) =>
@@ -196,6 +197,7 @@ export async function benchEvaluation(set: MergeSet): Promise<EvaluationRow[]> {
     }
   } finally {
     await warm.close();
+    ledger.close();
     rmSync(objects, { recursive: true, force: true });
     rmSync(state, { recursive: true, force: true });
   }
@@ -241,8 +243,7 @@ export async function benchDrain(repo: LargeRepo): Promise<DrainRow> {
     appendRecords(statePaths(state).readiness, lines);
     const ctx: Context = quietContext({ cwd: repo.clone, env: process.env });
     const t = performance.now();
-    const evaluate = engineEvaluator(loaded, ctx);
-    const report = await drain(loaded, ctx, { evaluate }).finally(() => evaluate.close());
+    const report = await drain(loaded, ctx, { engine: engineFactory(loaded, ctx) });
     const seconds = (performance.now() - t) / 1000;
     if (report.status !== 'done') throw new Error(`drain ended ${report.status}`);
     return { candidates: report.decided, seconds, candidates_per_s: report.decided / seconds, would_integrate: report.counts.would_integrate, would_block: report.counts.would_block };

@@ -22,9 +22,9 @@ import { loadConfig } from '../src/config/config.js';
 import { quietContext, silentLogger, systemTimers } from '../src/context.js';
 import type { Outcome } from '../src/contract/types.generated.js';
 import { createEngine, type Candidate } from '../src/engine/evaluate.js';
-import { appendOutcomes } from '../src/ledger/ledger.js';
 import { parityCachePath } from '../src/report/parity-cache.js';
 import { parity, type ParityReport } from '../src/report/parity.js';
+import { appendRecords } from '../src/store/jsonl.js';
 import { statePaths } from '../src/store/paths.js';
 import { median } from './evaluate.js';
 import { realHistory } from './real-history.js';
@@ -156,7 +156,7 @@ export async function benchParity(s: ParityScenario, samples: number): Promise<P
   for (const dir of Object.values(states)) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    appendOutcomes(statePaths(dir).outcomes, s.decisions);
+    appendRecords(statePaths(dir).outcomes, s.decisions);
   }
   writeFileSync(join(s.repo, 'bench-parity.yml'), 'mode: shadow\n');
   const ctx = quietContext({ cwd: s.repo, env: process.env });

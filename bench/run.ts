@@ -3,10 +3,10 @@
  * BENCHMARKS.md keeps (with the machine and the date). Nothing here is a test: numbers only.
  * `--quick` runs smaller sizes (a smoke run, not numbers to record).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDrain, benchEvaluation, largeRepo, largeSet, type EvaluationRow, type MergeSet } from './evaluate.js';
-import { benchIngest } from './ingest.js';
+import { benchState } from './ingest.js';
 import { machine } from './machine.js';
 import { benchParity, largeParityScenario, realParityScenario, type ParityRow } from './parity.js';
 import { realHistory } from './real-history.js';
@@ -69,11 +69,19 @@ for (const scenario of parityScenarios) {
 const drained = await benchDrain(repo);
 log(`drain of ${drained.candidates} candidates: ${fmt(drained.seconds)} s, ${fmt(drained.candidates_per_s)} candidates/s (${drained.would_integrate} would_integrate, ${drained.would_block} would_block)`);
 
-const ingest = benchIngest(quick ? 100_000 : 1_000_000);
-log(`ingestion of ${ingest.events} events (${ingest.candidates} candidates): ${ingest.events_per_s} events/s, peak RSS ${ingest.peak_rss_mb} MB; restart ${ingest.restart_ms} ms (queue of ${ingest.queued}), ${ingest.restart_drained_ms} ms drained`);
+const state = benchState(quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000], { keepLargest: true });
+log(`node -e 0: ${fmt(state.node_e0_ms)} ms`);
+for (const r of state.rows) {
+  log(`${r.events} never-ready events (${r.slugs} slugs): ingest ${r.events_per_s} events/s, peak RSS ${r.ingest_peak_rss_mb} MB, ${r.bytes_per_waiting} B a waiting candidate; restart ${fmt(r.restart_ms)} ms writing ${fmt(r.restart_written_kb)} KiB; idle drain ${fmt(r.idle_ms)} ms`);
+}
+log(`drain of a ${state.queue.items}-item queue, decisions/s per 1,000: ${state.queue.per_block.join(', ')}`);
 
 const watch = await benchWatch(repo, quick ? 10 : 40);
-log(`watch latency over ${watch.samples} events: p50 ${fmt(watch.p50_ms)} ms, p95 ${fmt(watch.p95_ms)} ms, max ${fmt(watch.max_ms)} ms`);
+log(`watch latency over ${watch.samples} events on a fresh state: p50 ${fmt(watch.p50_ms)} ms, p95 ${fmt(watch.p95_ms)} ms`);
+const largest = state.rows.at(-1);
+const watchLarge = state.kept_state ? await benchWatch(repo, quick ? 10 : 40, state.kept_state) : null;
+if (state.kept_state) rmSync(join(state.kept_state, '..', '..'), { recursive: true, force: true });
+if (watchLarge) log(`watch latency on the state of ${largest?.events} events: p50 ${fmt(watchLarge.p50_ms)} ms, p95 ${fmt(watchLarge.p95_ms)} ms`);
 
 const rows: [string, string, string][] = [
   [`bare \`node -e 0\` (median of ${startup.samples})`, `${fmt(nodeMs)} ms`, 'the floor'],
@@ -93,13 +101,21 @@ const rows: [string, string, string][] = [
     ['… peak RSS of one `parity --json` process, cold / warm; cache file', `${fmt(r.cold_rss_mb, 0)} MB / ${fmt(r.warm_rss_mb, 0)} MB; ${fmt(r.cache_kb, 0)} KB`, ''],
   ]),
   [`queue of ${drained.candidates} candidates drained end to end`, `${fmt(drained.candidates_per_s)} candidates/s (${fmt(drained.seconds)} s)`, ''],
-  [`ingestion of ${ingest.events.toLocaleString('en')} events (${ingest.candidates.toLocaleString('en')} candidates)`, `${ingest.events_per_s.toLocaleString('en')} events/s`, '≥ 200,000 events/s'],
-  ['peak RSS while ingesting them', `${ingest.peak_rss_mb} MB`, '< 300 MB'],
-  [`restart on that log with its checkpoint, ${ingest.queued.toLocaleString('en')} candidates still queued`, `${ingest.restart_ms} ms`, '< 1 s'],
-  ['restart on that log with its checkpoint, queue drained (steady state)', `${ingest.restart_drained_ms} ms`, '< 1 s'],
-  [`\`watch\` latency, appended event → outcome (${watch.samples} events)`, `p50 ${fmt(watch.p50_ms)} ms, p95 ${fmt(watch.p95_ms)} ms`, 'p50 < 250 ms'],
+  ...state.rows.flatMap((r): [string, string, string][] => {
+    const at = `${r.events.toLocaleString('en')} events / ${r.slugs.toLocaleString('en')} never-ready slugs`;
+    return [
+      [`ingestion, ${at}`, `${r.events_per_s.toLocaleString('en')} events/s`, '≥ 200,000 events/s'],
+      [`peak RSS while ingesting, ${at}`, `${r.ingest_peak_rss_mb} MB (${r.bytes_per_waiting} B per waiting candidate)`, '< 300 MB'],
+      [`restart (\`drain\` after one new line), ${at}`, `${fmt(r.restart_ms, 0)} ms, peak RSS ${r.restart_peak_rss_mb} MB`, '< 1 s'],
+      [`bytes written by that one-line round, ${at}`, `${fmt(r.restart_written_kb)} KiB`, '< 1 MB'],
+      [`idle \`drain\` (nothing new), ${at}`, `${fmt(r.idle_ms, 0)} ms (\`node -e 0\`: ${fmt(state.node_e0_ms, 0)} ms)`, '< 0.2 s'],
+    ];
+  }),
+  [`drain of a ${state.queue.items.toLocaleString('en')}-item queue, decisions/s first → last 1,000`, `${state.queue.per_block[0]} → ${state.queue.per_block.at(-1)}`, 'not falling'],
+  [`\`watch\` latency, appended event → outcome (${watch.samples} events), fresh state`, `p50 ${fmt(watch.p50_ms)} ms, p95 ${fmt(watch.p95_ms)} ms`, 'p50 < 250 ms'],
+  ...(watchLarge && largest ? [[`\`watch\` latency on the state of ${largest.events.toLocaleString('en')} events / ${largest.slugs.toLocaleString('en')} slugs`, `p50 ${fmt(watchLarge.p50_ms)} ms, p95 ${fmt(watchLarge.p95_ms)} ms`, 'p50 < 250 ms'] as [string, string, string]] : []),
 ];
 const table = ['| measurement | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 log(`\n${table}`);
 mkdirSync('.bench-cache', { recursive: true });
-writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, parity: parityRows, drained, ingest, watch, quick }, null, 2));
+writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, parity: parityRows, drained, state, watch, watchLarge, quick }, null, 2));

@@ -4,7 +4,7 @@
  * git engine on the large repository). Reports p50 and p95.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,8 +25,14 @@ export interface WatchLatency {
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function benchWatch(repo: LargeRepo, samples = 40): Promise<WatchLatency> {
+/**
+ * `from`: start from this state directory, moved here (a large history: the latency must not depend
+ * on it). Moved, not copied: a copy gives readiness.jsonl a new inode, which the holder rightly takes
+ * for a replaced log and reads again from its start.
+ */
+export async function benchWatch(repo: LargeRepo, samples = 40, from?: string): Promise<WatchLatency> {
   const state = mkdtempSync(join(tmpdir(), 'si-bench-watch-'));
+  if (from) renameSync(from, state);
   const config = join(state, 'config.yml');
   writeFileSync(config, 'mode: shadow\ngrace_seconds: 600\n');
   const paths = statePaths(state);

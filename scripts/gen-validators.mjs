@@ -16,9 +16,11 @@ const MODULES = {
     event: 'readiness-event.schema.json',
     config: 'config.schema.json',
     outcome: 'outcome.schema.json',
-    queue: 'queue.schema.json',
     lease: 'lease.schema.json',
+    leaseClaim: 'lease-claim.schema.json',
     checkpoint: 'checkpoint.schema.json',
+    journal: 'journal.schema.json',
+    snapshot: 'snapshot.schema.json',
     rejected: 'rejected.schema.json',
   },
   // What --json prints: for tests and scripts, never loaded by a command.

@@ -40,6 +40,7 @@ const CATALOGUE = {
   E_STATE_DIR: { exit: 1, kind: 'state' },
   E_STATE_READ: { exit: 1, kind: 'state' },
   E_STATE_WRITE: { exit: 1, kind: 'state' },
+  E_STATE_NOT_REGULAR: { exit: 1, kind: 'state' },
   E_MUTEX_COMPROMISED: { exit: 1, kind: 'state' },
   E_MUTEX_TIMEOUT: { exit: 1, kind: 'state' },
   E_LEASE_LOST: { exit: 1, kind: 'lease' },
@@ -223,6 +224,14 @@ export const errors = {
       `cannot write ${file}: ${cause.code ?? ''} ${describeErrno(cause)}; the previous version of the file is intact; ${remedy(cause, 'write')}`,
       { file, errno: cause.code, remedy: remedy(cause, 'write') },
       { cause },
+    ),
+
+  /** A symlink, directory, FIFO or device where the state directory must hold a regular file. */
+  stateNotRegular: (file: string, what: string) =>
+    new ShadowError(
+      'E_STATE_NOT_REGULAR',
+      `${file} is ${what}, not a regular file: shadow-integrator reads and writes only regular files in its state directory (a link could leak another file into rejected.jsonl, a FIFO would block); move it away and run again`,
+      { file, what },
     ),
 
   mutexCompromised: (file: string, cause: string) =>

@@ -64,107 +64,149 @@ export interface Warning {
 
 // checkpoint.schema.json
 /**
- * checkpoint.json: how far the readiness log was consumed, with the projection at that point, so a restart resumes without re-reading the log.
+ * checkpoint.json: a small header rewritten at the end of every round, read alone by the pending-work check and by status. It repeats the last round record of the live journal (journal.schema.json) and names that journal; the journal is the authority (a header older than it is recognised and ignored). Its $defs are the round's parts, shared with the journal and the projection snapshot (snapshot.schema.json).
  */
 export interface CheckpointFile {
-  schema_version: 1;
+  schema_version: 2;
   updated_at: string;
   /**
-   * Identity of readiness.jsonl and the byte offset of the first line not yet consumed.
+   * The live journal when this was written.
    */
-  log: {
-    dev: number;
-    ino: number;
-    offset: number;
+  journal: {
+    file: string;
     /**
-     * Whole lines consumed.
+     * Its size right after the round record.
      */
-    lines: number;
-    /**
-     * Hash of the log's first bytes: detects a replaced log that kept its inode.
-     */
-    head_hash?: string;
+    size: number;
   };
-  /**
-   * Size of outcomes.jsonl when this checkpoint was written; recovery reads only what came after.
-   */
-  ledger_offset: number;
-  counts: {
-    would_integrate: number;
-    would_block: number;
-    superseded: number;
-  };
-  /**
-   * Lines quarantined to rejected.jsonl so far.
-   */
-  rejected: number;
-  last_epoch: number;
-  projection: ProjectionSnapshot;
-  /**
-   * Byte offset in readiness.jsonl up to which rejected lines were already quarantined: a replay does not quarantine them twice.
-   */
-  rejected_offset: number;
-  /**
-   * Size of rejected.jsonl when this checkpoint was written: lines after it were quarantined since, so a replay after a crash does not quarantine them again.
-   */
-  rejected_bytes: number;
+  round: Round;
 }
 /**
- * Compact projection state. Sets are 64-bit hashes (base64 of 8-byte big-endian entries) of their keys; heads are the newest finalize_ready per slug.
+ * The holder's state at the end of a round: what a restart resumes from.
  *
  * This interface was referenced by `CheckpointFile`'s JSON-Schema
- * via the `definition` "ProjectionSnapshot".
+ * via the `definition` "Round".
  */
-export interface ProjectionSnapshot {
+export interface Round {
   /**
-   * Dedup keys of every accepted event (id, or canonical content).
+   * Lease epoch of the holder that wrote it.
    */
-  seen: string;
-  /**
-   * Slugs with a review_approved.
-   */
-  approved: string;
-  /**
-   * (branch, sha) pushed to the configured remote.
-   */
-  pushed: string;
-  /**
-   * Every (slug, branch, sha) that had a finalize_ready, superseded ones included.
-   */
-  finalized: string;
-  /**
-   * The newest finalize_ready of every slug, column-wise (entry i of each column is one head): compact to store and fast to parse.
-   */
-  heads: {
+  epoch: number;
+  at: string;
+  log: LogCursor;
+  ledger: LogPosition;
+  rejected: {
     /**
-     * slug
+     * Lines quarantined to rejected.jsonl so far.
      */
-    slug: string[];
-    /**
-     * branch of the slug's newest finalize_ready
-     */
-    branch: string[];
-    /**
-     * sha of the slug's newest finalize_ready
-     */
-    sha: string[];
-    /**
-     * its ready_at in epoch milliseconds (supersession compares these)
-     */
-    ready_ms: number[];
-    /**
-     * byte offset of its finalize_ready line
-     */
-    log_offset: number[];
-    /**
-     * its ready_at as written, while its event conditions are not all met (it is still waiting); null once it was enqueued
-     */
-    ready_at: (string | null)[];
+    count: number;
+    position: LogPosition;
   };
+  counts: Counts;
+  snapshot: SnapshotRef | null;
+  queue: {
+    /**
+     * Queue items not decided yet (queued or in progress).
+     */
+    live: number;
+    /**
+     * Candidates whose event conditions are not all met yet.
+     */
+    waiting: number;
+  };
+}
+/**
+ * How far readiness.jsonl was consumed: the identity of the live file, the offset, and what proves the consumed bytes unchanged.
+ *
+ * This interface was referenced by `CheckpointFile`'s JSON-Schema
+ * via the `definition` "LogCursor".
+ */
+export interface LogCursor {
+  dev: number;
+  ino: number;
   /**
-   * (slug, branch, sha) that have their outcome: never enqueued again.
+   * Byte offset, in the live file, of the first line not yet consumed.
    */
-  decided: string;
+  offset: number;
+  /**
+   * Whole lines of the live file consumed.
+   */
+  lines: number;
+  /**
+   * Log position of the live file's first byte (position = base + offset).
+   */
+  base: number;
+  /**
+   * Hash of the file's first bytes (up to 256): a file rewritten in place from its start is noticed.
+   */
+  head_hash?: string;
+  /**
+   * Hash of the last line consumed: a file rewritten in place whose old end falls on a line boundary is noticed.
+   */
+  tail_hash?: string;
+  prev?: SegmentEnd;
+}
+/**
+ * Where reading a readiness.jsonl segment (the live file or a rotated one) stands.
+ *
+ * This interface was referenced by `CheckpointFile`'s JSON-Schema
+ * via the `definition` "SegmentEnd".
+ */
+export interface SegmentEnd {
+  dev: number;
+  ino: number;
+  /**
+   * First byte of the segment not yet consumed.
+   */
+  offset: number;
+  /**
+   * Whole lines of the segment consumed.
+   */
+  lines: number;
+  /**
+   * Log position of the segment's first byte: positions grow across rotations and replacements.
+   */
+  base: number;
+}
+/**
+ * A byte offset in one segment of a rotatable append-only log (outcomes.jsonl, rejected.jsonl).
+ *
+ * This interface was referenced by `CheckpointFile`'s JSON-Schema
+ * via the `definition` "LogPosition".
+ */
+export interface LogPosition {
+  /**
+   * How many first bytes of the segment head_hash covers (fewer than 256 only while the segment was that short).
+   */
+  head_len: number;
+  /**
+   * Hash of the segment's first head_len bytes: names the segment across rotation and copies, which keep its content but not its inode.
+   */
+  head_hash: string;
+  offset: number;
+}
+/**
+ * This interface was referenced by `CheckpointFile`'s JSON-Schema
+ * via the `definition` "Counts".
+ */
+export interface Counts {
+  would_integrate: number;
+  would_block: number;
+  superseded: number;
+}
+/**
+ * The projection snapshot a restart loads; the log after it is replayed.
+ *
+ * This interface was referenced by `CheckpointFile`'s JSON-Schema
+ * via the `definition` "SnapshotRef".
+ */
+export interface SnapshotRef {
+  /**
+   * Name of the projection snapshot in the state directory.
+   */
+  file: string;
+  log: LogCursor;
+  ledger: LogPosition;
 }
 
 // config.schema.json
@@ -717,18 +759,170 @@ export interface InitResult {
   nextSteps: string[];
 }
 
-// lease.schema.json
+// journal.schema.json
 /**
- * lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing.
+ * One line of journal.<epoch>.<seq>.jsonl, the holder's append-only journal: a base (the live queue and the round it stands at) followed by the changes since. Records carry the epoch that wrote them.
  */
-export interface LeaseFile {
-  schema_version: 1;
-  key: 'integration/main';
+export type JournalRecord = {
+  t: 'base' | 'tenure' | 'enqueue' | 'transition' | 'round' | 'drop';
+} & (JournalBase | JournalTenure | JournalEnqueue | JournalTransition | JournalRound | JournalDrop);
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "QueueStatus".
+ */
+export type QueueStatus = 'queued' | 'in_progress';
+
+/**
+ * First record of a journal: the state it starts from. The base's items follow as enqueue records.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalBase".
+ */
+export interface JournalBase {
+  t: 'base';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  at: string;
+  /**
+   * How many enqueue records follow that belong to the base.
+   */
+  items: number;
+  round: Round;
+}
+/**
+ * A holder started a tenure on this journal.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalTenure".
+ */
+export interface JournalTenure {
+  t: 'tenure';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  at: string;
   owner: {
     host: string;
     pid: number;
     run_id: string;
   };
+}
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalEnqueue".
+ */
+export interface JournalEnqueue {
+  t: 'enqueue';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  item: QueueItem;
+}
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "QueueItem".
+ */
+export interface QueueItem {
+  slug: string;
+  branch: string;
+  sha: string;
+  status: QueueStatus;
+  /**
+   * ready_at of the candidate's finalize_ready.
+   */
+  ready_at: string;
+  /**
+   * Log position of that finalize_ready line: the FIFO tie-break.
+   */
+  log_offset: number;
+  enqueued_at: string;
+  /**
+   * Readiness episode of the candidate (1 until a retry).
+   */
+  episode?: number;
+  transitions: Transition[];
+}
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "Transition".
+ */
+export interface Transition {
+  at: string;
+  from?: 'queued' | 'in_progress';
+  to: 'queued' | 'in_progress' | 'would_integrate' | 'would_block' | 'superseded';
+  reason: string;
+  epoch?: number;
+}
+/**
+ * A transition of the live item of (slug, branch, sha); a terminal one removes it (its outcome is in the ledger).
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalTransition".
+ */
+export interface JournalTransition {
+  t: 'transition';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  slug: string;
+  branch: string;
+  sha: string;
+  transition: Transition;
+}
+/**
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalRound".
+ */
+export interface JournalRound {
+  t: 'round';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  round: Round;
+}
+/**
+ * The live item of (slug, branch, sha) leaves the queue without a transition: its outcome is already in the ledger (the ledger is the authority over an older queue state).
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema
+ * via the `definition` "JournalDrop".
+ */
+export interface JournalDrop {
+  t: 'drop';
+  /**
+   * Lease epoch of the holder that wrote the record.
+   */
+  epoch: number;
+  at: string;
+  slug: string;
+  branch: string;
+  sha: string;
+  reason: string;
+}
+
+// lease-claim.schema.json
+/**
+ * epochs/<epoch>, beside lease.json: created exclusively (O_EXCL) by the one acquisition of that epoch, so that two processes can never hold the same epoch, whatever happens to the state mutex. A holder of epoch n stops as soon as epochs/<n+1> exists. Its mtime is the holder's last renewal; only the latest few are kept.
+ */
+export interface LeaseClaim {
+  epoch: number;
+  owner: Owner;
+  claimed_at: string;
+}
+
+// lease.schema.json
+/**
+ * lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing. Each epoch is claimed exclusively first (lease-claim.schema.json): that, not lease.json, is what makes an epoch unique.
+ */
+export interface LeaseFile {
+  schema_version: 1;
+  key: 'integration/main';
+  owner: Owner;
   /**
    * Random per acquisition; renew and release must present it.
    */
@@ -741,6 +935,17 @@ export interface LeaseFile {
   renewed_at: string;
   expires_at: string;
   released_at: string | null;
+}
+/**
+ * Who holds (or held) the lease: host, pid and a run id of the process.
+ *
+ * This interface was referenced by `LeaseFile`'s JSON-Schema
+ * via the `definition` "Owner".
+ */
+export interface Owner {
+  host: string;
+  pid: number;
+  run_id: string;
 }
 
 // outcome.schema.json
@@ -1039,57 +1244,6 @@ export interface Landing {
   same_base: boolean;
 }
 
-// queue.schema.json
-/**
- * This interface was referenced by `QueueFile`'s JSON-Schema
- * via the `definition` "QueueStatus".
- */
-export type QueueStatus = 'queued' | 'in_progress';
-
-/**
- * queue.json: the live items only (decided ones live in outcomes.jsonl), ordered by ready_at then log position. Replaced whole by atomic rename.
- */
-export interface QueueFile {
-  schema_version: 1;
-  updated_at: string;
-  /**
-   * Epoch of the holder that wrote this file.
-   */
-  lease_epoch?: number;
-  items: QueueItem[];
-}
-/**
- * This interface was referenced by `QueueFile`'s JSON-Schema
- * via the `definition` "QueueItem".
- */
-export interface QueueItem {
-  slug: string;
-  branch: string;
-  sha: string;
-  status: QueueStatus;
-  /**
-   * ready_at of the candidate's finalize_ready.
-   */
-  ready_at: string;
-  /**
-   * Byte offset of that finalize_ready line in readiness.jsonl: the FIFO tie-break.
-   */
-  log_offset: number;
-  enqueued_at: string;
-  transitions: Transition[];
-}
-/**
- * This interface was referenced by `QueueFile`'s JSON-Schema
- * via the `definition` "Transition".
- */
-export interface Transition {
-  at: string;
-  from?: 'queued' | 'in_progress';
-  to: 'queued' | 'in_progress' | 'would_integrate' | 'would_block' | 'superseded';
-  reason: string;
-  epoch?: number;
-}
-
 // readiness-event.schema.json
 /**
  * One line of readiness.jsonl. Discriminated by `type`; unknown fields are rejected.
@@ -1265,6 +1419,36 @@ export interface ResolvedConfig {
   base: 'queue' | 'tip';
 }
 
+// snapshot.schema.json
+/**
+ * First line of projection.<epoch>.<seq>.snap: the readiness projection at one log position, written whole (temp file, fsync, rename) when the log after the previous snapshot grew past a bound, at a rotation and at shutdown. The line is this JSON object; the bytes after its newline are the sections, each a little-endian typed array at its offset (64-bit hashes are pairs of uint32). A restart loads it and replays the log after `log`.
+ */
+export interface SnapshotHeader {
+  schema_version: 1;
+  /**
+   * The configured remote the projection counted pushes for: another remote makes the snapshot unusable.
+   */
+  remote: string;
+  created_at: string;
+  epoch: number;
+  log: LogCursor;
+  ledger: LogPosition;
+  /**
+   * Element counts of the projection's tables, checked against the sections when loading.
+   */
+  sizes: {
+    [k: string]: number | undefined;
+  };
+  sections: {
+    name: string;
+    /**
+     * Byte offset after the header line; a multiple of 8.
+     */
+    offset: number;
+    bytes: number;
+  }[];
+}
+
 // status.schema.json
 /**
  * held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.
@@ -1337,11 +1521,6 @@ export interface LeaseStatus {
    * Seconds until expiry while held, negative once expired, null when free.
    */
   expires_in_s: number | null;
-}
-export interface Owner {
-  host: string;
-  pid: number;
-  run_id: string;
 }
 /**
  * This interface was referenced by `StatusReport`'s JSON-Schema
@@ -1462,6 +1641,10 @@ export const CANDIDATE_STATE_VALUES: readonly CandidateState[] = ["waiting","rea
 export const HOOK_NAME_VALUES: readonly HookName[] = ["post-commit","post-merge","reference-transaction","post-receive"];
 /** Every HookAction (hooks.schema.json). */
 export const HOOK_ACTION_VALUES: readonly HookAction[] = ["installed","updated","unchanged","removed","restored","absent","foreign"];
+/** The fields of each JournalRecord by its t (journal.schema.json): required and optional, t left out. */
+export const JOURNAL_RECORD_FIELDS: { readonly [K in JournalRecord['t']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"base":{"required":["epoch","at","items","round"],"optional":[]},"tenure":{"required":["epoch","at","owner"],"optional":[]},"enqueue":{"required":["epoch","item"],"optional":[]},"transition":{"required":["epoch","slug","branch","sha","transition"],"optional":[]},"round":{"required":["epoch","round"],"optional":[]},"drop":{"required":["epoch","at","slug","branch","sha","reason"],"optional":[]}};
+/** Every QueueStatus (journal.schema.json). */
+export const QUEUE_STATUS_VALUES: readonly QueueStatus[] = ["queued","in_progress"];
 /** Every OutcomeKind (outcome.schema.json). */
 export const OUTCOME_KIND_VALUES: readonly OutcomeKind[] = ["would_integrate","would_block","superseded"];
 /** Every ReasonCode (outcome.schema.json). */
@@ -1474,8 +1657,6 @@ export const LIVE_FATE_VALUES: readonly LiveFate[] = ["landed_clean","landed_res
 export const SHADOW_ROW_VALUES: readonly ShadowRow[] = ["would_integrate","would_block","already_integrated","superseded"];
 /** Every Verdict (parity.schema.json). */
 export const VERDICT_VALUES: readonly Verdict[] = ["agree","unsafe_permissive","over_strict","excluded"];
-/** Every QueueStatus (queue.schema.json). */
-export const QUEUE_STATUS_VALUES: readonly QueueStatus[] = ["queued","in_progress"];
 /** The fields of each ReadinessEvent by its type (readiness-event.schema.json): required and optional, type left out. */
 export const READINESS_EVENT_FIELDS: { readonly [K in ReadinessEvent['type']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"review_approved":{"required":["slug","approved_at","review_round","reviewer_session_id"],"optional":["id","sha"]},"finalize_ready":{"required":["slug","branch","sha","worker_session_id","orchestrator_session_id","ready_at"],"optional":["id"]},"branch_pushed":{"required":["branch","sha","remote","pushed_at","pusher"],"optional":["id"]},"retry_requested":{"required":["slug","requested_at","requested_by"],"optional":["id","sha"]}};
 /** Every EventType (readiness-event.schema.json). */

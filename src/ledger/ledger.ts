@@ -1,46 +1,34 @@
 /**
- * The outcome ledger: outcomes.jsonl, append-only, one decision a line. It is the commit point of a
- * decision: an outcome is appended before its queue item is removed, and recovery reads the ledger
- * after the last checkpoint to finish what a crash interrupted.
+ * The outcome ledger: outcomes.jsonl, append-only, one decision a line, rotatable. It is the commit
+ * point and the authority: a candidate whose outcome is in the ledger is never evaluated or appended
+ * again, whatever the queue says. The holder appends through its tenure's descriptor (store/holder-log.ts).
  */
-import { errors } from '../contract/errors.js';
-import type { Outcome } from '../contract/types.generated.js';
+import type { LogPosition, Outcome } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
-import { appendRecords, readRange } from '../store/jsonl.js';
+import { assertValid } from '../store/atomic-json.js';
+import type { HolderLog } from '../store/holder-log.js';
+import type { StatePaths } from '../store/paths.js';
+import { forEachOutcome } from '../store/readers.js';
 
-/** Appends in one write and fsyncs; returns the ledger size after it. */
-export function appendOutcomes(path: string, outcomes: readonly Outcome[]): number {
-  for (const o of outcomes) {
-    // Our own bug must not reach the ledger that scripts rely on.
-    if (!validators.outcome(o)) throw errors.internal('appending to the ledger', `invalid outcome ${JSON.stringify(validators.outcome.errors)}`);
-  }
-  return appendRecords(path, outcomes, { singleWriter: true });
+/**
+ * Appends outcomes in one write. `fsync` false groups the fsync of a round's decisions (the caller
+ * syncs before anything that depends on them is written). Returns the ledger size after it.
+ */
+export function appendOutcomes(log: HolderLog, outcomes: readonly Outcome[], opts: { fsync: boolean }): number {
+  // Our own bug must not reach the ledger that scripts rely on.
+  for (const o of outcomes) assertValid(log.path, o, validators.outcome);
+  return log.append(outcomes.map((o) => `${JSON.stringify(o)}\n`).join(''), opts);
 }
 
 export interface LedgerRead {
   outcomes: Outcome[];
-  /** Offset after the last whole line read. */
-  end: number;
-  /** Lines that were not valid outcomes (a torn last write is simply not read yet). */
+  /** Lines that are not valid outcomes (a torn line after a crash, a hand edit). */
   invalid: number;
 }
 
-/** Reads the whole outcome lines from `from` on; a torn last line (crash mid-append) is left unread. */
-export function readOutcomes(path: string, from = 0): LedgerRead {
-  const buf = readRange(path, from);
-  if (buf.length === 0) return { outcomes: [], end: from, invalid: 0 };
-  const lastNewline = buf.lastIndexOf(10);
+/** Every outcome from `from` on (the whole ledger, rotated segments included, by default). */
+export function readOutcomes(paths: StatePaths, from: LogPosition | null = null): LedgerRead {
   const outcomes: Outcome[] = [];
-  let invalid = 0;
-  for (const line of buf.subarray(0, lastNewline + 1).toString('utf8').split('\n')) {
-    if (!line) continue;
-    try {
-      const o: unknown = JSON.parse(line);
-      if (validators.outcome(o)) outcomes.push(o);
-      else invalid += 1;
-    } catch {
-      invalid += 1;
-    }
-  }
-  return { outcomes, end: from + lastNewline + 1, invalid };
+  const { invalid } = forEachOutcome(paths, (o) => outcomes.push(o), from);
+  return { outcomes, invalid };
 }

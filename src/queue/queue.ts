@@ -1,11 +1,14 @@
 /**
  * The queue's rules as plain functions over plain data: FIFO by ready_at then log position,
  * deduplicated by (slug, branch, sha), and an explicit transition table. Only live items are kept;
- * a terminal transition removes the item (its outcome lives in the ledger).
+ * a terminal transition removes the item (its outcome lives in the ledger). Persisted by the runtime
+ * as journal records (store/journal.ts); next() is amortized O(1), so decisions per second do not
+ * fall as the queue grows.
  */
 import { errors } from '../contract/errors.js';
-import type { OutcomeKind, QueueFile, QueueItem, QueueStatus } from '../contract/types.generated.js';
+import type { OutcomeKind, QueueItem, QueueStatus } from '../contract/types.generated.js';
 import type { Candidate, CandidateRef } from '../readiness/projection.js';
+import { fifoBefore } from '../store/journal.js';
 
 export type ItemState = QueueStatus | OutcomeKind;
 
@@ -21,26 +24,17 @@ export const TRANSITIONS: Readonly<Record<QueueStatus, readonly ItemState[]>> = 
  */
 export class QueueState {
   private readonly bySlug = new Map<string, QueueItem>();
-  /**
-   * Items that left the queue but are still in `items`: removing from the middle of a long array on
-   * every supersession would make ingestion quadratic, so removal is lazy and compaction amortized.
-   */
-  private readonly removed = new Set<QueueItem>();
-
+  /** Items in FIFO order; removed ones stay until compaction (removing from the middle of a long array on every decision would be quadratic). */
+  private items: QueueItem[] = [];
   /** ready_at of each item in epoch ms, aligned with `items`: ordering must not re-parse dates. */
-  private readyMs: number[];
+  private readyMs: number[] = [];
+  private readonly removed = new Set<QueueItem>();
+  /** Every item before this index is removed: next() starts here. */
+  private head = 0;
 
-  constructor(private items: QueueItem[] = []) {
-    for (const it of items) this.bySlug.set(it.slug, it);
-    this.readyMs = items.map((it) => Date.parse(it.ready_at));
-  }
-
-  static fromFile(file: QueueFile | null): QueueState {
-    return new QueueState(file ? [...file.items] : []);
-  }
-
-  toFile(now: Date, epoch: number): QueueFile {
-    return { schema_version: 1, updated_at: now.toISOString(), lease_epoch: epoch, items: this.list() as QueueItem[] };
+  /** Items in any order (a journal replay gives them in FIFO order already). */
+  constructor(items: readonly QueueItem[] = []) {
+    for (const it of items) this.insert(it, Date.parse(it.ready_at));
   }
 
   get length(): number {
@@ -62,11 +56,11 @@ export class QueueState {
     return this.bySlug.get(slug);
   }
 
-  /** Adds the candidate in FIFO position; false when it is already live. */
-  enqueue(c: Candidate, readyMs: number, at: string): boolean {
+  /** Adds the candidate in FIFO position; null when it is already live. */
+  enqueue(c: Candidate, readyMs: number, at: string): QueueItem | null {
     const live = this.bySlug.get(c.slug);
     if (live) {
-      if (live.branch === c.branch && live.sha === c.sha) return false;
+      if (live.branch === c.branch && live.sha === c.sha) return null;
       throw errors.internal('enqueuing', `${c.slug} already has a live item ${live.branch}@${live.sha}`);
     }
     const item: QueueItem = {
@@ -77,26 +71,32 @@ export class QueueState {
       ready_at: c.ready_at,
       log_offset: c.log_offset,
       enqueued_at: at,
+      episode: 1,
       // Entering the queue is recorded by enqueued_at; transitions record what happens after.
       transitions: [],
     };
-    // Candidates mostly arrive in order: search from the tail.
-    let i = this.items.length;
-    while (i > 0 && this.after(i - 1, readyMs, c.log_offset)) i--;
-    this.items.splice(i, 0, item);
-    this.readyMs.splice(i, 0, readyMs);
-    this.bySlug.set(c.slug, item);
-    return true;
+    this.insert(item, readyMs);
+    return item;
   }
 
-  private after(i: number, readyMs: number, logOffset: number): boolean {
-    const ms = this.readyMs[i] as number;
-    return ms > readyMs || (ms === readyMs && (this.items[i] as QueueItem).log_offset > logOffset);
+  private insert(item: QueueItem, readyMs: number): void {
+    if (this.bySlug.has(item.slug)) throw errors.internal('enqueuing', `${item.slug} already has a live item`);
+    // Candidates mostly arrive in order: search from the tail.
+    let i = this.items.length;
+    while (i > this.head && fifoBefore(readyMs, item.log_offset, this.readyMs[i - 1] as number, (this.items[i - 1] as QueueItem).log_offset)) i--;
+    this.items.splice(i, 0, item);
+    this.readyMs.splice(i, 0, readyMs);
+    this.bySlug.set(item.slug, item);
   }
 
   /** The first queued item in FIFO order. */
   next(): QueueItem | undefined {
-    return this.items.find((it) => it.status === 'queued' && !this.removed.has(it));
+    while (this.head < this.items.length && this.removed.has(this.items[this.head] as QueueItem)) this.head += 1;
+    for (let i = this.head; i < this.items.length; i++) {
+      const it = this.items[i] as QueueItem;
+      if (it.status === 'queued' && !this.removed.has(it)) return it;
+    }
+    return undefined;
   }
 
   transition(c: CandidateRef, to: ItemState, reason: string, now: Date, epoch: number): QueueItem {
@@ -109,12 +109,11 @@ export class QueueState {
     return item;
   }
 
-  /** Removes an item whose outcome is already in the ledger (recovery after a crash). */
-  drop(c: CandidateRef): boolean {
+  /** Removes an item whose outcome is already in the ledger (the ledger is the authority). */
+  drop(c: CandidateRef): QueueItem | undefined {
     const item = this.get(c);
-    if (!item) return false;
-    this.remove(item);
-    return true;
+    if (item) this.remove(item);
+    return item;
   }
 
   private remove(item: QueueItem): void {
@@ -129,5 +128,6 @@ export class QueueState {
     this.items = this.items.filter((_, i) => keep[i]);
     this.readyMs = this.readyMs.filter((_, i) => keep[i]);
     this.removed.clear();
+    this.head = 0;
   }
 }

@@ -1,39 +1,79 @@
 /**
  * Ingestion: the whole lines of readiness.jsonl after the cursor, each either applied to the
- * projection or quarantined. Reading is the store's; deciding is the projection's.
+ * projection or quarantined. Reading is the store's; deciding is the projection's. Nothing is kept
+ * per line: effects and rejections are handed on as they happen.
  */
-import type { RejectedLine } from '../contract/types.generated.js';
-import { tailLines, type LogCursor, type TailResult } from '../store/jsonl.js';
-import { MAX_LINE_BYTES, parseReadinessLine } from './parse.js';
+import type { LogCursor, ReadinessEvent, RejectedLine } from '../contract/types.generated.js';
+import { readLogRange, readLogTail, type LogLine, type TailResult } from '../store/jsonl.js';
+import { MAX_LINE_BYTES, parseReadinessLine, RAW_KEEP_BYTES } from './parse.js';
 import type { Effect, Projection } from './projection.js';
 
 export interface IngestResult extends TailResult {
   accepted: number;
-  duplicates: number;
-  rejected: Omit<RejectedLine, 'rejected_at'>[];
+  /** Accepted events that changed nothing (seen before) or whose id an earlier event used. */
+  unchanged: number;
 }
 
-/** Applies every new line to the projection; `onEffect` sees each effect as it happens (nothing is buffered). */
-export function ingest(logPath: string, from: LogCursor, projection: Projection, onEffect: (e: Effect) => void): IngestResult {
+export interface IngestSinks {
+  onEffect(e: Effect): void;
+  onRejected(r: Omit<RejectedLine, 'rejected_at'>, line: LogLine): void;
+}
+
+/** Applies every new line to the projection. */
+export function ingest(logPath: string, from: LogCursor, projection: Projection, sinks: IngestSinks): IngestResult {
   const effects: Effect[] = [];
-  const rejected: IngestResult['rejected'] = [];
   let accepted = 0;
-  let duplicates = 0;
-  const tail = tailLines(
+  let unchanged = 0;
+  const tail = readLogTail(
     logPath,
     from,
-    (bytes, offset, lineNo, tooLong) => {
-      const parsed = parseReadinessLine(bytes, offset, lineNo, tooLong);
+    (line) => {
+      const parsed = parseReadinessLine(line.bytes, line.offset, line.line, line.tooLong);
+      if (parsed.ok === 'blank') return;
       if (!parsed.ok) {
-        rejected.push(parsed.rejected);
+        sinks.onRejected(parsed.rejected, line);
         return;
       }
-      if (projection.apply(parsed.event, offset, effects)) accepted += 1;
-      else duplicates += 1;
-      for (const e of effects) onEffect(e);
+      const applied = projection.apply(parsed.event, line.position, effects);
+      if (applied === 'unusable') {
+        sinks.onRejected(unusable(parsed.event, line), line);
+        return;
+      }
+      accepted += 1;
+      if (applied !== 'applied') unchanged += 1;
+      for (const e of effects) sinks.onEffect(e);
       effects.length = 0;
     },
     { maxLine: MAX_LINE_BYTES },
   );
-  return { ...tail, accepted, duplicates, rejected };
+  return { ...tail, accepted, unchanged };
+}
+
+/** A valid event the projection cannot use: quarantined like a schema failure, naming the field. */
+function unusable(event: ReadinessEvent, line: LogLine): Omit<RejectedLine, 'rejected_at'> {
+  const raw = line.bytes.subarray(0, RAW_KEEP_BYTES);
+  const value = event.type === 'finalize_ready' ? event.ready_at : '';
+  return {
+    offset: line.offset,
+    line: line.line,
+    raw: raw.toString('utf8'),
+    truncated: line.bytes.length > raw.length,
+    reason: 'schema',
+    errors: [`ready_at: ${JSON.stringify(value)} cannot be used as a time (JavaScript dates cannot represent it)`],
+  };
+}
+
+/**
+ * Re-applies the lines of [from, to) of the log file `to` names (wherever rotation put it) without
+ * effects: the projection as it was at `to`, whose effects are already in the queue. Returns the
+ * offset reached (less than `to.offset` when that file is gone or its consumed bytes changed).
+ */
+export function replay(logPath: string, from: LogCursor, to: LogCursor, projection: Projection): number {
+  const sink: Effect[] = [];
+  return readLogRange(logPath, from, to, (line) => {
+    const parsed = parseReadinessLine(line.bytes, line.offset, line.line, line.tooLong);
+    if (parsed.ok !== true) return;
+    projection.apply(parsed.event, line.position, sink);
+    sink.length = 0;
+  }, MAX_LINE_BYTES);
 }

@@ -13,7 +13,7 @@ export const RAW_KEEP_BYTES = 4096;
 
 const EVENT_TYPES = new Set<string>(EVENT_TYPE_VALUES);
 
-export type ParsedLine = { ok: true; event: ReadinessEvent } | { ok: false; rejected: Omit<RejectedLine, 'rejected_at'> };
+export type ParsedLine = { ok: true; event: ReadinessEvent } | { ok: false; rejected: Omit<RejectedLine, 'rejected_at'> } | { ok: 'blank' };
 
 export function parseReadinessLine(bytes: Buffer, offset: number, line: number, tooLong: boolean): ParsedLine {
   const reject = (reason: RejectedLine['reason'], errs: string[]): ParsedLine => ({
@@ -21,6 +21,8 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
     rejected: { offset, line, raw: bytes.subarray(0, RAW_KEEP_BYTES).toString('utf8'), truncated: tooLong || bytes.length > RAW_KEEP_BYTES, reason, errors: errs },
   });
   if (tooLong || bytes.length > MAX_LINE_BYTES) return reject('line_too_long', [`line is longer than ${MAX_LINE_BYTES} bytes`]);
+  // A blank line is no event (an append that started a fresh line after a torn one can leave one).
+  if (isBlank(bytes)) return { ok: 'blank' };
   if (!isUtf8(bytes)) return reject('invalid_utf8', ['line is not valid UTF-8']);
   let data: unknown;
   try {
@@ -34,6 +36,12 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
   if (typeof type !== 'string' || !EVENT_TYPES.has(type)) {
     return reject('unknown_type', [`type: ${JSON.stringify(type)} is not one of ${EVENT_TYPE_VALUES.map((t) => JSON.stringify(t)).join(', ')}`]);
   }
+  // The schema's date-time refuses what Date cannot use (a leap second): nothing it lets through can poison the state.
   if (!validators.event(data)) return reject('schema', formatProblems(describeErrors(validators.event.errors, data)));
   return { ok: true, event: data };
+}
+
+function isBlank(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d) return false;
+  return true;
 }

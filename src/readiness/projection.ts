@@ -1,18 +1,35 @@
 /**
  * The readiness projection: which event conditions (1–3 and 5 of the contract) hold for each
- * candidate. Pure and incremental: applying one event touches a constant number of map entries,
- * whatever the number of candidates. Per slug only its newest finalize_ready (its "head") is kept,
- * and compactly: superseded candidates are final, so a hashed record that they existed is enough.
+ * candidate. Pure and incremental: applying one event touches a constant number of table entries,
+ * whatever the history. Memory follows what can still change, not the history:
+ *
+ * - per slug, one compact record of its newest finalize_ready (its head): a hash of the candidate,
+ *   ready_at in ms, the log position of its line, and whether it still waits — 36 bytes in columns
+ *   of typed arrays, no objects;
+ * - a waiting head (its event conditions not all met yet; it may wait for days) keeps the strings it
+ *   will be enqueued with (slug, branch, sha as bytes, ready_at unless it is the canonical form) in a
+ *   byte arena: about a hundred bytes;
+ * - approvals, pushes, finalized and decided candidates, and the ids of events that changed something
+ *   are 64-bit hashes in compact sets (decided and superseded candidates shrink to 8 bytes).
+ *
+ * Nothing is kept per event: applying an event again changes nothing (approvals and pushes are sets,
+ * a candidate is finalized once, supersession is final), so a duplicate needs no key of its own. An
+ * event's id is recorded only when the event changed something, so that another event under the
+ * same id (the producer's idempotency key) is refused.
+ *
+ * Room for what comes next: an approval bound to a sha is one more KeySet keyed (slug, sha); a
+ * readiness episode per candidate is one more column of the slug records (the head's episode), with
+ * the decided set keyed (slug, branch, sha, episode).
  */
-import type { CandidateRef, ProjectionSnapshot, ReadinessEvent } from '../contract/types.generated.js';
-import { KeySet } from './keyset.js';
+import type { CandidateRef, ReadinessEvent } from '../contract/types.generated.js';
+import { hashParts, HashIndex, KeySet, type Hash64, type Hash64Ref } from './keyset.js';
 
 export interface Candidate {
   slug: string;
   branch: string;
   sha: string;
   ready_at: string;
-  /** Byte offset of the candidate's finalize_ready line: the FIFO tie-break. */
+  /** Log position of the candidate's finalize_ready line: the FIFO tie-break. */
   log_offset: number;
 }
 
@@ -21,192 +38,526 @@ export type { CandidateRef };
 export type Effect =
   /** The event conditions went from not met to met: enqueue (unless decided or already queued). */
   | { kind: 'ready'; candidate: Candidate; ready_ms: number }
-  /** A newer finalize_ready replaced the slug's head: a queued candidate of the slug leaves the queue. */
-  | { kind: 'superseded'; candidate: CandidateRef; by: Candidate; wasReady: boolean }
+  /**
+   * A newer finalize_ready replaced the slug's head: a queued candidate of the slug leaves the queue.
+   * `previous` is the old head when it was still waiting (an enqueued one is the queue's live item).
+   */
+  | { kind: 'superseded'; slug: string; previous: CandidateRef | null; by: Candidate; wasReady: boolean }
   /** The finalize_ready arrived already older than the slug's head: superseded at once, never enqueued. */
-  | { kind: 'stale'; candidate: Candidate; by: CandidateRef };
+  | { kind: 'stale'; candidate: Candidate; by: CandidateRef | null };
 
-/** A slug's newest finalize_ready. `ready_at` is kept only while it waits for its conditions. */
-interface Head {
-  branch: string;
-  sha: string;
-  ready_ms: number;
-  log_offset: number;
-  ready_at: string | null;
+/**
+ * `noop`: it changed nothing (seen before, or another remote); `duplicate`: its id was already used by
+ * an event that changed something; `unusable`: a value the projection computes with cannot be used
+ * (a time Date cannot represent): nothing was applied, the line is quarantined.
+ */
+export type Applied = 'applied' | 'noop' | 'duplicate' | 'unusable';
+
+/** Reads the finalize_ready at a log position back (the strings of a head that no longer waits). */
+export type LineAt = (position: number) => ReadinessEvent | null;
+
+const GROW = 2;
+const NO_WAIT = -1;
+
+/** Per-slug records, column-wise. */
+class Slugs {
+  n = 0;
+  slugHi: Uint32Array;
+  slugLo: Uint32Array;
+  headHi: Uint32Array;
+  headLo: Uint32Array;
+  readyMs: Float64Array;
+  headPos: Float64Array;
+  wait: Int32Array;
+  private readonly ref: Hash64Ref = { hi: 0, lo: 0 };
+  readonly index: HashIndex;
+
+  constructor(capacity: number) {
+    this.slugHi = new Uint32Array(capacity);
+    this.slugLo = new Uint32Array(capacity);
+    this.headHi = new Uint32Array(capacity);
+    this.headLo = new Uint32Array(capacity);
+    this.readyMs = new Float64Array(capacity);
+    this.headPos = new Float64Array(capacity);
+    this.wait = new Int32Array(capacity);
+    this.index = new HashIndex((r) => {
+      this.ref.hi = this.slugHi[r] as number;
+      this.ref.lo = this.slugLo[r] as number;
+      return this.ref;
+    }, capacity);
+  }
+
+  find(h: Hash64): number {
+    return this.index.get(h[0], h[1]);
+  }
+
+  add(h: Hash64): number {
+    if (this.n === this.slugHi.length) this.grow();
+    const r = this.n++;
+    this.slugHi[r] = h[0];
+    this.slugLo[r] = h[1];
+    this.wait[r] = NO_WAIT;
+    this.index.add(r);
+    return r;
+  }
+
+  static from(x: ProjectionSections): Slugs {
+    const n = x.slugHi.length;
+    const s = new Slugs(Math.max(1024, Math.ceil(n * 1.25)));
+    s.slugHi.set(x.slugHi);
+    s.slugLo.set(x.slugLo);
+    s.headHi.set(x.headHi);
+    s.headLo.set(x.headLo);
+    s.readyMs.set(x.readyMs);
+    s.headPos.set(x.headPos);
+    s.wait.set(x.wait);
+    s.n = n;
+    for (let r = 0; r < n; r++) s.index.add(r);
+    return s;
+  }
+
+  private grow(): void {
+    const cap = Math.max(1024, this.slugHi.length * GROW);
+    this.slugHi = resized(this.slugHi, cap);
+    this.slugLo = resized(this.slugLo, cap);
+    this.headHi = resized(this.headHi, cap);
+    this.headLo = resized(this.headLo, cap);
+    this.readyMs = resized(this.readyMs, cap);
+    this.headPos = resized(this.headPos, cap);
+    this.wait = resized(this.wait, cap);
+  }
 }
 
-export const candidateKey = (c: CandidateRef) => `${c.slug}\0${c.branch}\0${c.sha}`;
-const refKey = (branch: string, sha: string) => `${branch}\0${sha}`;
+/** Waiting heads, column-wise, with a free list; their strings live in an arena of bytes. */
+class Waiting {
+  n = 0;
+  live = 0;
+  refHi: Uint32Array;
+  refLo: Uint32Array;
+  slug: Uint32Array;
+  strOff: Uint32Array;
+  strLen: Uint32Array;
+  private free: number[] = [];
+  arena: Buffer;
+  arenaUsed = 0;
+  private arenaLive = 0;
+  private readonly ref: Hash64Ref = { hi: 0, lo: 0 };
+  /** Every waiting head by (branch, sha): a push touches only these. */
+  readonly byRef: HashIndex;
+
+  constructor(capacity: number, arenaBytes: number) {
+    this.refHi = new Uint32Array(capacity);
+    this.refLo = new Uint32Array(capacity);
+    this.slug = new Uint32Array(capacity);
+    this.strOff = new Uint32Array(capacity);
+    this.strLen = new Uint32Array(capacity);
+    this.arena = Buffer.alloc(Math.max(4096, arenaBytes));
+    this.byRef = new HashIndex((w) => {
+      this.ref.hi = this.refHi[w] as number;
+      this.ref.lo = this.refLo[w] as number;
+      return this.ref;
+    }, capacity);
+  }
+
+  static from(x: ProjectionSections): Waiting {
+    const m = x.waitRefHi.length;
+    const w = new Waiting(Math.max(1024, Math.ceil(m * 1.25)), Math.ceil(x.arena.length * 1.25));
+    w.refHi.set(x.waitRefHi);
+    w.refLo.set(x.waitRefLo);
+    w.slug.set(x.waitSlug);
+    w.strOff.set(x.waitOff);
+    w.strLen.set(x.waitLen);
+    w.arena.set(x.arena);
+    w.arenaUsed = x.arena.length;
+    w.arenaLive = x.arena.length;
+    w.n = m;
+    w.live = m;
+    for (let i = 0; i < m; i++) w.byRef.add(i);
+    return w;
+  }
+
+  add(ref: Hash64, slug: number, c: Candidate): number {
+    let w = this.free.pop();
+    if (w === undefined) {
+      if (this.n === this.refHi.length) this.grow();
+      w = this.n++;
+    }
+    this.refHi[w] = ref[0];
+    this.refLo[w] = ref[1];
+    this.slug[w] = slug;
+    this.store(w, c);
+    this.byRef.add(w);
+    this.live += 1;
+    return w;
+  }
+
+  remove(w: number): void {
+    this.byRef.remove(w);
+    this.arenaLive -= this.strLen[w] as number;
+    this.strLen[w] = 0;
+    this.free.push(w);
+    this.live -= 1;
+  }
+
+  strings(w: number): Buffer {
+    const off = this.strOff[w] as number;
+    return this.arena.subarray(off, off + (this.strLen[w] as number));
+  }
+
+  /**
+   * A waiting head's strings, written straight into the arena: the sha as bytes (its length first),
+   * then slug, branch and — unless it is exactly what toISOString gives for its ms — ready_at,
+   * NUL-separated.
+   */
+  private store(w: number, c: Candidate): void {
+    const readyAt = isCanonicalTime(c.ready_at) ? '' : c.ready_at;
+    const text = `${c.slug}\0${c.branch}\0${readyAt}`;
+    const shaBytes = c.sha.length / 2;
+    const len = 1 + shaBytes + Buffer.byteLength(text);
+    if (this.arenaUsed + len > this.arena.length) this.compactOrGrow(len);
+    const at = this.arenaUsed;
+    this.arena[at] = shaBytes;
+    this.arena.write(c.sha, at + 1, 'hex');
+    this.arena.write(text, at + 1 + shaBytes, 'utf8');
+    this.strOff[w] = at;
+    this.strLen[w] = len;
+    this.arenaUsed += len;
+    this.arenaLive += len;
+  }
+
+  /** Strings of heads that stopped waiting are garbage: copied out once they outweigh the live ones. */
+  private compactOrGrow(need: number): void {
+    const size = this.arenaLive * 2 + need > this.arena.length ? Math.max(this.arena.length * GROW, this.arenaLive * 2 + need) : this.arena.length;
+    const next = Buffer.alloc(size);
+    let used = 0;
+    for (let w = 0; w < this.n; w++) {
+      const len = this.strLen[w] as number;
+      if (len === 0) continue;
+      this.arena.copy(next, used, this.strOff[w], (this.strOff[w] as number) + len);
+      this.strOff[w] = used;
+      used += len;
+    }
+    this.arena = next;
+    this.arenaUsed = used;
+  }
+
+  private grow(): void {
+    const cap = Math.max(1024, this.refHi.length * GROW);
+    this.refHi = resized(this.refHi, cap);
+    this.refLo = resized(this.refLo, cap);
+    this.slug = resized(this.slug, cap);
+    this.strOff = resized(this.strOff, cap);
+    this.strLen = resized(this.strLen, cap);
+  }
+}
+
+function resized<T extends Uint32Array | Int32Array | Float64Array>(a: T, cap: number): T {
+  const next = new (a.constructor as new (n: number) => T)(cap);
+  next.set(a.subarray(0, Math.min(a.length, cap)));
+  return next;
+}
+
+/**
+ * Whether a validated ISO 8601 time is in toISOString's own form (YYYY-MM-DDTHH:MM:SS.sssZ), so that
+ * it can be rebuilt from its ms. The schema already checked it is a real date and time.
+ */
+const isCanonicalTime = (t: string) => t.length === 24 && t.charCodeAt(10) === 84 /* T */ && t.charCodeAt(19) === 46 /* . */ && t.charCodeAt(23) === 90; /* Z */
+
+function unpackStrings(buf: Buffer, readyMs: number, logPos: number): Candidate {
+  const shaLen = buf[0] as number;
+  const sha = buf.toString('hex', 1, 1 + shaLen);
+  const [slug = '', branch = '', readyAt = ''] = buf.toString('utf8', 1 + shaLen).split('\0');
+  return { slug, branch, sha, ready_at: readyAt === '' ? new Date(readyMs).toISOString() : readyAt, log_offset: logPos };
+}
+
+/** A candidate's key: its slug's hash and its (branch, sha)'s hash mixed, so that no third pass over its strings is needed. */
+export function candidateHash(slugH: Hash64, refH: Hash64): Hash64 {
+  let hi = Math.imul(slugH[0] ^ Math.imul(refH[1], 0x9e3779b1), 0x85ebca6b);
+  let lo = Math.imul(slugH[1] ^ Math.imul(refH[0], 0xc2b2ae35), 0x27d4eb2f);
+  hi ^= hi >>> 15;
+  lo ^= lo >>> 13;
+  hi = (hi ^ refH[0]) >>> 0;
+  lo = (lo ^ refH[1] ^ slugH[0]) >>> 0;
+  return hi === 0 && lo === 0 ? [0, 1] : [hi, lo];
+}
+
+const keyOf = (c: CandidateRef): Hash64 => candidateHash(hashParts(c.slug), hashParts(c.branch, c.sha));
+
+export interface ProjectionSizes {
+  /** Slugs with a head. */
+  slugs: number;
+  /** Heads whose event conditions are not all met yet. */
+  waiting: number;
+  approved: number;
+  pushed: number;
+  finalized: number;
+  decided: number;
+  ids: number;
+}
+
+/** The projection as sections of typed arrays: what a snapshot file holds. */
+export interface ProjectionSections {
+  approved: Uint32Array;
+  pushed: Uint32Array;
+  finalized: Uint32Array;
+  decided: Uint32Array;
+  ids: Uint32Array;
+  slugHi: Uint32Array;
+  slugLo: Uint32Array;
+  headHi: Uint32Array;
+  headLo: Uint32Array;
+  readyMs: Float64Array;
+  headPos: Float64Array;
+  wait: Int32Array;
+  waitRefHi: Uint32Array;
+  waitRefLo: Uint32Array;
+  waitSlug: Uint32Array;
+  waitOff: Uint32Array;
+  waitLen: Uint32Array;
+  arena: Uint8Array;
+}
 
 export class Projection {
-  private readonly heads = new Map<string, Head>();
-  /** Waiting heads whose branch_pushed has not arrived, by (branch, sha): a push touches only these. */
-  private readonly waitingForPush = new Map<string, Set<string>>();
+  private lineAt: LineAt = () => null;
 
   private constructor(
     readonly remote: string,
-    private readonly seen: KeySet,
     private readonly approved: KeySet,
     private readonly pushed: KeySet,
     private readonly finalized: KeySet,
     private readonly decided: KeySet,
+    private readonly ids: KeySet,
+    private readonly slugs: Slugs,
+    private readonly waiting: Waiting,
   ) {}
 
   static empty(remote: string): Projection {
-    return new Projection(remote, new KeySet(), new KeySet(), new KeySet(), new KeySet(), new KeySet());
+    return new Projection(remote, new KeySet(), new KeySet(), new KeySet(), new KeySet(), new KeySet(), new Slugs(1024), new Waiting(1024, 64 * 1024));
   }
 
-  get size(): { events: number; heads: number } {
-    return { events: this.seen.size, heads: this.heads.size };
+  /** How heads that no longer wait are read back when their strings are needed (rare: the session reads the log). */
+  readBackWith(lineAt: LineAt): void {
+    this.lineAt = lineAt;
+  }
+
+  get sizes(): ProjectionSizes {
+    return {
+      slugs: this.slugs.n,
+      waiting: this.waiting.live,
+      approved: this.approved.size,
+      pushed: this.pushed.size,
+      finalized: this.finalized.size,
+      decided: this.decided.size,
+      ids: this.ids.size,
+    };
   }
 
   /**
-   * Applies one event, pushing what it caused onto `effects` (a sink rather than a returned array:
-   * this runs for every line of the log). Returns false when the event was seen before.
+   * Applies one event at its log position, pushing what it caused onto `effects` (a sink rather than
+   * a returned array: this runs for every line of the log).
    */
-  apply(event: ReadinessEvent, offset: number, effects: Effect[]): boolean {
-    if (!this.seen.add(dedupKey(event))) return false;
+  apply(event: ReadinessEvent, position: number, effects: Effect[]): Applied {
     switch (event.type) {
-      case 'review_approved':
-        this.onApproved(event.slug, effects);
-        break;
-      case 'branch_pushed':
-        if (event.remote === this.remote) this.onPushed(event.branch, event.sha, effects);
-        break;
+      case 'review_approved': {
+        const slugH = hashParts(event.slug);
+        if (this.approved.has(slugH)) return 'noop';
+        if (!this.firstUseOf(event.id)) return 'duplicate';
+        this.approved.add(slugH);
+        const r = this.slugs.find(slugH);
+        const w = r === -1 ? NO_WAIT : (this.slugs.wait[r] as number);
+        if (w !== NO_WAIT && this.pushed.has([this.waiting.refHi[w] as number, this.waiting.refLo[w] as number])) this.promote(r, w, effects);
+        return 'applied';
+      }
+      case 'branch_pushed': {
+        if (event.remote !== this.remote) return 'noop';
+        const ref = hashParts(event.branch, event.sha);
+        if (this.pushed.has(ref)) return 'noop';
+        if (!this.firstUseOf(event.id)) return 'duplicate';
+        this.pushed.add(ref);
+        this.waiting.byRef.forEach(ref[0], ref[1], (w) => {
+          const r = this.waiting.slug[w] as number;
+          if (this.approved.has([this.slugs.slugHi[r] as number, this.slugs.slugLo[r] as number])) this.promote(r, w, effects);
+        });
+        return 'applied';
+      }
       case 'finalize_ready':
-        this.onFinalized({ slug: event.slug, branch: event.branch, sha: event.sha, ready_at: event.ready_at, log_offset: offset }, effects);
-        break;
-    }
-    return true;
-  }
-
-  private onApproved(slug: string, effects: Effect[]): void {
-    if (!this.approved.add(slug)) return;
-    const head = this.heads.get(slug);
-    if (head) this.promote(slug, head, effects);
-  }
-
-  private onPushed(branch: string, sha: string, effects: Effect[]): void {
-    const key = refKey(branch, sha);
-    if (!this.pushed.add(key)) return;
-    const slugs = this.waitingForPush.get(key);
-    if (!slugs) return;
-    this.waitingForPush.delete(key);
-    for (const slug of slugs) {
-      const head = this.heads.get(slug);
-      if (head && head.branch === branch && head.sha === sha) this.promote(slug, head, effects);
+        return this.onFinalized(event, position, effects);
+      case 'retry_requested':
+        return 'noop';
     }
   }
 
-  private onFinalized(candidate: Candidate, effects: Effect[]): void {
-    if (!this.finalized.add(candidateKey(candidate))) return;
-    const ready_ms = Date.parse(candidate.ready_at);
-    const { slug } = candidate;
-    const current = this.heads.get(slug);
-    // Equal ready_at: the one later in the log wins, and the event being applied is the later one.
-    if (current && ready_ms < current.ready_ms) {
-      effects.push({ kind: 'stale', candidate, by: { slug, branch: current.branch, sha: current.sha } });
-      return;
-    }
-    const head: Head = { branch: candidate.branch, sha: candidate.sha, ready_ms, log_offset: candidate.log_offset, ready_at: candidate.ready_at };
-    this.heads.set(slug, head);
-    if (current) {
-      this.forgetWaiting(slug, current);
-      effects.push({ kind: 'superseded', candidate: { slug, branch: current.branch, sha: current.sha }, by: candidate, wasReady: current.ready_at === null });
-    }
-    this.promote(slug, head, effects);
+  /** Records the id of an event that changes something; false when another such event used it. */
+  private firstUseOf(id: string | undefined): boolean {
+    return id === undefined || this.ids.add(hashParts('id', id));
   }
 
-  /** Moves a waiting head to ready when all event conditions hold. */
-  private promote(slug: string, head: Head, effects: Effect[] | null): void {
-    if (head.ready_at === null || !this.approved.has(slug)) return;
-    const key = refKey(head.branch, head.sha);
-    if (!this.pushed.has(key)) {
-      let slugs = this.waitingForPush.get(key);
-      if (!slugs) this.waitingForPush.set(key, (slugs = new Set()));
-      slugs.add(slug);
-      return;
+  private onFinalized(e: Extract<ReadinessEvent, { type: 'finalize_ready' }>, position: number, effects: Effect[]): Applied {
+    // Checked before anything changes: a ready_at that is not a finite time would poison every comparison.
+    const readyMs = Date.parse(e.ready_at);
+    if (!Number.isFinite(readyMs)) return 'unusable';
+    const slugH = hashParts(e.slug);
+    const ref = hashParts(e.branch, e.sha);
+    const key = candidateHash(slugH, ref);
+    if (this.finalized.has(key)) return 'noop';
+    if (!this.firstUseOf(e.id)) return 'duplicate';
+    this.finalized.add(key);
+    const candidate: Candidate = { slug: e.slug, branch: e.branch, sha: e.sha, ready_at: e.ready_at, log_offset: position };
+    let r = this.slugs.find(slugH);
+    if (r !== -1) {
+      // Equal ready_at: the one later in the log wins, and the event being applied is the later one.
+      if (readyMs < (this.slugs.readyMs[r] as number)) {
+        effects.push({ kind: 'stale', candidate, by: this.headOf(r) });
+        return 'applied';
+      }
+      const w = this.slugs.wait[r] as number;
+      const previous = w === NO_WAIT ? null : refOf(unpackStrings(this.waiting.strings(w), 0, 0));
+      if (w !== NO_WAIT) this.waiting.remove(w);
+      effects.push({ kind: 'superseded', slug: e.slug, previous, by: candidate, wasReady: w === NO_WAIT });
+    } else {
+      r = this.slugs.add(slugH);
     }
-    const candidate: Candidate = { slug, branch: head.branch, sha: head.sha, ready_at: head.ready_at, log_offset: head.log_offset };
-    head.ready_at = null;
-    effects?.push({ kind: 'ready', candidate, ready_ms: head.ready_ms });
+    this.slugs.headHi[r] = ref[0];
+    this.slugs.headLo[r] = ref[1];
+    this.slugs.readyMs[r] = readyMs;
+    this.slugs.headPos[r] = position;
+    const w = this.waiting.add(ref, r, candidate);
+    this.slugs.wait[r] = w;
+    if (this.approved.has(slugH) && this.pushed.has(ref)) this.promote(r, w, effects);
+    return 'applied';
   }
 
-  private forgetWaiting(slug: string, head: Head): void {
-    const key = refKey(head.branch, head.sha);
-    const slugs = this.waitingForPush.get(key);
-    if (slugs?.delete(slug) && slugs.size === 0) this.waitingForPush.delete(key);
+  /** A waiting head whose event conditions all hold: ready, and no longer waiting. */
+  private promote(r: number, w: number, effects: Effect[]): void {
+    const candidate = unpackStrings(this.waiting.strings(w), this.slugs.readyMs[r] as number, this.slugs.headPos[r] as number);
+    this.waiting.remove(w);
+    this.slugs.wait[r] = NO_WAIT;
+    effects.push({ kind: 'ready', candidate, ready_ms: this.slugs.readyMs[r] as number });
+  }
+
+  /** The head of a slug record as strings: from the arena while it waits, else read back from the log. */
+  private headOf(r: number): CandidateRef | null {
+    const w = this.slugs.wait[r] as number;
+    if (w !== NO_WAIT) return refOf(unpackStrings(this.waiting.strings(w), 0, 0));
+    const e = this.lineAt(this.slugs.headPos[r] as number);
+    if (e?.type !== 'finalize_ready') return null;
+    const h = hashParts(e.branch, e.sha);
+    return h[0] === this.slugs.headHi[r] && h[1] === this.slugs.headLo[r] ? { slug: e.slug, branch: e.branch, sha: e.sha } : null;
   }
 
   markDecided(c: CandidateRef): void {
-    this.decided.add(candidateKey(c));
+    this.decided.add(keyOf(c));
   }
 
   isDecided(c: CandidateRef): boolean {
-    return this.decided.has(candidateKey(c));
+    return this.decided.has(keyOf(c));
   }
 
-  /** Event conditions of a candidate as they stand, for the re-check at dequeue. */
-  conditions(c: CandidateRef): { review_approved: boolean; finalize_ready: boolean; branch_pushed: boolean; superseded_by: CandidateRef | null } {
-    const head = this.heads.get(c.slug);
-    const finalized = this.finalized.has(candidateKey(c));
-    const isHead = head !== undefined && head.branch === c.branch && head.sha === c.sha;
+  /**
+   * Event conditions of a candidate as they stand, for the re-check at dequeue. `superseded_by` is
+   * the slug's newer head, or `unknown` when it is newer but its strings cannot be read back.
+   */
+  conditions(c: CandidateRef): { review_approved: boolean; finalize_ready: boolean; branch_pushed: boolean; superseded_by: CandidateRef | 'unknown' | null } {
+    const slugH = hashParts(c.slug);
+    const ref = hashParts(c.branch, c.sha);
+    const finalized = this.finalized.has(candidateHash(slugH, ref));
+    const r = this.slugs.find(slugH);
+    const isHead = r !== -1 && this.slugs.headHi[r] === ref[0] && this.slugs.headLo[r] === ref[1];
     return {
-      review_approved: this.approved.has(c.slug),
+      review_approved: this.approved.has(slugH),
       finalize_ready: finalized,
-      branch_pushed: this.pushed.has(refKey(c.branch, c.sha)),
-      superseded_by: finalized && head && !isHead ? { slug: c.slug, branch: head.branch, sha: head.sha } : null,
+      branch_pushed: this.pushed.has(ref),
+      superseded_by: finalized && r !== -1 && !isHead ? (this.headOf(r) ?? 'unknown') : null,
     };
   }
 
-  snapshot(): ProjectionSnapshot {
-    const heads: ProjectionSnapshot['heads'] = { slug: [], branch: [], sha: [], ready_ms: [], log_offset: [], ready_at: [] };
-    for (const [slug, h] of this.heads) {
-      heads.slug.push(slug);
-      heads.branch.push(h.branch);
-      heads.sha.push(h.sha);
-      heads.ready_ms.push(h.ready_ms);
-      heads.log_offset.push(h.log_offset);
-      heads.ready_at.push(h.ready_at);
+  /** The state as typed-array sections (waiting heads renumbered densely, their arena compacted). */
+  sections(): ProjectionSections {
+    const s = this.slugs;
+    const w = this.waiting;
+    const renumber = new Int32Array(w.n).fill(NO_WAIT);
+    let live = 0;
+    let arenaBytes = 0;
+    for (let i = 0; i < w.n; i++) {
+      if ((w.strLen[i] as number) === 0) continue;
+      renumber[i] = live++;
+      arenaBytes += w.strLen[i] as number;
     }
+    const out = {
+      waitRefHi: new Uint32Array(live),
+      waitRefLo: new Uint32Array(live),
+      waitSlug: new Uint32Array(live),
+      waitOff: new Uint32Array(live),
+      waitLen: new Uint32Array(live),
+      arena: new Uint8Array(arenaBytes),
+    };
+    let off = 0;
+    for (let i = 0; i < w.n; i++) {
+      const j = renumber[i] as number;
+      if (j === NO_WAIT) continue;
+      out.waitRefHi[j] = w.refHi[i] as number;
+      out.waitRefLo[j] = w.refLo[i] as number;
+      out.waitSlug[j] = w.slug[i] as number;
+      out.waitOff[j] = off;
+      out.waitLen[j] = w.strLen[i] as number;
+      out.arena.set(w.strings(i), off);
+      off += w.strLen[i] as number;
+    }
+    const wait = s.wait.slice(0, s.n);
+    for (let r = 0; r < s.n; r++) if ((wait[r] as number) !== NO_WAIT) wait[r] = renumber[wait[r] as number] as number;
     return {
-      seen: this.seen.toBase64(),
-      approved: this.approved.toBase64(),
-      pushed: this.pushed.toBase64(),
-      finalized: this.finalized.toBase64(),
-      decided: this.decided.toBase64(),
-      heads,
+      approved: this.approved.members(),
+      pushed: this.pushed.members(),
+      finalized: this.finalized.members(),
+      decided: this.decided.members(),
+      ids: this.ids.members(),
+      slugHi: s.slugHi.slice(0, s.n),
+      slugLo: s.slugLo.slice(0, s.n),
+      headHi: s.headHi.slice(0, s.n),
+      headLo: s.headLo.slice(0, s.n),
+      readyMs: s.readyMs.slice(0, s.n),
+      headPos: s.headPos.slice(0, s.n),
+      wait,
+      ...out,
     };
   }
 
-  static restore(remote: string, s: ProjectionSnapshot): Projection {
-    const p = new Projection(
+  static restore(remote: string, x: ProjectionSections): Projection {
+    return new Projection(
       remote,
-      KeySet.fromBase64(s.seen),
-      KeySet.fromBase64(s.approved),
-      KeySet.fromBase64(s.pushed),
-      KeySet.fromBase64(s.finalized),
-      KeySet.fromBase64(s.decided),
+      KeySet.fromMembers(x.approved),
+      KeySet.fromMembers(x.pushed),
+      KeySet.fromMembers(x.finalized),
+      KeySet.fromMembers(x.decided),
+      KeySet.fromMembers(x.ids),
+      Slugs.from(x),
+      Waiting.from(x),
     );
-    const { heads } = s;
-    for (let i = 0; i < heads.slug.length; i++) {
-      const slug = heads.slug[i] as string;
-      const head: Head = {
-        branch: heads.branch[i] as string,
-        sha: heads.sha[i] as string,
-        ready_ms: heads.ready_ms[i] as number,
-        log_offset: heads.log_offset[i] as number,
-        ready_at: heads.ready_at[i] ?? null,
-      };
-      p.heads.set(slug, head);
-      // A waiting head that only lacks its push must be found again when the push arrives.
-      if (head.ready_at !== null && p.approved.has(slug)) p.promote(slug, head, null);
+  }
+
+  /** A canonical description of the state (sets as sorted members): equal for equal projections, whatever their history. */
+  digest(): string {
+    const x = this.sections();
+    const pairs = (a: Uint32Array) => {
+      const out: string[] = [];
+      for (let i = 0; i + 1 < a.length; i += 2) out.push(`${(a[i] as number).toString(16)}:${(a[i + 1] as number).toString(16)}`);
+      return out.sort().join(',');
+    };
+    const heads: string[] = [];
+    for (let r = 0; r < x.slugHi.length; r++) {
+      const w = x.wait[r] as number;
+      const strings = w === NO_WAIT ? '' : Buffer.from(x.arena.subarray(x.waitOff[w], (x.waitOff[w] as number) + (x.waitLen[w] as number))).toString('hex');
+      heads.push(`${x.slugHi[r]}:${x.slugLo[r]}=${x.headHi[r]}:${x.headLo[r]}@${x.readyMs[r]}/${x.headPos[r]}/${strings}`);
     }
-    return p;
+    return JSON.stringify({ approved: pairs(x.approved), pushed: pairs(x.pushed), finalized: pairs(x.finalized), decided: pairs(x.decided), ids: pairs(x.ids), heads: heads.sort() });
   }
 }
 
-/** The producer's id when it gave one, else the event's canonical content (keys sorted). */
+const refOf = (c: CandidateRef): CandidateRef => ({ slug: c.slug, branch: c.branch, sha: c.sha });
+
+export const candidateKey = (c: CandidateRef) => `${c.slug}\0${c.branch}\0${c.sha}`;
+
+/** The producer's id when it gave one, else the event's canonical content (keys sorted): what `explain` calls a duplicate. */
 export function dedupKey(event: ReadinessEvent): string {
   if (event.id !== undefined) return `id:${event.id}`;
   return `c:${JSON.stringify(event, Object.keys(event).sort())}`;

@@ -10,13 +10,12 @@ import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
 import { SLUG_PATTERN, type Outcome, type QueueItem, type ReadinessEvent, type ReasonCode, type RejectedLine } from '../contract/types.generated.js';
 import { readOutcomes } from '../ledger/ledger.js';
-import { QueueState } from '../queue/queue.js';
-import { KeySet } from '../readiness/keyset.js';
+import { hash64, KeySet } from '../readiness/keyset.js';
 import { MAX_LINE_BYTES, parseReadinessLine } from '../readiness/parse.js';
 import { dedupKey } from '../readiness/projection.js';
-import { emptyCursor, tailLines } from '../store/jsonl.js';
+import { emptyCursor, readLogTail } from '../store/jsonl.js';
 import { statePaths } from '../store/paths.js';
-import { readQueueFile } from '../store/readers.js';
+import { readQueue } from '../store/readers.js';
 import { SlugTrace, type CandidateId, type EventRef, type SupersessionRule, type TracedCandidate } from './slug-trace.js';
 
 export type ConditionName = 'review_approved' | 'finalize_ready' | 'branch_pushed' | 'not_superseded' | 'sha_on_remote_branch' | 'not_already_integrated';
@@ -81,8 +80,8 @@ export function explain(loaded: LoadedConfig, _ctx: Context, slug: string): Expl
   const paths = statePaths(loaded.config.state_dir);
   const scan = scanSlug(paths.readiness, slug);
   const pushes = findPushes(paths.readiness, remote, scan.trace.candidates, scan.duplicatePushLines);
-  const queueItems = QueueState.fromFile(readQueueFile(paths)).list();
-  const outcomes = readOutcomes(paths.outcomes).outcomes.filter((o) => o.slug === slug);
+  const queueItems = readQueue(paths);
+  const outcomes = readOutcomes(paths).outcomes.filter((o) => o.slug === slug);
   const at = queueItems.findIndex((it) => it.slug === slug);
   const queued = at === -1 ? null : { item: queueItems[at] as QueueItem, position: at + 1 };
 
@@ -125,18 +124,19 @@ function scanSlug(log: string, slug: string): SlugScan {
   const seen = new KeySet();
   const scan: SlugScan = { trace, lines: 0, ignored: [], rejected: [], duplicatePushLines: new Set() };
   const quotedSlug = JSON.stringify(slug);
-  const tail = tailLines(
+  const tail = readLogTail(
     log,
     emptyCursor(),
-    (bytes, offset, line, tooLong) => {
+    ({ bytes, offset, line, tooLong }) => {
       const parsed = parseReadinessLine(bytes, offset, line, tooLong);
+      if (parsed.ok === 'blank') return;
       if (!parsed.ok) {
         if (parsed.rejected.raw.includes(quotedSlug)) scan.rejected.push({ line, reason: parsed.rejected.reason, errors: parsed.rejected.errors });
         return;
       }
       const event = parsed.event;
       const ofSlug = event.type !== 'branch_pushed' && event.slug === slug;
-      if (!seen.add(dedupKey(event))) {
+      if (!seen.add(hash64(dedupKey(event)))) {
         if (event.type === 'branch_pushed') scan.duplicatePushLines.add(line);
         if (ofSlug) scan.ignored.push({ line, type: event.type, id: event.id ?? null, why: 'duplicate' });
         return;
@@ -162,13 +162,13 @@ function findPushes(log: string, remote: string, candidates: readonly TracedCand
   const wanted = new Set(candidates.map(refKey));
   const shas = [...new Set(candidates.map((c) => c.sha))].map((s) => Buffer.from(s));
   if (shas.length === 0) return found;
-  tailLines(
+  readLogTail(
     log,
     emptyCursor(),
-    (bytes, offset, line, tooLong) => {
+    ({ bytes, offset, line, tooLong }) => {
       if (duplicates.has(line) || !shas.some((s) => bytes.includes(s))) return;
       const parsed = parseReadinessLine(bytes, offset, line, tooLong);
-      if (!parsed.ok || parsed.event.type !== 'branch_pushed' || parsed.event.remote !== remote) return;
+      if (parsed.ok !== true || parsed.event.type !== 'branch_pushed' || parsed.event.remote !== remote) return;
       const key = refKey(parsed.event);
       if (wanted.has(key) && !found.has(key)) found.set(key, { line, offset, id: parsed.event.id ?? null, at: parsed.event.pushed_at });
     },

@@ -14,7 +14,8 @@ export interface OutcomesReport {
 }
 
 export function listOutcomes(loaded: LoadedConfig, _ctx: Context, filter: OutcomeFilter): OutcomesReport {
-  const file = statePaths(loaded.config.state_dir).outcomes;
-  const read = readOutcomes(file);
+  const paths = statePaths(loaded.config.state_dir);
+  const file = paths.outcomes;
+  const read = readOutcomes(paths);
   return { file, outcomes: read.outcomes.filter((o) => matchesFilter(o, filter)), invalid: read.invalid };
 }

@@ -21,7 +21,8 @@ import type { Logger } from '../context.js';
 import { parityCache as validateParityCache } from '../contract/cache-validators.generated.js';
 import type { ParityCache } from '../contract/types.generated.js';
 import type { DiffSpec } from '../git/history.js';
-import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
+import { parseJson, writeJsonAtomic } from '../store/atomic-json.js';
+import { readStateFile } from '../store/files.js';
 import { MainHistory } from './main-history.js';
 
 export const parityCachePath = (stateDir: string) => join(stateDir, 'cache', 'parity.json');
@@ -85,7 +86,9 @@ export class ParityCacheFile {
     const path = parityCachePath(stateDir);
     let data: ParityCache | null = null;
     try {
-      data = readJson(path, validateParityCache);
+      // Read whole whatever its size (git.git's is 4.5 MB), up to the store's bound for any file.
+      const bytes = readStateFile(path);
+      data = bytes === null ? null : parseJson(path, bytes.toString('utf8'), validateParityCache);
     } catch (e) {
       logger.log('debug', 'parity_cache_ignored', { file: path, error: e instanceof Error ? e.message : String(e) });
     }
@@ -104,7 +107,8 @@ export class ParityCacheFile {
     const data: ParityCache = { schema_version: 1, history: cached, patch_ids: patchIds.entries, inverse_patch_ids: inverse.entries, clean_merges: clean.entries };
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      writeJsonAtomic(this.path, data);
+      // Validated as it is written (a file its reader would refuse is our bug, said as a warning).
+      writeJsonAtomic(this.path, data, validateParityCache);
     } catch (e) {
       logger.log('warn', 'parity_cache_not_written', { file: this.path, error: e instanceof Error ? e.message : String(e) });
     }

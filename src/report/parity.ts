@@ -74,7 +74,7 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
   const settings = { env: ctx.env, timeoutSeconds: git_timeout_seconds, timers: ctx.timers };
   const h = openGit(repoDir, settings);
   const mainRef = remoteRef(remote, main_branch);
-  const decisions = latestDecisions(readOutcomes(statePaths(state_dir).outcomes).outcomes, opts.since);
+  const decisions = latestDecisions(readOutcomes(statePaths(state_dir)).outcomes, opts.since);
   // Nothing decided, nothing to hold against main: no history is read, the cache is left as it is.
   const cache = decisions.length > 0 ? ParityCacheFile.read(state_dir, ctx.logger) : null;
   const cachedTip = cache?.history?.tip ?? null;

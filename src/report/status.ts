@@ -9,14 +9,12 @@ import { statSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
 import { mainRefWarning } from '../config/repo.js';
 import type { Context } from '../context.js';
-import type { CheckpointFile, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueFile, StatusReport, Warning } from '../contract/types.generated.js';
-import { readOutcomes } from '../ledger/ledger.js';
-import { QueueState } from '../queue/queue.js';
+import type { CheckpointFile, Counts, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueItem, Round, StatusReport, Warning } from '../contract/types.generated.js';
 import { leaseState } from '../runtime/lease.js';
-import { readRange, sizeOf } from '../store/jsonl.js';
+import { readRange } from '../store/jsonl.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
 import { processAlive } from '../store/process.js';
-import { readCheckpointFile, readLeaseFile, readQueueFile } from '../store/readers.js';
+import { forEachOutcome, readCheckpointFile, readLeaseFile, readState } from '../store/readers.js';
 import { countLines, lastOutcomes } from './state-files.js';
 
 export type { StatusReport };
@@ -31,10 +29,12 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateSt
   const now = ctx.now();
   const paths = statePaths(loaded.config.state_dir);
   const cp = readCheckpointFile(paths);
-  const ledger = ledgerSinceCheckpoint(paths, cp);
+  // The journal is the authority; the header caches its last round (and is older when a holder stopped before writing it).
+  const state = readState(paths);
+  const round = state.round ?? cp?.round ?? null;
+  const ledger = ledgerSinceRound(paths, round);
   const leaseFile = readLeaseFile(paths);
   const lease = leaseStatus(leaseFile, now);
-  const queueFile = readQueueFile(paths);
   const recent = lastOutcomes(paths.outcomes, RECENT_DECISIONS);
   const holderAlive = lease.state === 'held' && leaseFile !== null && processAlive(leaseFile.owner) !== false;
   return {
@@ -43,9 +43,7 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateSt
     state_dir: paths.dir,
     lease,
     warnings: [mainRefWarning(loaded.repo, loaded.config.remote, loaded.config.main_branch), sameGitError(recent)].filter((w) => w !== null),
-    queue: QueueState.fromFile(queueFile)
-      .list()
-      .map((it, i) => ({
+    queue: state.items.map((it, i) => ({
         position: i + 1,
         slug: it.slug,
         branch: it.branch,
@@ -56,9 +54,9 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateSt
         age_s: secondsSince(it.enqueued_at, now),
         holder_alive: it.status === 'in_progress' ? holderAlive : null,
       })),
-    waiting: cp ? cp.projection.heads.ready_at.filter((r) => r !== null).length : 0,
+    waiting: round?.queue.waiting ?? 0,
     counts: ledger.counts,
-    ingestion: ingestionStatus(paths, cp, queueFile),
+    ingestion: ingestionStatus(paths, round, cp, state.items),
     rejected: countLines(paths.rejected),
     last_outcome: recent.at(-1) ?? null,
   };
@@ -93,29 +91,30 @@ function sameGitError(recent: readonly Outcome[]): Warning | null {
   return { code: 'same_git_error', message: `the last ${evaluated.length} decisions all blocked with the same git error, so the cause is likely the setup, not the candidates: ${message}` };
 }
 
-/** Checkpoint counts plus the outcomes appended after it; the whole ledger when the checkpoint no longer fits it. */
-function ledgerSinceCheckpoint(paths: StatePaths, cp: CheckpointFile | null): { counts: StatusReport['counts'] } {
-  const usable = cp !== null && cp.ledger_offset <= sizeOf(paths.outcomes);
-  const counts: CheckpointFile['counts'] = usable ? { ...cp.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
-  for (const o of readOutcomes(paths.outcomes, usable ? cp.ledger_offset : 0).outcomes) counts[o.outcome] += 1;
+/** The round's counts plus the outcomes appended after it (the whole ledger, rotated segments included, before any round). */
+function ledgerSinceRound(paths: StatePaths, round: Round | null): { counts: StatusReport['counts'] } {
+  const counts: Counts = round ? { ...round.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
+  forEachOutcome(paths, (o) => void (counts[o.outcome] += 1), round?.ledger ?? null);
   return { counts: { ...counts, total: counts.would_integrate + counts.would_block + counts.superseded } };
 }
 
 /**
- * How far ingestion lags. The checkpoint is written at the end of a drain round, the queue file as
- * soon as a holder enqueues: lines up to the newest queued item's finalize_ready were ingested
- * already and are not counted as behind.
+ * How far ingestion lags. The round is written at the end of a drain round, the journal's enqueue
+ * records as soon as a holder enqueues: lines up to the newest queued item's finalize_ready were
+ * ingested already and are not counted as behind. (Queue positions are log positions: the live
+ * file's offsets start at the round cursor's base.)
  */
-function ingestionStatus(paths: StatePaths, cp: CheckpointFile | null, queue: QueueFile | null): IngestionStatus {
+function ingestionStatus(paths: StatePaths, round: Round | null, cp: CheckpointFile | null, queue: readonly QueueItem[]): IngestionStatus {
   const st = statOrNull(paths.readiness);
   const size = st?.size ?? 0;
-  let offset = cp?.log.offset ?? 0;
+  const log = round?.log;
+  let offset = log?.offset ?? 0;
   let restarted: IngestionStatus['restarted'] = null;
-  if (cp && st && cp.log.ino !== 0 && (st.ino !== cp.log.ino || st.dev !== cp.log.dev)) restarted = 'replaced';
+  if (log && st && log.ino !== 0 && (st.ino !== log.ino || st.dev !== log.dev)) restarted = 'replaced';
   else if (size < offset) restarted = 'truncated';
   if (restarted) offset = 0;
-  else offset = Math.max(offset, lineEndAfter(paths.readiness, Math.max(-1, ...(queue?.items ?? []).map((it) => it.log_offset)), size));
-  return { log: paths.readiness, size, offset, lag_bytes: size - offset, lag_lines: countLines(paths.readiness, offset), checkpoint_at: cp?.updated_at ?? null, restarted };
+  else offset = Math.max(offset, lineEndAfter(paths.readiness, Math.max(-1, ...queue.map((it) => it.log_offset - (log?.base ?? 0))), size));
+  return { log: paths.readiness, size, offset, lag_bytes: size - offset, lag_lines: countLines(paths.readiness, offset), checkpoint_at: cp?.updated_at ?? round?.at ?? null, restarted };
 }
 
 /** The offset just past the line that starts at `lineStart` (0 for -1, or when that line is not whole). */

@@ -11,14 +11,15 @@ import type { LeaseFile } from '../contract/types.generated.js';
 import { describeOwner } from './lease.js';
 import { runAsHolder, type HolderResult } from './holder.js';
 import { PendingWork } from './pending.js';
-import type { Evaluator } from './session.js';
+import type { EngineFactory, SessionHooks, SessionMemory } from './session.js';
 import { LogWaker } from './waker.js';
 
 export type DrainReport = ModeOff | { status: 'idle' } | HolderResult;
 
 export interface RuntimeOptions {
-  /** How the git engine is reached; tests of the engine itself live elsewhere. */
-  evaluate: Evaluator;
+  /** How the git engine is reached: one engine per tenure, closed at its end. */
+  engine: EngineFactory;
+  hooks?: SessionHooks;
   graceSeconds?: number;
   signal?: AbortSignal;
   pollMs?: number;
@@ -28,16 +29,17 @@ export async function drain(loaded: LoadedConfig, ctx: Context, opts: RuntimeOpt
   const off = modeOff(loaded);
   if (off) return off;
   const paths = openStateDir(loaded);
-  const waker = new LogWaker(paths.readiness, opts.pollMs ?? 50, false);
+  const waker = new LogWaker(paths.readiness, opts.pollMs ?? 50, ctx, false);
   try {
     const pending = new PendingWork(paths);
     if (!pending.check(waker.stat())) return { status: 'idle' };
+    const memory: { last: SessionMemory | null } = { last: null };
     let result: HolderResult;
     let tenures = 0;
     const before = { decided: 0, ingested: 0, rejected: 0 };
     do {
       result = await runAsHolder(
-        { paths, config: loaded.config, ctx, evaluate: opts.evaluate, waker },
+        { paths, config: loaded.config, ctx, engine: opts.engine, waker, memory, ...(opts.hooks ? { hooks: opts.hooks } : {}) },
         { graceSeconds: opts.graceSeconds ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) },
       );
       if (result.status === 'done') {
@@ -66,8 +68,10 @@ export async function watch(loaded: LoadedConfig, ctx: Context, opts: RuntimeOpt
   if (off) return { ...off, tenures: 0, decided: 0 };
   const paths = openStateDir(loaded);
   const pollMs = opts.pollMs ?? 1000;
-  const waker = new LogWaker(paths.readiness, pollMs, true);
+  const waker = new LogWaker(paths.readiness, pollMs, ctx, true);
   const pending = new PendingWork(paths);
+  // What the last tenure knew: the next one of this process reuses it when nobody else held the lease since.
+  const memory: { last: SessionMemory | null } = { last: null };
   const report: WatchReport = { status: 'stopped', tenures: 0, decided: 0 };
   let lastBusyEpoch = -1;
   ctx.logger.log('info', 'watch_started', { state_dir: paths.dir, mode: loaded.config.mode });
@@ -76,7 +80,7 @@ export async function watch(loaded: LoadedConfig, ctx: Context, opts: RuntimeOpt
       const seen = waker.stat();
       if (pending.check(seen)) {
         const result = await runAsHolder(
-          { paths, config: loaded.config, ctx, evaluate: opts.evaluate, waker },
+          { paths, config: loaded.config, ctx, engine: opts.engine, waker, memory, ...(opts.hooks ? { hooks: opts.hooks } : {}) },
           { graceSeconds: opts.graceSeconds ?? loaded.config.grace_seconds, ...(opts.signal ? { signal: opts.signal } : {}) },
         );
         opts.onTenure?.(result);

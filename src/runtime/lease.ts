@@ -1,9 +1,9 @@
 /**
- * Lease rules for `integration/main`, as plain functions over plain data. The store applies them as
- * compare-and-swap inside the state mutex; correctness rests on the token and the epoch (fencing),
- * which every write re-checks, not on the mutex alone.
+ * Lease rules for `integration/main`, as plain functions over plain data. The lease store applies
+ * them; correctness rests on epochs claimed exclusively (`epochs/<n>`) and on every holder write
+ * going through descriptors a taker orphans, not on the state mutex.
  */
-import type { LeaseFile } from '../contract/types.generated.js';
+import type { LeaseClaim, LeaseFile } from '../contract/types.generated.js';
 
 export const LEASE_KEY = 'integration/main' as const;
 export type Owner = LeaseFile['owner'];
@@ -12,7 +12,25 @@ export interface HeldLease {
   token: string;
   epoch: number;
   owner: Owner;
+  acquired_at: string;
+  /** Our own expiry as last written: judges the lease while lease.json does not show it (deleted, or overwritten late by an ex-holder). */
+  expires_at: string;
 }
+
+/** Our lease as lease.json shows it while it is ours. */
+export const leaseOf = (held: HeldLease, renewedAt: string): LeaseFile => ({
+  schema_version: 1,
+  key: LEASE_KEY,
+  owner: held.owner,
+  token: held.token,
+  epoch: held.epoch,
+  acquired_at: held.acquired_at,
+  renewed_at: renewedAt,
+  expires_at: held.expires_at,
+  released_at: null,
+});
+
+export const heldOf = (lease: LeaseFile): HeldLease => ({ token: lease.token, epoch: lease.epoch, owner: lease.owner, acquired_at: lease.acquired_at, expires_at: lease.expires_at });
 
 export type LeaseState = 'free' | 'held' | 'expired';
 
@@ -21,31 +39,68 @@ export function leaseState(lease: LeaseFile | null, now: Date): LeaseState {
   return Date.parse(lease.expires_at) <= now.getTime() ? 'expired' : 'held';
 }
 
+export type Takeover = 'none' | 'expired' | 'dead_owner' | 'unrecorded';
+
+/** What an acquirer knows: lease.json, the highest claimed epoch and its claim, and the highest epoch the state files know. */
+export interface LeaseView {
+  lease: LeaseFile | null;
+  topClaim: number;
+  claim: { claim: LeaseClaim | null; touchedMs: number } | null;
+  /** The highest epoch the checkpoint and the journal know: deleting lease.json (and the claims) never lowers the epoch below it. */
+  floor: number;
+}
+
 export type AcquireDecision =
-  | { ok: true; takeover: 'none' | 'expired' | 'dead_owner'; previous: LeaseFile | null }
+  | { ok: true; epoch: number; takeover: Takeover; previous: LeaseFile | null }
   | { ok: false; holder: LeaseFile };
 
 /**
- * Free or expired leases may be taken. A held one only when its owner is on this host and its pid is
- * gone (`ownerAlive` false): a crashed holder on the same machine need not wait out its TTL.
+ * Free leases are taken; expired ones taken over; a held one only when its owner is on this host and
+ * its pid is gone (`ownerAlive` false). When the highest claimed epoch is not the one lease.json
+ * shows (its acquirer died before writing it, lease.json was deleted, or an ex-holder overwrote it
+ * late), that epoch's claim stands for it: held while its mtime (the holder's renewals) is fresh.
  */
-export function decideAcquire(lease: LeaseFile | null, now: Date, self: Owner, ownerAlive: boolean): AcquireDecision {
-  const state = leaseState(lease, now);
-  if (state === 'free') return { ok: true, takeover: 'none', previous: lease };
-  if (state === 'expired') return { ok: true, takeover: 'expired', previous: lease };
-  const holder = lease as LeaseFile;
-  if (holder.owner.host === self.host && holder.owner.pid !== self.pid && !ownerAlive) return { ok: true, takeover: 'dead_owner', previous: holder };
-  return { ok: false, holder };
+export function decideAcquire(view: LeaseView, now: Date, self: Owner, ownerAlive: (o: Owner) => boolean, ttlSeconds: number): AcquireDecision {
+  const { lease } = view;
+  const top = Math.max(view.topClaim, lease?.epoch ?? 0, view.floor);
+  const epoch = top + 1;
+  if (top === 0) return { ok: true, epoch, takeover: 'none', previous: null };
+  if (lease && lease.epoch === top) {
+    const state = leaseState(lease, now);
+    if (state === 'free') return { ok: true, epoch, takeover: 'none', previous: lease };
+    if (state === 'expired') return { ok: true, epoch, takeover: 'expired', previous: lease };
+    if (isDeadHere(lease.owner, self, ownerAlive)) return { ok: true, epoch, takeover: 'dead_owner', previous: lease };
+    return { ok: false, holder: lease };
+  }
+  const claimed = view.topClaim === top ? view.claim : null;
+  if (claimed?.claim) {
+    const expires = claimed.touchedMs + ttlSeconds * 1000;
+    const standIn: LeaseFile = {
+      schema_version: 1,
+      key: LEASE_KEY,
+      owner: claimed.claim.owner,
+      token: '(unknown: lease.json does not show this epoch)',
+      epoch: top,
+      acquired_at: claimed.claim.claimed_at,
+      renewed_at: new Date(claimed.touchedMs).toISOString(),
+      expires_at: new Date(expires).toISOString(),
+      released_at: null,
+    };
+    if (expires > now.getTime() && !isDeadHere(claimed.claim.owner, self, ownerAlive)) return { ok: false, holder: standIn };
+  }
+  return { ok: true, epoch, takeover: 'unrecorded', previous: lease };
 }
 
-export function acquiredLease(previous: LeaseFile | null, self: Owner, token: string, now: Date, ttlSeconds: number): LeaseFile {
+const isDeadHere = (o: Owner, self: Owner, ownerAlive: (o: Owner) => boolean) => o.host === self.host && o.pid !== self.pid && !ownerAlive(o);
+
+export function acquiredLease(epoch: number, self: Owner, token: string, now: Date, ttlSeconds: number): LeaseFile {
   const at = now.toISOString();
   return {
     schema_version: 1,
     key: LEASE_KEY,
     owner: self,
     token,
-    epoch: (previous?.epoch ?? 0) + 1,
+    epoch,
     acquired_at: at,
     renewed_at: at,
     expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
@@ -53,14 +108,25 @@ export function acquiredLease(previous: LeaseFile | null, self: Owner, token: st
   };
 }
 
-/** Why `held` is no longer ours, or null when it still is. */
+/**
+ * Why `held` is no longer ours, or null while it is. A lease.json of a newer epoch means taken over;
+ * one of an older epoch, or none, does not show us (an ex-holder's late write, or a deletion): our
+ * own expiry decides, and the renewal writes our lease back.
+ */
 export function lostBecause(lease: LeaseFile | null, held: HeldLease, now: Date): string | null {
-  if (!lease) return 'lease.json is gone';
-  if (lease.epoch !== held.epoch || lease.token !== held.token) return `taken over by ${describeOwner(lease.owner)} at epoch ${lease.epoch}`;
-  if (lease.released_at !== null) return 'it was released';
-  if (Date.parse(lease.expires_at) <= now.getTime()) return `it expired at ${lease.expires_at}`;
+  if (lease && lease.epoch > held.epoch) return `taken over by ${describeOwner(lease.owner)} at epoch ${lease.epoch}`;
+  if (lease && lease.epoch === held.epoch) {
+    if (lease.token !== held.token) return `taken over by ${describeOwner(lease.owner)} at epoch ${lease.epoch}`;
+    if (lease.released_at !== null) return 'it was released';
+    if (Date.parse(lease.expires_at) <= now.getTime()) return `it expired at ${lease.expires_at}`;
+    return null;
+  }
+  if (Date.parse(held.expires_at) <= now.getTime()) return `it expired at ${held.expires_at}`;
   return null;
 }
+
+/** lease.json does not show our lease (deleted, or an older epoch written late): the renewal restores it. */
+export const needsRestore = (lease: LeaseFile | null, held: HeldLease) => !lease || lease.epoch < held.epoch;
 
 export function renewedLease(lease: LeaseFile, now: Date, ttlSeconds: number): LeaseFile {
   return { ...lease, renewed_at: now.toISOString(), expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };

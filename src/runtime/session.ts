@@ -1,223 +1,387 @@
 /**
- * What the lease holder does with the state: recover it, ingest new readiness, drain the queue and
- * checkpoint. Every state write goes through `fenced`, so a holder that lost its lease writes nothing.
- * Order of writes makes crashes harmless: an outcome is appended (the commit point) before its queue
- * item is removed, and recovery reads the ledger after the last checkpoint to finish the job.
+ * What the lease holder does with the state: open it (recovering what a crashed or ousted holder
+ * left), ingest new readiness, drain the queue, end rounds. Deciding is plan.ts's; this file applies
+ * the plans: every write is fenced (the lease checked, then the write through the tenure's
+ * descriptors, which a taker orphans), every happening logged.
+ *
+ * Crash safety rests on ordering. The ledger line is the commit point of a decision; the journal's
+ * terminal record for it is written only after the ledger line is durable, so the journal never says
+ * "decided" about an outcome the ledger could lose. A restart reads the ledger after the last round and
+ * drops from the queue whatever is decided there: the ledger is the authority.
  */
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/config.js';
-import type { Evaluation } from '../engine/evaluate.js';
 import type { Context } from '../context.js';
-import type { CheckpointFile, Outcome, QueueItem, RejectedLine } from '../contract/types.generated.js';
+import { errors, isShadowError } from '../contract/errors.js';
+import type { Counts, JournalRecord, LogCursor, Outcome, QueueItem, RejectedLine, Round, SnapshotRef } from '../contract/types.generated.js';
 import { validators } from '../contract/validate.js';
-import { appendOutcomes, readOutcomes } from '../ledger/ledger.js';
+import type { Evaluation } from '../engine/evaluate.js';
+import { appendOutcomes } from '../ledger/ledger.js';
 import { QueueState } from '../queue/queue.js';
-import { ingest } from '../readiness/ingest.js';
-import { Projection, type Candidate, type Effect } from '../readiness/projection.js';
-import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
-import { appendRecords, emptyCursor, sizeOf, tailLines, type LogCursor } from '../store/jsonl.js';
-import type { StatePaths } from '../store/paths.js';
-import type { HeldLease } from './lease.js';
-import { fenced } from './lease-store.js';
+import { ingest, replay } from '../readiness/ingest.js';
+import { MAX_LINE_BYTES } from '../readiness/parse.js';
+import { Projection, type ProjectionSections } from '../readiness/projection.js';
+import { assertValid, writeJsonAtomic } from '../store/atomic-json.js';
+import { sweepTempFiles } from '../store/files.js';
+import { HolderLog, sealAgainstLateWriters } from '../store/holder-log.js';
+import { emptyCursor, readLineAt } from '../store/jsonl.js';
+import { journalFile, readJournal, writeJournal, type JournalFile, type JournalState } from '../store/journal.js';
+import { snapshotName, type StatePaths } from '../store/paths.js';
+import { forEachOutcome, forEachRejected } from '../store/readers.js';
+import { pruneSnapshots, readSnapshot, writeSnapshot } from '../store/snapshot.js';
+import type { HeldLease, Takeover } from './lease.js';
+import { checkHeld } from './lease-store.js';
+import { BOUNDS, buildOutcome, decideFromConditions, planEffect, planRecovery, shouldCompact, shouldSnapshot, supersededFields, type DecisionFields } from './plan.js';
 
-export type Evaluator = (candidate: QueueItem) => Promise<Evaluation>;
+/** The git engine as the runtime uses it: one per tenure, closed at its end (and on lease loss). */
+export interface Engine {
+  evaluate(candidate: QueueItem, signal: AbortSignal): Promise<Evaluation>;
+  close(): Promise<void>;
+}
+export type EngineFactory = () => Engine;
 
-export type Counts = CheckpointFile['counts'];
+/** Test seams: where a test forces a pause exactly between a fenced check and its write. */
+export interface SessionHooks {
+  beforeWrite?(what: 'outcome' | 'journal' | 'rejected' | 'checkpoint' | 'snapshot' | 'seal'): void | Promise<void>;
+}
 
 export interface SessionDeps {
   paths: StatePaths;
   config: ResolvedConfig;
   ctx: Context;
   held: HeldLease;
-  evaluate: Evaluator;
+  /** How the lease was had: a takeover seals what the previous holder could still write. */
+  takeover?: { kind: Takeover; sinceMs: number | null };
+  /** Aborted when the lease is lost (the renewal found it gone, or a fenced write did). */
+  signal?: AbortSignal;
+  hooks?: SessionHooks;
 }
 
-export const readCheckpoint = (paths: StatePaths) => readJson(paths.checkpoint, validators.checkpoint);
-export const readQueue = (paths: StatePaths) => QueueState.fromFile(readJson(paths.queue, validators.queue));
+export type { Counts };
 
-function parseRejected(bytes: Buffer): RejectedLine | null {
-  try {
-    const r: unknown = JSON.parse(bytes.toString('utf8'));
-    return validators.rejected(r) ? r : null;
-  } catch {
-    return null;
-  }
+const zeroCounts = (): Counts => ({ would_integrate: 0, would_block: 0, superseded: 0 });
+
+/** What a holder knows at the end of a tenure, kept by `watch` so its next tenure need not load it again. */
+export interface SessionMemory {
+  epoch: number;
+  journal: string;
+  journalSize: number;
+  state: Omit<SessionState, 'journalFile'>;
 }
+
+interface SessionState {
+  projection: Projection;
+  queue: QueueState;
+  cursor: LogCursor;
+  counts: Counts;
+  rejectedCount: number;
+  snapshot: SnapshotRef | null;
+  snapshotBytes: number;
+  snapshotSeq: number;
+  journalFile: JournalFile;
+  /** Bytes of journal records since its base, and of the live state: the compaction ratio. */
+  changeBytes: number;
+}
+
+interface Pending {
+  item: QueueItem;
+  outcome: Outcome;
+}
+
+const LINE_BYTES_PER_ITEM = 400;
 
 export class HolderSession {
+  /** Decisions whose ledger lines are written but not yet fsynced; their journal records wait for that fsync. */
+  private pending: Pending[] = [];
+  /** Quarantined lines (offset:line) already in rejected.jsonl after the last round: a replay does not quarantine them again. */
+  private quarantined = new Set<string>();
+  private dirty = false;
+  private forceSnapshot = false;
+
   private constructor(
     private readonly deps: SessionDeps,
-    readonly projection: Projection,
-    readonly queue: QueueState,
-    private cursor: LogCursor,
-    private rejectedOffset: number,
-    private rejectedCount: number,
-    readonly counts: Counts,
-  ) {}
+    private s: SessionState,
+    private journal: HolderLog,
+    private readonly ledger: HolderLog,
+    private readonly rejectedLog: HolderLog,
+  ) {
+    s.projection.readBackWith((position) => this.readBack(position));
+  }
 
-  /** Loads the checkpoint, finishes what a crashed holder left (ledger tail, in-progress items). */
-  static async open(deps: SessionDeps): Promise<HolderSession> {
-    const { paths, config, ctx, held } = deps;
-    const cp = readCheckpoint(paths);
-    const projection = cp ? Projection.restore(config.remote, cp.projection) : Projection.empty(config.remote);
-    const queue = readQueue(paths);
-    const counts: Counts = cp ? { ...cp.counts } : { would_integrate: 0, would_block: 0, superseded: 0 };
-    const session = new HolderSession(deps, projection, queue, cp?.log ?? emptyCursor(), cp?.rejected_offset ?? 0, cp?.rejected ?? 0, counts);
+  get projection(): Projection {
+    return this.s.projection;
+  }
 
-    // Lines quarantined after the checkpoint (a crash before the next one) are not quarantined again.
-    tailLines(paths.rejected, { ...emptyCursor(), offset: cp?.rejected_bytes ?? 0 }, (bytes) => {
-      const r = parseRejected(bytes);
-      if (!r) return;
-      session.rejectedOffset = Math.max(session.rejectedOffset, r.offset + 1);
-      session.rejectedCount += 1;
-    }, { maxLine: 1 << 20 });
-    const tail = readOutcomes(paths.outcomes, cp?.ledger_offset ?? 0);
-    for (const o of tail.outcomes) {
-      projection.markDecided(o);
-      queue.drop(o);
-      counts[o.outcome] += 1;
+  get queue(): QueueState {
+    return this.s.queue;
+  }
+
+  get counts(): Counts {
+    return this.s.counts;
+  }
+
+  get logOffset(): number {
+    return this.s.cursor.offset;
+  }
+
+  /**
+   * Opens the state for a tenure: the live journal (a new one after a takeover, so an ex-holder's
+   * late appends go nowhere), then — after a takeover — the ledger and the quarantine replaced by
+   * copies; the projection from its snapshot plus the log after it; then the ledger after the last
+   * round, which drops from the queue whatever it already decided, and in-progress items go back.
+   */
+  static async open(deps: SessionDeps, memory: SessionMemory | null = null): Promise<HolderSession> {
+    const { paths, ctx, held } = deps;
+    const log = (level: 'info' | 'warn', event: string, fields: Record<string, string | number>) => ctx.logger.log(level, event, { epoch: held.epoch, ...fields });
+    const swept = sweepTempFiles(paths.dir, ctx.now());
+    if (swept.length > 0) log('info', 'temp_files_swept', { files: swept.join(',') });
+
+    const takeover = deps.takeover && deps.takeover.kind !== 'none';
+    const j = readJournal(paths);
+    for (const p of j.problems) log('warn', 'journal_reconciled', { problem: p });
+    const reuse = !takeover && memory !== null && j.file?.name === memory.journal && j.size === memory.journalSize && j.epoch === memory.epoch;
+
+    // A taker first fixes the journal it continues from (read before the ledger is sealed: every
+    // terminal record in it was preceded by its ledger line, which the seal then keeps).
+    let journal: HolderLog;
+    let file: JournalFile;
+    const round = j.round ?? initialRound(held.epoch, ctx.now());
+    if (takeover || !j.file || j.problems.length > 0) {
+      file = journalFile(held.epoch, 0);
+      await fencedOpen(deps, 'journal');
+      journal = writeJournal(paths, file, { t: 'base', epoch: held.epoch, at: ctx.now().toISOString(), items: j.items.length, round }, j.items);
+    } else {
+      file = j.file;
+      journal = HolderLog.open(`${paths.dir}/${file.name}`, { rotatable: false });
     }
-    const interrupted = queue.list().filter((it) => it.status === 'in_progress');
-    for (const it of interrupted) queue.transition(it, 'queued', 'recovered: its holder stopped before deciding', ctx.now(), held.epoch);
-    if (interrupted.length > 0 || tail.outcomes.length > 0) await session.writeQueue();
-    // Logged once written: a session that is not the holder's recovers nothing.
-    for (const it of interrupted) ctx.logger.log('warn', 'item_recovered', { slug: it.slug, branch: it.branch, sha: it.sha, epoch: held.epoch });
+    if (takeover) {
+      await fencedOpen(deps, 'seal');
+      const sealed = sealAgainstLateWriters(paths.outcomes, deps.takeover?.sinceMs ?? null) + sealAgainstLateWriters(paths.rejected, deps.takeover?.sinceMs ?? null);
+      log('warn', 'files_sealed', { files: sealed, why: 'a takeover: whatever the previous holder still writes goes to unlinked copies' });
+    }
+    const ledger = HolderLog.open(paths.outcomes, { rotatable: true });
+    const rejectedLog = HolderLog.open(paths.rejected, { rotatable: true });
+    const why = checkHeld(paths, held, ctx.now());
+    if (why) {
+      journal.close();
+      ledger.close();
+      rejectedLog.close();
+      throw errors.leaseLost(held.epoch, why);
+    }
+    for (const [file, valid] of [[ledger, validators.outcome], [rejectedLog, validators.rejected]] as const) {
+      const repaired = file.repairTail((line) => isValidJson(line, valid));
+      if (repaired) log('warn', 'torn_tail_repaired', { file: file.path, ...(repaired.completed > 0 ? { completed_bytes: repaired.completed } : { removed: repaired.removed }) });
+    }
+
+    const state: SessionState = reuse && memory ? { ...memory.state, journalFile: file } : loadState(deps, j, round, file, log);
+    const session = new HolderSession(deps, state, journal, ledger, rejectedLog);
+    if (reuse) {
+      log('info', 'state_reused', { journal: file.name });
+    } else {
+      session.reconcileWithLedger(round);
+      session.readQuarantineSince(round);
+    }
+    await session.recover();
+    await session.appendJournal([{ t: 'tenure', epoch: held.epoch, at: ctx.now().toISOString(), owner: held.owner }], true);
     return session;
+  }
+
+  /** The ledger after the last round: its counts, and every candidate decided there is decided here. */
+  private reconcileWithLedger(round: Round): void {
+    const { paths } = this.deps;
+    const { projection, counts } = this.s;
+    const snapLedger = this.s.snapshot?.ledger ?? null;
+    const sameStart = snapLedger !== null && JSON.stringify(snapLedger) === JSON.stringify(round.ledger);
+    const invalid = forEachOutcome(paths, (o) => {
+      projection.markDecided(o);
+      counts[o.outcome] += 1;
+    }, round.ledger).invalid;
+    // The snapshot's decided set may be older than the round: the outcomes between are decided too.
+    if (!sameStart) forEachOutcome(paths, (o) => projection.markDecided(o), snapLedger);
+    if (invalid > 0) this.deps.ctx.logger.log('warn', 'ledger_invalid_lines', { lines: invalid, file: paths.outcomes, epoch: this.deps.held.epoch });
+  }
+
+  /** Lines quarantined after the last round (a crash before the next) are not quarantined again. */
+  private readQuarantineSince(round: Round): void {
+    forEachRejected(this.deps.paths, (r) => {
+      this.quarantined.add(`${r.offset}:${r.line}`);
+      this.s.rejectedCount += 1;
+    }, round.rejected.position);
+  }
+
+  /** Items the ledger already decided leave the queue; items a holder stopped evaluating go back to queued. */
+  private async recover(): Promise<void> {
+    const { ctx, held } = this.deps;
+    const { queue, projection } = this.s;
+    const plan = planRecovery(queue.list(), (c) => projection.isDecided(c));
+    if (plan.drop.length === 0 && plan.requeue.length === 0) return;
+    const now = ctx.now();
+    const records: JournalRecord[] = [];
+    for (const it of plan.drop) {
+      queue.drop(it);
+      records.push(dropRecord(it, now, held.epoch));
+    }
+    for (const it of plan.requeue) records.push(transitionRecord(it, queue.transition(it, 'queued', 'recovered: its holder stopped before deciding', now, held.epoch).transitions.at(-1), held.epoch));
+    await this.appendJournal(records, true);
+    for (const it of plan.drop) ctx.logger.log('warn', 'queue_reconciled', { slug: it.slug, branch: it.branch, sha: it.sha, epoch: held.epoch, why: 'its outcome is already in the ledger (an older queue state): it is not decided again' });
+    for (const it of plan.requeue) ctx.logger.log('warn', 'item_recovered', { slug: it.slug, branch: it.branch, sha: it.sha, epoch: held.epoch });
   }
 
   /**
    * Reads what is new in readiness.jsonl; enqueues what became ready; records supersessions.
+   * `accepted`: valid events read; `applied`: those that changed something (not seen before).
    * `observed` is the log as this read saw it: an append after that read makes the log differ from it.
    */
-  async ingest(): Promise<{ accepted: number; rejected: number; enqueued: number; superseded: number; observed: { size: number; ino: number } }> {
+  async ingest(): Promise<{ accepted: number; applied: number; rejected: number; enqueued: number; superseded: number; observed: { size: number; ino: number } }> {
     const { paths, ctx, held } = this.deps;
+    const { projection, queue } = this.s;
     const now = ctx.now();
     const at = now.toISOString();
-    const outcomes: Outcome[] = [];
+    const outcomes: Pending[] = [];
+    const records: JournalRecord[] = [];
+    const rejected: RejectedLine[] = [];
     let enqueued = 0;
-    const res = ingest(paths.readiness, this.cursor, this.projection, (effect) => {
-      if (this.applyEffect(effect, now, at, outcomes)) enqueued += 1;
+    const res = ingest(paths.readiness, this.s.cursor, projection, {
+      onEffect: (effect) => {
+        const plan = planEffect(effect, queue, (c) => projection.isDecided(c));
+        switch (plan.do) {
+          case 'enqueue': {
+            if (plan.supersede) outcomes.push(this.supersede(plan.supersede, plan.candidate, now, records));
+            const item = queue.enqueue(plan.candidate, plan.ready_ms, at);
+            if (!item) return;
+            records.push({ t: 'enqueue', epoch: held.epoch, item: structuredClone(item) });
+            enqueued += 1;
+            ctx.logger.log('info', 'enqueued', { slug: item.slug, branch: item.branch, sha: item.sha, ready_at: item.ready_at });
+            return;
+          }
+          case 'supersede':
+            outcomes.push(this.supersede(plan.item, plan.by, now, records));
+            return;
+          case 'stale':
+            ctx.logger.log('info', 'superseded_on_arrival', { slug: plan.candidate.slug, branch: plan.candidate.branch, sha: plan.candidate.sha, by_branch: plan.by?.branch, by_sha: plan.by?.sha });
+            return;
+          case 'nothing':
+            return;
+        }
+      },
+      onRejected: (r) => {
+        if (this.quarantined.has(`${r.offset}:${r.line}`)) return;
+        rejected.push({ ...r, rejected_at: at });
+      },
     });
     if (res.reset) {
-      ctx.logger.log('warn', 'log_reset', { why: res.reset, file: paths.readiness });
-      this.rejectedOffset = 0;
+      ctx.logger.log('warn', 'log_reset', { why: res.reset, file: paths.readiness, epoch: held.epoch });
+      this.forceSnapshot = true;
     }
-    const rejected: RejectedLine[] = res.rejected
-      .filter((r) => r.offset >= this.rejectedOffset)
-      .map((r) => ({ ...r, rejected_at: at }));
+    if (res.rotated) {
+      ctx.logger.log('info', 'log_rotated', { file: paths.readiness, epoch: held.epoch });
+      this.forceSnapshot = true;
+    }
     for (const r of rejected) ctx.logger.log('warn', 'line_rejected', { line: r.line, offset: r.offset, reason: r.reason, errors: r.errors });
 
-    const changed = outcomes.length > 0 || enqueued > 0;
-    await fenced(paths, held, ctx.now, () => {
-      appendRecords(paths.rejected, rejected, { fsync: false, singleWriter: true });
-      if (outcomes.length > 0) appendOutcomes(paths.outcomes, outcomes);
-      if (changed) writeJsonAtomic(paths.queue, this.queue.toFile(ctx.now(), held.epoch));
-    });
-    for (const o of outcomes) this.decided(o);
-    this.cursor = res.cursor;
-    this.rejectedCount += rejected.length;
-    // Rejections come in log order: the last one is the furthest (no spread: there may be 10^5 of them).
-    const last = rejected.at(-1);
-    if (last) this.rejectedOffset = last.offset + 1;
-    return { accepted: res.accepted, rejected: rejected.length, enqueued, superseded: outcomes.length, observed: { size: res.cursor.offset + res.pendingBytes, ino: res.cursor.ino } };
-  }
-
-  /** Applies one projection effect to the queue; supersession outcomes go to `outcomes`. True when it enqueued. */
-  private applyEffect(effect: Effect, now: Date, at: string, outcomes: Outcome[]): boolean {
-    const { ctx } = this.deps;
-    const c = effect.candidate;
-    switch (effect.kind) {
-      case 'ready': {
-        if (this.projection.isDecided(c)) return false;
-        // A live item of another candidate of the slug can only survive lost or replaced state files;
-        // the projection's head is the newer one, so that item is superseded rather than the drain failing.
-        const live = this.queue.ofSlug(c.slug);
-        if (live && (live.branch !== c.branch || live.sha !== c.sha)) outcomes.push(this.supersede(live, c, now));
-        if (!this.queue.enqueue(effect.candidate, effect.ready_ms, at)) return false;
-        ctx.logger.log('info', 'enqueued', { slug: c.slug, branch: c.branch, sha: c.sha, ready_at: effect.candidate.ready_at });
-        return true;
-      }
-      case 'stale':
-        ctx.logger.log('info', 'superseded_on_arrival', { slug: c.slug, branch: c.branch, sha: c.sha, by_branch: effect.by.branch, by_sha: effect.by.sha });
-        return false;
-      case 'superseded': {
-        const item = this.queue.get(c);
-        if (item) outcomes.push(this.supersede(item, effect.by, now));
-        return false;
-      }
+    if (rejected.length > 0) {
+      for (const r of rejected) assertValid(paths.rejected, r, validators.rejected);
+      await this.fenced('rejected', [this.rejectedLog], () => this.rejectedLog.append(rejected.map((r) => `${JSON.stringify(r)}\n`).join(''), { fsync: false }));
     }
+    if (outcomes.length > 0) {
+      await this.fenced('outcome', [this.ledger], () => appendOutcomes(this.ledger, outcomes.map((p) => p.outcome), { fsync: true }));
+    }
+    if (records.length > 0) await this.appendJournal(records, false);
+    for (const p of outcomes) this.decided(p.outcome);
+    if (res.cursor.offset !== this.s.cursor.offset || res.cursor.ino !== this.s.cursor.ino || rejected.length > 0) this.dirty = true;
+    this.s.cursor = res.cursor;
+    this.s.rejectedCount += rejected.length;
+    this.quarantined.clear();
+    return { accepted: res.accepted, applied: res.accepted - res.unchanged, rejected: rejected.length, enqueued, superseded: outcomes.length, observed: res.observed };
   }
 
-  private supersede(item: QueueItem, by: { branch: string; sha: string }, now: Date): Outcome {
-    this.queue.transition(item, 'superseded', `superseded by ${by.branch}@${by.sha}`, now, this.deps.held.epoch);
-    return this.outcome(item, { outcome: 'superseded', reasons: ['superseded'], superseded_by: { branch: by.branch, sha: by.sha } }, now, 0);
+  private supersede(item: QueueItem, by: { branch: string; sha: string }, now: Date, records: JournalRecord[]): Pending {
+    const { held } = this.deps;
+    const t = this.s.queue.transition(item, 'superseded', `superseded by ${by.branch}@${by.sha}`, now, held.epoch).transitions.at(-1);
+    records.push(transitionRecord(item, t, held.epoch));
+    return { item, outcome: buildOutcome(item, supersededFields({ slug: item.slug, ...by }), this.meta(now, 0)) };
   }
 
-  /** Evaluates queued items in FIFO order until the queue is empty or `shouldStop()`. */
-  async drain(shouldStop: () => boolean): Promise<number> {
-    const { paths, ctx, held } = this.deps;
+  /**
+   * Evaluates queued items in FIFO order until the queue is empty or `stop` aborts. Each outcome
+   * line is written as soon as it is decided; their fsync is grouped (up to BOUNDS.maxGroup, and at
+   * the end of the drain): a crash before the fsync loses only decisions whose queue records were not
+   * written either (they wait for it), so they are decided again, never twice.
+   */
+  async drain(engine: Engine, stop: AbortSignal): Promise<number> {
+    const { ctx, held } = this.deps;
+    const { queue, projection } = this.s;
+    const lost = this.deps.signal ?? new AbortController().signal;
     let decided = 0;
-    for (let item = this.queue.next(); item && !shouldStop(); item = this.queue.next()) {
-      this.queue.transition(item, 'in_progress', 'dequeued', ctx.now(), held.epoch);
-      await this.writeQueue();
-      const started = performance.now();
-      const fields = await this.decide(item);
-      const now = ctx.now();
-      const outcome = this.outcome(item, fields, now, performance.now() - started);
-      await fenced(paths, held, ctx.now, () => {
-        appendOutcomes(paths.outcomes, [outcome]);
-        this.queue.transition(item, outcome.outcome, outcome.reasons.join(',') || 'clean', now, held.epoch);
-        writeJsonAtomic(paths.queue, this.queue.toFile(now, held.epoch));
-      });
-      this.decided(outcome);
-      decided += 1;
+    try {
+      for (let item = queue.next(); item && !stop.aborted && !lost.aborted; item = queue.next()) {
+        if (projection.isDecided(item)) {
+          // The ledger already has it (an older queue state): never evaluated or appended again.
+          await this.dropDecided(item);
+          continue;
+        }
+        const t = queue.transition(item, 'in_progress', 'dequeued', ctx.now(), held.epoch).transitions.at(-1);
+        // Visibility only (status shows it): not needed for crash safety, so not fsynced.
+        await this.appendJournal([transitionRecord(item, t, held.epoch)], false);
+        const started = performance.now();
+        // A stop (SIGTERM) lets the evaluation finish; a lost lease aborts it and writes nothing.
+        const fields = await this.decide(engine, item, lost);
+        if (lost.aborted) break;
+        const now = ctx.now();
+        const outcome = buildOutcome(item, fields, this.meta(now, performance.now() - started));
+        await this.fenced('outcome', [this.ledger], () => appendOutcomes(this.ledger, [outcome], { fsync: false }));
+        queue.transition(item, outcome.outcome, outcome.reasons.join(',') || 'clean', now, held.epoch);
+        this.pending.push({ item, outcome });
+        this.decided(outcome);
+        decided += 1;
+        if (this.pending.length >= BOUNDS.maxGroup) await this.flush();
+      }
+    } finally {
+      if (!lost.aborted) await this.flush();
     }
     return decided;
   }
 
-  /** The re-check just before the merge: event conditions from the projection, then the git engine. */
-  private async decide(item: QueueItem): Promise<Partial<Outcome> & Pick<Outcome, 'outcome' | 'reasons'>> {
-    const cond = this.projection.conditions(item);
-    if (cond.superseded_by) {
-      return { outcome: 'superseded', reasons: ['superseded'], superseded_by: { branch: cond.superseded_by.branch, sha: cond.superseded_by.sha } };
+  private async decide(engine: Engine, item: QueueItem, signal: AbortSignal): Promise<DecisionFields> {
+    const verdict = decideFromConditions(this.s.projection.conditions(item));
+    if (!verdict.evaluate) return verdict.fields;
+    try {
+      return await engine.evaluate(item, signal);
+    } catch (e) {
+      if (signal.aborted) throw lostReason(signal, this.deps.held.epoch);
+      // Only git and state failures may become a verdict, and the engine makes those itself: anything
+      // thrown is a failure of the tenure (the item stays in progress and is recovered), ours a bug.
+      if (isShadowError(e)) throw e;
+      throw errors.internal(`evaluating ${item.slug} ${item.branch}@${item.sha}`, e);
     }
-    const missing = [
-      ...(cond.review_approved ? [] : (['missing_review_approved'] as const)),
-      ...(cond.finalize_ready ? [] : (['missing_finalize_ready'] as const)),
-      ...(cond.branch_pushed ? [] : (['missing_branch_pushed'] as const)),
-    ];
-    if (missing.length > 0) return { outcome: 'would_block', reasons: missing };
-    return this.deps.evaluate(item);
   }
 
-  private outcome(item: QueueItem, fields: Partial<Outcome> & Pick<Outcome, 'outcome' | 'reasons'>, now: Date, durationMs: number): Outcome {
-    const record: Outcome = {
-      schema_version: 1,
-      outcome: fields.outcome,
-      slug: item.slug,
-      branch: item.branch,
-      sha: item.sha,
-      reasons: fields.reasons,
-      conflicts: fields.conflicts ?? [],
-      main_sha: fields.main_sha ?? null,
-      merge_base: fields.merge_base ?? null,
-      merged_tree: fields.merged_tree ?? null,
-      ready_at: item.ready_at,
-      enqueued_at: item.enqueued_at,
-      decided_at: now.toISOString(),
-      lease_epoch: this.deps.held.epoch,
-      duration_ms: Math.round(durationMs * 1000) / 1000,
-    };
-    if (fields.superseded_by) record.superseded_by = fields.superseded_by;
-    if (fields.message !== undefined) record.message = fields.message;
-    if (fields.git_version !== undefined) record.git_version = fields.git_version;
-    if (fields.engine !== undefined) record.engine = fields.engine;
-    return record;
+  private async dropDecided(item: QueueItem): Promise<void> {
+    const { ctx, held } = this.deps;
+    this.s.queue.drop(item);
+    await this.appendJournal([dropRecord(item, ctx.now(), held.epoch)], false);
+    ctx.logger.log('warn', 'queue_reconciled', { slug: item.slug, branch: item.branch, sha: item.sha, epoch: held.epoch, why: 'its outcome is already in the ledger: it is not decided again' });
+  }
+
+  /** Makes the pending outcome lines durable, then writes their terminal queue records (never before). */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const done = this.pending;
+    // Syncing our own descriptor needs no fence (orphaned or not, it harms nobody); the records after it do.
+    this.ledger.sync();
+    this.pending = [];
+    const { held } = this.deps;
+    await this.appendJournal(done.map((p) => transitionRecord(p.item, p.item.transitions.at(-1), held.epoch)), false);
+  }
+
+  private meta(now: Date, durationMs: number) {
+    return { epoch: this.deps.held.epoch, decidedAt: now, durationMs, base: this.deps.config.base };
   }
 
   private decided(o: Outcome): void {
-    this.projection.markDecided(o);
-    this.counts[o.outcome] += 1;
+    this.s.projection.markDecided(o);
+    this.s.counts[o.outcome] += 1;
+    this.dirty = true;
     this.deps.ctx.logger.log(o.outcome === 'would_block' ? 'warn' : 'info', 'decided', {
       outcome: o.outcome,
       slug: o.slug,
@@ -230,34 +394,237 @@ export class HolderSession {
     });
   }
 
-  private writeQueue(): Promise<void> {
-    const { paths, ctx, held } = this.deps;
-    return fenced(paths, held, ctx.now, () => writeJsonAtomic(paths.queue, this.queue.toFile(ctx.now(), held.epoch)));
+  private async appendJournal(records: readonly JournalRecord[], fsync: boolean): Promise<void> {
+    if (records.length === 0) return;
+    const path = this.journal.path;
+    const text = records.map((r) => (assertValid(path, r, validators.journal), `${JSON.stringify(r)}\n`)).join('');
+    await this.fenced('journal', [this.journal], () => this.journal.append(text, { fsync }));
+    this.s.changeBytes += text.length;
+    this.dirty = true;
   }
 
-  /** Log position, projection and counts, written together so a restart resumes from here. */
-  checkpoint(): Promise<void> {
-    const { paths, ctx, held } = this.deps;
-    return fenced(paths, held, ctx.now, () => {
-      const cp: CheckpointFile = {
-        schema_version: 1,
-        updated_at: ctx.now().toISOString(),
-        log: this.cursor,
-        ledger_offset: sizeOf(paths.outcomes),
-        counts: this.counts,
-        rejected: this.rejectedCount,
-        rejected_offset: this.rejectedOffset,
-        rejected_bytes: sizeOf(paths.rejected),
-        last_epoch: held.epoch,
-        projection: this.projection.snapshot(),
-      };
-      writeJsonAtomic(paths.checkpoint, cp);
-    });
+  /**
+   * Runs `write` only while the lease is ours: the claims and lease.json checked, and the files about
+   * to be written verified to be the live ones. A pause between this check and the write lands the
+   * write in a file a taker has orphaned meanwhile, never in the live one.
+   */
+  private async fenced<T>(what: Parameters<NonNullable<SessionHooks['beforeWrite']>>[0], logs: readonly HolderLog[], write: () => T): Promise<T> {
+    const { paths, held, ctx } = this.deps;
+    if (this.deps.signal?.aborted) throw lostReason(this.deps.signal, held.epoch);
+    const why = checkHeld(paths, held, ctx.now());
+    if (why) throw errors.leaseLost(held.epoch, why);
+    for (const l of logs) l.verify(held.epoch);
+    await this.deps.hooks?.beforeWrite?.(what);
+    return write();
   }
 
-  get logOffset(): number {
-    return this.cursor.offset;
+  /**
+   * Ends a round: pending outcomes made durable, a projection snapshot when the log after the last
+   * one grew past its bound (or `final`: the process stops), the round record appended to the journal
+   * (or a compacted journal written), and the checkpoint header. Nothing when nothing changed.
+   */
+  async endRound(opts: { final: boolean } = { final: false }): Promise<void> {
+    await this.flush();
+    const { paths, ctx, held } = this.deps;
+    const s = this.s;
+    const tail = tailBytes(s.cursor, s.snapshot);
+    const snapshotDue = shouldSnapshot(tail, s.snapshotBytes, this.forceSnapshot || opts.final);
+    if (!this.dirty && !snapshotDue) return;
+    const ledgerEnd = this.ledger.end();
+    if (snapshotDue) {
+      const name = snapshotName(held.epoch, s.snapshotSeq++);
+      const sections = s.projection.sections();
+      s.snapshotBytes = await this.fenced('snapshot', [], () =>
+        writeSnapshot(paths, name, { schema_version: 1, remote: s.projection.remote, created_at: ctx.now().toISOString(), epoch: held.epoch, log: s.cursor, ledger: ledgerEnd, sizes: sizesOf(sections) }, { ...sections }),
+      );
+      const previous = s.snapshot?.file;
+      s.snapshot = { file: name, log: s.cursor, ledger: ledgerEnd };
+      this.forceSnapshot = false;
+      pruneSnapshots(paths, previous ? [name, previous] : [name]);
+    }
+    const round: Round = {
+      epoch: held.epoch,
+      at: ctx.now().toISOString(),
+      log: s.cursor,
+      ledger: ledgerEnd,
+      rejected: { count: s.rejectedCount, position: this.rejectedLog.end() },
+      counts: { ...s.counts },
+      snapshot: s.snapshot,
+      queue: { live: s.queue.length, waiting: s.projection.sizes.waiting },
+    };
+    if (shouldCompact(s.changeBytes, s.queue.length * LINE_BYTES_PER_ITEM)) {
+      await this.compact(round);
+    } else {
+      await this.appendJournal([{ t: 'round', epoch: held.epoch, round }], true);
+    }
+    await this.fenced('checkpoint', [this.journal], () =>
+      writeJsonAtomic(paths.checkpoint, { schema_version: 2, updated_at: round.at, journal: { file: s.journalFile.name, size: this.journal.size }, round }, validators.checkpoint),
+    );
+    this.dirty = false;
+  }
+
+  /** Rewrites the journal as a base (the round and the live items) under the next name. */
+  private async compact(round: Round): Promise<void> {
+    const { paths, held } = this.deps;
+    const next = journalFile(held.epoch, this.s.journalFile.epoch === held.epoch ? this.s.journalFile.seq + 1 : 0);
+    const items = this.s.queue.list();
+    const log = await this.fenced('journal', [this.journal], () => writeJournal(paths, next, { t: 'base', epoch: held.epoch, at: round.at, items: items.length, round }, items));
+    this.journal.close();
+    this.journal = log;
+    this.s.journalFile = next;
+    this.s.changeBytes = 0;
+  }
+
+  /** Closes the tenure's files; what it knew stays for the next tenure of this process (watch). */
+  close(): SessionMemory {
+    const memory: SessionMemory = {
+      epoch: this.deps.held.epoch,
+      journal: this.s.journalFile.name,
+      journalSize: this.journal.size,
+      state: { ...this.s },
+    };
+    this.journal.close();
+    this.ledger.close();
+    this.rejectedLog.close();
+    return memory;
+  }
+
+  /** The finalize_ready at a log position (the projection keeps a head that no longer waits as a hash). */
+  private readBack(position: number) {
+    const c = this.s.cursor;
+    const segment = position >= c.base ? c : c.prev && position >= c.prev.base ? c.prev : null;
+    if (!segment) return null;
+    const bytes = readLineAt(this.deps.paths.readiness, segment.dev, segment.ino, position - segment.base, MAX_LINE_BYTES);
+    if (!bytes) return null;
+    try {
+      const e: unknown = JSON.parse(bytes.toString('utf8'));
+      return validators.event(e) ? e : null;
+    } catch {
+      return null;
+    }
   }
 }
 
-export type { Candidate };
+function isValidJson(bytes: Buffer, valid: (x: unknown) => boolean): boolean {
+  try {
+    return valid(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return false;
+  }
+}
+
+function transitionRecord(item: QueueItem, t: QueueItem['transitions'][number] | undefined, epoch: number): JournalRecord {
+  if (!t) throw errors.internal('recording a queue transition', `${item.slug} has no transition to record`);
+  return { t: 'transition', epoch, slug: item.slug, branch: item.branch, sha: item.sha, transition: t };
+}
+
+const dropRecord = (item: QueueItem, now: Date, epoch: number): JournalRecord => ({
+  t: 'drop',
+  epoch,
+  at: now.toISOString(),
+  slug: item.slug,
+  branch: item.branch,
+  sha: item.sha,
+  reason: 'its outcome is already in the ledger',
+});
+
+function initialRound(epoch: number, now: Date): Round {
+  const nowhere = { head_len: 0, head_hash: '', offset: 0 };
+  return { epoch, at: now.toISOString(), log: emptyCursor(), ledger: nowhere, rejected: { count: 0, position: nowhere }, counts: zeroCounts(), snapshot: null, queue: { live: 0, waiting: 0 } };
+}
+
+/** Log bytes after the snapshot: what a restart replays. */
+function tailBytes(cursor: LogCursor, snapshot: SnapshotRef | null): number {
+  if (!snapshot || snapshot.log.ino !== cursor.ino || snapshot.log.dev !== cursor.dev) return cursor.base + cursor.offset > 0 ? cursor.offset + 1 : 0;
+  return cursor.offset - snapshot.log.offset;
+}
+
+function sizesOf(sections: ProjectionSections): Record<string, number> {
+  return { slugs: sections.slugHi.length, waiting: sections.waitRefHi.length, arena: sections.arena.length };
+}
+
+function lostReason(signal: AbortSignal, epoch: number): Error {
+  return isShadowError(signal.reason) ? signal.reason : errors.leaseLost(epoch, 'the tenure was stopped');
+}
+
+async function fencedOpen(deps: SessionDeps, what: 'journal' | 'seal'): Promise<void> {
+  const why = checkHeld(deps.paths, deps.held, deps.ctx.now());
+  if (why) throw errors.leaseLost(deps.held.epoch, why);
+  await deps.hooks?.beforeWrite?.(what);
+}
+
+/**
+ * The projection and the queue as the journal's last round left them: its snapshot loaded (or an
+ * empty projection), then the log from the snapshot to the round replayed without effects (the
+ * queue already holds them).
+ */
+function loadState(deps: SessionDeps, j: JournalState, round: Round, file: JournalFile, log: (level: 'info' | 'warn', event: string, fields: Record<string, string | number>) => void): SessionState {
+  const { paths, config } = deps;
+  let projection = Projection.empty(config.remote);
+  let snapshot: SnapshotRef | null = null;
+  let snapshotBytes = 0;
+  if (round.snapshot) {
+    try {
+      const loaded = readSnapshot(paths, round.snapshot.file);
+      if (!loaded) log('warn', 'snapshot_missing', { file: round.snapshot.file, why: 'the projection is rebuilt from the log' });
+      else if (loaded.header.remote !== config.remote) log('warn', 'snapshot_unusable', { file: round.snapshot.file, why: `it counts pushes to ${loaded.header.remote}, the config says ${config.remote}` });
+      else {
+        projection = Projection.restore(config.remote, sectionsOf(loaded.sections));
+        snapshot = round.snapshot;
+        snapshotBytes = loaded.bytes;
+      }
+    } catch (e) {
+      if (!isShadowError(e)) throw e;
+      log('warn', 'snapshot_unusable', { file: round.snapshot.file, why: e.message });
+    }
+  }
+  // Replay [snapshot, round) of the file the round points at, effects ignored (the journal has them).
+  const from: LogCursor = snapshot ? snapshot.log : { ...emptyCursor(), dev: round.log.dev, ino: round.log.ino, base: round.log.base };
+  if (round.log.offset > from.offset) {
+    const reached = from.ino === round.log.ino && from.dev === round.log.dev ? replay(paths.readiness, from, round.log, projection) : -1;
+    // Gone or changed: the round's cursor stays, so that the first read finds the log replaced and reads it again, with effects.
+    if (reached !== round.log.offset) log('warn', 'replay_incomplete', { from: from.offset, to: round.log.offset, reached, why: 'the log the round points at is gone or was changed' });
+  }
+  return {
+    projection,
+    queue: new QueueState(j.items),
+    cursor: round.log,
+    counts: { ...round.counts },
+    rejectedCount: round.rejected.count,
+    snapshot,
+    snapshotBytes,
+    snapshotSeq: 0,
+    journalFile: file,
+    changeBytes: j.changeBytes,
+  };
+}
+
+function sectionsOf(raw: Record<string, Uint8Array>): ProjectionSections {
+  const u32 = (n: string) => view(raw, n, Uint32Array);
+  return {
+    approved: u32('approved'),
+    pushed: u32('pushed'),
+    finalized: u32('finalized'),
+    decided: u32('decided'),
+    ids: u32('ids'),
+    slugHi: u32('slugHi'),
+    slugLo: u32('slugLo'),
+    headHi: u32('headHi'),
+    headLo: u32('headLo'),
+    readyMs: view(raw, 'readyMs', Float64Array),
+    headPos: view(raw, 'headPos', Float64Array),
+    wait: view(raw, 'wait', Int32Array),
+    waitRefHi: u32('waitRefHi'),
+    waitRefLo: u32('waitRefLo'),
+    waitSlug: u32('waitSlug'),
+    waitOff: u32('waitOff'),
+    waitLen: u32('waitLen'),
+    arena: raw.arena ?? new Uint8Array(0),
+  };
+}
+
+function view<T extends Uint32Array | Int32Array | Float64Array>(raw: Record<string, Uint8Array>, name: string, Ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }): T {
+  const bytes = raw[name];
+  if (!bytes) throw errors.stateFileCorrupt(name, `the snapshot has no section ${name}`);
+  return new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / Ctor.BYTES_PER_ELEMENT);
+}

@@ -288,7 +288,7 @@ describe('our own bugs', () => {
   });
 
   test('a state file that cannot be read (a directory where the file belongs) is named, with what to do', async () => {
-    for (const file of ['readiness', 'queue'] as const) {
+    for (const file of ['readiness', 'checkpoint'] as const) {
       const r = repo();
       mkdirSync(r.paths[file], { recursive: true });
       const res = await cli(r.dir, ['status', '--json']);

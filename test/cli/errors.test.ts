@@ -81,6 +81,7 @@ describe('the error catalogue', () => {
       stateFileCorrupt: () => errors.stateFileCorrupt('f', 'p'),
       stateDirUnusable: () => errors.stateDirUnusable('d', 'c'),
       stateReadFailed: () => errors.stateReadFailed('f', errno('EACCES', 'open', 'f')),
+      stateNotRegular: () => errors.stateNotRegular('/s/readiness.jsonl', 'a FIFO'),
       stateWriteFailed: () => errors.stateWriteFailed('f', errno('ENOSPC', 'write', 'f')),
       mutexCompromised: () => errors.mutexCompromised('f', 'c'),
       mutexTimeout: () => errors.mutexTimeout('f'),

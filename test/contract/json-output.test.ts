@@ -5,7 +5,7 @@
  * schemas nor the docs drift from what users get.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
@@ -22,7 +22,8 @@ import { explain } from '../../src/report/explain.js';
 import { parity } from '../../src/report/parity.js';
 import { status } from '../../src/report/status.js';
 import { drain } from '../../src/runtime/drain.js';
-import { engineEvaluator } from '../../src/runtime/evaluator.js';
+import { engineFactory } from '../../src/runtime/evaluator.js';
+import { releaseLease } from '../../src/runtime/lease-store.js';
 import { statePaths } from '../../src/store/paths.js';
 import { appendEvents, approved, at, CLI, clonedRepo, finalized, holdLease, pushed, tempRepo, testContext } from '../support/index.js';
 
@@ -58,12 +59,17 @@ describe('the outputs of the commands, on a real repository', { timeout: 120_000
     events.push(approved(s.clean.slug, { id: 'dup' }), approved(s.clean.slug, { id: 'dup' }));
     emit(loaded, ctx(), 'review_approved', { slug: 'waiting-one', review_round: 1, reviewer_session_id: 'r' });
     appendEvents(paths.readiness, [...events, `{"type":"review_approved","slug":"${s.clean.slug}","review_round":0}`]);
-    const engine = engineEvaluator(loaded, ctx());
     const report = await drain(loaded, ctx(), {
-      evaluate: (item) => {
-        // While a holder evaluates: the lease is held and the queue has items.
-        midDrainStatus ??= { ...status(loaded, ctx()), hooks: [] };
-        return engine(item);
+      engine: () => {
+        const engine = engineFactory(loaded, ctx())();
+        return {
+          evaluate: (item, signal) => {
+            // While a holder evaluates: the lease is held and the queue has items.
+            midDrainStatus ??= { ...status(loaded, ctx()), hooks: [] };
+            return engine.evaluate(item, signal);
+          },
+          close: () => engine.close(),
+        };
       },
     });
     assert.equal(report.status, 'done', JSON.stringify(report));
@@ -86,15 +92,15 @@ describe('the outputs of the commands, on a real repository', { timeout: 120_000
   });
 
   test('drain: idle, mode off, lease busy', async () => {
-    assertValid(outputs.drain, await drain(loaded, ctx(), { evaluate: engineEvaluator(loaded, ctx()) }), 'drain (idle)');
-    assertValid(outputs.drain, await drain({ ...loaded, config: { ...loaded.config, mode: 'off' } }, ctx(), { evaluate: engineEvaluator(loaded, ctx()) }), 'drain (mode off)');
+    assertValid(outputs.drain, await drain(loaded, ctx(), { engine: engineFactory(loaded, ctx()) }), 'drain (idle)');
+    assertValid(outputs.drain, await drain({ ...loaded, config: { ...loaded.config, mode: 'off' } }, ctx(), { engine: engineFactory(loaded, ctx()) }), 'drain (mode off)');
     const paths = statePaths(loaded.config.state_dir);
-    await holdLease(paths, new Date(), 'other-holder');
+    const other = await holdLease(paths, new Date(), 'other-holder');
     emit(loaded, ctx(), 'review_approved', { slug: 'late', review_round: 1, reviewer_session_id: 'r' });
-    const busy = await drain(loaded, ctx(), { evaluate: engineEvaluator(loaded, ctx()) });
+    const busy = await drain(loaded, ctx(), { engine: engineFactory(loaded, ctx()) });
     assert.equal(busy.status, 'lease_busy');
     assertValid(outputs.drain, busy, 'drain (lease busy)');
-    rmSync(paths.lease);
+    await releaseLease(paths, other, () => new Date());
   });
 
   test('explain: decided, conflicting, superseded, waiting, with ignored and rejected lines', () => {
@@ -108,7 +114,7 @@ describe('the outputs of the commands, on a real repository', { timeout: 120_000
   });
 
   test('outcomes: every JSON line is an outcome', () => {
-    const { outcomes } = readOutcomes(statePaths(loaded.config.state_dir).outcomes);
+    const { outcomes } = readOutcomes(statePaths(loaded.config.state_dir));
     assert.ok(outcomes.some((o) => o.conflicts.length > 0) && outcomes.some((o) => o.outcome === 'superseded'));
     for (const o of outcomes) assertValid(validators.outcome, o, `outcome of ${o.slug}`);
   });

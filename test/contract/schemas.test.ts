@@ -8,7 +8,6 @@ import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { branchNameProblem, isValidBranchName } from '../../src/contract/refname.js';
 import { describeErrors, formatProblems, schemaDir, validators, type Validator } from '../../src/contract/validate.js';
-import { Projection } from '../../src/readiness/projection.js';
 import { approved, at, finalized, pushed, shaOf } from '../support/index.js';
 
 /** The messages for `data`, or null when it is valid. */
@@ -46,9 +45,9 @@ const without = <T extends object>(o: T, key: string): Partial<T> => Object.from
 test('every schema file is a validator or only definitions, and the runtime ones are tested here', () => {
   const files = readdirSync(schemaDir).filter((f) => f.endsWith('.schema.json')).sort();
   assert.ok(files.includes('common.schema.json'));
-  const runtime = ['checkpoint', 'config', 'lease', 'outcome', 'queue', 'readiness-event', 'rejected'].map((n) => `${n}.schema.json`);
+  const runtime = ['checkpoint', 'config', 'journal', 'lease', 'lease-claim', 'outcome', 'readiness-event', 'rejected', 'snapshot'].map((n) => `${n}.schema.json`);
   for (const f of runtime) assert.ok(files.includes(f), f);
-  assert.deepEqual(Object.keys(validators).sort(), ['checkpoint', 'config', 'event', 'lease', 'outcome', 'queue', 'rejected']);
+  assert.deepEqual(Object.keys(validators).sort(), ['checkpoint', 'config', 'event', 'journal', 'lease', 'leaseClaim', 'outcome', 'rejected', 'snapshot']);
   for (const name of Object.keys(validators)) assert.equal(typeof validators[name as keyof typeof validators], 'function');
 });
 
@@ -214,23 +213,64 @@ const item = {
   transitions: [{ at: at(3), from: 'queued', to: 'in_progress', reason: 'dequeued', epoch: 1 }],
 };
 
-describe('queue.schema.json', () => {
+const round = () => ({
+  epoch: 1,
+  at: at(0),
+  log: { dev: 1, ino: 2, offset: 300, lines: 1, base: 0, head_hash: 'abc', tail_hash: 'def' },
+  ledger: { head_len: 256, head_hash: 'abc', offset: 900 },
+  rejected: { count: 0, position: { head_len: 0, head_hash: '', offset: 0 } },
+  counts: { would_integrate: 1, would_block: 0, superseded: 0 },
+  snapshot: null,
+  queue: { live: 1, waiting: 0 },
+});
+
+describe('journal.schema.json', () => {
   checkSchema(
-    () => validators.queue,
+    () => validators.journal,
     {
-      'an empty queue': { schema_version: 1, updated_at: at(0), items: [] },
-      'a queue with an item': { schema_version: 1, updated_at: at(0), lease_epoch: 3, items: [item] },
+      'a base': { t: 'base', epoch: 1, at: at(0), items: 1, round: round() },
+      'an enqueue': { t: 'enqueue', epoch: 1, item },
+      'a transition': { t: 'transition', epoch: 2, slug: 's1', branch: 'b1', sha: shaOf(1), transition: { at: at(3), from: 'in_progress', to: 'would_block', reason: 'git_error', epoch: 2 } },
+      'a drop': { t: 'drop', epoch: 2, at: at(3), slug: 's1', branch: 'b1', sha: shaOf(1), reason: 'its outcome is already in the ledger' },
+      'a round': { t: 'round', epoch: 2, round: round() },
+      'a tenure': { t: 'tenure', epoch: 2, at: at(0), owner: { host: 'h', pid: 1, run_id: 'r' } },
     },
     [
-      { name: 'a missing items', data: { schema_version: 1, updated_at: at(0) }, expect: ['items: is required'] },
-      { name: 'a terminal status in the queue', data: { schema_version: 1, updated_at: at(0), items: [{ ...item, status: 'would_integrate' }] }, expect: ['items.0.status: must be one of "queued", "in_progress"'] },
-      { name: 'a negative log_offset', data: { schema_version: 1, updated_at: at(0), items: [{ ...item, log_offset: -1 }] }, expect: ['items.0.log_offset: must be >= 0'] },
+      { name: 'an unknown record type', data: { t: 'merge', epoch: 1 }, expect: [/^t: must be one of/] },
+      { name: 'a record without its epoch', data: { t: 'enqueue', item }, expect: ['epoch: is required'] },
+      { name: 'a terminal status in the queue', data: { t: 'enqueue', epoch: 1, item: { ...item, status: 'would_integrate' } }, expect: ['item.status: must be one of "queued", "in_progress"'] },
+      { name: 'a negative log_offset', data: { t: 'enqueue', epoch: 1, item: { ...item, log_offset: -1 } }, expect: ['item.log_offset: must be >= 0'] },
       {
         name: 'a transition to an unknown state',
-        data: { schema_version: 1, updated_at: at(0), items: [{ ...item, transitions: [{ at: at(3), to: 'merged', reason: 'x' }] }] },
-        expect: [/^items\.0\.transitions\.0\.to: must be one of/],
+        data: { t: 'transition', epoch: 1, slug: 's1', branch: 'b1', sha: shaOf(1), transition: { at: at(3), to: 'merged', reason: 'x' } },
+        expect: [/^transition\.to: must be one of/],
       },
-      { name: 'an item without sha', data: { schema_version: 1, updated_at: at(0), items: [without(item, 'sha')] }, expect: ['items.0.sha: is required'] },
+      { name: 'an item without sha', data: { t: 'enqueue', epoch: 1, item: without(item, 'sha') }, expect: ['item.sha: is required'] },
+    ],
+  );
+});
+
+describe('snapshot.schema.json', () => {
+  const header = { schema_version: 1, remote: 'origin', created_at: at(0), epoch: 1, log: round().log, ledger: round().ledger, sizes: { slugs: 1 }, sections: [{ name: 'slugHi', offset: 0, bytes: 4 }] };
+  checkSchema(
+    () => validators.snapshot,
+    { 'a header': header },
+    [
+      { name: 'a section without its offset', data: { ...header, sections: [{ name: 'x', bytes: 4 }] }, expect: ['sections.0.offset: is required'] },
+      { name: 'a missing remote', data: without(header, 'remote'), expect: ['remote: is required'] },
+      { name: 'a log cursor without its offset', data: { ...header, log: without(round().log, 'offset') }, expect: ['log.offset: is required'] },
+    ],
+  );
+});
+
+describe('lease-claim.schema.json', () => {
+  const claim = { epoch: 3, owner: { host: 'h', pid: 1, run_id: 'r' }, claimed_at: at(0) };
+  checkSchema(
+    () => validators.leaseClaim,
+    { 'a claim': claim },
+    [
+      { name: 'epoch 0', data: { ...claim, epoch: 0 }, expect: ['epoch: must be >= 1'] },
+      { name: 'an owner without pid', data: { ...claim, owner: { host: 'h', run_id: 'r' } }, expect: ['owner.pid: is required'] },
     ],
   );
 });
@@ -261,38 +301,21 @@ describe('lease.schema.json', () => {
   );
 });
 
-const checkpoint = () => ({
-  schema_version: 1,
-  updated_at: at(0),
-  log: { dev: 1, ino: 2, offset: 300, lines: 1, head_hash: 'abc' },
-  ledger_offset: 0,
-  counts: { would_integrate: 0, would_block: 0, superseded: 0 },
-  rejected: 0,
-  last_epoch: 1,
-  projection: Projection.empty('origin').snapshot(),
-  rejected_offset: 0,
-  rejected_bytes: 0,
-});
+const checkpoint = () => ({ schema_version: 2, updated_at: at(0), journal: { file: 'journal.1.0.jsonl', size: 1200 }, round: round() });
 
 describe('checkpoint.schema.json', () => {
-  const withHead = (): unknown => {
-    const p = Projection.empty('origin');
-    p.apply(finalized('s1', 'b1', shaOf(1), at(1)), 0, []);
-    return { ...checkpoint(), projection: p.snapshot() };
-  };
   checkSchema(
     () => validators.checkpoint,
-    { 'a fresh checkpoint': checkpoint(), 'a checkpoint with a waiting head': withHead() },
+    {
+      'a header': checkpoint(),
+      'a header naming a snapshot': { ...checkpoint(), round: { ...round(), snapshot: { file: 'projection.3.0.snap', log: round().log, ledger: round().ledger } } },
+    },
     [
-      { name: 'schema_version 2', data: { ...checkpoint(), schema_version: 2 }, expect: ['schema_version: must be 1'] },
-      { name: 'a negative log offset', data: { ...checkpoint(), log: { dev: 1, ino: 2, offset: -1, lines: 0 } }, expect: ['log.offset: must be >= 0'] },
-      { name: 'a missing ledger_offset', data: without(checkpoint(), 'ledger_offset'), expect: ['ledger_offset: is required'] },
-      {
-        name: 'a projection without a heads column',
-        data: { ...checkpoint(), projection: { ...checkpoint().projection, heads: without(checkpoint().projection.heads, 'ready_ms') } },
-        expect: ['projection.heads.ready_ms: is required'],
-      },
-      { name: 'an unknown counts key', data: { ...checkpoint(), counts: { would_integrate: 0, would_block: 0, superseded: 0, merged: 1 } }, expect: ['counts.merged: is not a known field'] },
+      { name: 'schema_version 1 (the whole projection in JSON: no more)', data: { ...checkpoint(), schema_version: 1 }, expect: ['schema_version: must be 2'] },
+      { name: 'a negative log offset', data: { ...checkpoint(), round: { ...round(), log: { dev: 1, ino: 2, offset: -1, lines: 0, base: 0 } } }, expect: ['round.log.offset: must be >= 0'] },
+      { name: 'a missing ledger position', data: { ...checkpoint(), round: without(round(), 'ledger') }, expect: ['round.ledger: is required'] },
+      { name: 'a journal that is not one', data: { ...checkpoint(), journal: { file: 'queue.json', size: 0 } }, expect: [/^journal\.file: must match/] },
+      { name: 'an unknown counts key', data: { ...checkpoint(), round: { ...round(), counts: { would_integrate: 0, would_block: 0, superseded: 0, merged: 1 } } }, expect: ['round.counts.merged: is not a known field'] },
     ],
   );
 });

@@ -1,15 +1,14 @@
-/** The queue's rules as pure logic: the transition table, FIFO order, deduplication, file form. */
+/** The queue's rules as pure logic: the transition table, FIFO order, deduplication, rebuilding from items, and next() that stays O(1). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { QueueItem } from '../../src/contract/types.generated.js';
-import { validators } from '../../src/contract/validate.js';
 import { QueueState, TRANSITIONS, type ItemState } from '../../src/queue/queue.js';
 import type { Candidate } from '../../src/readiness/projection.js';
 import { at, shaOf } from '../support/index.js';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const cand = (n: number, readyAt = at(n), logOffset = n * 100): Candidate => ({ slug: `s${n}`, branch: `b${n}`, sha: shaOf(n), ready_at: readyAt, log_offset: logOffset });
-const enqueue = (q: QueueState, c: Candidate) => q.enqueue(c, Date.parse(c.ready_at), NOW.toISOString());
+const enqueue = (q: QueueState, c: Candidate) => q.enqueue(c, Date.parse(c.ready_at), NOW.toISOString()) !== null;
 const slugs = (q: QueueState) => q.list().map((it) => it.slug);
 
 const ALL: ItemState[] = ['queued', 'in_progress', 'would_integrate', 'would_block', 'superseded'];
@@ -99,7 +98,7 @@ describe('enqueue, order, dedup', () => {
   test('a new item starts queued, with its enqueue time and no transitions', () => {
     const q = new QueueState();
     enqueue(q, cand(3));
-    assert.deepEqual(q.get(cand(3)), { slug: 's3', branch: 'b3', sha: shaOf(3), status: 'queued', ready_at: at(3), log_offset: 300, enqueued_at: NOW.toISOString(), transitions: [] });
+    assert.deepEqual(q.get(cand(3)), { slug: 's3', branch: 'b3', sha: shaOf(3), status: 'queued', ready_at: at(3), log_offset: 300, enqueued_at: NOW.toISOString(), episode: 1, transitions: [] });
     assert.equal(q.ofSlug('s3')?.sha, shaOf(3));
     assert.equal(q.ofSlug('s4'), undefined);
   });
@@ -107,8 +106,8 @@ describe('enqueue, order, dedup', () => {
   test('drop removes an item without a transition (its outcome is already in the ledger)', () => {
     const q = new QueueState();
     enqueue(q, cand(1));
-    assert.equal(q.drop(cand(2)), false);
-    assert.equal(q.drop(cand(1)), true);
+    assert.equal(q.drop(cand(2)), undefined);
+    assert.equal(q.drop(cand(1))?.slug, 's1');
     assert.equal(q.length, 0);
   });
 
@@ -129,29 +128,52 @@ describe('enqueue, order, dedup', () => {
   });
 });
 
-describe('file form', () => {
-  test('toFile validates against queue.schema.json and fromFile restores the same queue', () => {
+describe('rebuilt from items (a journal replay)', () => {
+  test('the same queue, in FIFO order whatever order the items come in; new items keep being ordered', () => {
     const q = new QueueState();
     for (const n of [3, 1, 2]) enqueue(q, cand(n));
     q.transition(cand(1), 'in_progress', 'dequeued', NOW, 4);
-    const file = q.toFile(NOW, 4);
-    assert.ok(validators.queue(file), JSON.stringify(validators.queue.errors));
-    assert.equal(file.lease_epoch, 4);
-    const back = QueueState.fromFile(JSON.parse(JSON.stringify(file)) as typeof file);
+    const back = new QueueState(JSON.parse(JSON.stringify([...q.list()].reverse())) as QueueItem[]);
     assert.deepEqual(back.list(), q.list());
     assert.equal(back.next()?.slug, 's2');
     enqueue(back, cand(0));
     assert.deepEqual(slugs(back), ['s0', 's1', 's2', 's3'], 'a restored queue keeps ordering new items');
-    assert.equal(QueueState.fromFile(null).length, 0);
+    assert.equal(new QueueState().length, 0);
   });
 
   test('in_progress items come back as in_progress (recovery decides what to do with them)', () => {
     const q = new QueueState();
     enqueue(q, cand(1));
     q.transition(cand(1), 'in_progress', 'dequeued', NOW, 1);
-    const back = QueueState.fromFile(q.toFile(NOW, 1));
+    const back = new QueueState(q.list());
     assert.equal((back.get(cand(1)) as QueueItem).status, 'in_progress');
     back.transition(cand(1), 'queued', 'recovered', NOW, 2);
     assert.equal(back.next()?.slug, 's1');
+  });
+});
+
+describe('next() does not slow down as the queue is drained', () => {
+  test('20,000 items drained front to back: next() looks at a bounded number of items each time', () => {
+    const q = new QueueState();
+    for (let n = 0; n < 20_000; n++) enqueue(q, cand(n, at(n), n));
+    // Counted, not timed: an item read by next() is one property access on it.
+    let reads = 0;
+    const list = q.list() as QueueItem[];
+    for (const it of list) {
+      let status = it.status;
+      Object.defineProperty(it, 'status', {
+        get: () => (reads++, status),
+        set: (v: QueueItem['status']) => void (status = v),
+        enumerable: true,
+      });
+    }
+    for (let n = 0; n < 20_000; n++) {
+      const it = q.next();
+      assert.equal(it?.slug, `s${n}`);
+      q.transition(it, 'in_progress', 'd', NOW, 1);
+      q.transition(it, 'would_block', 'd', NOW, 1);
+    }
+    assert.equal(q.next(), undefined);
+    assert.ok(reads < 20_000 * 8, `${reads} item reads for 20,000 decisions`);
   });
 });

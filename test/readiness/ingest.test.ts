@@ -5,34 +5,38 @@
  * equal-ready_at tie-break and FIFO order.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { Outcome, ProjectionSnapshot, QueueItem, ReadinessEvent, RejectedLine } from '../../src/contract/types.generated.js';
+import type { Outcome, QueueItem, ReadinessEvent, RejectedLine } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { MAX_LINE_BYTES } from '../../src/readiness/parse.js';
 import { QueueState } from '../../src/queue/queue.js';
 import { releaseLease } from '../../src/runtime/lease-store.js';
-import { HolderSession, readCheckpoint, readQueue } from '../../src/runtime/session.js';
-import { writeJsonAtomic } from '../../src/store/atomic-json.js';
+import { HolderSession } from '../../src/runtime/session.js';
+import { readCheckpointFile, readQueue } from '../../src/store/readers.js';
 import {
   appendEvents,
+  fakeTimers,
   approved,
   at,
   candidateEvents,
+  engineOf,
   finalized,
   holdLease,
   keyOf,
   ledger,
   manualClock,
+  never,
   pushed,
-  recordingEvaluator,
+  recordingEngine,
   resolvedConfig,
   shaOf,
   tally,
   tempDir,
   tempDirsRemovedAfter,
   testContext,
+  writeQueueJournal,
   type TestContext,
 } from '../support/index.js';
 
@@ -42,7 +46,9 @@ interface Holder {
   session: HolderSession;
   ctx: TestContext;
   order: string[];
-  /** Checkpoints and releases the lease, so that the next `open` may take it. */
+  /** Drains the queue to its end with an instant engine; the number decided. */
+  drain(): Promise<number>;
+  /** Ends the round, closes the session and releases the lease, so that the next `open` may take it. */
   close(): Promise<void>;
 }
 
@@ -50,16 +56,18 @@ const clock = manualClock();
 
 /** Acquires the lease and opens the holder's session on `dir`, as the runtime does. */
 async function open(st: ReturnType<typeof tempDir>): Promise<Holder> {
-  const ctx = testContext({ now: clock.now });
+  const ctx = testContext({ now: clock.now, timers: fakeTimers(clock) });
   const held = await holdLease(st.paths, clock.now());
-  const ev = recordingEvaluator();
-  const session = await HolderSession.open({ paths: st.paths, config: resolvedConfig(st.dir), ctx, held, evaluate: ev.evaluate });
+  const ev = recordingEngine();
+  const session = await HolderSession.open({ paths: st.paths, config: resolvedConfig(st.dir), ctx, held });
   return {
     session,
     ctx,
     order: ev.order,
+    drain: () => session.drain(engineOf(ev), never()),
     close: async () => {
-      await session.checkpoint();
+      await session.endRound();
+      session.close();
       assert.ok(await releaseLease(st.paths, held, clock.now));
     },
   };
@@ -73,7 +81,7 @@ const rejectedLines = (st: ReturnType<typeof tempDir>): RejectedLine[] => {
   }
 };
 
-const queued = (st: ReturnType<typeof tempDir>) => readQueue(st.paths).list().map((it) => `${it.slug} ${it.branch} ${it.status}`);
+const queued = (st: ReturnType<typeof tempDir>) => readQueue(st.paths).map((it) => `${it.slug} ${it.branch} ${it.status}`);
 const stripTimes = (o: Outcome) => ({ ...o, duration_ms: 0 });
 
 describe('reading the log', () => {
@@ -104,7 +112,8 @@ describe('reading the log', () => {
       [Buffer.from(JSON.stringify({ ...approved('s3'), reviewer_session_id: 'x'.repeat(MAX_LINE_BYTES) })), 'line_too_long'],
       [Buffer.from(JSON.stringify({ type: 'merged', slug: 's1' })), 'unknown_type'],
       [Buffer.from('[1,2,3]'), 'not_an_object'],
-      [Buffer.from(''), 'invalid_json'],
+      [Buffer.from(JSON.stringify(finalized('s1', 'b9', shaOf(9), '2016-12-31T23:59:60Z'))), 'schema'],
+      [Buffer.from(''), null],
       [Buffer.from(JSON.stringify(bp)), null],
     ];
     writeFileSync(st.paths.readiness, Buffer.concat(lines.flatMap(([b]) => [b, Buffer.from('\n')])));
@@ -112,7 +121,7 @@ describe('reading the log', () => {
     lines.reduce((off, [b]) => (offsets.push(off), off + b.length + 1), 0);
 
     const h = await open(st);
-    assert.deepEqual(tally(await h.session.ingest()), { accepted: 3, rejected: 7, enqueued: 1, superseded: 0 });
+    assert.deepEqual(tally(await h.session.ingest()), { accepted: 3, rejected: 7, enqueued: 1, superseded: 0 }, 'a blank line is neither an event nor an error');
     assert.deepEqual(queued(st), ['s1 b1 queued'], 'the candidate whose lines surround the bad ones is ready');
 
     const got = rejectedLines(st);
@@ -159,12 +168,6 @@ function duplicates(): ReadinessEvent[] {
   return history().map((e) => (e.id !== undefined ? { ...e, ...(e.type === 'finalize_ready' ? { ready_at: at(999) } : {}), ...(e.type === 'branch_pushed' ? { pusher: 'again' } : {}) } : (Object.fromEntries(Object.entries(e).reverse()) as ReadinessEvent)));
 }
 
-/** Snapshot with hashed sets as sorted members (their table layout depends on capacity only). */
-function normalized(s: ProjectionSnapshot): unknown {
-  const members = (b64: string) => (Buffer.from(b64, 'base64').toString('hex').match(/.{16}/g) ?? []).sort();
-  return { ...s, seen: members(s.seen), approved: members(s.approved), pushed: members(s.pushed), finalized: members(s.finalized), decided: members(s.decided) };
-}
-
 interface Result {
   afterIngest: { queue: readonly QueueItem[]; ledger: unknown[]; projection: unknown };
   afterDrain: { queue: readonly QueueItem[]; ledger: unknown[]; projection: unknown; order: string[] };
@@ -176,9 +179,9 @@ async function replay(lines: readonly (object | string)[]): Promise<Result> {
   appendEvents(st.paths.readiness, lines);
   const h = await open(st);
   await h.session.ingest();
-  const afterIngest = { queue: readQueue(st.paths).list(), ledger: ledger(st.paths).map(stripTimes), projection: normalized(h.session.projection.snapshot()) };
-  await h.session.drain(() => false);
-  const afterDrain = { queue: readQueue(st.paths).list(), ledger: ledger(st.paths).map(stripTimes), projection: normalized(h.session.projection.snapshot()), order: h.order };
+  const afterIngest = { queue: readQueue(st.paths), ledger: ledger(st.paths).map(stripTimes), projection: h.session.projection.digest() };
+  await h.drain();
+  const afterDrain = { queue: readQueue(st.paths), ledger: ledger(st.paths).map(stripTimes), projection: h.session.projection.digest(), order: h.order };
   await h.close();
   return { afterIngest, afterDrain };
 }
@@ -196,7 +199,7 @@ describe('quarantine after a crash', () => {
     await next.session.ingest();
     assert.equal(rejectedLines(st).length, 1, 'the bad line is in rejected.jsonl once');
     await next.close();
-    assert.equal(readCheckpoint(st.paths)?.rejected, 1);
+    assert.equal(readCheckpointFile(st.paths)?.round.rejected.count, 1);
   });
 
   test('a flood of bad lines in one read is quarantined whole (no per-line argument list)', async () => {
@@ -205,7 +208,8 @@ describe('quarantine after a crash', () => {
     const h = await open(st);
     assert.deepEqual(tally(await h.session.ingest()), { accepted: 3, rejected: 150_000, enqueued: 1, superseded: 0 });
     await h.close();
-    assert.equal(readCheckpoint(st.paths)?.rejected_offset, 2 * 149_999 + 1);
+    assert.equal(readCheckpointFile(st.paths)?.round.rejected.count, 150_000);
+    assert.equal(rejectedLines(st).length, 150_000);
   });
 });
 
@@ -235,16 +239,17 @@ describe('replay and duplicates', () => {
     appendEvents(st.paths.readiness, history());
     let h = await open(st);
     await h.session.ingest();
-    await h.session.drain(() => false);
+    await h.drain();
     await h.close();
     const before = readFileSync(st.paths.outcomes, 'utf8');
-    rmSync(st.paths.checkpoint);
+    // Every state file but the logs lost: the checkpoint, the journal, the snapshot.
+    for (const f of readdirSync(st.dir)) if (/^(checkpoint\.json|journal\..*|projection\..*)$/.test(f)) rmSync(join(st.dir, f));
     h = await open(st);
     const again = await h.session.ingest();
     assert.equal(again.accepted, history().length, 'every line was read again');
     assert.equal(again.enqueued, 0);
     assert.equal(again.superseded, 0);
-    assert.equal(await h.session.drain(() => false), 0);
+    assert.equal(await h.drain(), 0);
     await h.close();
     assert.equal(readFileSync(st.paths.outcomes, 'utf8'), before);
     assert.deepEqual(queued(st), []);
@@ -259,7 +264,7 @@ describe('truncation and replacement', () => {
     appendEvents(st.paths.readiness, history());
     let h = await open(st);
     await h.session.ingest();
-    await h.session.drain(() => false);
+    await h.drain();
     const decided = ledger(st.paths).length;
 
     // Truncated, then rewritten shorter: one new candidate and part of the history again.
@@ -267,8 +272,8 @@ describe('truncation and replacement', () => {
     appendEvents(st.paths.readiness, [...next(6), ...history().slice(0, 6)]);
     let r = await h.session.ingest();
     assert.deepEqual(h.ctx.events('log_reset').map((l) => l.fields.why), ['truncated']);
-    assert.deepEqual([r.accepted, r.enqueued, r.superseded], [3, 1, 0]);
-    await h.session.drain(() => false);
+    assert.deepEqual([r.applied, r.enqueued, r.superseded], [3, 1, 0]);
+    await h.drain();
     assert.deepEqual(h.order.slice(-1), ['s6']);
 
     // Replaced by rename (new inode), longer than before.
@@ -277,8 +282,8 @@ describe('truncation and replacement', () => {
     renameSync(tmp, st.paths.readiness);
     r = await h.session.ingest();
     assert.deepEqual(h.ctx.events('log_reset').map((l) => l.fields.why), ['truncated', 'replaced']);
-    assert.deepEqual([r.accepted, r.enqueued], [3, 1]);
-    await h.session.drain(() => false);
+    assert.deepEqual([r.applied, r.enqueued], [3, 1]);
+    await h.drain();
     await h.close();
 
     // Replaced again while no holder runs: the next one notices from its checkpoint.
@@ -287,8 +292,8 @@ describe('truncation and replacement', () => {
     h = await open(st);
     r = await h.session.ingest();
     assert.deepEqual(h.ctx.events('log_reset').map((l) => l.fields.why), ['replaced']);
-    assert.deepEqual([r.accepted, r.enqueued], [3, 1]);
-    await h.session.drain(() => false);
+    assert.deepEqual([r.applied, r.enqueued], [3, 1]);
+    await h.drain();
     await h.close();
 
     const outcomes = ledger(st.paths);
@@ -317,7 +322,7 @@ describe('readiness, step by step', () => {
       assert.equal(r.enqueued, i === steps.length - 1 ? 1 : 0, `step ${i}`);
     }
     assert.deepEqual(queued(st), ['s1 b1 queued']);
-    await h.session.drain(() => false);
+    await h.drain();
     assert.deepEqual(ledger(st.paths).map((o) => [o.outcome, o.reasons]), [['would_integrate', []]]);
     await h.close();
   });
@@ -327,11 +332,11 @@ describe('readiness, step by step', () => {
     // A queue inherited without the events behind it (e.g. its log was replaced).
     const q = new QueueState();
     for (const n of [1, 2, 3]) q.enqueue({ slug: `s${n}`, branch: `b${n}`, sha: shaOf(n), ready_at: at(n), log_offset: n }, Date.parse(at(n)), at(0));
-    writeJsonAtomic(st.paths.queue, q.toFile(new Date(), 0));
+    writeQueueJournal(st.paths, q.list());
     appendEvents(st.paths.readiness, [approved('s1'), finalized('s1', 'b1', shaOf(1), at(1)), approved('s2'), pushed('b2', shaOf(2)), ...candidateEvents(3)]);
     const h = await open(st);
     await h.session.ingest();
-    await h.session.drain(() => false);
+    await h.drain();
     await h.close();
     assert.deepEqual(
       ledger(st.paths).map((o) => [o.slug, o.outcome, o.reasons]),
@@ -362,7 +367,7 @@ describe('supersession and order', () => {
     assert.equal(o.ready_at, at(1));
     appendEvents(st.paths.readiness, [pushed('b1-v2', shaOf(12))]);
     await h.session.ingest();
-    await h.session.drain(() => false);
+    await h.drain();
     await h.close();
     assert.deepEqual(ledger(st.paths).map((x) => [x.outcome, x.branch]), [['superseded', 'b1'], ['would_integrate', 'b1-v2']]);
     assert.deepEqual(h.session.counts, { would_integrate: 1, would_block: 0, superseded: 1 });
@@ -378,7 +383,7 @@ describe('supersession and order', () => {
     assert.deepEqual(h.session.projection.conditions({ slug: 's1', branch: 'b1', sha: shaOf(1) }).superseded_by, { slug: 's1', branch: 'b2', sha: shaOf(2) });
     appendEvents(st.paths.readiness, [pushed('b2', shaOf(2))]);
     await h.session.ingest();
-    await h.session.drain(() => false);
+    await h.drain();
     await h.close();
     assert.deepEqual(ledger(st.paths).map((o) => o.branch), ['b2']);
   });
@@ -390,7 +395,7 @@ describe('supersession and order', () => {
     await h.session.ingest();
     appendEvents(st.paths.readiness, [finalized('s1', 'b2', shaOf(2), at(5))]);
     await h.session.ingest();
-    await h.session.drain(() => false);
+    await h.drain();
     await h.close();
     assert.deepEqual(ledger(st.paths).map((o) => [o.outcome, o.branch, o.superseded_by?.branch]), [['superseded', 'b1', 'b2'], ['would_integrate', 'b2', undefined]]);
   });
@@ -400,13 +405,13 @@ describe('supersession and order', () => {
     const h = await open(st);
     appendEvents(st.paths.readiness, [approved('s1'), pushed('b1', shaOf(1)), pushed('b0', shaOf(9)), finalized('s1', 'b1', shaOf(1), at(5))]);
     await h.session.ingest();
-    await h.session.drain(() => false);
+    await h.drain();
     appendEvents(st.paths.readiness, [finalized('s1', 'b0', shaOf(9), at(4))]);
     const r = await h.session.ingest();
     assert.deepEqual([r.accepted, r.enqueued, r.superseded], [1, 0, 0]);
     assert.deepEqual(h.ctx.events('superseded_on_arrival').map((l) => [l.fields.slug, l.fields.branch, l.fields.by_branch]), [['s1', 'b0', 'b1']]);
-    assert.deepEqual(h.session.projection.conditions({ slug: 's1', branch: 'b0', sha: shaOf(9) }).superseded_by?.branch, 'b1');
-    assert.equal(await h.session.drain(() => false), 0);
+    assert.deepEqual(h.session.projection.conditions({ slug: 's1', branch: 'b0', sha: shaOf(9) }).superseded_by, { slug: 's1', branch: 'b1', sha: shaOf(1) });
+    assert.equal(await h.drain(), 0);
     await h.close();
     assert.deepEqual(ledger(st.paths).map((o) => o.branch), ['b1']);
   });
@@ -419,8 +424,8 @@ describe('supersession and order', () => {
     appendEvents(st.paths.readiness, [1, 2, 3, 4, 5].flatMap((n) => [approved(`s${n}`), finalized(`s${n}`, `b${n}`, shaOf(n), readyAt[n] as string)]));
     appendEvents(st.paths.readiness, [3, 5, 1, 4, 2].map((n) => pushed(`b${n}`, shaOf(n))));
     await h.session.ingest();
-    assert.deepEqual(readQueue(st.paths).list().map((it) => it.slug), ['s4', 's2', 's5', 's1', 's3']);
-    await h.session.drain(() => false);
+    assert.deepEqual(readQueue(st.paths).map((it) => it.slug), ['s4', 's2', 's5', 's1', 's3']);
+    await h.drain();
     await h.close();
     assert.deepEqual(h.order, ['s4', 's2', 's5', 's1', 's3']);
     assert.deepEqual(ledger(st.paths).map((o) => o.slug), ['s4', 's2', 's5', 's1', 's3']);

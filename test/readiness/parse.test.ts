@@ -22,7 +22,7 @@ describe('parseReadinessLine', () => {
     const e = finalized('s1', 'b1', shaOf(1), at(1), { id: 'x' });
     for (const text of [JSON.stringify(e), `${JSON.stringify(e)}\r`, `  ${JSON.stringify(e)}  `]) {
       const r = parse(text);
-      assert.ok(r.ok);
+      assert.ok(r.ok === true);
       assert.deepEqual(r.event, e);
     }
   });
@@ -35,8 +35,15 @@ describe('parseReadinessLine', () => {
     assert.ok((r.errors[0] ?? '').length > 0);
   });
 
-  test('an empty line is bad JSON', () => {
-    assert.equal(rejection('').reason, 'invalid_json');
+  test('a blank line is no event and no error (a fresh-line append after a torn one can leave one)', () => {
+    for (const text of ['', '  ', '\r', ' \t\r']) assert.deepEqual(parse(text), { ok: 'blank' });
+  });
+
+  test('a time the schema accepts but Date cannot use (a leap second) is quarantined, naming the field', () => {
+    const leap = rejection(JSON.stringify(finalized('s1', 'b1', shaOf(1), '2016-12-31T23:59:60Z')));
+    assert.equal(leap.reason, 'schema');
+    assert.match(leap.errors.join('\n'), /^ready_at: .*leap second/);
+    assert.equal(rejection(JSON.stringify(approved('s1', { approved_at: '2026-02-30T00:00:00Z' }))).reason, 'schema');
   });
 
   test('invalid UTF-8: invalid_utf8, raw text with U+FFFD', () => {

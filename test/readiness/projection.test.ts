@@ -1,31 +1,43 @@
 /**
  * The readiness projection as pure logic: event conditions 1–3 and 5 per candidate, the effects each
- * event causes (ready, superseded, stale), deduplication, and snapshot/restore equivalence.
+ * event causes (ready, superseded, stale), duplicates, and that a projection restored from its
+ * sections behaves exactly like the one that never stopped.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ProjectionSnapshot, ReadinessEvent } from '../../src/contract/types.generated.js';
+import type { ReadinessEvent } from '../../src/contract/types.generated.js';
 import { dedupKey, Projection, type Effect } from '../../src/readiness/projection.js';
 import { approved, at, finalized, pushed, shaOf } from '../support/index.js';
 
-/** Applies events at increasing fake offsets; returns every effect, in order. */
+/** The "log" of each projection under test: what its read-back of a position finds (as the session reads the file). */
+const logs = new WeakMap<Projection, Map<number, ReadinessEvent>>();
+
+/** Applies events at increasing fake offsets (remembered for the read-back); returns every effect, in order. */
 function run(p: Projection, events: readonly ReadinessEvent[], firstOffset = 0): Effect[] {
+  let log = logs.get(p);
+  if (!log) {
+    const lines = new Map<number, ReadinessEvent>();
+    logs.set(p, (log = lines));
+    p.readBackWith((position) => lines.get(position) ?? null);
+  }
   const all: Effect[] = [];
   events.forEach((e, i) => {
     const effects: Effect[] = [];
+    log.set(firstOffset + i * 100, e);
     p.apply(e, firstOffset + i * 100, effects);
     all.push(...effects);
   });
   return all;
 }
 
-/** A snapshot with its hashed sets as sorted entries: the table layout depends on its capacity, not on its members. */
-function normalized(s: ProjectionSnapshot): unknown {
-  const members = (b64: string) => (Buffer.from(b64, 'base64').toString('hex').match(/.{16}/g) ?? []).sort();
-  return { ...s, seen: members(s.seen), approved: members(s.approved), pushed: members(s.pushed), finalized: members(s.finalized), decided: members(s.decided) };
-}
+const describeEffect = (e: Effect) => (e.kind === 'superseded' ? `superseded ${e.slug} ${e.previous?.branch ?? '(enqueued)'}` : `${e.kind} ${e.candidate.slug} ${e.candidate.branch}`);
 
-const describeEffect = (e: Effect) => `${e.kind} ${e.candidate.slug} ${e.candidate.branch}`;
+/** A copy through the sections a snapshot file holds (each array copied, as a file read would). */
+const roundTrip = (p: Projection) => {
+  const x = p.sections();
+  const copy = Object.fromEntries(Object.entries(x).map(([k, v]: [string, Uint8Array]) => [k, v.slice()])) as unknown as typeof x;
+  return Projection.restore('origin', copy);
+};
 
 const c1 = { slug: 's1', branch: 'b1', sha: shaOf(1) };
 
@@ -88,8 +100,9 @@ describe('supersession', () => {
     run(p, [approved('s1'), pushed('b1', shaOf(1)), finalized('s1', 'b1', shaOf(1), at(1))]);
     const effects = run(p, [pushed('b2', shaOf(2)), finalized('s1', 'b2', shaOf(2), at(2))], 1000);
     assert.deepEqual(
-      effects.map((e) => (e.kind === 'superseded' ? [e.kind, e.candidate.sha, e.by.sha, e.wasReady] : [e.kind, e.candidate.sha])),
-      [['superseded', shaOf(1), shaOf(2), true], ['ready', shaOf(2)]],
+      effects.map((e) => (e.kind === 'superseded' ? [e.kind, e.slug, e.previous, e.by.sha, e.wasReady] : [e.kind, e.candidate.sha])),
+      [['superseded', 's1', null, shaOf(2), true], ['ready', shaOf(2)]],
+      'an enqueued head is the queue\'s live item: the effect names its slug',
     );
     assert.deepEqual(p.conditions(c1).superseded_by, { slug: 's1', branch: 'b2', sha: shaOf(2) });
     assert.equal(p.conditions({ slug: 's1', branch: 'b2', sha: shaOf(2) }).superseded_by, null);
@@ -99,7 +112,7 @@ describe('supersession', () => {
     const p = Projection.empty('origin');
     run(p, [approved('s1'), finalized('s1', 'b1', shaOf(1), at(1))]);
     const effects = run(p, [finalized('s1', 'b2', shaOf(2), at(2))]);
-    assert.deepEqual(effects.map((e) => [e.kind, e.kind === 'superseded' && e.wasReady]), [['superseded', false]]);
+    assert.deepEqual(effects.map((e) => [e.kind, e.kind === 'superseded' && e.wasReady, e.kind === 'superseded' && e.previous]), [['superseded', false, c1]]);
     assert.deepEqual(run(p, [pushed('b1', shaOf(1))]), [], 'its late push changes nothing: supersession is final');
     assert.deepEqual(run(p, [pushed('b2', shaOf(2))]).map(describeEffect), ['ready s1 b2']);
   });
@@ -108,8 +121,8 @@ describe('supersession', () => {
     const p = Projection.empty('origin');
     run(p, [approved('s1'), pushed('b1', shaOf(1)), pushed('b2', shaOf(2))]);
     assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(7))]).map(describeEffect), ['ready s1 b1']);
-    assert.deepEqual(run(p, [finalized('s1', 'b2', shaOf(2), at(7))]).map(describeEffect), ['superseded s1 b1', 'ready s1 b2']);
-    assert.deepEqual(p.conditions(c1).superseded_by?.branch, 'b2');
+    assert.deepEqual(run(p, [finalized('s1', 'b2', shaOf(2), at(7))]).map(describeEffect), ['superseded s1 (enqueued)', 'ready s1 b2']);
+    assert.deepEqual(p.conditions(c1).superseded_by, { slug: 's1', branch: 'b2', sha: shaOf(2) });
   });
 
   test('equal ready_at written in another zone is the same instant', () => {
@@ -120,10 +133,22 @@ describe('supersession', () => {
 
   test('a finalize_ready older than the head is stale on arrival: never ready, superseded by the head', () => {
     const p = Projection.empty('origin');
-    run(p, [approved('s1'), pushed('b1', shaOf(1)), pushed('b2', shaOf(2)), finalized('s1', 'b2', shaOf(2), at(10))]);
+    run(p, [approved('s1'), pushed('b1', shaOf(1)), approved('s9'), finalized('s1', 'b2', shaOf(2), at(10))]);
     const effects = run(p, [finalized('s1', 'b1', shaOf(1), at(5))], 5000);
-    assert.deepEqual(effects, [{ kind: 'stale', candidate: { ...c1, ready_at: at(5), log_offset: 5000 }, by: { slug: 's1', branch: 'b2', sha: shaOf(2) } }]);
+    assert.deepEqual(effects, [{ kind: 'stale', candidate: { ...c1, ready_at: at(5), log_offset: 5000 }, by: { slug: 's1', branch: 'b2', sha: shaOf(2) } }], 'a waiting head names itself from its strings');
     assert.deepEqual(p.conditions(c1), { review_approved: true, finalize_ready: true, branch_pushed: true, superseded_by: { slug: 's1', branch: 'b2', sha: shaOf(2) } });
+  });
+
+  test('a head that no longer waits is named by reading its line back; unknown when that line is gone', () => {
+    const p = Projection.empty('origin');
+    const head = finalized('s1', 'b2', shaOf(2), at(10));
+    run(p, [approved('s1'), pushed('b2', shaOf(2)), head], 100);
+    const lines = new Map<number, ReadinessEvent>([[300, head]]);
+    p.readBackWith((position) => lines.get(position) ?? null);
+    assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(5))], 5000), [{ kind: 'stale', candidate: { ...c1, ready_at: at(5), log_offset: 5000 }, by: { slug: 's1', branch: 'b2', sha: shaOf(2) } }]);
+    assert.deepEqual(p.conditions(c1).superseded_by, { slug: 's1', branch: 'b2', sha: shaOf(2) });
+    lines.clear();
+    assert.equal(p.conditions(c1).superseded_by, 'unknown', 'newer, but its strings cannot be read back');
   });
 
   test('slugs are independent', () => {
@@ -134,23 +159,32 @@ describe('supersession', () => {
 });
 
 describe('duplicates', () => {
-  test('the same id twice is one event, even with different content', () => {
+  test('an id used by an event that changed something refuses another event under it, even with different content', () => {
     const p = Projection.empty('origin');
     const effects: Effect[] = [];
-    assert.equal(p.apply(approved('s1', { id: 'x' }), 0, effects), true);
-    assert.equal(p.apply(approved('s2', { id: 'x' }), 100, effects), false);
+    assert.equal(p.apply(approved('s1', { id: 'x' }), 0, effects), 'applied');
+    assert.equal(p.apply(approved('s2', { id: 'x' }), 100, effects), 'duplicate');
     assert.equal(p.conditions({ slug: 's2', branch: 'b', sha: shaOf(1) }).review_approved, false);
   });
 
-  test('without id, the same content (whatever the key order) is one event; other content is not', () => {
+  test('without id, the same content again changes nothing, and costs nothing: no key is kept per event', () => {
     const p = Projection.empty('origin');
     const e = finalized('s1', 'b1', shaOf(1), at(1));
     const reordered = Object.fromEntries(Object.entries(e).reverse()) as ReadinessEvent;
-    assert.equal(dedupKey(e), dedupKey(reordered));
-    assert.equal(p.apply(e, 0, []), true);
-    assert.equal(p.apply(reordered, 100, []), false);
-    assert.equal(p.apply({ ...e, worker_session_id: 'w2' } as ReadinessEvent, 200, []), true);
-    assert.equal(p.size.events, 2);
+    assert.equal(dedupKey(e), dedupKey(reordered), 'explain still calls it a duplicate');
+    assert.equal(p.apply(e, 0, []), 'applied');
+    assert.equal(p.apply(reordered, 100, []), 'noop');
+    assert.equal(p.apply({ ...e, worker_session_id: 'w2' } as ReadinessEvent, 200, []), 'noop', 'the same candidate finalized again');
+    for (let i = 0; i < 1000; i++) p.apply(approved('s1', { review_round: i + 1 }), 300 + i, []);
+    assert.deepEqual(p.sizes, { slugs: 1, waiting: 1, approved: 1, pushed: 0, finalized: 1, decided: 0, ids: 0 }, 'a thousand approvals of one slug: one member');
+  });
+
+  test('a ready_at that Date cannot use (the schema should have refused it) changes nothing: unusable, to be quarantined', () => {
+    const p = Projection.empty('origin');
+    const before = p.digest();
+    assert.equal(p.apply(finalized('s1', 'b1', shaOf(1), '2016-12-31T23:59:60Z', { id: 'x' }), 0, []), 'unusable');
+    assert.equal(p.digest(), before, 'not finalized, its id not taken');
+    assert.equal(p.apply(finalized('s1', 'b1', shaOf(1), at(1), { id: 'x' }), 100, []), 'applied');
   });
 
   test('the same candidate finalized again (another event) changes nothing: one episode, one head', () => {
@@ -158,7 +192,7 @@ describe('duplicates', () => {
     run(p, [approved('s1'), pushed('b1', shaOf(1))]);
     assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(1))]).map(describeEffect), ['ready s1 b1']);
     assert.deepEqual(run(p, [finalized('s1', 'b1', shaOf(1), at(2), { worker_session_id: 'other' })]), []);
-    assert.equal(p.size.heads, 1);
+    assert.equal(p.sizes.slugs, 1);
   });
 });
 
@@ -187,12 +221,11 @@ describe('snapshot and restore', () => {
     const live = Projection.empty('origin');
     run(live, history);
     live.markDecided({ slug: 'ready', branch: 'r', sha: shaOf(1) });
-    const snap = live.snapshot();
-    const restored = Projection.restore('origin', JSON.parse(JSON.stringify(snap)) as typeof snap);
-    assert.deepEqual(normalized(restored.snapshot()), normalized(snap));
-    assert.deepEqual(restored.size, live.size);
+    const restored = roundTrip(live);
+    assert.equal(restored.digest(), live.digest());
+    assert.deepEqual(restored.sizes, live.sizes);
     assert.deepEqual(run(restored, future, 10_000), run(live, future, 10_000));
-    assert.deepEqual(normalized(restored.snapshot()), normalized(live.snapshot()));
+    assert.equal(restored.digest(), live.digest());
     assert.ok(restored.isDecided({ slug: 'ready', branch: 'r', sha: shaOf(1) }));
     assert.ok(!restored.isDecided({ slug: 'ready', branch: 'r2', sha: shaOf(4) }));
   });
@@ -200,12 +233,38 @@ describe('snapshot and restore', () => {
   test('the effects of the future are the expected ones', () => {
     const p = Projection.empty('origin');
     run(p, history);
-    assert.deepEqual(run(p, future).map(describeEffect), ['ready wait-push wp', 'ready wait-approval wa', 'ready ready r2', 'superseded ready r2']);
+    assert.deepEqual(run(p, future).map(describeEffect), ['ready wait-push wp', 'ready wait-approval wa', 'ready ready r2', 'superseded ready (enqueued)']);
     assert.deepEqual(p.conditions({ slug: 'ready', branch: 'r3', sha: shaOf(6) }), { review_approved: true, finalize_ready: true, branch_pushed: false, superseded_by: null });
   });
 
   test('an empty projection round-trips', () => {
-    const p = Projection.restore('origin', Projection.empty('origin').snapshot());
-    assert.deepEqual(p.size, { events: 0, heads: 0 });
+    assert.deepEqual(roundTrip(Projection.empty('origin')).sizes, Projection.empty('origin').sizes);
+  });
+
+  test('many waiting heads come and go: the arena and the indexes stay exact (heads superseded, promoted, restored midway)', () => {
+    let p = Projection.empty('origin');
+    const ready: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const slug = `w${i}`;
+      p.apply(finalized(slug, `b${i}`, shaOf(i), at(i)), i * 10, []);
+      if (i % 3 === 0) p.apply(finalized(slug, `b${i}-v2`, shaOf(100_000 + i), at(i + 1)), i * 10 + 1, []);
+      if (i === 2500) p = roundTrip(p);
+    }
+    assert.equal(p.sizes.waiting, 5000);
+    for (let i = 0; i < 5000; i += 2) {
+      const effects: Effect[] = [];
+      p.apply(approved(`w${i}`), 1e6 + i, []);
+      p.apply(pushed(i % 3 === 0 ? `b${i}-v2` : `b${i}`, shaOf(i % 3 === 0 ? 100_000 + i : i)), 2e6 + i, effects);
+      ready.push(...effects.map(describeEffect));
+    }
+    assert.equal(ready.length, 2500);
+    assert.deepEqual(ready.slice(0, 3), ['ready w0 b0-v2', 'ready w2 b2', 'ready w4 b4']);
+    assert.equal(p.sizes.waiting, 2500);
+    const q = roundTrip(p);
+    assert.equal(q.digest(), p.digest());
+    const late: Effect[] = [];
+    q.apply(approved('w4999'), 3e6, []);
+    q.apply(pushed('b4999', shaOf(4999)), 3e6 + 1, late);
+    assert.deepEqual(late.map(describeEffect), ['ready w4999 b4999']);
   });
 });

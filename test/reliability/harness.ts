@@ -5,10 +5,9 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { validators } from '../../src/contract/validate.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
-import { readJson } from '../../src/store/atomic-json.js';
 import type { StatePaths } from '../../src/store/paths.js';
+import { forEachRejected, readCheckpointFile, readLeaseFile, readState } from '../../src/store/readers.js';
 import { at, drainToEnd as drainToEndIn, finished, readyEvents, runCli as runCliIn, shaOf, SHADOW, sleep, startCli as startCliIn, tempRepo, type RunResult, type TempRepo } from '../support/index.js';
 
 export type Repo = TempRepo;
@@ -33,16 +32,16 @@ export function appendLines(repo: Pick<Repo, 'paths'>, lines: readonly (string |
   appendFileSync(repo.paths.readiness, Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(`${l}\n`) : Buffer.concat([l, Buffer.from('\n')])))));
 }
 
-/** Every state file parses and validates; every ledger and quarantine line is whole. */
+/** Every state file parses and validates (through the readers the tool itself uses); every ledger and quarantine line is whole. */
 export function assertStateWhole(paths: StatePaths): void {
-  readJson(paths.queue, validators.queue);
-  readJson(paths.lease, validators.lease);
-  readJson(paths.checkpoint, validators.checkpoint);
-  const ledger = readOutcomes(paths.outcomes);
+  readLeaseFile(paths);
+  readCheckpointFile(paths);
+  const journal = readState(paths);
+  if (journal.problems.length > 0) throw new Error(`journal problems: ${journal.problems.join('; ')}`);
+  const ledger = readOutcomes(paths);
   if (ledger.invalid > 0) throw new Error(`${ledger.invalid} invalid line(s) in ${paths.outcomes}`);
-  for (const line of readLines(paths.rejected)) {
-    if (!validators.rejected(JSON.parse(line))) throw new Error(`invalid line in ${paths.rejected}: ${line.slice(0, 200)}`);
-  }
+  const { invalid } = forEachRejected(paths, () => undefined);
+  if (invalid > 0) throw new Error(`${invalid} invalid line(s) in ${paths.rejected}`);
 }
 
 export function readLines(file: string): string[] {

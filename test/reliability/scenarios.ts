@@ -2,14 +2,16 @@
  * Reliability scenarios: crashes, lease contention and bad input, each ending with the invariants
  * checked. `soak` runs them long (npm run soak); the fast form runs in npm test.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { validators } from '../../src/contract/validate.js';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/config.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
-import { readJson } from '../../src/store/atomic-json.js';
+import { drain } from '../../src/runtime/drain.js';
 import { statePaths } from '../../src/store/paths.js';
-import { assertExactlyOnce, cannotRunHere, ledger } from '../support/index.js';
+import { forEachRejected, readLeaseFile } from '../../src/store/readers.js';
+import { assertExactlyOnce, cannotRunHere, ledger, recordingEngine, testContext } from '../support/index.js';
 import {
   appendLines,
   assertStateWhole,
@@ -24,6 +26,7 @@ import {
   sleep,
   startCli,
   type Repo,
+  type RunResult,
 } from './harness.js';
 
 export interface Scenario {
@@ -60,7 +63,7 @@ const crashInjection: Scenario = {
   async run(soak) {
     const repo = shadowRepo();
     try {
-      const rounds = soak ? 200 : 12;
+      const rounds = soak ? 200 : 6;
       const random = prng(0x5eed);
       const expected: string[] = [];
       for (let r = 0; r < rounds; r++) {
@@ -83,47 +86,218 @@ const crashInjection: Scenario = {
   },
 };
 
+/** The pid holding the lease now, when lease.json shows a live holder. */
+function holderPid(repo: Repo): number | null {
+  const lease = readLeaseFile(repo.paths);
+  return lease && lease.released_at === null && Date.parse(lease.expires_at) > Date.now() ? lease.owner.pid : null;
+}
+
 const leaseContention: Scenario = {
-  name: 'lease contention: 8 processes running watch and drain while events arrive',
+  name: 'lease contention: 8 processes running watch and drain while events arrive, every holder killed to force takeovers',
   async run(soak) {
     const repo = shadowRepo({ grace_seconds: 0.2 });
+    // Every process of ours by pid: 4 watchers (replaced when killed) and the drain each of 4 loops runs.
+    const procs = new Map<number, { child: ChildProcess; done: Promise<RunResult>; watcher: boolean }>();
+    const startWatcher = async () => {
+      const child = startCli(repo, ['watch', '--poll', '50']);
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      procs.set(child.pid as number, { child, done: finished(child), watcher: true });
+      // Ready (its signal handlers installed) before anything is asked of it.
+      await waitUntil(() => stderr.includes('event=watch_started'), 'watch to start');
+    };
+    let stop = false;
+    // Watchers started in place of killed ones: each is awaited before the watchers are stopped (a
+    // SIGTERM before its handlers are installed would kill it, not stop it).
+    const replacements: Promise<void>[] = [];
     try {
-      const seconds = soak ? 60 : 6;
-      const watchers = [0, 1, 2, 3].map(() => startCli(repo, ['watch', '--poll', '50']));
-      const watcherDone = watchers.map((w) => finished(w));
-      let stop = false;
+      const rounds = soak ? 60 : 3;
+      await Promise.all([0, 1, 2, 3].map(() => startWatcher()));
       const drainers = [0, 1, 2, 3].map(async () => {
         while (!stop) {
-          const r = await runCli(repo, ['drain']);
-          if (r.code !== 0) throw new Error(`drain exited ${r.code}: ${r.stderr}`);
+          const child = startCli(repo, ['drain']);
+          const done = finished(child);
+          procs.set(child.pid as number, { child, done, watcher: false });
+          const r = await done;
+          procs.delete(child.pid as number);
+          if (r.code !== 0 && r.signal !== 'SIGKILL') throw new Error(`drain exited ${r.code ?? r.signal}: ${r.stderr}`);
+          await sleep(50); // contention without back-to-back process starts
         }
       });
       const expected: string[] = [];
-      const deadline = Date.now() + seconds * 1000;
-      const random = prng(0xc0ffee);
-      for (let r = 0; Date.now() < deadline; r++) {
-        const round = roundOfCandidates(r, 2);
+      let kills = 0;
+      for (let r = 0; r < rounds; r++) {
+        const round = roundOfCandidates(r, 3);
         appendLines(repo, round.lines);
         expected.push(...round.keys);
-        // Bursts, and every fourth round a pause well past the grace window, so the lease changes hands.
-        await sleep(r % 4 === 3 ? 700 : Math.floor(random() * 40));
+        // Forced, not hoped for: whichever process takes the lease for this round's events is killed
+        // (-9) in its tenure, so another one must take it over (a dead owner) to decide them.
+        await waitUntil(() => {
+          const pid = holderPid(repo);
+          const p = pid === null ? undefined : procs.get(pid);
+          if (!p) return false;
+          p.child.kill('SIGKILL');
+          procs.delete(pid as number);
+          kills += 1;
+          if (p.watcher) {
+            const started = startWatcher();
+            started.catch(() => undefined); // reported by the Promise.all below, not as unhandled
+            replacements.push(started);
+          }
+          return true;
+        }, 'a holder to kill');
+        const want = new Set(expected);
+        await waitUntil(() => [...want].every((k) => readOutcomes(repo.paths).outcomes.some((o) => `${o.slug} ${o.branch} ${o.sha}` === k)), 'the round decided by another holder');
       }
       stop = true;
       await Promise.all(drainers);
-      for (const w of watchers) w.kill('SIGTERM');
-      const exits = await Promise.all(watcherDone);
-      for (const e of exits) if (e.code !== 0) throw new Error(`watch exited ${e.code ?? e.signal}: ${e.stderr.slice(-2000)}`);
+      await Promise.all(replacements);
+      const watchers = [...procs.values()].filter((p) => p.watcher);
+      for (const w of watchers) w.child.kill('SIGTERM');
+      const exits = await Promise.all(watchers.map((w) => w.done));
+      for (const e of exits) if (e.code !== 0 && e.signal !== 'SIGKILL') throw new Error(`watch exited ${e.code ?? e.signal}: ${e.stderr.slice(-2000)}`);
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
       assertExactlyOnce(ledger(repo.paths), expected);
-      // Every acquisition increments the epoch: a final epoch above 1 means the lease changed hands.
-      const lease = readJson(repo.paths.lease, validators.lease);
-      if (!lease || lease.epoch < 2) throw new Error('contention never changed holders: the scenario proved nothing');
+      const lease = readLeaseFile(repo.paths);
+      // Each round's events were decided after its holder was killed: by a takeover, at a new epoch.
+      if (kills !== rounds || !lease || lease.epoch < kills + 1) throw new Error(`${kills} holders killed in ${rounds} rounds, last epoch ${lease?.epoch}: each kill must have forced a takeover`);
+    } finally {
+      stop = true;
+      for (const p of procs.values()) p.child.kill('SIGKILL');
+      repo.remove();
+    }
+  },
+};
+
+/**
+ * A holder paused (SIGSTOP) in the middle of a drain, past its lease: another process takes over and
+ * decides the rest; then the paused one resumes, with whatever write it was about to make. It must
+ * land nowhere that counts: exactly one outcome per candidate.
+ */
+const pausedExHolder: Scenario = {
+  name: 'a holder paused past its lease (SIGSTOP) while another takes over, then resumed: no second outcome',
+  async run(soak) {
+    const repo = shadowRepo({ lease: { ttl_seconds: 1, renew_every_seconds: 0.2 } });
+    try {
+      const expected: string[] = [];
+      for (let r = 0; r < (soak ? 10 : 1); r++) {
+        const batch = Array.from({ length: 150 }, (_, i) => r * 150 + i);
+        appendLines(repo, batch.flatMap((n) => candidateEvents(`p-${n}`, `agent/p-${n}`, fakeSha(50_000 + n), n)));
+        expected.push(...batch.map((n) => `p-${n} agent/p-${n} ${fakeSha(50_000 + n)}`));
+        const ex = startCli(repo, ['drain']);
+        const exDone = finished(ex);
+        const already = readOutcomes(repo.paths).outcomes.length;
+        await waitUntil(() => readOutcomes(repo.paths).outcomes.length >= already + 5 + r, 'the holder to start deciding');
+        ex.kill('SIGSTOP');
+        // Past its TTL (and past the mutex's stale time, should it be paused inside the mutex).
+        await sleep(1500);
+        let took = await runCli(repo, ['drain', '--json']);
+        for (let i = 0; i < 20 && (JSON.parse(took.stdout) as { status: string }).status === 'lease_busy'; i++) {
+          await sleep(600);
+          took = await runCli(repo, ['drain', '--json']);
+        }
+        if (took.code !== 0 || !/lease_takeover/.test(took.stderr)) throw new Error(`no takeover of the paused holder: ${took.stderr.slice(-1500)}`);
+        ex.kill('SIGCONT');
+        const resumed = await exDone;
+        if (resumed.code !== 0 || !/event=lease_lost/.test(resumed.stderr)) throw new Error(`the resumed ex-holder did not stop on its lost lease (exit ${resumed.code}): ${resumed.stderr.slice(-1500)}`);
+      }
+      await drainToEnd(repo);
+      assertStateWhole(repo.paths);
+      assertExactlyOnce(ledger(repo.paths), expected);
     } finally {
       repo.remove();
     }
   },
 };
+
+/** A crash in the middle of a ledger append leaves a torn last line: the next holder finishes the file, nothing is glued or lost. */
+const tornLedgerTail: Scenario = {
+  name: 'torn ledger and quarantine tails (a crash mid-append): repaired, never glued to the next record',
+  async run() {
+    const repo = shadowRepo();
+    try {
+      appendLines(repo, [...candidateEvents('t-1', 'agent/t-1', fakeSha(1), 1), 'bad line']);
+      await drainToEnd(repo);
+      const whole = readFileSync(repo.paths.outcomes, 'utf8');
+      // What a holder killed mid-append leaves: half a record, no newline, in both files.
+      appendFileSync(repo.paths.outcomes, whole.slice(0, 60));
+      appendFileSync(repo.paths.rejected, '{"offset":1,"li');
+      appendLines(repo, [...candidateEvents('t-2', 'agent/t-2', fakeSha(2), 2), 'another bad line']);
+      const r = await runCli(repo, ['drain']);
+      if (r.code !== 0 || (r.stderr.match(/event=torn_tail_repaired/g) ?? []).length !== 2) throw new Error(`torn tails not repaired: ${r.stderr}`);
+      assertStateWhole(repo.paths);
+      assertExactlyOnce(ledger(repo.paths), ['t-1 agent/t-1 ' + fakeSha(1), 't-2 agent/t-2 ' + fakeSha(2)]);
+      if (readLines(repo.paths.rejected).length !== 2) throw new Error('a quarantined line was lost or doubled');
+    } finally {
+      repo.remove();
+    }
+  },
+};
+
+/** Write kinds a drain makes, each killed at its first occurrence in the fast form; every write in the soak. */
+const CHILD = fileURLToPath(new URL('./crash-child.js', import.meta.url));
+
+const killAtEveryWrite: Scenario = {
+  name: 'kill -9 before each write of a drain (and of the taker after it): every candidate ends with exactly one outcome',
+  async run(soak) {
+    const template = shadowRepo({ lease: { ttl_seconds: 3600, renew_every_seconds: 600 } });
+    const copies: string[] = [];
+    try {
+      appendLines(template, candidateEvents('k-1', 'agent/k-1', fakeSha(1), 1));
+      await drainToEnd(template);
+      appendLines(template, [
+        ...[2, 3, 4].flatMap((n) => candidateEvents(`k-${n}`, `agent/k-${n}`, fakeSha(n), n)),
+        'not json',
+        // k-1 again, newer: its old candidate was decided, the new one is queued and decided.
+        ...candidateEvents('k-1', 'agent/k-1-v2', fakeSha(11), 50).slice(1),
+      ]);
+      const expected = [1, 2, 3, 4].map((n) => `k-${n} agent/k-${n} ${fakeSha(n)}`).concat([`k-1 agent/k-1-v2 ${fakeSha(11)}`]);
+      const copy = (name: string) => {
+        const dir = join(template.dir, '..', `${template.dir.split('/').at(-1)}-${name}`);
+        cpSync(template.dir, dir, { recursive: true });
+        copies.push(dir);
+        return { dir, paths: statePaths(join(dir, '.git', 'shadow-integrator')), remove: () => rmSync(dir, { recursive: true, force: true }) };
+      };
+      const run = (dir: string, killAt: number) => spawnSync(process.execPath, [CHILD, dir, String(killAt)], { encoding: 'utf8' });
+      const counting = copy('count');
+      const counted = run(counting.dir, 0);
+      if (counted.status !== 0) throw new Error(counted.stderr);
+      const kinds = (JSON.parse(counted.stdout.trim().split('\n').at(-1) as string) as { writes: string[] }).writes;
+      assertExactlyOnce(ledger(counting.paths), expected);
+      const points = soak ? kinds.map((_, i) => i + 1) : [...new Set(kinds)].map((k) => kinds.indexOf(k) + 1).concat(kinds.length);
+      for (const n of points) {
+        const c = copy(`kill-${n}`);
+        const killed = run(c.dir, n);
+        if (killed.signal !== 'SIGKILL') throw new Error(`write ${n} (${kinds[n - 1]}): not killed: ${killed.stdout}${killed.stderr}`);
+        assertStateWhole(c.paths);
+        // The taker is killed before each of its own first writes too (its seal, its new journal, its recovery).
+        for (let m = 1; m <= (soak ? 8 : n === 1 ? 3 : 0); m++) {
+          const again = run(c.dir, m);
+          if (again.signal !== 'SIGKILL') break;
+          assertStateWhole(c.paths);
+        }
+        // The next holder, in this process (what it does is what matters, not how it starts).
+        for (let i = 0; i < 3 && (await drain(loadConfig({ cwd: c.dir }), testContext({ cwd: c.dir }), { engine: recordingEngine().engine })).status !== 'idle'; i++);
+        assertStateWhole(c.paths);
+        assertExactlyOnce(ledger(c.paths), expected);
+        if (readLines(c.paths.rejected).length !== 1) throw new Error(`write ${n}: the bad line was quarantined ${readLines(c.paths.rejected).length} times`);
+        c.remove();
+      }
+    } finally {
+      for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+      template.remove();
+    }
+  },
+};
+
+async function waitUntil(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
 
 const badInput: Scenario = {
   name: 'bad input corpus: every bad line quarantined with its reason, no valid event lost',
@@ -142,7 +316,8 @@ const badInput: Scenario = {
         { line: '{"type":"merge_now","slug":"a"}', reason: 'unknown_type' },
         { line: '[1,2,3]', reason: 'not_an_object' },
         { line: 'null', reason: 'not_an_object' },
-        { line: '', reason: 'invalid_json' },
+        // Passes the date-time format, but Date cannot use it: quarantined before it can poison the state.
+        { line: JSON.stringify({ type: 'finalize_ready', slug: 'leap', branch: 'agent/leap', sha: fakeSha(3), worker_session_id: 'w', orchestrator_session_id: 'o', ready_at: '2016-12-31T23:59:60Z' }), reason: 'schema' },
         { line: JSON.stringify({ type: 'finalize_ready', slug: 'a', branch: '--upload-pack=touch pwned', sha: fakeSha(1), worker_session_id: 'w', orchestrator_session_id: 'o', ready_at: '2026-01-01T00:00:00Z' }), reason: 'schema' },
         { line: JSON.stringify({ type: 'finalize_ready', slug: '-rf', branch: 'ok', sha: '--output=/tmp/pwned', worker_session_id: 'w', orchestrator_session_id: 'o', ready_at: '2026-01-01T00:00:00Z' }), reason: 'schema' },
         { line: JSON.stringify({ type: 'review_approved', slug: 'a', approved_at: 'yesterday', review_round: 1, reviewer_session_id: 'r' }), reason: 'schema' },
@@ -156,6 +331,8 @@ const badInput: Scenario = {
         if (okLines[i]) lines.push(okLines[i]);
       });
       lines.push(...okLines.slice(bad.length));
+      // Blank lines (an append that started a fresh line after a torn one leaves one) are no events and no errors.
+      lines.push('', '  \r');
       appendLines(repo, lines);
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
@@ -216,9 +393,62 @@ const logReplacedWhileWatching: Scenario = {
   },
 };
 
+/**
+ * logrotate's way (rename, then a fresh file) applied to readiness.jsonl, outcomes.jsonl and
+ * rejected.jsonl while `watch` runs, with a producer that opened the log before the rotation and
+ * writes after it: nothing lost, nothing read twice, and the readers see the rotated ledger too.
+ */
+const rotatedUnderWatch: Scenario = {
+  name: 'logs rotated (rename + a fresh file) while watch runs: nothing lost, nothing twice',
+  async run(soak) {
+    const repo = shadowRepo({ grace_seconds: 0 });
+    const watcher = startCli(repo, ['watch', '--poll', '50']);
+    const done = finished(watcher);
+    try {
+      const batch = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => candidateEvents(`r-${from + i}`, `a/r-${from + i}`, fakeSha(from + i), from + i)).flat();
+      const rounds = soak ? 20 : 2;
+      let n = 0;
+      let bad = 0;
+      for (let round = 0; round < rounds; round++) {
+        appendLines(repo, [...batch(n, n + 3), `bad line ${bad++}`]);
+        n += 3;
+        await waitForOutcomes(repo, n);
+        // A producer that opened the log before the rotation (its line lands in the rotated file).
+        const early = openSync(repo.paths.readiness, 'a');
+        for (const log of [repo.paths.readiness, repo.paths.outcomes, repo.paths.rejected]) {
+          for (let k = 40; k >= 1; k--) if (existsSync(`${log}.${k}`)) renameSync(`${log}.${k}`, `${log}.${k + 1}`);
+          renameSync(log, `${log}.1`);
+          writeFileSync(log, '', { mode: 0o600 });
+        }
+        writeSync(early, `${batch(n, n + 2).join('\n')}\n`);
+        closeSync(early);
+        n += 2;
+        appendLines(repo, [...batch(n, n + 3), `bad line ${bad++}`]);
+        n += 3;
+        await waitForOutcomes(repo, n);
+      }
+      watcher.kill('SIGTERM');
+      const exit = await done;
+      if (exit.code !== 0) throw new Error(`watch exited ${exit.code}: ${exit.stderr.slice(-2000)}`);
+      await drainToEnd(repo);
+      assertStateWhole(repo.paths);
+      assertExactlyOnce(ledger(repo.paths), Array.from({ length: n }, (_, k) => `r-${k} a/r-${k} ${fakeSha(k)}`));
+      const quarantined: string[] = [];
+      forEachRejected(repo.paths, (r) => quarantined.push(r.raw));
+      if (JSON.stringify(quarantined.sort()) !== JSON.stringify(Array.from({ length: bad }, (_, k) => `bad line ${k}`).sort())) throw new Error(`quarantine across rotations: ${JSON.stringify(quarantined)}`);
+      // The reports read the rotated ledger too.
+      const listed = await runCli(repo, ['outcomes', '--json']);
+      if (listed.stdout.trim().split('\n').length !== n) throw new Error(`outcomes --json listed ${listed.stdout.trim().split('\n').length} of ${n}`);
+    } finally {
+      watcher.kill('SIGKILL');
+      repo.remove();
+    }
+  },
+};
+
 async function waitForOutcomes(repo: Repo, n: number): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    if (readOutcomes(repo.paths.outcomes).outcomes.length >= n) return;
+    if (readOutcomes(repo.paths).outcomes.length >= n) return;
     await sleep(25);
   }
   throw new Error(`timed out waiting for ${n} outcomes`);
@@ -287,4 +517,4 @@ const unusableStateDir: Scenario = {
 
 export { SkipScenario } from '../support/index.js';
 
-export const scenarios: Scenario[] = [badInput, crashInjection, logReplacedWhileWatching, unusableStateDir, leaseContention];
+export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, rotatedUnderWatch, unusableStateDir, leaseContention, pausedExHolder];

@@ -12,7 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture, type ScenarioBranch } from '../../fixtures/repo.js';
 import { diffSnapshots, snapshotRepo } from '../../fixtures/snapshot.js';
 import type { Outcome } from '../../src/contract/types.generated.js';
-import { appendOutcomes, readOutcomes } from '../../src/ledger/ledger.js';
+import { readOutcomes } from '../../src/ledger/ledger.js';
+import { appendRecords } from '../../src/store/jsonl.js';
 import { wilson95, type ParityCandidate, type ParityReport } from '../../src/report/parity.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { appendEvents, approved, at, cli, cliJson, finalized, gitSpy, pushed, readyEvents, tempDirsRemovedAfter, writeShadowConfig } from '../support/index.js';
@@ -81,7 +82,7 @@ describe('parity', { timeout: 120_000 }, () => {
     // …and blocks `overstrict` (say a check failed): written directly, validated by the outcome schema.
     const mainSha = onMain('rev-parse', 'refs/remotes/origin/main');
     const blocked: Outcome = {
-      ...(readOutcomes(paths.outcomes).outcomes.find((o) => o.slug === 'clean') as Outcome),
+      ...(readOutcomes(paths).outcomes.find((o) => o.slug === 'clean') as Outcome),
       outcome: 'would_block',
       slug: 'overstrict',
       branch: c.overstrict.branch,
@@ -92,7 +93,7 @@ describe('parity', { timeout: 120_000 }, () => {
       merged_tree: null,
       message: 'unit tests failed',
     };
-    appendOutcomes(paths.outcomes, [blocked]);
+    appendRecords(paths.outcomes, [blocked]);
 
     // The live integrator lands them.
     mergeNoFf('clean'); // exactly what the shadow merged: its recorded tree answers
@@ -174,9 +175,9 @@ describe('parity', { timeout: 120_000 }, () => {
     assert.match(unsafe.stdout, /gate +FAILED \(min 10\.0%\): 3 unsafe-permissive mismatch\(es\)/, 'the report is printed before the exit');
 
     // The same decisions without the unsafe ones: agreement 4/5 with one over-strict.
-    const ledger = readOutcomes(paths.outcomes).outcomes.filter((o) => !['evil', 'reverted', 'undone'].includes(o.slug));
+    const ledger = readOutcomes(paths).outcomes.filter((o) => !['evil', 'reverted', 'undone'].includes(o.slug));
     const stateDir = tempDir().dir;
-    appendOutcomes(statePaths(stateDir).outcomes, ledger);
+    appendRecords(statePaths(stateDir).outcomes, ledger);
     const run = (min: string) => cli(fx.clone, ['--state-dir', stateDir, 'parity', '--json', '--min-agreement', min]);
     const below = await run('0.9');
     assert.equal(below.code, 3);

@@ -62,11 +62,11 @@ describe('status, explain, outcomes', { timeout: 120_000 }, () => {
     // A holder (this process) ingests two more ready candidates and keeps them queued, lease held.
     appendEvents(paths.readiness, [...ready(s.clean2, 7), ...ready(s.conflict_add_add, 6)]);
     appendFileSync(paths.readiness, '{"type":"finalize_ready","slug":"waiting"\n');
-    const acq = await acquireLease(paths, selfOwner('test-holder'), clock.now(), 300);
+    const acq = await acquireLease(paths, selfOwner('test-holder'), clock.now, 300);
     assert.ok(acq.acquired);
-    const session = await HolderSession.open({ paths, config: loadConfig({ cwd: fx.clone }).config, ctx, held: acq.held, evaluate: () => Promise.reject(new Error('not evaluated here')) });
+    const session = await HolderSession.open({ paths, config: loadConfig({ cwd: fx.clone }).config, ctx, held: acq.held });
     await session.ingest();
-    await session.checkpoint();
+    await session.endRound();
 
     // Not ingested yet: a tie on ready_at, one that arrives older, and a duplicate line.
     const checkpointed = sizeOf(paths.readiness);
@@ -102,7 +102,7 @@ describe('status, explain, outcomes', { timeout: 120_000 }, () => {
     assert.deepEqual([st.ingestion.lag_lines, st.ingestion.lag_bytes, st.ingestion.restarted], [4, notIngestedBytes, null]);
     assert.equal(st.rejected, 1);
     assert.equal(st.waiting, 1, 'the waiting slug');
-    const ledger = readOutcomes(paths.outcomes).outcomes;
+    const ledger = readOutcomes(paths).outcomes;
     assert.deepEqual(st.last_outcome, ledger.at(-1));
   });
 
@@ -215,7 +215,7 @@ describe('status, explain, outcomes', { timeout: 120_000 }, () => {
     const rows = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as Outcome);
     assert.equal(rows.length, 4);
     for (const o of rows) assert.ok(validators.outcome(o), JSON.stringify(o));
-    assert.deepEqual(rows, readOutcomes(paths.outcomes).outcomes);
+    assert.deepEqual(rows, readOutcomes(paths).outcomes);
     const slugs = async (args: string[]) => (await report(['outcomes', '--json', ...args])).stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Outcome).slug);
     assert.deepEqual(await slugs(['--outcome', 'would_block']), ['conflict-content']);
     assert.deepEqual(await slugs(['--slug', 'superseded']), ['superseded', 'superseded']);

@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, test } from 'node:test';
-import type { Outcome, QueueFile, StatusReport } from '../../src/contract/types.generated.js';
-import { appendOutcomes } from '../../src/ledger/ledger.js';
+import type { Outcome, QueueItem, StatusReport } from '../../src/contract/types.generated.js';
 import { acquireLease } from '../../src/runtime/lease-store.js';
-import { writeJsonAtomic } from '../../src/store/atomic-json.js';
-import { appendEvents, candidate, candidateEvents, cli, cliJson, clonedRepo, holdLease, shaOf, tempReposRemovedAfter, writeShadowConfig } from '../support/index.js';
+import { appendEvents, appendLedger, candidate, candidateEvents, cli, cliJson, clonedRepo, holdLease, shaOf, tempReposRemovedAfter, writeQueueJournal, writeShadowConfig } from '../support/index.js';
 
 const repo = tempReposRemovedAfter();
 
@@ -57,17 +55,17 @@ describe('warnings', () => {
     const r = repo();
     const missing = 'refs/remotes/origin/main does not exist: cannot evaluate against canonical main';
     const codes = async () => (await cliJson<StatusReport>(r.dir, ['status'])).warnings.map((w) => w.code);
-    appendOutcomes(r.paths.outcomes, [outcome(1, { outcome: 'would_integrate', reasons: [] }), outcome(2, { message: missing }), outcome(3, { message: missing })]);
+    appendLedger(r.paths, [outcome(1, { outcome: 'would_integrate', reasons: [] }), outcome(2, { message: missing }), outcome(3, { message: missing })]);
     assert.deepEqual(await codes(), ['main_ref_missing'], 'a decision that did not fail is among the recent ones');
-    appendOutcomes(r.paths.outcomes, [4, 5, 6].map((n) => outcome(n, { message: missing })));
+    appendLedger(r.paths, [4, 5, 6].map((n) => outcome(n, { message: missing })));
     const st = await cliJson<StatusReport>(r.dir, ['status']);
     assert.deepEqual(st.warnings.map((w) => w.code), ['main_ref_missing', 'same_git_error']);
     assert.equal(st.warnings[1]?.message, `the last 5 decisions all blocked with the same git error, so the cause is likely the setup, not the candidates: ${missing}`);
-    appendOutcomes(r.paths.outcomes, [7, 8, 9, 10, 11].map((n) => outcome(n, { message: `${shaOf(n)} is not a commit in this repository (not fetched yet?)` })));
+    appendLedger(r.paths, [7, 8, 9, 10, 11].map((n) => outcome(n, { message: `${shaOf(n)} is not a commit in this repository (not fetched yet?)` })));
     const shas = await cliJson<StatusReport>(r.dir, ['status']);
     assert.match(shas.warnings.at(-1)?.message ?? '', /^the last 5 decisions all blocked with the same git error.*: 0{39}b is not a commit/);
     // A different failure among them: no warning.
-    appendOutcomes(r.paths.outcomes, [outcome(12, { reasons: ['merge_conflict'], message: 'CONFLICT (content)' })]);
+    appendLedger(r.paths, [outcome(12, { reasons: ['merge_conflict'], message: 'CONFLICT (content)' })]);
     assert.deepEqual(await codes(), ['main_ref_missing']);
   });
 });
@@ -81,7 +79,7 @@ describe('the queue and the log at a glance', () => {
     assert.equal(before.ingestion.lag_lines, 9, 'nothing ingested');
     // A holder ingested the first two candidates (their finalize_ready are lines 2 and 5) and queued them.
     const offsets = lineOffsets(r.paths.readiness);
-    writeQueue(r.paths.queue, [queueItem(1, offsets[1] as number, 'in_progress'), queueItem(2, offsets[4] as number, 'queued')]);
+    writeQueueJournal(r.paths, [queueItem(1, offsets[1] as number, 'in_progress'), queueItem(2, offsets[4] as number, 'queued')]);
     await holdLease(r.paths, new Date(), 'holder');
     const st = await cliJson<StatusReport>(r.dir, ['status']);
     assert.equal(st.ingestion.lag_lines, 4, "lines 6–9 (the second candidate's push, the third candidate)");
@@ -92,9 +90,9 @@ describe('the queue and the log at a glance', () => {
   test('an in-progress item whose holder is gone (its process on this host ended) is shown as such', async () => {
     const r = repo();
     appendEvents(r.paths.readiness, candidateEvents(1));
-    writeQueue(r.paths.queue, [queueItem(1, lineOffsets(r.paths.readiness)[1] as number, 'in_progress')]);
+    writeQueueJournal(r.paths, [queueItem(1, lineOffsets(r.paths.readiness)[1] as number, 'in_progress')]);
     const gone = spawnSync(process.execPath, ['-e', '0']).pid;
-    const acq = await acquireLease(r.paths, { host: hostname(), pid: gone, run_id: 'gone' }, new Date(), 300);
+    const acq = await acquireLease(r.paths, { host: hostname(), pid: gone, run_id: 'gone' }, () => new Date(), 300);
     assert.ok(acq.acquired);
     const st = await cliJson<StatusReport>(r.dir, ['status']);
     assert.deepEqual(st.queue.map((q) => [q.status, q.holder_alive]), [['in_progress', false]]);
@@ -110,10 +108,6 @@ function lineOffsets(file: string): number[] {
   return offsets;
 }
 
-function queueItem(n: number, logOffset: number, status: 'queued' | 'in_progress'): QueueFile['items'][number] {
+function queueItem(n: number, logOffset: number, status: 'queued' | 'in_progress'): QueueItem {
   return { ...candidate(n), status, ready_at: '2026-01-01T00:00:00Z', log_offset: logOffset, enqueued_at: new Date().toISOString(), transitions: [] };
-}
-
-function writeQueue(file: string, items: QueueFile['items']): void {
-  writeJsonAtomic(file, { schema_version: 1, updated_at: new Date().toISOString(), items } satisfies QueueFile);
 }

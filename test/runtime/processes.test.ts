@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { after, describe, test } from 'node:test';
 import type { LeaseFile } from '../../src/contract/types.generated.js';
 import { validators } from '../../src/contract/validate.js';
 import { readJson, writeJsonAtomic } from '../../src/store/atomic-json.js';
-import { readCheckpoint, readQueue } from '../../src/runtime/session.js';
+import { readCheckpointFile, readQueue } from '../../src/store/readers.js';
 import {
   appendEvents,
   assertEpochsContiguous,
@@ -54,7 +54,7 @@ function foreignLease(r: TempRepo, host: string, pid: number, epoch: number, exp
     expires_at: new Date(now + expiresInMs).toISOString(),
     released_at: null,
   };
-  writeJsonAtomic(r.paths.lease, lease);
+  writeJsonAtomic(r.paths.lease, lease, validators.lease);
   return lease;
 }
 
@@ -100,7 +100,7 @@ describe('taking the lease over', () => {
     assert.match(res.stderr, /event=lease_busy holder="other-host:4242 \(run foreign-run\)" epoch=5/);
     assert.equal(readFileSync(r.paths.lease, 'utf8'), leaseBefore);
     assert.equal(existsSync(r.paths.outcomes), false);
-    assert.equal(existsSync(r.paths.queue), false);
+    assert.deepEqual(readdirSync(r.paths.dir).filter((f) => f.startsWith('journal.')), [], 'no journal: nothing was queued');
   });
 });
 
@@ -135,9 +135,9 @@ describe('one tenure', () => {
     assert.equal(res.code, 0, res.stderr);
     const lease = readJson(r.paths.lease, validators.lease);
     assert.notEqual(lease?.released_at, null);
-    const cp = readCheckpoint(r.paths);
-    assert.equal(cp?.log.offset, statSync(r.paths.readiness).size);
-    assert.equal(cp.last_epoch, lease?.epoch);
+    const cp = readCheckpointFile(r.paths);
+    assert.equal(cp?.round.log.offset, statSync(r.paths.readiness).size);
+    assert.equal(cp.round.epoch, lease?.epoch);
     assert.match(res.stderr, /event=lease_released/);
     assert.match(res.stderr, /event=shutdown tenures=1 decided=1/);
   });
@@ -183,7 +183,7 @@ describe('one tenure', () => {
     const outcomes = ledger(r.paths);
     assertExactlyOnce(outcomes, Array.from({ length: N }, (_, i) => key(i + 1)));
     assertEpochsContiguous(outcomes);
-    assert.deepEqual(readQueue(r.paths).list(), []);
-    assert.equal(readCheckpoint(r.paths)?.log.offset, statSync(r.paths.readiness).size);
+    assert.deepEqual(readQueue(r.paths), []);
+    assert.equal(readCheckpointFile(r.paths)?.round.log.offset, statSync(r.paths.readiness).size);
   });
 });

@@ -2,10 +2,14 @@
 import assert from 'node:assert/strict';
 import type { Outcome } from '../../src/contract/types.generated.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
+import { appendRecords } from '../../src/store/jsonl.js';
 import type { StatePaths } from '../../src/store/paths.js';
 import { keyOf } from './events.js';
 
-export const ledger = (paths: StatePaths): Outcome[] => readOutcomes(paths.outcomes).outcomes;
+export const ledger = (paths: StatePaths): Outcome[] => readOutcomes(paths).outcomes;
+
+/** Outcomes appended to the ledger as if a holder had decided them (no lease, no validation). */
+export const appendLedger = (paths: StatePaths, outcomes: readonly Outcome[]): number => appendRecords(paths.outcomes, outcomes);
 
 /** Each epoch's outcomes form one contiguous block, and epochs only grow: never two holders at once. */
 export function assertEpochsContiguous(outcomes: readonly Outcome[]): void {

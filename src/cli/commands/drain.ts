@@ -1,13 +1,12 @@
 /** `drain`: one shot, for hooks and cron. */
 import { drain as drainOnce, type DrainReport } from '../../runtime/drain.js';
-import { engineEvaluator } from '../../runtime/evaluator.js';
+import { engineFactory } from '../../runtime/evaluator.js';
 import type { Call, Output } from '../command.js';
 
 export async function drain(call: Call<{ grace: number; json?: boolean }>): Promise<Output> {
   const { ctx, opts } = call;
   const l = await call.config();
-  const evaluate = engineEvaluator(l, ctx);
-  const r = await call.untilStopped((signal) => drainOnce(l, ctx, { evaluate, graceSeconds: opts.grace, signal })).finally(() => evaluate.close());
+  const r = await call.untilStopped((signal) => drainOnce(l, ctx, { engine: engineFactory(l, ctx), graceSeconds: opts.grace, signal }));
   return { json: r, text: () => describeDrain(r) };
 }
 

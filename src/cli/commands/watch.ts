@@ -10,7 +10,7 @@ import { createLogger, type Context, type LogFields, type Logger } from '../../c
 import type { Owner } from '../../contract/types.generated.js';
 import { ago, shortDuration, status as readStatus, type StateStatus } from '../../report/status.js';
 import { watch as follow } from '../../runtime/drain.js';
-import { engineEvaluator } from '../../runtime/evaluator.js';
+import { engineFactory } from '../../runtime/evaluator.js';
 import type { Call } from '../command.js';
 import { LiveLine } from '../live-line.js';
 
@@ -77,7 +77,6 @@ export async function watch(call: Call<{ poll: number; heartbeat: number }>): Pr
   const wctx: Context = { ...ctx, logger: observed(ctx, activity, live, globals.logLevel) };
   const refresh = live ? io.timers.setInterval(() => live.refresh(), 1000) : null;
   live?.refresh();
-  const evaluate = engineEvaluator(l, wctx, { checkHeartbeatMs: opts.heartbeat * 1000 });
   try {
     const r = await call.untilStopped((signal) => {
       signal.addEventListener('abort', () => {
@@ -85,8 +84,8 @@ export async function watch(call: Call<{ poll: number; heartbeat: number }>): Pr
         if (live) live.log(`shadow-integrator: ${said}`);
         else wctx.logger.log('info', 'stop_requested', { finishing: activity.check?.slug, note: said });
       });
-      return follow(l, wctx, { evaluate, signal, pollMs: opts.poll });
-    }).finally(() => evaluate.close());
+      return follow(l, wctx, { engine: engineFactory(l, wctx, { checkHeartbeatMs: opts.heartbeat * 1000 }), signal, pollMs: opts.poll });
+    });
     if (r.status === 'mode_off') {
       live?.close();
       ctx.stdout(r.message ?? '');

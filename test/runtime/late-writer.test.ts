@@ -1,0 +1,128 @@
+/**
+ * A holder that lost its lease can never cause a second outcome, whatever it writes late. Forced,
+ * deterministically, in process: the old holder is paused (an injected hook, no sleep) exactly
+ * between its fenced check and its write, while another holder takes the lease over and decides
+ * the same candidates; then it resumes and makes the write it was about to make. Also: an older
+ * queue state put back after a drain (the ledger is the authority), and logrotate renaming the
+ * ledger under the paused holder.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { drain, type DrainReport } from '../../src/runtime/drain.js';
+import type { SessionHooks } from '../../src/runtime/session.js';
+import { readCheckpointFile, readQueue, readState } from '../../src/store/readers.js';
+import { appendEvents, assertExactlyOnce, candidateEvents, fakeTimers, keyOf, candidate, ledger, recordingEngine, tempReposRemovedAfter, testContext } from '../support/index.js';
+
+const repo = tempReposRemovedAfter();
+const key = (n: number) => keyOf(candidate(n));
+const ctxAt = (cwd: string, offsetMs = 0) => testContext({ cwd, now: () => new Date(Date.now() + offsetMs), timers: fakeTimers() });
+
+/** A holder B, on a clock past A's lease: it takes the lease over and drains everything. */
+async function takeOver(dir: string, load: () => Parameters<typeof drain>[0]): Promise<DrainReport> {
+  const b = recordingEngine();
+  const report = await drain(load(), ctxAt(dir, 3_600_000), { engine: b.engine });
+  assert.equal(report.status, 'done', JSON.stringify(report));
+  return report;
+}
+
+describe('a holder paused between its check and its write, while another takes over', () => {
+  for (const where of ['outcome', 'journal', 'checkpoint'] as const) {
+    test(`paused before its ${where} write: the write it makes on resuming lands nowhere that counts; exactly one outcome each`, async () => {
+      const r = repo();
+      appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+      let paused = false;
+      let ledgerBefore = '';
+      const hooks: SessionHooks = {
+        beforeWrite: async (what) => {
+          // The first `where` write after a decision was made (for the journal: s1's terminal record).
+          if (paused || what !== where || (where !== 'outcome' && ledger(r.paths).length === 0)) return;
+          paused = true;
+          await takeOver(r.dir, () => r.load());
+          ledgerBefore = readFileSync(r.paths.outcomes, 'utf8');
+        },
+      };
+      const a = recordingEngine();
+      const ctx = ctxAt(r.dir);
+      const report = await drain(r.load(), ctx, { engine: a.engine, hooks });
+      assert.ok(paused, 'the pause happened');
+      assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+      assert.equal(readFileSync(r.paths.outcomes, 'utf8'), ledgerBefore, "nothing of A's landed in the live ledger after the takeover");
+      assertExactlyOnce(ledger(r.paths), [1, 2, 3].map(key));
+      assert.deepEqual(readQueue(r.paths), []);
+      assert.deepEqual(readState(r.paths).problems, []);
+      assert.equal(ctx.events('lease_lost').length, 1);
+      assert.equal(a.closed, a.opened, "A's engine was closed on the lost lease");
+    });
+  }
+
+  test('logrotate renames the ledger under the paused holder: its late write lands in a sealed copy, not in the rotated segment', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
+    let paused = false;
+    const hooks: SessionHooks = {
+      beforeWrite: async (what) => {
+        if (paused || what !== 'outcome') return;
+        paused = true;
+        // The fd A checked is renamed aside (a fresh file takes its place), then B takes over.
+        renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`);
+        await takeOver(r.dir, () => r.load());
+      },
+    };
+    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
+    assert.equal(report.status, 'lease_lost');
+    // Read across the rotated segment and the live file, as every ledger reader does.
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+    assert.ok(readdirSync(r.paths.dir).includes('outcomes.jsonl.1'));
+  });
+});
+
+describe('the ledger is the authority', () => {
+  test('an older queue state put back after a drain: nothing is decided or appended again (reconciled, with a log line)', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+    const saved = join(r.dir, 'saved');
+    let copied: string[] = [];
+    // A copy of the journal and the checkpoint while s1 is being evaluated (everything still queued).
+    const a = recordingEngine((item) => {
+      if (item.slug !== 's1') return;
+      copied = readdirSync(r.paths.dir).filter((f) => /^(journal\..*|checkpoint\.json)$/.test(f));
+      for (const f of copied) copyFileSync(join(r.paths.dir, f), `${saved}-${f}`);
+    });
+    assert.equal((await drain(r.load(), ctxAt(r.dir), { engine: a.engine })).status, 'done');
+    assert.equal(ledger(r.paths).length, 3);
+    // Put the older state back: its journal and checkpoint, the newer ones gone.
+    for (const f of readdirSync(r.paths.dir).filter((f) => /^(journal\..*|checkpoint\.json)$/.test(f))) rmSync(join(r.paths.dir, f));
+    for (const f of copied) copyFileSync(`${saved}-${f}`, join(r.paths.dir, f));
+    assert.equal(readQueue(r.paths).length, 3, 'the old queue says all three are still to do');
+
+    const b = recordingEngine();
+    const ctx = ctxAt(r.dir);
+    const again = await drain(r.load(), ctx, { engine: b.engine });
+    assert.equal(again.status, 'done', JSON.stringify(again));
+    assert.deepEqual(b.order, [], 'nothing evaluated again');
+    assertExactlyOnce(ledger(r.paths), [1, 2, 3].map(key));
+    assert.deepEqual(ctx.events('queue_reconciled').map((l) => l.fields.slug).sort(), ['s1', 's2', 's3']);
+    assert.deepEqual(readQueue(r.paths), []);
+    assert.equal(readCheckpointFile(r.paths)?.round.counts.would_integrate, 3, 'the counts are the ledger\'s');
+  });
+
+  test('the ledger sealed at a takeover keeps its whole lines; a torn tail left by the crashed holder is cut', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, candidateEvents(1));
+    assert.equal((await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine })).status, 'done');
+    const ino = statSync(r.paths.outcomes).ino;
+    // A holder that died mid-append (its lease still held, by a pid that does not exist here).
+    const { writeFileSync, appendFileSync } = await import('node:fs');
+    appendFileSync(r.paths.outcomes, '{"schema_version":2,"outcome":"would_integ');
+    writeFileSync(r.paths.lease, JSON.stringify({ ...JSON.parse(readFileSync(r.paths.lease, 'utf8')), released_at: null, epoch: 1, expires_at: new Date(Date.now() - 1000).toISOString() }));
+    appendEvents(r.paths.readiness, candidateEvents(2));
+    const ctx = ctxAt(r.dir);
+    assert.equal((await drain(r.load(), ctx, { engine: recordingEngine().engine })).status, 'done');
+    assert.notEqual(statSync(r.paths.outcomes).ino, ino, 'sealed: a new inode');
+    assert.equal(ctx.events('files_sealed').length, 1);
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+    assert.ok(readFileSync(r.paths.outcomes, 'utf8').split('\n').filter(Boolean).every((l) => JSON.parse(l) !== null), 'every line is JSON (jq reads it)');
+  });
+});
