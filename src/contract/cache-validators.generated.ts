@@ -5,7 +5,7 @@ import type { ParityCache } from './types.generated.js';
 import type { Validator } from './validate.js';
 import { formats } from './formats.js';
 
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity-cache.schema.json","title":"ParityCache","description":"cache/parity.json in the state directory: what `parity` learned from canonical main's history, so that the next run reads only the commits main gained since. Derived data: deleting it costs one full read of main's history, nothing else. A file that does not match this schema, or whose history does not hold together, is ignored and rebuilt. The history is keyed by the main commit it reached (`history.tip`); the answers about single commits (patch ids, clean merges) are keyed by those commits, which never change, and outlive a rewrite of main. Lists of object ids are kept as one string of concatenated ids (40 hex digits each, or 64 in a SHA-256 repository): git.git's 80,000 commits read back in milliseconds.","type":"object","additionalProperties":false,"required":["schema_version","history","patch_ids","inverse_patch_ids","clean_merges"],"properties":{"schema_version":{"const":1},"history":{"$ref":"#/$defs/History"},"patch_ids":{"description":"`git patch-id --stable` of a change, by the change: `<commit>` (against its first parent) or `<commit> <from>`; null when the change has no patch id (an empty diff).","$ref":"#/$defs/PatchIds"},"inverse_patch_ids":{"description":"The same for each change's inverse: the patch id a commit reverting it carries.","$ref":"#/$defs/PatchIds"},"clean_merges":{"description":"Merge commit → whether its tree is git's automatic merge of its two parents (no conflict, nothing changed by hand).","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"boolean"}}},"$defs":{"History":{"title":"ParityCacheHistory","description":"Main's history up to `tip`: its first-parent chain (root first), and for each chain commit its tree, its other parents, and the commits it brought into main besides itself (a merge's side branch). Every commit on main is in exactly one place: a chain commit, or brought by one.","type":"object","additionalProperties":false,"required":["tip","chain","trees","other_parents","brought","brought_merges","reverts"],"properties":{"tip":{"description":"The main commit this history reached: the last of `chain`.","$ref":"common.schema.json#/$defs/Sha"},"chain":{"description":"The first-parent chain from the root commit to `tip`.","$ref":"#/$defs/Ids"},"trees":{"description":"The tree of each chain commit, in chain order.","$ref":"#/$defs/Ids"},"other_parents":{"description":"Each chain commit's parents after the first (its first parent is the chain commit before it).","$ref":"#/$defs/IdLists"},"brought":{"description":"The commits with at most one parent that each chain commit brought in, in landing-walk order.","$ref":"#/$defs/IdLists"},"brought_merges":{"description":"The merge commits each chain commit brought in.","$ref":"#/$defs/IdLists"},"reverts":{"description":"Commit → the main commits whose message says \"This reverts commit <it>\", in the order they landed.","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}}},"Ids":{"title":"ParityCacheIds","description":"Object ids concatenated, all of one length (the length of `history.tip`); the reader checks the length.","type":"string","pattern":"^[0-9a-f]*$"},"IdLists":{"title":"ParityCacheIdLists","description":"One list of object ids per chain commit: `counts[i]` ids for the i-th, taken in order from `ids`.","type":"object","additionalProperties":false,"required":["ids","counts"],"properties":{"ids":{"$ref":"#/$defs/Ids"},"counts":{"type":"array","items":{"type":"integer","minimum":0}}}},"PatchIds":{"title":"ParityCachePatchIds","type":"object","propertyNames":{"pattern":"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},"additionalProperties":{"oneOf":[{"$ref":"common.schema.json#/$defs/Sha"},{"type":"null"}]}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity-cache.schema.json","title":"ParityCache","description":"cache/parity.json in the state directory: what `parity` learned from canonical main's history, so that the next run reads only the commits main gained since. Derived data: deleting it costs one full read of main's history, nothing else. A file that does not match this schema, or whose history does not hold together, is ignored and rebuilt. The history is keyed by the main commit it reached (`history.tip`); the answers about single commits (patch ids, clean merges, a side commit's parents) are keyed by those commits, which never change, and outlive a rewrite of main. Lists of object ids are kept as one string of concatenated ids (40 hex digits each, or 64 in a SHA-256 repository): git.git's 80,000 commits read back in milliseconds.","type":"object","additionalProperties":false,"required":["schema_version","history","patch_ids","inverse_patch_ids","clean_merges","side_parents"],"properties":{"schema_version":{"const":1},"history":{"$ref":"#/$defs/History"},"patch_ids":{"description":"`git patch-id --stable` of a change, by the change: `<commit>` (against its first parent) or `<commit> <from>`; null when the change has no patch id (an empty diff).","$ref":"#/$defs/PatchIds"},"inverse_patch_ids":{"description":"The same for each change's inverse: the patch id a commit reverting it carries.","$ref":"#/$defs/PatchIds"},"clean_merges":{"description":"Merge commit → whether its tree is git's automatic merge of its two parents (no conflict, nothing changed by hand).","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"boolean"}},"side_parents":{"description":"Commit of a merged side branch where a squash landed → its parents (the history keeps no side commit's parents).","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}},"$defs":{"History":{"title":"ParityCacheHistory","description":"Main's history up to `tip`: its first-parent chain (root first), and for each chain commit its tree, its other parents, and the commits it brought into main besides itself (a merge's side branch). Every commit on main is in exactly one place: a chain commit, or brought by one.","type":"object","additionalProperties":false,"required":["tip","chain","trees","other_parents","brought","brought_merges","reverts"],"properties":{"tip":{"description":"The main commit this history reached: the last of `chain`.","$ref":"common.schema.json#/$defs/Sha"},"chain":{"description":"The first-parent chain from the root commit to `tip`.","$ref":"#/$defs/Ids"},"trees":{"description":"The tree of each chain commit, in chain order.","$ref":"#/$defs/Ids"},"other_parents":{"description":"Each chain commit's parents after the first (its first parent is the chain commit before it).","$ref":"#/$defs/IdLists"},"brought":{"description":"The commits with at most one parent that each chain commit brought in, in landing-walk order.","$ref":"#/$defs/IdLists"},"brought_merges":{"description":"The merge commits each chain commit brought in.","$ref":"#/$defs/IdLists"},"reverts":{"description":"Commit → the main commits whose message says \"This reverts commit <it>\", in the order they landed.","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}}},"Ids":{"title":"ParityCacheIds","description":"Object ids concatenated, all of one length (the length of `history.tip`); the reader checks the length.","type":"string","pattern":"^[0-9a-f]*$"},"IdLists":{"title":"ParityCacheIdLists","description":"One list of object ids per chain commit: `counts[i]` ids for the i-th, taken in order from `ids`.","type":"object","additionalProperties":false,"required":["ids","counts"],"properties":{"ids":{"$ref":"#/$defs/Ids"},"counts":{"type":"array","items":{"type":"integer","minimum":0}}}},"PatchIds":{"title":"ParityCachePatchIds","type":"object","propertyNames":{"pattern":"^([0-9a-f]{40}|[0-9a-f]{64})( ([0-9a-f]{40}|[0-9a-f]{64}))?$"},"additionalProperties":{"oneOf":[{"$ref":"common.schema.json#/$defs/Sha"},{"type":"null"}]}}}};
 const schema34 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
 const schema32 = {"title":"ParityCacheHistory","description":"Main's history up to `tip`: its first-parent chain (root first), and for each chain commit its tree, its other parents, and the commits it brought into main besides itself (a merge's side branch). Every commit on main is in exactly one place: a chain commit, or brought by one.","type":"object","additionalProperties":false,"required":["tip","chain","trees","other_parents","brought","brought_merges","reverts"],"properties":{"tip":{"description":"The main commit this history reached: the last of `chain`.","$ref":"common.schema.json#/$defs/Sha"},"chain":{"description":"The first-parent chain from the root commit to `tip`.","$ref":"#/$defs/Ids"},"trees":{"description":"The tree of each chain commit, in chain order.","$ref":"#/$defs/Ids"},"other_parents":{"description":"Each chain commit's parents after the first (its first parent is the chain commit before it).","$ref":"#/$defs/IdLists"},"brought":{"description":"The commits with at most one parent that each chain commit brought in, in landing-walk order.","$ref":"#/$defs/IdLists"},"brought_merges":{"description":"The merge commits each chain commit brought in.","$ref":"#/$defs/IdLists"},"reverts":{"description":"Commit → the main commits whose message says \"This reverts commit <it>\", in the order they landed.","type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/Sha"},"additionalProperties":{"type":"array","items":{"$ref":"common.schema.json#/$defs/Sha"}}}}};
 const schema35 = {"title":"ParityCacheIds","description":"Object ids concatenated, all of one length (the length of `history.tip`); the reader checks the length.","type":"string","pattern":"^[0-9a-f]*$"};
@@ -629,9 +629,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((((key0 === "schema_version") || (key0 === "history")) || (key0 === "patch_ids")) || (key0 === "inverse_patch_ids")) || (key0 === "clean_merges"))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
+if(data.side_parents === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "side_parents"},message:"must have required property '"+"side_parents"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -640,16 +639,27 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data.schema_version !== undefined){
-let data0 = data.schema_version;
-if(1 !== data0){
-const err6 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema31.properties.schema_version,data:data0};
+for(const key0 in data){
+if(!((((((key0 === "schema_version") || (key0 === "history")) || (key0 === "patch_ids")) || (key0 === "inverse_patch_ids")) || (key0 === "clean_merges")) || (key0 === "side_parents"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err6];
 }
 else {
 vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+let data0 = data.schema_version;
+if(1 !== data0){
+const err7 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: 1},message:"must be equal to constant",schema:1,parentSchema:schema31.properties.schema_version,data:data0};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
 }
 errors++;
 }
@@ -679,18 +689,7 @@ for(const key1 in data4){
 const _errs8 = errors;
 if(typeof key1 === "string"){
 if(!pattern4.test(key1)){
-const err7 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:key1,propertyName:key1};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:key1,propertyName:key1};
+const err8 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:key1,propertyName:key1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -699,9 +698,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-var valid1 = _errs8 === errors;
-if(!valid1){
-const err9 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid",schema:schema31.properties.clean_merges.propertyNames,parentSchema:schema31.properties.clean_merges,data:data4};
+}
+else {
+const err9 = {instancePath:instancePath+"/clean_merges",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:key1,propertyName:key1};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -710,11 +709,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-for(const key2 in data4){
-let data5 = data4[key2];
-if(typeof data5 !== "boolean"){
-const err10 = {instancePath:instancePath+"/clean_merges/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/clean_merges/additionalProperties/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.clean_merges.additionalProperties.type,parentSchema:schema31.properties.clean_merges.additionalProperties,data:data5};
+var valid1 = _errs8 === errors;
+if(!valid1){
+const err10 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid",schema:schema31.properties.clean_merges.propertyNames,parentSchema:schema31.properties.clean_merges,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -724,9 +721,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-}
-else {
-const err11 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clean_merges.type,parentSchema:schema31.properties.clean_merges,data:data4};
+for(const key2 in data4){
+let data5 = data4[key2];
+if(typeof data5 !== "boolean"){
+const err11 = {instancePath:instancePath+"/clean_merges/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/clean_merges/additionalProperties/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.clean_merges.additionalProperties.type,parentSchema:schema31.properties.clean_merges.additionalProperties,data:data5};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -738,12 +736,116 @@ errors++;
 }
 }
 else {
-const err12 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+const err12 = {instancePath:instancePath+"/clean_merges",schemaPath:"#/properties/clean_merges/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clean_merges.type,parentSchema:schema31.properties.clean_merges,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
 else {
 vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.side_parents !== undefined){
+let data6 = data.side_parents;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+for(const key3 in data6){
+const _errs16 = errors;
+if(typeof key3 === "string"){
+if(!pattern4.test(key3)){
+const err13 = {instancePath:instancePath+"/side_parents",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:key3,propertyName:key3};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/side_parents",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:key3,propertyName:key3};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+var valid4 = _errs16 === errors;
+if(!valid4){
+const err15 = {instancePath:instancePath+"/side_parents",schemaPath:"#/properties/side_parents/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid",schema:schema31.properties.side_parents.propertyNames,parentSchema:schema31.properties.side_parents,data:data6};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+for(const key4 in data6){
+let data7 = data6[key4];
+if(Array.isArray(data7)){
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+let data8 = data7[i0];
+if(typeof data8 === "string"){
+if(!pattern4.test(data8)){
+const err16 = {instancePath:instancePath+"/side_parents/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema34,data:data8};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/side_parents/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i0,schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema34.type,parentSchema:schema34,data:data8};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/side_parents/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/side_parents/additionalProperties/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.side_parents.additionalProperties.type,parentSchema:schema31.properties.side_parents.additionalProperties,data:data7};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/side_parents",schemaPath:"#/properties/side_parents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.side_parents.type,parentSchema:schema31.properties.side_parents,data:data6};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
 }
 errors++;
 }

@@ -1045,7 +1045,7 @@ export interface Conflict {
 export type ParityCacheIds = string;
 
 /**
- * cache/parity.json in the state directory: what `parity` learned from canonical main's history, so that the next run reads only the commits main gained since. Derived data: deleting it costs one full read of main's history, nothing else. A file that does not match this schema, or whose history does not hold together, is ignored and rebuilt. The history is keyed by the main commit it reached (`history.tip`); the answers about single commits (patch ids, clean merges) are keyed by those commits, which never change, and outlive a rewrite of main. Lists of object ids are kept as one string of concatenated ids (40 hex digits each, or 64 in a SHA-256 repository): git.git's 80,000 commits read back in milliseconds.
+ * cache/parity.json in the state directory: what `parity` learned from canonical main's history, so that the next run reads only the commits main gained since. Derived data: deleting it costs one full read of main's history, nothing else. A file that does not match this schema, or whose history does not hold together, is ignored and rebuilt. The history is keyed by the main commit it reached (`history.tip`); the answers about single commits (patch ids, clean merges, a side commit's parents) are keyed by those commits, which never change, and outlive a rewrite of main. Lists of object ids are kept as one string of concatenated ids (40 hex digits each, or 64 in a SHA-256 repository): git.git's 80,000 commits read back in milliseconds.
  */
 export interface ParityCache {
   schema_version: 1;
@@ -1057,6 +1057,12 @@ export interface ParityCache {
    */
   clean_merges: {
     [k: string]: boolean | undefined;
+  };
+  /**
+   * Commit of a merged side branch where a squash landed → its parents (the history keeps no side commit's parents).
+   */
+  side_parents: {
+    [k: string]: Sha[] | undefined;
   };
 }
 /**

@@ -5,8 +5,8 @@
  * - The history (main-history.ts) is keyed by the main commit it reached; the next run extends it
  *   with `git log <that commit>..<main>` when main's first-parent chain still runs through it, and
  *   builds it again from the whole log when it does not (main was rewritten).
- * - Patch ids and "is this merge git's automatic merge?" are answers about commits, which never
- *   change: kept by commit, across rewrites, each computed once. An entry is kept while its commit is
+ * - Patch ids, "is this merge git's automatic merge?" and a side commit's parents are answers about
+ *   commits, which never change: kept by commit, across rewrites, each computed once. An entry is kept while its commit is
  *   on main, or while a run uses it (a candidate's own change), so the file follows what parity
  *   needs, not everything it ever asked.
  *
@@ -30,7 +30,13 @@ export const parityCachePath = (stateDir: string) => join(stateDir, 'cache', 'pa
 /** The key of a change: the line diff-tree reads for it. */
 export const changeKey = (d: DiffSpec) => (d.from ? `${d.to} ${d.from}` : d.to);
 
-/** One kind of answer (patch ids, inverse patch ids, clean merges), and which of them this run used. */
+interface Kept<T> {
+  entries: Record<string, T>;
+  /** Whether they differ from what was read. */
+  changed: boolean;
+}
+
+/** One kind of answer (patch ids, inverse patch ids, clean merges, parents), and which of them this run used. */
 export class Answers<T> {
   private readonly used = new Set<string>();
   private added = false;
@@ -50,11 +56,11 @@ export class Answers<T> {
   }
 
   /** The entries to keep: used by this run, or about a commit still on main (`onMain` of the key's commit). */
-  kept(onMain: (sha: string) => boolean): { entries: Record<string, T>; changed: boolean } {
+  kept(onMain: (sha: string) => boolean): Kept<T> {
     const entries: Record<string, T> = {};
     let dropped = false;
     for (const [k, v] of this.entries) {
-      if (this.used.has(k) || onMain(k.slice(0, k.indexOf(' ') === -1 ? k.length : k.indexOf(' ')))) entries[k] = v;
+      if (this.used.has(k) || onMain(k.split(' ')[0] as string)) entries[k] = v;
       else dropped = true;
     }
     return { entries, changed: this.added || dropped };
@@ -69,6 +75,7 @@ export class ParityCacheFile {
   readonly patchIds: Answers<string | null>;
   readonly inversePatchIds: Answers<string | null>;
   readonly cleanMerges: Answers<boolean>;
+  readonly sideParents: Answers<string[]>;
 
   private constructor(
     private readonly path: string,
@@ -79,6 +86,7 @@ export class ParityCacheFile {
     this.patchIds = new Answers(new Map(Object.entries(data?.patch_ids ?? {}).filter(isKept)));
     this.inversePatchIds = new Answers(new Map(Object.entries(data?.inverse_patch_ids ?? {}).filter(isKept)));
     this.cleanMerges = new Answers(new Map(Object.entries(data?.clean_merges ?? {}).filter(isKept)));
+    this.sideParents = new Answers(new Map(Object.entries(data?.side_parents ?? {}).filter(isKept)));
   }
 
   /** The cache in `stateDir`; an empty one when there is none that can be used (said at debug level). */
@@ -101,10 +109,20 @@ export class ParityCacheFile {
    */
   save(history: MainHistory, logger: Logger): void {
     const onMain = (sha: string) => history.has(sha);
-    const [patchIds, inverse, clean] = [this.patchIds.kept(onMain), this.inversePatchIds.kept(onMain), this.cleanMerges.kept(onMain)];
+    const patchIds = this.patchIds.kept(onMain);
+    const inverse = this.inversePatchIds.kept(onMain);
+    const clean = this.cleanMerges.kept(onMain);
+    const parents = this.sideParents.kept(onMain);
     const cached = history.cached();
-    if (cached === null || (cached.tip === this.tip && !patchIds.changed && !inverse.changed && !clean.changed)) return;
-    const data: ParityCache = { schema_version: 1, history: cached, patch_ids: patchIds.entries, inverse_patch_ids: inverse.entries, clean_merges: clean.entries };
+    if (cached === null || (cached.tip === this.tip && ![patchIds, inverse, clean, parents].some((k) => k.changed))) return;
+    const data: ParityCache = {
+      schema_version: 1,
+      history: cached,
+      patch_ids: patchIds.entries,
+      inverse_patch_ids: inverse.entries,
+      clean_merges: clean.entries,
+      side_parents: parents.entries,
+    };
     try {
       mkdirSync(dirname(this.path), { recursive: true });
       // Validated as it is written (a file its reader would refuse is our bug, said as a warning).

@@ -166,7 +166,7 @@ async function liveFates(h: GitHandle, merges: MergeTrees, history: MainHistory,
   // Then the squash merges, found by patch id (always single-parent commits: clean by definition).
   const squashes = decisions.map((o, i) => (direct[i] ? null : squashLanding(o, history, forward.get(o.sha), byPatchId)));
   const found = direct.map((f, i) => f ?? squashes[i] ?? null);
-  const [squashInverse, parents] = await Promise.all([cachedPatchIds(h, history, cache.inversePatchIds, inverseSpecs(squashes, decisions, history), { reverse: true }), landingParents(h, history, found)]);
+  const [squashInverse, parents] = await Promise.all([cachedPatchIds(h, history, cache.inversePatchIds, inverseSpecs(squashes, decisions, history), { reverse: true }), landingParents(h, history, cache.sideParents, found)]);
   const inverse = new Map([...squashInverse, ...directInverse]);
 
   return decisions.map((o, i) => {
@@ -236,17 +236,20 @@ function inverseSpecs(found: readonly (Found | null)[], decisions: readonly Outc
 
 /**
  * The parents of each landing commit: from the chain; for a squash found on a merged side branch
- * (the history keeps no side commit's parents), from git, in one call when there is any.
+ * (the history keeps no side commit's parents), from the cache, else from git in one call.
  */
-async function landingParents(h: GitHandle, history: MainHistory, found: readonly (Found | null)[]): Promise<Map<string, string[]>> {
+async function landingParents(h: GitHandle, history: MainHistory, known: Answers<string[]>, found: readonly (Found | null)[]): Promise<Map<string, string[]>> {
   const parents = new Map<string, string[]>();
   const side: string[] = [];
   for (const f of found) {
-    const chain = f ? history.onChain(f.commit) : undefined;
-    if (chain) parents.set(chain.sha, chain.parents);
+    const of = f ? (history.onChain(f.commit)?.parents ?? known.get(f.commit)) : undefined;
+    if (of) parents.set(f?.commit as string, of);
     else if (f && !side.includes(f.commit)) side.push(f.commit);
   }
-  for (const [sha, of] of await commitParents(h, side)) parents.set(sha, of);
+  for (const [sha, of] of await commitParents(h, side)) {
+    parents.set(sha, of);
+    known.set(sha, of);
+  }
   return parents;
 }
 

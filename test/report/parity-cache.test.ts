@@ -18,13 +18,15 @@ import { statePaths } from '../../src/store/paths.js';
 import { appendEvents, approved, at, cli, cliJson, finalized, gitSpy, pushed, shaOf, tempDirsRemovedAfter, writeShadowConfig } from '../support/index.js';
 
 const tempDir = tempDirsRemovedAfter();
-type Key = 'ff' | 'merged' | 'squashed' | 'reverted' | 'conflict' | 'rewritten' | 'pending';
-const KEYS: readonly Key[] = ['ff', 'merged', 'squashed', 'reverted', 'conflict', 'rewritten', 'pending'];
+type Key = 'ff' | 'merged' | 'squashed' | 'picked' | 'reverted' | 'conflict' | 'rewritten' | 'pending';
+const KEYS: readonly Key[] = ['ff', 'merged', 'squashed', 'picked', 'reverted', 'conflict', 'rewritten', 'pending'];
 
 describe('parity with its cache', { timeout: 180_000 }, () => {
   let fx: Fixture;
   let warmDir: string;
   let coldDir: string;
+  /** Main when the shadow decided. */
+  let shadowMain: string;
   const c = {} as Record<Key, ScenarioBranch>;
   const spy = gitSpy();
   const onMain = (...args: string[]) => fx.git(fx.clone, ...args);
@@ -68,11 +70,12 @@ describe('parity with its cache', { timeout: 180_000 }, () => {
     writeShadowConfig(fx.clone);
     warmDir = join(fx.clone, '.git', 'shadow-integrator');
     coldDir = tempDir().dir;
-    for (const key of ['merged', 'squashed', 'reverted', 'rewritten', 'pending'] as const) branch(key, { [`feature/${key}.txt`]: `${key}\n` });
+    for (const key of ['merged', 'squashed', 'picked', 'reverted', 'rewritten', 'pending'] as const) branch(key, { [`feature/${key}.txt`]: `${key}\n` });
     branch('conflict', { 'src/app.txt': 'line 1\nline 2 from the branch\nline 3\nline 4\nline 5\n' });
     // main moves before the shadow looks (the conflict blocks); `ff` is built on that main.
     fx.commit(fx.clone, { 'src/app.txt': 'line 1\nline 2 from main\nline 3\nline 4\nline 5\n' }, 'main moves');
     publish();
+    shadowMain = main();
     branch('ff', { 'feature/ff.txt': 'ff\n' });
     const events = KEYS.flatMap((k, i) => [approved(k), finalized(k, c[k].branch, c[k].sha, at(60 * (i + 1))), pushed(c[k].branch, c[k].sha)]);
     appendEvents(statePaths(warmDir).readiness, events);
@@ -110,6 +113,21 @@ describe('parity with its cache', { timeout: 180_000 }, () => {
     assert.equal(fates(await compare(1)).squashed, 'landed_clean via squash');
     const afterSquash = main();
 
+    // `picked`'s change cherry-picked onto a topic from the main the shadow saw, merged: a squash found
+    // on a side commit, whose parent (not kept in the history) git is asked for.
+    const topic = join(fx.root, 'work', 'topic');
+    onMain('worktree', 'add', '-q', '--detach', topic, shadowMain);
+    fx.git(topic, 'cherry-pick', c.picked.sha);
+    const pickedAt = fx.git(topic, 'rev-parse', 'HEAD');
+    onMain('merge', '-q', '--no-ff', '-m', 'merge a topic', pickedAt);
+    publish();
+    const picked = (await compare(1)).candidates.find((x) => x.sha === c.picked.sha);
+    assert.deepEqual([picked?.fate, picked?.landing?.via, picked?.landing?.commit, picked?.landing?.same_base], ['landed_clean', 'squash', pickedAt, true]);
+    assert.ok(spy.calls().includes('rev-list'), 'the side commit\'s parents, asked once');
+    spy.reset();
+    await compare(0);
+    assert.deepEqual(spy.calls(), ['cat-file'], 'then answered by the cache');
+
     land('reverted');
     onMain('revert', '--no-edit', '-m', '1', 'HEAD');
     publish();
@@ -129,6 +147,7 @@ describe('parity with its cache', { timeout: 180_000 }, () => {
       ff: 'landed_clean via ancestor',
       merged: 'landed_clean via merge',
       squashed: 'landed_clean via squash',
+      picked: 'landed_clean via squash',
       reverted: 'reverted via merge',
       conflict: 'landed_resolved via merge',
       rewritten: 'pending',
