@@ -108,10 +108,15 @@ export class MainHistory {
   /** Chain indexes by tree, made when first asked. */
   private treeIndex: Map<string, number[]> | null = null;
 
-  constructor(cached?: ParityCacheHistory) {
+  private constructor(cached?: ParityCacheHistory) {
     this.otherParents = new IdLists(cached?.other_parents.ids, cached?.other_parents.counts);
     this.brought = new IdLists(cached?.brought.ids, cached?.brought.counts);
     this.broughtMerges = new IdLists(cached?.brought_merges.ids, cached?.brought_merges.counts);
+  }
+
+  /** The history of no commit yet, to be extended with a whole log. */
+  static empty(): MainHistory {
+    return new MainHistory();
   }
 
   /** The history a cache kept; null when it does not hold together (then it is built again). */
@@ -121,7 +126,9 @@ export class MainHistory {
     const size = cached.chain.length / length;
     if (!Number.isInteger(size) || size === 0 || cached.trees.length !== cached.chain.length || !cached.chain.endsWith(cached.tip)) return null;
     if (![h.otherParents, h.brought, h.broughtMerges].every((l) => l.holds(size, length))) return null;
-    Object.assign(h, { idLength: length, chain: cached.chain, trees: cached.trees });
+    h.idLength = length;
+    h.chain = cached.chain;
+    h.trees = cached.trees;
     let unique = true;
     const land = (sha: string, i: number) => {
       // Every commit is in one place only.

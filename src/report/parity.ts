@@ -111,7 +111,7 @@ async function mainHistory(h: GitHandle, tip: string, cached: MainHistory | null
     logger.log('debug', 'parity_history', { main: tip, read: extended ? 'new commits' : 'rewritten: whole log', since: cached.tip, commits: added.commits.size });
     if (extended) return cached;
   }
-  const history = new MainHistory();
+  const history = MainHistory.empty();
   const log = new NewCommits();
   await walkCommits(h, tip, (c) => log.add(c));
   if (!history.extend(log, tip)) throw errors.internal('reading main\'s history', `git log of ${tip} did not list ${tip}`);

@@ -93,7 +93,7 @@ function logOf(g: Generated, tip: string, exclude?: string): NewCommits {
 const chainOf = (h: MainHistory): string[] => (h.cached()?.chain.match(/.{40}/g) ?? []);
 
 const built = (g: Generated, tip: string) => {
-  const h = new MainHistory();
+  const h = MainHistory.empty();
   assert.equal(h.extend(logOf(g, tip), tip), true);
   return h;
 };
@@ -172,7 +172,7 @@ describe('main history for parity', () => {
     const shallowAt = g.tips[10] as string;
     // The log of a shallow clone: nothing older than shallowAt's first parent.
     const log = logOf(g, tip, g.commits.get(shallowAt)?.parents[0]);
-    const h = new MainHistory();
+    const h = MainHistory.empty();
     assert.equal(h.extend(log, tip), true);
     assert.deepEqual(h.onChain(shallowAt)?.parents, g.commits.get(shallowAt)?.parents);
     assert.equal(h.position(shallowAt), 0);
