@@ -407,7 +407,7 @@ async function decide(t: Tenure, c: Candidate, context: EvaluationContext): Prom
     const objects = t.acquireObjects();
     const w = objects.w;
     try {
-      const view: StackView = stack.length > 0 ? await stackOnto(t, w, { sha: mainSha, tree: mainTree }, stack, tips) : { base: mainSha, tree: mainTree, ahead: [], left: [] };
+      const view: StackView = stack.length > 0 ? await stackOnto(t, w, { sha: mainSha, tree: mainTree }, stack, tips) : { mainTree, base: mainSha, tree: mainTree, ahead: [], left: [] };
       known.ahead = view.ahead.map((a) => ({ slug: a.entry.slug, branch: a.entry.branch, sha: a.entry.sha }));
       if (stack.length > 0) known.stack = { left: view.left, checked: { main_sha: mainSha, at: t.now().toISOString() } };
       // Ancestry, merge base and merge-tree need only the resolved shas: side by side (settled all, so
@@ -428,7 +428,7 @@ async function decide(t: Tenure, c: Candidate, context: EvaluationContext): Prom
       if (tried.status === 'rejected') throw tried.reason;
       const merged: MergeResult = tried.value?.[0] ?? (await t.merges(w, mainSha, [[view.base, sha]]))[0] as MergeResult;
       if (!merged.clean || !merged.tree) {
-        const collides = view.ahead.length > 0 ? await collidingAhead(t, w, mainSha, view, sha) : undefined;
+        const collides = view.ahead.length > 0 ? await collidingAhead(t, w, mainSha, view, sha, merged.conflicts) : undefined;
         return block(['merge_conflict'], merged.messages.join('\n').slice(0, MESSAGE_LIMIT), merged.conflicts, collides);
       }
       if (merged.tree === view.tree) {

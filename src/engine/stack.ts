@@ -14,7 +14,7 @@
  * have merged it before main moved, so live main took something else; keeping it would block every
  * later candidate for a conflict nobody can resolve).
  */
-import type { CandidateRef, StackEntry } from '../contract/types.generated.js';
+import type { CandidateRef, Conflict, StackEntry } from '../contract/types.generated.js';
 import { writeMergeCommit } from '../git/objects.js';
 import type { MergeResult } from '../git/parse.js';
 import type { Tenure, Workspace } from './evaluate.js';
@@ -34,6 +34,8 @@ export interface Stacked {
 }
 
 export interface StackView {
+  /** Live main's tree: what the first entry was merged onto. */
+  mainTree: string;
   /** What the candidate is merged onto: main, or the last stack commit. */
   base: string;
   tree: string;
@@ -55,7 +57,7 @@ export async function stackOnto(t: Tenure, w: Workspace, main: { sha: string; tr
     else if (await t.isAncestor(e.sha, main.sha)) left.push({ entry: e, reason: 'on_main', message: `it is an ancestor of main ${main.sha}` });
     else kept.push(e);
   }
-  const view: StackView = { base: main.sha, tree: main.tree, ahead: [], left };
+  const view: StackView = { mainTree: main.tree, base: main.sha, tree: main.tree, ahead: [], left };
   if (kept.length === 0) return view;
   const times = await t.commitTimes([main.sha, ...kept.map((e) => e.sha)]);
   let time = times[0] as number;
@@ -83,30 +85,39 @@ export async function stackOnto(t: Tenure, w: Workspace, main: { sha: string; tr
 
 /**
  * For a candidate that conflicts with main plus the stack: which entries ahead it collides with —
- * undefined when it conflicts with main alone (the conflict is main's, not the stack's). Each entry
- * that conflicts with the candidate when merged onto main alone is named; when none does alone (the
- * conflict needs several of them), all of them are. Two batches at most: main with each entry
- * (usually known already), then the candidate onto main and onto each.
+ * undefined when it conflicts with main alone (the conflict is main's, not the stack's). First the
+ * entries whose merge changed a conflicted path (one cat-file request: each path in each stack
+ * step's tree against the step before); when that is one entry, it is the one. Otherwise each such
+ * entry (every entry, when none is found by path: a rename) is merged onto main alone and the
+ * candidate onto that: the ones it conflicts with are named; when none does alone (the conflict
+ * needs several of them), all of those are.
  */
-export async function collidingAhead(t: Tenure, w: Workspace, main: string, view: StackView, sha: string): Promise<CandidateRef[] | undefined> {
-  // main + the first entry is the stack's first commit; the others are made here.
-  const rest = view.ahead.slice(1);
-  const alone = await t.merges(w, main, rest.map((a) => [main, a.entry.sha] as const));
-  const times = await t.commitTimes([main, ...rest.map((a) => a.entry.sha)]);
-  const bases: (string | null)[] = [view.ahead[0]?.commit ?? null];
-  rest.forEach((a, i) => {
+export async function collidingAhead(t: Tenure, w: Workspace, main: string, view: StackView, sha: string, conflicts: readonly Conflict[]): Promise<CandidateRef[] | undefined> {
+  const [onMain] = await t.merges(w, main, [[main, sha]]);
+  if (!onMain?.clean) return undefined;
+  const refOf = (a: Stacked): CandidateRef => ({ slug: a.entry.slug, branch: a.entry.branch, sha: a.entry.sha });
+  const paths = [...new Set(conflicts.map((c) => c.path))].filter((p) => !/[\r\n]/.test(p));
+  const steps = [view.mainTree, ...view.ahead.map((a) => a.tree)];
+  const ids = paths.length > 0 ? await t.names.resolve(steps.flatMap((tree) => paths.map((p) => `${tree}:${p}`))) : [];
+  const touched = view.ahead.filter((_, j) => paths.some((_p, i) => ids[(j + 1) * paths.length + i] !== ids[j * paths.length + i]));
+  if (touched.length === 1) return touched.map(refOf);
+  const suspects = touched.length > 0 ? touched : view.ahead;
+  // Each suspect merged onto main alone (the first entry's is the stack's first commit), then the candidate onto each.
+  const bases: string[] = [];
+  const times = await t.commitTimes([main, ...suspects.map((a) => a.entry.sha)]);
+  const alone = await t.merges(w, main, suspects.map((a) => [main, a.entry.sha] as const));
+  suspects.forEach((a, i) => {
     const r = alone[i] as MergeResult;
-    if (!r.clean || !r.tree) return bases.push(null);
+    if (a === view.ahead[0]) return void bases.push(a.commit);
+    if (!r.clean || !r.tree) return void bases.push('');
     const parents = [main, a.entry.sha];
     const time = Math.max(times[0] as number, times[i + 1] as number);
     const commit = writeMergeCommit(w.dir, { tree: r.tree, parents, message: `Merge ${a.entry.branch} (${a.entry.slug}) onto main\n`, time });
     w.commits.set(commit, { parents, date: time });
     bases.push(commit);
   });
-  const pairs = [[main, sha] as const, ...bases.filter((b): b is string => b !== null).map((b) => [b, sha] as const)];
-  const [onMain, ...onEach] = await t.merges(w, main, pairs);
-  if (!onMain?.clean) return undefined;
-  const conflicting = new Set(bases.filter((b): b is string => b !== null).filter((_, i) => !onEach[i]?.clean));
-  const named = view.ahead.filter((_, i) => conflicting.has(bases[i] as string));
-  return (named.length > 0 ? named : view.ahead).map((a) => ({ slug: a.entry.slug, branch: a.entry.branch, sha: a.entry.sha }));
+  const tried = suspects.filter((_, i) => bases[i] !== '');
+  const onEach = await t.merges(w, main, tried.map((a) => [bases[suspects.indexOf(a)] as string, sha] as const));
+  const named = tried.filter((_, i) => !onEach[i]?.clean);
+  return (named.length > 0 ? named : suspects).map(refOf);
 }

@@ -19,7 +19,7 @@ import { gitSpy, testEnv } from '../support/index.js';
 type EngineConfig = Pick<ResolvedConfig, 'remote' | 'main_branch' | 'fetch' | 'engine' | 'checks' | 'git_timeout_seconds'>;
 const BASE: EngineConfig = { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120 };
 
-type Key = 'a' | 'b' | 'c' | 'd' | 'e';
+type Key = 'a' | 'b' | 'c' | 'd' | 'e' | 'x' | 'y' | 'z';
 
 describe('the stack in the git engine', () => {
   let fx: Fixture;
@@ -60,6 +60,10 @@ describe('the stack in the git engine', () => {
     branch('c', { 'feature/c.txt': 'c\n' });
     branch('d', { 'feature/d.txt': 'd\n' });
     branch('e', { 'feature/e.txt': 'e\n' });
+    // x, y and z change the same file: x its first line, y and z its last, each their own way.
+    branch('x', { 'src/app.txt': 'line 1 from x\nline 2\nline 3\nline 4\nline 5\n' });
+    branch('y', { 'src/app.txt': 'line 1\nline 2\nline 3\nline 4\nline 5 from y\n' });
+    branch('z', { 'src/app.txt': 'line 1\nline 2\nline 3\nline 4\nline 5 from z\n' });
     clone = snapshotRepo(fx.clone);
     origin = snapshotRepo(fx.origin);
   });
@@ -93,6 +97,9 @@ describe('the stack in the git engine', () => {
     // Of two ahead, only the one it collides with is named.
     const fourth = await e.evaluate(c.b, stack('c', 'a'));
     assert.deepEqual([slugs(fourth.ahead), slugs(fourth.collides_with)], [['feature-c', 'feature-a'], ['feature-a']]);
+    // Two ahead changed the conflicted file; only the one whose change meets it is named (each tried onto main alone).
+    const sameFile = await e.evaluate(c.y, stack('x', 'z'));
+    assert.deepEqual([sameFile.outcome, slugs(sameFile.collides_with)], ['would_block', ['feature-z']]);
     // Contained in the stack ahead: nothing left to merge.
     const again = await e.evaluate(c.a, stack('a', 'c'));
     assert.deepEqual([again.outcome, again.reasons], ['would_block', ['already_integrated']]);
