@@ -27,12 +27,8 @@ import {
   startCli,
   type Repo,
   type RunResult,
+  type Scenario,
 } from './harness.js';
-
-export interface Scenario {
-  name: string;
-  run(soak: boolean): Promise<void>;
-}
 
 /**
  * Candidates for round `r`: fresh slugs, plus a newer finalize_ready for an earlier slug (supersession).
