@@ -12,6 +12,7 @@ import { drain } from '../../src/runtime/drain.js';
 import { statePaths } from '../../src/store/paths.js';
 import { forEachRejected, readLeaseFile } from '../../src/store/readers.js';
 import { assertExactlyOnce, cannotRunHere, ledger, recordingEngine, testContext } from '../support/index.js';
+import { engineScenarios } from './engine-scenarios.js';
 import {
   appendLines,
   assertStateWhole,
@@ -513,4 +514,4 @@ const unusableStateDir: Scenario = {
 
 export { SkipScenario } from '../support/index.js';
 
-export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, rotatedUnderWatch, unusableStateDir, leaseContention, pausedExHolder];
+export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, rotatedUnderWatch, unusableStateDir, leaseContention, pausedExHolder, ...engineScenarios];
