@@ -1,13 +1,15 @@
 /**
  * Reliability scenarios with the real git engine on a real fixture repository (fixtures/repo.ts: a
  * bare origin, the canonical clone, agent worktrees), run by real `watch` and `drain` processes:
- * checks written by a hostile user. Each ends with exactly one
+ * checks written by a hostile user, and git processes that never return. Each ends with exactly one
  * outcome per candidate and the zero-write proof of the clone and the origin.
  */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pushBranches, type BranchSpec } from '../../fixtures/candidates.js';
-import { createFixture, type ScenarioBranch } from '../../fixtures/repo.js';
+import { createFixture, type Fixture, type ScenarioBranch } from '../../fixtures/repo.js';
 import type { Outcome } from '../../src/contract/types.generated.js';
-import { assertExactlyOnce, guardCanonical, keyOf, ledger, waitFor } from '../support/index.js';
+import { assertExactlyOnce, gone, guardCanonical, keyOf, ledger, processGroupMembers, waitFor } from '../support/index.js';
 import { appendLines, assertStateWhole, candidateEvents, drainToEnd, finished, shadowFixture, startCli, type RunResult, type Scenario, type ShadowFixture } from './harness.js';
 
 /** Each candidate's readiness events, ready in the order given, after those of earlier batches (`from`). */
@@ -114,4 +116,98 @@ const hostileCheck: Scenario = {
   },
 };
 
-export const engineScenarios: Scenario[] = [hostileCheck];
+/**
+ * A merge driver that never returns (for src/config.txt, which the candidates that hang change and
+ * main changes too after they forked) and an upload-pack that never answers the first fetch after the
+ * test arms it. Each records its pid and process group, and leaves a child of its own running.
+ */
+function hangingGit(fx: Fixture): { env: NodeJS.ProcessEnv; armFetch(): void; hung(): { pid: number; group: number }[] } {
+  const pids = join(fx.root, 'hung.pids');
+  const armed = join(fx.root, 'fetch-armed');
+  const record = `echo "$$ $(cut -d' ' -f5 /proc/$$/stat)" >> '${pids}'; sleep 600 & echo "$! $(cut -d' ' -f5 /proc/$!/stat)" >> '${pids}'`;
+  const script = (name: string, body: string) => {
+    const file = join(fx.root, name);
+    writeFileSync(file, `#!/bin/sh\n${body}\n`);
+    chmodSync(file, 0o755);
+    return file;
+  };
+  const driver = script('hang-driver', `${record}\nexec sleep 600`);
+  const uploadPack = script('upload-pack', `if rm '${armed}' 2>/dev/null; then ${record}; exec sleep 600; fi\nexec git upload-pack "$@"`);
+  writeFileSync(join(fx.root, 'attributes'), 'src/config.txt merge=hang\n');
+  // A global config the CLI is given (both engines read it; the scratch repository has no other).
+  const global = join(fx.root, 'global.gitconfig');
+  writeFileSync(global, `[core]\n\tattributesFile = ${join(fx.root, 'attributes')}\n[merge "hang"]\n\tdriver = ${driver} %O %A %B\n[remote "origin"]\n\tuploadpack = ${uploadPack}\n`);
+  return {
+    env: { GIT_CONFIG_GLOBAL: global },
+    armFetch: () => writeFileSync(armed, ''),
+    hung: () =>
+      existsSync(pids)
+        ? readFileSync(pids, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => ({ pid: Number(l.split(' ')[0]), group: Number(l.split(' ')[1]) }))
+        : [],
+  };
+}
+
+const GIT_TIMEOUT = 2;
+
+const hungGit: Scenario = {
+  name: 'a hung git (a merge driver, an upload-pack that never answers): killed at git_timeout_seconds with its process group; that candidate would_block git_error, the others decided',
+  async run(soak) {
+    const fx = createFixture({ scenarios: false });
+    try {
+      const rounds = soak ? 4 : 1;
+      const base = fx.git(fx.clone, 'rev-parse', 'HEAD');
+      // Per round: clean, hangs, clean — the one after the hung one shows the queue goes on.
+      const specs = Array.from({ length: rounds }, (_, r) => [0, 1, 2].map((i) => ({ slug: `hung-${r}-${i}`, files: i === 1 ? { 'src/config.txt': `setting = ${r}\n` } : { [`feature/hung-${r}-${i}.txt`]: `${r} ${i}\n` } })));
+      const branches = pushBranches(fx, base, [...specs.flat(), ...cleanSpecs('fetched', 2)]);
+      fx.commit(fx.clone, { 'src/config.txt': 'setting = main\n' }, 'main moves: src/config.txt changed on both sides');
+      fx.push(fx.clone, 'HEAD:refs/heads/main');
+      const hanging = hangingGit(fx);
+      const repo = shadowFixture(fx, {}, hanging.env);
+      const canonical = guardCanonical(fx.clone, { origin: fx.origin });
+      const timedOut = (what: string) => new RegExp(`git ${what} did not finish within ${GIT_TIMEOUT} s`);
+      let decided = 0;
+      for (let r = 0; r < rounds; r++) {
+        // engine: worktree only: merge-tree runs a merge driver in the canonical worktree, where git
+        // writes the driver's temporary files (.merge_file_*) and leaves them when the driver is killed.
+        repo.configure({ engine: 'worktree', git_timeout_seconds: GIT_TIMEOUT });
+        const batch = branches.slice(r * 3, r * 3 + 3);
+        appendLines(repo, readinessOf(batch, decided));
+        decided += batch.length;
+        await drainToEnd(repo);
+        const outcomes = outcomesOf(repo, batch);
+        for (const [i, c] of batch.entries()) {
+          if (i === 1) assertOutcome(outcomes.get(c), c, 'would_block', ['git_error'], timedOut('merge'));
+          else assertOutcome(outcomes.get(c), c, 'would_integrate', []);
+        }
+      }
+      // fetch: true, and the first fetch never answered: that candidate only.
+      repo.configure({ fetch: true, git_timeout_seconds: GIT_TIMEOUT });
+      hanging.armFetch();
+      const fetched = branches.slice(-2);
+      appendLines(repo, readinessOf(fetched, decided));
+      await drainToEnd(repo);
+      const outcomes = outcomesOf(repo, fetched);
+      const blocked = fetched.filter((c) => outcomes.get(c)?.outcome !== 'would_integrate');
+      if (blocked.length !== 1) throw new Error(`${blocked.length} of the fetched candidates blocked; the one whose fetch hung only: ${JSON.stringify([...outcomes.values()])}`);
+      for (const c of fetched) {
+        if (blocked.includes(c)) assertOutcome(outcomes.get(c), c, 'would_block', ['git_error'], timedOut('fetch'));
+        else assertOutcome(outcomes.get(c), c, 'would_integrate', []);
+      }
+
+      const hung = hanging.hung();
+      // A driver and its child per round, the upload-pack and its child.
+      if (hung.length !== 2 * rounds + 2) throw new Error(`${hung.length} hung processes recorded: ${JSON.stringify(hung)}`);
+      await waitFor(() => hung.every((h) => gone(h.pid) && processGroupMembers(h.group).length === 0), 'every hung process and its group to be gone');
+      assertStateWhole(repo.paths);
+      assertExactlyOnce(ledger(repo.paths), branches.map(keyOf));
+      canonical.assertUntouched();
+    } finally {
+      fx.remove();
+    }
+  },
+};
+
+export const engineScenarios: Scenario[] = [hostileCheck, hungGit];
