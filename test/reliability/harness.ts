@@ -19,10 +19,12 @@ export interface Scenario {
 
 export type Repo = TempRepo;
 
-/** Where the CLI runs: a repository's top level, its state directory, and what its environment adds. */
+/** Where the CLI runs: a repository's top level, its state directory, and what each CLI process is given. */
 export interface CliRepo {
   dir: string;
   paths: StatePaths;
+  /** Options before every command (`--state-dir` for `paths`, when it is not the default). */
+  args?: readonly string[];
   /** Added to the test environment of every CLI process (a global git config…); process.env is never written. */
   env?: NodeJS.ProcessEnv;
 }
@@ -48,9 +50,9 @@ export function shadowFixture(fx: Fixture, config: Record<string, unknown> = {},
 }
 
 /** The CLI as a real child process, in the repository (the process boundary is what these scenarios prove). */
-export const startCli = (repo: CliRepo, args: string[]): ChildProcess => startCliIn(repo.dir, args, repo.env);
-export const runCli = (repo: CliRepo, args: string[]): Promise<RunResult> => runCliIn(repo.dir, args, undefined, repo.env);
-export const drainToEnd = (repo: CliRepo): Promise<void> => drainToEndIn(repo.dir, 60, repo.env);
+export const startCli = (repo: CliRepo, args: string[]): ChildProcess => startCliIn(repo.dir, [...(repo.args ?? []), ...args], repo.env);
+export const runCli = (repo: CliRepo, args: string[]): Promise<RunResult> => runCliIn(repo.dir, [...(repo.args ?? []), ...args], undefined, repo.env);
+export const drainToEnd = (repo: CliRepo): Promise<void> => drainToEndIn(repo.dir, { ...(repo.args ? { args: repo.args } : {}), ...(repo.env ? { env: repo.env } : {}) });
 export { finished, sleep, type RunResult };
 
 /** A candidate's three readiness events as log lines, ready at `n` seconds after T0. */
