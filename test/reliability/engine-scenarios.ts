@@ -50,8 +50,9 @@ const HOSTILE_CHECKS = [
     name: 'climb',
     run: `for up in .. ../.. ../../..; do git -C $up branch -f hostile-up HEAD && git -C $up update-ref refs/heads/main HEAD && git -C $up ${ID} commit -q --allow-empty -m up && git -C $up ${ID} stash -q || exit 1; git -C $up push -q origin HEAD:refs/heads/main 2>/dev/null; done; true`,
   },
-  // Straight into every git directory it can find, files and refs written by hand; last, the index
-  // garbled and the config pointed at the canonical worktree (the engine must notice and start again).
+  // Straight into every git directory it can find, files and refs written by hand; last, its config
+  // pointed at the canonical worktree and its index destroyed: the engine must notice and make the
+  // scratch repository again (as it is, it would keep what this check left for the next candidate).
   {
     name: 'git-dir',
     run: [
@@ -59,8 +60,8 @@ const HOSTILE_CHECKS = [
       '  test -n "$d" || continue',
       '  echo hostile > "$d/HOSTILE" && git rev-parse HEAD > "$d/refs/heads/written-by-hand" && echo "$(git rev-parse HEAD) refs/heads/packed-by-hand" >> "$d/packed-refs" || exit 1',
       'done',
-      'echo garbage >> "$(git rev-parse --absolute-git-dir)/index"',
       'git config core.worktree "$(cd ../../.. && pwd)"',
+      'echo garbage > "$(git rev-parse --absolute-git-dir)/index"',
     ].join('\n'),
   },
 ].map((c) => ({ ...c, timeout_seconds: 120 }));
@@ -84,19 +85,19 @@ const hostileCheck: Scenario = {
       const expected: ScenarioBranch[] = [];
       for (let r = 0; r < rounds; r++) {
         repo.configure({ engine: r % 2 === 0 ? 'merge-tree' : 'worktree', checks: HOSTILE_CHECKS });
-        // A watcher and a drain (two in the soak) compete for the lease while the round's events arrive.
+        const batch = [...clean.slice(r * perRound, (r + 1) * perRound), ...others.slice(r * 2, r * 2 + 2)];
+        appendLines(repo, readinessOf(batch, expected.length));
+        expected.push(...batch);
+        // A watcher and a drain (two in the soak) compete for the lease over the round's events.
         const watcher = startCli(repo, ['watch', '--poll', '50']);
         let watchLog = '';
         watcher.stderr?.on('data', (d: Buffer) => (watchLog += d.toString()));
         const drains = Array.from({ length: soak ? 2 : 1 }, () => startCli(repo, ['drain']));
         children.push(watcher, ...drains);
         const exits = [watcher, ...drains].map((c) => finished(c));
+        await waitFor(() => outcomesOf(repo, batch).size === batch.length, `round ${r} decided`, 120_000);
         // Stopped only once its signal handlers are in place (a SIGTERM before would kill it, not stop it).
         await waitFor(() => watchLog.includes('event=watch_started'), 'watch to start');
-        const batch = [...clean.slice(r * perRound, (r + 1) * perRound), ...others.slice(r * 2, r * 2 + 2)];
-        appendLines(repo, readinessOf(batch, expected.length));
-        expected.push(...batch);
-        await waitFor(() => outcomesOf(repo, batch).size === batch.length, `round ${r} decided`, 120_000);
         watcher.kill('SIGTERM');
         const [watched, ...drained] = await Promise.all(exits);
         exitedCleanly('watch', watched as RunResult);
@@ -160,7 +161,7 @@ const hungGit: Scenario = {
       const rounds = soak ? 4 : 1;
       const base = fx.git(fx.clone, 'rev-parse', 'HEAD');
       // Per round: clean, hangs, clean — the one after the hung one shows the queue goes on.
-      const specs = Array.from({ length: rounds }, (_, r) => [0, 1, 2].map((i) => ({ slug: `hung-${r}-${i}`, files: i === 1 ? { 'src/config.txt': `setting = ${r}\n` } : { [`feature/hung-${r}-${i}.txt`]: `${r} ${i}\n` } })));
+      const specs = Array.from({ length: rounds }, (_, r) => [0, 1, 2].map((i) => ({ slug: `hung-${r}-${i}`, files: i === 1 ? { 'src/config.txt': `setting = hung ${r}\n` } : { [`feature/hung-${r}-${i}.txt`]: `${r} ${i}\n` } })));
       const branches = pushBranches(fx, base, [...specs.flat(), ...cleanSpecs('fetched', 2)]);
       fx.commit(fx.clone, { 'src/config.txt': 'setting = main\n' }, 'main moves: src/config.txt changed on both sides');
       fx.push(fx.clone, 'HEAD:refs/heads/main');
