@@ -1362,7 +1362,10 @@ export interface ResolvedConfig {
  * First line of projection.<epoch>.<seq>.snap: the readiness projection at one log position, written whole (temp file, fsync, rename) when the log after the previous snapshot grew past a bound, at a rotation and at shutdown. The line is this JSON object; the bytes after its newline are the sections, each a little-endian typed array at its offset (64-bit hashes are pairs of uint32). A restart loads it and replays the log after `log`.
  */
 export interface SnapshotHeader {
-  schema_version: 1;
+  /**
+   * 2: approvals bound to a sha and readiness episodes (sections approvedSha, shaBound, episode, decidedMs). A snapshot of another version is not used: the projection is rebuilt from the log.
+   */
+  schema_version: 2;
   /**
    * The configured remote the projection counted pushes for: another remote makes the snapshot unusable.
    */
