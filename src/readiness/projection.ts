@@ -392,6 +392,12 @@ export interface ProjectionSections {
 
 export class Projection {
   private lineAt: LineAt = () => null;
+  /**
+   * Decisions read from the ledger before their slug was seen (the journal was lost: the ledger is
+   * read, then the whole log): their episode and decision time, taken by the candidate when its
+   * finalize_ready makes it a head. Empty in every other case; never snapshotted.
+   */
+  private readonly early = new Map<string, { episode: number; decidedMs: number }>();
 
   private constructor(
     readonly remote: string,
@@ -543,8 +549,10 @@ export class Projection {
     this.slugs.headLo[r] = ref[1];
     this.slugs.readyMs[r] = readyMs;
     this.slugs.headPos[r] = position;
-    this.slugs.episode[r] = 1;
-    this.slugs.decidedMs[r] = NaN;
+    const early = this.early.size === 0 ? undefined : this.early.get(`${key[0]}:${key[1]}`);
+    this.early.delete(`${key[0]}:${key[1]}`);
+    this.slugs.episode[r] = early?.episode ?? 1;
+    this.slugs.decidedMs[r] = early?.decidedMs ?? NaN;
     const w = this.waiting.add(ref, r, candidate);
     this.slugs.wait[r] = w;
     if (this.isApproved(slugH, e.sha) && this.pushed.has(ref)) this.promote(r, w, effects);
@@ -590,11 +598,19 @@ export class Projection {
    */
   markDecided(c: DecidedRef): void {
     const episode = c.episode ?? 1;
-    this.decided.add(episodeKey(keyOf(c), episode));
+    const k = keyOf(c);
+    this.decided.add(episodeKey(k, episode));
+    const decidedMs = c.decided_at === undefined ? NaN : Date.parse(c.decided_at);
+    if (this.slugs.find(hashParts(c.slug)) === -1) {
+      const known = this.early.get(`${k[0]}:${k[1]}`);
+      if (!known || episode > known.episode) this.early.set(`${k[0]}:${k[1]}`, { episode, decidedMs });
+      else if (episode === known.episode) known.decidedMs = decidedMs;
+      return;
+    }
     const r = this.headRecord(c);
     if (r === -1) return;
     this.raiseEpisode(r, episode);
-    if (episode === this.slugs.episode[r] && c.decided_at !== undefined) this.slugs.decidedMs[r] = Date.parse(c.decided_at);
+    if (episode === this.slugs.episode[r] && c.decided_at !== undefined) this.slugs.decidedMs[r] = decidedMs;
   }
 
   /** A live queue item's episode: the head is in that episode at least (undecided in it). */

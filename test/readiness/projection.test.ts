@@ -305,6 +305,17 @@ describe('retry_requested: readiness episodes', () => {
     assert.deepEqual(why(run(stale, [retry(at(40))], 2000)), ['ready episode 3']);
   });
 
+  test('decisions read before the log (a journal lost: the ledger first, then the whole log) are taken by the candidate when it becomes the head', () => {
+    const p = Projection.empty('origin');
+    p.markDecided({ ...c, episode: 1, decided_at: at(10) });
+    p.markDecided({ ...c, episode: 2, decided_at: at(30) });
+    run(p, [approved('s1'), pushed('b1', c.sha)]);
+    assert.deepEqual(why(run(p, [finalized('s1', 'b1', c.sha, at(1))], 1000)), ['ready episode 2'], 'enqueued again is refused by the ledger (decided in episode 2)');
+    assert.ok(p.isDecided({ ...c, episode: 2 }));
+    assert.deepEqual(why(run(p, [retry(at(20))], 2000)), ['decided_after_request'], 'the retry that started episode 2');
+    assert.deepEqual(why(run(p, [retry(at(40))], 3000)), ['ready episode 3']);
+  });
+
   test('a requested_at Date cannot use is unusable: nothing applied', () => {
     const p = readyOnce(at(10));
     const before = p.digest();
