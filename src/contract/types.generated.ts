@@ -1422,9 +1422,13 @@ export interface StatusReport {
    */
   queue: QueueEntry[];
   /**
-   * Candidates whose event conditions are not all met yet, as of the checkpoint.
+   * Candidates whose event conditions are not all met yet, by name, oldest ready_at first, each with what it still lacks (at most 1000: waiting_total counts them all). Read from the holder's projection snapshot and the log after it, to the log's end.
    */
-  waiting: number;
+  waiting: WaitingEntry[];
+  /**
+   * How many candidates are waiting (the list stops at 1000).
+   */
+  waiting_total: number;
   counts: StatusCounts;
   ingestion: IngestionStatus;
   /**
@@ -1486,6 +1490,38 @@ export interface QueueEntry {
    * For an in_progress item: whether the lease holder evaluating it is alive (false: the lease is free or expired, or its process on this host is gone; the next holder puts the item back in the queue). null for a queued item.
    */
   holder_alive: boolean | null;
+}
+/**
+ * A candidate (the slug's newest finalize_ready) whose readiness events are not all there yet.
+ *
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "WaitingEntry".
+ */
+export interface WaitingEntry {
+  slug: string;
+  branch: string;
+  sha: string;
+  /**
+   * ready_at of its finalize_ready.
+   */
+  ready_at: string;
+  /**
+   * Seconds since ready_at.
+   */
+  age_s: number;
+  /**
+   * What it still lacks, as reason codes: missing_review_approved (no approval of the slug, nor of this sha), missing_branch_pushed (no branch_pushed of this branch and sha to the configured remote). A candidate is known by its finalize_ready, so it never lacks that one.
+   *
+   * @minItems 1
+   */
+  lacks: [
+    'missing_review_approved' | 'missing_branch_pushed',
+    ...('missing_review_approved' | 'missing_branch_pushed')[]
+  ];
+  /**
+   * The slug has an approval, but one bound to another sha: this push needs its own (see explain <slug>).
+   */
+  approved_other_sha: boolean;
 }
 /**
  * Outcomes in the ledger, by kind.

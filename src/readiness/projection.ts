@@ -31,6 +31,7 @@
  * episode twice: the episode it started is not decided before that same request. Decided candidates
  * are keyed (slug, branch, sha, episode), the ledger's authority.
  */
+import { errors } from '../contract/errors.js';
 import type { CandidateRef, ReadinessEvent } from '../contract/types.generated.js';
 import { hashParts, HashIndex, KeySet, type Hash64, type Hash64Ref } from './keyset.js';
 
@@ -772,4 +773,39 @@ export const candidateKey = (c: CandidateRef) => `${c.slug}\0${c.branch}\0${c.sh
 export function dedupKey(event: ReadinessEvent): string {
   if (event.id !== undefined) return `id:${event.id}`;
   return `c:${JSON.stringify(event, Object.keys(event).sort())}`;
+}
+
+/** A snapshot's sections (bytes) as the projection's typed arrays, viewed in place; a missing one is E_STATE_CORRUPT. */
+export function sectionsFromBytes(raw: Record<string, Uint8Array>): ProjectionSections {
+  const u32 = (n: string) => view(raw, n, Uint32Array);
+  return {
+    approved: u32('approved'),
+    approvedSha: u32('approvedSha'),
+    shaBound: u32('shaBound'),
+    pushed: u32('pushed'),
+    finalized: u32('finalized'),
+    decided: u32('decided'),
+    ids: u32('ids'),
+    slugHi: u32('slugHi'),
+    slugLo: u32('slugLo'),
+    headHi: u32('headHi'),
+    headLo: u32('headLo'),
+    readyMs: view(raw, 'readyMs', Float64Array),
+    headPos: view(raw, 'headPos', Float64Array),
+    wait: view(raw, 'wait', Int32Array),
+    episode: u32('episode'),
+    decidedMs: view(raw, 'decidedMs', Float64Array),
+    waitRefHi: u32('waitRefHi'),
+    waitRefLo: u32('waitRefLo'),
+    waitSlug: u32('waitSlug'),
+    waitOff: u32('waitOff'),
+    waitLen: u32('waitLen'),
+    arena: raw.arena ?? new Uint8Array(0),
+  };
+}
+
+function view<T extends Uint32Array | Int32Array | Float64Array>(raw: Record<string, Uint8Array>, name: string, Ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }): T {
+  const bytes = raw[name];
+  if (!bytes) throw errors.stateFileCorrupt(name, `the snapshot has no section ${name}`);
+  return new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / Ctor.BYTES_PER_ELEMENT);
 }

@@ -18,13 +18,12 @@ import { validators } from '../contract/validate.js';
 import type { Evaluation } from '../engine/evaluate.js';
 import { appendOutcomes } from '../ledger/ledger.js';
 import { QueueState } from '../queue/queue.js';
-import { ingest, replay } from '../readiness/ingest.js';
-import { MAX_LINE_BYTES } from '../readiness/parse.js';
-import { Projection, type ProjectionSections, type RetryIgnored } from '../readiness/projection.js';
+import { eventAt, ingest, replay } from '../readiness/ingest.js';
+import { Projection, sectionsFromBytes, type ProjectionSections, type RetryIgnored } from '../readiness/projection.js';
 import { assertValid, writeJsonAtomic } from '../store/atomic-json.js';
 import { sweepTempFiles } from '../store/files.js';
 import { HolderLog, sealAgainstLateWriters } from '../store/holder-log.js';
-import { emptyCursor, readLineAt } from '../store/jsonl.js';
+import { emptyCursor } from '../store/jsonl.js';
 import { journalFile, readJournal, writeJournal, type JournalFile, type JournalState } from '../store/journal.js';
 import { snapshotName, type StatePaths } from '../store/paths.js';
 import { forEachOutcome, forEachRejected } from '../store/readers.js';
@@ -497,18 +496,9 @@ export class HolderSession {
 
   /** The finalize_ready at a log position (the projection keeps a head that no longer waits as a hash). */
   private readBack(position: number) {
-    const c = this.s.cursor;
-    const segment = position >= c.base ? c : c.prev && position >= c.prev.base ? c.prev : null;
-    if (!segment) return null;
-    const bytes = readLineAt(this.deps.paths.readiness, segment.dev, segment.ino, position - segment.base, MAX_LINE_BYTES);
-    if (!bytes) return null;
-    try {
-      const e: unknown = JSON.parse(bytes.toString('utf8'));
-      return validators.event(e) ? e : null;
-    } catch {
-      return null;
-    }
+    return eventAt(this.deps.paths.readiness, this.s.cursor, position);
   }
+
 }
 
 /** What the retry_ignored log line says, by why. */
@@ -585,7 +575,7 @@ function loadState(deps: SessionDeps, j: JournalState, round: Round, file: Journ
       if (!loaded) log('warn', 'snapshot_missing', { file: round.snapshot.file, why: 'the projection is rebuilt from the log' });
       else if (loaded.header.remote !== config.remote) log('warn', 'snapshot_unusable', { file: round.snapshot.file, why: `it counts pushes to ${loaded.header.remote}, the config says ${config.remote}` });
       else {
-        projection = Projection.restore(config.remote, sectionsOf(loaded.sections));
+        projection = Projection.restore(config.remote, sectionsFromBytes(loaded.sections));
         snapshot = round.snapshot;
         snapshotBytes = loaded.bytes;
       }
@@ -613,38 +603,4 @@ function loadState(deps: SessionDeps, j: JournalState, round: Round, file: Journ
     journalFile: file,
     changeBytes: j.changeBytes,
   };
-}
-
-function sectionsOf(raw: Record<string, Uint8Array>): ProjectionSections {
-  const u32 = (n: string) => view(raw, n, Uint32Array);
-  return {
-    approved: u32('approved'),
-    approvedSha: u32('approvedSha'),
-    shaBound: u32('shaBound'),
-    pushed: u32('pushed'),
-    finalized: u32('finalized'),
-    decided: u32('decided'),
-    ids: u32('ids'),
-    slugHi: u32('slugHi'),
-    slugLo: u32('slugLo'),
-    headHi: u32('headHi'),
-    headLo: u32('headLo'),
-    readyMs: view(raw, 'readyMs', Float64Array),
-    headPos: view(raw, 'headPos', Float64Array),
-    wait: view(raw, 'wait', Int32Array),
-    episode: u32('episode'),
-    decidedMs: view(raw, 'decidedMs', Float64Array),
-    waitRefHi: u32('waitRefHi'),
-    waitRefLo: u32('waitRefLo'),
-    waitSlug: u32('waitSlug'),
-    waitOff: u32('waitOff'),
-    waitLen: u32('waitLen'),
-    arena: raw.arena ?? new Uint8Array(0),
-  };
-}
-
-function view<T extends Uint32Array | Int32Array | Float64Array>(raw: Record<string, Uint8Array>, name: string, Ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }): T {
-  const bytes = raw[name];
-  if (!bytes) throw errors.stateFileCorrupt(name, `the snapshot has no section ${name}`);
-  return new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / Ctor.BYTES_PER_ELEMENT);
 }
