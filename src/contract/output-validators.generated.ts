@@ -2702,12 +2702,14 @@ return errors === 0;
 }
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema79 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/explain.schema.json","title":"ExplainReport","description":"`explain <slug> --json`: why each candidate of a slug is where it is: each readiness condition and the event that met it, supersession, the queue and the outcomes.","type":"object","additionalProperties":false,"required":["slug","remote","log","log_lines","approvals","candidates","supersession","ignored","rejected"],"properties":{"slug":{"type":"string"},"remote":{"description":"The configured remote: only its branch_pushed events count.","type":"string"},"log":{"description":"Path of readiness.jsonl.","type":"string"},"log_lines":{"description":"Lines read.","type":"integer","minimum":0},"approvals":{"description":"The slug's review_approved events, in log order.","type":"array","items":{"$ref":"#/$defs/EventRef"}},"candidates":{"description":"The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.","type":"array","items":{"$ref":"#/$defs/ExplainedCandidate"}},"supersession":{"description":"Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.","type":"array","items":{"$ref":"#/$defs/SupersessionLink"}},"ignored":{"description":"Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.","type":"array","items":{"$ref":"#/$defs/IgnoredLine"}},"rejected":{"description":"Quarantined lines whose text names the slug.","type":"array","items":{"$ref":"#/$defs/RejectedRef"}}},"$defs":{"EventRef":{"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}},"ConditionName":{"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]},"SupersessionRule":{"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]},"ConditionCheck":{"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"}}},"CandidateState":{"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]},"ExplainedCandidate":{"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}}}},"SupersessionLink":{"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}},"IgnoredLine":{"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}},"RejectedRef":{"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}}}};
-const schema80 = {"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}};
-const schema81 = {"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}}}};
+const schema79 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/explain.schema.json","title":"ExplainReport","description":"`explain <slug> --json`: why each candidate of a slug is where it is: each readiness condition and the event that met it, supersession, the queue and the outcomes.","type":"object","additionalProperties":false,"required":["slug","remote","log","log_lines","approvals","candidates","supersession","retries","ignored","rejected"],"properties":{"slug":{"type":"string"},"remote":{"description":"The configured remote: only its branch_pushed events count.","type":"string"},"log":{"description":"Path of readiness.jsonl.","type":"string"},"log_lines":{"description":"Lines read.","type":"integer","minimum":0},"approvals":{"description":"The slug's review_approved events, in log order; `sha` is the candidate sha an approval is bound to (null: it approves the slug, every candidate of it).","type":"array","items":{"$ref":"#/$defs/Approval"}},"candidates":{"description":"The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.","type":"array","items":{"$ref":"#/$defs/ExplainedCandidate"}},"supersession":{"description":"Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.","type":"array","items":{"$ref":"#/$defs/SupersessionLink"}},"retries":{"description":"The slug's retry_requested events, in log order, each with what it did: a new episode of the candidate it named, or nothing and why.","type":"array","items":{"$ref":"#/$defs/RetryRef"}},"ignored":{"description":"Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.","type":"array","items":{"$ref":"#/$defs/IgnoredLine"}},"rejected":{"description":"Quarantined lines whose text names the slug.","type":"array","items":{"$ref":"#/$defs/RejectedRef"}}},"$defs":{"EventRef":{"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}},"ConditionName":{"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]},"SupersessionRule":{"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]},"ConditionCheck":{"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"},"why":{"description":"Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.","type":"string"}}},"CandidateState":{"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]},"ExplainedCandidate":{"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes","episodes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}},"episodes":{"description":"Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).","type":"array","items":{"$ref":"#/$defs/Episode"}}}},"SupersessionLink":{"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}},"IgnoredLine":{"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}},"RejectedRef":{"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}},"Approval":{"description":"A review_approved event: where it is and the sha it is bound to.","type":"object","additionalProperties":false,"required":["line","offset","id","at","sha"],"properties":{"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0},"id":{"type":["string","null"]},"at":{"description":"approved_at.","type":"string"},"sha":{"description":"The only candidate sha it approves; null: every candidate of the slug.","type":["string","null"]}}},"Episode":{"type":"object","additionalProperties":false,"required":["episode","retry_line","outcome"],"properties":{"episode":{"type":"integer","minimum":1},"retry_line":{"description":"The line of the retry_requested that started it; null for episode 1.","type":["integer","null"],"minimum":1},"outcome":{"description":"Its decision in the ledger; null while it has none.","oneOf":[{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},{"type":"null"}]}}},"RetryRef":{"type":"object","additionalProperties":false,"required":["line","id","requested_at","requested_by","sha","result"],"properties":{"line":{"type":"integer","minimum":1},"id":{"type":["string","null"]},"requested_at":{"type":"string"},"requested_by":{"type":"string"},"sha":{"description":"The sha it names; null: the slug's current candidate, whichever it is.","type":["string","null"]},"result":{"description":"started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).","enum":["started_episode","no_candidate","other_sha","waiting","undecided","decided_after_request","duplicate"]},"branch":{"description":"The slug's current candidate when it was read.","type":"string"},"candidate_sha":{"type":"string"},"episode":{"description":"The episode it started (started_episode), or the current one it found.","type":"integer","minimum":1}}}}};
+const schema80 = {"description":"A review_approved event: where it is and the sha it is bound to.","type":"object","additionalProperties":false,"required":["line","offset","id","at","sha"],"properties":{"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0},"id":{"type":["string","null"]},"at":{"description":"approved_at.","type":"string"},"sha":{"description":"The only candidate sha it approves; null: every candidate of the slug.","type":["string","null"]}}};
+const schema95 = {"type":"object","additionalProperties":false,"required":["line","id","requested_at","requested_by","sha","result"],"properties":{"line":{"type":"integer","minimum":1},"id":{"type":["string","null"]},"requested_at":{"type":"string"},"requested_by":{"type":"string"},"sha":{"description":"The sha it names; null: the slug's current candidate, whichever it is.","type":["string","null"]},"result":{"description":"started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).","enum":["started_episode","no_candidate","other_sha","waiting","undecided","decided_after_request","duplicate"]},"branch":{"description":"The slug's current candidate when it was read.","type":"string"},"candidate_sha":{"type":"string"},"episode":{"description":"The episode it started (started_episode), or the current one it found.","type":"integer","minimum":1}}};
+const schema81 = {"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes","episodes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}},"episodes":{"description":"Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).","type":"array","items":{"$ref":"#/$defs/Episode"}}}};
+const schema82 = {"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}};
 const schema83 = {"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]};
 const schema58 = {"type":"object","additionalProperties":false,"required":["at","to","reason"],"properties":{"at":{"type":"string"},"from":{"enum":["queued","in_progress"]},"to":{"enum":["queued","in_progress","would_integrate","would_block","superseded"]},"reason":{"type":"string"},"epoch":{"type":"integer","minimum":0}}};
-const schema84 = {"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"}}};
+const schema84 = {"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"},"why":{"description":"Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.","type":"string"}}};
 const schema85 = {"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]};
 const schema88 = {"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]};
 
@@ -2743,7 +2745,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "condition") || (key0 === "met")) || (key0 === "event")) || (key0 === "missing")) || (key0 === "superseded_by")) || (key0 === "decided_at"))){
+if(!(((((((key0 === "condition") || (key0 === "met")) || (key0 === "event")) || (key0 === "missing")) || (key0 === "superseded_by")) || (key0 === "decided_at")) || (key0 === "why"))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err2];
@@ -2784,7 +2786,7 @@ if(data.event !== undefined){
 let data2 = data.event;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 if(data2.line === undefined){
-const err5 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema80.required,parentSchema:schema80,data:data2};
+const err5 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2794,7 +2796,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data2.offset === undefined){
-const err6 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema80.required,parentSchema:schema80,data:data2};
+const err6 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2804,7 +2806,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data2.id === undefined){
-const err7 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema80.required,parentSchema:schema80,data:data2};
+const err7 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2814,7 +2816,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data2.at === undefined){
-const err8 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema80.required,parentSchema:schema80,data:data2};
+const err8 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2825,7 +2827,7 @@ errors++;
 }
 for(const key1 in data2){
 if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err9 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data2};
+const err9 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2838,7 +2840,7 @@ errors++;
 if(data2.line !== undefined){
 let data3 = data2.line;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err10 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.line.type,parentSchema:schema80.properties.line,data:data3};
+const err10 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.line.type,parentSchema:schema82.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2849,7 +2851,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 1 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema80.properties.line,data:data3};
+const err11 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema82.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2863,7 +2865,7 @@ errors++;
 if(data2.offset !== undefined){
 let data4 = data2.offset;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err12 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.offset.type,parentSchema:schema80.properties.offset,data:data4};
+const err12 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.offset.type,parentSchema:schema82.properties.offset,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2874,7 +2876,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema80.properties.offset,data:data4};
+const err13 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema82.properties.offset,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2888,7 +2890,7 @@ errors++;
 if(data2.id !== undefined){
 let data5 = data2.id;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/event/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema80.properties.id.type},message:"must be string,null",schema:schema80.properties.id.type,parentSchema:schema80.properties.id,data:data5};
+const err14 = {instancePath:instancePath+"/event/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema82.properties.id.type},message:"must be string,null",schema:schema82.properties.id.type,parentSchema:schema82.properties.id,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2901,7 +2903,7 @@ errors++;
 if(data2.at !== undefined){
 let data6 = data2.at;
 if(typeof data6 !== "string"){
-const err15 = {instancePath:instancePath+"/event/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.at.type,parentSchema:schema80.properties.at,data:data6};
+const err15 = {instancePath:instancePath+"/event/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.at.type,parentSchema:schema82.properties.at,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2913,7 +2915,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data2};
+const err16 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3080,9 +3082,10 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema84.type,parentSchema:schema84,data};
+if(data.why !== undefined){
+let data14 = data.why;
+if(typeof data14 !== "string"){
+const err30 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema84.properties.why.type,parentSchema:schema84.properties.why,data:data14};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3091,10 +3094,208 @@ vErrors.push(err30);
 }
 errors++;
 }
+}
+}
+else {
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema84.type,parentSchema:schema84,data};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
 validate60.errors = vErrors;
 return errors === 0;
 }
 validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema91 = {"type":"object","additionalProperties":false,"required":["episode","retry_line","outcome"],"properties":{"episode":{"type":"integer","minimum":1},"retry_line":{"description":"The line of the retry_requested that started it; null for episode 1.","type":["integer","null"],"minimum":1},"outcome":{"description":"Its decision in the ledger; null while it has none.","oneOf":[{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},{"type":"null"}]}}};
+
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate63.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.episode === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "episode"},message:"must have required property '"+"episode"+"'",schema:schema91.required,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.retry_line === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "retry_line"},message:"must have required property '"+"retry_line"+"'",schema:schema91.required,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.outcome === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema91.required,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "episode") || (key0 === "retry_line")) || (key0 === "outcome"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.episode !== undefined){
+let data0 = data.episode;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err4 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.episode.type,parentSchema:schema91.properties.episode,data:data0};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err5 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.episode,data:data0};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+if(data.retry_line !== undefined){
+let data1 = data.retry_line;
+if((!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))) && (data1 !== null)){
+const err6 = {instancePath:instancePath+"/retry_line",schemaPath:"#/properties/retry_line/type",keyword:"type",params:{type: schema91.properties.retry_line.type},message:"must be integer,null",schema:schema91.properties.retry_line.type,parentSchema:schema91.properties.retry_line,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/retry_line",schemaPath:"#/properties/retry_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.retry_line,data:data1};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.outcome !== undefined){
+let data2 = data.outcome;
+const _errs7 = errors;
+let valid1 = false;
+let passing0 = null;
+const _errs8 = errors;
+if(!(((data2 === "would_integrate") || (data2 === "would_block")) || (data2 === "superseded"))){
+const err8 = {instancePath:instancePath+"/outcome",schemaPath:"outcome.schema.json#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values",schema:schema69.enum,parentSchema:schema69,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid0 = _errs8 === errors;
+if(_valid0){
+valid1 = true;
+passing0 = 0;
+}
+const _errs10 = errors;
+if(data2 !== null){
+const err9 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema91.properties.outcome.oneOf[1].type,parentSchema:schema91.properties.outcome.oneOf[1],data:data2};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs10 === errors;
+if(_valid0 && valid1){
+valid1 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid1 = true;
+passing0 = 1;
+}
+}
+if(!valid1){
+const err10 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema91.properties.outcome.oneOf,parentSchema:schema91.properties.outcome,data:data2};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+else {
+errors = _errs7;
+if(vErrors !== null){
+if(_errs7){
+vErrors.length = _errs7;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema91.type,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate63.errors = vErrors;
+return errors === 0;
+}
+validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3198,9 +3399,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema81.properties, key0))){
-const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data};
+if(data.episodes === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "episodes"},message:"must have required property '"+"episodes"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3209,11 +3409,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.branch !== undefined){
-let data0 = data.branch;
-if(typeof data0 !== "string"){
-const err10 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.branch.type,parentSchema:schema81.properties.branch,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema81.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3223,10 +3421,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.sha !== undefined){
-let data1 = data.sha;
-if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.sha.type,parentSchema:schema81.properties.sha,data:data1};
+if(data.branch !== undefined){
+let data0 = data.branch;
+if(typeof data0 !== "string"){
+const err11 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.branch.type,parentSchema:schema81.properties.branch,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3236,15 +3434,28 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.ready_at !== undefined){
-let data2 = data.ready_at;
-if((typeof data2 !== "string") && (data2 !== null)){
-const err12 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: schema81.properties.ready_at.type},message:"must be string,null",schema:schema81.properties.ready_at.type,parentSchema:schema81.properties.ready_at,data:data2};
+if(data.sha !== undefined){
+let data1 = data.sha;
+if(typeof data1 !== "string"){
+const err12 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.sha.type,parentSchema:schema81.properties.sha,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
 else {
 vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.ready_at !== undefined){
+let data2 = data.ready_at;
+if((typeof data2 !== "string") && (data2 !== null)){
+const err13 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: schema81.properties.ready_at.type},message:"must be string,null",schema:schema81.properties.ready_at.type,parentSchema:schema81.properties.ready_at,data:data2};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
 }
 errors++;
 }
@@ -3257,17 +3468,7 @@ let passing0 = null;
 const _errs10 = errors;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.line === undefined){
-const err13 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema80.required,parentSchema:schema80,data:data3};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(data3.offset === undefined){
-const err14 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema80.required,parentSchema:schema80,data:data3};
+const err14 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3276,8 +3477,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data3.id === undefined){
-const err15 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema80.required,parentSchema:schema80,data:data3};
+if(data3.offset === undefined){
+const err15 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3286,8 +3487,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data3.at === undefined){
-const err16 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema80.required,parentSchema:schema80,data:data3};
+if(data3.id === undefined){
+const err16 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3296,9 +3497,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-for(const key1 in data3){
-if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err17 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data3};
+if(data3.at === undefined){
+const err17 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3307,11 +3507,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data3.line !== undefined){
-let data4 = data3.line;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err18 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.line.type,parentSchema:schema80.properties.line,data:data4};
+for(const key1 in data3){
+if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
+const err18 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3320,9 +3518,11 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 < 1 || isNaN(data4)){
-const err19 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema80.properties.line,data:data4};
+}
+if(data3.line !== undefined){
+let data4 = data3.line;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err19 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.line.type,parentSchema:schema82.properties.line,data:data4};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3331,12 +3531,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-if(data3.offset !== undefined){
-let data5 = data3.offset;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err20 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.offset.type,parentSchema:schema80.properties.offset,data:data5};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 1 || isNaN(data4)){
+const err20 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema82.properties.line,data:data4};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3345,9 +3542,12 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 < 0 || isNaN(data5)){
-const err21 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema80.properties.offset,data:data5};
+}
+}
+if(data3.offset !== undefined){
+let data5 = data3.offset;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err21 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.offset.type,parentSchema:schema82.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3356,12 +3556,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-}
-if(data3.id !== undefined){
-let data6 = data3.id;
-if((typeof data6 !== "string") && (data6 !== null)){
-const err22 = {instancePath:instancePath+"/finalize/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema80.properties.id.type},message:"must be string,null",schema:schema80.properties.id.type,parentSchema:schema80.properties.id,data:data6};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err22 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema82.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3371,10 +3568,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data3.at !== undefined){
-let data7 = data3.at;
-if(typeof data7 !== "string"){
-const err23 = {instancePath:instancePath+"/finalize/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.at.type,parentSchema:schema80.properties.at,data:data7};
+}
+if(data3.id !== undefined){
+let data6 = data3.id;
+if((typeof data6 !== "string") && (data6 !== null)){
+const err23 = {instancePath:instancePath+"/finalize/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema82.properties.id.type},message:"must be string,null",schema:schema82.properties.id.type,parentSchema:schema82.properties.id,data:data6};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3384,14 +3582,27 @@ vErrors.push(err23);
 errors++;
 }
 }
-}
-else {
-const err24 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data3};
+if(data3.at !== undefined){
+let data7 = data3.at;
+if(typeof data7 !== "string"){
+const err24 = {instancePath:instancePath+"/finalize/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.at.type,parentSchema:schema82.properties.at,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
 else {
 vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data:data3};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
 }
 errors++;
 }
@@ -3402,12 +3613,12 @@ passing0 = 0;
 }
 const _errs22 = errors;
 if(data3 !== null){
-const err25 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema81.properties.finalize.oneOf[1].type,parentSchema:schema81.properties.finalize.oneOf[1],data:data3};
+const err26 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema81.properties.finalize.oneOf[1].type,parentSchema:schema81.properties.finalize.oneOf[1],data:data3};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err26];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err26);
 }
 errors++;
 }
@@ -3423,12 +3634,12 @@ passing0 = 1;
 }
 }
 if(!valid1){
-const err26 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema81.properties.finalize.oneOf,parentSchema:schema81.properties.finalize,data:data3};
+const err27 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema81.properties.finalize.oneOf,parentSchema:schema81.properties.finalize,data:data3};
 if(vErrors === null){
-vErrors = [err26];
+vErrors = [err27];
 }
 else {
-vErrors.push(err26);
+vErrors.push(err27);
 }
 errors++;
 }
@@ -3447,20 +3658,7 @@ vErrors = null;
 if(data.state !== undefined){
 let data8 = data.state;
 if(!((((((data8 === "waiting") || (data8 === "ready")) || (data8 === "queued")) || (data8 === "in_progress")) || (data8 === "decided")) || (data8 === "superseded"))){
-const err27 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/CandidateState/enum",keyword:"enum",params:{allowedValues: schema83.enum},message:"must be equal to one of the allowed values",schema:schema83.enum,parentSchema:schema83,data:data8};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-if(data.ready_line !== undefined){
-let data9 = data.ready_line;
-if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (data9 !== null)){
-const err28 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/type",keyword:"type",params:{type: schema81.properties.ready_line.type},message:"must be integer,null",schema:schema81.properties.ready_line.type,parentSchema:schema81.properties.ready_line,data:data9};
+const err28 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/CandidateState/enum",keyword:"enum",params:{allowedValues: schema83.enum},message:"must be equal to one of the allowed values",schema:schema83.enum,parentSchema:schema83,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3469,14 +3667,27 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 < 1 || isNaN(data9)){
-const err29 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema81.properties.ready_line,data:data9};
+}
+if(data.ready_line !== undefined){
+let data9 = data.ready_line;
+if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (data9 !== null)){
+const err29 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/type",keyword:"type",params:{type: schema81.properties.ready_line.type},message:"must be integer,null",schema:schema81.properties.ready_line.type,parentSchema:schema81.properties.ready_line,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
 else {
 vErrors.push(err29);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 1 || isNaN(data9)){
+const err30 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema81.properties.ready_line,data:data9};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
 }
 errors++;
 }
@@ -3494,12 +3705,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.conditions.type,parentSchema:schema81.properties.conditions,data:data10};
+const err31 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.conditions.type,parentSchema:schema81.properties.conditions,data:data10};
 if(vErrors === null){
-vErrors = [err30];
+vErrors = [err31];
 }
 else {
-vErrors.push(err30);
+vErrors.push(err31);
 }
 errors++;
 }
@@ -3512,17 +3723,7 @@ let passing1 = null;
 const _errs33 = errors;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 if(data12.position === undefined){
-const err31 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if(data12.status === undefined){
-const err32 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
+const err32 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3531,8 +3732,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data12.enqueued_at === undefined){
-const err33 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
+if(data12.status === undefined){
+const err33 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3541,8 +3742,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data12.transitions === undefined){
-const err34 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
+if(data12.enqueued_at === undefined){
+const err34 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3551,9 +3752,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key2 in data12){
-if(!((((key2 === "position") || (key2 === "status")) || (key2 === "enqueued_at")) || (key2 === "transitions"))){
-const err35 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
+if(data12.transitions === undefined){
+const err35 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3562,11 +3762,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data12.position !== undefined){
-let data13 = data12.position;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err36 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema81.properties.queue.oneOf[0].properties.position.type,parentSchema:schema81.properties.queue.oneOf[0].properties.position,data:data13};
+for(const key2 in data12){
+if(!((((key2 === "position") || (key2 === "status")) || (key2 === "enqueued_at")) || (key2 === "transitions"))){
+const err36 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3575,9 +3773,11 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 1 || isNaN(data13)){
-const err37 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema81.properties.queue.oneOf[0].properties.position,data:data13};
+}
+if(data12.position !== undefined){
+let data13 = data12.position;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err37 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema81.properties.queue.oneOf[0].properties.position.type,parentSchema:schema81.properties.queue.oneOf[0].properties.position,data:data13};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3586,12 +3786,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-}
-if(data12.status !== undefined){
-let data14 = data12.status;
-if(!((data14 === "queued") || (data14 === "in_progress"))){
-const err38 = {instancePath:instancePath+"/queue/status",schemaPath:"journal.schema.json#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema57.enum},message:"must be equal to one of the allowed values",schema:schema57.enum,parentSchema:schema57,data:data14};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 1 || isNaN(data13)){
+const err38 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema81.properties.queue.oneOf[0].properties.position,data:data13};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3601,15 +3798,29 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data12.enqueued_at !== undefined){
-let data15 = data12.enqueued_at;
-if(typeof data15 !== "string"){
-const err39 = {instancePath:instancePath+"/queue/enqueued_at",schemaPath:"#/properties/queue/oneOf/0/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.queue.oneOf[0].properties.enqueued_at.type,parentSchema:schema81.properties.queue.oneOf[0].properties.enqueued_at,data:data15};
+}
+if(data12.status !== undefined){
+let data14 = data12.status;
+if(!((data14 === "queued") || (data14 === "in_progress"))){
+const err39 = {instancePath:instancePath+"/queue/status",schemaPath:"journal.schema.json#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema57.enum},message:"must be equal to one of the allowed values",schema:schema57.enum,parentSchema:schema57,data:data14};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data12.enqueued_at !== undefined){
+let data15 = data12.enqueued_at;
+if(typeof data15 !== "string"){
+const err40 = {instancePath:instancePath+"/queue/enqueued_at",schemaPath:"#/properties/queue/oneOf/0/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.queue.oneOf[0].properties.enqueued_at.type,parentSchema:schema81.properties.queue.oneOf[0].properties.enqueued_at,data:data15};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
 }
 errors++;
 }
@@ -3622,17 +3833,7 @@ for(let i1=0; i1<len1; i1++){
 let data17 = data16[i1];
 if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
 if(data17.at === undefined){
-const err40 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-if(data17.to === undefined){
-const err41 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
+const err41 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3641,8 +3842,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data17.reason === undefined){
-const err42 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
+if(data17.to === undefined){
+const err42 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -3651,9 +3852,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-for(const key3 in data17){
-if(!(((((key3 === "at") || (key3 === "from")) || (key3 === "to")) || (key3 === "reason")) || (key3 === "epoch"))){
-const err43 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema58,data:data17};
+if(data17.reason === undefined){
+const err43 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3662,11 +3862,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data17.at !== undefined){
-let data18 = data17.at;
-if(typeof data18 !== "string"){
-const err44 = {instancePath:instancePath+"/queue/transitions/" + i1+"/at",schemaPath:"journal.schema.json#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.at.type,parentSchema:schema58.properties.at,data:data18};
+for(const key3 in data17){
+if(!(((((key3 === "at") || (key3 === "from")) || (key3 === "to")) || (key3 === "reason")) || (key3 === "epoch"))){
+const err44 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3676,10 +3874,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data17.from !== undefined){
-let data19 = data17.from;
-if(!((data19 === "queued") || (data19 === "in_progress"))){
-const err45 = {instancePath:instancePath+"/queue/transitions/" + i1+"/from",schemaPath:"journal.schema.json#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema58.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.from.enum,parentSchema:schema58.properties.from,data:data19};
+if(data17.at !== undefined){
+let data18 = data17.at;
+if(typeof data18 !== "string"){
+const err45 = {instancePath:instancePath+"/queue/transitions/" + i1+"/at",schemaPath:"journal.schema.json#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.at.type,parentSchema:schema58.properties.at,data:data18};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3689,10 +3887,10 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data17.to !== undefined){
-let data20 = data17.to;
-if(!(((((data20 === "queued") || (data20 === "in_progress")) || (data20 === "would_integrate")) || (data20 === "would_block")) || (data20 === "superseded"))){
-const err46 = {instancePath:instancePath+"/queue/transitions/" + i1+"/to",schemaPath:"journal.schema.json#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema58.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.to.enum,parentSchema:schema58.properties.to,data:data20};
+if(data17.from !== undefined){
+let data19 = data17.from;
+if(!((data19 === "queued") || (data19 === "in_progress"))){
+const err46 = {instancePath:instancePath+"/queue/transitions/" + i1+"/from",schemaPath:"journal.schema.json#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema58.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.from.enum,parentSchema:schema58.properties.from,data:data19};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3702,10 +3900,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data17.reason !== undefined){
-let data21 = data17.reason;
-if(typeof data21 !== "string"){
-const err47 = {instancePath:instancePath+"/queue/transitions/" + i1+"/reason",schemaPath:"journal.schema.json#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.reason.type,parentSchema:schema58.properties.reason,data:data21};
+if(data17.to !== undefined){
+let data20 = data17.to;
+if(!(((((data20 === "queued") || (data20 === "in_progress")) || (data20 === "would_integrate")) || (data20 === "would_block")) || (data20 === "superseded"))){
+const err47 = {instancePath:instancePath+"/queue/transitions/" + i1+"/to",schemaPath:"journal.schema.json#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema58.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.to.enum,parentSchema:schema58.properties.to,data:data20};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3715,10 +3913,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data17.epoch !== undefined){
-let data22 = data17.epoch;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err48 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema58.properties.epoch.type,parentSchema:schema58.properties.epoch,data:data22};
+if(data17.reason !== undefined){
+let data21 = data17.reason;
+if(typeof data21 !== "string"){
+const err48 = {instancePath:instancePath+"/queue/transitions/" + i1+"/reason",schemaPath:"journal.schema.json#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.reason.type,parentSchema:schema58.properties.reason,data:data21};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3727,9 +3925,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err49 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema58.properties.epoch,data:data22};
+}
+if(data17.epoch !== undefined){
+let data22 = data17.epoch;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err49 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema58.properties.epoch.type,parentSchema:schema58.properties.epoch,data:data22};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3738,11 +3938,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.type,parentSchema:schema58,data:data17};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err50 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema58.properties.epoch,data:data22};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3753,8 +3951,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err51 = {instancePath:instancePath+"/queue/transitions",schemaPath:"#/properties/queue/oneOf/0/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.queue.oneOf[0].properties.transitions.type,parentSchema:schema81.properties.queue.oneOf[0].properties.transitions,data:data16};
+const err51 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.type,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -3766,12 +3965,24 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.properties.queue.oneOf[0].type,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
+const err52 = {instancePath:instancePath+"/queue/transitions",schemaPath:"#/properties/queue/oneOf/0/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.queue.oneOf[0].properties.transitions.type,parentSchema:schema81.properties.queue.oneOf[0].properties.transitions,data:data16};
 if(vErrors === null){
 vErrors = [err52];
 }
 else {
 vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.properties.queue.oneOf[0].type,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
 }
 errors++;
 }
@@ -3782,12 +3993,12 @@ passing1 = 0;
 }
 const _errs56 = errors;
 if(data12 !== null){
-const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema81.properties.queue.oneOf[1].type,parentSchema:schema81.properties.queue.oneOf[1],data:data12};
+const err54 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema81.properties.queue.oneOf[1].type,parentSchema:schema81.properties.queue.oneOf[1],data:data12};
 if(vErrors === null){
-vErrors = [err53];
+vErrors = [err54];
 }
 else {
-vErrors.push(err53);
+vErrors.push(err54);
 }
 errors++;
 }
@@ -3803,12 +4014,12 @@ passing1 = 1;
 }
 }
 if(!valid7){
-const err54 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema81.properties.queue.oneOf,parentSchema:schema81.properties.queue,data:data12};
+const err55 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema81.properties.queue.oneOf,parentSchema:schema81.properties.queue,data:data12};
 if(vErrors === null){
-vErrors = [err54];
+vErrors = [err55];
 }
 else {
-vErrors.push(err54);
+vErrors.push(err55);
 }
 errors++;
 }
@@ -3836,19 +4047,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.outcomes.type,parentSchema:schema81.properties.outcomes,data:data23};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-}
-}
-else {
-const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data};
+const err56 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.outcomes.type,parentSchema:schema81.properties.outcomes,data:data23};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -3857,17 +4056,51 @@ vErrors.push(err56);
 }
 errors++;
 }
+}
+if(data.episodes !== undefined){
+let data25 = data.episodes;
+if(Array.isArray(data25)){
+const len3 = data25.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate63(data25[i3], {instancePath:instancePath+"/episodes/" + i3,parentData:data25,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/episodes",schemaPath:"#/properties/episodes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.episodes.type,parentSchema:schema81.properties.episodes,data:data25};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
 validate59.errors = vErrors;
 return errors === 0;
 }
 validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema91 = {"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}};
+const schema93 = {"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate66.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3876,7 +4109,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.superseded === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema91.required,parentSchema:schema91,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3886,7 +4119,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.by === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "by"},message:"must have required property '"+"by"+"'",schema:schema91.required,parentSchema:schema91,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "by"},message:"must have required property '"+"by"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3896,7 +4129,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.rule === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema91.required,parentSchema:schema91,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3906,7 +4139,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.at_line === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at_line"},message:"must have required property '"+"at_line"+"'",schema:schema91.required,parentSchema:schema91,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at_line"},message:"must have required property '"+"at_line"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3917,7 +4150,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "superseded") || (key0 === "by")) || (key0 === "rule")) || (key0 === "at_line"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema91,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3931,7 +4164,7 @@ if(data.superseded !== undefined){
 let data0 = data.superseded;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.branch === undefined){
-const err5 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema91.properties.superseded.required,parentSchema:schema91.properties.superseded,data:data0};
+const err5 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3941,7 +4174,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data0.sha === undefined){
-const err6 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema91.properties.superseded.required,parentSchema:schema91.properties.superseded,data:data0};
+const err6 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3951,7 +4184,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data0.line === undefined){
-const err7 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema91.properties.superseded.required,parentSchema:schema91.properties.superseded,data:data0};
+const err7 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3961,7 +4194,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data0.ready_at === undefined){
-const err8 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema91.properties.superseded.required,parentSchema:schema91.properties.superseded,data:data0};
+const err8 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3972,7 +4205,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!((((key1 === "branch") || (key1 === "sha")) || (key1 === "line")) || (key1 === "ready_at"))){
-const err9 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema91.properties.superseded,data:data0};
+const err9 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3985,7 +4218,7 @@ errors++;
 if(data0.branch !== undefined){
 let data1 = data0.branch;
 if(typeof data1 !== "string"){
-const err10 = {instancePath:instancePath+"/superseded/branch",schemaPath:"#/properties/superseded/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.superseded.properties.branch.type,parentSchema:schema91.properties.superseded.properties.branch,data:data1};
+const err10 = {instancePath:instancePath+"/superseded/branch",schemaPath:"#/properties/superseded/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded.properties.branch.type,parentSchema:schema93.properties.superseded.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3998,7 +4231,7 @@ errors++;
 if(data0.sha !== undefined){
 let data2 = data0.sha;
 if(typeof data2 !== "string"){
-const err11 = {instancePath:instancePath+"/superseded/sha",schemaPath:"#/properties/superseded/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.superseded.properties.sha.type,parentSchema:schema91.properties.superseded.properties.sha,data:data2};
+const err11 = {instancePath:instancePath+"/superseded/sha",schemaPath:"#/properties/superseded/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded.properties.sha.type,parentSchema:schema93.properties.superseded.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4011,7 +4244,7 @@ errors++;
 if(data0.line !== undefined){
 let data3 = data0.line;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err12 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.superseded.properties.line.type,parentSchema:schema91.properties.superseded.properties.line,data:data3};
+const err12 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.superseded.properties.line.type,parentSchema:schema93.properties.superseded.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4022,7 +4255,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 1 || isNaN(data3)){
-const err13 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.superseded.properties.line,data:data3};
+const err13 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.superseded.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4036,7 +4269,7 @@ errors++;
 if(data0.ready_at !== undefined){
 let data4 = data0.ready_at;
 if(typeof data4 !== "string"){
-const err14 = {instancePath:instancePath+"/superseded/ready_at",schemaPath:"#/properties/superseded/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.superseded.properties.ready_at.type,parentSchema:schema91.properties.superseded.properties.ready_at,data:data4};
+const err14 = {instancePath:instancePath+"/superseded/ready_at",schemaPath:"#/properties/superseded/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded.properties.ready_at.type,parentSchema:schema93.properties.superseded.properties.ready_at,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4048,7 +4281,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema91.properties.superseded.type,parentSchema:schema91.properties.superseded,data:data0};
+const err15 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.properties.superseded.type,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4062,7 +4295,7 @@ if(data.by !== undefined){
 let data5 = data.by;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.branch === undefined){
-const err16 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema91.properties.by.required,parentSchema:schema91.properties.by,data:data5};
+const err16 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4072,7 +4305,7 @@ vErrors.push(err16);
 errors++;
 }
 if(data5.sha === undefined){
-const err17 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema91.properties.by.required,parentSchema:schema91.properties.by,data:data5};
+const err17 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4082,7 +4315,7 @@ vErrors.push(err17);
 errors++;
 }
 if(data5.line === undefined){
-const err18 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema91.properties.by.required,parentSchema:schema91.properties.by,data:data5};
+const err18 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4092,7 +4325,7 @@ vErrors.push(err18);
 errors++;
 }
 if(data5.ready_at === undefined){
-const err19 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema91.properties.by.required,parentSchema:schema91.properties.by,data:data5};
+const err19 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4103,7 +4336,7 @@ errors++;
 }
 for(const key2 in data5){
 if(!((((key2 === "branch") || (key2 === "sha")) || (key2 === "line")) || (key2 === "ready_at"))){
-const err20 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema91.properties.by,data:data5};
+const err20 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4116,7 +4349,7 @@ errors++;
 if(data5.branch !== undefined){
 let data6 = data5.branch;
 if(typeof data6 !== "string"){
-const err21 = {instancePath:instancePath+"/by/branch",schemaPath:"#/properties/by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.by.properties.branch.type,parentSchema:schema91.properties.by.properties.branch,data:data6};
+const err21 = {instancePath:instancePath+"/by/branch",schemaPath:"#/properties/by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.by.properties.branch.type,parentSchema:schema93.properties.by.properties.branch,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4129,7 +4362,7 @@ errors++;
 if(data5.sha !== undefined){
 let data7 = data5.sha;
 if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/by/sha",schemaPath:"#/properties/by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.by.properties.sha.type,parentSchema:schema91.properties.by.properties.sha,data:data7};
+const err22 = {instancePath:instancePath+"/by/sha",schemaPath:"#/properties/by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.by.properties.sha.type,parentSchema:schema93.properties.by.properties.sha,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4142,7 +4375,7 @@ errors++;
 if(data5.line !== undefined){
 let data8 = data5.line;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err23 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.by.properties.line.type,parentSchema:schema91.properties.by.properties.line,data:data8};
+const err23 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.by.properties.line.type,parentSchema:schema93.properties.by.properties.line,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4153,7 +4386,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 1 || isNaN(data8)){
-const err24 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.by.properties.line,data:data8};
+const err24 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.by.properties.line,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4167,7 +4400,7 @@ errors++;
 if(data5.ready_at !== undefined){
 let data9 = data5.ready_at;
 if(typeof data9 !== "string"){
-const err25 = {instancePath:instancePath+"/by/ready_at",schemaPath:"#/properties/by/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.by.properties.ready_at.type,parentSchema:schema91.properties.by.properties.ready_at,data:data9};
+const err25 = {instancePath:instancePath+"/by/ready_at",schemaPath:"#/properties/by/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.by.properties.ready_at.type,parentSchema:schema93.properties.by.properties.ready_at,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4179,7 +4412,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema91.properties.by.type,parentSchema:schema91.properties.by,data:data5};
+const err26 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.properties.by.type,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4205,7 +4438,7 @@ errors++;
 if(data.at_line !== undefined){
 let data11 = data.at_line;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err28 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.at_line.type,parentSchema:schema91.properties.at_line,data:data11};
+const err28 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.at_line.type,parentSchema:schema93.properties.at_line,data:data11};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4216,7 +4449,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 1 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.at_line,data:data11};
+const err29 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.at_line,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4229,7 +4462,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema91.type,parentSchema:schema91,data};
+const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.type,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4238,18 +4471,18 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate66.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema93 = {"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}};
-const schema95 = {"description":"Which event this is.","enum":["review_approved","finalize_ready","branch_pushed","retry_requested"]};
+const schema96 = {"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}};
+const schema98 = {"description":"Which event this is.","enum":["review_approved","finalize_ready","branch_pushed","retry_requested"]};
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4258,7 +4491,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.line === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4268,7 +4501,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.type === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4278,7 +4511,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.id === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4288,7 +4521,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.why === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema93.required,parentSchema:schema93,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4299,7 +4532,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "line") || (key0 === "type")) || (key0 === "id")) || (key0 === "why"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema93,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4312,7 +4545,7 @@ errors++;
 if(data.line !== undefined){
 let data0 = data.line;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.line.type,parentSchema:schema93.properties.line,data:data0};
+const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema96.properties.line.type,parentSchema:schema96.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4323,7 +4556,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err6 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.line,data:data0};
+const err6 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema96.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4337,7 +4570,7 @@ errors++;
 if(data.type !== undefined){
 let data1 = data.type;
 if(!((((data1 === "review_approved") || (data1 === "finalize_ready")) || (data1 === "branch_pushed")) || (data1 === "retry_requested"))){
-const err7 = {instancePath:instancePath+"/type",schemaPath:"readiness-event.schema.json#/$defs/EventType/enum",keyword:"enum",params:{allowedValues: schema95.enum},message:"must be equal to one of the allowed values",schema:schema95.enum,parentSchema:schema95,data:data1};
+const err7 = {instancePath:instancePath+"/type",schemaPath:"readiness-event.schema.json#/$defs/EventType/enum",keyword:"enum",params:{allowedValues: schema98.enum},message:"must be equal to one of the allowed values",schema:schema98.enum,parentSchema:schema98,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4350,7 +4583,7 @@ errors++;
 if(data.id !== undefined){
 let data2 = data.id;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: schema93.properties.id.type},message:"must be string,null",schema:schema93.properties.id.type,parentSchema:schema93.properties.id,data:data2};
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: schema96.properties.id.type},message:"must be string,null",schema:schema96.properties.id.type,parentSchema:schema96.properties.id,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4363,7 +4596,7 @@ errors++;
 if(data.why !== undefined){
 let data3 = data.why;
 if(!((data3 === "duplicate") || (data3 === "already_finalized"))){
-const err9 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/enum",keyword:"enum",params:{allowedValues: schema93.properties.why.enum},message:"must be equal to one of the allowed values",schema:schema93.properties.why.enum,parentSchema:schema93.properties.why,data:data3};
+const err9 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/enum",keyword:"enum",params:{allowedValues: schema96.properties.why.enum},message:"must be equal to one of the allowed values",schema:schema96.properties.why.enum,parentSchema:schema96.properties.why,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4375,7 +4608,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.type,parentSchema:schema93,data};
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema96.type,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4384,18 +4617,18 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate66.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema122 = {"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}};
-const schema124 = {"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]};
+const schema125 = {"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}};
+const schema127 = {"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]};
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4404,7 +4637,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.line === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema122.required,parentSchema:schema122,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema125.required,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4414,7 +4647,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.reason === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema122.required,parentSchema:schema122,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema125.required,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4424,7 +4657,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.errors === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema122.required,parentSchema:schema122,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema125.required,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4435,7 +4668,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "line") || (key0 === "reason")) || (key0 === "errors"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema122,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4448,7 +4681,7 @@ errors++;
 if(data.line !== undefined){
 let data0 = data.line;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err4 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema122.properties.line.type,parentSchema:schema122.properties.line,data:data0};
+const err4 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.line.type,parentSchema:schema125.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4459,7 +4692,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema122.properties.line,data:data0};
+const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema125.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4473,7 +4706,7 @@ errors++;
 if(data.reason !== undefined){
 let data1 = data.reason;
 if(!((((((data1 === "invalid_json") || (data1 === "invalid_utf8")) || (data1 === "line_too_long")) || (data1 === "not_an_object")) || (data1 === "unknown_type")) || (data1 === "schema"))){
-const err6 = {instancePath:instancePath+"/reason",schemaPath:"rejected.schema.json#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema124.enum},message:"must be equal to one of the allowed values",schema:schema124.enum,parentSchema:schema124,data:data1};
+const err6 = {instancePath:instancePath+"/reason",schemaPath:"rejected.schema.json#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema127.enum},message:"must be equal to one of the allowed values",schema:schema127.enum,parentSchema:schema127,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4490,7 +4723,7 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 if(typeof data3 !== "string"){
-const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema122.properties.errors.items.type,parentSchema:schema122.properties.errors.items,data:data3};
+const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.errors.items.type,parentSchema:schema125.properties.errors.items,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4502,7 +4735,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema122.properties.errors.type,parentSchema:schema122.properties.errors,data:data2};
+const err8 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema125.properties.errors.type,parentSchema:schema125.properties.errors,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4514,7 +4747,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema122.type,parentSchema:schema122,data};
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.type,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4523,10 +4756,10 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -4611,8 +4844,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data.ignored === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ignored"},message:"must have required property '"+"ignored"+"'",schema:schema79.required,parentSchema:schema79,data};
+if(data.retries === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "retries"},message:"must have required property '"+"retries"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4621,8 +4854,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data.rejected === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema79.required,parentSchema:schema79,data};
+if(data.ignored === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ignored"},message:"must have required property '"+"ignored"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4631,9 +4864,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema79.properties, key0))){
-const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data};
+if(data.rejected === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4642,11 +4874,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.slug !== undefined){
-let data0 = data.slug;
-if(typeof data0 !== "string"){
-const err10 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema79.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4656,10 +4886,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.remote !== undefined){
-let data1 = data.remote;
-if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.remote.type,parentSchema:schema79.properties.remote,data:data1};
+if(data.slug !== undefined){
+let data0 = data.slug;
+if(typeof data0 !== "string"){
+const err11 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4669,10 +4899,10 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data2 = data.log;
-if(typeof data2 !== "string"){
-const err12 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.log.type,parentSchema:schema79.properties.log,data:data2};
+if(data.remote !== undefined){
+let data1 = data.remote;
+if(typeof data1 !== "string"){
+const err12 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.remote.type,parentSchema:schema79.properties.remote,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4682,10 +4912,10 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.log_lines !== undefined){
-let data3 = data.log_lines;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err13 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.log_lines.type,parentSchema:schema79.properties.log_lines,data:data3};
+if(data.log !== undefined){
+let data2 = data.log;
+if(typeof data2 !== "string"){
+const err13 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.log.type,parentSchema:schema79.properties.log,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4694,14 +4924,27 @@ vErrors.push(err13);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 0 || isNaN(data3)){
-const err14 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema79.properties.log_lines,data:data3};
+}
+if(data.log_lines !== undefined){
+let data3 = data.log_lines;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err14 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.log_lines.type,parentSchema:schema79.properties.log_lines,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err15 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema79.properties.log_lines,data:data3};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -4715,17 +4958,7 @@ for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.line === undefined){
-const err15 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(data5.offset === undefined){
-const err16 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
+const err16 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4734,8 +4967,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data5.id === undefined){
-const err17 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
+if(data5.offset === undefined){
+const err17 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4744,8 +4977,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data5.at === undefined){
-const err18 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
+if(data5.id === undefined){
+const err18 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4754,9 +4987,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-for(const key1 in data5){
-if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err19 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data5};
+if(data5.at === undefined){
+const err19 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4765,11 +4997,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-if(data5.line !== undefined){
-let data6 = data5.line;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err20 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.line.type,parentSchema:schema80.properties.line,data:data6};
+if(data5.sha === undefined){
+const err20 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4778,9 +5007,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 1 || isNaN(data6)){
-const err21 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema80.properties.line,data:data6};
+for(const key1 in data5){
+if(!(((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at")) || (key1 === "sha"))){
+const err21 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4790,11 +5019,10 @@ vErrors.push(err21);
 errors++;
 }
 }
-}
-if(data5.offset !== undefined){
-let data7 = data5.offset;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err22 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.offset.type,parentSchema:schema80.properties.offset,data:data7};
+if(data5.line !== undefined){
+let data6 = data5.line;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err22 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/Approval/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.line.type,parentSchema:schema80.properties.line,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4803,9 +5031,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err23 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema80.properties.offset,data:data7};
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/Approval/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema80.properties.line,data:data6};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4816,10 +5044,10 @@ errors++;
 }
 }
 }
-if(data5.id !== undefined){
-let data8 = data5.id;
-if((typeof data8 !== "string") && (data8 !== null)){
-const err24 = {instancePath:instancePath+"/approvals/" + i0+"/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema80.properties.id.type},message:"must be string,null",schema:schema80.properties.id.type,parentSchema:schema80.properties.id,data:data8};
+if(data5.offset !== undefined){
+let data7 = data5.offset;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err24 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/Approval/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.offset.type,parentSchema:schema80.properties.offset,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4828,11 +5056,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(data5.at !== undefined){
-let data9 = data5.at;
-if(typeof data9 !== "string"){
-const err25 = {instancePath:instancePath+"/approvals/" + i0+"/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.at.type,parentSchema:schema80.properties.at,data:data9};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err25 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/Approval/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema80.properties.offset,data:data7};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4843,8 +5069,10 @@ errors++;
 }
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data5};
+if(data5.id !== undefined){
+let data8 = data5.id;
+if((typeof data8 !== "string") && (data8 !== null)){
+const err26 = {instancePath:instancePath+"/approvals/" + i0+"/id",schemaPath:"#/$defs/Approval/properties/id/type",keyword:"type",params:{type: schema80.properties.id.type},message:"must be string,null",schema:schema80.properties.id.type,parentSchema:schema80.properties.id,data:data8};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4854,9 +5082,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/approvals",schemaPath:"#/properties/approvals/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.approvals.type,parentSchema:schema79.properties.approvals,data:data4};
+if(data5.at !== undefined){
+let data9 = data5.at;
+if(typeof data9 !== "string"){
+const err27 = {instancePath:instancePath+"/approvals/" + i0+"/at",schemaPath:"#/$defs/Approval/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.at.type,parentSchema:schema80.properties.at,data:data9};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4866,19 +5095,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.candidates !== undefined){
-let data10 = data.candidates;
-if(Array.isArray(data10)){
-const len1 = data10.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate59(data10[i1], {instancePath:instancePath+"/candidates/" + i1,parentData:data10,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.candidates.type,parentSchema:schema79.properties.candidates,data:data10};
+if(data5.sha !== undefined){
+let data10 = data5.sha;
+if((typeof data10 !== "string") && (data10 !== null)){
+const err28 = {instancePath:instancePath+"/approvals/" + i0+"/sha",schemaPath:"#/$defs/Approval/properties/sha/type",keyword:"type",params:{type: schema80.properties.sha.type},message:"must be string,null",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data10};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4888,19 +5108,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data.supersession !== undefined){
-let data12 = data.supersession;
-if(Array.isArray(data12)){
-const len2 = data12.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate64(data12[i2], {instancePath:instancePath+"/supersession/" + i2,parentData:data12,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err29 = {instancePath:instancePath+"/supersession",schemaPath:"#/properties/supersession/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.supersession.type,parentSchema:schema79.properties.supersession,data:data12};
+const err29 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4910,19 +5120,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.ignored !== undefined){
-let data14 = data.ignored;
-if(Array.isArray(data14)){
-const len3 = data14.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate66(data14[i3], {instancePath:instancePath+"/ignored/" + i3,parentData:data14,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err30 = {instancePath:instancePath+"/ignored",schemaPath:"#/properties/ignored/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.ignored.type,parentSchema:schema79.properties.ignored,data:data14};
+const err30 = {instancePath:instancePath+"/approvals",schemaPath:"#/properties/approvals/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.approvals.type,parentSchema:schema79.properties.approvals,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4932,19 +5132,19 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.rejected !== undefined){
-let data16 = data.rejected;
-if(Array.isArray(data16)){
-const len4 = data16.length;
-for(let i4=0; i4<len4; i4++){
-if(!(validate77(data16[i4], {instancePath:instancePath+"/rejected/" + i4,parentData:data16,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(data.candidates !== undefined){
+let data11 = data.candidates;
+if(Array.isArray(data11)){
+const len1 = data11.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate59(data11[i1], {instancePath:instancePath+"/candidates/" + i1,parentData:data11,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.rejected.type,parentSchema:schema79.properties.rejected,data:data16};
+const err31 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.candidates.type,parentSchema:schema79.properties.candidates,data:data11};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4954,9 +5154,19 @@ vErrors.push(err31);
 errors++;
 }
 }
+if(data.supersession !== undefined){
+let data13 = data.supersession;
+if(Array.isArray(data13)){
+const len2 = data13.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate66(data13[i2], {instancePath:instancePath+"/supersession/" + i2,parentData:data13,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err32 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data};
+const err32 = {instancePath:instancePath+"/supersession",schemaPath:"#/properties/supersession/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.supersession.type,parentSchema:schema79.properties.supersession,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4965,23 +5175,323 @@ vErrors.push(err32);
 }
 errors++;
 }
+}
+if(data.retries !== undefined){
+let data15 = data.retries;
+if(Array.isArray(data15)){
+const len3 = data15.length;
+for(let i3=0; i3<len3; i3++){
+let data16 = data15[i3];
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.line === undefined){
+const err33 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if(data16.id === undefined){
+const err34 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data16.requested_at === undefined){
+const err35 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "requested_at"},message:"must have required property '"+"requested_at"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data16.requested_by === undefined){
+const err36 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "requested_by"},message:"must have required property '"+"requested_by"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data16.sha === undefined){
+const err37 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data16.result === undefined){
+const err38 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "result"},message:"must have required property '"+"result"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+for(const key2 in data16){
+if(!(func1.call(schema95.properties, key2))){
+const err39 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data16.line !== undefined){
+let data17 = data16.line;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err40 = {instancePath:instancePath+"/retries/" + i3+"/line",schemaPath:"#/$defs/RetryRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.line.type,parentSchema:schema95.properties.line,data:data17};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err41 = {instancePath:instancePath+"/retries/" + i3+"/line",schemaPath:"#/$defs/RetryRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema95.properties.line,data:data17};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+if(data16.id !== undefined){
+let data18 = data16.id;
+if((typeof data18 !== "string") && (data18 !== null)){
+const err42 = {instancePath:instancePath+"/retries/" + i3+"/id",schemaPath:"#/$defs/RetryRef/properties/id/type",keyword:"type",params:{type: schema95.properties.id.type},message:"must be string,null",schema:schema95.properties.id.type,parentSchema:schema95.properties.id,data:data18};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data16.requested_at !== undefined){
+let data19 = data16.requested_at;
+if(typeof data19 !== "string"){
+const err43 = {instancePath:instancePath+"/retries/" + i3+"/requested_at",schemaPath:"#/$defs/RetryRef/properties/requested_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.requested_at.type,parentSchema:schema95.properties.requested_at,data:data19};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data16.requested_by !== undefined){
+let data20 = data16.requested_by;
+if(typeof data20 !== "string"){
+const err44 = {instancePath:instancePath+"/retries/" + i3+"/requested_by",schemaPath:"#/$defs/RetryRef/properties/requested_by/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.requested_by.type,parentSchema:schema95.properties.requested_by,data:data20};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data16.sha !== undefined){
+let data21 = data16.sha;
+if((typeof data21 !== "string") && (data21 !== null)){
+const err45 = {instancePath:instancePath+"/retries/" + i3+"/sha",schemaPath:"#/$defs/RetryRef/properties/sha/type",keyword:"type",params:{type: schema95.properties.sha.type},message:"must be string,null",schema:schema95.properties.sha.type,parentSchema:schema95.properties.sha,data:data21};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data16.result !== undefined){
+let data22 = data16.result;
+if(!(((((((data22 === "started_episode") || (data22 === "no_candidate")) || (data22 === "other_sha")) || (data22 === "waiting")) || (data22 === "undecided")) || (data22 === "decided_after_request")) || (data22 === "duplicate"))){
+const err46 = {instancePath:instancePath+"/retries/" + i3+"/result",schemaPath:"#/$defs/RetryRef/properties/result/enum",keyword:"enum",params:{allowedValues: schema95.properties.result.enum},message:"must be equal to one of the allowed values",schema:schema95.properties.result.enum,parentSchema:schema95.properties.result,data:data22};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data16.branch !== undefined){
+let data23 = data16.branch;
+if(typeof data23 !== "string"){
+const err47 = {instancePath:instancePath+"/retries/" + i3+"/branch",schemaPath:"#/$defs/RetryRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.branch.type,parentSchema:schema95.properties.branch,data:data23};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data16.candidate_sha !== undefined){
+let data24 = data16.candidate_sha;
+if(typeof data24 !== "string"){
+const err48 = {instancePath:instancePath+"/retries/" + i3+"/candidate_sha",schemaPath:"#/$defs/RetryRef/properties/candidate_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.candidate_sha.type,parentSchema:schema95.properties.candidate_sha,data:data24};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data16.episode !== undefined){
+let data25 = data16.episode;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err49 = {instancePath:instancePath+"/retries/" + i3+"/episode",schemaPath:"#/$defs/RetryRef/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.episode.type,parentSchema:schema95.properties.episode,data:data25};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 1 || isNaN(data25)){
+const err50 = {instancePath:instancePath+"/retries/" + i3+"/episode",schemaPath:"#/$defs/RetryRef/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema95.properties.episode,data:data25};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema95.type,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.retries.type,parentSchema:schema79.properties.retries,data:data15};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data.ignored !== undefined){
+let data26 = data.ignored;
+if(Array.isArray(data26)){
+const len4 = data26.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate68(data26[i4], {instancePath:instancePath+"/ignored/" + i4,parentData:data26,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/ignored",schemaPath:"#/properties/ignored/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.ignored.type,parentSchema:schema79.properties.ignored,data:data26};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data.rejected !== undefined){
+let data28 = data.rejected;
+if(Array.isArray(data28)){
+const len5 = data28.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate79(data28[i5], {instancePath:instancePath+"/rejected/" + i5,parentData:data28,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.rejected.type,parentSchema:schema79.properties.rejected,data:data28};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+else {
+const err55 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
 validate58.errors = vErrors;
 return errors === 0;
 }
 validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema125 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity.schema.json","title":"ParityReport","description":"`parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.","type":"object","additionalProperties":false,"required":["main_ref","main_sha","since","definitions","matrix","compared","agreed","agreement","wilson95","unsafe_permissive","over_strict","pending","excluded","gate","mismatches","candidates"],"properties":{"main_ref":{"description":"The canonical main ref compared with, e.g. refs/remotes/origin/main.","type":"string"},"main_sha":{"description":"Its tip when the report was made.","type":"string"},"since":{"description":"Only decisions made since then (--since); null for all.","type":["string","null"]},"definitions":{"description":"How each figure is counted, in words.","type":"object","additionalProperties":false,"required":["agreement","excluded","unsafe_permissive","over_strict","interval","gate"],"properties":{"agreement":{"type":"string"},"excluded":{"type":"string"},"unsafe_permissive":{"type":"string"},"over_strict":{"type":"string"},"interval":{"type":"string"},"gate":{"type":"string"}}},"matrix":{"description":"Candidates by shadow decision (rows) and live fate (columns).","type":"object","additionalProperties":false,"required":["would_integrate","would_block","already_integrated","superseded"],"properties":{"would_integrate":{"$ref":"#/$defs/FateCounts"},"would_block":{"$ref":"#/$defs/FateCounts"},"already_integrated":{"$ref":"#/$defs/FateCounts"},"superseded":{"$ref":"#/$defs/FateCounts"}}},"compared":{"description":"Decisions whose candidate landed: would_integrate and would_block with a fate other than pending.","type":"integer","minimum":0},"agreed":{"type":"integer","minimum":0},"agreement":{"description":"agreed / compared; null when nothing could be compared.","type":["number","null"],"minimum":0,"maximum":1},"wilson95":{"description":"95% Wilson score interval of the agreement; null when nothing could be compared.","oneOf":[{"type":"object","additionalProperties":false,"required":["low","high"],"properties":{"low":{"type":"number","minimum":0,"maximum":1},"high":{"type":"number","minimum":0,"maximum":1}}},{"type":"null"}]},"unsafe_permissive":{"description":"would_integrate, but live needed a manual resolution or reverted it.","type":"integer","minimum":0},"over_strict":{"description":"would_block, but live landed it cleanly.","type":"integer","minimum":0},"pending":{"description":"Candidates not landed yet.","type":"integer","minimum":0},"excluded":{"type":"integer","minimum":0},"gate":{"description":"The --min-agreement gate; null without it.","oneOf":[{"type":"object","additionalProperties":false,"required":["min_agreement","passed","failures"],"properties":{"min_agreement":{"type":"number","minimum":0,"maximum":1},"passed":{"type":"boolean"},"failures":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"mismatches":{"description":"The candidates whose verdict is unsafe_permissive or over_strict.","type":"array","items":{"$ref":"#/$defs/ParityCandidate"}},"candidates":{"type":"array","items":{"$ref":"#/$defs/ParityCandidate"}}},"$defs":{"LiveFate":{"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]},"ShadowRow":{"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]},"Verdict":{"enum":["agree","unsafe_permissive","over_strict","excluded"]},"FateCounts":{"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}},"Landing":{"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}},"ParityCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}}}};
-const schema126 = {"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}};
-const schema130 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}};
-const schema133 = {"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]};
-const schema134 = {"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]};
-const schema135 = {"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}};
-const schema136 = {"enum":["agree","unsafe_permissive","over_strict","excluded"]};
+const schema128 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity.schema.json","title":"ParityReport","description":"`parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.","type":"object","additionalProperties":false,"required":["main_ref","main_sha","since","definitions","matrix","compared","agreed","agreement","wilson95","unsafe_permissive","over_strict","pending","excluded","gate","mismatches","candidates"],"properties":{"main_ref":{"description":"The canonical main ref compared with, e.g. refs/remotes/origin/main.","type":"string"},"main_sha":{"description":"Its tip when the report was made.","type":"string"},"since":{"description":"Only decisions made since then (--since); null for all.","type":["string","null"]},"definitions":{"description":"How each figure is counted, in words.","type":"object","additionalProperties":false,"required":["agreement","excluded","unsafe_permissive","over_strict","interval","gate"],"properties":{"agreement":{"type":"string"},"excluded":{"type":"string"},"unsafe_permissive":{"type":"string"},"over_strict":{"type":"string"},"interval":{"type":"string"},"gate":{"type":"string"}}},"matrix":{"description":"Candidates by shadow decision (rows) and live fate (columns).","type":"object","additionalProperties":false,"required":["would_integrate","would_block","already_integrated","superseded"],"properties":{"would_integrate":{"$ref":"#/$defs/FateCounts"},"would_block":{"$ref":"#/$defs/FateCounts"},"already_integrated":{"$ref":"#/$defs/FateCounts"},"superseded":{"$ref":"#/$defs/FateCounts"}}},"compared":{"description":"Decisions whose candidate landed: would_integrate and would_block with a fate other than pending.","type":"integer","minimum":0},"agreed":{"type":"integer","minimum":0},"agreement":{"description":"agreed / compared; null when nothing could be compared.","type":["number","null"],"minimum":0,"maximum":1},"wilson95":{"description":"95% Wilson score interval of the agreement; null when nothing could be compared.","oneOf":[{"type":"object","additionalProperties":false,"required":["low","high"],"properties":{"low":{"type":"number","minimum":0,"maximum":1},"high":{"type":"number","minimum":0,"maximum":1}}},{"type":"null"}]},"unsafe_permissive":{"description":"would_integrate, but live needed a manual resolution or reverted it.","type":"integer","minimum":0},"over_strict":{"description":"would_block, but live landed it cleanly.","type":"integer","minimum":0},"pending":{"description":"Candidates not landed yet.","type":"integer","minimum":0},"excluded":{"type":"integer","minimum":0},"gate":{"description":"The --min-agreement gate; null without it.","oneOf":[{"type":"object","additionalProperties":false,"required":["min_agreement","passed","failures"],"properties":{"min_agreement":{"type":"number","minimum":0,"maximum":1},"passed":{"type":"boolean"},"failures":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"mismatches":{"description":"The candidates whose verdict is unsafe_permissive or over_strict.","type":"array","items":{"$ref":"#/$defs/ParityCandidate"}},"candidates":{"type":"array","items":{"$ref":"#/$defs/ParityCandidate"}}},"$defs":{"LiveFate":{"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]},"ShadowRow":{"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]},"Verdict":{"enum":["agree","unsafe_permissive","over_strict","excluded"]},"FateCounts":{"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}},"Landing":{"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}},"ParityCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}}}};
+const schema129 = {"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}};
+const schema133 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}};
+const schema136 = {"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]};
+const schema137 = {"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]};
+const schema138 = {"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}};
+const schema139 = {"enum":["agree","unsafe_permissive","over_strict","excluded"]};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate83.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4990,7 +5500,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5000,7 +5510,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5010,7 +5520,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5020,7 +5530,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.outcome === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5030,7 +5540,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.reasons === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5040,7 +5550,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.decided_at === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5050,7 +5560,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.row === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "row"},message:"must have required property '"+"row"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "row"},message:"must have required property '"+"row"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5060,7 +5570,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.fate === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fate"},message:"must have required property '"+"fate"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fate"},message:"must have required property '"+"fate"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5070,7 +5580,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.landing === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "landing"},message:"must have required property '"+"landing"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "landing"},message:"must have required property '"+"landing"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5080,7 +5590,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.reverted_by === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverted_by"},message:"must have required property '"+"reverted_by"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverted_by"},message:"must have required property '"+"reverted_by"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5090,7 +5600,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.verdict === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5100,8 +5610,8 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema130.properties, key0))){
-const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema130,data};
+if(!(func1.call(schema133.properties, key0))){
+const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5114,7 +5624,7 @@ errors++;
 if(data.slug !== undefined){
 let data0 = data.slug;
 if(typeof data0 !== "string"){
-const err12 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.slug.type,parentSchema:schema130.properties.slug,data:data0};
+const err12 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.slug.type,parentSchema:schema133.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5127,7 +5637,7 @@ errors++;
 if(data.branch !== undefined){
 let data1 = data.branch;
 if(typeof data1 !== "string"){
-const err13 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.branch.type,parentSchema:schema130.properties.branch,data:data1};
+const err13 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.branch.type,parentSchema:schema133.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5140,7 +5650,7 @@ errors++;
 if(data.sha !== undefined){
 let data2 = data.sha;
 if(typeof data2 !== "string"){
-const err14 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.sha.type,parentSchema:schema130.properties.sha,data:data2};
+const err14 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.sha.type,parentSchema:schema133.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5182,7 +5692,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema130.properties.reasons.type,parentSchema:schema130.properties.reasons,data:data4};
+const err17 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema133.properties.reasons.type,parentSchema:schema133.properties.reasons,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5195,7 +5705,7 @@ errors++;
 if(data.decided_at !== undefined){
 let data6 = data.decided_at;
 if(typeof data6 !== "string"){
-const err18 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.decided_at.type,parentSchema:schema130.properties.decided_at,data:data6};
+const err18 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.decided_at.type,parentSchema:schema133.properties.decided_at,data:data6};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5208,7 +5718,7 @@ errors++;
 if(data.row !== undefined){
 let data7 = data.row;
 if(!((((data7 === "would_integrate") || (data7 === "would_block")) || (data7 === "already_integrated")) || (data7 === "superseded"))){
-const err19 = {instancePath:instancePath+"/row",schemaPath:"#/$defs/ShadowRow/enum",keyword:"enum",params:{allowedValues: schema133.enum},message:"must be equal to one of the allowed values",schema:schema133.enum,parentSchema:schema133,data:data7};
+const err19 = {instancePath:instancePath+"/row",schemaPath:"#/$defs/ShadowRow/enum",keyword:"enum",params:{allowedValues: schema136.enum},message:"must be equal to one of the allowed values",schema:schema136.enum,parentSchema:schema136,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5221,7 +5731,7 @@ errors++;
 if(data.fate !== undefined){
 let data8 = data.fate;
 if(!((((data8 === "landed_clean") || (data8 === "landed_resolved")) || (data8 === "reverted")) || (data8 === "pending"))){
-const err20 = {instancePath:instancePath+"/fate",schemaPath:"#/$defs/LiveFate/enum",keyword:"enum",params:{allowedValues: schema134.enum},message:"must be equal to one of the allowed values",schema:schema134.enum,parentSchema:schema134,data:data8};
+const err20 = {instancePath:instancePath+"/fate",schemaPath:"#/$defs/LiveFate/enum",keyword:"enum",params:{allowedValues: schema137.enum},message:"must be equal to one of the allowed values",schema:schema137.enum,parentSchema:schema137,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5239,7 +5749,7 @@ let passing0 = null;
 const _errs22 = errors;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(data9.commit === undefined){
-const err21 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'",schema:schema135.required,parentSchema:schema135,data:data9};
+const err21 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5249,7 +5759,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data9.via === undefined){
-const err22 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "via"},message:"must have required property '"+"via"+"'",schema:schema135.required,parentSchema:schema135,data:data9};
+const err22 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "via"},message:"must have required property '"+"via"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5259,7 +5769,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data9.clean === undefined){
-const err23 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "clean"},message:"must have required property '"+"clean"+"'",schema:schema135.required,parentSchema:schema135,data:data9};
+const err23 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "clean"},message:"must have required property '"+"clean"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5269,7 +5779,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data9.same_base === undefined){
-const err24 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "same_base"},message:"must have required property '"+"same_base"+"'",schema:schema135.required,parentSchema:schema135,data:data9};
+const err24 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "same_base"},message:"must have required property '"+"same_base"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5280,7 +5790,7 @@ errors++;
 }
 for(const key1 in data9){
 if(!((((key1 === "commit") || (key1 === "via")) || (key1 === "clean")) || (key1 === "same_base"))){
-const err25 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema135,data:data9};
+const err25 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5293,7 +5803,7 @@ errors++;
 if(data9.commit !== undefined){
 let data10 = data9.commit;
 if(typeof data10 !== "string"){
-const err26 = {instancePath:instancePath+"/landing/commit",schemaPath:"#/$defs/Landing/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema135.properties.commit.type,parentSchema:schema135.properties.commit,data:data10};
+const err26 = {instancePath:instancePath+"/landing/commit",schemaPath:"#/$defs/Landing/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema138.properties.commit.type,parentSchema:schema138.properties.commit,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5306,7 +5816,7 @@ errors++;
 if(data9.via !== undefined){
 let data11 = data9.via;
 if(!((((data11 === "ancestor") || (data11 === "merge")) || (data11 === "squash")) || (data11 === "tree"))){
-const err27 = {instancePath:instancePath+"/landing/via",schemaPath:"#/$defs/Landing/properties/via/enum",keyword:"enum",params:{allowedValues: schema135.properties.via.enum},message:"must be equal to one of the allowed values",schema:schema135.properties.via.enum,parentSchema:schema135.properties.via,data:data11};
+const err27 = {instancePath:instancePath+"/landing/via",schemaPath:"#/$defs/Landing/properties/via/enum",keyword:"enum",params:{allowedValues: schema138.properties.via.enum},message:"must be equal to one of the allowed values",schema:schema138.properties.via.enum,parentSchema:schema138.properties.via,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5319,7 +5829,7 @@ errors++;
 if(data9.clean !== undefined){
 let data12 = data9.clean;
 if(typeof data12 !== "boolean"){
-const err28 = {instancePath:instancePath+"/landing/clean",schemaPath:"#/$defs/Landing/properties/clean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema135.properties.clean.type,parentSchema:schema135.properties.clean,data:data12};
+const err28 = {instancePath:instancePath+"/landing/clean",schemaPath:"#/$defs/Landing/properties/clean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema138.properties.clean.type,parentSchema:schema138.properties.clean,data:data12};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5332,7 +5842,7 @@ errors++;
 if(data9.same_base !== undefined){
 let data13 = data9.same_base;
 if(typeof data13 !== "boolean"){
-const err29 = {instancePath:instancePath+"/landing/same_base",schemaPath:"#/$defs/Landing/properties/same_base/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema135.properties.same_base.type,parentSchema:schema135.properties.same_base,data:data13};
+const err29 = {instancePath:instancePath+"/landing/same_base",schemaPath:"#/$defs/Landing/properties/same_base/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema138.properties.same_base.type,parentSchema:schema138.properties.same_base,data:data13};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5344,7 +5854,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema135.type,parentSchema:schema135,data:data9};
+const err30 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5360,7 +5870,7 @@ passing0 = 0;
 }
 const _errs33 = errors;
 if(data9 !== null){
-const err31 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema130.properties.landing.oneOf[1].type,parentSchema:schema130.properties.landing.oneOf[1],data:data9};
+const err31 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema133.properties.landing.oneOf[1].type,parentSchema:schema133.properties.landing.oneOf[1],data:data9};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5381,7 +5891,7 @@ passing0 = 1;
 }
 }
 if(!valid7){
-const err32 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema130.properties.landing.oneOf,parentSchema:schema130.properties.landing,data:data9};
+const err32 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema133.properties.landing.oneOf,parentSchema:schema133.properties.landing,data:data9};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5405,7 +5915,7 @@ vErrors = null;
 if(data.reverted_by !== undefined){
 let data14 = data.reverted_by;
 if((typeof data14 !== "string") && (data14 !== null)){
-const err33 = {instancePath:instancePath+"/reverted_by",schemaPath:"#/properties/reverted_by/type",keyword:"type",params:{type: schema130.properties.reverted_by.type},message:"must be string,null",schema:schema130.properties.reverted_by.type,parentSchema:schema130.properties.reverted_by,data:data14};
+const err33 = {instancePath:instancePath+"/reverted_by",schemaPath:"#/properties/reverted_by/type",keyword:"type",params:{type: schema133.properties.reverted_by.type},message:"must be string,null",schema:schema133.properties.reverted_by.type,parentSchema:schema133.properties.reverted_by,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5418,7 +5928,7 @@ errors++;
 if(data.verdict !== undefined){
 let data15 = data.verdict;
 if(!((((data15 === "agree") || (data15 === "unsafe_permissive")) || (data15 === "over_strict")) || (data15 === "excluded"))){
-const err34 = {instancePath:instancePath+"/verdict",schemaPath:"#/$defs/Verdict/enum",keyword:"enum",params:{allowedValues: schema136.enum},message:"must be equal to one of the allowed values",schema:schema136.enum,parentSchema:schema136,data:data15};
+const err34 = {instancePath:instancePath+"/verdict",schemaPath:"#/$defs/Verdict/enum",keyword:"enum",params:{allowedValues: schema139.enum},message:"must be equal to one of the allowed values",schema:schema139.enum,parentSchema:schema139,data:data15};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5430,7 +5940,7 @@ errors++;
 }
 }
 else {
-const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.type,parentSchema:schema130,data};
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema133.type,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5439,17 +5949,17 @@ vErrors.push(err35);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate83.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/parity.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5458,7 +5968,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.main_ref === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_ref"},message:"must have required property '"+"main_ref"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_ref"},message:"must have required property '"+"main_ref"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5468,7 +5978,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.main_sha === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5478,7 +5988,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.since === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5488,7 +5998,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.definitions === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "definitions"},message:"must have required property '"+"definitions"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "definitions"},message:"must have required property '"+"definitions"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5498,7 +6008,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.matrix === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "matrix"},message:"must have required property '"+"matrix"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "matrix"},message:"must have required property '"+"matrix"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5508,7 +6018,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.compared === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "compared"},message:"must have required property '"+"compared"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "compared"},message:"must have required property '"+"compared"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5518,7 +6028,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.agreed === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreed"},message:"must have required property '"+"agreed"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreed"},message:"must have required property '"+"agreed"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5528,7 +6038,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.agreement === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5538,7 +6048,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.wilson95 === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "wilson95"},message:"must have required property '"+"wilson95"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "wilson95"},message:"must have required property '"+"wilson95"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5548,7 +6058,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.unsafe_permissive === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5558,7 +6068,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.over_strict === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5568,7 +6078,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data.pending === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5578,7 +6088,7 @@ vErrors.push(err11);
 errors++;
 }
 if(data.excluded === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5588,7 +6098,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.gate === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5598,7 +6108,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.mismatches === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mismatches"},message:"must have required property '"+"mismatches"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mismatches"},message:"must have required property '"+"mismatches"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5608,7 +6118,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data.candidates === undefined){
-const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema125.required,parentSchema:schema125,data};
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5618,8 +6128,8 @@ vErrors.push(err15);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema125.properties, key0))){
-const err16 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema125,data};
+if(!(func1.call(schema128.properties, key0))){
+const err16 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5632,7 +6142,7 @@ errors++;
 if(data.main_ref !== undefined){
 let data0 = data.main_ref;
 if(typeof data0 !== "string"){
-const err17 = {instancePath:instancePath+"/main_ref",schemaPath:"#/properties/main_ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.main_ref.type,parentSchema:schema125.properties.main_ref,data:data0};
+const err17 = {instancePath:instancePath+"/main_ref",schemaPath:"#/properties/main_ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.main_ref.type,parentSchema:schema128.properties.main_ref,data:data0};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5645,7 +6155,7 @@ errors++;
 if(data.main_sha !== undefined){
 let data1 = data.main_sha;
 if(typeof data1 !== "string"){
-const err18 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.main_sha.type,parentSchema:schema125.properties.main_sha,data:data1};
+const err18 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.main_sha.type,parentSchema:schema128.properties.main_sha,data:data1};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5658,7 +6168,7 @@ errors++;
 if(data.since !== undefined){
 let data2 = data.since;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err19 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: schema125.properties.since.type},message:"must be string,null",schema:schema125.properties.since.type,parentSchema:schema125.properties.since,data:data2};
+const err19 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: schema128.properties.since.type},message:"must be string,null",schema:schema128.properties.since.type,parentSchema:schema128.properties.since,data:data2};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5672,7 +6182,7 @@ if(data.definitions !== undefined){
 let data3 = data.definitions;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.agreement === undefined){
-const err20 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema125.properties.definitions.required,parentSchema:schema125.properties.definitions,data:data3};
+const err20 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5682,7 +6192,7 @@ vErrors.push(err20);
 errors++;
 }
 if(data3.excluded === undefined){
-const err21 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema125.properties.definitions.required,parentSchema:schema125.properties.definitions,data:data3};
+const err21 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5692,7 +6202,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data3.unsafe_permissive === undefined){
-const err22 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema125.properties.definitions.required,parentSchema:schema125.properties.definitions,data:data3};
+const err22 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5702,7 +6212,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data3.over_strict === undefined){
-const err23 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema125.properties.definitions.required,parentSchema:schema125.properties.definitions,data:data3};
+const err23 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5712,7 +6222,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data3.interval === undefined){
-const err24 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "interval"},message:"must have required property '"+"interval"+"'",schema:schema125.properties.definitions.required,parentSchema:schema125.properties.definitions,data:data3};
+const err24 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "interval"},message:"must have required property '"+"interval"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5722,7 +6232,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data3.gate === undefined){
-const err25 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema125.properties.definitions.required,parentSchema:schema125.properties.definitions,data:data3};
+const err25 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5733,7 +6243,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((((((key1 === "agreement") || (key1 === "excluded")) || (key1 === "unsafe_permissive")) || (key1 === "over_strict")) || (key1 === "interval")) || (key1 === "gate"))){
-const err26 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema125.properties.definitions,data:data3};
+const err26 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5746,7 +6256,7 @@ errors++;
 if(data3.agreement !== undefined){
 let data4 = data3.agreement;
 if(typeof data4 !== "string"){
-const err27 = {instancePath:instancePath+"/definitions/agreement",schemaPath:"#/properties/definitions/properties/agreement/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.definitions.properties.agreement.type,parentSchema:schema125.properties.definitions.properties.agreement,data:data4};
+const err27 = {instancePath:instancePath+"/definitions/agreement",schemaPath:"#/properties/definitions/properties/agreement/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.agreement.type,parentSchema:schema128.properties.definitions.properties.agreement,data:data4};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5759,7 +6269,7 @@ errors++;
 if(data3.excluded !== undefined){
 let data5 = data3.excluded;
 if(typeof data5 !== "string"){
-const err28 = {instancePath:instancePath+"/definitions/excluded",schemaPath:"#/properties/definitions/properties/excluded/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.definitions.properties.excluded.type,parentSchema:schema125.properties.definitions.properties.excluded,data:data5};
+const err28 = {instancePath:instancePath+"/definitions/excluded",schemaPath:"#/properties/definitions/properties/excluded/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.excluded.type,parentSchema:schema128.properties.definitions.properties.excluded,data:data5};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5772,7 +6282,7 @@ errors++;
 if(data3.unsafe_permissive !== undefined){
 let data6 = data3.unsafe_permissive;
 if(typeof data6 !== "string"){
-const err29 = {instancePath:instancePath+"/definitions/unsafe_permissive",schemaPath:"#/properties/definitions/properties/unsafe_permissive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.definitions.properties.unsafe_permissive.type,parentSchema:schema125.properties.definitions.properties.unsafe_permissive,data:data6};
+const err29 = {instancePath:instancePath+"/definitions/unsafe_permissive",schemaPath:"#/properties/definitions/properties/unsafe_permissive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.unsafe_permissive.type,parentSchema:schema128.properties.definitions.properties.unsafe_permissive,data:data6};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5785,7 +6295,7 @@ errors++;
 if(data3.over_strict !== undefined){
 let data7 = data3.over_strict;
 if(typeof data7 !== "string"){
-const err30 = {instancePath:instancePath+"/definitions/over_strict",schemaPath:"#/properties/definitions/properties/over_strict/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.definitions.properties.over_strict.type,parentSchema:schema125.properties.definitions.properties.over_strict,data:data7};
+const err30 = {instancePath:instancePath+"/definitions/over_strict",schemaPath:"#/properties/definitions/properties/over_strict/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.over_strict.type,parentSchema:schema128.properties.definitions.properties.over_strict,data:data7};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5798,7 +6308,7 @@ errors++;
 if(data3.interval !== undefined){
 let data8 = data3.interval;
 if(typeof data8 !== "string"){
-const err31 = {instancePath:instancePath+"/definitions/interval",schemaPath:"#/properties/definitions/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.definitions.properties.interval.type,parentSchema:schema125.properties.definitions.properties.interval,data:data8};
+const err31 = {instancePath:instancePath+"/definitions/interval",schemaPath:"#/properties/definitions/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.interval.type,parentSchema:schema128.properties.definitions.properties.interval,data:data8};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5811,7 +6321,7 @@ errors++;
 if(data3.gate !== undefined){
 let data9 = data3.gate;
 if(typeof data9 !== "string"){
-const err32 = {instancePath:instancePath+"/definitions/gate",schemaPath:"#/properties/definitions/properties/gate/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.definitions.properties.gate.type,parentSchema:schema125.properties.definitions.properties.gate,data:data9};
+const err32 = {instancePath:instancePath+"/definitions/gate",schemaPath:"#/properties/definitions/properties/gate/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.gate.type,parentSchema:schema128.properties.definitions.properties.gate,data:data9};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5823,7 +6333,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.properties.definitions.type,parentSchema:schema125.properties.definitions,data:data3};
+const err33 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.definitions.type,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5837,7 +6347,7 @@ if(data.matrix !== undefined){
 let data10 = data.matrix;
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 if(data10.would_integrate === undefined){
-const err34 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema125.properties.matrix.required,parentSchema:schema125.properties.matrix,data:data10};
+const err34 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5847,7 +6357,7 @@ vErrors.push(err34);
 errors++;
 }
 if(data10.would_block === undefined){
-const err35 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema125.properties.matrix.required,parentSchema:schema125.properties.matrix,data:data10};
+const err35 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5857,7 +6367,7 @@ vErrors.push(err35);
 errors++;
 }
 if(data10.already_integrated === undefined){
-const err36 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "already_integrated"},message:"must have required property '"+"already_integrated"+"'",schema:schema125.properties.matrix.required,parentSchema:schema125.properties.matrix,data:data10};
+const err36 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "already_integrated"},message:"must have required property '"+"already_integrated"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5867,7 +6377,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data10.superseded === undefined){
-const err37 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema125.properties.matrix.required,parentSchema:schema125.properties.matrix,data:data10};
+const err37 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5878,7 +6388,7 @@ errors++;
 }
 for(const key2 in data10){
 if(!((((key2 === "would_integrate") || (key2 === "would_block")) || (key2 === "already_integrated")) || (key2 === "superseded"))){
-const err38 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema125.properties.matrix,data:data10};
+const err38 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5892,7 +6402,7 @@ if(data10.would_integrate !== undefined){
 let data11 = data10.would_integrate;
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.landed_clean === undefined){
-const err39 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema126.required,parentSchema:schema126,data:data11};
+const err39 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5902,7 +6412,7 @@ vErrors.push(err39);
 errors++;
 }
 if(data11.landed_resolved === undefined){
-const err40 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema126.required,parentSchema:schema126,data:data11};
+const err40 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5912,7 +6422,7 @@ vErrors.push(err40);
 errors++;
 }
 if(data11.reverted === undefined){
-const err41 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema126.required,parentSchema:schema126,data:data11};
+const err41 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5922,7 +6432,7 @@ vErrors.push(err41);
 errors++;
 }
 if(data11.pending === undefined){
-const err42 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema126.required,parentSchema:schema126,data:data11};
+const err42 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5933,7 +6443,7 @@ errors++;
 }
 for(const key3 in data11){
 if(!((((key3 === "landed_clean") || (key3 === "landed_resolved")) || (key3 === "reverted")) || (key3 === "pending"))){
-const err43 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema126,data:data11};
+const err43 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5946,7 +6456,7 @@ errors++;
 if(data11.landed_clean !== undefined){
 let data12 = data11.landed_clean;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err44 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_clean.type,parentSchema:schema126.properties.landed_clean,data:data12};
+const err44 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data12};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5957,7 +6467,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err45 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_clean,data:data12};
+const err45 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data12};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5971,7 +6481,7 @@ errors++;
 if(data11.landed_resolved !== undefined){
 let data13 = data11.landed_resolved;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err46 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_resolved.type,parentSchema:schema126.properties.landed_resolved,data:data13};
+const err46 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data13};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -5982,7 +6492,7 @@ errors++;
 }
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 < 0 || isNaN(data13)){
-const err47 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_resolved,data:data13};
+const err47 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data13};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -5996,7 +6506,7 @@ errors++;
 if(data11.reverted !== undefined){
 let data14 = data11.reverted;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err48 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.reverted.type,parentSchema:schema126.properties.reverted,data:data14};
+const err48 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data14};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -6007,7 +6517,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err49 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.reverted,data:data14};
+const err49 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data14};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -6021,7 +6531,7 @@ errors++;
 if(data11.pending !== undefined){
 let data15 = data11.pending;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err50 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.pending.type,parentSchema:schema126.properties.pending,data:data15};
+const err50 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data15};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -6032,7 +6542,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err51 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.pending,data:data15};
+const err51 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -6045,7 +6555,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema126.type,parentSchema:schema126,data:data11};
+const err52 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -6059,7 +6569,7 @@ if(data10.would_block !== undefined){
 let data16 = data10.would_block;
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 if(data16.landed_clean === undefined){
-const err53 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema126.required,parentSchema:schema126,data:data16};
+const err53 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -6069,7 +6579,7 @@ vErrors.push(err53);
 errors++;
 }
 if(data16.landed_resolved === undefined){
-const err54 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema126.required,parentSchema:schema126,data:data16};
+const err54 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -6079,7 +6589,7 @@ vErrors.push(err54);
 errors++;
 }
 if(data16.reverted === undefined){
-const err55 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema126.required,parentSchema:schema126,data:data16};
+const err55 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -6089,7 +6599,7 @@ vErrors.push(err55);
 errors++;
 }
 if(data16.pending === undefined){
-const err56 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema126.required,parentSchema:schema126,data:data16};
+const err56 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -6100,7 +6610,7 @@ errors++;
 }
 for(const key4 in data16){
 if(!((((key4 === "landed_clean") || (key4 === "landed_resolved")) || (key4 === "reverted")) || (key4 === "pending"))){
-const err57 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema126,data:data16};
+const err57 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -6113,7 +6623,7 @@ errors++;
 if(data16.landed_clean !== undefined){
 let data17 = data16.landed_clean;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err58 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_clean.type,parentSchema:schema126.properties.landed_clean,data:data17};
+const err58 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data17};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -6124,7 +6634,7 @@ errors++;
 }
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 < 0 || isNaN(data17)){
-const err59 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_clean,data:data17};
+const err59 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data17};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -6138,7 +6648,7 @@ errors++;
 if(data16.landed_resolved !== undefined){
 let data18 = data16.landed_resolved;
 if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err60 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_resolved.type,parentSchema:schema126.properties.landed_resolved,data:data18};
+const err60 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data18};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -6149,7 +6659,7 @@ errors++;
 }
 if((typeof data18 == "number") && (isFinite(data18))){
 if(data18 < 0 || isNaN(data18)){
-const err61 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_resolved,data:data18};
+const err61 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -6163,7 +6673,7 @@ errors++;
 if(data16.reverted !== undefined){
 let data19 = data16.reverted;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err62 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.reverted.type,parentSchema:schema126.properties.reverted,data:data19};
+const err62 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data19};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -6174,7 +6684,7 @@ errors++;
 }
 if((typeof data19 == "number") && (isFinite(data19))){
 if(data19 < 0 || isNaN(data19)){
-const err63 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.reverted,data:data19};
+const err63 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data19};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -6188,7 +6698,7 @@ errors++;
 if(data16.pending !== undefined){
 let data20 = data16.pending;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err64 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.pending.type,parentSchema:schema126.properties.pending,data:data20};
+const err64 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data20};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -6199,7 +6709,7 @@ errors++;
 }
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 < 0 || isNaN(data20)){
-const err65 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.pending,data:data20};
+const err65 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data20};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -6212,7 +6722,7 @@ errors++;
 }
 }
 else {
-const err66 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema126.type,parentSchema:schema126,data:data16};
+const err66 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -6226,7 +6736,7 @@ if(data10.already_integrated !== undefined){
 let data21 = data10.already_integrated;
 if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
 if(data21.landed_clean === undefined){
-const err67 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema126.required,parentSchema:schema126,data:data21};
+const err67 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -6236,7 +6746,7 @@ vErrors.push(err67);
 errors++;
 }
 if(data21.landed_resolved === undefined){
-const err68 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema126.required,parentSchema:schema126,data:data21};
+const err68 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -6246,7 +6756,7 @@ vErrors.push(err68);
 errors++;
 }
 if(data21.reverted === undefined){
-const err69 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema126.required,parentSchema:schema126,data:data21};
+const err69 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -6256,7 +6766,7 @@ vErrors.push(err69);
 errors++;
 }
 if(data21.pending === undefined){
-const err70 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema126.required,parentSchema:schema126,data:data21};
+const err70 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -6267,7 +6777,7 @@ errors++;
 }
 for(const key5 in data21){
 if(!((((key5 === "landed_clean") || (key5 === "landed_resolved")) || (key5 === "reverted")) || (key5 === "pending"))){
-const err71 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema126,data:data21};
+const err71 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -6280,7 +6790,7 @@ errors++;
 if(data21.landed_clean !== undefined){
 let data22 = data21.landed_clean;
 if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err72 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_clean.type,parentSchema:schema126.properties.landed_clean,data:data22};
+const err72 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data22};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -6291,7 +6801,7 @@ errors++;
 }
 if((typeof data22 == "number") && (isFinite(data22))){
 if(data22 < 0 || isNaN(data22)){
-const err73 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_clean,data:data22};
+const err73 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data22};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -6305,7 +6815,7 @@ errors++;
 if(data21.landed_resolved !== undefined){
 let data23 = data21.landed_resolved;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err74 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_resolved.type,parentSchema:schema126.properties.landed_resolved,data:data23};
+const err74 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data23};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -6316,7 +6826,7 @@ errors++;
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 0 || isNaN(data23)){
-const err75 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_resolved,data:data23};
+const err75 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data23};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -6330,7 +6840,7 @@ errors++;
 if(data21.reverted !== undefined){
 let data24 = data21.reverted;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err76 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.reverted.type,parentSchema:schema126.properties.reverted,data:data24};
+const err76 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data24};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -6341,7 +6851,7 @@ errors++;
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 0 || isNaN(data24)){
-const err77 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.reverted,data:data24};
+const err77 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data24};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -6355,7 +6865,7 @@ errors++;
 if(data21.pending !== undefined){
 let data25 = data21.pending;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err78 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.pending.type,parentSchema:schema126.properties.pending,data:data25};
+const err78 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data25};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -6366,7 +6876,7 @@ errors++;
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 0 || isNaN(data25)){
-const err79 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.pending,data:data25};
+const err79 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data25};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -6379,7 +6889,7 @@ errors++;
 }
 }
 else {
-const err80 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema126.type,parentSchema:schema126,data:data21};
+const err80 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -6393,7 +6903,7 @@ if(data10.superseded !== undefined){
 let data26 = data10.superseded;
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 if(data26.landed_clean === undefined){
-const err81 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema126.required,parentSchema:schema126,data:data26};
+const err81 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -6403,7 +6913,7 @@ vErrors.push(err81);
 errors++;
 }
 if(data26.landed_resolved === undefined){
-const err82 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema126.required,parentSchema:schema126,data:data26};
+const err82 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -6413,7 +6923,7 @@ vErrors.push(err82);
 errors++;
 }
 if(data26.reverted === undefined){
-const err83 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema126.required,parentSchema:schema126,data:data26};
+const err83 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -6423,7 +6933,7 @@ vErrors.push(err83);
 errors++;
 }
 if(data26.pending === undefined){
-const err84 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema126.required,parentSchema:schema126,data:data26};
+const err84 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -6434,7 +6944,7 @@ errors++;
 }
 for(const key6 in data26){
 if(!((((key6 === "landed_clean") || (key6 === "landed_resolved")) || (key6 === "reverted")) || (key6 === "pending"))){
-const err85 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema126,data:data26};
+const err85 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -6447,7 +6957,7 @@ errors++;
 if(data26.landed_clean !== undefined){
 let data27 = data26.landed_clean;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err86 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_clean.type,parentSchema:schema126.properties.landed_clean,data:data27};
+const err86 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data27};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -6458,7 +6968,7 @@ errors++;
 }
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 < 0 || isNaN(data27)){
-const err87 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_clean,data:data27};
+const err87 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data27};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -6472,7 +6982,7 @@ errors++;
 if(data26.landed_resolved !== undefined){
 let data28 = data26.landed_resolved;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err88 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.landed_resolved.type,parentSchema:schema126.properties.landed_resolved,data:data28};
+const err88 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data28};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -6483,7 +6993,7 @@ errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
 if(data28 < 0 || isNaN(data28)){
-const err89 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.landed_resolved,data:data28};
+const err89 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data28};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -6497,7 +7007,7 @@ errors++;
 if(data26.reverted !== undefined){
 let data29 = data26.reverted;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err90 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.reverted.type,parentSchema:schema126.properties.reverted,data:data29};
+const err90 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data29};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -6508,7 +7018,7 @@ errors++;
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 < 0 || isNaN(data29)){
-const err91 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.reverted,data:data29};
+const err91 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data29};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -6522,7 +7032,7 @@ errors++;
 if(data26.pending !== undefined){
 let data30 = data26.pending;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err92 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema126.properties.pending.type,parentSchema:schema126.properties.pending,data:data30};
+const err92 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data30};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -6533,7 +7043,7 @@ errors++;
 }
 if((typeof data30 == "number") && (isFinite(data30))){
 if(data30 < 0 || isNaN(data30)){
-const err93 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema126.properties.pending,data:data30};
+const err93 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data30};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -6546,7 +7056,7 @@ errors++;
 }
 }
 else {
-const err94 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema126.type,parentSchema:schema126,data:data26};
+const err94 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -6558,7 +7068,7 @@ errors++;
 }
 }
 else {
-const err95 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.properties.matrix.type,parentSchema:schema125.properties.matrix,data:data10};
+const err95 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.matrix.type,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -6571,7 +7081,7 @@ errors++;
 if(data.compared !== undefined){
 let data31 = data.compared;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err96 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.compared.type,parentSchema:schema125.properties.compared,data:data31};
+const err96 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.compared.type,parentSchema:schema128.properties.compared,data:data31};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -6582,7 +7092,7 @@ errors++;
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 < 0 || isNaN(data31)){
-const err97 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.compared,data:data31};
+const err97 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.compared,data:data31};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -6596,7 +7106,7 @@ errors++;
 if(data.agreed !== undefined){
 let data32 = data.agreed;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err98 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.agreed.type,parentSchema:schema125.properties.agreed,data:data32};
+const err98 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.agreed.type,parentSchema:schema128.properties.agreed,data:data32};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -6607,7 +7117,7 @@ errors++;
 }
 if((typeof data32 == "number") && (isFinite(data32))){
 if(data32 < 0 || isNaN(data32)){
-const err99 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.agreed,data:data32};
+const err99 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.agreed,data:data32};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -6621,7 +7131,7 @@ errors++;
 if(data.agreement !== undefined){
 let data33 = data.agreement;
 if((!((typeof data33 == "number") && (isFinite(data33)))) && (data33 !== null)){
-const err100 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/type",keyword:"type",params:{type: schema125.properties.agreement.type},message:"must be number,null",schema:schema125.properties.agreement.type,parentSchema:schema125.properties.agreement,data:data33};
+const err100 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/type",keyword:"type",params:{type: schema128.properties.agreement.type},message:"must be number,null",schema:schema128.properties.agreement.type,parentSchema:schema128.properties.agreement,data:data33};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -6632,7 +7142,7 @@ errors++;
 }
 if((typeof data33 == "number") && (isFinite(data33))){
 if(data33 > 1 || isNaN(data33)){
-const err101 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema125.properties.agreement,data:data33};
+const err101 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.agreement,data:data33};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -6642,7 +7152,7 @@ vErrors.push(err101);
 errors++;
 }
 if(data33 < 0 || isNaN(data33)){
-const err102 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.agreement,data:data33};
+const err102 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.agreement,data:data33};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -6661,7 +7171,7 @@ let passing0 = null;
 const _errs82 = errors;
 if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
 if(data34.low === undefined){
-const err103 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'",schema:schema125.properties.wilson95.oneOf[0].required,parentSchema:schema125.properties.wilson95.oneOf[0],data:data34};
+const err103 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'",schema:schema128.properties.wilson95.oneOf[0].required,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -6671,7 +7181,7 @@ vErrors.push(err103);
 errors++;
 }
 if(data34.high === undefined){
-const err104 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'",schema:schema125.properties.wilson95.oneOf[0].required,parentSchema:schema125.properties.wilson95.oneOf[0],data:data34};
+const err104 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'",schema:schema128.properties.wilson95.oneOf[0].required,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -6682,7 +7192,7 @@ errors++;
 }
 for(const key7 in data34){
 if(!((key7 === "low") || (key7 === "high"))){
-const err105 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema125.properties.wilson95.oneOf[0],data:data34};
+const err105 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -6696,7 +7206,7 @@ if(data34.low !== undefined){
 let data35 = data34.low;
 if((typeof data35 == "number") && (isFinite(data35))){
 if(data35 > 1 || isNaN(data35)){
-const err106 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema125.properties.wilson95.oneOf[0].properties.low,data:data35};
+const err106 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.wilson95.oneOf[0].properties.low,data:data35};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -6706,7 +7216,7 @@ vErrors.push(err106);
 errors++;
 }
 if(data35 < 0 || isNaN(data35)){
-const err107 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.wilson95.oneOf[0].properties.low,data:data35};
+const err107 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.wilson95.oneOf[0].properties.low,data:data35};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -6717,7 +7227,7 @@ errors++;
 }
 }
 else {
-const err108 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema125.properties.wilson95.oneOf[0].properties.low.type,parentSchema:schema125.properties.wilson95.oneOf[0].properties.low,data:data35};
+const err108 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema128.properties.wilson95.oneOf[0].properties.low.type,parentSchema:schema128.properties.wilson95.oneOf[0].properties.low,data:data35};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -6731,7 +7241,7 @@ if(data34.high !== undefined){
 let data36 = data34.high;
 if((typeof data36 == "number") && (isFinite(data36))){
 if(data36 > 1 || isNaN(data36)){
-const err109 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema125.properties.wilson95.oneOf[0].properties.high,data:data36};
+const err109 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.wilson95.oneOf[0].properties.high,data:data36};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -6741,7 +7251,7 @@ vErrors.push(err109);
 errors++;
 }
 if(data36 < 0 || isNaN(data36)){
-const err110 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.wilson95.oneOf[0].properties.high,data:data36};
+const err110 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.wilson95.oneOf[0].properties.high,data:data36};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -6752,7 +7262,7 @@ errors++;
 }
 }
 else {
-const err111 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema125.properties.wilson95.oneOf[0].properties.high.type,parentSchema:schema125.properties.wilson95.oneOf[0].properties.high,data:data36};
+const err111 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema128.properties.wilson95.oneOf[0].properties.high.type,parentSchema:schema128.properties.wilson95.oneOf[0].properties.high,data:data36};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -6764,7 +7274,7 @@ errors++;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.properties.wilson95.oneOf[0].type,parentSchema:schema125.properties.wilson95.oneOf[0],data:data34};
+const err112 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.wilson95.oneOf[0].type,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -6780,7 +7290,7 @@ passing0 = 0;
 }
 const _errs89 = errors;
 if(data34 !== null){
-const err113 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema125.properties.wilson95.oneOf[1].type,parentSchema:schema125.properties.wilson95.oneOf[1],data:data34};
+const err113 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema128.properties.wilson95.oneOf[1].type,parentSchema:schema128.properties.wilson95.oneOf[1],data:data34};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -6801,7 +7311,7 @@ passing0 = 1;
 }
 }
 if(!valid11){
-const err114 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema125.properties.wilson95.oneOf,parentSchema:schema125.properties.wilson95,data:data34};
+const err114 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema128.properties.wilson95.oneOf,parentSchema:schema128.properties.wilson95,data:data34};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -6825,7 +7335,7 @@ vErrors = null;
 if(data.unsafe_permissive !== undefined){
 let data37 = data.unsafe_permissive;
 if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err115 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.unsafe_permissive.type,parentSchema:schema125.properties.unsafe_permissive,data:data37};
+const err115 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.unsafe_permissive.type,parentSchema:schema128.properties.unsafe_permissive,data:data37};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -6836,7 +7346,7 @@ errors++;
 }
 if((typeof data37 == "number") && (isFinite(data37))){
 if(data37 < 0 || isNaN(data37)){
-const err116 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.unsafe_permissive,data:data37};
+const err116 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.unsafe_permissive,data:data37};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -6850,7 +7360,7 @@ errors++;
 if(data.over_strict !== undefined){
 let data38 = data.over_strict;
 if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err117 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.over_strict.type,parentSchema:schema125.properties.over_strict,data:data38};
+const err117 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.over_strict.type,parentSchema:schema128.properties.over_strict,data:data38};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -6861,7 +7371,7 @@ errors++;
 }
 if((typeof data38 == "number") && (isFinite(data38))){
 if(data38 < 0 || isNaN(data38)){
-const err118 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.over_strict,data:data38};
+const err118 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.over_strict,data:data38};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -6875,7 +7385,7 @@ errors++;
 if(data.pending !== undefined){
 let data39 = data.pending;
 if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err119 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.pending.type,parentSchema:schema125.properties.pending,data:data39};
+const err119 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.pending.type,parentSchema:schema128.properties.pending,data:data39};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -6886,7 +7396,7 @@ errors++;
 }
 if((typeof data39 == "number") && (isFinite(data39))){
 if(data39 < 0 || isNaN(data39)){
-const err120 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.pending,data:data39};
+const err120 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.pending,data:data39};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -6900,7 +7410,7 @@ errors++;
 if(data.excluded !== undefined){
 let data40 = data.excluded;
 if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err121 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.excluded.type,parentSchema:schema125.properties.excluded,data:data40};
+const err121 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.excluded.type,parentSchema:schema128.properties.excluded,data:data40};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -6911,7 +7421,7 @@ errors++;
 }
 if((typeof data40 == "number") && (isFinite(data40))){
 if(data40 < 0 || isNaN(data40)){
-const err122 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.excluded,data:data40};
+const err122 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.excluded,data:data40};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -6930,7 +7440,7 @@ let passing1 = null;
 const _errs101 = errors;
 if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 if(data41.min_agreement === undefined){
-const err123 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "min_agreement"},message:"must have required property '"+"min_agreement"+"'",schema:schema125.properties.gate.oneOf[0].required,parentSchema:schema125.properties.gate.oneOf[0],data:data41};
+const err123 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "min_agreement"},message:"must have required property '"+"min_agreement"+"'",schema:schema128.properties.gate.oneOf[0].required,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -6940,7 +7450,7 @@ vErrors.push(err123);
 errors++;
 }
 if(data41.passed === undefined){
-const err124 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'",schema:schema125.properties.gate.oneOf[0].required,parentSchema:schema125.properties.gate.oneOf[0],data:data41};
+const err124 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'",schema:schema128.properties.gate.oneOf[0].required,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -6950,7 +7460,7 @@ vErrors.push(err124);
 errors++;
 }
 if(data41.failures === undefined){
-const err125 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'",schema:schema125.properties.gate.oneOf[0].required,parentSchema:schema125.properties.gate.oneOf[0],data:data41};
+const err125 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'",schema:schema128.properties.gate.oneOf[0].required,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -6961,7 +7471,7 @@ errors++;
 }
 for(const key8 in data41){
 if(!(((key8 === "min_agreement") || (key8 === "passed")) || (key8 === "failures"))){
-const err126 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema125.properties.gate.oneOf[0],data:data41};
+const err126 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -6975,7 +7485,7 @@ if(data41.min_agreement !== undefined){
 let data42 = data41.min_agreement;
 if((typeof data42 == "number") && (isFinite(data42))){
 if(data42 > 1 || isNaN(data42)){
-const err127 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema125.properties.gate.oneOf[0].properties.min_agreement,data:data42};
+const err127 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.gate.oneOf[0].properties.min_agreement,data:data42};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -6985,7 +7495,7 @@ vErrors.push(err127);
 errors++;
 }
 if(data42 < 0 || isNaN(data42)){
-const err128 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.gate.oneOf[0].properties.min_agreement,data:data42};
+const err128 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.gate.oneOf[0].properties.min_agreement,data:data42};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -6996,7 +7506,7 @@ errors++;
 }
 }
 else {
-const err129 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema125.properties.gate.oneOf[0].properties.min_agreement.type,parentSchema:schema125.properties.gate.oneOf[0].properties.min_agreement,data:data42};
+const err129 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema128.properties.gate.oneOf[0].properties.min_agreement.type,parentSchema:schema128.properties.gate.oneOf[0].properties.min_agreement,data:data42};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -7009,7 +7519,7 @@ errors++;
 if(data41.passed !== undefined){
 let data43 = data41.passed;
 if(typeof data43 !== "boolean"){
-const err130 = {instancePath:instancePath+"/gate/passed",schemaPath:"#/properties/gate/oneOf/0/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema125.properties.gate.oneOf[0].properties.passed.type,parentSchema:schema125.properties.gate.oneOf[0].properties.passed,data:data43};
+const err130 = {instancePath:instancePath+"/gate/passed",schemaPath:"#/properties/gate/oneOf/0/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema128.properties.gate.oneOf[0].properties.passed.type,parentSchema:schema128.properties.gate.oneOf[0].properties.passed,data:data43};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -7026,7 +7536,7 @@ const len0 = data44.length;
 for(let i0=0; i0<len0; i0++){
 let data45 = data44[i0];
 if(typeof data45 !== "string"){
-const err131 = {instancePath:instancePath+"/gate/failures/" + i0,schemaPath:"#/properties/gate/oneOf/0/properties/failures/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.gate.oneOf[0].properties.failures.items.type,parentSchema:schema125.properties.gate.oneOf[0].properties.failures.items,data:data45};
+const err131 = {instancePath:instancePath+"/gate/failures/" + i0,schemaPath:"#/properties/gate/oneOf/0/properties/failures/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.gate.oneOf[0].properties.failures.items.type,parentSchema:schema128.properties.gate.oneOf[0].properties.failures.items,data:data45};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -7038,7 +7548,7 @@ errors++;
 }
 }
 else {
-const err132 = {instancePath:instancePath+"/gate/failures",schemaPath:"#/properties/gate/oneOf/0/properties/failures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema125.properties.gate.oneOf[0].properties.failures.type,parentSchema:schema125.properties.gate.oneOf[0].properties.failures,data:data44};
+const err132 = {instancePath:instancePath+"/gate/failures",schemaPath:"#/properties/gate/oneOf/0/properties/failures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema128.properties.gate.oneOf[0].properties.failures.type,parentSchema:schema128.properties.gate.oneOf[0].properties.failures,data:data44};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -7050,7 +7560,7 @@ errors++;
 }
 }
 else {
-const err133 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.properties.gate.oneOf[0].type,parentSchema:schema125.properties.gate.oneOf[0],data:data41};
+const err133 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.gate.oneOf[0].type,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -7066,7 +7576,7 @@ passing1 = 0;
 }
 const _errs112 = errors;
 if(data41 !== null){
-const err134 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema125.properties.gate.oneOf[1].type,parentSchema:schema125.properties.gate.oneOf[1],data:data41};
+const err134 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema128.properties.gate.oneOf[1].type,parentSchema:schema128.properties.gate.oneOf[1],data:data41};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -7087,7 +7597,7 @@ passing1 = 1;
 }
 }
 if(!valid13){
-const err135 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema125.properties.gate.oneOf,parentSchema:schema125.properties.gate,data:data41};
+const err135 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema128.properties.gate.oneOf,parentSchema:schema128.properties.gate,data:data41};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -7113,14 +7623,14 @@ let data46 = data.mismatches;
 if(Array.isArray(data46)){
 const len1 = data46.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate81(data46[i1], {instancePath:instancePath+"/mismatches/" + i1,parentData:data46,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate83(data46[i1], {instancePath:instancePath+"/mismatches/" + i1,parentData:data46,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err136 = {instancePath:instancePath+"/mismatches",schemaPath:"#/properties/mismatches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema125.properties.mismatches.type,parentSchema:schema125.properties.mismatches,data:data46};
+const err136 = {instancePath:instancePath+"/mismatches",schemaPath:"#/properties/mismatches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema128.properties.mismatches.type,parentSchema:schema128.properties.mismatches,data:data46};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -7135,14 +7645,14 @@ let data48 = data.candidates;
 if(Array.isArray(data48)){
 const len2 = data48.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate81(data48[i2], {instancePath:instancePath+"/candidates/" + i2,parentData:data48,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate83(data48[i2], {instancePath:instancePath+"/candidates/" + i2,parentData:data48,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err137 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema125.properties.candidates.type,parentSchema:schema125.properties.candidates,data:data48};
+const err137 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema128.properties.candidates.type,parentSchema:schema128.properties.candidates,data:data48};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -7154,7 +7664,7 @@ errors++;
 }
 }
 else {
-const err138 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.type,parentSchema:schema125,data};
+const err138 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.type,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -7163,17 +7673,17 @@ vErrors.push(err138);
 }
 errors++;
 }
-validate80.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/drain.schema.json","title":"DrainReport","description":"`drain --json`: what one drain did, by `status`: mode_off (nothing runs), idle (nothing new), lease_busy (another holder will process it), lease_lost (stopped without writing), done.","type":"object","required":["status"],"properties":{"status":{"enum":["mode_off","idle","lease_busy","lease_lost","done"]}},"discriminator":{"propertyName":"status"},"oneOf":[{"$ref":"#/$defs/ModeOff"},{"$ref":"#/$defs/Idle"},{"$ref":"#/$defs/LeaseBusy"},{"$ref":"#/$defs/LeaseLost"},{"$ref":"#/$defs/Done"}],"$defs":{"ModeOff":{"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}},"Idle":{"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}},"LeaseBusy":{"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}},"LeaseLost":{"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}},"Done":{"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}}}};
-const schema139 = {"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}};
-const schema140 = {"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}};
-const schema141 = {"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}};
-const schema142 = {"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}};
-const schema138 = {"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}};
+const schema140 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/drain.schema.json","title":"DrainReport","description":"`drain --json`: what one drain did, by `status`: mode_off (nothing runs), idle (nothing new), lease_busy (another holder will process it), lease_lost (stopped without writing), done.","type":"object","required":["status"],"properties":{"status":{"enum":["mode_off","idle","lease_busy","lease_lost","done"]}},"discriminator":{"propertyName":"status"},"oneOf":[{"$ref":"#/$defs/ModeOff"},{"$ref":"#/$defs/Idle"},{"$ref":"#/$defs/LeaseBusy"},{"$ref":"#/$defs/LeaseLost"},{"$ref":"#/$defs/Done"}],"$defs":{"ModeOff":{"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}},"Idle":{"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}},"LeaseBusy":{"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}},"LeaseLost":{"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}},"Done":{"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}}}};
+const schema142 = {"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}};
+const schema143 = {"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}};
+const schema144 = {"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}};
+const schema145 = {"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}};
+const schema141 = {"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}};
 const schema34 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/lease.schema.json","title":"LeaseFile","description":"lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing. Each epoch is claimed exclusively first (lease-claim.schema.json): that, not lease.json, is what makes an epoch unique.","type":"object","additionalProperties":false,"required":["schema_version","key","owner","token","epoch","acquired_at","renewed_at","expires_at","released_at"],"properties":{"schema_version":{"const":1},"key":{"const":"integration/main"},"owner":{"$ref":"#/$defs/Owner"},"token":{"description":"Random per acquisition; renew and release must present it.","type":"string"},"epoch":{"description":"Fencing generation: +1 at every acquisition.","type":"integer","minimum":1},"acquired_at":{"type":"string"},"renewed_at":{"type":"string"},"expires_at":{"type":"string"},"released_at":{"type":["string","null"]}},"$defs":{"Owner":{"title":"Owner","description":"Who holds (or held) the lease: host, pid and a run id of the process.","type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -7519,10 +8029,10 @@ return errors === 0;
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate85.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7531,7 +8041,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema141.required,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7541,7 +8051,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.holder === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'",schema:schema141.required,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7552,7 +8062,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "status") || (key0 === "holder"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7565,7 +8075,7 @@ errors++;
 if(data.status !== undefined){
 let data0 = data.status;
 if("lease_busy" !== data0){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/const",keyword:"const",params:{allowedValue: "lease_busy"},message:"must be equal to constant",schema:"lease_busy",parentSchema:schema138.properties.status,data:data0};
+const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/const",keyword:"const",params:{allowedValue: "lease_busy"},message:"must be equal to constant",schema:"lease_busy",parentSchema:schema141.properties.status,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7583,7 +8093,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data};
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema141.type,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7592,17 +8102,17 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/drain.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate86.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7611,7 +8121,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema137.required,parentSchema:schema137,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema140.required,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7623,7 +8133,7 @@ errors++;
 if(data.status !== undefined){
 let data0 = data.status;
 if(!(((((data0 === "mode_off") || (data0 === "idle")) || (data0 === "lease_busy")) || (data0 === "lease_lost")) || (data0 === "done"))){
-const err1 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema137.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema137.properties.status.enum,parentSchema:schema137.properties.status,data:data0};
+const err1 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema140.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema140.properties.status.enum,parentSchema:schema140.properties.status,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7638,7 +8148,7 @@ if(typeof tag0 == "string"){
 if(tag0 === "mode_off"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err2 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema139.required,parentSchema:schema139,data};
+const err2 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7648,7 +8158,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.message === undefined){
-const err3 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema139.required,parentSchema:schema139,data};
+const err3 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7659,7 +8169,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "status") || (key0 === "message"))){
-const err4 = {instancePath,schemaPath:"#/$defs/ModeOff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema139,data};
+const err4 = {instancePath,schemaPath:"#/$defs/ModeOff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7672,7 +8182,7 @@ errors++;
 if(data.status !== undefined){
 let data1 = data.status;
 if("mode_off" !== data1){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/ModeOff/properties/status/const",keyword:"const",params:{allowedValue: "mode_off"},message:"must be equal to constant",schema:"mode_off",parentSchema:schema139.properties.status,data:data1};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/ModeOff/properties/status/const",keyword:"const",params:{allowedValue: "mode_off"},message:"must be equal to constant",schema:"mode_off",parentSchema:schema142.properties.status,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -7685,7 +8195,7 @@ errors++;
 if(data.message !== undefined){
 let data2 = data.message;
 if(typeof data2 !== "string"){
-const err6 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/ModeOff/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema139.properties.message.type,parentSchema:schema139.properties.message,data:data2};
+const err6 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/ModeOff/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema142.properties.message.type,parentSchema:schema142.properties.message,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7697,7 +8207,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/$defs/ModeOff/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema139.type,parentSchema:schema139,data};
+const err7 = {instancePath,schemaPath:"#/$defs/ModeOff/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema142.type,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7711,7 +8221,7 @@ var props0 = true;
 else if(tag0 === "idle"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err8 = {instancePath,schemaPath:"#/$defs/Idle/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema140.required,parentSchema:schema140,data};
+const err8 = {instancePath,schemaPath:"#/$defs/Idle/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema143.required,parentSchema:schema143,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7722,7 +8232,7 @@ errors++;
 }
 for(const key1 in data){
 if(!(key1 === "status")){
-const err9 = {instancePath,schemaPath:"#/$defs/Idle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema140,data};
+const err9 = {instancePath,schemaPath:"#/$defs/Idle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema143,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7735,7 +8245,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if("idle" !== data3){
-const err10 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Idle/properties/status/const",keyword:"const",params:{allowedValue: "idle"},message:"must be equal to constant",schema:"idle",parentSchema:schema140.properties.status,data:data3};
+const err10 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Idle/properties/status/const",keyword:"const",params:{allowedValue: "idle"},message:"must be equal to constant",schema:"idle",parentSchema:schema143.properties.status,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -7747,7 +8257,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/$defs/Idle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema140.type,parentSchema:schema140,data};
+const err11 = {instancePath,schemaPath:"#/$defs/Idle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema143.type,parentSchema:schema143,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -7761,8 +8271,8 @@ props0 = true;
 }
 }
 else if(tag0 === "lease_busy"){
-if(!(validate85(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -7772,7 +8282,7 @@ props0 = true;
 else if(tag0 === "lease_lost"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err12 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err12 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7782,7 +8292,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.epoch === undefined){
-const err13 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err13 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -7792,7 +8302,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.why === undefined){
-const err14 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err14 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -7802,7 +8312,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data.decided === undefined){
-const err15 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err15 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -7813,7 +8323,7 @@ errors++;
 }
 for(const key2 in data){
 if(!((((key2 === "status") || (key2 === "epoch")) || (key2 === "why")) || (key2 === "decided"))){
-const err16 = {instancePath,schemaPath:"#/$defs/LeaseLost/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema141,data};
+const err16 = {instancePath,schemaPath:"#/$defs/LeaseLost/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -7826,7 +8336,7 @@ errors++;
 if(data.status !== undefined){
 let data4 = data.status;
 if("lease_lost" !== data4){
-const err17 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/LeaseLost/properties/status/const",keyword:"const",params:{allowedValue: "lease_lost"},message:"must be equal to constant",schema:"lease_lost",parentSchema:schema141.properties.status,data:data4};
+const err17 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/LeaseLost/properties/status/const",keyword:"const",params:{allowedValue: "lease_lost"},message:"must be equal to constant",schema:"lease_lost",parentSchema:schema144.properties.status,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -7839,7 +8349,7 @@ errors++;
 if(data.epoch !== undefined){
 let data5 = data.epoch;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err18 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.epoch.type,parentSchema:schema141.properties.epoch,data:data5};
+const err18 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema144.properties.epoch.type,parentSchema:schema144.properties.epoch,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -7850,7 +8360,7 @@ errors++;
 }
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 1 || isNaN(data5)){
-const err19 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema141.properties.epoch,data:data5};
+const err19 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema144.properties.epoch,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -7864,7 +8374,7 @@ errors++;
 if(data.why !== undefined){
 let data6 = data.why;
 if(typeof data6 !== "string"){
-const err20 = {instancePath:instancePath+"/why",schemaPath:"#/$defs/LeaseLost/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema141.properties.why.type,parentSchema:schema141.properties.why,data:data6};
+const err20 = {instancePath:instancePath+"/why",schemaPath:"#/$defs/LeaseLost/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema144.properties.why.type,parentSchema:schema144.properties.why,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -7877,7 +8387,7 @@ errors++;
 if(data.decided !== undefined){
 let data7 = data.decided;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err21 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.decided.type,parentSchema:schema141.properties.decided,data:data7};
+const err21 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema144.properties.decided.type,parentSchema:schema144.properties.decided,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -7888,7 +8398,7 @@ errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 0 || isNaN(data7)){
-const err22 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.decided,data:data7};
+const err22 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema144.properties.decided,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -7901,7 +8411,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/$defs/LeaseLost/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema141.type,parentSchema:schema141,data};
+const err23 = {instancePath,schemaPath:"#/$defs/LeaseLost/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema144.type,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -7917,7 +8427,7 @@ props0 = true;
 else if(tag0 === "done"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err24 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err24 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -7927,7 +8437,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data.epoch === undefined){
-const err25 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err25 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -7937,7 +8447,7 @@ vErrors.push(err25);
 errors++;
 }
 if(data.decided === undefined){
-const err26 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err26 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -7947,7 +8457,7 @@ vErrors.push(err26);
 errors++;
 }
 if(data.ingested === undefined){
-const err27 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "ingested"},message:"must have required property '"+"ingested"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err27 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "ingested"},message:"must have required property '"+"ingested"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7957,7 +8467,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data.rejected === undefined){
-const err28 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err28 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -7967,7 +8477,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data.counts === undefined){
-const err29 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err29 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -7977,7 +8487,7 @@ vErrors.push(err29);
 errors++;
 }
 if(data.queued === undefined){
-const err30 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "queued"},message:"must have required property '"+"queued"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err30 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "queued"},message:"must have required property '"+"queued"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -7988,7 +8498,7 @@ errors++;
 }
 for(const key3 in data){
 if(!(((((((key3 === "status") || (key3 === "epoch")) || (key3 === "decided")) || (key3 === "ingested")) || (key3 === "rejected")) || (key3 === "counts")) || (key3 === "queued"))){
-const err31 = {instancePath,schemaPath:"#/$defs/Done/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema142,data};
+const err31 = {instancePath,schemaPath:"#/$defs/Done/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -8001,7 +8511,7 @@ errors++;
 if(data.status !== undefined){
 let data8 = data.status;
 if("done" !== data8){
-const err32 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Done/properties/status/const",keyword:"const",params:{allowedValue: "done"},message:"must be equal to constant",schema:"done",parentSchema:schema142.properties.status,data:data8};
+const err32 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Done/properties/status/const",keyword:"const",params:{allowedValue: "done"},message:"must be equal to constant",schema:"done",parentSchema:schema145.properties.status,data:data8};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -8014,7 +8524,7 @@ errors++;
 if(data.epoch !== undefined){
 let data9 = data.epoch;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err33 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.epoch.type,parentSchema:schema142.properties.epoch,data:data9};
+const err33 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.epoch.type,parentSchema:schema145.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -8025,7 +8535,7 @@ errors++;
 }
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 < 1 || isNaN(data9)){
-const err34 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema142.properties.epoch,data:data9};
+const err34 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema145.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -8039,7 +8549,7 @@ errors++;
 if(data.decided !== undefined){
 let data10 = data.decided;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err35 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.decided.type,parentSchema:schema142.properties.decided,data:data10};
+const err35 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.decided.type,parentSchema:schema145.properties.decided,data:data10};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -8050,7 +8560,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err36 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema142.properties.decided,data:data10};
+const err36 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.decided,data:data10};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -8064,7 +8574,7 @@ errors++;
 if(data.ingested !== undefined){
 let data11 = data.ingested;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err37 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.ingested.type,parentSchema:schema142.properties.ingested,data:data11};
+const err37 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.ingested.type,parentSchema:schema145.properties.ingested,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -8075,7 +8585,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 0 || isNaN(data11)){
-const err38 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema142.properties.ingested,data:data11};
+const err38 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.ingested,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -8089,7 +8599,7 @@ errors++;
 if(data.rejected !== undefined){
 let data12 = data.rejected;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err39 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.rejected.type,parentSchema:schema142.properties.rejected,data:data12};
+const err39 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.rejected.type,parentSchema:schema145.properties.rejected,data:data12};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -8100,7 +8610,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err40 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema142.properties.rejected,data:data12};
+const err40 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.rejected,data:data12};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -8115,7 +8625,7 @@ if(data.counts !== undefined){
 let data13 = data.counts;
 if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 if(data13.would_integrate === undefined){
-const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema142.properties.counts.required,parentSchema:schema142.properties.counts,data:data13};
+const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema145.properties.counts.required,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -8125,7 +8635,7 @@ vErrors.push(err41);
 errors++;
 }
 if(data13.would_block === undefined){
-const err42 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema142.properties.counts.required,parentSchema:schema142.properties.counts,data:data13};
+const err42 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema145.properties.counts.required,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -8135,7 +8645,7 @@ vErrors.push(err42);
 errors++;
 }
 if(data13.superseded === undefined){
-const err43 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema142.properties.counts.required,parentSchema:schema142.properties.counts,data:data13};
+const err43 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema145.properties.counts.required,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -8146,7 +8656,7 @@ errors++;
 }
 for(const key4 in data13){
 if(!(((key4 === "would_integrate") || (key4 === "would_block")) || (key4 === "superseded"))){
-const err44 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema142.properties.counts,data:data13};
+const err44 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -8159,7 +8669,7 @@ errors++;
 if(data13.would_integrate !== undefined){
 let data14 = data13.would_integrate;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err45 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.counts.properties.would_integrate.type,parentSchema:schema142.properties.counts.properties.would_integrate,data:data14};
+const err45 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.counts.properties.would_integrate.type,parentSchema:schema145.properties.counts.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -8170,7 +8680,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err46 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema142.properties.counts.properties.would_integrate,data:data14};
+const err46 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.counts.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -8184,7 +8694,7 @@ errors++;
 if(data13.would_block !== undefined){
 let data15 = data13.would_block;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err47 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.counts.properties.would_block.type,parentSchema:schema142.properties.counts.properties.would_block,data:data15};
+const err47 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.counts.properties.would_block.type,parentSchema:schema145.properties.counts.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -8195,7 +8705,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err48 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema142.properties.counts.properties.would_block,data:data15};
+const err48 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.counts.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -8209,7 +8719,7 @@ errors++;
 if(data13.superseded !== undefined){
 let data16 = data13.superseded;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err49 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.counts.properties.superseded.type,parentSchema:schema142.properties.counts.properties.superseded,data:data16};
+const err49 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.counts.properties.superseded.type,parentSchema:schema145.properties.counts.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -8220,7 +8730,7 @@ errors++;
 }
 if((typeof data16 == "number") && (isFinite(data16))){
 if(data16 < 0 || isNaN(data16)){
-const err50 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema142.properties.counts.properties.superseded,data:data16};
+const err50 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.counts.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -8233,7 +8743,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema142.properties.counts.type,parentSchema:schema142.properties.counts,data:data13};
+const err51 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema145.properties.counts.type,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -8246,7 +8756,7 @@ errors++;
 if(data.queued !== undefined){
 let data17 = data.queued;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err52 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema142.properties.queued.type,parentSchema:schema142.properties.queued,data:data17};
+const err52 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.queued.type,parentSchema:schema145.properties.queued,data:data17};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -8257,7 +8767,7 @@ errors++;
 }
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 < 0 || isNaN(data17)){
-const err53 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema142.properties.queued,data:data17};
+const err53 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.queued,data:data17};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -8270,7 +8780,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath,schemaPath:"#/$defs/Done/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema142.type,parentSchema:schema142,data};
+const err54 = {instancePath,schemaPath:"#/$defs/Done/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema145.type,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -8284,7 +8794,7 @@ props0 = true;
 }
 }
 else {
-const err55 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "status", tagValue: tag0},message:"value of tag \"status\" must be in oneOf",schema:schema137.discriminator,parentSchema:schema137,data};
+const err55 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "status", tagValue: tag0},message:"value of tag \"status\" must be in oneOf",schema:schema140.discriminator,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -8295,7 +8805,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "status", tagValue: tag0},message:"tag \"status\" must be string",schema:schema137.discriminator,parentSchema:schema137,data};
+const err56 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "status", tagValue: tag0},message:"tag \"status\" must be string",schema:schema140.discriminator,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -8306,7 +8816,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema137.type,parentSchema:schema137,data};
+const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema140.type,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -8315,148 +8825,15 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate86.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate84.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate86.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema143 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered.","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}}}};
-const schema144 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}};
-const schema145 = {"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]};
-
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate89.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema144.required,parentSchema:schema144,data};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema144.required,parentSchema:schema144,data};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema144.required,parentSchema:schema144,data};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.state === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema144.required,parentSchema:schema144,data};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key0 in data){
-if(!((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema144,data};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.slug !== undefined){
-let data0 = data.slug;
-if(typeof data0 !== "string"){
-const err5 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema144.properties.slug.type,parentSchema:schema144.properties.slug,data:data0};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.branch !== undefined){
-let data1 = data.branch;
-if(typeof data1 !== "string"){
-const err6 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema144.properties.branch.type,parentSchema:schema144.properties.branch,data:data1};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.sha !== undefined){
-let data2 = data.sha;
-if(typeof data2 !== "string"){
-const err7 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema144.properties.sha.type,parentSchema:schema144.properties.sha,data:data2};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data.state !== undefined){
-let data3 = data.state;
-if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
-const err8 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema145.enum},message:"must be equal to one of the allowed values",schema:schema145.enum,parentSchema:schema145,data:data3};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema144.type,parentSchema:schema144,data};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-validate89.errors = vErrors;
-return errors === 0;
-}
-validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema146 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
+const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered.","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}}}};
+const schema147 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}};
+const schema148 = {"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -8469,8 +8846,141 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.slug === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.branch === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.sha === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.state === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.slug !== undefined){
+let data0 = data.slug;
+if(typeof data0 !== "string"){
+const err5 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.slug.type,parentSchema:schema147.properties.slug,data:data0};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.branch !== undefined){
+let data1 = data.branch;
+if(typeof data1 !== "string"){
+const err6 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.branch.type,parentSchema:schema147.properties.branch,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.sha !== undefined){
+let data2 = data.sha;
+if(typeof data2 !== "string"){
+const err7 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.sha.type,parentSchema:schema147.properties.sha,data:data2};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.state !== undefined){
+let data3 = data.state;
+if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
+const err8 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema148.enum},message:"must be equal to one of the allowed values",schema:schema148.enum,parentSchema:schema148,data:data3};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+}
+else {
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema147.type,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+validate91.errors = vErrors;
+return errors === 0;
+}
+validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema149 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
+
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate93.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.a === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema146.required,parentSchema:schema146,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema149.required,parentSchema:schema149,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8480,7 +8990,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.b === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema146.required,parentSchema:schema146,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema149.required,parentSchema:schema149,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8490,7 +9000,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.paths === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema146.required,parentSchema:schema146,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema149.required,parentSchema:schema149,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8501,7 +9011,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "a") || (key0 === "b")) || (key0 === "paths"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema146,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema149,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8707,7 +9217,7 @@ if(data.paths !== undefined){
 let data8 = data.paths;
 if(Array.isArray(data8)){
 if(data8.length < 1){
-const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema146.properties.paths,data:data8};
+const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema149.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -8720,7 +9230,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(typeof data9 !== "string"){
-const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema146.properties.paths.items.type,parentSchema:schema146.properties.paths.items,data:data9};
+const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema149.properties.paths.items.type,parentSchema:schema149.properties.paths.items,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -8732,7 +9242,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.paths.type,parentSchema:schema146.properties.paths,data:data8};
+const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema149.properties.paths.type,parentSchema:schema149.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -8744,7 +9254,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.type,parentSchema:schema146,data};
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema149.type,parentSchema:schema149,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -8753,17 +9263,17 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate91.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/conflicts.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8772,7 +9282,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.main_sha === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema143.required,parentSchema:schema143,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8782,7 +9292,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.candidates === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema143.required,parentSchema:schema143,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8792,7 +9302,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.pairs === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema143.required,parentSchema:schema143,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8803,7 +9313,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "main_sha") || (key0 === "candidates")) || (key0 === "pairs"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema143,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8816,7 +9326,7 @@ errors++;
 if(data.main_sha !== undefined){
 let data0 = data.main_sha;
 if(typeof data0 !== "string"){
-const err4 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema143.properties.main_sha.type,parentSchema:schema143.properties.main_sha,data:data0};
+const err4 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema146.properties.main_sha.type,parentSchema:schema146.properties.main_sha,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8831,14 +9341,14 @@ let data1 = data.candidates;
 if(Array.isArray(data1)){
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate89(data1[i0], {instancePath:instancePath+"/candidates/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
+if(!(validate91(data1[i0], {instancePath:instancePath+"/candidates/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema143.properties.candidates.type,parentSchema:schema143.properties.candidates,data:data1};
+const err5 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.candidates.type,parentSchema:schema146.properties.candidates,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8853,14 +9363,14 @@ let data3 = data.pairs;
 if(Array.isArray(data3)){
 const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate91(data3[i1], {instancePath:instancePath+"/pairs/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate93(data3[i1], {instancePath:instancePath+"/pairs/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err6 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema143.properties.pairs.type,parentSchema:schema143.properties.pairs,data:data3};
+const err6 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.pairs.type,parentSchema:schema146.properties.pairs,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8872,7 +9382,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema143.type,parentSchema:schema143,data};
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.type,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8881,10 +9391,10 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate88.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema74 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks.schema.json","title":"HooksReport","description":"`hooks install --json` and `hooks uninstall --json`: each hook and what was done with it.","type":"object","additionalProperties":false,"required":["hooks","log","notes"],"properties":{"hooks":{"type":"array","items":{"$ref":"#/$defs/HookChange"}},"log":{"description":"Where the background runs the hooks start write their output (hooks.log).","type":"string"},"notes":{"description":"Things to know, in words.","type":"array","items":{"type":"string"}}},"$defs":{"HookName":{"enum":["post-commit","post-merge","reference-transaction","post-receive"]},"HookAction":{"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]},"HookChange":{"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}}}};
 const schema75 = {"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}};
@@ -9179,24 +9689,24 @@ return errors === 0;
 }
 validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema149 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
-const schema110 = {"type":"object","additionalProperties":false,"required":["type","branch","sha","remote","pushed_at","pusher"],"properties":{"type":{"const":"branch_pushed"},"id":{"$ref":"#/$defs/EventId"},"branch":{"$ref":"common.schema.json#/$defs/Branch"},"sha":{"$ref":"common.schema.json#/$defs/Sha"},"remote":{"$ref":"common.schema.json#/$defs/RemoteName"},"pushed_at":{"$ref":"common.schema.json#/$defs/Timestamp"},"pusher":{"type":"string","minLength":1,"maxLength":256}}};
-const schema97 = {"description":"The producer's idempotency key: a second event with an id already seen changes nothing.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"};
-const schema105 = {"title":"Branch","description":"A git branch name under git check-ref-format rules, not starting with '-'.","type":"string","format":"git-branch","minLength":1,"maxLength":255};
-const schema101 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
-const schema114 = {"title":"RemoteName","description":"A git remote name: letters, digits, '.', '_' and '-', starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema99 = {"title":"Timestamp","description":"RFC 3339 date-time with a zone (Z or ±hh:mm), e.g. 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.5+02:00, between the years 1970 and 9999. A leap second (:60) is refused: JavaScript dates cannot represent it.","type":"string","format":"date-time"};
+const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
+const schema113 = {"type":"object","additionalProperties":false,"required":["type","branch","sha","remote","pushed_at","pusher"],"properties":{"type":{"const":"branch_pushed"},"id":{"$ref":"#/$defs/EventId"},"branch":{"$ref":"common.schema.json#/$defs/Branch"},"sha":{"$ref":"common.schema.json#/$defs/Sha"},"remote":{"$ref":"common.schema.json#/$defs/RemoteName"},"pushed_at":{"$ref":"common.schema.json#/$defs/Timestamp"},"pusher":{"type":"string","minLength":1,"maxLength":256}}};
+const schema100 = {"description":"The producer's idempotency key: a second event with an id already seen changes nothing.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"};
+const schema108 = {"title":"Branch","description":"A git branch name under git check-ref-format rules, not starting with '-'.","type":"string","format":"git-branch","minLength":1,"maxLength":255};
+const schema104 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
+const schema117 = {"title":"RemoteName","description":"A git remote name: letters, digits, '.', '_' and '-', starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema102 = {"title":"Timestamp","description":"RFC 3339 date-time with a zone (Z or ±hh:mm), e.g. 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.5+02:00, between the years 1970 and 9999. A leap second (:60) is refused: JavaScript dates cannot represent it.","type":"string","format":"date-time"};
 const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", "u");
 const pattern8 = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", "u");
 const pattern14 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 const formats2 = formats["git-branch"];
 const formats0 = formats["date-time"];
-const func8 = ucs2length;
+const func9 = ucs2length;
 
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate94.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9205,7 +9715,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.type === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema110.required,parentSchema:schema110,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9215,7 +9725,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema110.required,parentSchema:schema110,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9225,7 +9735,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema110.required,parentSchema:schema110,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9235,7 +9745,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.remote === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema110.required,parentSchema:schema110,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9245,7 +9755,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.pushed_at === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pushed_at"},message:"must have required property '"+"pushed_at"+"'",schema:schema110.required,parentSchema:schema110,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pushed_at"},message:"must have required property '"+"pushed_at"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9255,7 +9765,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.pusher === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pusher"},message:"must have required property '"+"pusher"+"'",schema:schema110.required,parentSchema:schema110,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pusher"},message:"must have required property '"+"pusher"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9266,7 +9776,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((((key0 === "type") || (key0 === "id")) || (key0 === "branch")) || (key0 === "sha")) || (key0 === "remote")) || (key0 === "pushed_at")) || (key0 === "pusher"))){
-const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema110,data};
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9279,7 +9789,7 @@ errors++;
 if(data.type !== undefined){
 let data0 = data.type;
 if("branch_pushed" !== data0){
-const err7 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "branch_pushed"},message:"must be equal to constant",schema:"branch_pushed",parentSchema:schema110.properties.type,data:data0};
+const err7 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "branch_pushed"},message:"must be equal to constant",schema:"branch_pushed",parentSchema:schema113.properties.type,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9293,7 +9803,7 @@ if(data.id !== undefined){
 let data1 = data.id;
 if(typeof data1 === "string"){
 if(!pattern6.test(data1)){
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",parentSchema:schema97,data:data1};
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",parentSchema:schema100,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9304,7 +9814,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema97.type,parentSchema:schema97,data:data1};
+const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.type,parentSchema:schema100,data:data1};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9317,8 +9827,8 @@ errors++;
 if(data.branch !== undefined){
 let data2 = data.branch;
 if(typeof data2 === "string"){
-if(func8(data2) > 255){
-const err10 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema105,data:data2};
+if(func9(data2) > 255){
+const err10 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9327,8 +9837,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(func8(data2) < 1){
-const err11 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema105,data:data2};
+if(func9(data2) < 1){
+const err11 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9338,7 +9848,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!(formats2(data2))){
-const err12 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema105,data:data2};
+const err12 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9349,7 +9859,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema105.type,parentSchema:schema105,data:data2};
+const err13 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema108.type,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9363,7 +9873,7 @@ if(data.sha !== undefined){
 let data3 = data.sha;
 if(typeof data3 === "string"){
 if(!pattern8.test(data3)){
-const err14 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema101,data:data3};
+const err14 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema104,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9374,7 +9884,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema101.type,parentSchema:schema101,data:data3};
+const err15 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.type,parentSchema:schema104,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9388,7 +9898,7 @@ if(data.remote !== undefined){
 let data4 = data.remote;
 if(typeof data4 === "string"){
 if(!pattern14.test(data4)){
-const err16 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema114,data:data4};
+const err16 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema117,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9399,7 +9909,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema114.type,parentSchema:schema114,data:data4};
+const err17 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9413,7 +9923,7 @@ if(data.pushed_at !== undefined){
 let data5 = data.pushed_at;
 if(typeof data5 === "string"){
 if(!(formats0(data5))){
-const err18 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\"",schema:"date-time",parentSchema:schema99,data:data5};
+const err18 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\"",schema:"date-time",parentSchema:schema102,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9424,7 +9934,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.type,parentSchema:schema99,data:data5};
+const err19 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.type,parentSchema:schema102,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9437,8 +9947,8 @@ errors++;
 if(data.pusher !== undefined){
 let data6 = data.pusher;
 if(typeof data6 === "string"){
-if(func8(data6) > 256){
-const err20 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema110.properties.pusher,data:data6};
+if(func9(data6) > 256){
+const err20 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema113.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9447,8 +9957,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(func8(data6) < 1){
-const err21 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema110.properties.pusher,data:data6};
+if(func9(data6) < 1){
+const err21 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema113.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9459,7 +9969,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema110.properties.pusher.type,parentSchema:schema110.properties.pusher,data:data6};
+const err22 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.properties.pusher.type,parentSchema:schema113.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9471,7 +9981,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema110.type,parentSchema:schema110,data};
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema113.type,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9480,17 +9990,17 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate94.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/hooks-receive.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate93.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9499,7 +10009,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.recorded === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema149.required,parentSchema:schema149,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema152.required,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9509,7 +10019,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.skipped === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema149.required,parentSchema:schema149,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema152.required,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9520,7 +10030,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "recorded") || (key0 === "skipped"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema149,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9535,14 +10045,14 @@ let data0 = data.recorded;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate94(data0[i0], {instancePath:instancePath+"/recorded/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+if(!(validate96(data0[i0], {instancePath:instancePath+"/recorded/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema149.properties.recorded.type,parentSchema:schema149.properties.recorded,data:data0};
+const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema152.properties.recorded.type,parentSchema:schema152.properties.recorded,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9560,7 +10070,7 @@ for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.ref === undefined){
-const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema149.properties.skipped.items.required,parentSchema:schema149.properties.skipped.items,data:data3};
+const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema152.properties.skipped.items.required,parentSchema:schema152.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9570,7 +10080,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data3.reason === undefined){
-const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema149.properties.skipped.items.required,parentSchema:schema149.properties.skipped.items,data:data3};
+const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema152.properties.skipped.items.required,parentSchema:schema152.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9581,7 +10091,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((key1 === "ref") || (key1 === "reason"))){
-const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema149.properties.skipped.items,data:data3};
+const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema152.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9594,7 +10104,7 @@ errors++;
 if(data3.ref !== undefined){
 let data4 = data3.ref;
 if(typeof data4 !== "string"){
-const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema149.properties.skipped.items.properties.ref.type,parentSchema:schema149.properties.skipped.items.properties.ref,data:data4};
+const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema152.properties.skipped.items.properties.ref.type,parentSchema:schema152.properties.skipped.items.properties.ref,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9607,7 +10117,7 @@ errors++;
 if(data3.reason !== undefined){
 let data5 = data3.reason;
 if(typeof data5 !== "string"){
-const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema149.properties.skipped.items.properties.reason.type,parentSchema:schema149.properties.skipped.items.properties.reason,data:data5};
+const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema152.properties.skipped.items.properties.reason.type,parentSchema:schema152.properties.skipped.items.properties.reason,data:data5};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9619,7 +10129,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema149.properties.skipped.items.type,parentSchema:schema149.properties.skipped.items,data:data3};
+const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema152.properties.skipped.items.type,parentSchema:schema152.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9631,7 +10141,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema149.properties.skipped.type,parentSchema:schema149.properties.skipped,data:data2};
+const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema152.properties.skipped.type,parentSchema:schema152.properties.skipped,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9643,7 +10153,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema149.type,parentSchema:schema149,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema152.type,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9652,18 +10162,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate93.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
-validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
+const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/init.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate98.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9672,7 +10182,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9682,7 +10192,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.stateDir === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9692,7 +10202,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.overwritten === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9702,7 +10212,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.remote === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9712,7 +10222,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.remoteFrom === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9722,7 +10232,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.mainBranch === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9732,7 +10242,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.mainBranchFrom === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9742,7 +10252,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.mainRef === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9752,7 +10262,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.mainSha === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9762,7 +10272,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.nextSteps === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema156.required,parentSchema:schema156,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema159.required,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9772,8 +10282,8 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema156.properties, key0))){
-const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema156,data};
+if(!(func1.call(schema159.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9786,7 +10296,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if(typeof data0 !== "string"){
-const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema156.properties.file.type,parentSchema:schema156.properties.file,data:data0};
+const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.file.type,parentSchema:schema159.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9799,7 +10309,7 @@ errors++;
 if(data.stateDir !== undefined){
 let data1 = data.stateDir;
 if(typeof data1 !== "string"){
-const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema156.properties.stateDir.type,parentSchema:schema156.properties.stateDir,data:data1};
+const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.stateDir.type,parentSchema:schema159.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9812,7 +10322,7 @@ errors++;
 if(data.overwritten !== undefined){
 let data2 = data.overwritten;
 if(typeof data2 !== "boolean"){
-const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema156.properties.overwritten.type,parentSchema:schema156.properties.overwritten,data:data2};
+const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema159.properties.overwritten.type,parentSchema:schema159.properties.overwritten,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9826,7 +10336,7 @@ if(data.remote !== undefined){
 let data3 = data.remote;
 if(typeof data3 === "string"){
 if(!pattern14.test(data3)){
-const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema114,data:data3};
+const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema117,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9837,7 +10347,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema114.type,parentSchema:schema114,data:data3};
+const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9850,7 +10360,7 @@ errors++;
 if(data.remoteFrom !== undefined){
 let data4 = data.remoteFrom;
 if(!(((data4 === "option") || (data4 === "only_remote")) || (data4 === "remote_head"))){
-const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema156.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema156.properties.remoteFrom.enum,parentSchema:schema156.properties.remoteFrom,data:data4};
+const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema159.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema159.properties.remoteFrom.enum,parentSchema:schema159.properties.remoteFrom,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9863,8 +10373,8 @@ errors++;
 if(data.mainBranch !== undefined){
 let data5 = data.mainBranch;
 if(typeof data5 === "string"){
-if(func8(data5) > 255){
-const err17 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema105,data:data5};
+if(func9(data5) > 255){
+const err17 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9873,8 +10383,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(func8(data5) < 1){
-const err18 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema105,data:data5};
+if(func9(data5) < 1){
+const err18 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9884,7 +10394,7 @@ vErrors.push(err18);
 errors++;
 }
 if(!(formats2(data5))){
-const err19 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema105,data:data5};
+const err19 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9895,7 +10405,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema105.type,parentSchema:schema105,data:data5};
+const err20 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema108.type,parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9908,7 +10418,7 @@ errors++;
 if(data.mainBranchFrom !== undefined){
 let data6 = data.mainBranchFrom;
 if(!((data6 === "option") || (data6 === "remote_head"))){
-const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema156.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema156.properties.mainBranchFrom.enum,parentSchema:schema156.properties.mainBranchFrom,data:data6};
+const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema159.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema159.properties.mainBranchFrom.enum,parentSchema:schema159.properties.mainBranchFrom,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9921,7 +10431,7 @@ errors++;
 if(data.mainRef !== undefined){
 let data7 = data.mainRef;
 if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema156.properties.mainRef.type,parentSchema:schema156.properties.mainRef,data:data7};
+const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.mainRef.type,parentSchema:schema159.properties.mainRef,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9935,7 +10445,7 @@ if(data.mainSha !== undefined){
 let data8 = data.mainSha;
 if(typeof data8 === "string"){
 if(!pattern8.test(data8)){
-const err23 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema101,data:data8};
+const err23 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema104,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9946,7 +10456,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema101.type,parentSchema:schema101,data:data8};
+const err24 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.type,parentSchema:schema104,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -9963,7 +10473,7 @@ const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
 let data10 = data9[i0];
 if(typeof data10 !== "string"){
-const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema156.properties.nextSteps.items.type,parentSchema:schema156.properties.nextSteps.items,data:data10};
+const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.nextSteps.items.type,parentSchema:schema159.properties.nextSteps.items,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -9975,7 +10485,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema156.properties.nextSteps.type,parentSchema:schema156.properties.nextSteps,data:data9};
+const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema159.properties.nextSteps.type,parentSchema:schema159.properties.nextSteps,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -9987,7 +10497,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema156.type,parentSchema:schema156,data};
+const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema159.type,parentSchema:schema159,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -9996,19 +10506,19 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema160 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
-const schema161 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base"]};
+const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
+const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base"]};
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/resolved-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10017,7 +10527,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10027,7 +10537,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.remote === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10037,7 +10547,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.main_branch === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10047,7 +10557,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.state_dir === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10057,7 +10567,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.lease === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10067,7 +10577,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.grace_seconds === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10077,7 +10587,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.fetch === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10087,7 +10597,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.engine === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10097,7 +10607,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.checks === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10107,7 +10617,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.git_timeout_seconds === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10117,7 +10627,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.base === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema161.required,parentSchema:schema161,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10127,8 +10637,8 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema161.properties, key0))){
-const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema161,data};
+if(!(func1.call(schema164.properties, key0))){
+const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10141,7 +10651,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!((data0 === "off") || (data0 === "shadow"))){
-const err12 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema161.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema161.properties.mode.enum,parentSchema:schema161.properties.mode,data:data0};
+const err12 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema164.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema164.properties.mode.enum,parentSchema:schema164.properties.mode,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10155,7 +10665,7 @@ if(data.remote !== undefined){
 let data1 = data.remote;
 if(typeof data1 === "string"){
 if(!pattern14.test(data1)){
-const err13 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema114,data:data1};
+const err13 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema117,data:data1};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -10166,7 +10676,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema114.type,parentSchema:schema114,data:data1};
+const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data1};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -10179,8 +10689,8 @@ errors++;
 if(data.main_branch !== undefined){
 let data2 = data.main_branch;
 if(typeof data2 === "string"){
-if(func8(data2) > 255){
-const err15 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema105,data:data2};
+if(func9(data2) > 255){
+const err15 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10189,8 +10699,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(func8(data2) < 1){
-const err16 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema105,data:data2};
+if(func9(data2) < 1){
+const err16 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -10200,7 +10710,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!(formats2(data2))){
-const err17 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema105,data:data2};
+const err17 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -10211,7 +10721,7 @@ errors++;
 }
 }
 else {
-const err18 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema105.type,parentSchema:schema105,data:data2};
+const err18 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema108.type,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -10224,8 +10734,8 @@ errors++;
 if(data.state_dir !== undefined){
 let data3 = data.state_dir;
 if(typeof data3 === "string"){
-if(func8(data3) < 1){
-const err19 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema161.properties.state_dir,data:data3};
+if(func9(data3) < 1){
+const err19 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema164.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -10236,7 +10746,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema161.properties.state_dir.type,parentSchema:schema161.properties.state_dir,data:data3};
+const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.state_dir.type,parentSchema:schema164.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -10250,7 +10760,7 @@ if(data.lease !== undefined){
 let data4 = data.lease;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.ttl_seconds === undefined){
-const err21 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema161.properties.lease.required,parentSchema:schema161.properties.lease,data:data4};
+const err21 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema164.properties.lease.required,parentSchema:schema164.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10260,7 +10770,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data4.renew_every_seconds === undefined){
-const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema161.properties.lease.required,parentSchema:schema161.properties.lease,data:data4};
+const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema164.properties.lease.required,parentSchema:schema164.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10271,7 +10781,7 @@ errors++;
 }
 for(const key1 in data4){
 if(!((key1 === "ttl_seconds") || (key1 === "renew_every_seconds"))){
-const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema161.properties.lease,data:data4};
+const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema164.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10285,7 +10795,7 @@ if(data4.ttl_seconds !== undefined){
 let data5 = data4.ttl_seconds;
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 86400 || isNaN(data5)){
-const err24 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema161.properties.lease.properties.ttl_seconds,data:data5};
+const err24 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10295,7 +10805,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data5 <= 0 || isNaN(data5)){
-const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema161.properties.lease.properties.ttl_seconds,data:data5};
+const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10306,7 +10816,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema161.properties.lease.properties.ttl_seconds.type,parentSchema:schema161.properties.lease.properties.ttl_seconds,data:data5};
+const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.lease.properties.ttl_seconds.type,parentSchema:schema164.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -10320,7 +10830,7 @@ if(data4.renew_every_seconds !== undefined){
 let data6 = data4.renew_every_seconds;
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 86400 || isNaN(data6)){
-const err27 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema161.properties.lease.properties.renew_every_seconds,data:data6};
+const err27 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10330,7 +10840,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data6 <= 0 || isNaN(data6)){
-const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema161.properties.lease.properties.renew_every_seconds,data:data6};
+const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10341,7 +10851,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema161.properties.lease.properties.renew_every_seconds.type,parentSchema:schema161.properties.lease.properties.renew_every_seconds,data:data6};
+const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.lease.properties.renew_every_seconds.type,parentSchema:schema164.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10353,7 +10863,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema161.properties.lease.type,parentSchema:schema161.properties.lease,data:data4};
+const err30 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.properties.lease.type,parentSchema:schema164.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10367,7 +10877,7 @@ if(data.grace_seconds !== undefined){
 let data7 = data.grace_seconds;
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 3600 || isNaN(data7)){
-const err31 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema161.properties.grace_seconds,data:data7};
+const err31 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema164.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -10377,7 +10887,7 @@ vErrors.push(err31);
 errors++;
 }
 if(data7 < 0 || isNaN(data7)){
-const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema161.properties.grace_seconds,data:data7};
+const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema164.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -10388,7 +10898,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema161.properties.grace_seconds.type,parentSchema:schema161.properties.grace_seconds,data:data7};
+const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.grace_seconds.type,parentSchema:schema164.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10401,7 +10911,7 @@ errors++;
 if(data.fetch !== undefined){
 let data8 = data.fetch;
 if(typeof data8 !== "boolean"){
-const err34 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema161.properties.fetch.type,parentSchema:schema161.properties.fetch,data:data8};
+const err34 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema164.properties.fetch.type,parentSchema:schema164.properties.fetch,data:data8};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10414,7 +10924,7 @@ errors++;
 if(data.engine !== undefined){
 let data9 = data.engine;
 if(!((data9 === "merge-tree") || (data9 === "worktree"))){
-const err35 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema161.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema161.properties.engine.enum,parentSchema:schema161.properties.engine,data:data9};
+const err35 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema164.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema164.properties.engine.enum,parentSchema:schema164.properties.engine,data:data9};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10432,7 +10942,7 @@ for(let i0=0; i0<len0; i0++){
 let data11 = data10[i0];
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.name === undefined){
-const err36 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema161.properties.checks.items.required,parentSchema:schema161.properties.checks.items,data:data11};
+const err36 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema164.properties.checks.items.required,parentSchema:schema164.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -10442,7 +10952,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data11.run === undefined){
-const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema161.properties.checks.items.required,parentSchema:schema161.properties.checks.items,data:data11};
+const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema164.properties.checks.items.required,parentSchema:schema164.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -10452,7 +10962,7 @@ vErrors.push(err37);
 errors++;
 }
 if(data11.timeout_seconds === undefined){
-const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema161.properties.checks.items.required,parentSchema:schema161.properties.checks.items,data:data11};
+const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema164.properties.checks.items.required,parentSchema:schema164.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -10463,7 +10973,7 @@ errors++;
 }
 for(const key2 in data11){
 if(!(((key2 === "name") || (key2 === "run")) || (key2 === "timeout_seconds"))){
-const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema161.properties.checks.items,data:data11};
+const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema164.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -10476,8 +10986,8 @@ errors++;
 if(data11.name !== undefined){
 let data12 = data11.name;
 if(typeof data12 === "string"){
-if(func8(data12) < 1){
-const err40 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema161.properties.checks.items.properties.name,data:data12};
+if(func9(data12) < 1){
+const err40 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema164.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -10488,7 +10998,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema161.properties.checks.items.properties.name.type,parentSchema:schema161.properties.checks.items.properties.name,data:data12};
+const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.checks.items.properties.name.type,parentSchema:schema164.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -10501,8 +11011,8 @@ errors++;
 if(data11.run !== undefined){
 let data13 = data11.run;
 if(typeof data13 === "string"){
-if(func8(data13) < 1){
-const err42 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema161.properties.checks.items.properties.run,data:data13};
+if(func9(data13) < 1){
+const err42 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema164.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -10513,7 +11023,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema161.properties.checks.items.properties.run.type,parentSchema:schema161.properties.checks.items.properties.run,data:data13};
+const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.checks.items.properties.run.type,parentSchema:schema164.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -10527,7 +11037,7 @@ if(data11.timeout_seconds !== undefined){
 let data14 = data11.timeout_seconds;
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 86400 || isNaN(data14)){
-const err44 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema161.properties.checks.items.properties.timeout_seconds,data:data14};
+const err44 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -10537,7 +11047,7 @@ vErrors.push(err44);
 errors++;
 }
 if(data14 <= 0 || isNaN(data14)){
-const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema161.properties.checks.items.properties.timeout_seconds,data:data14};
+const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -10548,7 +11058,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema161.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema161.properties.checks.items.properties.timeout_seconds,data:data14};
+const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema164.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -10560,7 +11070,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema161.properties.checks.items.type,parentSchema:schema161.properties.checks.items,data:data11};
+const err47 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.properties.checks.items.type,parentSchema:schema164.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -10572,7 +11082,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema161.properties.checks.type,parentSchema:schema161.properties.checks,data:data10};
+const err48 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema164.properties.checks.type,parentSchema:schema164.properties.checks,data:data10};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -10586,7 +11096,7 @@ if(data.git_timeout_seconds !== undefined){
 let data15 = data.git_timeout_seconds;
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 86400 || isNaN(data15)){
-const err49 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema161.properties.git_timeout_seconds,data:data15};
+const err49 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -10596,7 +11106,7 @@ vErrors.push(err49);
 errors++;
 }
 if(data15 <= 0 || isNaN(data15)){
-const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema161.properties.git_timeout_seconds,data:data15};
+const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -10607,7 +11117,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema161.properties.git_timeout_seconds.type,parentSchema:schema161.properties.git_timeout_seconds,data:data15};
+const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.git_timeout_seconds.type,parentSchema:schema164.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -10620,7 +11130,7 @@ errors++;
 if(data.base !== undefined){
 let data16 = data.base;
 if(!((data16 === "queue") || (data16 === "tip"))){
-const err52 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema161.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema161.properties.base.enum,parentSchema:schema161.properties.base,data:data16};
+const err52 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema164.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema164.properties.base.enum,parentSchema:schema164.properties.base,data:data16};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -10632,7 +11142,7 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema161.type,parentSchema:schema161,data};
+const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.type,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -10641,17 +11151,17 @@ vErrors.push(err53);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/effective-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate97.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10660,7 +11170,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema163.required,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10670,7 +11180,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.config === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema163.required,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10680,7 +11190,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sources === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema163.required,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10690,7 +11200,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.warnings === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema163.required,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10701,7 +11211,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "file") || (key0 === "config")) || (key0 === "sources")) || (key0 === "warnings"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema160,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10714,7 +11224,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if((typeof data0 !== "string") && (data0 !== null)){
-const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema160.properties.file.type},message:"must be string,null",schema:schema160.properties.file.type,parentSchema:schema160.properties.file,data:data0};
+const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema163.properties.file.type},message:"must be string,null",schema:schema163.properties.file.type,parentSchema:schema163.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10725,8 +11235,8 @@ errors++;
 }
 }
 if(data.config !== undefined){
-if(!(validate98(data.config, {instancePath:instancePath+"/config",parentData:data,parentDataProperty:"config",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate100(data.config, {instancePath:instancePath+"/config",parentData:data,parentDataProperty:"config",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -10736,7 +11246,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 let data3 = data2[key1];
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.sources.additionalProperties.type,parentSchema:schema160.properties.sources.additionalProperties,data:data3};
+const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema163.properties.sources.additionalProperties.type,parentSchema:schema163.properties.sources.additionalProperties,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10748,7 +11258,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.properties.sources.type,parentSchema:schema160.properties.sources,data:data2};
+const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema163.properties.sources.type,parentSchema:schema163.properties.sources,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10837,7 +11347,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema160.properties.warnings.type,parentSchema:schema160.properties.warnings,data:data4};
+const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema163.properties.warnings.type,parentSchema:schema163.properties.warnings,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -10849,7 +11359,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.type,parentSchema:schema160,data};
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema163.type,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10858,21 +11368,21 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-const schema165 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
-const schema166 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
+const schema168 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
+const schema169 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
 const pattern24 = new RegExp("^E_[A-Z0-9_]+$", "u");
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/error.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate102.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10881,7 +11391,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.error === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema168.required,parentSchema:schema168,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10892,7 +11402,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(key0 === "error")){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema165,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema168,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10906,7 +11416,7 @@ if(data.error !== undefined){
 let data0 = data.error;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.code === undefined){
-const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema166.required,parentSchema:schema166,data:data0};
+const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema169.required,parentSchema:schema169,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10916,7 +11426,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data0.message === undefined){
-const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema166.required,parentSchema:schema166,data:data0};
+const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema169.required,parentSchema:schema169,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10926,7 +11436,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data0.details === undefined){
-const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema166.required,parentSchema:schema166,data:data0};
+const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema169.required,parentSchema:schema169,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10937,7 +11447,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!(((key1 === "code") || (key1 === "message")) || (key1 === "details"))){
-const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema166,data:data0};
+const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema169,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10951,7 +11461,7 @@ if(data0.code !== undefined){
 let data1 = data0.code;
 if(typeof data1 === "string"){
 if(!pattern24.test(data1)){
-const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema166.properties.code,data:data1};
+const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema169.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10962,7 +11472,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema166.properties.code.type,parentSchema:schema166.properties.code,data:data1};
+const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema169.properties.code.type,parentSchema:schema169.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10975,7 +11485,7 @@ errors++;
 if(data0.message !== undefined){
 let data2 = data0.message;
 if(typeof data2 !== "string"){
-const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema166.properties.message.type,parentSchema:schema166.properties.message,data:data2};
+const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema169.properties.message.type,parentSchema:schema169.properties.message,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10990,7 +11500,7 @@ let data3 = data0.details;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 }
 else {
-const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema166.properties.details.type,parentSchema:schema166.properties.details,data:data3};
+const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.properties.details.type,parentSchema:schema169.properties.details,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -11002,7 +11512,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema166.type,parentSchema:schema166,data:data0};
+const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.type,parentSchema:schema169,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -11014,7 +11524,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.type,parentSchema:schema165,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema168.type,parentSchema:schema168,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -11023,10 +11533,10 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate100.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 function ucs2length(str) {
     const len = str.length;
@@ -11048,12 +11558,12 @@ function ucs2length(str) {
 
 export const status: Validator<StatusReport> = validate20;
 export const explain: Validator<ExplainReport> = validate58;
-export const parity: Validator<ParityReport> = validate80;
-export const drain: Validator<DrainReport> = validate84;
-export const conflicts: Validator<ConflictsReport> = validate88;
+export const parity: Validator<ParityReport> = validate82;
+export const drain: Validator<DrainReport> = validate86;
+export const conflicts: Validator<ConflictsReport> = validate90;
 export const hooks: Validator<HooksReport> = validate54;
-export const hooksReceive: Validator<ReceiveReport> = validate93;
-export const init: Validator<InitResult> = validate96;
-export const effectiveConfig: Validator<EffectiveConfig> = validate97;
-export const resolvedConfig: Validator<ResolvedConfig> = validate98;
-export const error: Validator<ErrorEnvelope> = validate100;
+export const hooksReceive: Validator<ReceiveReport> = validate95;
+export const init: Validator<InitResult> = validate98;
+export const effectiveConfig: Validator<EffectiveConfig> = validate99;
+export const resolvedConfig: Validator<ResolvedConfig> = validate100;
+export const error: Validator<ErrorEnvelope> = validate102;

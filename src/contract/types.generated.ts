@@ -509,9 +509,9 @@ export interface ExplainReport {
    */
   log_lines: number;
   /**
-   * The slug's review_approved events, in log order.
+   * The slug's review_approved events, in log order; `sha` is the candidate sha an approval is bound to (null: it approves the slug, every candidate of it).
    */
-  approvals: EventRef[];
+  approvals: Approval[];
   /**
    * The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.
    */
@@ -520,6 +520,10 @@ export interface ExplainReport {
    * Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.
    */
   supersession: SupersessionLink[];
+  /**
+   * The slug's retry_requested events, in log order, each with what it did: a new episode of the candidate it named, or nothing and why.
+   */
+  retries: RetryRef[];
   /**
    * Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.
    */
@@ -530,28 +534,23 @@ export interface ExplainReport {
   rejected: RejectedRef[];
 }
 /**
- * Where an event is in readiness.jsonl.
+ * A review_approved event: where it is and the sha it is bound to.
  *
  * This interface was referenced by `ExplainReport`'s JSON-Schema
- * via the `definition` "EventRef".
+ * via the `definition` "Approval".
  */
-export interface EventRef {
-  /**
-   * 1-based line number in readiness.jsonl.
-   */
+export interface Approval {
   line: number;
-  /**
-   * Byte offset of the line.
-   */
   offset: number;
-  /**
-   * The event's id, if it has one.
-   */
   id: string | null;
   /**
-   * The event's own timestamp (approved_at, ready_at or pushed_at).
+   * approved_at.
    */
   at: string;
+  /**
+   * The only candidate sha it approves; null: every candidate of the slug.
+   */
+  sha: string | null;
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
@@ -584,6 +583,34 @@ export interface ExplainedCandidate {
    * Its outcomes, in decision order.
    */
   outcomes: Outcome[];
+  /**
+   * Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).
+   */
+  episodes: Episode[];
+}
+/**
+ * Where an event is in readiness.jsonl.
+ *
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "EventRef".
+ */
+export interface EventRef {
+  /**
+   * 1-based line number in readiness.jsonl.
+   */
+  line: number;
+  /**
+   * Byte offset of the line.
+   */
+  offset: number;
+  /**
+   * The event's id, if it has one.
+   */
+  id: string | null;
+  /**
+   * The event's own timestamp (approved_at, ready_at or pushed_at).
+   */
+  at: string;
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
@@ -610,6 +637,25 @@ export interface ConditionCheck {
    * For git conditions: when the decision they come from was made.
    */
   decided_at?: string;
+  /**
+   * Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.
+   */
+  why?: string;
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "Episode".
+ */
+export interface Episode {
+  episode: number;
+  /**
+   * The line of the retry_requested that started it; null for episode 1.
+   */
+  retry_line: number | null;
+  /**
+   * Its decision in the ledger; null while it has none.
+   */
+  outcome: OutcomeKind | null;
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
@@ -639,6 +685,34 @@ export interface SupersessionLink {
    * The line from which it holds: the winner's, or the loser's own for one that arrived older.
    */
   at_line: number;
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "RetryRef".
+ */
+export interface RetryRef {
+  line: number;
+  id: string | null;
+  requested_at: string;
+  requested_by: string;
+  /**
+   * The sha it names; null: the slug's current candidate, whichever it is.
+   */
+  sha: string | null;
+  /**
+   * started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).
+   */
+  result:
+    'started_episode' | 'no_candidate' | 'other_sha' | 'waiting' | 'undecided' | 'decided_after_request' | 'duplicate';
+  /**
+   * The slug's current candidate when it was read.
+   */
+  branch?: string;
+  candidate_sha?: string;
+  /**
+   * The episode it started (started_episode), or the current one it found.
+   */
+  episode?: number;
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
