@@ -31,15 +31,17 @@ export function realHistory(opts: { source: string; base: string; until: string;
   const source = resolve(opts.source);
   const objects = existsSync(join(source, 'objects')) ? join(source, 'objects') : join(source, '.git', 'objects');
   const key = JSON.stringify({ source, base: opts.base, until: opts.until, limit: opts.limit });
-  const repo = join(opts.dir, 'canonical.git');
-  const marker = join(opts.dir, 'real-history.json');
+  // Absolute: git runs in `dir` and is given the repository's path.
+  const dir = resolve(opts.dir);
+  const repo = join(dir, 'canonical.git');
+  const marker = join(dir, 'real-history.json');
   if (existsSync(marker)) {
     const cached = JSON.parse(readFileSync(marker, 'utf8')) as RealHistory & { key: string };
     if (cached.key === key) return cached;
   }
-  rmSync(opts.dir, { recursive: true, force: true });
-  mkdirSync(opts.dir, { recursive: true });
-  git(opts.dir, ['init', '-q', '--bare', repo]);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  git(dir, ['init', '-q', '--bare', repo]);
   writeFileSync(join(repo, 'objects', 'info', 'alternates'), `${objects}\n`);
   const mainSha = git(source, ['rev-parse', `${opts.base}^{commit}`]);
   const merges = git(source, ['log', '--first-parent', '--merges', '--reverse', '--format=%H %P', `${opts.base}..${opts.until}`]).split('\n').filter(Boolean);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { benchDrain, benchEvaluation, largeRepo, largeSet, type EvaluationRow, type MergeSet } from './evaluate.js';
 import { benchState } from './ingest.js';
 import { machine } from './machine.js';
+import { benchParity, largeParityScenario, realParityScenario, type ParityRow } from './parity.js';
 import { realHistory } from './real-history.js';
 import { benchStartup } from './startup.js';
 import { benchWatch } from './watch.js';
@@ -48,6 +49,23 @@ for (const set of sets) {
   }
 }
 
+// parity after main moved by one commit, warm (the cache of the run before) beside cold (no cache).
+const parityRows: ParityRow[] = [];
+const paritySamples = quick ? 2 : 7;
+const parityScenarios = [() => largeParityScenario(repo, join('.bench-cache', 'parity-large'), quick ? 20 : 150)];
+if (source) {
+  const [base, until] = [process.env.BENCH_REAL_BASE ?? 'v2.45.0', process.env.BENCH_REAL_UNTIL ?? 'v2.46.0'];
+  parityScenarios.push(() => realParityScenario(source, base, until, join('.bench-cache', 'parity-real-history'), quick ? 8 : 60));
+}
+for (const scenario of parityScenarios) {
+  const r = await benchParity(await scenario(), paritySamples);
+  parityRows.push(r);
+  log(
+    `parity after main moved by one commit, ${r.repo} (${r.commits} commits, ${r.decisions} decisions; median of ${r.samples}): ` +
+      `cold ${fmt(r.cold_ms)} ms, warm ${fmt(r.warm_ms)} ms = ${fmt((100 * r.warm_ms) / r.cold_ms)}% of cold; peak RSS cold ${fmt(r.cold_rss_mb, 0)} MB, warm ${fmt(r.warm_rss_mb, 0)} MB; cache ${fmt(r.cache_kb, 0)} KB`,
+  );
+}
+
 const drained = await benchDrain(repo);
 log(`drain of ${drained.candidates} candidates: ${fmt(drained.seconds)} s, ${fmt(drained.candidates_per_s)} candidates/s (${drained.would_integrate} would_integrate, ${drained.would_block} would_block)`);
 
@@ -78,6 +96,10 @@ const rows: [string, string, string][] = [
     [`… shadow-integrator warm: one engine for the tenure (re-check + merge + durable ledger append)`, ratio(r.warm_ms, r), '≤ 1.5×, stretch ≤ 1.0×'],
     ...(r.fresh_worktree_ms === null ? [] : [[`… fresh \`git worktree add\` + \`git merge --no-commit\``, `${fmt(r.fresh_worktree_ms)} ms (${fmt(r.fresh_worktree_ms / r.warm_ms, 0)}× the tool warm)`, 'tool ≥ 50× faster'] as [string, string, string]]),
   ]),
+  ...parityRows.flatMap((r): [string, string, string][] => [
+    [`parity, ${r.repo} (${r.commits.toLocaleString('en')} commits, ${r.decisions} decisions), median of ${r.samples}: cold (no cache) / warm (main moved by one commit)`, `${fmt(r.cold_ms)} ms / ${fmt(r.warm_ms)} ms = **${fmt((100 * r.warm_ms) / r.cold_ms)}%** of cold`, 'warm ≤ 10% of cold'],
+    ['… peak RSS of one `parity --json` process, cold / warm; cache file', `${fmt(r.cold_rss_mb, 0)} MB / ${fmt(r.warm_rss_mb, 0)} MB; ${fmt(r.cache_kb, 0)} KB`, ''],
+  ]),
   [`queue of ${drained.candidates} candidates drained end to end`, `${fmt(drained.candidates_per_s)} candidates/s (${fmt(drained.seconds)} s)`, ''],
   ...state.rows.flatMap((r): [string, string, string][] => {
     const at = `${r.events.toLocaleString('en')} events / ${r.slugs.toLocaleString('en')} never-ready slugs`;
@@ -96,4 +118,4 @@ const rows: [string, string, string][] = [
 const table = ['| measurement | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 log(`\n${table}`);
 mkdirSync('.bench-cache', { recursive: true });
-writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, drained, state, watch, watchLarge, quick }, null, 2));
+writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, parity: parityRows, drained, state, watch, watchLarge, quick }, null, 2));

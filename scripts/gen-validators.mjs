@@ -37,6 +37,10 @@ const MODULES = {
     resolvedConfig: 'resolved-config.schema.json',
     error: 'error.schema.json',
   },
+  // Derived caches: loaded only by the command that keeps each one.
+  'src/contract/cache-validators.generated.ts': {
+    parityCache: 'parity-cache.schema.json',
+  },
 };
 /** Schemas with no validator of their own: definitions only. */
 const NO_VALIDATOR = new Set(['common.schema.json']);

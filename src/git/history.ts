@@ -20,22 +20,66 @@ export interface CommitInfo {
   tree: string;
   subject: string;
   body: string;
-  committedAt: string;
 }
 
 const FIELD = '\x1f';
+const LOG_FORMAT = `--format=%H${FIELD}%P${FIELD}%T${FIELD}%s${FIELD}%b`;
 
-/** Commits reachable from `ref` (an object id or a full ref name), newest first, in one spawn. */
-export async function listCommits(h: GitHandle, ref: string, opts: { since?: string } = {}): Promise<CommitInfo[]> {
-  const since = opts.since ? [`--since=${opts.since}`] : [];
-  const { stdout } = await runGit(h, ['log', '-z', `--format=%H${FIELD}%P${FIELD}%T${FIELD}%cI${FIELD}%s${FIELD}%b`, ...since, '--end-of-options', assertRev(ref), '--']);
-  return stdout
-    .split('\0')
-    .filter(Boolean)
-    .map((record) => {
-      const [sha = '', parents = '', tree = '', committedAt = '', subject = '', ...body] = record.split(FIELD);
-      return { sha, parents: parents ? parents.split(' ') : [], tree, committedAt, subject, body: body.join(FIELD) };
-    });
+/**
+ * Walks the commits reachable from `tip` (an object id or a full ref name) and, with `exclude`, not
+ * from that commit (`git log <exclude>..<tip>`), newest first, in one spawn. Each commit is handed to
+ * `each` as git prints it and is not kept: a caller that needs a little of each commit of a long
+ * history never holds the whole log (git.git's is 55 MB).
+ */
+export async function walkCommits(h: GitHandle, tip: string, each: (c: CommitInfo) => void, opts: { exclude?: string } = {}): Promise<void> {
+  const args = ['log', '-z', LOG_FORMAT, '--end-of-options', assertRev(tip), ...(opts.exclude ? [`^${assertSha(opts.exclude)}`] : []), '--'];
+  const p = startGit(h, args, { bounded: true });
+  p.stdin.end();
+  let pending: Buffer = Buffer.alloc(0);
+  // The caller's own failure, if `each` threw: git is stopped, and it is reported once git has ended.
+  const failed: Error[] = [];
+  p.stdout.on('data', (d: Buffer) => {
+    pending = pending.length === 0 ? d : Buffer.concat([pending, d]);
+    let start = 0;
+    // Records end with NUL; a record split across chunks waits for its end (bytes, so no character is cut).
+    for (let end = pending.indexOf(0, start); end !== -1; start = end + 1, end = pending.indexOf(0, start)) {
+      if (failed.length === 0 && end > start) {
+        try {
+          each(commitOf(pending.toString('utf8', start, end)));
+        } catch (e) {
+          failed.push(e instanceof Error ? e : new Error(String(e)));
+          p.kill('cancelled');
+        }
+      }
+    }
+    pending = pending.subarray(start);
+  });
+  const gitFailure = await finished(h, p, args).then(
+    () => null,
+    (e: Error) => e,
+  );
+  if (failed[0]) throw failed[0];
+  if (gitFailure !== null) throw gitFailure;
+  if (pending.length > 0) each(commitOf(pending.toString('utf8')));
+}
+
+function commitOf(record: string): CommitInfo {
+  const [sha = '', parents = '', tree = '', subject = '', ...body] = record.split(FIELD);
+  return { sha, parents: parents ? parents.split(' ') : [], tree, subject, body: body.join(FIELD) };
+}
+
+/** The parents of each of `commits` (object ids), in one spawn; a commit missing here has no entry. */
+export async function commitParents(h: GitHandle, commits: readonly string[]): Promise<Map<string, string[]>> {
+  const parents = new Map<string, string[]>();
+  if (commits.length === 0) return parents;
+  const input = commits.map((c) => `${assertSha(c)}\n`).join('');
+  // --ignore-missing: a commit that is gone is no answer, not a failed call.
+  const { stdout } = await runGit(h, ['rev-list', '--no-walk=unsorted', '--parents', '--ignore-missing', '--stdin'], { input });
+  for (const line of stdout.split('\n')) {
+    const [sha, ...of] = line.split(' ');
+    if (sha) parents.set(sha, of);
+  }
+  return parents;
 }
 
 /** One diff for `diffPatchIds`: the change from `from` (default: `to`'s first parent) to `to`. */

@@ -17,33 +17,34 @@
  * a newer main has another tree without anyone resolving anything. When the merge's parents are the
  * very commits the shadow merged, the shadow's recorded result answers without a git call.
  *
- * Git calls: one cat-file, one log of main, a forward and a reverse patch-id pass (two spawns each),
- * and one `merge-tree --stdin` for all the live merges that the shadow's records cannot answer.
+ * Git calls: one cat-file, one log of main; beside each other, the patch ids of main's commits, the
+ * inverse patch ids of the landings main's history finds alone, and one `merge-tree --stdin` for all
+ * the live merges that the shadow's records cannot answer; then the inverse patch ids of the squash
+ * merges found by patch id (a patch-id pass is two spawns). What a run learns is kept in the state
+ * directory's cache (parity-cache.ts): the next run logs only the commits main gained since, and asks
+ * patch ids and merges only of what it has not asked before — after main moved by a commit, a log of
+ * that commit and little else.
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
-import type { Context } from '../context.js';
+import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
-import type { Outcome, OutcomeKind, ReasonCode } from '../contract/types.generated.js';
+import type { FateCounts, Landing, LiveFate, Outcome, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
 import { resolveRevisions } from '../git/batch.js';
 import { remoteRef } from '../git/guard.js';
-import { diffPatchIds, listCommits, type CommitInfo, type DiffSpec } from '../git/history.js';
+import { commitParents, diffPatchIds, walkCommits, type DiffSpec } from '../git/history.js';
 import { MergeTrees } from '../git/merge.js';
 import { createTemporaryObjects } from '../git/objects.js';
 import { openGit, type GitHandle } from '../git/runner.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { candidateKey } from '../readiness/projection.js';
 import { statePaths } from '../store/paths.js';
-import { MainHistory } from './main-history.js';
+import { MainHistory, NewCommits, type ChainCommit } from './main-history.js';
+import { changeKey, ParityCacheFile, type Answers } from './parity-cache.js';
 
-export type LiveFate = 'landed_clean' | 'landed_resolved' | 'reverted' | 'pending';
-export const LIVE_FATES: readonly LiveFate[] = ['landed_clean', 'landed_resolved', 'reverted', 'pending'];
-
-/** The shadow side of the matrix: the outcome, with `already_integrated` blocks apart (nothing was left to decide). */
-export type ShadowRow = 'would_integrate' | 'would_block' | 'already_integrated' | 'superseded';
-export const SHADOW_ROWS: readonly ShadowRow[] = ['would_integrate', 'would_block', 'already_integrated', 'superseded'];
-
-export type Verdict = 'agree' | 'unsafe_permissive' | 'over_strict' | 'excluded';
+/** The report's shape is the schema's (parity.schema.json): the types and the rows and columns of the matrix. */
+export type { Landing, LiveFate, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
+export { LIVE_FATE_VALUES as LIVE_FATES, SHADOW_ROW_VALUES as SHADOW_ROWS } from '../contract/types.generated.js';
 
 export const DEFINITIONS = {
   agreement:
@@ -55,49 +56,6 @@ export const DEFINITIONS = {
   interval: 'Wilson score interval, 95%.',
   gate: '--min-agreement X fails (exit 3) when agreement < X, when any unsafe-permissive mismatch exists, or when nothing could be compared.',
 } as const;
-
-export interface Landing {
-  /** The main commit that brought the change in: the sha itself, the merge, or the squash commit. */
-  commit: string;
-  via: 'ancestor' | 'merge' | 'squash' | 'tree';
-  clean: boolean;
-  /** The landing's first parent is the main tip the shadow evaluated against: both started from the same main. */
-  same_base: boolean;
-}
-
-export interface ParityCandidate {
-  slug: string;
-  branch: string;
-  sha: string;
-  outcome: OutcomeKind;
-  reasons: ReasonCode[];
-  decided_at: string;
-  row: ShadowRow;
-  fate: LiveFate;
-  landing: Landing | null;
-  reverted_by: string | null;
-  verdict: Verdict;
-}
-
-export interface ParityReport {
-  main_ref: string;
-  main_sha: string;
-  since: string | null;
-  definitions: typeof DEFINITIONS;
-  matrix: Record<ShadowRow, Record<LiveFate, number>>;
-  compared: number;
-  agreed: number;
-  /** null when nothing could be compared. */
-  agreement: number | null;
-  wilson95: { low: number; high: number } | null;
-  unsafe_permissive: number;
-  over_strict: number;
-  pending: number;
-  excluded: number;
-  gate: { min_agreement: number; passed: boolean; failures: string[] } | null;
-  mismatches: ParityCandidate[];
-  candidates: ParityCandidate[];
-}
 
 export interface ParityOptions {
   since?: Date | undefined;
@@ -111,25 +69,54 @@ export function parseMinAgreement(text: string): number {
 }
 
 export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOptions = {}): Promise<ParityReport> {
-  const { remote, main_branch, git_timeout_seconds } = loaded.config;
+  const { remote, main_branch, git_timeout_seconds, state_dir } = loaded.config;
   const repoDir = loaded.repo.mainWorktree ?? loaded.repo.commonDir;
   const settings = { env: ctx.env, timeoutSeconds: git_timeout_seconds, timers: ctx.timers };
   const h = openGit(repoDir, settings);
   const mainRef = remoteRef(remote, main_branch);
-  const [mainSha] = await resolveRevisions(h, [mainRef]);
+  const decisions = latestDecisions(readOutcomes(statePaths(state_dir)).outcomes, opts.since);
+  // Nothing decided, nothing to hold against main: no history is read, the cache is left as it is.
+  const cache = decisions.length > 0 ? ParityCacheFile.read(state_dir, ctx.logger) : null;
+  const cachedTip = cache?.history?.tip ?? null;
+  const [mainSha, cachedTipHere] = await resolveRevisions(h, cachedTip ? [mainRef, `${cachedTip}^{commit}`] : [mainRef]);
   if (!mainSha) throw errors.mainRefMissing(mainRef, remote);
+  if (!cache) return summarize(mainRef, mainSha, opts, []);
 
-  const decisions = latestDecisions(readOutcomes(statePaths(loaded.config.state_dir)).outcomes, opts.since);
-  const history = new MainHistory(decisions.length > 0 ? await listCommits(h, mainSha) : [], mainSha);
+  const history = await mainHistory(h, mainSha, cachedTipHere ? cache.history : null, ctx.logger);
   // merge-tree writes the merged trees: into a temporary object store, never the repository's.
-  const objects = createTemporaryObjects(loaded.config.state_dir);
+  const objects = createTemporaryObjects(state_dir);
   try {
     const merges = new MergeTrees(openGit(repoDir, settings, { objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects')] }), false);
-    const fates = await liveFates(h, merges, history, decisions);
+    const fates = await liveFates(h, merges, history, cache, decisions);
+    cache.save(history, ctx.logger);
     return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate)));
   } finally {
     objects.remove();
   }
+}
+
+/**
+ * Main's history up to `tip`: `cached` extended by the commits main gained since it, when main's
+ * chain still runs through its tip; else built from the whole log. Said at debug level.
+ */
+async function mainHistory(h: GitHandle, tip: string, cached: MainHistory | null, logger: Logger): Promise<MainHistory> {
+  if (cached?.tip === tip) {
+    logger.log('debug', 'parity_history', { main: tip, read: 'cache' });
+    return cached;
+  }
+  if (cached) {
+    const added = new NewCommits();
+    await walkCommits(h, tip, (c) => added.add(c), { exclude: cached.tip as string });
+    const extended = cached.extend(added, tip);
+    logger.log('debug', 'parity_history', { main: tip, read: extended ? 'new commits' : 'rewritten: whole log', since: cached.tip, commits: added.commits.size });
+    if (extended) return cached;
+  }
+  const history = MainHistory.empty();
+  const log = new NewCommits();
+  await walkCommits(h, tip, (c) => log.add(c));
+  if (!history.extend(log, tip)) throw errors.internal('reading main\'s history', `git log of ${tip} did not list ${tip}`);
+  logger.log('debug', 'parity_history', { main: tip, read: 'whole log', commits: log.commits.size });
+  return history;
 }
 
 /** The latest outcome of each candidate (the ledger is in decision order), decided at or after `since`. */
@@ -150,41 +137,69 @@ interface Fate {
 }
 
 interface Found {
-  commit: CommitInfo;
+  /** The main commit that brought the change in (a commit of a merged side branch, for a squash found there). */
+  commit: string;
   via: Landing['via'];
 }
 
-async function liveFates(h: GitHandle, merges: MergeTrees, history: MainHistory, decisions: readonly Outcome[]): Promise<Fate[]> {
+async function liveFates(h: GitHandle, merges: MergeTrees, history: MainHistory, cache: ParityCacheFile, decisions: readonly Outcome[]): Promise<Fate[]> {
   // Patch-ids only for main commits that can matter: from the oldest main the shadow evaluated against.
   const windowStart = decisions.reduce((min, o) => Math.min(min, evaluatedAt(history, o) ?? Infinity), Infinity);
-  const window = history.inLandingOrder(Number.isFinite(windowStart) ? windowStart : 0).filter((c) => c.parents.length <= 1);
+  const window = history.singleParentFrom(Number.isFinite(windowStart) ? windowStart : 0);
   const offMain = uniqueBy(
     decisions.filter((o) => !history.has(o.sha)),
     (o) => o.sha,
   );
-  const forward = await diffPatchIds(h, [...window.map((c) => ({ to: c.sha })), ...offMain.map(changeOf)]);
-  const byPatchId = new Map<string, CommitInfo[]>();
-  for (const c of window) {
-    const id = forward.get(c.sha);
-    if (id) byPatchId.set(id, [...(byPatchId.get(id) ?? []), c]);
+  // What main's history answers alone (a landing by sha or by tree) goes to git beside the patch ids:
+  // the merges to check, the inverse changes a revert would carry.
+  const direct = decisions.map((o) => landingFromHistory(o, history));
+  const [forward, clean, directInverse] = await Promise.all([
+    cachedPatchIds(h, history, cache.patchIds, [...window.map((to) => ({ to })), ...offMain.map(changeOf)]),
+    cleanliness(merges, history, cache.cleanMerges, direct, decisions),
+    cachedPatchIds(h, history, cache.inversePatchIds, inverseSpecs(direct, decisions, history), { reverse: true }),
+  ]);
+  const byPatchId = new Map<string, string[]>();
+  for (const sha of window) {
+    const id = forward.get(sha);
+    if (id) byPatchId.set(id, [...(byPatchId.get(id) ?? []), sha]);
   }
-
-  const found = decisions.map((o) => findLanding(o, history, forward.get(o.sha), byPatchId));
-  const inverses = uniqueBy(
-    found.flatMap((f, i) => (f ? [inverseSpec(f, decisions[i] as Outcome)] : [])),
-    (d) => d.to,
-  );
-  const [inverse, clean] = await Promise.all([diffPatchIds(h, inverses, { reverse: true }), cleanliness(merges, found, decisions)]);
+  // Then the squash merges, found by patch id (always single-parent commits: clean by definition).
+  const squashes = decisions.map((o, i) => (direct[i] ? null : squashLanding(o, history, forward.get(o.sha), byPatchId)));
+  const found = direct.map((f, i) => f ?? squashes[i] ?? null);
+  const [squashInverse, parents] = await Promise.all([cachedPatchIds(h, history, cache.inversePatchIds, inverseSpecs(squashes, decisions, history), { reverse: true }), landingParents(h, history, cache.sideParents, found)]);
+  const inverse = new Map([...squashInverse, ...directInverse]);
 
   return decisions.map((o, i) => {
     const f = found[i];
     if (!f) return { fate: 'pending', landing: null, reverted_by: null };
-    const landing: Landing = { commit: f.commit.sha, via: f.via, clean: clean[i] as boolean, same_base: f.commit.parents[0] === o.main_sha };
-    const inverseId = inverse.get(inverseSpec(f, o).to);
-    const reverts = [...history.revertsByMessage(o.sha), ...history.revertsByMessage(f.commit.sha), ...(inverseId ? (byPatchId.get(inverseId) ?? []) : [])];
-    const revert = earliestFrom(history, reverts, history.position(f.commit.sha) as number, f.commit.sha);
-    return { fate: revert ? 'reverted' : landing.clean ? 'landed_clean' : 'landed_resolved', landing, reverted_by: revert?.sha ?? null };
+    const landing: Landing = { commit: f.commit, via: f.via, clean: clean[i] as boolean, same_base: parents.get(f.commit)?.[0] === o.main_sha };
+    const inverseId = inverse.get(inverseSpec(f, o, history).to);
+    const reverts = [...history.revertsByMessage(o.sha), ...history.revertsByMessage(f.commit), ...(inverseId ? (byPatchId.get(inverseId) ?? []) : [])];
+    const revert = earliestFrom(history, reverts, history.position(f.commit) as number, f.commit);
+    return { fate: revert ? 'reverted' : landing.clean ? 'landed_clean' : 'landed_resolved', landing, reverted_by: revert ?? null };
   });
+}
+
+/**
+ * Patch ids of `diffs` by their `to` (see `diffPatchIds`), asked of git only for the changes the
+ * cache does not know. "No id" is kept only for a change of a commit on main (an empty change, for
+ * good); for a candidate's change it may mean its objects are not here yet.
+ */
+async function cachedPatchIds(h: GitHandle, history: MainHistory, known: Answers<string | null>, diffs: readonly DiffSpec[], opts: { reverse?: boolean } = {}): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  const missing: DiffSpec[] = [];
+  for (const d of diffs) {
+    const id = known.get(changeKey(d));
+    if (id === undefined) missing.push(d);
+    else if (id !== null) ids.set(d.to, id);
+  }
+  const computed = await diffPatchIds(h, missing, opts);
+  for (const d of missing) {
+    const id = computed.get(d.to);
+    if (id !== undefined) ids.set(d.to, id);
+    if (id !== undefined || history.has(d.to)) known.set(changeKey(d), id ?? null);
+  }
+  return ids;
 }
 
 /** Where the main the shadow evaluated against is on main's chain (undefined when it is not on main). */
@@ -194,65 +209,100 @@ const evaluatedAt = (history: MainHistory, o: Outcome) => (o.main_sha ? history.
 const changeOf = (o: Outcome): DiffSpec => (o.merge_base ? { to: o.sha, from: o.merge_base } : { to: o.sha });
 
 /**
- * The main commit that brought the candidate in: the sha is on main (itself on the first-parent
- * chain, or a merge introduced it); else, from the main the shadow evaluated against on, the first
- * commit with the shadow's merged tree, or with the candidate's patch-id (a squash merge).
+ * The main commit that brought the candidate in, as far as main's history alone says: the sha is on
+ * main (itself on the first-parent chain, or a merge introduced it); else, from the main the shadow
+ * evaluated against on, the first chain commit with the shadow's merged tree (main reached it).
  */
-function findLanding(o: Outcome, history: MainHistory, patchId: string | undefined, byPatchId: Map<string, CommitInfo[]>): Found | null {
+function landingFromHistory(o: Outcome, history: MainHistory): Found | null {
   const landing = history.landingOf(o.sha);
-  if (landing) return { commit: landing, via: landing.sha === o.sha ? 'ancestor' : 'merge' };
-  const from = evaluatedAt(history, o) ?? 0;
-  const sameTree = o.merged_tree ? earliestFrom(history, history.withTree(o.merged_tree), from) : undefined;
-  if (sameTree) return { commit: sameTree, via: 'tree' };
-  const squash = patchId ? earliestFrom(history, byPatchId.get(patchId) ?? [], from) : undefined;
+  if (landing) return { commit: landing.sha, via: landing.sha === o.sha ? 'ancestor' : 'merge' };
+  const sameTree = o.merged_tree ? earliestFrom(history, history.withTree(o.merged_tree), evaluatedAt(history, o) ?? 0) : undefined;
+  return sameTree ? { commit: sameTree, via: 'tree' } : null;
+}
+
+/** Else the first commit with the candidate's patch-id from the main the shadow evaluated against on: a squash merge. */
+function squashLanding(o: Outcome, history: MainHistory, patchId: string | undefined, byPatchId: Map<string, string[]>): Found | null {
+  const squash = patchId ? earliestFrom(history, byPatchId.get(patchId) ?? [], evaluatedAt(history, o) ?? 0) : undefined;
   return squash ? { commit: squash, via: 'squash' } : null;
 }
 
-/** The change the landing put on main, whose inverse a revert carries. */
-function inverseSpec(f: Found, o: Outcome): DiffSpec {
+/** The changes whose inverse a revert of each landing would carry, each once. */
+function inverseSpecs(found: readonly (Found | null)[], decisions: readonly Outcome[], history: MainHistory): DiffSpec[] {
+  return uniqueBy(
+    found.flatMap((f, i) => (f ? [inverseSpec(f, decisions[i] as Outcome, history)] : [])),
+    (d) => d.to,
+  );
+}
+
+/**
+ * The parents of each landing commit: from the chain; for a squash found on a merged side branch
+ * (the history keeps no side commit's parents), from the cache, else from git in one call.
+ */
+async function landingParents(h: GitHandle, history: MainHistory, known: Answers<string[]>, found: readonly (Found | null)[]): Promise<Map<string, string[]>> {
+  const parents = new Map<string, string[]>();
+  const side: string[] = [];
+  for (const f of found) {
+    const of = f ? (history.onChain(f.commit)?.parents ?? known.get(f.commit)) : undefined;
+    if (of) parents.set(f?.commit as string, of);
+    else if (f && !side.includes(f.commit)) side.push(f.commit);
+  }
+  for (const [sha, of] of await commitParents(h, side)) {
+    parents.set(sha, of);
+    known.set(sha, of);
+  }
+  return parents;
+}
+
+/**
+ * The change the landing put on main, whose inverse a revert carries: the candidate's own for an
+ * ancestor; a merge's against its first parent; any other commit's against its parent (git's default).
+ */
+function inverseSpec(f: Found, o: Outcome, history: MainHistory): DiffSpec {
   if (f.via === 'ancestor') return changeOf(o);
-  const parent = f.commit.parents[0];
-  return parent ? { to: f.commit.sha, from: parent } : { to: f.commit.sha };
+  const parents = history.onChain(f.commit)?.parents ?? [];
+  return parents.length > 1 ? { to: f.commit, from: parents[0] } : { to: f.commit };
 }
 
 /**
  * Whether each landing needed no hand. Only a merge can have needed one; an octopus merge cannot
  * (git's octopus strategy refuses conflicts); a merge of exactly what the shadow merged is compared
- * with the shadow's result; any other merge with the automatic merge of its own two parents.
+ * with the shadow's result; any other merge with the automatic merge of its own two parents — asked
+ * of git once per merge commit ever, then answered by the cache.
  */
-async function cleanliness(merges: MergeTrees, found: readonly (Found | null)[], decisions: readonly Outcome[]): Promise<boolean[]> {
-  const answers: (boolean | CommitInfo)[] = found.map((f, i) => {
-    if (!f || f.via !== 'merge' || f.commit.parents.length > 2) return true;
+async function cleanliness(merges: MergeTrees, history: MainHistory, known: Answers<boolean>, found: readonly (Found | null)[], decisions: readonly Outcome[]): Promise<boolean[]> {
+  const answers: (boolean | ChainCommit)[] = found.map((f, i) => {
+    // A merge landing is always a chain commit: the one that brought the candidate's sha in.
+    const c = f?.via === 'merge' ? history.onChain(f.commit) : undefined;
+    if (!c || c.parents.length > 2) return true;
     const o = decisions[i] as Outcome;
-    const shadowMergedTheSame = f.commit.parents[0] === o.main_sha && f.commit.parents[1] === o.sha;
-    if (shadowMergedTheSame && o.merged_tree) return f.commit.tree === o.merged_tree;
+    const shadowMergedTheSame = c.parents[0] === o.main_sha && c.parents[1] === o.sha;
+    if (shadowMergedTheSame && o.merged_tree) return c.tree === o.merged_tree;
     if (shadowMergedTheSame && o.reasons.includes('merge_conflict')) return false;
-    return f.commit;
+    return known.get(c.sha) ?? c;
   });
-  // The merges the records cannot answer, each once, through one merge-tree process.
+  // The merges neither the records nor the cache answer, each once, through one merge-tree process.
   const toMerge = uniqueBy(
-    answers.filter((a): a is CommitInfo => typeof a !== 'boolean'),
+    answers.filter((a): a is ChainCommit => typeof a !== 'boolean'),
     (m) => m.sha,
   );
   const merged = await merges.merge(toMerge.map((m) => [m.parents[0], m.parents[1]] as [string, string]));
-  const automatic = new Map<string, boolean>();
   toMerge.forEach((m, i) => {
     const r = merged[i];
     if (!r?.ok) throw r?.error ?? errors.gitFailed(['merge-tree'], null, `no result for ${m.sha}`);
-    automatic.set(m.sha, r.result.clean && r.result.tree === m.tree);
+    known.set(m.sha, r.result.clean && r.result.tree === m.tree);
   });
-  return answers.map((a) => (typeof a === 'boolean' ? a : (automatic.get(a.sha) as boolean)));
+  return answers.map((a) => (typeof a === 'boolean' ? a : (known.get(a.sha) as boolean)));
 }
 
 /** The earliest of `commits` that landed at chain index `from` or later, other than `except`. */
-function earliestFrom(history: MainHistory, commits: readonly CommitInfo[], from: number, except?: string): CommitInfo | undefined {
-  let best: { c: CommitInfo; at: number } | undefined;
-  for (const c of commits) {
-    const at = history.position(c.sha);
-    if (c.sha === except || at === undefined || at < from) continue;
-    if (!best || at < best.at) best = { c, at };
+function earliestFrom(history: MainHistory, commits: readonly string[], from: number, except?: string): string | undefined {
+  let best: { sha: string; at: number } | undefined;
+  for (const sha of commits) {
+    const at = history.position(sha);
+    if (sha === except || at === undefined || at < from) continue;
+    if (!best || at < best.at) best = { sha, at };
   }
-  return best?.c;
+  return best?.sha;
 }
 
 function classify(o: Outcome, f: Fate): ParityCandidate {
@@ -268,7 +318,8 @@ function verdictOf(row: ShadowRow, fate: LiveFate): Verdict {
 }
 
 function summarize(mainRef: string, mainSha: string, opts: ParityOptions, candidates: ParityCandidate[]): ParityReport {
-  const matrix = Object.fromEntries(SHADOW_ROWS.map((r) => [r, Object.fromEntries(LIVE_FATES.map((f) => [f, 0]))])) as ParityReport['matrix'];
+  const none = (): FateCounts => ({ landed_clean: 0, landed_resolved: 0, reverted: 0, pending: 0 });
+  const matrix: ParityReport['matrix'] = { would_integrate: none(), would_block: none(), already_integrated: none(), superseded: none() };
   for (const c of candidates) matrix[c.row][c.fate] += 1;
   const count = (v: Verdict) => candidates.filter((c) => c.verdict === v).length;
   const agreed = count('agree');

@@ -1,16 +1,23 @@
 /** History questions on a fixture repository, and values from events that never reach git. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { fetchRemoteTracking } from '../../src/git/fetch.js';
 import { remoteRef } from '../../src/git/guard.js';
-import { diffPatchIds, isAncestor, listCommits, mergeBase, patchIds } from '../../src/git/history.js';
-import { openGit } from '../../src/git/runner.js';
+import { commitParents, diffPatchIds, isAncestor, mergeBase, patchIds, walkCommits, type CommitInfo } from '../../src/git/history.js';
+import { openGit, type GitHandle } from '../../src/git/runner.js';
 import { gitSpy, testEnv } from '../support/index.js';
 import { settings } from './support.js';
+
+/** The commits `walkCommits` hands over, in its order. */
+async function logOf(h: GitHandle, tip: string, exclude?: string): Promise<CommitInfo[]> {
+  const out: CommitInfo[] = [];
+  await walkCommits(h, tip, (c) => out.push(c), exclude === undefined ? {} : { exclude });
+  return out;
+}
 
 describe('on a fixture repository', () => {
   let fx: Fixture;
@@ -30,7 +37,9 @@ describe('on a fixture repository', () => {
       () => mergeBase(h, clean, '-c'),
       () => isAncestor(h, '--upload-pack=touch ' + pwned, 'refs/remotes/origin/main'),
       () => isAncestor(h, clean, 'origin/main'),
-      () => listCommits(h, `--output=${pwned}`),
+      () => walkCommits(h, `--output=${pwned}`, () => undefined),
+      () => walkCommits(h, 'refs/remotes/origin/main', () => undefined, { exclude: '--output=' + pwned }),
+      () => commitParents(h, ['--output=' + pwned]),
       () => fetchRemoteTracking(h, 'origin', ['--upload-pack=touch ' + pwned]),
       () => fetchRemoteTracking(h, '--upload-pack=touch ' + pwned, ['main']),
       () => fetchRemoteTracking(h, 'ext::sh -c touch% ' + pwned, ['main']),
@@ -59,7 +68,7 @@ describe('on a fixture repository', () => {
     const [main, tree] = [rev('refs/remotes/origin/main'), rev('refs/remotes/origin/main^{tree}')];
     const spy = gitSpy();
     const h = openGit(fx.clone, settings({ env: testEnv(spy.env) }));
-    const commits = await listCommits(h, 'refs/remotes/origin/main');
+    const commits = await logOf(h, 'refs/remotes/origin/main');
     assert.equal(commits[0]?.sha, main);
     assert.equal(commits[0]?.tree, tree);
     assert.ok(commits.some((c) => c.parents.length === 2), 'the merge of already_merged');
@@ -74,6 +83,43 @@ describe('on a fixture repository', () => {
     const revert = fx.git(fx.worktrees.alice as string, 'rev-parse', 'HEAD');
     assert.equal(reverse.get(fx.scenarios.squashed.sha), (await patchIds(h, [revert])).get(revert));
     assert.deepEqual(spy.calls().sort(), ['diff-tree', 'diff-tree', 'diff-tree', 'log', 'patch-id', 'patch-id', 'patch-id']);
+  });
+
+  test('only what main gained since a commit: the log of <old>..<new>, in the order of the whole log', async () => {
+    const h = openGit(fx.clone, settings());
+    const main = rev('refs/remotes/origin/main');
+    const whole = await logOf(h, main);
+    for (const old of whole.slice(1).map((c) => c.sha)) {
+      const gained = new Set(fx.git(fx.clone, 'rev-list', `${old}..${main}`).split('\n'));
+      assert.deepEqual(
+        (await logOf(h, main, old)).map((c) => c.sha),
+        whole.map((c) => c.sha).filter((sha) => gained.has(sha)),
+        old,
+      );
+    }
+    assert.deepEqual(await logOf(h, main, main), []);
+  });
+
+  test('a message far longer than a pipe\'s chunk, in a multi-byte script, arrives whole', async () => {
+    const wt = fx.worktrees.alice as string;
+    const body = 'é'.repeat(150_000);
+    fx.git(wt, 'checkout', '-q', '--detach', 'refs/remotes/origin/main');
+    const message = join(fx.root, 'long-message');
+    writeFileSync(message, `long\n\n${body}\n`);
+    fx.git(wt, 'commit', '-q', '--allow-empty', '-F', message);
+    const [top] = await logOf(openGit(fx.clone, settings()), fx.git(wt, 'rev-parse', 'HEAD'), rev('refs/remotes/origin/main'));
+    assert.equal(top?.subject, 'long');
+    assert.equal(top?.body, `${body}\n`);
+  });
+
+  test('parents of chosen commits in one spawn; a commit missing here has none', async () => {
+    const h = openGit(fx.clone, settings());
+    const merge = (await logOf(h, 'refs/remotes/origin/main')).find((c) => c.parents.length === 2) as CommitInfo;
+    const missing = 'e'.repeat(40);
+    const parents = await commitParents(h, [merge.sha, fx.scenarios.clean.sha, missing]);
+    assert.deepEqual(parents.get(merge.sha), merge.parents);
+    assert.deepEqual(parents.get(fx.scenarios.clean.sha), [rev(`${fx.scenarios.clean.sha}^`)]);
+    assert.equal(parents.has(missing), false);
   });
 
   test('git 2.39 honours --end-of-options where this module relies on it', () => {

@@ -6,7 +6,7 @@
  * agreement, the gate's exit codes, and that parity writes nothing to the repository.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture, type ScenarioBranch } from '../../fixtures/repo.js';
@@ -16,7 +16,7 @@ import { readOutcomes } from '../../src/ledger/ledger.js';
 import { appendRecords } from '../../src/store/jsonl.js';
 import { wilson95, type ParityCandidate, type ParityReport } from '../../src/report/parity.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
-import { appendEvents, approved, at, cli, cliJson, finalized, gitSpy, pushed, readyEvents, runCli, tempDirsRemovedAfter, writeShadowConfig } from '../support/index.js';
+import { appendEvents, approved, at, cli, cliJson, finalized, gitSpy, pushed, readyEvents, tempDirsRemovedAfter, writeShadowConfig } from '../support/index.js';
 
 /** Event times in minutes after T0. */
 const minute = (m: number) => at(m * 60);
@@ -196,20 +196,26 @@ describe('parity', { timeout: 120_000 }, () => {
     }
   });
 
-  test('git calls do not grow with the number of commits or candidates, and nothing is written', async () => {
-    // A git on PATH that logs every call: a log of main, two patch-id passes, one merge-tree --stdin for the live merges the records cannot answer.
-    // (A process: the git module takes PATH from the process until it takes its environment from the context.)
+  test('git calls do not grow with the number of commits or candidates; the cache answers a second run; nothing is written', async () => {
+    // A git on PATH that logs every call: a log of main; patch ids of main's commits, then the inverse
+    // changes of the landings main's history finds alone (beside them), then those of the squash
+    // merges (after them); one merge-tree --stdin for the live merges the records cannot answer.
+    rmSync(join(paths.dir, 'cache'), { recursive: true, force: true });
     const spy = gitSpy();
     const before = { clone: snapshotRepo(fx.clone), origin: snapshotRepo(fx.origin) };
-    const r = await runCli(fx.clone, ['parity', '--json'], undefined, spy.env);
+    const r = await cli(fx.clone, ['parity', '--json'], { env: spy.env });
     assert.equal(r.code, 0, r.stderr);
     const calls = spy.calls();
     const count = (sub: string) => calls.filter((s) => s === sub).length;
-    assert.deepEqual([count('log'), count('diff-tree'), count('patch-id')], [1, 2, 2]);
+    assert.deepEqual([count('log'), count('diff-tree'), count('patch-id')], [1, 3, 3]);
     // Merges the shadow's record cannot answer (conflict, evil, reverted, overstrict, new, already; clean is answered), all in one process.
     assert.equal(count('merge-tree'), 1);
-    assert.ok(calls.length <= 7, calls.join('\n'));
+    assert.ok(calls.length <= 9, calls.join('\n'));
+    // Main has not moved: main's tip is resolved, and the cache answers all the rest.
+    spy.reset();
+    const again = await cli(fx.clone, ['parity', '--json'], { env: spy.env });
+    assert.deepEqual(spy.calls(), ['cat-file']);
+    assert.equal(again.stdout, r.stdout);
     assert.deepEqual([...diffSnapshots(before.clone, snapshotRepo(fx.clone)), ...diffSnapshots(before.origin, snapshotRepo(fx.origin))], []);
   });
 });
-
