@@ -93,6 +93,7 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .description('follow readiness.jsonl beside the agents; take the lease and drain whenever work arrives (Ctrl-C to stop)')
     .option('--poll <ms>', 'how often the log is stat-ed when no file event arrives', (v) => positive(v, '--poll'), 1000)
     .option('--heartbeat <seconds>', 'while a check runs, log a check_running line this often', (v) => positive(v, '--heartbeat'), 30)
+    .option('--forecast-every <seconds>', 'look this often whether readiness changed, and if so log a collision_forecast line per new colliding pair (see conflicts)', (v) => positive(v, '--forecast-every'), 5)
     .action(run(async () => (await import('./commands/watch.js')).watch));
 
   program
@@ -107,6 +108,12 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .argument('<slug>', 'the slug to explain')
     .option('--json', 'print as JSON')
     .action(run(async () => (await import('./commands/explain.js')).explain));
+
+  program
+    .command('conflicts')
+    .description('a collision forecast: which undecided candidates (the stack, the queue, ready and waiting ones) would collide if both were merged onto main, and on which paths')
+    .option('--json', 'print as JSON')
+    .action(run(async () => (await import('./commands/conflicts.js')).conflicts));
 
   program
     .command('outcomes')

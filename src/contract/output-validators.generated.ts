@@ -8831,9 +8831,10 @@ return errors === 0;
 }
 validate86.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered.","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}}}};
-const schema147 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}};
+const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting, ready or queued, plus the stack ahead) would collide with each other if both were merged onto main: each merges cleanly onto main alone, but merging one after the other conflicts. Only colliding pairs are listed. A candidate that conflicts with main alone (it would be blocked anyway), is already in main, or is not a commit of this repository is listed with its `onto_main` and takes no part in pairs.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs","merges"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered: the stack ahead, the queue in order, then candidates ready but not queued yet and those waiting for events (oldest first).","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}},"merges":{"description":"What this forecast cost: merges git ran now (onto main alone, and pairs), and pair answers reused from cache/forecast.json — on the same main, or carried over after main moved.","type":"object","additionalProperties":false,"required":["alone","pairs","pairs_reused","pairs_carried"],"properties":{"alone":{"type":"integer","minimum":0},"pairs":{"type":"integer","minimum":0},"pairs_reused":{"description":"Pair answers reused on the same main.","type":"integer","minimum":0},"pairs_carried":{"description":"Pair answers carried over from the previous main: main's new changes touch neither candidate's paths.","type":"integer","minimum":0}}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state","onto_main","conflicts"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"},"onto_main":{"$ref":"#/$defs/OntoMain"},"conflicts":{"description":"Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.","type":"array","items":{"type":"string"}}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"description":"The one listed first in `candidates` (the stack, then the queue in order, then ready and waiting candidates).","$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}},"OntoMain":{"description":"clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).","enum":["clean","conflict","already_integrated","unknown"]}}};
+const schema147 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state","onto_main","conflicts"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"},"onto_main":{"$ref":"#/$defs/OntoMain"},"conflicts":{"description":"Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.","type":"array","items":{"type":"string"}}}};
 const schema148 = {"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]};
+const schema149 = {"description":"clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).","enum":["clean","conflict","already_integrated","unknown"]};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -8886,9 +8887,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-for(const key0 in data){
-if(!((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema147,data};
+if(data.onto_main === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "onto_main"},message:"must have required property '"+"onto_main"+"'",schema:schema147.required,parentSchema:schema147,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8897,11 +8897,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-}
-if(data.slug !== undefined){
-let data0 = data.slug;
-if(typeof data0 !== "string"){
-const err5 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.slug.type,parentSchema:schema147.properties.slug,data:data0};
+if(data.conflicts === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conflicts"},message:"must have required property '"+"conflicts"+"'",schema:schema147.required,parentSchema:schema147,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8910,11 +8907,9 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-if(data.branch !== undefined){
-let data1 = data.branch;
-if(typeof data1 !== "string"){
-const err6 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.branch.type,parentSchema:schema147.properties.branch,data:data1};
+for(const key0 in data){
+if(!((((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state")) || (key0 === "onto_main")) || (key0 === "conflicts"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema147,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8924,10 +8919,10 @@ vErrors.push(err6);
 errors++;
 }
 }
-if(data.sha !== undefined){
-let data2 = data.sha;
-if(typeof data2 !== "string"){
-const err7 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.sha.type,parentSchema:schema147.properties.sha,data:data2};
+if(data.slug !== undefined){
+let data0 = data.slug;
+if(typeof data0 !== "string"){
+const err7 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.slug.type,parentSchema:schema147.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8937,10 +8932,10 @@ vErrors.push(err7);
 errors++;
 }
 }
-if(data.state !== undefined){
-let data3 = data.state;
-if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
-const err8 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema148.enum},message:"must be equal to one of the allowed values",schema:schema148.enum,parentSchema:schema148,data:data3};
+if(data.branch !== undefined){
+let data1 = data.branch;
+if(typeof data1 !== "string"){
+const err8 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.branch.type,parentSchema:schema147.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8950,9 +8945,10 @@ vErrors.push(err8);
 errors++;
 }
 }
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema147.type,parentSchema:schema147,data};
+if(data.sha !== undefined){
+let data2 = data.sha;
+if(typeof data2 !== "string"){
+const err9 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.sha.type,parentSchema:schema147.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8961,12 +8957,79 @@ vErrors.push(err9);
 }
 errors++;
 }
+}
+if(data.state !== undefined){
+let data3 = data.state;
+if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
+const err10 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema148.enum},message:"must be equal to one of the allowed values",schema:schema148.enum,parentSchema:schema148,data:data3};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.onto_main !== undefined){
+let data4 = data.onto_main;
+if(!((((data4 === "clean") || (data4 === "conflict")) || (data4 === "already_integrated")) || (data4 === "unknown"))){
+const err11 = {instancePath:instancePath+"/onto_main",schemaPath:"#/$defs/OntoMain/enum",keyword:"enum",params:{allowedValues: schema149.enum},message:"must be equal to one of the allowed values",schema:schema149.enum,parentSchema:schema149,data:data4};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.conflicts !== undefined){
+let data5 = data.conflicts;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(typeof data6 !== "string"){
+const err12 = {instancePath:instancePath+"/conflicts/" + i0,schemaPath:"#/properties/conflicts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.conflicts.items.type,parentSchema:schema147.properties.conflicts.items,data:data6};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/conflicts",schemaPath:"#/properties/conflicts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema147.properties.conflicts.type,parentSchema:schema147.properties.conflicts,data:data5};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema147.type,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
 validate91.errors = vErrors;
 return errors === 0;
 }
 validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema149 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
+const schema150 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"description":"The one listed first in `candidates` (the stack, then the queue in order, then ready and waiting candidates).","$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
 
 function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -8980,7 +9043,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.a === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema149.required,parentSchema:schema149,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema150.required,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8990,7 +9053,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.b === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema149.required,parentSchema:schema149,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema150.required,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9000,7 +9063,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.paths === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema149.required,parentSchema:schema149,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema150.required,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9011,7 +9074,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "a") || (key0 === "b")) || (key0 === "paths"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema149,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9217,7 +9280,7 @@ if(data.paths !== undefined){
 let data8 = data.paths;
 if(Array.isArray(data8)){
 if(data8.length < 1){
-const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema149.properties.paths,data:data8};
+const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema150.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9230,7 +9293,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(typeof data9 !== "string"){
-const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema149.properties.paths.items.type,parentSchema:schema149.properties.paths.items,data:data9};
+const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema150.properties.paths.items.type,parentSchema:schema150.properties.paths.items,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9242,7 +9305,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema149.properties.paths.type,parentSchema:schema149.properties.paths,data:data8};
+const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema150.properties.paths.type,parentSchema:schema150.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9254,7 +9317,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema149.type,parentSchema:schema149,data};
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema150.type,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9311,9 +9374,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((key0 === "main_sha") || (key0 === "candidates")) || (key0 === "pairs"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema146,data};
+if(data.merges === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merges"},message:"must have required property '"+"merges"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9322,16 +9384,27 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-if(data.main_sha !== undefined){
-let data0 = data.main_sha;
-if(typeof data0 !== "string"){
-const err4 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema146.properties.main_sha.type,parentSchema:schema146.properties.main_sha,data:data0};
+for(const key0 in data){
+if(!((((key0 === "main_sha") || (key0 === "candidates")) || (key0 === "pairs")) || (key0 === "merges"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err4];
 }
 else {
 vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.main_sha !== undefined){
+let data0 = data.main_sha;
+if(typeof data0 !== "string"){
+const err5 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema146.properties.main_sha.type,parentSchema:schema146.properties.main_sha,data:data0};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
 }
 errors++;
 }
@@ -9348,12 +9421,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.candidates.type,parentSchema:schema146.properties.candidates,data:data1};
+const err6 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.candidates.type,parentSchema:schema146.properties.candidates,data:data1};
 if(vErrors === null){
-vErrors = [err5];
+vErrors = [err6];
 }
 else {
-vErrors.push(err5);
+vErrors.push(err6);
 }
 errors++;
 }
@@ -9370,24 +9443,191 @@ errors = vErrors.length;
 }
 }
 else {
-const err6 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.pairs.type,parentSchema:schema146.properties.pairs,data:data3};
+const err7 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.pairs.type,parentSchema:schema146.properties.pairs,data:data3};
 if(vErrors === null){
-vErrors = [err6];
+vErrors = [err7];
 }
 else {
-vErrors.push(err6);
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.merges !== undefined){
+let data5 = data.merges;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.alone === undefined){
+const err8 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "alone"},message:"must have required property '"+"alone"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data5.pairs === undefined){
+const err9 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data5.pairs_reused === undefined){
+const err10 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs_reused"},message:"must have required property '"+"pairs_reused"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data5.pairs_carried === undefined){
+const err11 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs_carried"},message:"must have required property '"+"pairs_carried"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!((((key1 === "alone") || (key1 === "pairs")) || (key1 === "pairs_reused")) || (key1 === "pairs_carried"))){
+const err12 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.alone !== undefined){
+let data6 = data5.alone;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err13 = {instancePath:instancePath+"/merges/alone",schemaPath:"#/properties/merges/properties/alone/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.alone.type,parentSchema:schema146.properties.merges.properties.alone,data:data6};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 0 || isNaN(data6)){
+const err14 = {instancePath:instancePath+"/merges/alone",schemaPath:"#/properties/merges/properties/alone/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.alone,data:data6};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data5.pairs !== undefined){
+let data7 = data5.pairs;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err15 = {instancePath:instancePath+"/merges/pairs",schemaPath:"#/properties/merges/properties/pairs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.pairs.type,parentSchema:schema146.properties.merges.properties.pairs,data:data7};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err16 = {instancePath:instancePath+"/merges/pairs",schemaPath:"#/properties/merges/properties/pairs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.pairs,data:data7};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data5.pairs_reused !== undefined){
+let data8 = data5.pairs_reused;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err17 = {instancePath:instancePath+"/merges/pairs_reused",schemaPath:"#/properties/merges/properties/pairs_reused/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.pairs_reused.type,parentSchema:schema146.properties.merges.properties.pairs_reused,data:data8};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err18 = {instancePath:instancePath+"/merges/pairs_reused",schemaPath:"#/properties/merges/properties/pairs_reused/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.pairs_reused,data:data8};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+if(data5.pairs_carried !== undefined){
+let data9 = data5.pairs_carried;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err19 = {instancePath:instancePath+"/merges/pairs_carried",schemaPath:"#/properties/merges/properties/pairs_carried/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.pairs_carried.type,parentSchema:schema146.properties.merges.properties.pairs_carried,data:data9};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 0 || isNaN(data9)){
+const err20 = {instancePath:instancePath+"/merges/pairs_carried",schemaPath:"#/properties/merges/properties/pairs_carried/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.pairs_carried,data:data9};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.properties.merges.type,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
 }
 errors++;
 }
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.type,parentSchema:schema146,data};
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.type,parentSchema:schema146,data};
 if(vErrors === null){
-vErrors = [err7];
+vErrors = [err22];
 }
 else {
-vErrors.push(err7);
+vErrors.push(err22);
 }
 errors++;
 }
@@ -9689,7 +9929,7 @@ return errors === 0;
 }
 validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
+const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
 const schema113 = {"type":"object","additionalProperties":false,"required":["type","branch","sha","remote","pushed_at","pusher"],"properties":{"type":{"const":"branch_pushed"},"id":{"$ref":"#/$defs/EventId"},"branch":{"$ref":"common.schema.json#/$defs/Branch"},"sha":{"$ref":"common.schema.json#/$defs/Sha"},"remote":{"$ref":"common.schema.json#/$defs/RemoteName"},"pushed_at":{"$ref":"common.schema.json#/$defs/Timestamp"},"pusher":{"type":"string","minLength":1,"maxLength":256}}};
 const schema100 = {"description":"The producer's idempotency key: a second event with an id already seen changes nothing.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"};
 const schema108 = {"title":"Branch","description":"A git branch name under git check-ref-format rules, not starting with '-'.","type":"string","format":"git-branch","minLength":1,"maxLength":255};
@@ -10009,7 +10249,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.recorded === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema152.required,parentSchema:schema152,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema153.required,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10019,7 +10259,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.skipped === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema152.required,parentSchema:schema152,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema153.required,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10030,7 +10270,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "recorded") || (key0 === "skipped"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema152,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10052,7 +10292,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema152.properties.recorded.type,parentSchema:schema152.properties.recorded,data:data0};
+const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema153.properties.recorded.type,parentSchema:schema153.properties.recorded,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10070,7 +10310,7 @@ for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.ref === undefined){
-const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema152.properties.skipped.items.required,parentSchema:schema152.properties.skipped.items,data:data3};
+const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema153.properties.skipped.items.required,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10080,7 +10320,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data3.reason === undefined){
-const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema152.properties.skipped.items.required,parentSchema:schema152.properties.skipped.items,data:data3};
+const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema153.properties.skipped.items.required,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10091,7 +10331,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((key1 === "ref") || (key1 === "reason"))){
-const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema152.properties.skipped.items,data:data3};
+const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10104,7 +10344,7 @@ errors++;
 if(data3.ref !== undefined){
 let data4 = data3.ref;
 if(typeof data4 !== "string"){
-const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema152.properties.skipped.items.properties.ref.type,parentSchema:schema152.properties.skipped.items.properties.ref,data:data4};
+const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema153.properties.skipped.items.properties.ref.type,parentSchema:schema153.properties.skipped.items.properties.ref,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10117,7 +10357,7 @@ errors++;
 if(data3.reason !== undefined){
 let data5 = data3.reason;
 if(typeof data5 !== "string"){
-const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema152.properties.skipped.items.properties.reason.type,parentSchema:schema152.properties.skipped.items.properties.reason,data:data5};
+const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema153.properties.skipped.items.properties.reason.type,parentSchema:schema153.properties.skipped.items.properties.reason,data:data5};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10129,7 +10369,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema152.properties.skipped.items.type,parentSchema:schema152.properties.skipped.items,data:data3};
+const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema153.properties.skipped.items.type,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10141,7 +10381,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema152.properties.skipped.type,parentSchema:schema152.properties.skipped,data:data2};
+const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema153.properties.skipped.type,parentSchema:schema153.properties.skipped,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10153,7 +10393,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema152.type,parentSchema:schema152,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema153.type,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10167,7 +10407,7 @@ return errors === 0;
 }
 validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
+const schema160 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
 
 function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/init.schema.json" */;
@@ -10182,7 +10422,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10192,7 +10432,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.stateDir === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10202,7 +10442,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.overwritten === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10212,7 +10452,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.remote === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10222,7 +10462,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.remoteFrom === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10232,7 +10472,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.mainBranch === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10242,7 +10482,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.mainBranchFrom === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10252,7 +10492,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.mainRef === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10262,7 +10502,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.mainSha === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10272,7 +10512,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.nextSteps === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10282,8 +10522,8 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema159.properties, key0))){
-const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema159,data};
+if(!(func1.call(schema160.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10296,7 +10536,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if(typeof data0 !== "string"){
-const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.file.type,parentSchema:schema159.properties.file,data:data0};
+const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.file.type,parentSchema:schema160.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10309,7 +10549,7 @@ errors++;
 if(data.stateDir !== undefined){
 let data1 = data.stateDir;
 if(typeof data1 !== "string"){
-const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.stateDir.type,parentSchema:schema159.properties.stateDir,data:data1};
+const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.stateDir.type,parentSchema:schema160.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10322,7 +10562,7 @@ errors++;
 if(data.overwritten !== undefined){
 let data2 = data.overwritten;
 if(typeof data2 !== "boolean"){
-const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema159.properties.overwritten.type,parentSchema:schema159.properties.overwritten,data:data2};
+const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema160.properties.overwritten.type,parentSchema:schema160.properties.overwritten,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -10360,7 +10600,7 @@ errors++;
 if(data.remoteFrom !== undefined){
 let data4 = data.remoteFrom;
 if(!(((data4 === "option") || (data4 === "only_remote")) || (data4 === "remote_head"))){
-const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema159.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema159.properties.remoteFrom.enum,parentSchema:schema159.properties.remoteFrom,data:data4};
+const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema160.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema160.properties.remoteFrom.enum,parentSchema:schema160.properties.remoteFrom,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -10418,7 +10658,7 @@ errors++;
 if(data.mainBranchFrom !== undefined){
 let data6 = data.mainBranchFrom;
 if(!((data6 === "option") || (data6 === "remote_head"))){
-const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema159.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema159.properties.mainBranchFrom.enum,parentSchema:schema159.properties.mainBranchFrom,data:data6};
+const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema160.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema160.properties.mainBranchFrom.enum,parentSchema:schema160.properties.mainBranchFrom,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10431,7 +10671,7 @@ errors++;
 if(data.mainRef !== undefined){
 let data7 = data.mainRef;
 if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.mainRef.type,parentSchema:schema159.properties.mainRef,data:data7};
+const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.mainRef.type,parentSchema:schema160.properties.mainRef,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10473,7 +10713,7 @@ const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
 let data10 = data9[i0];
 if(typeof data10 !== "string"){
-const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.nextSteps.items.type,parentSchema:schema159.properties.nextSteps.items,data:data10};
+const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.nextSteps.items.type,parentSchema:schema160.properties.nextSteps.items,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10485,7 +10725,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema159.properties.nextSteps.type,parentSchema:schema159.properties.nextSteps,data:data9};
+const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema160.properties.nextSteps.type,parentSchema:schema160.properties.nextSteps,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -10497,7 +10737,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema159.type,parentSchema:schema159,data};
+const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.type,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10511,8 +10751,8 @@ return errors === 0;
 }
 validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
-const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base"]};
+const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
+const schema165 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base"]};
 
 function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/resolved-config.schema.json" */;
@@ -10527,7 +10767,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10537,7 +10777,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.remote === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10547,7 +10787,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.main_branch === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10557,7 +10797,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.state_dir === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10567,7 +10807,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.lease === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10577,7 +10817,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.grace_seconds === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10587,7 +10827,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.fetch === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10597,7 +10837,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.engine === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10607,7 +10847,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.checks === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10617,7 +10857,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.git_timeout_seconds === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10627,7 +10867,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.base === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10637,8 +10877,8 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema164.properties, key0))){
-const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema164,data};
+if(!(func1.call(schema165.properties, key0))){
+const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10651,7 +10891,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!((data0 === "off") || (data0 === "shadow"))){
-const err12 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema164.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema164.properties.mode.enum,parentSchema:schema164.properties.mode,data:data0};
+const err12 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema165.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.mode.enum,parentSchema:schema165.properties.mode,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10735,7 +10975,7 @@ if(data.state_dir !== undefined){
 let data3 = data.state_dir;
 if(typeof data3 === "string"){
 if(func9(data3) < 1){
-const err19 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema164.properties.state_dir,data:data3};
+const err19 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema165.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -10746,7 +10986,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.state_dir.type,parentSchema:schema164.properties.state_dir,data:data3};
+const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.state_dir.type,parentSchema:schema165.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -10760,7 +11000,7 @@ if(data.lease !== undefined){
 let data4 = data.lease;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.ttl_seconds === undefined){
-const err21 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema164.properties.lease.required,parentSchema:schema164.properties.lease,data:data4};
+const err21 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema165.properties.lease.required,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10770,7 +11010,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data4.renew_every_seconds === undefined){
-const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema164.properties.lease.required,parentSchema:schema164.properties.lease,data:data4};
+const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema165.properties.lease.required,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10781,7 +11021,7 @@ errors++;
 }
 for(const key1 in data4){
 if(!((key1 === "ttl_seconds") || (key1 === "renew_every_seconds"))){
-const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema164.properties.lease,data:data4};
+const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10795,7 +11035,7 @@ if(data4.ttl_seconds !== undefined){
 let data5 = data4.ttl_seconds;
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 86400 || isNaN(data5)){
-const err24 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.lease.properties.ttl_seconds,data:data5};
+const err24 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10805,7 +11045,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data5 <= 0 || isNaN(data5)){
-const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.lease.properties.ttl_seconds,data:data5};
+const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10816,7 +11056,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.lease.properties.ttl_seconds.type,parentSchema:schema164.properties.lease.properties.ttl_seconds,data:data5};
+const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.lease.properties.ttl_seconds.type,parentSchema:schema165.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -10830,7 +11070,7 @@ if(data4.renew_every_seconds !== undefined){
 let data6 = data4.renew_every_seconds;
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 86400 || isNaN(data6)){
-const err27 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.lease.properties.renew_every_seconds,data:data6};
+const err27 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10840,7 +11080,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data6 <= 0 || isNaN(data6)){
-const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.lease.properties.renew_every_seconds,data:data6};
+const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10851,7 +11091,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.lease.properties.renew_every_seconds.type,parentSchema:schema164.properties.lease.properties.renew_every_seconds,data:data6};
+const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.lease.properties.renew_every_seconds.type,parentSchema:schema165.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10863,7 +11103,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.properties.lease.type,parentSchema:schema164.properties.lease,data:data4};
+const err30 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.properties.lease.type,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10877,7 +11117,7 @@ if(data.grace_seconds !== undefined){
 let data7 = data.grace_seconds;
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 3600 || isNaN(data7)){
-const err31 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema164.properties.grace_seconds,data:data7};
+const err31 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema165.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -10887,7 +11127,7 @@ vErrors.push(err31);
 errors++;
 }
 if(data7 < 0 || isNaN(data7)){
-const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema164.properties.grace_seconds,data:data7};
+const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema165.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -10898,7 +11138,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.grace_seconds.type,parentSchema:schema164.properties.grace_seconds,data:data7};
+const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.grace_seconds.type,parentSchema:schema165.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10911,7 +11151,7 @@ errors++;
 if(data.fetch !== undefined){
 let data8 = data.fetch;
 if(typeof data8 !== "boolean"){
-const err34 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema164.properties.fetch.type,parentSchema:schema164.properties.fetch,data:data8};
+const err34 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema165.properties.fetch.type,parentSchema:schema165.properties.fetch,data:data8};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10924,7 +11164,7 @@ errors++;
 if(data.engine !== undefined){
 let data9 = data.engine;
 if(!((data9 === "merge-tree") || (data9 === "worktree"))){
-const err35 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema164.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema164.properties.engine.enum,parentSchema:schema164.properties.engine,data:data9};
+const err35 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema165.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.engine.enum,parentSchema:schema165.properties.engine,data:data9};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10942,7 +11182,7 @@ for(let i0=0; i0<len0; i0++){
 let data11 = data10[i0];
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.name === undefined){
-const err36 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema164.properties.checks.items.required,parentSchema:schema164.properties.checks.items,data:data11};
+const err36 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema165.properties.checks.items.required,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -10952,7 +11192,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data11.run === undefined){
-const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema164.properties.checks.items.required,parentSchema:schema164.properties.checks.items,data:data11};
+const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema165.properties.checks.items.required,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -10962,7 +11202,7 @@ vErrors.push(err37);
 errors++;
 }
 if(data11.timeout_seconds === undefined){
-const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema164.properties.checks.items.required,parentSchema:schema164.properties.checks.items,data:data11};
+const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema165.properties.checks.items.required,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -10973,7 +11213,7 @@ errors++;
 }
 for(const key2 in data11){
 if(!(((key2 === "name") || (key2 === "run")) || (key2 === "timeout_seconds"))){
-const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema164.properties.checks.items,data:data11};
+const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -10987,7 +11227,7 @@ if(data11.name !== undefined){
 let data12 = data11.name;
 if(typeof data12 === "string"){
 if(func9(data12) < 1){
-const err40 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema164.properties.checks.items.properties.name,data:data12};
+const err40 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema165.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -10998,7 +11238,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.checks.items.properties.name.type,parentSchema:schema164.properties.checks.items.properties.name,data:data12};
+const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.checks.items.properties.name.type,parentSchema:schema165.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -11012,7 +11252,7 @@ if(data11.run !== undefined){
 let data13 = data11.run;
 if(typeof data13 === "string"){
 if(func9(data13) < 1){
-const err42 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema164.properties.checks.items.properties.run,data:data13};
+const err42 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema165.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -11023,7 +11263,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.checks.items.properties.run.type,parentSchema:schema164.properties.checks.items.properties.run,data:data13};
+const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.checks.items.properties.run.type,parentSchema:schema165.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -11037,7 +11277,7 @@ if(data11.timeout_seconds !== undefined){
 let data14 = data11.timeout_seconds;
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 86400 || isNaN(data14)){
-const err44 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.checks.items.properties.timeout_seconds,data:data14};
+const err44 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -11047,7 +11287,7 @@ vErrors.push(err44);
 errors++;
 }
 if(data14 <= 0 || isNaN(data14)){
-const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.checks.items.properties.timeout_seconds,data:data14};
+const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -11058,7 +11298,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema164.properties.checks.items.properties.timeout_seconds,data:data14};
+const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema165.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11070,7 +11310,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.properties.checks.items.type,parentSchema:schema164.properties.checks.items,data:data11};
+const err47 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.properties.checks.items.type,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -11082,7 +11322,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema164.properties.checks.type,parentSchema:schema164.properties.checks,data:data10};
+const err48 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema165.properties.checks.type,parentSchema:schema165.properties.checks,data:data10};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -11096,7 +11336,7 @@ if(data.git_timeout_seconds !== undefined){
 let data15 = data.git_timeout_seconds;
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 86400 || isNaN(data15)){
-const err49 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema164.properties.git_timeout_seconds,data:data15};
+const err49 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -11106,7 +11346,7 @@ vErrors.push(err49);
 errors++;
 }
 if(data15 <= 0 || isNaN(data15)){
-const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema164.properties.git_timeout_seconds,data:data15};
+const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -11117,7 +11357,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema164.properties.git_timeout_seconds.type,parentSchema:schema164.properties.git_timeout_seconds,data:data15};
+const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.git_timeout_seconds.type,parentSchema:schema165.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -11130,7 +11370,7 @@ errors++;
 if(data.base !== undefined){
 let data16 = data.base;
 if(!((data16 === "queue") || (data16 === "tip"))){
-const err52 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema164.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema164.properties.base.enum,parentSchema:schema164.properties.base,data:data16};
+const err52 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema165.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.base.enum,parentSchema:schema165.properties.base,data:data16};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11142,7 +11382,7 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.type,parentSchema:schema164,data};
+const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.type,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11170,7 +11410,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema163.required,parentSchema:schema163,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11180,7 +11420,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.config === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema163.required,parentSchema:schema163,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -11190,7 +11430,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sources === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema163.required,parentSchema:schema163,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -11200,7 +11440,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.warnings === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema163.required,parentSchema:schema163,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -11211,7 +11451,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "file") || (key0 === "config")) || (key0 === "sources")) || (key0 === "warnings"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema163,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -11224,7 +11464,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if((typeof data0 !== "string") && (data0 !== null)){
-const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema163.properties.file.type},message:"must be string,null",schema:schema163.properties.file.type,parentSchema:schema163.properties.file,data:data0};
+const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema164.properties.file.type},message:"must be string,null",schema:schema164.properties.file.type,parentSchema:schema164.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -11246,7 +11486,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 let data3 = data2[key1];
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema163.properties.sources.additionalProperties.type,parentSchema:schema163.properties.sources.additionalProperties,data:data3};
+const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.sources.additionalProperties.type,parentSchema:schema164.properties.sources.additionalProperties,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -11258,7 +11498,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema163.properties.sources.type,parentSchema:schema163.properties.sources,data:data2};
+const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.properties.sources.type,parentSchema:schema164.properties.sources,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -11347,7 +11587,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema163.properties.warnings.type,parentSchema:schema163.properties.warnings,data:data4};
+const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema164.properties.warnings.type,parentSchema:schema164.properties.warnings,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -11359,7 +11599,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema163.type,parentSchema:schema163,data};
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.type,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -11374,8 +11614,8 @@ return errors === 0;
 validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-const schema168 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
-const schema169 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
+const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
+const schema170 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
 const pattern24 = new RegExp("^E_[A-Z0-9_]+$", "u");
 
 function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -11391,7 +11631,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.error === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema168.required,parentSchema:schema168,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema169.required,parentSchema:schema169,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11402,7 +11642,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(key0 === "error")){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema168,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema169,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -11416,7 +11656,7 @@ if(data.error !== undefined){
 let data0 = data.error;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.code === undefined){
-const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema169.required,parentSchema:schema169,data:data0};
+const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema170.required,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -11426,7 +11666,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data0.message === undefined){
-const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema169.required,parentSchema:schema169,data:data0};
+const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema170.required,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -11436,7 +11676,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data0.details === undefined){
-const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema169.required,parentSchema:schema169,data:data0};
+const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema170.required,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -11447,7 +11687,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!(((key1 === "code") || (key1 === "message")) || (key1 === "details"))){
-const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema169,data:data0};
+const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -11461,7 +11701,7 @@ if(data0.code !== undefined){
 let data1 = data0.code;
 if(typeof data1 === "string"){
 if(!pattern24.test(data1)){
-const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema169.properties.code,data:data1};
+const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema170.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -11472,7 +11712,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema169.properties.code.type,parentSchema:schema169.properties.code,data:data1};
+const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.code.type,parentSchema:schema170.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -11485,7 +11725,7 @@ errors++;
 if(data0.message !== undefined){
 let data2 = data0.message;
 if(typeof data2 !== "string"){
-const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema169.properties.message.type,parentSchema:schema169.properties.message,data:data2};
+const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.message.type,parentSchema:schema170.properties.message,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -11500,7 +11740,7 @@ let data3 = data0.details;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 }
 else {
-const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.properties.details.type,parentSchema:schema169.properties.details,data:data3};
+const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.properties.details.type,parentSchema:schema170.properties.details,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -11512,7 +11752,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.type,parentSchema:schema169,data:data0};
+const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.type,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -11524,7 +11764,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema168.type,parentSchema:schema168,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.type,parentSchema:schema169,data};
 if(vErrors === null){
 vErrors = [err11];
 }

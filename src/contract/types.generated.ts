@@ -284,9 +284,16 @@ export interface Config {
  * via the `definition` "ForecastState".
  */
 export type ForecastState = 'waiting' | 'ready' | 'queued' | 'in_progress' | 'stacked';
+/**
+ * clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).
+ *
+ * This interface was referenced by `ConflictsReport`'s JSON-Schema
+ * via the `definition` "OntoMain".
+ */
+export type OntoMain = 'clean' | 'conflict' | 'already_integrated' | 'unknown';
 
 /**
- * `conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.
+ * `conflicts --json`: a forecast of which undecided candidates (waiting, ready or queued, plus the stack ahead) would collide with each other if both were merged onto main: each merges cleanly onto main alone, but merging one after the other conflicts. Only colliding pairs are listed. A candidate that conflicts with main alone (it would be blocked anyway), is already in main, or is not a commit of this repository is listed with its `onto_main` and takes no part in pairs.
  */
 export interface ConflictsReport {
   /**
@@ -294,13 +301,28 @@ export interface ConflictsReport {
    */
   main_sha: string;
   /**
-   * Every candidate considered.
+   * Every candidate considered: the stack ahead, the queue in order, then candidates ready but not queued yet and those waiting for events (oldest first).
    */
   candidates: ForecastCandidate[];
   /**
    * The colliding pairs.
    */
   pairs: CollidingPair[];
+  /**
+   * What this forecast cost: merges git ran now (onto main alone, and pairs), and pair answers reused from cache/forecast.json — on the same main, or carried over after main moved.
+   */
+  merges: {
+    alone: number;
+    pairs: number;
+    /**
+     * Pair answers reused on the same main.
+     */
+    pairs_reused: number;
+    /**
+     * Pair answers carried over from the previous main: main's new changes touch neither candidate's paths.
+     */
+    pairs_carried: number;
+  };
 }
 /**
  * This interface was referenced by `ConflictsReport`'s JSON-Schema
@@ -311,6 +333,11 @@ export interface ForecastCandidate {
   branch: string;
   sha: string;
   state: ForecastState;
+  onto_main: OntoMain;
+  /**
+   * Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.
+   */
+  conflicts: string[];
 }
 /**
  * This interface was referenced by `ConflictsReport`'s JSON-Schema
@@ -732,6 +759,51 @@ export interface RejectedRef {
   line: number;
   reason: 'invalid_json' | 'invalid_utf8' | 'line_too_long' | 'not_an_object' | 'unknown_type' | 'schema';
   errors: string[];
+}
+
+// forecast-cache.schema.json
+/**
+ * cache/forecast.json in the state directory: what the last collision forecast (`conflicts`, and watch's collision_forecast) computed on canonical main's tip `main_sha`, so that the next one merges only what changed. Answers are keyed by candidate shas (a candidate's merge depends on its sha and main's tree, not on its slug or branch). When main moved, an answer carries over by the rule in docs/contract.md ("conflicts"): each candidate's commits not in main are the same, and main's new changes touch none of the paths they change and remove no directory they change. Derived data: deleting it costs one forecast from scratch. A file that does not match this schema is ignored and rebuilt.
+ */
+export interface ForecastCache {
+  schema_version: 1;
+  main_sha: Sha;
+  main_tree: Sha;
+  /**
+   * By candidate sha: its topic (commits not in main) and its merge onto main alone.
+   */
+  candidates: {
+    [k: string]: CandidateEntry | undefined;
+  };
+  /**
+   * By `<sha a> <sha b>` (a before b in byte order; the merge of b onto main's merge with a): the paths on which they collide, empty when they do not. Only pairs of candidates that each merge cleanly onto main alone.
+   */
+  pairs: {
+    [k: string]: string[] | undefined;
+  };
+}
+/**
+ * This interface was referenced by `ForecastCache`'s JSON-Schema
+ * via the `definition` "CandidateEntry".
+ */
+export interface CandidateEntry {
+  /**
+   * A digest of the ids of its commits not in main: equal digests, equal merge bases.
+   */
+  topic: string;
+  /**
+   * Every path those commits change (a rename is both of its paths), sorted.
+   */
+  paths: string[];
+  /**
+   * Directories those commits deleted files from and that its tree no longer has (a directory renamed away): main's new files there would move with the rename.
+   */
+  vanished: string[];
+  onto_main: OntoMain;
+  /**
+   * Conflicted paths of its merge onto main alone.
+   */
+  conflicts: string[];
 }
 
 // hooks-receive.schema.json
@@ -1748,6 +1820,8 @@ export const SHA_PATTERN = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", 'u');
 export const REMOTE_NAME_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", 'u');
 /** Every ForecastState (conflicts.schema.json). */
 export const FORECAST_STATE_VALUES: readonly ForecastState[] = ["waiting","ready","queued","in_progress","stacked"];
+/** Every OntoMain (conflicts.schema.json). */
+export const ONTO_MAIN_VALUES: readonly OntoMain[] = ["clean","conflict","already_integrated","unknown"];
 /** The fields of each DrainReport by its status (drain.schema.json): required and optional, status left out. */
 export const DRAIN_REPORT_FIELDS: { readonly [K in DrainReport['status']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"mode_off":{"required":["message"],"optional":[]},"idle":{"required":[],"optional":[]},"lease_busy":{"required":["holder"],"optional":[]},"lease_lost":{"required":["epoch","why","decided"],"optional":[]},"done":{"required":["epoch","decided","ingested","rejected","counts","queued"],"optional":[]}};
 /** Every ConditionName (explain.schema.json). */

@@ -30,7 +30,11 @@ export const WAITING_LISTED = 1000;
 /** The report without `hooks`, which the command line adds (hooks are installed by the CLI, not the runtime). */
 export type StateStatus = Omit<StatusReport, 'hooks'>;
 
-export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateStatus {
+/**
+ * `waiting: false` leaves the waiting candidates out (an empty list; waiting_total from the last
+ * round): watch's summary line is drawn every second and does not show them.
+ */
+export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>, opts: { waiting?: boolean } = {}): StateStatus {
   const now = ctx.now();
   const paths = statePaths(loaded.config.state_dir);
   const cp = readCheckpointFile(paths);
@@ -59,7 +63,7 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateSt
         age_s: secondsSince(it.enqueued_at, now),
         holder_alive: it.status === 'in_progress' ? holderAlive : null,
       })),
-    ...waitingCandidates(paths, loaded.config.remote, round, now),
+    ...(opts.waiting === false ? { waiting: [], waiting_total: round?.queue.waiting ?? 0 } : waitingCandidates(paths, loaded.config.remote, round, now)),
     counts: ledger.counts,
     ingestion: ingestionStatus(paths, round, cp, state.items),
     rejected: countLines(paths.rejected),
