@@ -176,14 +176,16 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
   const read = () => openGit(repoDir, settings, { alternates: graph.alternates() });
   const mainRef = remoteRef(remote, main_branch);
   const [mainSha] = await resolveRevisions(read(), [mainRef]);
-  if (!mainSha) throw errors.mainRefMissing(mainRef, remote);
+  const missing = () => errors.mainRefMissing(mainRef, remote, 'the forecast merges onto canonical main');
+  if (!mainSha) throw missing();
+  if (candidates.length === 0) return report(mainSha, [], { entries: new Map(), pairs: new Map() }, { alone: 0, pairs: 0, pairs_reused: 0, pairs_carried: 0 });
   // Merges walk history for their bases: with the tool's commit-graph they do it by generation numbers.
   graph.refresh(mainSha);
   await graph.settled();
   const h = read();
   const shas = [...new Set(candidates.map((c) => c.sha))];
   const [mainTree, ...commits] = await resolveRevisions(h, [`${mainSha}^{tree}`, ...shas.map((s) => `${s}^{commit}`)]);
-  if (!mainTree) throw errors.mainRefMissing(mainRef, remote);
+  if (!mainTree) throw missing();
   const known = shas.filter((s, i) => commits[i] === s);
 
   const objects = createTemporaryObjects(state_dir);
