@@ -5,10 +5,11 @@ import type { ConflictsReport, DrainReport, EffectiveConfig, ErrorEnvelope, Expl
 import type { Validator } from './validate.js';
 import { formats } from './formats.js';
 
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/status.schema.json","title":"StatusReport","description":"`status --json`: the mode, the lease, the queue, outcome counts, how far ingestion lags behind the log and the last decision, read from the state files alone.","type":"object","additionalProperties":false,"required":["generated_at","mode","state_dir","lease","warnings","queue","waiting","counts","ingestion","rejected","last_outcome","hooks"],"properties":{"generated_at":{"description":"When the report was made (ISO 8601, UTC).","type":"string"},"mode":{"enum":["off","shadow"]},"state_dir":{"description":"The state directory, absolute.","type":"string"},"lease":{"$ref":"#/$defs/LeaseStatus"},"warnings":{"description":"Problems to fix first: the configured main ref is missing, every recent decision failed with the same git error, an installed hook no longer runs.","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}},"queue":{"description":"The live queue in order: the first is evaluated next.","type":"array","items":{"$ref":"#/$defs/QueueEntry"}},"waiting":{"description":"Candidates whose event conditions are not all met yet, as of the checkpoint.","type":"integer","minimum":0},"counts":{"$ref":"#/$defs/StatusCounts"},"ingestion":{"$ref":"#/$defs/IngestionStatus"},"rejected":{"description":"Lines in rejected.jsonl.","type":"integer","minimum":0},"last_outcome":{"description":"The ledger's last decision; null before the first.","oneOf":[{"$ref":"outcome.schema.json"},{"type":"null"}]},"hooks":{"description":"The shadow-integrator hooks installed in this repository, and whether each can still start the CLI.","type":"array","items":{"$ref":"#/$defs/HookHealth"}}},"$defs":{"LeaseState":{"description":"held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.","enum":["free","held","expired"]},"LeaseStatus":{"type":"object","additionalProperties":false,"required":["state","epoch","owner","acquired_at","renewed_at","expires_at","released_at","expires_in_s"],"properties":{"state":{"$ref":"#/$defs/LeaseState"},"epoch":{"description":"Of the last lease written (kept after release, so the epoch keeps growing); null before the first holder.","type":["integer","null"],"minimum":1},"owner":{"description":"Who holds (or last held) it; null before the first holder.","oneOf":[{"$ref":"lease.schema.json#/properties/owner"},{"type":"null"}]},"acquired_at":{"type":["string","null"]},"renewed_at":{"type":["string","null"]},"expires_at":{"type":["string","null"]},"released_at":{"type":["string","null"]},"expires_in_s":{"description":"Seconds until expiry while held, negative once expired, null when free.","type":["integer","null"]}}},"QueueEntry":{"type":"object","additionalProperties":false,"required":["position","slug","branch","sha","status","ready_at","enqueued_at","age_s","holder_alive"],"properties":{"position":{"description":"1 for the item evaluated next.","type":"integer","minimum":1},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"age_s":{"description":"Seconds since it was enqueued.","type":"integer"},"holder_alive":{"description":"For an in_progress item: whether the lease holder evaluating it is alive (false: the lease is free or expired, or its process on this host is gone; the next holder puts the item back in the queue). null for a queued item.","type":["boolean","null"]}}},"StatusCounts":{"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}},"IngestionStatus":{"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}},"HookHealth":{"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/status.schema.json","title":"StatusReport","description":"`status --json`: the mode, the lease, the queue, outcome counts, how far ingestion lags behind the log and the last decision, read from the state files alone.","type":"object","additionalProperties":false,"required":["generated_at","mode","state_dir","lease","warnings","queue","waiting","waiting_total","counts","ingestion","rejected","last_outcome","hooks"],"properties":{"generated_at":{"description":"When the report was made (ISO 8601, UTC).","type":"string"},"mode":{"enum":["off","shadow"]},"state_dir":{"description":"The state directory, absolute.","type":"string"},"lease":{"$ref":"#/$defs/LeaseStatus"},"warnings":{"description":"Problems to fix first: the configured main ref is missing, every recent decision failed with the same git error, an installed hook no longer runs.","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}},"queue":{"description":"The live queue in order: the first is evaluated next.","type":"array","items":{"$ref":"#/$defs/QueueEntry"}},"waiting":{"description":"Candidates whose event conditions are not all met yet, by name, oldest ready_at first, each with what it still lacks (at most 1000: waiting_total counts them all). Read from the holder's projection snapshot and the log after it, to the log's end.","type":"array","items":{"$ref":"#/$defs/WaitingEntry"}},"waiting_total":{"description":"How many candidates are waiting (the list stops at 1000).","type":"integer","minimum":0},"counts":{"$ref":"#/$defs/StatusCounts"},"ingestion":{"$ref":"#/$defs/IngestionStatus"},"rejected":{"description":"Lines in rejected.jsonl.","type":"integer","minimum":0},"last_outcome":{"description":"The ledger's last decision; null before the first.","oneOf":[{"$ref":"outcome.schema.json"},{"type":"null"}]},"hooks":{"description":"The shadow-integrator hooks installed in this repository, and whether each can still start the CLI.","type":"array","items":{"$ref":"#/$defs/HookHealth"}}},"$defs":{"LeaseState":{"description":"held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.","enum":["free","held","expired"]},"LeaseStatus":{"type":"object","additionalProperties":false,"required":["state","epoch","owner","acquired_at","renewed_at","expires_at","released_at","expires_in_s"],"properties":{"state":{"$ref":"#/$defs/LeaseState"},"epoch":{"description":"Of the last lease written (kept after release, so the epoch keeps growing); null before the first holder.","type":["integer","null"],"minimum":1},"owner":{"description":"Who holds (or last held) it; null before the first holder.","oneOf":[{"$ref":"lease.schema.json#/properties/owner"},{"type":"null"}]},"acquired_at":{"type":["string","null"]},"renewed_at":{"type":["string","null"]},"expires_at":{"type":["string","null"]},"released_at":{"type":["string","null"]},"expires_in_s":{"description":"Seconds until expiry while held, negative once expired, null when free.","type":["integer","null"]}}},"QueueEntry":{"type":"object","additionalProperties":false,"required":["position","slug","branch","sha","status","ready_at","enqueued_at","age_s","holder_alive"],"properties":{"position":{"description":"1 for the item evaluated next.","type":"integer","minimum":1},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"age_s":{"description":"Seconds since it was enqueued.","type":"integer"},"holder_alive":{"description":"For an in_progress item: whether the lease holder evaluating it is alive (false: the lease is free or expired, or its process on this host is gone; the next holder puts the item back in the queue). null for a queued item.","type":["boolean","null"]}}},"StatusCounts":{"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}},"IngestionStatus":{"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}},"HookHealth":{"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}},"WaitingEntry":{"description":"A candidate (the slug's newest finalize_ready) whose readiness events are not all there yet.","type":"object","additionalProperties":false,"required":["slug","branch","sha","ready_at","age_s","lacks","approved_other_sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"description":"ready_at of its finalize_ready.","type":"string"},"age_s":{"description":"Seconds since ready_at.","type":"integer"},"lacks":{"description":"What it still lacks, as reason codes: missing_review_approved (no approval of the slug, nor of this sha), missing_branch_pushed (no branch_pushed of this branch and sha to the configured remote). A candidate is known by its finalize_ready, so it never lacks that one.","type":"array","minItems":1,"items":{"enum":["missing_review_approved","missing_branch_pushed"]}},"approved_other_sha":{"description":"The slug has an approval, but one bound to another sha: this push needs its own (see explain <slug>).","type":"boolean"}}}}};
 const schema38 = {"title":"Warning","description":"Something the user should fix, found by `config` or `status`: main_ref_missing — the configured main ref does not exist (every candidate would block with git_error); same_git_error — every recent decision failed with the same git error; hooks_broken — an installed hook can no longer start shadow-integrator (its node or CLI moved, or another version is installed).","type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"enum":["main_ref_missing","same_git_error","hooks_broken"]},"message":{"description":"For people: what is wrong and what to do.","type":"string"}}};
-const schema65 = {"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}};
-const schema66 = {"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}};
+const schema65 = {"description":"A candidate (the slug's newest finalize_ready) whose readiness events are not all there yet.","type":"object","additionalProperties":false,"required":["slug","branch","sha","ready_at","age_s","lacks","approved_other_sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"description":"ready_at of its finalize_ready.","type":"string"},"age_s":{"description":"Seconds since ready_at.","type":"integer"},"lacks":{"description":"What it still lacks, as reason codes: missing_review_approved (no approval of the slug, nor of this sha), missing_branch_pushed (no branch_pushed of this branch and sha to the configured remote). A candidate is known by its finalize_ready, so it never lacks that one.","type":"array","minItems":1,"items":{"enum":["missing_review_approved","missing_branch_pushed"]}},"approved_other_sha":{"description":"The slug has an approval, but one bound to another sha: this push needs its own (see explain <slug>).","type":"boolean"}}};
+const schema66 = {"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}};
+const schema67 = {"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}};
 const func1 = Object.prototype.hasOwnProperty;
 const schema32 = {"type":"object","additionalProperties":false,"required":["state","epoch","owner","acquired_at","renewed_at","expires_at","released_at","expires_in_s"],"properties":{"state":{"$ref":"#/$defs/LeaseState"},"epoch":{"description":"Of the last lease written (kept after release, so the epoch keeps growing); null before the first holder.","type":["integer","null"],"minimum":1},"owner":{"description":"Who holds (or last held) it; null before the first holder.","oneOf":[{"$ref":"lease.schema.json#/properties/owner"},{"type":"null"}]},"acquired_at":{"type":["string","null"]},"renewed_at":{"type":["string","null"]},"expires_at":{"type":["string","null"]},"released_at":{"type":["string","null"]},"expires_in_s":{"description":"Seconds until expiry while held, negative once expired, null when free.","type":["integer","null"]}}};
 const schema33 = {"description":"held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.","enum":["free","held","expired"]};
@@ -645,11 +646,11 @@ return errors === 0;
 }
 validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema67 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/outcome.schema.json","title":"Outcome","description":"One line of outcomes.jsonl: one decision of the shadow integrator.","type":"object","additionalProperties":false,"required":["schema_version","outcome","slug","branch","sha","reasons","conflicts","main_sha","merge_base","merged_tree","ready_at","enqueued_at","decided_at","lease_epoch","duration_ms"],"properties":{"schema_version":{"description":"2 since ahead, episode and base were added; readers accept 1 (those fields absent: ahead empty, episode 1, base tip).","enum":[1,2]},"outcome":{"$ref":"#/$defs/OutcomeKind"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reasons":{"type":"array","items":{"$ref":"#/$defs/ReasonCode"}},"conflicts":{"type":"array","items":{"$ref":"#/$defs/Conflict"}},"main_sha":{"description":"Canonical main tip the candidate was evaluated against (null when it could not be resolved or was not needed).","type":["string","null"]},"merge_base":{"type":["string","null"]},"merged_tree":{"description":"Tree of the would-be merge; only when it is clean.","type":["string","null"]},"superseded_by":{"type":"object","additionalProperties":false,"required":["branch","sha"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"}}},"message":{"description":"Git's message for git_error; the tail of a failing check's output for checks_failed.","type":"string"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"decided_at":{"type":"string"},"lease_epoch":{"description":"Fencing epoch of the lease under which the decision was made.","type":"integer","minimum":1},"duration_ms":{"type":"number","minimum":0},"git_version":{"type":"string"},"engine":{"enum":["merge-tree","worktree"]},"episode":{"description":"Readiness episode of the candidate: 1, then +1 for each retry_requested accepted after a decision. Exactly one outcome exists per (slug, branch, sha, episode).","type":"integer","minimum":1},"base":{"description":"What the candidate was merged onto: queue (live main plus the stack ahead) or tip (live main alone).","enum":["queue","tip"]},"ahead":{"description":"The candidates the would-be merge was stacked on (base: queue), in decision order; empty when evaluated on live main alone.","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}},"$defs":{"OutcomeKind":{"enum":["would_integrate","would_block","superseded"]},"ReasonCode":{"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]},"Conflict":{"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}}}};
-const schema68 = {"enum":["would_integrate","would_block","superseded"]};
-const schema69 = {"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]};
-const schema70 = {"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}};
-const schema71 = {"title":"CandidateRef","description":"A candidate's identity: (slug, branch, sha).","type":"object","additionalProperties":false,"required":["slug","branch","sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"}}};
+const schema68 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/outcome.schema.json","title":"Outcome","description":"One line of outcomes.jsonl: one decision of the shadow integrator.","type":"object","additionalProperties":false,"required":["schema_version","outcome","slug","branch","sha","reasons","conflicts","main_sha","merge_base","merged_tree","ready_at","enqueued_at","decided_at","lease_epoch","duration_ms"],"properties":{"schema_version":{"description":"2 since ahead, episode and base were added; readers accept 1 (those fields absent: ahead empty, episode 1, base tip).","enum":[1,2]},"outcome":{"$ref":"#/$defs/OutcomeKind"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reasons":{"type":"array","items":{"$ref":"#/$defs/ReasonCode"}},"conflicts":{"type":"array","items":{"$ref":"#/$defs/Conflict"}},"main_sha":{"description":"Canonical main tip the candidate was evaluated against (null when it could not be resolved or was not needed).","type":["string","null"]},"merge_base":{"type":["string","null"]},"merged_tree":{"description":"Tree of the would-be merge; only when it is clean.","type":["string","null"]},"superseded_by":{"type":"object","additionalProperties":false,"required":["branch","sha"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"}}},"message":{"description":"Git's message for git_error; the tail of a failing check's output for checks_failed.","type":"string"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"decided_at":{"type":"string"},"lease_epoch":{"description":"Fencing epoch of the lease under which the decision was made.","type":"integer","minimum":1},"duration_ms":{"type":"number","minimum":0},"git_version":{"type":"string"},"engine":{"enum":["merge-tree","worktree"]},"episode":{"description":"Readiness episode of the candidate: 1, then +1 for each retry_requested accepted after a decision. Exactly one outcome exists per (slug, branch, sha, episode).","type":"integer","minimum":1},"base":{"description":"What the candidate was merged onto: queue (live main plus the stack ahead) or tip (live main alone).","enum":["queue","tip"]},"ahead":{"description":"The candidates the would-be merge was stacked on (base: queue), in decision order; empty when evaluated on live main alone.","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}},"$defs":{"OutcomeKind":{"enum":["would_integrate","would_block","superseded"]},"ReasonCode":{"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]},"Conflict":{"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}}}};
+const schema69 = {"enum":["would_integrate","would_block","superseded"]};
+const schema70 = {"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]};
+const schema71 = {"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}};
+const schema72 = {"title":"CandidateRef","description":"A candidate's identity: (slug, branch, sha).","type":"object","additionalProperties":false,"required":["slug","branch","sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"}}};
 
 function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/outcome.schema.json" */;
@@ -664,7 +665,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.schema_version === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -674,7 +675,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.outcome === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -684,7 +685,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.slug === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -694,7 +695,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.branch === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -704,7 +705,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.sha === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -714,7 +715,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.reasons === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -724,7 +725,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.conflicts === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conflicts"},message:"must have required property '"+"conflicts"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conflicts"},message:"must have required property '"+"conflicts"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -734,7 +735,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.main_sha === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -744,7 +745,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.merge_base === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merge_base"},message:"must have required property '"+"merge_base"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merge_base"},message:"must have required property '"+"merge_base"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -754,7 +755,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.merged_tree === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merged_tree"},message:"must have required property '"+"merged_tree"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merged_tree"},message:"must have required property '"+"merged_tree"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -764,7 +765,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.ready_at === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -774,7 +775,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data.enqueued_at === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -784,7 +785,7 @@ vErrors.push(err11);
 errors++;
 }
 if(data.decided_at === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -794,7 +795,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.lease_epoch === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease_epoch"},message:"must have required property '"+"lease_epoch"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease_epoch"},message:"must have required property '"+"lease_epoch"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -804,7 +805,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.duration_ms === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'",schema:schema67.required,parentSchema:schema67,data};
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'",schema:schema68.required,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -814,8 +815,8 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema67.properties, key0))){
-const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema67,data};
+if(!(func1.call(schema68.properties, key0))){
+const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -828,7 +829,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(!((data0 === 1) || (data0 === 2))){
-const err16 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema67.properties.schema_version.enum},message:"must be equal to one of the allowed values",schema:schema67.properties.schema_version.enum,parentSchema:schema67.properties.schema_version,data:data0};
+const err16 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema68.properties.schema_version.enum},message:"must be equal to one of the allowed values",schema:schema68.properties.schema_version.enum,parentSchema:schema68.properties.schema_version,data:data0};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -841,7 +842,7 @@ errors++;
 if(data.outcome !== undefined){
 let data1 = data.outcome;
 if(!(((data1 === "would_integrate") || (data1 === "would_block")) || (data1 === "superseded"))){
-const err17 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema68.enum},message:"must be equal to one of the allowed values",schema:schema68.enum,parentSchema:schema68,data:data1};
+const err17 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values",schema:schema69.enum,parentSchema:schema69,data:data1};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -854,7 +855,7 @@ errors++;
 if(data.slug !== undefined){
 let data2 = data.slug;
 if(typeof data2 !== "string"){
-const err18 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.slug.type,parentSchema:schema67.properties.slug,data:data2};
+const err18 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.slug.type,parentSchema:schema68.properties.slug,data:data2};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -867,7 +868,7 @@ errors++;
 if(data.branch !== undefined){
 let data3 = data.branch;
 if(typeof data3 !== "string"){
-const err19 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.branch.type,parentSchema:schema67.properties.branch,data:data3};
+const err19 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.branch.type,parentSchema:schema68.properties.branch,data:data3};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -880,7 +881,7 @@ errors++;
 if(data.sha !== undefined){
 let data4 = data.sha;
 if(typeof data4 !== "string"){
-const err20 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.sha.type,parentSchema:schema67.properties.sha,data:data4};
+const err20 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.sha.type,parentSchema:schema68.properties.sha,data:data4};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -897,7 +898,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!(((((((((data6 === "missing_review_approved") || (data6 === "missing_finalize_ready")) || (data6 === "missing_branch_pushed")) || (data6 === "sha_not_on_remote_branch")) || (data6 === "already_integrated")) || (data6 === "superseded")) || (data6 === "merge_conflict")) || (data6 === "checks_failed")) || (data6 === "git_error"))){
-const err21 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values",schema:schema69.enum,parentSchema:schema69,data:data6};
+const err21 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema70.enum},message:"must be equal to one of the allowed values",schema:schema70.enum,parentSchema:schema70,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -909,7 +910,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema67.properties.reasons.type,parentSchema:schema67.properties.reasons,data:data5};
+const err22 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema68.properties.reasons.type,parentSchema:schema68.properties.reasons,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -927,7 +928,7 @@ for(let i1=0; i1<len1; i1++){
 let data8 = data7[i1];
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 if(data8.path === undefined){
-const err23 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema70.required,parentSchema:schema70,data:data8};
+const err23 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema71.required,parentSchema:schema71,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -937,7 +938,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data8.kind === undefined){
-const err24 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema70.required,parentSchema:schema70,data:data8};
+const err24 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema71.required,parentSchema:schema71,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -948,7 +949,7 @@ errors++;
 }
 for(const key1 in data8){
 if(!((key1 === "path") || (key1 === "kind"))){
-const err25 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema70,data:data8};
+const err25 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema71,data:data8};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -961,7 +962,7 @@ errors++;
 if(data8.path !== undefined){
 let data9 = data8.path;
 if(typeof data9 !== "string"){
-const err26 = {instancePath:instancePath+"/conflicts/" + i1+"/path",schemaPath:"#/$defs/Conflict/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema70.properties.path.type,parentSchema:schema70.properties.path,data:data9};
+const err26 = {instancePath:instancePath+"/conflicts/" + i1+"/path",schemaPath:"#/$defs/Conflict/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.path.type,parentSchema:schema71.properties.path,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -974,7 +975,7 @@ errors++;
 if(data8.kind !== undefined){
 let data10 = data8.kind;
 if(typeof data10 !== "string"){
-const err27 = {instancePath:instancePath+"/conflicts/" + i1+"/kind",schemaPath:"#/$defs/Conflict/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema70.properties.kind.type,parentSchema:schema70.properties.kind,data:data10};
+const err27 = {instancePath:instancePath+"/conflicts/" + i1+"/kind",schemaPath:"#/$defs/Conflict/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.kind.type,parentSchema:schema71.properties.kind,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -986,7 +987,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema70.type,parentSchema:schema70,data:data8};
+const err28 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema71.type,parentSchema:schema71,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -998,7 +999,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/conflicts",schemaPath:"#/properties/conflicts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema67.properties.conflicts.type,parentSchema:schema67.properties.conflicts,data:data7};
+const err29 = {instancePath:instancePath+"/conflicts",schemaPath:"#/properties/conflicts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema68.properties.conflicts.type,parentSchema:schema68.properties.conflicts,data:data7};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1011,7 +1012,7 @@ errors++;
 if(data.main_sha !== undefined){
 let data11 = data.main_sha;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err30 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: schema67.properties.main_sha.type},message:"must be string,null",schema:schema67.properties.main_sha.type,parentSchema:schema67.properties.main_sha,data:data11};
+const err30 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: schema68.properties.main_sha.type},message:"must be string,null",schema:schema68.properties.main_sha.type,parentSchema:schema68.properties.main_sha,data:data11};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1024,7 +1025,7 @@ errors++;
 if(data.merge_base !== undefined){
 let data12 = data.merge_base;
 if((typeof data12 !== "string") && (data12 !== null)){
-const err31 = {instancePath:instancePath+"/merge_base",schemaPath:"#/properties/merge_base/type",keyword:"type",params:{type: schema67.properties.merge_base.type},message:"must be string,null",schema:schema67.properties.merge_base.type,parentSchema:schema67.properties.merge_base,data:data12};
+const err31 = {instancePath:instancePath+"/merge_base",schemaPath:"#/properties/merge_base/type",keyword:"type",params:{type: schema68.properties.merge_base.type},message:"must be string,null",schema:schema68.properties.merge_base.type,parentSchema:schema68.properties.merge_base,data:data12};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1037,7 +1038,7 @@ errors++;
 if(data.merged_tree !== undefined){
 let data13 = data.merged_tree;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err32 = {instancePath:instancePath+"/merged_tree",schemaPath:"#/properties/merged_tree/type",keyword:"type",params:{type: schema67.properties.merged_tree.type},message:"must be string,null",schema:schema67.properties.merged_tree.type,parentSchema:schema67.properties.merged_tree,data:data13};
+const err32 = {instancePath:instancePath+"/merged_tree",schemaPath:"#/properties/merged_tree/type",keyword:"type",params:{type: schema68.properties.merged_tree.type},message:"must be string,null",schema:schema68.properties.merged_tree.type,parentSchema:schema68.properties.merged_tree,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1051,7 +1052,7 @@ if(data.superseded_by !== undefined){
 let data14 = data.superseded_by;
 if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 if(data14.branch === undefined){
-const err33 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema67.properties.superseded_by.required,parentSchema:schema67.properties.superseded_by,data:data14};
+const err33 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema68.properties.superseded_by.required,parentSchema:schema68.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1061,7 +1062,7 @@ vErrors.push(err33);
 errors++;
 }
 if(data14.sha === undefined){
-const err34 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema67.properties.superseded_by.required,parentSchema:schema67.properties.superseded_by,data:data14};
+const err34 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema68.properties.superseded_by.required,parentSchema:schema68.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1072,7 +1073,7 @@ errors++;
 }
 for(const key2 in data14){
 if(!((key2 === "branch") || (key2 === "sha"))){
-const err35 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema67.properties.superseded_by,data:data14};
+const err35 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema68.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1085,7 +1086,7 @@ errors++;
 if(data14.branch !== undefined){
 let data15 = data14.branch;
 if(typeof data15 !== "string"){
-const err36 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.superseded_by.properties.branch.type,parentSchema:schema67.properties.superseded_by.properties.branch,data:data15};
+const err36 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.superseded_by.properties.branch.type,parentSchema:schema68.properties.superseded_by.properties.branch,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1098,7 +1099,7 @@ errors++;
 if(data14.sha !== undefined){
 let data16 = data14.sha;
 if(typeof data16 !== "string"){
-const err37 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.superseded_by.properties.sha.type,parentSchema:schema67.properties.superseded_by.properties.sha,data:data16};
+const err37 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.superseded_by.properties.sha.type,parentSchema:schema68.properties.superseded_by.properties.sha,data:data16};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1110,7 +1111,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema67.properties.superseded_by.type,parentSchema:schema67.properties.superseded_by,data:data14};
+const err38 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema68.properties.superseded_by.type,parentSchema:schema68.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1123,7 +1124,7 @@ errors++;
 if(data.message !== undefined){
 let data17 = data.message;
 if(typeof data17 !== "string"){
-const err39 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.message.type,parentSchema:schema67.properties.message,data:data17};
+const err39 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.message.type,parentSchema:schema68.properties.message,data:data17};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1136,7 +1137,7 @@ errors++;
 if(data.ready_at !== undefined){
 let data18 = data.ready_at;
 if(typeof data18 !== "string"){
-const err40 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.ready_at.type,parentSchema:schema67.properties.ready_at,data:data18};
+const err40 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.ready_at.type,parentSchema:schema68.properties.ready_at,data:data18};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1149,7 +1150,7 @@ errors++;
 if(data.enqueued_at !== undefined){
 let data19 = data.enqueued_at;
 if(typeof data19 !== "string"){
-const err41 = {instancePath:instancePath+"/enqueued_at",schemaPath:"#/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.enqueued_at.type,parentSchema:schema67.properties.enqueued_at,data:data19};
+const err41 = {instancePath:instancePath+"/enqueued_at",schemaPath:"#/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.enqueued_at.type,parentSchema:schema68.properties.enqueued_at,data:data19};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1162,7 +1163,7 @@ errors++;
 if(data.decided_at !== undefined){
 let data20 = data.decided_at;
 if(typeof data20 !== "string"){
-const err42 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.decided_at.type,parentSchema:schema67.properties.decided_at,data:data20};
+const err42 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.decided_at.type,parentSchema:schema68.properties.decided_at,data:data20};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1175,7 +1176,7 @@ errors++;
 if(data.lease_epoch !== undefined){
 let data21 = data.lease_epoch;
 if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err43 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema67.properties.lease_epoch.type,parentSchema:schema67.properties.lease_epoch,data:data21};
+const err43 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema68.properties.lease_epoch.type,parentSchema:schema68.properties.lease_epoch,data:data21};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1186,7 +1187,7 @@ errors++;
 }
 if((typeof data21 == "number") && (isFinite(data21))){
 if(data21 < 1 || isNaN(data21)){
-const err44 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema67.properties.lease_epoch,data:data21};
+const err44 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema68.properties.lease_epoch,data:data21};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1201,7 +1202,7 @@ if(data.duration_ms !== undefined){
 let data22 = data.duration_ms;
 if((typeof data22 == "number") && (isFinite(data22))){
 if(data22 < 0 || isNaN(data22)){
-const err45 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema67.properties.duration_ms,data:data22};
+const err45 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema68.properties.duration_ms,data:data22};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1212,7 +1213,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema67.properties.duration_ms.type,parentSchema:schema67.properties.duration_ms,data:data22};
+const err46 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema68.properties.duration_ms.type,parentSchema:schema68.properties.duration_ms,data:data22};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1225,7 +1226,7 @@ errors++;
 if(data.git_version !== undefined){
 let data23 = data.git_version;
 if(typeof data23 !== "string"){
-const err47 = {instancePath:instancePath+"/git_version",schemaPath:"#/properties/git_version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.git_version.type,parentSchema:schema67.properties.git_version,data:data23};
+const err47 = {instancePath:instancePath+"/git_version",schemaPath:"#/properties/git_version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema68.properties.git_version.type,parentSchema:schema68.properties.git_version,data:data23};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1238,7 +1239,7 @@ errors++;
 if(data.engine !== undefined){
 let data24 = data.engine;
 if(!((data24 === "merge-tree") || (data24 === "worktree"))){
-const err48 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema67.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema67.properties.engine.enum,parentSchema:schema67.properties.engine,data:data24};
+const err48 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema68.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema68.properties.engine.enum,parentSchema:schema68.properties.engine,data:data24};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1251,7 +1252,7 @@ errors++;
 if(data.episode !== undefined){
 let data25 = data.episode;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err49 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema67.properties.episode.type,parentSchema:schema67.properties.episode,data:data25};
+const err49 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema68.properties.episode.type,parentSchema:schema68.properties.episode,data:data25};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1262,7 +1263,7 @@ errors++;
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 1 || isNaN(data25)){
-const err50 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema67.properties.episode,data:data25};
+const err50 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema68.properties.episode,data:data25};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1276,7 +1277,7 @@ errors++;
 if(data.base !== undefined){
 let data26 = data.base;
 if(!((data26 === "queue") || (data26 === "tip"))){
-const err51 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema67.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema67.properties.base.enum,parentSchema:schema67.properties.base,data:data26};
+const err51 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema68.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema68.properties.base.enum,parentSchema:schema68.properties.base,data:data26};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1294,7 +1295,7 @@ for(let i2=0; i2<len2; i2++){
 let data28 = data27[i2];
 if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
 if(data28.slug === undefined){
-const err52 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema71.required,parentSchema:schema71,data:data28};
+const err52 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema72.required,parentSchema:schema72,data:data28};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1304,7 +1305,7 @@ vErrors.push(err52);
 errors++;
 }
 if(data28.branch === undefined){
-const err53 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema71.required,parentSchema:schema71,data:data28};
+const err53 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema72.required,parentSchema:schema72,data:data28};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1314,7 +1315,7 @@ vErrors.push(err53);
 errors++;
 }
 if(data28.sha === undefined){
-const err54 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema71.required,parentSchema:schema71,data:data28};
+const err54 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema72.required,parentSchema:schema72,data:data28};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1325,7 +1326,7 @@ errors++;
 }
 for(const key3 in data28){
 if(!(((key3 === "slug") || (key3 === "branch")) || (key3 === "sha"))){
-const err55 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema71,data:data28};
+const err55 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data:data28};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1338,7 +1339,7 @@ errors++;
 if(data28.slug !== undefined){
 let data29 = data28.slug;
 if(typeof data29 !== "string"){
-const err56 = {instancePath:instancePath+"/ahead/" + i2+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.slug.type,parentSchema:schema71.properties.slug,data:data29};
+const err56 = {instancePath:instancePath+"/ahead/" + i2+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.slug.type,parentSchema:schema72.properties.slug,data:data29};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1351,7 +1352,7 @@ errors++;
 if(data28.branch !== undefined){
 let data30 = data28.branch;
 if(typeof data30 !== "string"){
-const err57 = {instancePath:instancePath+"/ahead/" + i2+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.branch.type,parentSchema:schema71.properties.branch,data:data30};
+const err57 = {instancePath:instancePath+"/ahead/" + i2+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.branch.type,parentSchema:schema72.properties.branch,data:data30};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1364,7 +1365,7 @@ errors++;
 if(data28.sha !== undefined){
 let data31 = data28.sha;
 if(typeof data31 !== "string"){
-const err58 = {instancePath:instancePath+"/ahead/" + i2+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.sha.type,parentSchema:schema71.properties.sha,data:data31};
+const err58 = {instancePath:instancePath+"/ahead/" + i2+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.sha.type,parentSchema:schema72.properties.sha,data:data31};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1376,7 +1377,7 @@ errors++;
 }
 }
 else {
-const err59 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema71.type,parentSchema:schema71,data:data28};
+const err59 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data:data28};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1388,7 +1389,7 @@ errors++;
 }
 }
 else {
-const err60 = {instancePath:instancePath+"/ahead",schemaPath:"#/properties/ahead/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema67.properties.ahead.type,parentSchema:schema67.properties.ahead,data:data27};
+const err60 = {instancePath:instancePath+"/ahead",schemaPath:"#/properties/ahead/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema68.properties.ahead.type,parentSchema:schema68.properties.ahead,data:data27};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1400,7 +1401,7 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema67.type,parentSchema:schema67,data};
+const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema68.type,parentSchema:schema68,data};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1414,8 +1415,8 @@ return errors === 0;
 }
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema72 = {"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}};
-const schema75 = {"enum":["post-commit","post-merge","reference-transaction","post-receive"]};
+const schema73 = {"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}};
+const schema76 = {"enum":["post-commit","post-merge","reference-transaction","post-receive"]};
 
 function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1429,7 +1430,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.hook === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1439,7 +1440,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.path === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1449,7 +1450,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.node === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "node"},message:"must have required property '"+"node"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "node"},message:"must have required property '"+"node"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1459,7 +1460,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.cli === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cli"},message:"must have required property '"+"cli"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cli"},message:"must have required property '"+"cli"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1469,7 +1470,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.version === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1479,7 +1480,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.problems === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "problems"},message:"must have required property '"+"problems"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "problems"},message:"must have required property '"+"problems"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1490,7 +1491,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((key0 === "hook") || (key0 === "path")) || (key0 === "node")) || (key0 === "cli")) || (key0 === "version")) || (key0 === "problems"))){
-const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data};
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1503,7 +1504,7 @@ errors++;
 if(data.hook !== undefined){
 let data0 = data.hook;
 if(!((((data0 === "post-commit") || (data0 === "post-merge")) || (data0 === "reference-transaction")) || (data0 === "post-receive"))){
-const err7 = {instancePath:instancePath+"/hook",schemaPath:"hooks.schema.json#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema75.enum},message:"must be equal to one of the allowed values",schema:schema75.enum,parentSchema:schema75,data:data0};
+const err7 = {instancePath:instancePath+"/hook",schemaPath:"hooks.schema.json#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values",schema:schema76.enum,parentSchema:schema76,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1516,7 +1517,7 @@ errors++;
 if(data.path !== undefined){
 let data1 = data.path;
 if(typeof data1 !== "string"){
-const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.path.type,parentSchema:schema72.properties.path,data:data1};
+const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.path.type,parentSchema:schema73.properties.path,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1529,7 +1530,7 @@ errors++;
 if(data.node !== undefined){
 let data2 = data.node;
 if(typeof data2 !== "string"){
-const err9 = {instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.node.type,parentSchema:schema72.properties.node,data:data2};
+const err9 = {instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.node.type,parentSchema:schema73.properties.node,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1542,7 +1543,7 @@ errors++;
 if(data.cli !== undefined){
 let data3 = data.cli;
 if(typeof data3 !== "string"){
-const err10 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.cli.type,parentSchema:schema72.properties.cli,data:data3};
+const err10 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.cli.type,parentSchema:schema73.properties.cli,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1555,7 +1556,7 @@ errors++;
 if(data.version !== undefined){
 let data4 = data.version;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err11 = {instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: schema72.properties.version.type},message:"must be string,null",schema:schema72.properties.version.type,parentSchema:schema72.properties.version,data:data4};
+const err11 = {instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: schema73.properties.version.type},message:"must be string,null",schema:schema73.properties.version.type,parentSchema:schema73.properties.version,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1572,7 +1573,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(typeof data6 !== "string"){
-const err12 = {instancePath:instancePath+"/problems/" + i0,schemaPath:"#/properties/problems/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.problems.items.type,parentSchema:schema72.properties.problems.items,data:data6};
+const err12 = {instancePath:instancePath+"/problems/" + i0,schemaPath:"#/properties/problems/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.problems.items.type,parentSchema:schema73.properties.problems.items,data:data6};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1584,7 +1585,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/problems",schemaPath:"#/properties/problems/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema72.properties.problems.type,parentSchema:schema72.properties.problems,data:data5};
+const err13 = {instancePath:instancePath+"/problems",schemaPath:"#/properties/problems/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema73.properties.problems.type,parentSchema:schema73.properties.problems,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1596,7 +1597,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data};
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1693,8 +1694,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data.counts === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.waiting_total === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "waiting_total"},message:"must have required property '"+"waiting_total"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1703,8 +1704,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data.ingestion === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ingestion"},message:"must have required property '"+"ingestion"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.counts === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1713,8 +1714,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(data.rejected === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.ingestion === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ingestion"},message:"must have required property '"+"ingestion"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1723,8 +1724,8 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(data.last_outcome === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "last_outcome"},message:"must have required property '"+"last_outcome"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.rejected === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1733,8 +1734,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data.hooks === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.last_outcome === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "last_outcome"},message:"must have required property '"+"last_outcome"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1743,9 +1744,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema31.properties, key0))){
-const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
+if(data.hooks === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1754,11 +1754,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-if(data.generated_at !== undefined){
-let data0 = data.generated_at;
-if(typeof data0 !== "string"){
-const err13 = {instancePath:instancePath+"/generated_at",schemaPath:"#/properties/generated_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.generated_at.type,parentSchema:schema31.properties.generated_at,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema31.properties, key0))){
+const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1768,10 +1766,10 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data.mode !== undefined){
-let data1 = data.mode;
-if(!((data1 === "off") || (data1 === "shadow"))){
-const err14 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.mode.enum,parentSchema:schema31.properties.mode,data:data1};
+if(data.generated_at !== undefined){
+let data0 = data.generated_at;
+if(typeof data0 !== "string"){
+const err14 = {instancePath:instancePath+"/generated_at",schemaPath:"#/properties/generated_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.generated_at.type,parentSchema:schema31.properties.generated_at,data:data0};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1781,15 +1779,28 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.state_dir !== undefined){
-let data2 = data.state_dir;
-if(typeof data2 !== "string"){
-const err15 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.state_dir.type,parentSchema:schema31.properties.state_dir,data:data2};
+if(data.mode !== undefined){
+let data1 = data.mode;
+if(!((data1 === "off") || (data1 === "shadow"))){
+const err15 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.mode.enum,parentSchema:schema31.properties.mode,data:data1};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.state_dir !== undefined){
+let data2 = data.state_dir;
+if(typeof data2 !== "string"){
+const err16 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.state_dir.type,parentSchema:schema31.properties.state_dir,data:data2};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
 }
 errors++;
 }
@@ -1808,17 +1819,7 @@ for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.code === undefined){
-const err16 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-if(data5.message === undefined){
-const err17 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
+const err17 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1827,9 +1828,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-for(const key1 in data5){
-if(!((key1 === "code") || (key1 === "message"))){
-const err18 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema38,data:data5};
+if(data5.message === undefined){
+const err18 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1838,11 +1838,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-if(data5.code !== undefined){
-let data6 = data5.code;
-if(!(((data6 === "main_ref_missing") || (data6 === "same_git_error")) || (data6 === "hooks_broken"))){
-const err19 = {instancePath:instancePath+"/warnings/" + i0+"/code",schemaPath:"common.schema.json#/$defs/Warning/properties/code/enum",keyword:"enum",params:{allowedValues: schema38.properties.code.enum},message:"must be equal to one of the allowed values",schema:schema38.properties.code.enum,parentSchema:schema38.properties.code,data:data6};
+for(const key1 in data5){
+if(!((key1 === "code") || (key1 === "message"))){
+const err19 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1852,10 +1850,10 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data5.message !== undefined){
-let data7 = data5.message;
-if(typeof data7 !== "string"){
-const err20 = {instancePath:instancePath+"/warnings/" + i0+"/message",schemaPath:"common.schema.json#/$defs/Warning/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.message.type,parentSchema:schema38.properties.message,data:data7};
+if(data5.code !== undefined){
+let data6 = data5.code;
+if(!(((data6 === "main_ref_missing") || (data6 === "same_git_error")) || (data6 === "hooks_broken"))){
+const err20 = {instancePath:instancePath+"/warnings/" + i0+"/code",schemaPath:"common.schema.json#/$defs/Warning/properties/code/enum",keyword:"enum",params:{allowedValues: schema38.properties.code.enum},message:"must be equal to one of the allowed values",schema:schema38.properties.code.enum,parentSchema:schema38.properties.code,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1865,9 +1863,10 @@ vErrors.push(err20);
 errors++;
 }
 }
-}
-else {
-const err21 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema38.type,parentSchema:schema38,data:data5};
+if(data5.message !== undefined){
+let data7 = data5.message;
+if(typeof data7 !== "string"){
+const err21 = {instancePath:instancePath+"/warnings/" + i0+"/message",schemaPath:"common.schema.json#/$defs/Warning/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.message.type,parentSchema:schema38.properties.message,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1879,12 +1878,24 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.warnings.type,parentSchema:schema31.properties.warnings,data:data4};
+const err22 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema38.type,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
 else {
 vErrors.push(err22);
+}
+errors++;
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.warnings.type,parentSchema:schema31.properties.warnings,data:data4};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 }
@@ -1901,20 +1912,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.queue.type,parentSchema:schema31.properties.queue,data:data8};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-}
-if(data.waiting !== undefined){
-let data10 = data.waiting;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err24 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.waiting.type,parentSchema:schema31.properties.waiting,data:data10};
+const err24 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.queue.type,parentSchema:schema31.properties.queue,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1923,9 +1921,16 @@ vErrors.push(err24);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 0 || isNaN(data10)){
-const err25 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.waiting,data:data10};
+}
+if(data.waiting !== undefined){
+let data10 = data.waiting;
+if(Array.isArray(data10)){
+const len2 = data10.length;
+for(let i2=0; i2<len2; i2++){
+let data11 = data10[i2];
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(data11.slug === undefined){
+const err25 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1934,13 +1939,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-}
-if(data.counts !== undefined){
-let data11 = data.counts;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.would_integrate === undefined){
-const err26 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
+if(data11.branch === undefined){
+const err26 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1949,8 +1949,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data11.would_block === undefined){
-const err27 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
+if(data11.sha === undefined){
+const err27 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1959,8 +1959,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data11.superseded === undefined){
-const err28 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
+if(data11.ready_at === undefined){
+const err28 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1969,8 +1969,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data11.total === undefined){
-const err29 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
+if(data11.age_s === undefined){
+const err29 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "age_s"},message:"must have required property '"+"age_s"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1979,9 +1979,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-for(const key2 in data11){
-if(!((((key2 === "would_integrate") || (key2 === "would_block")) || (key2 === "superseded")) || (key2 === "total"))){
-const err30 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema65,data:data11};
+if(data11.lacks === undefined){
+const err30 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "lacks"},message:"must have required property '"+"lacks"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1990,11 +1989,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-if(data11.would_integrate !== undefined){
-let data12 = data11.would_integrate;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err31 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.would_integrate.type,parentSchema:schema65.properties.would_integrate,data:data12};
+if(data11.approved_other_sha === undefined){
+const err31 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "approved_other_sha"},message:"must have required property '"+"approved_other_sha"+"'",schema:schema65.required,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2003,9 +1999,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 < 0 || isNaN(data12)){
-const err32 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema65.properties.would_integrate,data:data12};
+for(const key2 in data11){
+if(!(((((((key2 === "slug") || (key2 === "branch")) || (key2 === "sha")) || (key2 === "ready_at")) || (key2 === "age_s")) || (key2 === "lacks")) || (key2 === "approved_other_sha"))){
+const err32 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2015,11 +2011,10 @@ vErrors.push(err32);
 errors++;
 }
 }
-}
-if(data11.would_block !== undefined){
-let data13 = data11.would_block;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err33 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.would_block.type,parentSchema:schema65.properties.would_block,data:data13};
+if(data11.slug !== undefined){
+let data12 = data11.slug;
+if(typeof data12 !== "string"){
+const err33 = {instancePath:instancePath+"/waiting/" + i2+"/slug",schemaPath:"#/$defs/WaitingEntry/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.properties.slug.type,parentSchema:schema65.properties.slug,data:data12};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2028,9 +2023,11 @@ vErrors.push(err33);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 0 || isNaN(data13)){
-const err34 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema65.properties.would_block,data:data13};
+}
+if(data11.branch !== undefined){
+let data13 = data11.branch;
+if(typeof data13 !== "string"){
+const err34 = {instancePath:instancePath+"/waiting/" + i2+"/branch",schemaPath:"#/$defs/WaitingEntry/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.properties.branch.type,parentSchema:schema65.properties.branch,data:data13};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2040,11 +2037,10 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
-if(data11.superseded !== undefined){
-let data14 = data11.superseded;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err35 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.superseded.type,parentSchema:schema65.properties.superseded,data:data14};
+if(data11.sha !== undefined){
+let data14 = data11.sha;
+if(typeof data14 !== "string"){
+const err35 = {instancePath:instancePath+"/waiting/" + i2+"/sha",schemaPath:"#/$defs/WaitingEntry/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.properties.sha.type,parentSchema:schema65.properties.sha,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2053,9 +2049,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 0 || isNaN(data14)){
-const err36 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema65.properties.superseded,data:data14};
+}
+if(data11.ready_at !== undefined){
+let data15 = data11.ready_at;
+if(typeof data15 !== "string"){
+const err36 = {instancePath:instancePath+"/waiting/" + i2+"/ready_at",schemaPath:"#/$defs/WaitingEntry/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema65.properties.ready_at.type,parentSchema:schema65.properties.ready_at,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2065,11 +2063,10 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-if(data11.total !== undefined){
-let data15 = data11.total;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err37 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.total.type,parentSchema:schema65.properties.total,data:data15};
+if(data11.age_s !== undefined){
+let data16 = data11.age_s;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err37 = {instancePath:instancePath+"/waiting/" + i2+"/age_s",schemaPath:"#/$defs/WaitingEntry/properties/age_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema65.properties.age_s.type,parentSchema:schema65.properties.age_s,data:data16};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2078,9 +2075,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 < 0 || isNaN(data15)){
-const err38 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema65.properties.total,data:data15};
+}
+if(data11.lacks !== undefined){
+let data17 = data11.lacks;
+if(Array.isArray(data17)){
+if(data17.length < 1){
+const err38 = {instancePath:instancePath+"/waiting/" + i2+"/lacks",schemaPath:"#/$defs/WaitingEntry/properties/lacks/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema65.properties.lacks,data:data17};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2089,11 +2089,11 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err39 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema65.type,parentSchema:schema65,data:data11};
+const len3 = data17.length;
+for(let i3=0; i3<len3; i3++){
+let data18 = data17[i3];
+if(!((data18 === "missing_review_approved") || (data18 === "missing_branch_pushed"))){
+const err39 = {instancePath:instancePath+"/waiting/" + i2+"/lacks/" + i3,schemaPath:"#/$defs/WaitingEntry/properties/lacks/items/enum",keyword:"enum",params:{allowedValues: schema65.properties.lacks.items.enum},message:"must be equal to one of the allowed values",schema:schema65.properties.lacks.items.enum,parentSchema:schema65.properties.lacks.items,data:data18};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2103,11 +2103,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data.ingestion !== undefined){
-let data16 = data.ingestion;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.log === undefined){
-const err40 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema66.required,parentSchema:schema66,data:data16};
+}
+else {
+const err40 = {instancePath:instancePath+"/waiting/" + i2+"/lacks",schemaPath:"#/$defs/WaitingEntry/properties/lacks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema65.properties.lacks.type,parentSchema:schema65.properties.lacks,data:data17};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2116,8 +2114,11 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(data16.size === undefined){
-const err41 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'",schema:schema66.required,parentSchema:schema66,data:data16};
+}
+if(data11.approved_other_sha !== undefined){
+let data19 = data11.approved_other_sha;
+if(typeof data19 !== "boolean"){
+const err41 = {instancePath:instancePath+"/waiting/" + i2+"/approved_other_sha",schemaPath:"#/$defs/WaitingEntry/properties/approved_other_sha/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema65.properties.approved_other_sha.type,parentSchema:schema65.properties.approved_other_sha,data:data19};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2126,8 +2127,10 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data16.offset === undefined){
-const err42 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema66.required,parentSchema:schema66,data:data16};
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/waiting/" + i2,schemaPath:"#/$defs/WaitingEntry/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema65.type,parentSchema:schema65,data:data11};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2136,8 +2139,10 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data16.lag_bytes === undefined){
-const err43 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_bytes"},message:"must have required property '"+"lag_bytes"+"'",schema:schema66.required,parentSchema:schema66,data:data16};
+}
+}
+else {
+const err43 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.waiting.type,parentSchema:schema31.properties.waiting,data:data10};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2146,8 +2151,11 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data16.lag_lines === undefined){
-const err44 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_lines"},message:"must have required property '"+"lag_lines"+"'",schema:schema66.required,parentSchema:schema66,data:data16};
+}
+if(data.waiting_total !== undefined){
+let data20 = data.waiting_total;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err44 = {instancePath:instancePath+"/waiting_total",schemaPath:"#/properties/waiting_total/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.waiting_total.type,parentSchema:schema31.properties.waiting_total,data:data20};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2156,8 +2164,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data16.checkpoint_at === undefined){
-const err45 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "checkpoint_at"},message:"must have required property '"+"checkpoint_at"+"'",schema:schema66.required,parentSchema:schema66,data:data16};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 0 || isNaN(data20)){
+const err45 = {instancePath:instancePath+"/waiting_total",schemaPath:"#/properties/waiting_total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.waiting_total,data:data20};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2166,8 +2175,13 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data16.restarted === undefined){
-const err46 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "restarted"},message:"must have required property '"+"restarted"+"'",schema:schema66.required,parentSchema:schema66,data:data16};
+}
+}
+if(data.counts !== undefined){
+let data21 = data.counts;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+if(data21.would_integrate === undefined){
+const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema66.required,parentSchema:schema66,data:data21};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2176,9 +2190,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-for(const key3 in data16){
-if(!(((((((key3 === "log") || (key3 === "size")) || (key3 === "offset")) || (key3 === "lag_bytes")) || (key3 === "lag_lines")) || (key3 === "checkpoint_at")) || (key3 === "restarted"))){
-const err47 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema66,data:data16};
+if(data21.would_block === undefined){
+const err47 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema66.required,parentSchema:schema66,data:data21};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2187,11 +2200,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data16.log !== undefined){
-let data17 = data16.log;
-if(typeof data17 !== "string"){
-const err48 = {instancePath:instancePath+"/ingestion/log",schemaPath:"#/$defs/IngestionStatus/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema66.properties.log.type,parentSchema:schema66.properties.log,data:data17};
+if(data21.superseded === undefined){
+const err48 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema66.required,parentSchema:schema66,data:data21};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2200,11 +2210,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-}
-if(data16.size !== undefined){
-let data18 = data16.size;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err49 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.size.type,parentSchema:schema66.properties.size,data:data18};
+if(data21.total === undefined){
+const err49 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'",schema:schema66.required,parentSchema:schema66,data:data21};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2213,9 +2220,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 0 || isNaN(data18)){
-const err50 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.size,data:data18};
+for(const key3 in data21){
+if(!((((key3 === "would_integrate") || (key3 === "would_block")) || (key3 === "superseded")) || (key3 === "total"))){
+const err50 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema66,data:data21};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2225,11 +2232,10 @@ vErrors.push(err50);
 errors++;
 }
 }
-}
-if(data16.offset !== undefined){
-let data19 = data16.offset;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err51 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.offset.type,parentSchema:schema66.properties.offset,data:data19};
+if(data21.would_integrate !== undefined){
+let data22 = data21.would_integrate;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err51 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.would_integrate.type,parentSchema:schema66.properties.would_integrate,data:data22};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2238,9 +2244,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 < 0 || isNaN(data19)){
-const err52 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.offset,data:data19};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err52 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.would_integrate,data:data22};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2251,10 +2257,10 @@ errors++;
 }
 }
 }
-if(data16.lag_bytes !== undefined){
-let data20 = data16.lag_bytes;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err53 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.lag_bytes.type,parentSchema:schema66.properties.lag_bytes,data:data20};
+if(data21.would_block !== undefined){
+let data23 = data21.would_block;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err53 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.would_block.type,parentSchema:schema66.properties.would_block,data:data23};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2263,9 +2269,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 0 || isNaN(data20)){
-const err54 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.lag_bytes,data:data20};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 0 || isNaN(data23)){
+const err54 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.would_block,data:data23};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2276,10 +2282,10 @@ errors++;
 }
 }
 }
-if(data16.lag_lines !== undefined){
-let data21 = data16.lag_lines;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err55 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.lag_lines.type,parentSchema:schema66.properties.lag_lines,data:data21};
+if(data21.superseded !== undefined){
+let data24 = data21.superseded;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err55 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.superseded.type,parentSchema:schema66.properties.superseded,data:data24};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2288,9 +2294,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 0 || isNaN(data21)){
-const err56 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.lag_lines,data:data21};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err56 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.superseded,data:data24};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2301,10 +2307,10 @@ errors++;
 }
 }
 }
-if(data16.checkpoint_at !== undefined){
-let data22 = data16.checkpoint_at;
-if((typeof data22 !== "string") && (data22 !== null)){
-const err57 = {instancePath:instancePath+"/ingestion/checkpoint_at",schemaPath:"#/$defs/IngestionStatus/properties/checkpoint_at/type",keyword:"type",params:{type: schema66.properties.checkpoint_at.type},message:"must be string,null",schema:schema66.properties.checkpoint_at.type,parentSchema:schema66.properties.checkpoint_at,data:data22};
+if(data21.total !== undefined){
+let data25 = data21.total;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err57 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema66.properties.total.type,parentSchema:schema66.properties.total,data:data25};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2313,11 +2319,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data16.restarted !== undefined){
-let data23 = data16.restarted;
-if(!(((data23 === "replaced") || (data23 === "truncated")) || (data23 === null))){
-const err58 = {instancePath:instancePath+"/ingestion/restarted",schemaPath:"#/$defs/IngestionStatus/properties/restarted/enum",keyword:"enum",params:{allowedValues: schema66.properties.restarted.enum},message:"must be equal to one of the allowed values",schema:schema66.properties.restarted.enum,parentSchema:schema66.properties.restarted,data:data23};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err58 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema66.properties.total,data:data25};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2328,8 +2332,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err59 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema66.type,parentSchema:schema66,data:data16};
+const err59 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema66.type,parentSchema:schema66,data:data21};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2339,10 +2344,11 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data.rejected !== undefined){
-let data24 = data.rejected;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err60 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.rejected.type,parentSchema:schema31.properties.rejected,data:data24};
+if(data.ingestion !== undefined){
+let data26 = data.ingestion;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.log === undefined){
+const err60 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema67.required,parentSchema:schema67,data:data26};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2351,9 +2357,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 < 0 || isNaN(data24)){
-const err61 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.rejected,data:data24};
+if(data26.size === undefined){
+const err61 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'",schema:schema67.required,parentSchema:schema67,data:data26};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2362,26 +2367,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-}
-if(data.last_outcome !== undefined){
-let data25 = data.last_outcome;
-const _errs54 = errors;
-let valid11 = false;
-let passing0 = null;
-const _errs55 = errors;
-if(!(validate51(data25, {instancePath:instancePath+"/last_outcome",parentData:data,parentDataProperty:"last_outcome",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
-errors = vErrors.length;
-}
-var _valid0 = _errs55 === errors;
-if(_valid0){
-valid11 = true;
-passing0 = 0;
-}
-const _errs56 = errors;
-if(data25 !== null){
-const err62 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema31.properties.last_outcome.oneOf[1].type,parentSchema:schema31.properties.last_outcome.oneOf[1],data:data25};
+if(data26.offset === undefined){
+const err62 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema67.required,parentSchema:schema67,data:data26};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2390,19 +2377,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-var _valid0 = _errs56 === errors;
-if(_valid0 && valid11){
-valid11 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid11 = true;
-passing0 = 1;
-}
-}
-if(!valid11){
-const err63 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema31.properties.last_outcome.oneOf,parentSchema:schema31.properties.last_outcome,data:data25};
+if(data26.lag_bytes === undefined){
+const err63 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_bytes"},message:"must have required property '"+"lag_bytes"+"'",schema:schema67.required,parentSchema:schema67,data:data26};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2411,31 +2387,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-else {
-errors = _errs54;
-if(vErrors !== null){
-if(_errs54){
-vErrors.length = _errs54;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.hooks !== undefined){
-let data26 = data.hooks;
-if(Array.isArray(data26)){
-const len2 = data26.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate53(data26[i2], {instancePath:instancePath+"/hooks/" + i2,parentData:data26,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.hooks.type,parentSchema:schema31.properties.hooks,data:data26};
+if(data26.lag_lines === undefined){
+const err64 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_lines"},message:"must have required property '"+"lag_lines"+"'",schema:schema67.required,parentSchema:schema67,data:data26};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2444,10 +2397,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-}
-else {
-const err65 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(data26.checkpoint_at === undefined){
+const err65 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "checkpoint_at"},message:"must have required property '"+"checkpoint_at"+"'",schema:schema67.required,parentSchema:schema67,data:data26};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2456,19 +2407,311 @@ vErrors.push(err65);
 }
 errors++;
 }
+if(data26.restarted === undefined){
+const err66 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "restarted"},message:"must have required property '"+"restarted"+"'",schema:schema67.required,parentSchema:schema67,data:data26};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+for(const key4 in data26){
+if(!(((((((key4 === "log") || (key4 === "size")) || (key4 === "offset")) || (key4 === "lag_bytes")) || (key4 === "lag_lines")) || (key4 === "checkpoint_at")) || (key4 === "restarted"))){
+const err67 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema67,data:data26};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data26.log !== undefined){
+let data27 = data26.log;
+if(typeof data27 !== "string"){
+const err68 = {instancePath:instancePath+"/ingestion/log",schemaPath:"#/$defs/IngestionStatus/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema67.properties.log.type,parentSchema:schema67.properties.log,data:data27};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+if(data26.size !== undefined){
+let data28 = data26.size;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err69 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema67.properties.size.type,parentSchema:schema67.properties.size,data:data28};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 0 || isNaN(data28)){
+const err70 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema67.properties.size,data:data28};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+if(data26.offset !== undefined){
+let data29 = data26.offset;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err71 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema67.properties.offset.type,parentSchema:schema67.properties.offset,data:data29};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 0 || isNaN(data29)){
+const err72 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema67.properties.offset,data:data29};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+if(data26.lag_bytes !== undefined){
+let data30 = data26.lag_bytes;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err73 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema67.properties.lag_bytes.type,parentSchema:schema67.properties.lag_bytes,data:data30};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 0 || isNaN(data30)){
+const err74 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema67.properties.lag_bytes,data:data30};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+if(data26.lag_lines !== undefined){
+let data31 = data26.lag_lines;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err75 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema67.properties.lag_lines.type,parentSchema:schema67.properties.lag_lines,data:data31};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err76 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema67.properties.lag_lines,data:data31};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+if(data26.checkpoint_at !== undefined){
+let data32 = data26.checkpoint_at;
+if((typeof data32 !== "string") && (data32 !== null)){
+const err77 = {instancePath:instancePath+"/ingestion/checkpoint_at",schemaPath:"#/$defs/IngestionStatus/properties/checkpoint_at/type",keyword:"type",params:{type: schema67.properties.checkpoint_at.type},message:"must be string,null",schema:schema67.properties.checkpoint_at.type,parentSchema:schema67.properties.checkpoint_at,data:data32};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(data26.restarted !== undefined){
+let data33 = data26.restarted;
+if(!(((data33 === "replaced") || (data33 === "truncated")) || (data33 === null))){
+const err78 = {instancePath:instancePath+"/ingestion/restarted",schemaPath:"#/$defs/IngestionStatus/properties/restarted/enum",keyword:"enum",params:{allowedValues: schema67.properties.restarted.enum},message:"must be equal to one of the allowed values",schema:schema67.properties.restarted.enum,parentSchema:schema67.properties.restarted,data:data33};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema67.type,parentSchema:schema67,data:data26};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data.rejected !== undefined){
+let data34 = data.rejected;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err80 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.rejected.type,parentSchema:schema31.properties.rejected,data:data34};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err81 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.rejected,data:data34};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+if(data.last_outcome !== undefined){
+let data35 = data.last_outcome;
+const _errs75 = errors;
+let valid17 = false;
+let passing0 = null;
+const _errs76 = errors;
+if(!(validate51(data35, {instancePath:instancePath+"/last_outcome",parentData:data,parentDataProperty:"last_outcome",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs76 === errors;
+if(_valid0){
+valid17 = true;
+passing0 = 0;
+}
+const _errs77 = errors;
+if(data35 !== null){
+const err82 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema31.properties.last_outcome.oneOf[1].type,parentSchema:schema31.properties.last_outcome.oneOf[1],data:data35};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+var _valid0 = _errs77 === errors;
+if(_valid0 && valid17){
+valid17 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid17 = true;
+passing0 = 1;
+}
+}
+if(!valid17){
+const err83 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema31.properties.last_outcome.oneOf,parentSchema:schema31.properties.last_outcome,data:data35};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+else {
+errors = _errs75;
+if(vErrors !== null){
+if(_errs75){
+vErrors.length = _errs75;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.hooks !== undefined){
+let data36 = data.hooks;
+if(Array.isArray(data36)){
+const len4 = data36.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate53(data36[i4], {instancePath:instancePath+"/hooks/" + i4,parentData:data36,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.hooks.type,parentSchema:schema31.properties.hooks,data:data36};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+}
+else {
+const err85 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
 validate20.errors = vErrors;
 return errors === 0;
 }
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema78 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/explain.schema.json","title":"ExplainReport","description":"`explain <slug> --json`: why each candidate of a slug is where it is: each readiness condition and the event that met it, supersession, the queue and the outcomes.","type":"object","additionalProperties":false,"required":["slug","remote","log","log_lines","approvals","candidates","supersession","ignored","rejected"],"properties":{"slug":{"type":"string"},"remote":{"description":"The configured remote: only its branch_pushed events count.","type":"string"},"log":{"description":"Path of readiness.jsonl.","type":"string"},"log_lines":{"description":"Lines read.","type":"integer","minimum":0},"approvals":{"description":"The slug's review_approved events, in log order.","type":"array","items":{"$ref":"#/$defs/EventRef"}},"candidates":{"description":"The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.","type":"array","items":{"$ref":"#/$defs/ExplainedCandidate"}},"supersession":{"description":"Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.","type":"array","items":{"$ref":"#/$defs/SupersessionLink"}},"ignored":{"description":"Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.","type":"array","items":{"$ref":"#/$defs/IgnoredLine"}},"rejected":{"description":"Quarantined lines whose text names the slug.","type":"array","items":{"$ref":"#/$defs/RejectedRef"}}},"$defs":{"EventRef":{"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}},"ConditionName":{"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]},"SupersessionRule":{"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]},"ConditionCheck":{"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"}}},"CandidateState":{"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]},"ExplainedCandidate":{"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}}}},"SupersessionLink":{"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}},"IgnoredLine":{"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}},"RejectedRef":{"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}}}};
-const schema79 = {"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}};
-const schema80 = {"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}}}};
-const schema82 = {"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]};
+const schema79 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/explain.schema.json","title":"ExplainReport","description":"`explain <slug> --json`: why each candidate of a slug is where it is: each readiness condition and the event that met it, supersession, the queue and the outcomes.","type":"object","additionalProperties":false,"required":["slug","remote","log","log_lines","approvals","candidates","supersession","retries","ignored","rejected"],"properties":{"slug":{"type":"string"},"remote":{"description":"The configured remote: only its branch_pushed events count.","type":"string"},"log":{"description":"Path of readiness.jsonl.","type":"string"},"log_lines":{"description":"Lines read.","type":"integer","minimum":0},"approvals":{"description":"The slug's review_approved events, in log order; `sha` is the candidate sha an approval is bound to (null: it approves the slug, every candidate of it).","type":"array","items":{"$ref":"#/$defs/Approval"}},"candidates":{"description":"The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.","type":"array","items":{"$ref":"#/$defs/ExplainedCandidate"}},"supersession":{"description":"Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.","type":"array","items":{"$ref":"#/$defs/SupersessionLink"}},"retries":{"description":"The slug's retry_requested events, in log order, each with what it did: a new episode of the candidate it named, or nothing and why.","type":"array","items":{"$ref":"#/$defs/RetryRef"}},"ignored":{"description":"Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.","type":"array","items":{"$ref":"#/$defs/IgnoredLine"}},"rejected":{"description":"Quarantined lines whose text names the slug.","type":"array","items":{"$ref":"#/$defs/RejectedRef"}}},"$defs":{"EventRef":{"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}},"ConditionName":{"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]},"SupersessionRule":{"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]},"ConditionCheck":{"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"},"why":{"description":"Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.","type":"string"}}},"CandidateState":{"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]},"ExplainedCandidate":{"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes","episodes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}},"episodes":{"description":"Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).","type":"array","items":{"$ref":"#/$defs/Episode"}}}},"SupersessionLink":{"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}},"IgnoredLine":{"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}},"RejectedRef":{"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}},"Approval":{"description":"A review_approved event: where it is and the sha it is bound to.","type":"object","additionalProperties":false,"required":["line","offset","id","at","sha"],"properties":{"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0},"id":{"type":["string","null"]},"at":{"description":"approved_at.","type":"string"},"sha":{"description":"The only candidate sha it approves; null: every candidate of the slug.","type":["string","null"]}}},"Episode":{"type":"object","additionalProperties":false,"required":["episode","retry_line","outcome"],"properties":{"episode":{"type":"integer","minimum":1},"retry_line":{"description":"The line of the retry_requested that started it; null for episode 1.","type":["integer","null"],"minimum":1},"outcome":{"description":"Its decision in the ledger; null while it has none.","oneOf":[{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},{"type":"null"}]}}},"RetryRef":{"type":"object","additionalProperties":false,"required":["line","id","requested_at","requested_by","sha","result"],"properties":{"line":{"type":"integer","minimum":1},"id":{"type":["string","null"]},"requested_at":{"type":"string"},"requested_by":{"type":"string"},"sha":{"description":"The sha it names; null: the slug's current candidate, whichever it is.","type":["string","null"]},"result":{"description":"started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).","enum":["started_episode","no_candidate","other_sha","waiting","undecided","decided_after_request","duplicate"]},"branch":{"description":"The slug's current candidate when it was read.","type":"string"},"candidate_sha":{"type":"string"},"episode":{"description":"The episode it started (started_episode), or the current one it found.","type":"integer","minimum":1}}}}};
+const schema80 = {"description":"A review_approved event: where it is and the sha it is bound to.","type":"object","additionalProperties":false,"required":["line","offset","id","at","sha"],"properties":{"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0},"id":{"type":["string","null"]},"at":{"description":"approved_at.","type":"string"},"sha":{"description":"The only candidate sha it approves; null: every candidate of the slug.","type":["string","null"]}}};
+const schema95 = {"type":"object","additionalProperties":false,"required":["line","id","requested_at","requested_by","sha","result"],"properties":{"line":{"type":"integer","minimum":1},"id":{"type":["string","null"]},"requested_at":{"type":"string"},"requested_by":{"type":"string"},"sha":{"description":"The sha it names; null: the slug's current candidate, whichever it is.","type":["string","null"]},"result":{"description":"started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).","enum":["started_episode","no_candidate","other_sha","waiting","undecided","decided_after_request","duplicate"]},"branch":{"description":"The slug's current candidate when it was read.","type":"string"},"candidate_sha":{"type":"string"},"episode":{"description":"The episode it started (started_episode), or the current one it found.","type":"integer","minimum":1}}};
+const schema81 = {"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes","episodes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}},"episodes":{"description":"Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).","type":"array","items":{"$ref":"#/$defs/Episode"}}}};
+const schema82 = {"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}};
+const schema83 = {"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]};
 const schema58 = {"type":"object","additionalProperties":false,"required":["at","to","reason"],"properties":{"at":{"type":"string"},"from":{"enum":["queued","in_progress"]},"to":{"enum":["queued","in_progress","would_integrate","would_block","superseded"]},"reason":{"type":"string"},"epoch":{"type":"integer","minimum":0}}};
-const schema83 = {"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"}}};
-const schema84 = {"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]};
-const schema87 = {"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]};
+const schema84 = {"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"},"why":{"description":"Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.","type":"string"}}};
+const schema85 = {"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]};
+const schema88 = {"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]};
 
 function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2482,7 +2725,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.condition === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "condition"},message:"must have required property '"+"condition"+"'",schema:schema83.required,parentSchema:schema83,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "condition"},message:"must have required property '"+"condition"+"'",schema:schema84.required,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2492,7 +2735,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.met === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "met"},message:"must have required property '"+"met"+"'",schema:schema83.required,parentSchema:schema83,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "met"},message:"must have required property '"+"met"+"'",schema:schema84.required,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2502,8 +2745,8 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "condition") || (key0 === "met")) || (key0 === "event")) || (key0 === "missing")) || (key0 === "superseded_by")) || (key0 === "decided_at"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema83,data};
+if(!(((((((key0 === "condition") || (key0 === "met")) || (key0 === "event")) || (key0 === "missing")) || (key0 === "superseded_by")) || (key0 === "decided_at")) || (key0 === "why"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2516,7 +2759,7 @@ errors++;
 if(data.condition !== undefined){
 let data0 = data.condition;
 if(!((((((data0 === "review_approved") || (data0 === "finalize_ready")) || (data0 === "branch_pushed")) || (data0 === "not_superseded")) || (data0 === "sha_on_remote_branch")) || (data0 === "not_already_integrated"))){
-const err3 = {instancePath:instancePath+"/condition",schemaPath:"#/$defs/ConditionName/enum",keyword:"enum",params:{allowedValues: schema84.enum},message:"must be equal to one of the allowed values",schema:schema84.enum,parentSchema:schema84,data:data0};
+const err3 = {instancePath:instancePath+"/condition",schemaPath:"#/$defs/ConditionName/enum",keyword:"enum",params:{allowedValues: schema85.enum},message:"must be equal to one of the allowed values",schema:schema85.enum,parentSchema:schema85,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2529,7 +2772,7 @@ errors++;
 if(data.met !== undefined){
 let data1 = data.met;
 if((typeof data1 !== "boolean") && (data1 !== null)){
-const err4 = {instancePath:instancePath+"/met",schemaPath:"#/properties/met/type",keyword:"type",params:{type: schema83.properties.met.type},message:"must be boolean,null",schema:schema83.properties.met.type,parentSchema:schema83.properties.met,data:data1};
+const err4 = {instancePath:instancePath+"/met",schemaPath:"#/properties/met/type",keyword:"type",params:{type: schema84.properties.met.type},message:"must be boolean,null",schema:schema84.properties.met.type,parentSchema:schema84.properties.met,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2543,7 +2786,7 @@ if(data.event !== undefined){
 let data2 = data.event;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 if(data2.line === undefined){
-const err5 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema79.required,parentSchema:schema79,data:data2};
+const err5 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2553,7 +2796,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data2.offset === undefined){
-const err6 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema79.required,parentSchema:schema79,data:data2};
+const err6 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2563,7 +2806,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data2.id === undefined){
-const err7 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema79.required,parentSchema:schema79,data:data2};
+const err7 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2573,7 +2816,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data2.at === undefined){
-const err8 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema79.required,parentSchema:schema79,data:data2};
+const err8 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema82.required,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2584,7 +2827,7 @@ errors++;
 }
 for(const key1 in data2){
 if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err9 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data2};
+const err9 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2597,7 +2840,7 @@ errors++;
 if(data2.line !== undefined){
 let data3 = data2.line;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err10 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.line.type,parentSchema:schema79.properties.line,data:data3};
+const err10 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.line.type,parentSchema:schema82.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2608,7 +2851,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 1 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema79.properties.line,data:data3};
+const err11 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema82.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2622,7 +2865,7 @@ errors++;
 if(data2.offset !== undefined){
 let data4 = data2.offset;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err12 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.offset.type,parentSchema:schema79.properties.offset,data:data4};
+const err12 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.offset.type,parentSchema:schema82.properties.offset,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2633,7 +2876,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema79.properties.offset,data:data4};
+const err13 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema82.properties.offset,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2647,7 +2890,7 @@ errors++;
 if(data2.id !== undefined){
 let data5 = data2.id;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/event/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema79.properties.id.type},message:"must be string,null",schema:schema79.properties.id.type,parentSchema:schema79.properties.id,data:data5};
+const err14 = {instancePath:instancePath+"/event/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema82.properties.id.type},message:"must be string,null",schema:schema82.properties.id.type,parentSchema:schema82.properties.id,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2660,7 +2903,7 @@ errors++;
 if(data2.at !== undefined){
 let data6 = data2.at;
 if(typeof data6 !== "string"){
-const err15 = {instancePath:instancePath+"/event/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.at.type,parentSchema:schema79.properties.at,data:data6};
+const err15 = {instancePath:instancePath+"/event/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.at.type,parentSchema:schema82.properties.at,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2672,7 +2915,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data2};
+const err16 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -2685,7 +2928,7 @@ errors++;
 if(data.missing !== undefined){
 let data7 = data.missing;
 if(!(((((((((data7 === "missing_review_approved") || (data7 === "missing_finalize_ready")) || (data7 === "missing_branch_pushed")) || (data7 === "sha_not_on_remote_branch")) || (data7 === "already_integrated")) || (data7 === "superseded")) || (data7 === "merge_conflict")) || (data7 === "checks_failed")) || (data7 === "git_error"))){
-const err17 = {instancePath:instancePath+"/missing",schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values",schema:schema69.enum,parentSchema:schema69,data:data7};
+const err17 = {instancePath:instancePath+"/missing",schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema70.enum},message:"must be equal to one of the allowed values",schema:schema70.enum,parentSchema:schema70,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -2699,7 +2942,7 @@ if(data.superseded_by !== undefined){
 let data8 = data.superseded_by;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 if(data8.branch === undefined){
-const err18 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema83.properties.superseded_by.required,parentSchema:schema83.properties.superseded_by,data:data8};
+const err18 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema84.properties.superseded_by.required,parentSchema:schema84.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2709,7 +2952,7 @@ vErrors.push(err18);
 errors++;
 }
 if(data8.sha === undefined){
-const err19 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema83.properties.superseded_by.required,parentSchema:schema83.properties.superseded_by,data:data8};
+const err19 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema84.properties.superseded_by.required,parentSchema:schema84.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2719,7 +2962,7 @@ vErrors.push(err19);
 errors++;
 }
 if(data8.line === undefined){
-const err20 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema83.properties.superseded_by.required,parentSchema:schema83.properties.superseded_by,data:data8};
+const err20 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema84.properties.superseded_by.required,parentSchema:schema84.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2729,7 +2972,7 @@ vErrors.push(err20);
 errors++;
 }
 if(data8.rule === undefined){
-const err21 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema83.properties.superseded_by.required,parentSchema:schema83.properties.superseded_by,data:data8};
+const err21 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema84.properties.superseded_by.required,parentSchema:schema84.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2740,7 +2983,7 @@ errors++;
 }
 for(const key2 in data8){
 if(!((((key2 === "branch") || (key2 === "sha")) || (key2 === "line")) || (key2 === "rule"))){
-const err22 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema83.properties.superseded_by,data:data8};
+const err22 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema84.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2753,7 +2996,7 @@ errors++;
 if(data8.branch !== undefined){
 let data9 = data8.branch;
 if(typeof data9 !== "string"){
-const err23 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema83.properties.superseded_by.properties.branch.type,parentSchema:schema83.properties.superseded_by.properties.branch,data:data9};
+const err23 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema84.properties.superseded_by.properties.branch.type,parentSchema:schema84.properties.superseded_by.properties.branch,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2766,7 +3009,7 @@ errors++;
 if(data8.sha !== undefined){
 let data10 = data8.sha;
 if(typeof data10 !== "string"){
-const err24 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema83.properties.superseded_by.properties.sha.type,parentSchema:schema83.properties.superseded_by.properties.sha,data:data10};
+const err24 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema84.properties.superseded_by.properties.sha.type,parentSchema:schema84.properties.superseded_by.properties.sha,data:data10};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2779,7 +3022,7 @@ errors++;
 if(data8.line !== undefined){
 let data11 = data8.line;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err25 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema83.properties.superseded_by.properties.line.type,parentSchema:schema83.properties.superseded_by.properties.line,data:data11};
+const err25 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema84.properties.superseded_by.properties.line.type,parentSchema:schema84.properties.superseded_by.properties.line,data:data11};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2790,7 +3033,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 1 || isNaN(data11)){
-const err26 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema83.properties.superseded_by.properties.line,data:data11};
+const err26 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema84.properties.superseded_by.properties.line,data:data11};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2804,7 +3047,7 @@ errors++;
 if(data8.rule !== undefined){
 let data12 = data8.rule;
 if(!(((data12 === "later_ready_at") || (data12 === "equal_ready_at_later_in_log")) || (data12 === "arrived_older"))){
-const err27 = {instancePath:instancePath+"/superseded_by/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema87.enum},message:"must be equal to one of the allowed values",schema:schema87.enum,parentSchema:schema87,data:data12};
+const err27 = {instancePath:instancePath+"/superseded_by/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema88.enum},message:"must be equal to one of the allowed values",schema:schema88.enum,parentSchema:schema88,data:data12};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2816,7 +3059,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema83.properties.superseded_by.type,parentSchema:schema83.properties.superseded_by,data:data8};
+const err28 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema84.properties.superseded_by.type,parentSchema:schema84.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2829,7 +3072,7 @@ errors++;
 if(data.decided_at !== undefined){
 let data13 = data.decided_at;
 if(typeof data13 !== "string"){
-const err29 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema83.properties.decided_at.type,parentSchema:schema83.properties.decided_at,data:data13};
+const err29 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema84.properties.decided_at.type,parentSchema:schema84.properties.decided_at,data:data13};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2839,9 +3082,10 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema83.type,parentSchema:schema83,data};
+if(data.why !== undefined){
+let data14 = data.why;
+if(typeof data14 !== "string"){
+const err30 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema84.properties.why.type,parentSchema:schema84.properties.why,data:data14};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2850,10 +3094,208 @@ vErrors.push(err30);
 }
 errors++;
 }
+}
+}
+else {
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema84.type,parentSchema:schema84,data};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
 validate60.errors = vErrors;
 return errors === 0;
 }
 validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema91 = {"type":"object","additionalProperties":false,"required":["episode","retry_line","outcome"],"properties":{"episode":{"type":"integer","minimum":1},"retry_line":{"description":"The line of the retry_requested that started it; null for episode 1.","type":["integer","null"],"minimum":1},"outcome":{"description":"Its decision in the ledger; null while it has none.","oneOf":[{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},{"type":"null"}]}}};
+
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate63.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.episode === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "episode"},message:"must have required property '"+"episode"+"'",schema:schema91.required,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.retry_line === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "retry_line"},message:"must have required property '"+"retry_line"+"'",schema:schema91.required,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.outcome === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema91.required,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "episode") || (key0 === "retry_line")) || (key0 === "outcome"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.episode !== undefined){
+let data0 = data.episode;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err4 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.episode.type,parentSchema:schema91.properties.episode,data:data0};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err5 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.episode,data:data0};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+if(data.retry_line !== undefined){
+let data1 = data.retry_line;
+if((!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))) && (data1 !== null)){
+const err6 = {instancePath:instancePath+"/retry_line",schemaPath:"#/properties/retry_line/type",keyword:"type",params:{type: schema91.properties.retry_line.type},message:"must be integer,null",schema:schema91.properties.retry_line.type,parentSchema:schema91.properties.retry_line,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/retry_line",schemaPath:"#/properties/retry_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.retry_line,data:data1};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.outcome !== undefined){
+let data2 = data.outcome;
+const _errs7 = errors;
+let valid1 = false;
+let passing0 = null;
+const _errs8 = errors;
+if(!(((data2 === "would_integrate") || (data2 === "would_block")) || (data2 === "superseded"))){
+const err8 = {instancePath:instancePath+"/outcome",schemaPath:"outcome.schema.json#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values",schema:schema69.enum,parentSchema:schema69,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid0 = _errs8 === errors;
+if(_valid0){
+valid1 = true;
+passing0 = 0;
+}
+const _errs10 = errors;
+if(data2 !== null){
+const err9 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema91.properties.outcome.oneOf[1].type,parentSchema:schema91.properties.outcome.oneOf[1],data:data2};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs10 === errors;
+if(_valid0 && valid1){
+valid1 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid1 = true;
+passing0 = 1;
+}
+}
+if(!valid1){
+const err10 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema91.properties.outcome.oneOf,parentSchema:schema91.properties.outcome,data:data2};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+else {
+errors = _errs7;
+if(vErrors !== null){
+if(_errs7){
+vErrors.length = _errs7;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema91.type,parentSchema:schema91,data};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate63.errors = vErrors;
+return errors === 0;
+}
+validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -2868,7 +3310,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.branch === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -2878,7 +3320,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.sha === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2888,7 +3330,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.ready_at === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2898,7 +3340,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.finalize === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "finalize"},message:"must have required property '"+"finalize"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "finalize"},message:"must have required property '"+"finalize"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2908,7 +3350,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.state === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2918,7 +3360,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.ready_line === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_line"},message:"must have required property '"+"ready_line"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_line"},message:"must have required property '"+"ready_line"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2928,7 +3370,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.conditions === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conditions"},message:"must have required property '"+"conditions"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conditions"},message:"must have required property '"+"conditions"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2938,7 +3380,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.queue === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2948,7 +3390,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.outcomes === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcomes"},message:"must have required property '"+"outcomes"+"'",schema:schema80.required,parentSchema:schema80,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcomes"},message:"must have required property '"+"outcomes"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2957,9 +3399,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema80.properties, key0))){
-const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data};
+if(data.episodes === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "episodes"},message:"must have required property '"+"episodes"+"'",schema:schema81.required,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2968,11 +3409,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.branch !== undefined){
-let data0 = data.branch;
-if(typeof data0 !== "string"){
-const err10 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.branch.type,parentSchema:schema80.properties.branch,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema81.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2982,10 +3421,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.sha !== undefined){
-let data1 = data.sha;
-if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data1};
+if(data.branch !== undefined){
+let data0 = data.branch;
+if(typeof data0 !== "string"){
+const err11 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.branch.type,parentSchema:schema81.properties.branch,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2995,15 +3434,28 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.ready_at !== undefined){
-let data2 = data.ready_at;
-if((typeof data2 !== "string") && (data2 !== null)){
-const err12 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: schema80.properties.ready_at.type},message:"must be string,null",schema:schema80.properties.ready_at.type,parentSchema:schema80.properties.ready_at,data:data2};
+if(data.sha !== undefined){
+let data1 = data.sha;
+if(typeof data1 !== "string"){
+const err12 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.sha.type,parentSchema:schema81.properties.sha,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
 else {
 vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.ready_at !== undefined){
+let data2 = data.ready_at;
+if((typeof data2 !== "string") && (data2 !== null)){
+const err13 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: schema81.properties.ready_at.type},message:"must be string,null",schema:schema81.properties.ready_at.type,parentSchema:schema81.properties.ready_at,data:data2};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
 }
 errors++;
 }
@@ -3016,17 +3468,7 @@ let passing0 = null;
 const _errs10 = errors;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.line === undefined){
-const err13 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema79.required,parentSchema:schema79,data:data3};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(data3.offset === undefined){
-const err14 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema79.required,parentSchema:schema79,data:data3};
+const err14 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3035,8 +3477,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data3.id === undefined){
-const err15 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema79.required,parentSchema:schema79,data:data3};
+if(data3.offset === undefined){
+const err15 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3045,8 +3487,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data3.at === undefined){
-const err16 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema79.required,parentSchema:schema79,data:data3};
+if(data3.id === undefined){
+const err16 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3055,9 +3497,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-for(const key1 in data3){
-if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err17 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data3};
+if(data3.at === undefined){
+const err17 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema82.required,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3066,11 +3507,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data3.line !== undefined){
-let data4 = data3.line;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err18 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.line.type,parentSchema:schema79.properties.line,data:data4};
+for(const key1 in data3){
+if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
+const err18 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema82,data:data3};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3079,9 +3518,11 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 < 1 || isNaN(data4)){
-const err19 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema79.properties.line,data:data4};
+}
+if(data3.line !== undefined){
+let data4 = data3.line;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err19 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.line.type,parentSchema:schema82.properties.line,data:data4};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3090,12 +3531,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-if(data3.offset !== undefined){
-let data5 = data3.offset;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err20 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.offset.type,parentSchema:schema79.properties.offset,data:data5};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 1 || isNaN(data4)){
+const err20 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema82.properties.line,data:data4};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3104,9 +3542,12 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 < 0 || isNaN(data5)){
-const err21 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema79.properties.offset,data:data5};
+}
+}
+if(data3.offset !== undefined){
+let data5 = data3.offset;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err21 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.offset.type,parentSchema:schema82.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3115,12 +3556,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-}
-if(data3.id !== undefined){
-let data6 = data3.id;
-if((typeof data6 !== "string") && (data6 !== null)){
-const err22 = {instancePath:instancePath+"/finalize/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema79.properties.id.type},message:"must be string,null",schema:schema79.properties.id.type,parentSchema:schema79.properties.id,data:data6};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err22 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema82.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3130,10 +3568,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data3.at !== undefined){
-let data7 = data3.at;
-if(typeof data7 !== "string"){
-const err23 = {instancePath:instancePath+"/finalize/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.at.type,parentSchema:schema79.properties.at,data:data7};
+}
+if(data3.id !== undefined){
+let data6 = data3.id;
+if((typeof data6 !== "string") && (data6 !== null)){
+const err23 = {instancePath:instancePath+"/finalize/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema82.properties.id.type},message:"must be string,null",schema:schema82.properties.id.type,parentSchema:schema82.properties.id,data:data6};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3143,14 +3582,27 @@ vErrors.push(err23);
 errors++;
 }
 }
-}
-else {
-const err24 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data3};
+if(data3.at !== undefined){
+let data7 = data3.at;
+if(typeof data7 !== "string"){
+const err24 = {instancePath:instancePath+"/finalize/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.at.type,parentSchema:schema82.properties.at,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
 else {
 vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data:data3};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
 }
 errors++;
 }
@@ -3161,12 +3613,12 @@ passing0 = 0;
 }
 const _errs22 = errors;
 if(data3 !== null){
-const err25 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema80.properties.finalize.oneOf[1].type,parentSchema:schema80.properties.finalize.oneOf[1],data:data3};
+const err26 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema81.properties.finalize.oneOf[1].type,parentSchema:schema81.properties.finalize.oneOf[1],data:data3};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err26];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err26);
 }
 errors++;
 }
@@ -3182,12 +3634,12 @@ passing0 = 1;
 }
 }
 if(!valid1){
-const err26 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema80.properties.finalize.oneOf,parentSchema:schema80.properties.finalize,data:data3};
+const err27 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema81.properties.finalize.oneOf,parentSchema:schema81.properties.finalize,data:data3};
 if(vErrors === null){
-vErrors = [err26];
+vErrors = [err27];
 }
 else {
-vErrors.push(err26);
+vErrors.push(err27);
 }
 errors++;
 }
@@ -3206,20 +3658,7 @@ vErrors = null;
 if(data.state !== undefined){
 let data8 = data.state;
 if(!((((((data8 === "waiting") || (data8 === "ready")) || (data8 === "queued")) || (data8 === "in_progress")) || (data8 === "decided")) || (data8 === "superseded"))){
-const err27 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/CandidateState/enum",keyword:"enum",params:{allowedValues: schema82.enum},message:"must be equal to one of the allowed values",schema:schema82.enum,parentSchema:schema82,data:data8};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-if(data.ready_line !== undefined){
-let data9 = data.ready_line;
-if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (data9 !== null)){
-const err28 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/type",keyword:"type",params:{type: schema80.properties.ready_line.type},message:"must be integer,null",schema:schema80.properties.ready_line.type,parentSchema:schema80.properties.ready_line,data:data9};
+const err28 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/CandidateState/enum",keyword:"enum",params:{allowedValues: schema83.enum},message:"must be equal to one of the allowed values",schema:schema83.enum,parentSchema:schema83,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3228,14 +3667,27 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 < 1 || isNaN(data9)){
-const err29 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema80.properties.ready_line,data:data9};
+}
+if(data.ready_line !== undefined){
+let data9 = data.ready_line;
+if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (data9 !== null)){
+const err29 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/type",keyword:"type",params:{type: schema81.properties.ready_line.type},message:"must be integer,null",schema:schema81.properties.ready_line.type,parentSchema:schema81.properties.ready_line,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
 else {
 vErrors.push(err29);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 1 || isNaN(data9)){
+const err30 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema81.properties.ready_line,data:data9};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
 }
 errors++;
 }
@@ -3253,12 +3705,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema80.properties.conditions.type,parentSchema:schema80.properties.conditions,data:data10};
+const err31 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.conditions.type,parentSchema:schema81.properties.conditions,data:data10};
 if(vErrors === null){
-vErrors = [err30];
+vErrors = [err31];
 }
 else {
-vErrors.push(err30);
+vErrors.push(err31);
 }
 errors++;
 }
@@ -3271,17 +3723,7 @@ let passing1 = null;
 const _errs33 = errors;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 if(data12.position === undefined){
-const err31 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema80.properties.queue.oneOf[0].required,parentSchema:schema80.properties.queue.oneOf[0],data:data12};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if(data12.status === undefined){
-const err32 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema80.properties.queue.oneOf[0].required,parentSchema:schema80.properties.queue.oneOf[0],data:data12};
+const err32 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3290,8 +3732,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data12.enqueued_at === undefined){
-const err33 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema80.properties.queue.oneOf[0].required,parentSchema:schema80.properties.queue.oneOf[0],data:data12};
+if(data12.status === undefined){
+const err33 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3300,8 +3742,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data12.transitions === undefined){
-const err34 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema80.properties.queue.oneOf[0].required,parentSchema:schema80.properties.queue.oneOf[0],data:data12};
+if(data12.enqueued_at === undefined){
+const err34 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3310,9 +3752,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key2 in data12){
-if(!((((key2 === "position") || (key2 === "status")) || (key2 === "enqueued_at")) || (key2 === "transitions"))){
-const err35 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema80.properties.queue.oneOf[0],data:data12};
+if(data12.transitions === undefined){
+const err35 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema81.properties.queue.oneOf[0].required,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3321,11 +3762,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data12.position !== undefined){
-let data13 = data12.position;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err36 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.queue.oneOf[0].properties.position.type,parentSchema:schema80.properties.queue.oneOf[0].properties.position,data:data13};
+for(const key2 in data12){
+if(!((((key2 === "position") || (key2 === "status")) || (key2 === "enqueued_at")) || (key2 === "transitions"))){
+const err36 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3334,9 +3773,11 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 1 || isNaN(data13)){
-const err37 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema80.properties.queue.oneOf[0].properties.position,data:data13};
+}
+if(data12.position !== undefined){
+let data13 = data12.position;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err37 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema81.properties.queue.oneOf[0].properties.position.type,parentSchema:schema81.properties.queue.oneOf[0].properties.position,data:data13};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3345,12 +3786,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-}
-if(data12.status !== undefined){
-let data14 = data12.status;
-if(!((data14 === "queued") || (data14 === "in_progress"))){
-const err38 = {instancePath:instancePath+"/queue/status",schemaPath:"journal.schema.json#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema57.enum},message:"must be equal to one of the allowed values",schema:schema57.enum,parentSchema:schema57,data:data14};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 1 || isNaN(data13)){
+const err38 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema81.properties.queue.oneOf[0].properties.position,data:data13};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3360,15 +3798,29 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data12.enqueued_at !== undefined){
-let data15 = data12.enqueued_at;
-if(typeof data15 !== "string"){
-const err39 = {instancePath:instancePath+"/queue/enqueued_at",schemaPath:"#/properties/queue/oneOf/0/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.queue.oneOf[0].properties.enqueued_at.type,parentSchema:schema80.properties.queue.oneOf[0].properties.enqueued_at,data:data15};
+}
+if(data12.status !== undefined){
+let data14 = data12.status;
+if(!((data14 === "queued") || (data14 === "in_progress"))){
+const err39 = {instancePath:instancePath+"/queue/status",schemaPath:"journal.schema.json#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema57.enum},message:"must be equal to one of the allowed values",schema:schema57.enum,parentSchema:schema57,data:data14};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data12.enqueued_at !== undefined){
+let data15 = data12.enqueued_at;
+if(typeof data15 !== "string"){
+const err40 = {instancePath:instancePath+"/queue/enqueued_at",schemaPath:"#/properties/queue/oneOf/0/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.queue.oneOf[0].properties.enqueued_at.type,parentSchema:schema81.properties.queue.oneOf[0].properties.enqueued_at,data:data15};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
 }
 errors++;
 }
@@ -3381,17 +3833,7 @@ for(let i1=0; i1<len1; i1++){
 let data17 = data16[i1];
 if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
 if(data17.at === undefined){
-const err40 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-if(data17.to === undefined){
-const err41 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
+const err41 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3400,8 +3842,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data17.reason === undefined){
-const err42 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
+if(data17.to === undefined){
+const err42 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -3410,9 +3852,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-for(const key3 in data17){
-if(!(((((key3 === "at") || (key3 === "from")) || (key3 === "to")) || (key3 === "reason")) || (key3 === "epoch"))){
-const err43 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema58,data:data17};
+if(data17.reason === undefined){
+const err43 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema58.required,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3421,11 +3862,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data17.at !== undefined){
-let data18 = data17.at;
-if(typeof data18 !== "string"){
-const err44 = {instancePath:instancePath+"/queue/transitions/" + i1+"/at",schemaPath:"journal.schema.json#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.at.type,parentSchema:schema58.properties.at,data:data18};
+for(const key3 in data17){
+if(!(((((key3 === "at") || (key3 === "from")) || (key3 === "to")) || (key3 === "reason")) || (key3 === "epoch"))){
+const err44 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3435,10 +3874,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data17.from !== undefined){
-let data19 = data17.from;
-if(!((data19 === "queued") || (data19 === "in_progress"))){
-const err45 = {instancePath:instancePath+"/queue/transitions/" + i1+"/from",schemaPath:"journal.schema.json#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema58.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.from.enum,parentSchema:schema58.properties.from,data:data19};
+if(data17.at !== undefined){
+let data18 = data17.at;
+if(typeof data18 !== "string"){
+const err45 = {instancePath:instancePath+"/queue/transitions/" + i1+"/at",schemaPath:"journal.schema.json#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.at.type,parentSchema:schema58.properties.at,data:data18};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3448,10 +3887,10 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data17.to !== undefined){
-let data20 = data17.to;
-if(!(((((data20 === "queued") || (data20 === "in_progress")) || (data20 === "would_integrate")) || (data20 === "would_block")) || (data20 === "superseded"))){
-const err46 = {instancePath:instancePath+"/queue/transitions/" + i1+"/to",schemaPath:"journal.schema.json#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema58.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.to.enum,parentSchema:schema58.properties.to,data:data20};
+if(data17.from !== undefined){
+let data19 = data17.from;
+if(!((data19 === "queued") || (data19 === "in_progress"))){
+const err46 = {instancePath:instancePath+"/queue/transitions/" + i1+"/from",schemaPath:"journal.schema.json#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema58.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.from.enum,parentSchema:schema58.properties.from,data:data19};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3461,10 +3900,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data17.reason !== undefined){
-let data21 = data17.reason;
-if(typeof data21 !== "string"){
-const err47 = {instancePath:instancePath+"/queue/transitions/" + i1+"/reason",schemaPath:"journal.schema.json#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.reason.type,parentSchema:schema58.properties.reason,data:data21};
+if(data17.to !== undefined){
+let data20 = data17.to;
+if(!(((((data20 === "queued") || (data20 === "in_progress")) || (data20 === "would_integrate")) || (data20 === "would_block")) || (data20 === "superseded"))){
+const err47 = {instancePath:instancePath+"/queue/transitions/" + i1+"/to",schemaPath:"journal.schema.json#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema58.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema58.properties.to.enum,parentSchema:schema58.properties.to,data:data20};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3474,10 +3913,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data17.epoch !== undefined){
-let data22 = data17.epoch;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err48 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema58.properties.epoch.type,parentSchema:schema58.properties.epoch,data:data22};
+if(data17.reason !== undefined){
+let data21 = data17.reason;
+if(typeof data21 !== "string"){
+const err48 = {instancePath:instancePath+"/queue/transitions/" + i1+"/reason",schemaPath:"journal.schema.json#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema58.properties.reason.type,parentSchema:schema58.properties.reason,data:data21};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3486,9 +3925,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err49 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema58.properties.epoch,data:data22};
+}
+if(data17.epoch !== undefined){
+let data22 = data17.epoch;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err49 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema58.properties.epoch.type,parentSchema:schema58.properties.epoch,data:data22};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3497,11 +3938,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.type,parentSchema:schema58,data:data17};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err50 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema58.properties.epoch,data:data22};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3512,8 +3951,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err51 = {instancePath:instancePath+"/queue/transitions",schemaPath:"#/properties/queue/oneOf/0/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema80.properties.queue.oneOf[0].properties.transitions.type,parentSchema:schema80.properties.queue.oneOf[0].properties.transitions,data:data16};
+const err51 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema58.type,parentSchema:schema58,data:data17};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -3525,12 +3965,24 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.properties.queue.oneOf[0].type,parentSchema:schema80.properties.queue.oneOf[0],data:data12};
+const err52 = {instancePath:instancePath+"/queue/transitions",schemaPath:"#/properties/queue/oneOf/0/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.queue.oneOf[0].properties.transitions.type,parentSchema:schema81.properties.queue.oneOf[0].properties.transitions,data:data16};
 if(vErrors === null){
 vErrors = [err52];
 }
 else {
 vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.properties.queue.oneOf[0].type,parentSchema:schema81.properties.queue.oneOf[0],data:data12};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
 }
 errors++;
 }
@@ -3541,12 +3993,12 @@ passing1 = 0;
 }
 const _errs56 = errors;
 if(data12 !== null){
-const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema80.properties.queue.oneOf[1].type,parentSchema:schema80.properties.queue.oneOf[1],data:data12};
+const err54 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema81.properties.queue.oneOf[1].type,parentSchema:schema81.properties.queue.oneOf[1],data:data12};
 if(vErrors === null){
-vErrors = [err53];
+vErrors = [err54];
 }
 else {
-vErrors.push(err53);
+vErrors.push(err54);
 }
 errors++;
 }
@@ -3562,12 +4014,12 @@ passing1 = 1;
 }
 }
 if(!valid7){
-const err54 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema80.properties.queue.oneOf,parentSchema:schema80.properties.queue,data:data12};
+const err55 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema81.properties.queue.oneOf,parentSchema:schema81.properties.queue,data:data12};
 if(vErrors === null){
-vErrors = [err54];
+vErrors = [err55];
 }
 else {
-vErrors.push(err54);
+vErrors.push(err55);
 }
 errors++;
 }
@@ -3595,19 +4047,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema80.properties.outcomes.type,parentSchema:schema80.properties.outcomes,data:data23};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-}
-}
-else {
-const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data};
+const err56 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.outcomes.type,parentSchema:schema81.properties.outcomes,data:data23};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -3616,17 +4056,51 @@ vErrors.push(err56);
 }
 errors++;
 }
+}
+if(data.episodes !== undefined){
+let data25 = data.episodes;
+if(Array.isArray(data25)){
+const len3 = data25.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate63(data25[i3], {instancePath:instancePath+"/episodes/" + i3,parentData:data25,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/episodes",schemaPath:"#/properties/episodes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.episodes.type,parentSchema:schema81.properties.episodes,data:data25};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
 validate59.errors = vErrors;
 return errors === 0;
 }
 validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema90 = {"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}};
+const schema93 = {"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate66.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3635,7 +4109,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.superseded === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3645,7 +4119,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.by === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "by"},message:"must have required property '"+"by"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "by"},message:"must have required property '"+"by"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3655,7 +4129,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.rule === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3665,7 +4139,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.at_line === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at_line"},message:"must have required property '"+"at_line"+"'",schema:schema90.required,parentSchema:schema90,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at_line"},message:"must have required property '"+"at_line"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3676,7 +4150,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "superseded") || (key0 === "by")) || (key0 === "rule")) || (key0 === "at_line"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema90,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3690,7 +4164,7 @@ if(data.superseded !== undefined){
 let data0 = data.superseded;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.branch === undefined){
-const err5 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema90.properties.superseded.required,parentSchema:schema90.properties.superseded,data:data0};
+const err5 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3700,7 +4174,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data0.sha === undefined){
-const err6 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema90.properties.superseded.required,parentSchema:schema90.properties.superseded,data:data0};
+const err6 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3710,7 +4184,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data0.line === undefined){
-const err7 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema90.properties.superseded.required,parentSchema:schema90.properties.superseded,data:data0};
+const err7 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3720,7 +4194,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data0.ready_at === undefined){
-const err8 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema90.properties.superseded.required,parentSchema:schema90.properties.superseded,data:data0};
+const err8 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema93.properties.superseded.required,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3731,7 +4205,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!((((key1 === "branch") || (key1 === "sha")) || (key1 === "line")) || (key1 === "ready_at"))){
-const err9 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema90.properties.superseded,data:data0};
+const err9 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3744,7 +4218,7 @@ errors++;
 if(data0.branch !== undefined){
 let data1 = data0.branch;
 if(typeof data1 !== "string"){
-const err10 = {instancePath:instancePath+"/superseded/branch",schemaPath:"#/properties/superseded/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.superseded.properties.branch.type,parentSchema:schema90.properties.superseded.properties.branch,data:data1};
+const err10 = {instancePath:instancePath+"/superseded/branch",schemaPath:"#/properties/superseded/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded.properties.branch.type,parentSchema:schema93.properties.superseded.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3757,7 +4231,7 @@ errors++;
 if(data0.sha !== undefined){
 let data2 = data0.sha;
 if(typeof data2 !== "string"){
-const err11 = {instancePath:instancePath+"/superseded/sha",schemaPath:"#/properties/superseded/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.superseded.properties.sha.type,parentSchema:schema90.properties.superseded.properties.sha,data:data2};
+const err11 = {instancePath:instancePath+"/superseded/sha",schemaPath:"#/properties/superseded/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded.properties.sha.type,parentSchema:schema93.properties.superseded.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3770,7 +4244,7 @@ errors++;
 if(data0.line !== undefined){
 let data3 = data0.line;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err12 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema90.properties.superseded.properties.line.type,parentSchema:schema90.properties.superseded.properties.line,data:data3};
+const err12 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.superseded.properties.line.type,parentSchema:schema93.properties.superseded.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3781,7 +4255,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 1 || isNaN(data3)){
-const err13 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema90.properties.superseded.properties.line,data:data3};
+const err13 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.superseded.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3795,7 +4269,7 @@ errors++;
 if(data0.ready_at !== undefined){
 let data4 = data0.ready_at;
 if(typeof data4 !== "string"){
-const err14 = {instancePath:instancePath+"/superseded/ready_at",schemaPath:"#/properties/superseded/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.superseded.properties.ready_at.type,parentSchema:schema90.properties.superseded.properties.ready_at,data:data4};
+const err14 = {instancePath:instancePath+"/superseded/ready_at",schemaPath:"#/properties/superseded/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded.properties.ready_at.type,parentSchema:schema93.properties.superseded.properties.ready_at,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3807,7 +4281,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema90.properties.superseded.type,parentSchema:schema90.properties.superseded,data:data0};
+const err15 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.properties.superseded.type,parentSchema:schema93.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3821,7 +4295,7 @@ if(data.by !== undefined){
 let data5 = data.by;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.branch === undefined){
-const err16 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema90.properties.by.required,parentSchema:schema90.properties.by,data:data5};
+const err16 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3831,7 +4305,7 @@ vErrors.push(err16);
 errors++;
 }
 if(data5.sha === undefined){
-const err17 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema90.properties.by.required,parentSchema:schema90.properties.by,data:data5};
+const err17 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3841,7 +4315,7 @@ vErrors.push(err17);
 errors++;
 }
 if(data5.line === undefined){
-const err18 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema90.properties.by.required,parentSchema:schema90.properties.by,data:data5};
+const err18 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3851,7 +4325,7 @@ vErrors.push(err18);
 errors++;
 }
 if(data5.ready_at === undefined){
-const err19 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema90.properties.by.required,parentSchema:schema90.properties.by,data:data5};
+const err19 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema93.properties.by.required,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3862,7 +4336,7 @@ errors++;
 }
 for(const key2 in data5){
 if(!((((key2 === "branch") || (key2 === "sha")) || (key2 === "line")) || (key2 === "ready_at"))){
-const err20 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema90.properties.by,data:data5};
+const err20 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3875,7 +4349,7 @@ errors++;
 if(data5.branch !== undefined){
 let data6 = data5.branch;
 if(typeof data6 !== "string"){
-const err21 = {instancePath:instancePath+"/by/branch",schemaPath:"#/properties/by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.by.properties.branch.type,parentSchema:schema90.properties.by.properties.branch,data:data6};
+const err21 = {instancePath:instancePath+"/by/branch",schemaPath:"#/properties/by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.by.properties.branch.type,parentSchema:schema93.properties.by.properties.branch,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3888,7 +4362,7 @@ errors++;
 if(data5.sha !== undefined){
 let data7 = data5.sha;
 if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/by/sha",schemaPath:"#/properties/by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.by.properties.sha.type,parentSchema:schema90.properties.by.properties.sha,data:data7};
+const err22 = {instancePath:instancePath+"/by/sha",schemaPath:"#/properties/by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.by.properties.sha.type,parentSchema:schema93.properties.by.properties.sha,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3901,7 +4375,7 @@ errors++;
 if(data5.line !== undefined){
 let data8 = data5.line;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err23 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema90.properties.by.properties.line.type,parentSchema:schema90.properties.by.properties.line,data:data8};
+const err23 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.by.properties.line.type,parentSchema:schema93.properties.by.properties.line,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3912,7 +4386,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 1 || isNaN(data8)){
-const err24 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema90.properties.by.properties.line,data:data8};
+const err24 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.by.properties.line,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3926,7 +4400,7 @@ errors++;
 if(data5.ready_at !== undefined){
 let data9 = data5.ready_at;
 if(typeof data9 !== "string"){
-const err25 = {instancePath:instancePath+"/by/ready_at",schemaPath:"#/properties/by/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.by.properties.ready_at.type,parentSchema:schema90.properties.by.properties.ready_at,data:data9};
+const err25 = {instancePath:instancePath+"/by/ready_at",schemaPath:"#/properties/by/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.by.properties.ready_at.type,parentSchema:schema93.properties.by.properties.ready_at,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3938,7 +4412,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema90.properties.by.type,parentSchema:schema90.properties.by,data:data5};
+const err26 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.properties.by.type,parentSchema:schema93.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3951,7 +4425,7 @@ errors++;
 if(data.rule !== undefined){
 let data10 = data.rule;
 if(!(((data10 === "later_ready_at") || (data10 === "equal_ready_at_later_in_log")) || (data10 === "arrived_older"))){
-const err27 = {instancePath:instancePath+"/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema87.enum},message:"must be equal to one of the allowed values",schema:schema87.enum,parentSchema:schema87,data:data10};
+const err27 = {instancePath:instancePath+"/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema88.enum},message:"must be equal to one of the allowed values",schema:schema88.enum,parentSchema:schema88,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3964,7 +4438,7 @@ errors++;
 if(data.at_line !== undefined){
 let data11 = data.at_line;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err28 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema90.properties.at_line.type,parentSchema:schema90.properties.at_line,data:data11};
+const err28 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.at_line.type,parentSchema:schema93.properties.at_line,data:data11};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3975,7 +4449,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 1 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema90.properties.at_line,data:data11};
+const err29 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.at_line,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3988,7 +4462,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema90.type,parentSchema:schema90,data};
+const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.type,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3997,18 +4471,18 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate66.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema92 = {"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}};
-const schema94 = {"description":"Which event this is.","enum":["review_approved","finalize_ready","branch_pushed","retry_requested"]};
+const schema96 = {"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}};
+const schema98 = {"description":"Which event this is.","enum":["review_approved","finalize_ready","branch_pushed","retry_requested"]};
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4017,7 +4491,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.line === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4027,7 +4501,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.type === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4037,7 +4511,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.id === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4047,7 +4521,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.why === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema96.required,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4058,7 +4532,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "line") || (key0 === "type")) || (key0 === "id")) || (key0 === "why"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema92,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4071,7 +4545,7 @@ errors++;
 if(data.line !== undefined){
 let data0 = data.line;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema92.properties.line.type,parentSchema:schema92.properties.line,data:data0};
+const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema96.properties.line.type,parentSchema:schema96.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4082,7 +4556,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err6 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema92.properties.line,data:data0};
+const err6 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema96.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4096,7 +4570,7 @@ errors++;
 if(data.type !== undefined){
 let data1 = data.type;
 if(!((((data1 === "review_approved") || (data1 === "finalize_ready")) || (data1 === "branch_pushed")) || (data1 === "retry_requested"))){
-const err7 = {instancePath:instancePath+"/type",schemaPath:"readiness-event.schema.json#/$defs/EventType/enum",keyword:"enum",params:{allowedValues: schema94.enum},message:"must be equal to one of the allowed values",schema:schema94.enum,parentSchema:schema94,data:data1};
+const err7 = {instancePath:instancePath+"/type",schemaPath:"readiness-event.schema.json#/$defs/EventType/enum",keyword:"enum",params:{allowedValues: schema98.enum},message:"must be equal to one of the allowed values",schema:schema98.enum,parentSchema:schema98,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4109,7 +4583,7 @@ errors++;
 if(data.id !== undefined){
 let data2 = data.id;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: schema92.properties.id.type},message:"must be string,null",schema:schema92.properties.id.type,parentSchema:schema92.properties.id,data:data2};
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: schema96.properties.id.type},message:"must be string,null",schema:schema96.properties.id.type,parentSchema:schema96.properties.id,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4122,7 +4596,7 @@ errors++;
 if(data.why !== undefined){
 let data3 = data.why;
 if(!((data3 === "duplicate") || (data3 === "already_finalized"))){
-const err9 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/enum",keyword:"enum",params:{allowedValues: schema92.properties.why.enum},message:"must be equal to one of the allowed values",schema:schema92.properties.why.enum,parentSchema:schema92.properties.why,data:data3};
+const err9 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/enum",keyword:"enum",params:{allowedValues: schema96.properties.why.enum},message:"must be equal to one of the allowed values",schema:schema96.properties.why.enum,parentSchema:schema96.properties.why,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4134,7 +4608,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema92.type,parentSchema:schema92,data};
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema96.type,parentSchema:schema96,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4143,18 +4617,18 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate66.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema121 = {"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}};
-const schema123 = {"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]};
+const schema125 = {"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}};
+const schema127 = {"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]};
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4163,7 +4637,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.line === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema121.required,parentSchema:schema121,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema125.required,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4173,7 +4647,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.reason === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema121.required,parentSchema:schema121,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema125.required,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4183,7 +4657,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.errors === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema121.required,parentSchema:schema121,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema125.required,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4194,7 +4668,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "line") || (key0 === "reason")) || (key0 === "errors"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema121,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4207,7 +4681,7 @@ errors++;
 if(data.line !== undefined){
 let data0 = data.line;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err4 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema121.properties.line.type,parentSchema:schema121.properties.line,data:data0};
+const err4 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.line.type,parentSchema:schema125.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4218,7 +4692,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema121.properties.line,data:data0};
+const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema125.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4232,7 +4706,7 @@ errors++;
 if(data.reason !== undefined){
 let data1 = data.reason;
 if(!((((((data1 === "invalid_json") || (data1 === "invalid_utf8")) || (data1 === "line_too_long")) || (data1 === "not_an_object")) || (data1 === "unknown_type")) || (data1 === "schema"))){
-const err6 = {instancePath:instancePath+"/reason",schemaPath:"rejected.schema.json#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema123.enum},message:"must be equal to one of the allowed values",schema:schema123.enum,parentSchema:schema123,data:data1};
+const err6 = {instancePath:instancePath+"/reason",schemaPath:"rejected.schema.json#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema127.enum},message:"must be equal to one of the allowed values",schema:schema127.enum,parentSchema:schema127,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4249,7 +4723,7 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 if(typeof data3 !== "string"){
-const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema121.properties.errors.items.type,parentSchema:schema121.properties.errors.items,data:data3};
+const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema125.properties.errors.items.type,parentSchema:schema125.properties.errors.items,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4261,7 +4735,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema121.properties.errors.type,parentSchema:schema121.properties.errors,data:data2};
+const err8 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema125.properties.errors.type,parentSchema:schema125.properties.errors,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4273,7 +4747,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema121.type,parentSchema:schema121,data};
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.type,parentSchema:schema125,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4282,10 +4756,10 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -4301,7 +4775,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4311,7 +4785,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.remote === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4321,7 +4795,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.log === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4331,7 +4805,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.log_lines === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log_lines"},message:"must have required property '"+"log_lines"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log_lines"},message:"must have required property '"+"log_lines"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4341,7 +4815,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.approvals === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approvals"},message:"must have required property '"+"approvals"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approvals"},message:"must have required property '"+"approvals"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4351,7 +4825,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.candidates === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4361,7 +4835,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.supersession === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "supersession"},message:"must have required property '"+"supersession"+"'",schema:schema78.required,parentSchema:schema78,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "supersession"},message:"must have required property '"+"supersession"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4370,8 +4844,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data.ignored === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ignored"},message:"must have required property '"+"ignored"+"'",schema:schema78.required,parentSchema:schema78,data};
+if(data.retries === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "retries"},message:"must have required property '"+"retries"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4380,8 +4854,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data.rejected === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema78.required,parentSchema:schema78,data};
+if(data.ignored === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ignored"},message:"must have required property '"+"ignored"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4390,9 +4864,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema78.properties, key0))){
-const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema78,data};
+if(data.rejected === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema79.required,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4401,11 +4874,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.slug !== undefined){
-let data0 = data.slug;
-if(typeof data0 !== "string"){
-const err10 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema78.properties.slug.type,parentSchema:schema78.properties.slug,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema79.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4415,10 +4886,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.remote !== undefined){
-let data1 = data.remote;
-if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema78.properties.remote.type,parentSchema:schema78.properties.remote,data:data1};
+if(data.slug !== undefined){
+let data0 = data.slug;
+if(typeof data0 !== "string"){
+const err11 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4428,10 +4899,10 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data2 = data.log;
-if(typeof data2 !== "string"){
-const err12 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema78.properties.log.type,parentSchema:schema78.properties.log,data:data2};
+if(data.remote !== undefined){
+let data1 = data.remote;
+if(typeof data1 !== "string"){
+const err12 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.remote.type,parentSchema:schema79.properties.remote,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4441,10 +4912,10 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.log_lines !== undefined){
-let data3 = data.log_lines;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err13 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema78.properties.log_lines.type,parentSchema:schema78.properties.log_lines,data:data3};
+if(data.log !== undefined){
+let data2 = data.log;
+if(typeof data2 !== "string"){
+const err13 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.log.type,parentSchema:schema79.properties.log,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4453,14 +4924,27 @@ vErrors.push(err13);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 0 || isNaN(data3)){
-const err14 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema78.properties.log_lines,data:data3};
+}
+if(data.log_lines !== undefined){
+let data3 = data.log_lines;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err14 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.log_lines.type,parentSchema:schema79.properties.log_lines,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err15 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema79.properties.log_lines,data:data3};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -4474,17 +4958,7 @@ for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.line === undefined){
-const err15 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema79.required,parentSchema:schema79,data:data5};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(data5.offset === undefined){
-const err16 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema79.required,parentSchema:schema79,data:data5};
+const err16 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4493,8 +4967,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data5.id === undefined){
-const err17 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema79.required,parentSchema:schema79,data:data5};
+if(data5.offset === undefined){
+const err17 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4503,8 +4977,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data5.at === undefined){
-const err18 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema79.required,parentSchema:schema79,data:data5};
+if(data5.id === undefined){
+const err18 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4513,9 +4987,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-for(const key1 in data5){
-if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err19 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data5};
+if(data5.at === undefined){
+const err19 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4524,11 +4997,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-if(data5.line !== undefined){
-let data6 = data5.line;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err20 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.line.type,parentSchema:schema79.properties.line,data:data6};
+if(data5.sha === undefined){
+const err20 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4537,9 +5007,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 1 || isNaN(data6)){
-const err21 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema79.properties.line,data:data6};
+for(const key1 in data5){
+if(!(((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at")) || (key1 === "sha"))){
+const err21 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4549,11 +5019,10 @@ vErrors.push(err21);
 errors++;
 }
 }
-}
-if(data5.offset !== undefined){
-let data7 = data5.offset;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err22 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema79.properties.offset.type,parentSchema:schema79.properties.offset,data:data7};
+if(data5.line !== undefined){
+let data6 = data5.line;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err22 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/Approval/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.line.type,parentSchema:schema80.properties.line,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4562,9 +5031,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err23 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema79.properties.offset,data:data7};
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/Approval/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema80.properties.line,data:data6};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4575,10 +5044,10 @@ errors++;
 }
 }
 }
-if(data5.id !== undefined){
-let data8 = data5.id;
-if((typeof data8 !== "string") && (data8 !== null)){
-const err24 = {instancePath:instancePath+"/approvals/" + i0+"/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema79.properties.id.type},message:"must be string,null",schema:schema79.properties.id.type,parentSchema:schema79.properties.id,data:data8};
+if(data5.offset !== undefined){
+let data7 = data5.offset;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err24 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/Approval/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema80.properties.offset.type,parentSchema:schema80.properties.offset,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4587,11 +5056,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(data5.at !== undefined){
-let data9 = data5.at;
-if(typeof data9 !== "string"){
-const err25 = {instancePath:instancePath+"/approvals/" + i0+"/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.at.type,parentSchema:schema79.properties.at,data:data9};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err25 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/Approval/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema80.properties.offset,data:data7};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4602,8 +5069,10 @@ errors++;
 }
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data5};
+if(data5.id !== undefined){
+let data8 = data5.id;
+if((typeof data8 !== "string") && (data8 !== null)){
+const err26 = {instancePath:instancePath+"/approvals/" + i0+"/id",schemaPath:"#/$defs/Approval/properties/id/type",keyword:"type",params:{type: schema80.properties.id.type},message:"must be string,null",schema:schema80.properties.id.type,parentSchema:schema80.properties.id,data:data8};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4613,9 +5082,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/approvals",schemaPath:"#/properties/approvals/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema78.properties.approvals.type,parentSchema:schema78.properties.approvals,data:data4};
+if(data5.at !== undefined){
+let data9 = data5.at;
+if(typeof data9 !== "string"){
+const err27 = {instancePath:instancePath+"/approvals/" + i0+"/at",schemaPath:"#/$defs/Approval/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.at.type,parentSchema:schema80.properties.at,data:data9};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4625,19 +5095,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.candidates !== undefined){
-let data10 = data.candidates;
-if(Array.isArray(data10)){
-const len1 = data10.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate59(data10[i1], {instancePath:instancePath+"/candidates/" + i1,parentData:data10,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema78.properties.candidates.type,parentSchema:schema78.properties.candidates,data:data10};
+if(data5.sha !== undefined){
+let data10 = data5.sha;
+if((typeof data10 !== "string") && (data10 !== null)){
+const err28 = {instancePath:instancePath+"/approvals/" + i0+"/sha",schemaPath:"#/$defs/Approval/properties/sha/type",keyword:"type",params:{type: schema80.properties.sha.type},message:"must be string,null",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data10};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4647,19 +5108,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data.supersession !== undefined){
-let data12 = data.supersession;
-if(Array.isArray(data12)){
-const len2 = data12.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate64(data12[i2], {instancePath:instancePath+"/supersession/" + i2,parentData:data12,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err29 = {instancePath:instancePath+"/supersession",schemaPath:"#/properties/supersession/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema78.properties.supersession.type,parentSchema:schema78.properties.supersession,data:data12};
+const err29 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data5};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4669,19 +5120,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.ignored !== undefined){
-let data14 = data.ignored;
-if(Array.isArray(data14)){
-const len3 = data14.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate66(data14[i3], {instancePath:instancePath+"/ignored/" + i3,parentData:data14,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err30 = {instancePath:instancePath+"/ignored",schemaPath:"#/properties/ignored/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema78.properties.ignored.type,parentSchema:schema78.properties.ignored,data:data14};
+const err30 = {instancePath:instancePath+"/approvals",schemaPath:"#/properties/approvals/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.approvals.type,parentSchema:schema79.properties.approvals,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4691,19 +5132,19 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.rejected !== undefined){
-let data16 = data.rejected;
-if(Array.isArray(data16)){
-const len4 = data16.length;
-for(let i4=0; i4<len4; i4++){
-if(!(validate77(data16[i4], {instancePath:instancePath+"/rejected/" + i4,parentData:data16,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(data.candidates !== undefined){
+let data11 = data.candidates;
+if(Array.isArray(data11)){
+const len1 = data11.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate59(data11[i1], {instancePath:instancePath+"/candidates/" + i1,parentData:data11,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema78.properties.rejected.type,parentSchema:schema78.properties.rejected,data:data16};
+const err31 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.candidates.type,parentSchema:schema79.properties.candidates,data:data11};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -4713,9 +5154,19 @@ vErrors.push(err31);
 errors++;
 }
 }
+if(data.supersession !== undefined){
+let data13 = data.supersession;
+if(Array.isArray(data13)){
+const len2 = data13.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate66(data13[i2], {instancePath:instancePath+"/supersession/" + i2,parentData:data13,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err32 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema78.type,parentSchema:schema78,data};
+const err32 = {instancePath:instancePath+"/supersession",schemaPath:"#/properties/supersession/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.supersession.type,parentSchema:schema79.properties.supersession,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4724,23 +5175,323 @@ vErrors.push(err32);
 }
 errors++;
 }
+}
+if(data.retries !== undefined){
+let data15 = data.retries;
+if(Array.isArray(data15)){
+const len3 = data15.length;
+for(let i3=0; i3<len3; i3++){
+let data16 = data15[i3];
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.line === undefined){
+const err33 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if(data16.id === undefined){
+const err34 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data16.requested_at === undefined){
+const err35 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "requested_at"},message:"must have required property '"+"requested_at"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data16.requested_by === undefined){
+const err36 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "requested_by"},message:"must have required property '"+"requested_by"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data16.sha === undefined){
+const err37 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data16.result === undefined){
+const err38 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "result"},message:"must have required property '"+"result"+"'",schema:schema95.required,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+for(const key2 in data16){
+if(!(func1.call(schema95.properties, key2))){
+const err39 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data16.line !== undefined){
+let data17 = data16.line;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err40 = {instancePath:instancePath+"/retries/" + i3+"/line",schemaPath:"#/$defs/RetryRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.line.type,parentSchema:schema95.properties.line,data:data17};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err41 = {instancePath:instancePath+"/retries/" + i3+"/line",schemaPath:"#/$defs/RetryRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema95.properties.line,data:data17};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+if(data16.id !== undefined){
+let data18 = data16.id;
+if((typeof data18 !== "string") && (data18 !== null)){
+const err42 = {instancePath:instancePath+"/retries/" + i3+"/id",schemaPath:"#/$defs/RetryRef/properties/id/type",keyword:"type",params:{type: schema95.properties.id.type},message:"must be string,null",schema:schema95.properties.id.type,parentSchema:schema95.properties.id,data:data18};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data16.requested_at !== undefined){
+let data19 = data16.requested_at;
+if(typeof data19 !== "string"){
+const err43 = {instancePath:instancePath+"/retries/" + i3+"/requested_at",schemaPath:"#/$defs/RetryRef/properties/requested_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.requested_at.type,parentSchema:schema95.properties.requested_at,data:data19};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data16.requested_by !== undefined){
+let data20 = data16.requested_by;
+if(typeof data20 !== "string"){
+const err44 = {instancePath:instancePath+"/retries/" + i3+"/requested_by",schemaPath:"#/$defs/RetryRef/properties/requested_by/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.requested_by.type,parentSchema:schema95.properties.requested_by,data:data20};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data16.sha !== undefined){
+let data21 = data16.sha;
+if((typeof data21 !== "string") && (data21 !== null)){
+const err45 = {instancePath:instancePath+"/retries/" + i3+"/sha",schemaPath:"#/$defs/RetryRef/properties/sha/type",keyword:"type",params:{type: schema95.properties.sha.type},message:"must be string,null",schema:schema95.properties.sha.type,parentSchema:schema95.properties.sha,data:data21};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data16.result !== undefined){
+let data22 = data16.result;
+if(!(((((((data22 === "started_episode") || (data22 === "no_candidate")) || (data22 === "other_sha")) || (data22 === "waiting")) || (data22 === "undecided")) || (data22 === "decided_after_request")) || (data22 === "duplicate"))){
+const err46 = {instancePath:instancePath+"/retries/" + i3+"/result",schemaPath:"#/$defs/RetryRef/properties/result/enum",keyword:"enum",params:{allowedValues: schema95.properties.result.enum},message:"must be equal to one of the allowed values",schema:schema95.properties.result.enum,parentSchema:schema95.properties.result,data:data22};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data16.branch !== undefined){
+let data23 = data16.branch;
+if(typeof data23 !== "string"){
+const err47 = {instancePath:instancePath+"/retries/" + i3+"/branch",schemaPath:"#/$defs/RetryRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.branch.type,parentSchema:schema95.properties.branch,data:data23};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data16.candidate_sha !== undefined){
+let data24 = data16.candidate_sha;
+if(typeof data24 !== "string"){
+const err48 = {instancePath:instancePath+"/retries/" + i3+"/candidate_sha",schemaPath:"#/$defs/RetryRef/properties/candidate_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema95.properties.candidate_sha.type,parentSchema:schema95.properties.candidate_sha,data:data24};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data16.episode !== undefined){
+let data25 = data16.episode;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err49 = {instancePath:instancePath+"/retries/" + i3+"/episode",schemaPath:"#/$defs/RetryRef/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema95.properties.episode.type,parentSchema:schema95.properties.episode,data:data25};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 1 || isNaN(data25)){
+const err50 = {instancePath:instancePath+"/retries/" + i3+"/episode",schemaPath:"#/$defs/RetryRef/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema95.properties.episode,data:data25};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema95.type,parentSchema:schema95,data:data16};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.retries.type,parentSchema:schema79.properties.retries,data:data15};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data.ignored !== undefined){
+let data26 = data.ignored;
+if(Array.isArray(data26)){
+const len4 = data26.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate68(data26[i4], {instancePath:instancePath+"/ignored/" + i4,parentData:data26,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/ignored",schemaPath:"#/properties/ignored/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.ignored.type,parentSchema:schema79.properties.ignored,data:data26};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data.rejected !== undefined){
+let data28 = data.rejected;
+if(Array.isArray(data28)){
+const len5 = data28.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate79(data28[i5], {instancePath:instancePath+"/rejected/" + i5,parentData:data28,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema79.properties.rejected.type,parentSchema:schema79.properties.rejected,data:data28};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+else {
+const err55 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
 validate58.errors = vErrors;
 return errors === 0;
 }
 validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity.schema.json","title":"ParityReport","description":"`parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.","type":"object","additionalProperties":false,"required":["main_ref","main_sha","since","definitions","matrix","compared","agreed","agreement","wilson95","unsafe_permissive","over_strict","pending","excluded","gate","mismatches","candidates"],"properties":{"main_ref":{"description":"The canonical main ref compared with, e.g. refs/remotes/origin/main.","type":"string"},"main_sha":{"description":"Its tip when the report was made.","type":"string"},"since":{"description":"Only decisions made since then (--since); null for all.","type":["string","null"]},"definitions":{"description":"How each figure is counted, in words.","type":"object","additionalProperties":false,"required":["agreement","excluded","unsafe_permissive","over_strict","interval","gate"],"properties":{"agreement":{"type":"string"},"excluded":{"type":"string"},"unsafe_permissive":{"type":"string"},"over_strict":{"type":"string"},"interval":{"type":"string"},"gate":{"type":"string"}}},"matrix":{"description":"Candidates by shadow decision (rows) and live fate (columns).","type":"object","additionalProperties":false,"required":["would_integrate","would_block","already_integrated","superseded"],"properties":{"would_integrate":{"$ref":"#/$defs/FateCounts"},"would_block":{"$ref":"#/$defs/FateCounts"},"already_integrated":{"$ref":"#/$defs/FateCounts"},"superseded":{"$ref":"#/$defs/FateCounts"}}},"compared":{"description":"Decisions whose candidate landed: would_integrate and would_block with a fate other than pending.","type":"integer","minimum":0},"agreed":{"type":"integer","minimum":0},"agreement":{"description":"agreed / compared; null when nothing could be compared.","type":["number","null"],"minimum":0,"maximum":1},"wilson95":{"description":"95% Wilson score interval of the agreement; null when nothing could be compared.","oneOf":[{"type":"object","additionalProperties":false,"required":["low","high"],"properties":{"low":{"type":"number","minimum":0,"maximum":1},"high":{"type":"number","minimum":0,"maximum":1}}},{"type":"null"}]},"unsafe_permissive":{"description":"would_integrate, but live needed a manual resolution or reverted it.","type":"integer","minimum":0},"over_strict":{"description":"would_block, but live landed it cleanly.","type":"integer","minimum":0},"pending":{"description":"Candidates not landed yet.","type":"integer","minimum":0},"excluded":{"type":"integer","minimum":0},"gate":{"description":"The --min-agreement gate; null without it.","oneOf":[{"type":"object","additionalProperties":false,"required":["min_agreement","passed","failures"],"properties":{"min_agreement":{"type":"number","minimum":0,"maximum":1},"passed":{"type":"boolean"},"failures":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"mismatches":{"description":"The candidates whose verdict is unsafe_permissive or over_strict.","type":"array","items":{"$ref":"#/$defs/ParityCandidate"}},"candidates":{"type":"array","items":{"$ref":"#/$defs/ParityCandidate"}}},"$defs":{"LiveFate":{"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]},"ShadowRow":{"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]},"Verdict":{"enum":["agree","unsafe_permissive","over_strict","excluded"]},"FateCounts":{"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}},"Landing":{"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}},"ParityCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}}}};
-const schema125 = {"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}};
-const schema129 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}};
-const schema132 = {"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]};
-const schema133 = {"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]};
-const schema134 = {"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}};
-const schema135 = {"enum":["agree","unsafe_permissive","over_strict","excluded"]};
+const schema128 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity.schema.json","title":"ParityReport","description":"`parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.","type":"object","additionalProperties":false,"required":["main_ref","main_sha","since","definitions","matrix","compared","agreed","agreement","wilson95","unsafe_permissive","over_strict","pending","excluded","gate","mismatches","candidates"],"properties":{"main_ref":{"description":"The canonical main ref compared with, e.g. refs/remotes/origin/main.","type":"string"},"main_sha":{"description":"Its tip when the report was made.","type":"string"},"since":{"description":"Only decisions made since then (--since); null for all.","type":["string","null"]},"definitions":{"description":"How each figure is counted, in words.","type":"object","additionalProperties":false,"required":["agreement","excluded","unsafe_permissive","over_strict","interval","gate"],"properties":{"agreement":{"type":"string"},"excluded":{"type":"string"},"unsafe_permissive":{"type":"string"},"over_strict":{"type":"string"},"interval":{"type":"string"},"gate":{"type":"string"}}},"matrix":{"description":"Candidates by shadow decision (rows) and live fate (columns).","type":"object","additionalProperties":false,"required":["would_integrate","would_block","already_integrated","superseded"],"properties":{"would_integrate":{"$ref":"#/$defs/FateCounts"},"would_block":{"$ref":"#/$defs/FateCounts"},"already_integrated":{"$ref":"#/$defs/FateCounts"},"superseded":{"$ref":"#/$defs/FateCounts"}}},"compared":{"description":"Decisions whose candidate landed: would_integrate and would_block with a fate other than pending.","type":"integer","minimum":0},"agreed":{"type":"integer","minimum":0},"agreement":{"description":"agreed / compared; null when nothing could be compared.","type":["number","null"],"minimum":0,"maximum":1},"wilson95":{"description":"95% Wilson score interval of the agreement; null when nothing could be compared.","oneOf":[{"type":"object","additionalProperties":false,"required":["low","high"],"properties":{"low":{"type":"number","minimum":0,"maximum":1},"high":{"type":"number","minimum":0,"maximum":1}}},{"type":"null"}]},"unsafe_permissive":{"description":"would_integrate, but live needed a manual resolution or reverted it.","type":"integer","minimum":0},"over_strict":{"description":"would_block, but live landed it cleanly.","type":"integer","minimum":0},"pending":{"description":"Candidates not landed yet.","type":"integer","minimum":0},"excluded":{"type":"integer","minimum":0},"gate":{"description":"The --min-agreement gate; null without it.","oneOf":[{"type":"object","additionalProperties":false,"required":["min_agreement","passed","failures"],"properties":{"min_agreement":{"type":"number","minimum":0,"maximum":1},"passed":{"type":"boolean"},"failures":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"mismatches":{"description":"The candidates whose verdict is unsafe_permissive or over_strict.","type":"array","items":{"$ref":"#/$defs/ParityCandidate"}},"candidates":{"type":"array","items":{"$ref":"#/$defs/ParityCandidate"}}},"$defs":{"LiveFate":{"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]},"ShadowRow":{"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]},"Verdict":{"enum":["agree","unsafe_permissive","over_strict","excluded"]},"FateCounts":{"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}},"Landing":{"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}},"ParityCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}}}};
+const schema129 = {"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}};
+const schema133 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"}}};
+const schema136 = {"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]};
+const schema137 = {"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]};
+const schema138 = {"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}};
+const schema139 = {"enum":["agree","unsafe_permissive","over_strict","excluded"]};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate83.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4749,7 +5500,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4759,7 +5510,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4769,7 +5520,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4779,7 +5530,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.outcome === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4789,7 +5540,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.reasons === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4799,7 +5550,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.decided_at === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4809,7 +5560,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.row === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "row"},message:"must have required property '"+"row"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "row"},message:"must have required property '"+"row"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4819,7 +5570,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.fate === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fate"},message:"must have required property '"+"fate"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fate"},message:"must have required property '"+"fate"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4829,7 +5580,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.landing === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "landing"},message:"must have required property '"+"landing"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "landing"},message:"must have required property '"+"landing"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4839,7 +5590,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.reverted_by === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverted_by"},message:"must have required property '"+"reverted_by"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverted_by"},message:"must have required property '"+"reverted_by"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4849,7 +5600,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.verdict === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'",schema:schema133.required,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4859,8 +5610,8 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema129.properties, key0))){
-const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data};
+if(!(func1.call(schema133.properties, key0))){
+const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4873,7 +5624,7 @@ errors++;
 if(data.slug !== undefined){
 let data0 = data.slug;
 if(typeof data0 !== "string"){
-const err12 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema129.properties.slug.type,parentSchema:schema129.properties.slug,data:data0};
+const err12 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.slug.type,parentSchema:schema133.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4886,7 +5637,7 @@ errors++;
 if(data.branch !== undefined){
 let data1 = data.branch;
 if(typeof data1 !== "string"){
-const err13 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema129.properties.branch.type,parentSchema:schema129.properties.branch,data:data1};
+const err13 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.branch.type,parentSchema:schema133.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4899,7 +5650,7 @@ errors++;
 if(data.sha !== undefined){
 let data2 = data.sha;
 if(typeof data2 !== "string"){
-const err14 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema129.properties.sha.type,parentSchema:schema129.properties.sha,data:data2};
+const err14 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.sha.type,parentSchema:schema133.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4912,7 +5663,7 @@ errors++;
 if(data.outcome !== undefined){
 let data3 = data.outcome;
 if(!(((data3 === "would_integrate") || (data3 === "would_block")) || (data3 === "superseded"))){
-const err15 = {instancePath:instancePath+"/outcome",schemaPath:"outcome.schema.json#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema68.enum},message:"must be equal to one of the allowed values",schema:schema68.enum,parentSchema:schema68,data:data3};
+const err15 = {instancePath:instancePath+"/outcome",schemaPath:"outcome.schema.json#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values",schema:schema69.enum,parentSchema:schema69,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4929,7 +5680,7 @@ const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(!(((((((((data5 === "missing_review_approved") || (data5 === "missing_finalize_ready")) || (data5 === "missing_branch_pushed")) || (data5 === "sha_not_on_remote_branch")) || (data5 === "already_integrated")) || (data5 === "superseded")) || (data5 === "merge_conflict")) || (data5 === "checks_failed")) || (data5 === "git_error"))){
-const err16 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema69.enum},message:"must be equal to one of the allowed values",schema:schema69.enum,parentSchema:schema69,data:data5};
+const err16 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema70.enum},message:"must be equal to one of the allowed values",schema:schema70.enum,parentSchema:schema70,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4941,7 +5692,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema129.properties.reasons.type,parentSchema:schema129.properties.reasons,data:data4};
+const err17 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema133.properties.reasons.type,parentSchema:schema133.properties.reasons,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4954,7 +5705,7 @@ errors++;
 if(data.decided_at !== undefined){
 let data6 = data.decided_at;
 if(typeof data6 !== "string"){
-const err18 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema129.properties.decided_at.type,parentSchema:schema129.properties.decided_at,data:data6};
+const err18 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.decided_at.type,parentSchema:schema133.properties.decided_at,data:data6};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4967,7 +5718,7 @@ errors++;
 if(data.row !== undefined){
 let data7 = data.row;
 if(!((((data7 === "would_integrate") || (data7 === "would_block")) || (data7 === "already_integrated")) || (data7 === "superseded"))){
-const err19 = {instancePath:instancePath+"/row",schemaPath:"#/$defs/ShadowRow/enum",keyword:"enum",params:{allowedValues: schema132.enum},message:"must be equal to one of the allowed values",schema:schema132.enum,parentSchema:schema132,data:data7};
+const err19 = {instancePath:instancePath+"/row",schemaPath:"#/$defs/ShadowRow/enum",keyword:"enum",params:{allowedValues: schema136.enum},message:"must be equal to one of the allowed values",schema:schema136.enum,parentSchema:schema136,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4980,7 +5731,7 @@ errors++;
 if(data.fate !== undefined){
 let data8 = data.fate;
 if(!((((data8 === "landed_clean") || (data8 === "landed_resolved")) || (data8 === "reverted")) || (data8 === "pending"))){
-const err20 = {instancePath:instancePath+"/fate",schemaPath:"#/$defs/LiveFate/enum",keyword:"enum",params:{allowedValues: schema133.enum},message:"must be equal to one of the allowed values",schema:schema133.enum,parentSchema:schema133,data:data8};
+const err20 = {instancePath:instancePath+"/fate",schemaPath:"#/$defs/LiveFate/enum",keyword:"enum",params:{allowedValues: schema137.enum},message:"must be equal to one of the allowed values",schema:schema137.enum,parentSchema:schema137,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4998,7 +5749,7 @@ let passing0 = null;
 const _errs22 = errors;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(data9.commit === undefined){
-const err21 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'",schema:schema134.required,parentSchema:schema134,data:data9};
+const err21 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5008,7 +5759,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data9.via === undefined){
-const err22 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "via"},message:"must have required property '"+"via"+"'",schema:schema134.required,parentSchema:schema134,data:data9};
+const err22 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "via"},message:"must have required property '"+"via"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5018,7 +5769,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data9.clean === undefined){
-const err23 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "clean"},message:"must have required property '"+"clean"+"'",schema:schema134.required,parentSchema:schema134,data:data9};
+const err23 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "clean"},message:"must have required property '"+"clean"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5028,7 +5779,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data9.same_base === undefined){
-const err24 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "same_base"},message:"must have required property '"+"same_base"+"'",schema:schema134.required,parentSchema:schema134,data:data9};
+const err24 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "same_base"},message:"must have required property '"+"same_base"+"'",schema:schema138.required,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5039,7 +5790,7 @@ errors++;
 }
 for(const key1 in data9){
 if(!((((key1 === "commit") || (key1 === "via")) || (key1 === "clean")) || (key1 === "same_base"))){
-const err25 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema134,data:data9};
+const err25 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5052,7 +5803,7 @@ errors++;
 if(data9.commit !== undefined){
 let data10 = data9.commit;
 if(typeof data10 !== "string"){
-const err26 = {instancePath:instancePath+"/landing/commit",schemaPath:"#/$defs/Landing/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema134.properties.commit.type,parentSchema:schema134.properties.commit,data:data10};
+const err26 = {instancePath:instancePath+"/landing/commit",schemaPath:"#/$defs/Landing/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema138.properties.commit.type,parentSchema:schema138.properties.commit,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5065,7 +5816,7 @@ errors++;
 if(data9.via !== undefined){
 let data11 = data9.via;
 if(!((((data11 === "ancestor") || (data11 === "merge")) || (data11 === "squash")) || (data11 === "tree"))){
-const err27 = {instancePath:instancePath+"/landing/via",schemaPath:"#/$defs/Landing/properties/via/enum",keyword:"enum",params:{allowedValues: schema134.properties.via.enum},message:"must be equal to one of the allowed values",schema:schema134.properties.via.enum,parentSchema:schema134.properties.via,data:data11};
+const err27 = {instancePath:instancePath+"/landing/via",schemaPath:"#/$defs/Landing/properties/via/enum",keyword:"enum",params:{allowedValues: schema138.properties.via.enum},message:"must be equal to one of the allowed values",schema:schema138.properties.via.enum,parentSchema:schema138.properties.via,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5078,7 +5829,7 @@ errors++;
 if(data9.clean !== undefined){
 let data12 = data9.clean;
 if(typeof data12 !== "boolean"){
-const err28 = {instancePath:instancePath+"/landing/clean",schemaPath:"#/$defs/Landing/properties/clean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema134.properties.clean.type,parentSchema:schema134.properties.clean,data:data12};
+const err28 = {instancePath:instancePath+"/landing/clean",schemaPath:"#/$defs/Landing/properties/clean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema138.properties.clean.type,parentSchema:schema138.properties.clean,data:data12};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5091,7 +5842,7 @@ errors++;
 if(data9.same_base !== undefined){
 let data13 = data9.same_base;
 if(typeof data13 !== "boolean"){
-const err29 = {instancePath:instancePath+"/landing/same_base",schemaPath:"#/$defs/Landing/properties/same_base/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema134.properties.same_base.type,parentSchema:schema134.properties.same_base,data:data13};
+const err29 = {instancePath:instancePath+"/landing/same_base",schemaPath:"#/$defs/Landing/properties/same_base/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema138.properties.same_base.type,parentSchema:schema138.properties.same_base,data:data13};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5103,7 +5854,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema134.type,parentSchema:schema134,data:data9};
+const err30 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data:data9};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5119,7 +5870,7 @@ passing0 = 0;
 }
 const _errs33 = errors;
 if(data9 !== null){
-const err31 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema129.properties.landing.oneOf[1].type,parentSchema:schema129.properties.landing.oneOf[1],data:data9};
+const err31 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema133.properties.landing.oneOf[1].type,parentSchema:schema133.properties.landing.oneOf[1],data:data9};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5140,7 +5891,7 @@ passing0 = 1;
 }
 }
 if(!valid7){
-const err32 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema129.properties.landing.oneOf,parentSchema:schema129.properties.landing,data:data9};
+const err32 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema133.properties.landing.oneOf,parentSchema:schema133.properties.landing,data:data9};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5164,7 +5915,7 @@ vErrors = null;
 if(data.reverted_by !== undefined){
 let data14 = data.reverted_by;
 if((typeof data14 !== "string") && (data14 !== null)){
-const err33 = {instancePath:instancePath+"/reverted_by",schemaPath:"#/properties/reverted_by/type",keyword:"type",params:{type: schema129.properties.reverted_by.type},message:"must be string,null",schema:schema129.properties.reverted_by.type,parentSchema:schema129.properties.reverted_by,data:data14};
+const err33 = {instancePath:instancePath+"/reverted_by",schemaPath:"#/properties/reverted_by/type",keyword:"type",params:{type: schema133.properties.reverted_by.type},message:"must be string,null",schema:schema133.properties.reverted_by.type,parentSchema:schema133.properties.reverted_by,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5177,7 +5928,7 @@ errors++;
 if(data.verdict !== undefined){
 let data15 = data.verdict;
 if(!((((data15 === "agree") || (data15 === "unsafe_permissive")) || (data15 === "over_strict")) || (data15 === "excluded"))){
-const err34 = {instancePath:instancePath+"/verdict",schemaPath:"#/$defs/Verdict/enum",keyword:"enum",params:{allowedValues: schema135.enum},message:"must be equal to one of the allowed values",schema:schema135.enum,parentSchema:schema135,data:data15};
+const err34 = {instancePath:instancePath+"/verdict",schemaPath:"#/$defs/Verdict/enum",keyword:"enum",params:{allowedValues: schema139.enum},message:"must be equal to one of the allowed values",schema:schema139.enum,parentSchema:schema139,data:data15};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5189,7 +5940,7 @@ errors++;
 }
 }
 else {
-const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data};
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema133.type,parentSchema:schema133,data};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5198,17 +5949,17 @@ vErrors.push(err35);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate83.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/parity.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5217,7 +5968,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.main_ref === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_ref"},message:"must have required property '"+"main_ref"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_ref"},message:"must have required property '"+"main_ref"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5227,7 +5978,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.main_sha === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5237,7 +5988,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.since === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5247,7 +5998,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.definitions === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "definitions"},message:"must have required property '"+"definitions"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "definitions"},message:"must have required property '"+"definitions"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5257,7 +6008,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.matrix === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "matrix"},message:"must have required property '"+"matrix"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "matrix"},message:"must have required property '"+"matrix"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5267,7 +6018,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.compared === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "compared"},message:"must have required property '"+"compared"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "compared"},message:"must have required property '"+"compared"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5277,7 +6028,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.agreed === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreed"},message:"must have required property '"+"agreed"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreed"},message:"must have required property '"+"agreed"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5287,7 +6038,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.agreement === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5297,7 +6048,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.wilson95 === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "wilson95"},message:"must have required property '"+"wilson95"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "wilson95"},message:"must have required property '"+"wilson95"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5307,7 +6058,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.unsafe_permissive === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5317,7 +6068,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.over_strict === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5327,7 +6078,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data.pending === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5337,7 +6088,7 @@ vErrors.push(err11);
 errors++;
 }
 if(data.excluded === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5347,7 +6098,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.gate === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5357,7 +6108,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.mismatches === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mismatches"},message:"must have required property '"+"mismatches"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mismatches"},message:"must have required property '"+"mismatches"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5367,7 +6118,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data.candidates === undefined){
-const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema124.required,parentSchema:schema124,data};
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema128.required,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5377,8 +6128,8 @@ vErrors.push(err15);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema124.properties, key0))){
-const err16 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema124,data};
+if(!(func1.call(schema128.properties, key0))){
+const err16 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5391,7 +6142,7 @@ errors++;
 if(data.main_ref !== undefined){
 let data0 = data.main_ref;
 if(typeof data0 !== "string"){
-const err17 = {instancePath:instancePath+"/main_ref",schemaPath:"#/properties/main_ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.main_ref.type,parentSchema:schema124.properties.main_ref,data:data0};
+const err17 = {instancePath:instancePath+"/main_ref",schemaPath:"#/properties/main_ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.main_ref.type,parentSchema:schema128.properties.main_ref,data:data0};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5404,7 +6155,7 @@ errors++;
 if(data.main_sha !== undefined){
 let data1 = data.main_sha;
 if(typeof data1 !== "string"){
-const err18 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.main_sha.type,parentSchema:schema124.properties.main_sha,data:data1};
+const err18 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.main_sha.type,parentSchema:schema128.properties.main_sha,data:data1};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5417,7 +6168,7 @@ errors++;
 if(data.since !== undefined){
 let data2 = data.since;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err19 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: schema124.properties.since.type},message:"must be string,null",schema:schema124.properties.since.type,parentSchema:schema124.properties.since,data:data2};
+const err19 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: schema128.properties.since.type},message:"must be string,null",schema:schema128.properties.since.type,parentSchema:schema128.properties.since,data:data2};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5431,7 +6182,7 @@ if(data.definitions !== undefined){
 let data3 = data.definitions;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.agreement === undefined){
-const err20 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema124.properties.definitions.required,parentSchema:schema124.properties.definitions,data:data3};
+const err20 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5441,7 +6192,7 @@ vErrors.push(err20);
 errors++;
 }
 if(data3.excluded === undefined){
-const err21 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema124.properties.definitions.required,parentSchema:schema124.properties.definitions,data:data3};
+const err21 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5451,7 +6202,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data3.unsafe_permissive === undefined){
-const err22 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema124.properties.definitions.required,parentSchema:schema124.properties.definitions,data:data3};
+const err22 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5461,7 +6212,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data3.over_strict === undefined){
-const err23 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema124.properties.definitions.required,parentSchema:schema124.properties.definitions,data:data3};
+const err23 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5471,7 +6222,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data3.interval === undefined){
-const err24 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "interval"},message:"must have required property '"+"interval"+"'",schema:schema124.properties.definitions.required,parentSchema:schema124.properties.definitions,data:data3};
+const err24 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "interval"},message:"must have required property '"+"interval"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5481,7 +6232,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data3.gate === undefined){
-const err25 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema124.properties.definitions.required,parentSchema:schema124.properties.definitions,data:data3};
+const err25 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema128.properties.definitions.required,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5492,7 +6243,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((((((key1 === "agreement") || (key1 === "excluded")) || (key1 === "unsafe_permissive")) || (key1 === "over_strict")) || (key1 === "interval")) || (key1 === "gate"))){
-const err26 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema124.properties.definitions,data:data3};
+const err26 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5505,7 +6256,7 @@ errors++;
 if(data3.agreement !== undefined){
 let data4 = data3.agreement;
 if(typeof data4 !== "string"){
-const err27 = {instancePath:instancePath+"/definitions/agreement",schemaPath:"#/properties/definitions/properties/agreement/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.definitions.properties.agreement.type,parentSchema:schema124.properties.definitions.properties.agreement,data:data4};
+const err27 = {instancePath:instancePath+"/definitions/agreement",schemaPath:"#/properties/definitions/properties/agreement/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.agreement.type,parentSchema:schema128.properties.definitions.properties.agreement,data:data4};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5518,7 +6269,7 @@ errors++;
 if(data3.excluded !== undefined){
 let data5 = data3.excluded;
 if(typeof data5 !== "string"){
-const err28 = {instancePath:instancePath+"/definitions/excluded",schemaPath:"#/properties/definitions/properties/excluded/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.definitions.properties.excluded.type,parentSchema:schema124.properties.definitions.properties.excluded,data:data5};
+const err28 = {instancePath:instancePath+"/definitions/excluded",schemaPath:"#/properties/definitions/properties/excluded/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.excluded.type,parentSchema:schema128.properties.definitions.properties.excluded,data:data5};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5531,7 +6282,7 @@ errors++;
 if(data3.unsafe_permissive !== undefined){
 let data6 = data3.unsafe_permissive;
 if(typeof data6 !== "string"){
-const err29 = {instancePath:instancePath+"/definitions/unsafe_permissive",schemaPath:"#/properties/definitions/properties/unsafe_permissive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.definitions.properties.unsafe_permissive.type,parentSchema:schema124.properties.definitions.properties.unsafe_permissive,data:data6};
+const err29 = {instancePath:instancePath+"/definitions/unsafe_permissive",schemaPath:"#/properties/definitions/properties/unsafe_permissive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.unsafe_permissive.type,parentSchema:schema128.properties.definitions.properties.unsafe_permissive,data:data6};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5544,7 +6295,7 @@ errors++;
 if(data3.over_strict !== undefined){
 let data7 = data3.over_strict;
 if(typeof data7 !== "string"){
-const err30 = {instancePath:instancePath+"/definitions/over_strict",schemaPath:"#/properties/definitions/properties/over_strict/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.definitions.properties.over_strict.type,parentSchema:schema124.properties.definitions.properties.over_strict,data:data7};
+const err30 = {instancePath:instancePath+"/definitions/over_strict",schemaPath:"#/properties/definitions/properties/over_strict/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.over_strict.type,parentSchema:schema128.properties.definitions.properties.over_strict,data:data7};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5557,7 +6308,7 @@ errors++;
 if(data3.interval !== undefined){
 let data8 = data3.interval;
 if(typeof data8 !== "string"){
-const err31 = {instancePath:instancePath+"/definitions/interval",schemaPath:"#/properties/definitions/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.definitions.properties.interval.type,parentSchema:schema124.properties.definitions.properties.interval,data:data8};
+const err31 = {instancePath:instancePath+"/definitions/interval",schemaPath:"#/properties/definitions/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.interval.type,parentSchema:schema128.properties.definitions.properties.interval,data:data8};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5570,7 +6321,7 @@ errors++;
 if(data3.gate !== undefined){
 let data9 = data3.gate;
 if(typeof data9 !== "string"){
-const err32 = {instancePath:instancePath+"/definitions/gate",schemaPath:"#/properties/definitions/properties/gate/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.definitions.properties.gate.type,parentSchema:schema124.properties.definitions.properties.gate,data:data9};
+const err32 = {instancePath:instancePath+"/definitions/gate",schemaPath:"#/properties/definitions/properties/gate/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.definitions.properties.gate.type,parentSchema:schema128.properties.definitions.properties.gate,data:data9};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5582,7 +6333,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.properties.definitions.type,parentSchema:schema124.properties.definitions,data:data3};
+const err33 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.definitions.type,parentSchema:schema128.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5596,7 +6347,7 @@ if(data.matrix !== undefined){
 let data10 = data.matrix;
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 if(data10.would_integrate === undefined){
-const err34 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema124.properties.matrix.required,parentSchema:schema124.properties.matrix,data:data10};
+const err34 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5606,7 +6357,7 @@ vErrors.push(err34);
 errors++;
 }
 if(data10.would_block === undefined){
-const err35 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema124.properties.matrix.required,parentSchema:schema124.properties.matrix,data:data10};
+const err35 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5616,7 +6367,7 @@ vErrors.push(err35);
 errors++;
 }
 if(data10.already_integrated === undefined){
-const err36 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "already_integrated"},message:"must have required property '"+"already_integrated"+"'",schema:schema124.properties.matrix.required,parentSchema:schema124.properties.matrix,data:data10};
+const err36 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "already_integrated"},message:"must have required property '"+"already_integrated"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5626,7 +6377,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data10.superseded === undefined){
-const err37 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema124.properties.matrix.required,parentSchema:schema124.properties.matrix,data:data10};
+const err37 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema128.properties.matrix.required,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5637,7 +6388,7 @@ errors++;
 }
 for(const key2 in data10){
 if(!((((key2 === "would_integrate") || (key2 === "would_block")) || (key2 === "already_integrated")) || (key2 === "superseded"))){
-const err38 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema124.properties.matrix,data:data10};
+const err38 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5651,7 +6402,7 @@ if(data10.would_integrate !== undefined){
 let data11 = data10.would_integrate;
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.landed_clean === undefined){
-const err39 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema125.required,parentSchema:schema125,data:data11};
+const err39 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5661,7 +6412,7 @@ vErrors.push(err39);
 errors++;
 }
 if(data11.landed_resolved === undefined){
-const err40 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema125.required,parentSchema:schema125,data:data11};
+const err40 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5671,7 +6422,7 @@ vErrors.push(err40);
 errors++;
 }
 if(data11.reverted === undefined){
-const err41 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema125.required,parentSchema:schema125,data:data11};
+const err41 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5681,7 +6432,7 @@ vErrors.push(err41);
 errors++;
 }
 if(data11.pending === undefined){
-const err42 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema125.required,parentSchema:schema125,data:data11};
+const err42 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5692,7 +6443,7 @@ errors++;
 }
 for(const key3 in data11){
 if(!((((key3 === "landed_clean") || (key3 === "landed_resolved")) || (key3 === "reverted")) || (key3 === "pending"))){
-const err43 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema125,data:data11};
+const err43 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5705,7 +6456,7 @@ errors++;
 if(data11.landed_clean !== undefined){
 let data12 = data11.landed_clean;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err44 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_clean.type,parentSchema:schema125.properties.landed_clean,data:data12};
+const err44 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data12};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5716,7 +6467,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err45 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_clean,data:data12};
+const err45 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data12};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -5730,7 +6481,7 @@ errors++;
 if(data11.landed_resolved !== undefined){
 let data13 = data11.landed_resolved;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err46 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_resolved.type,parentSchema:schema125.properties.landed_resolved,data:data13};
+const err46 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data13};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -5741,7 +6492,7 @@ errors++;
 }
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 < 0 || isNaN(data13)){
-const err47 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_resolved,data:data13};
+const err47 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data13};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -5755,7 +6506,7 @@ errors++;
 if(data11.reverted !== undefined){
 let data14 = data11.reverted;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err48 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.reverted.type,parentSchema:schema125.properties.reverted,data:data14};
+const err48 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data14};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -5766,7 +6517,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err49 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.reverted,data:data14};
+const err49 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data14};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -5780,7 +6531,7 @@ errors++;
 if(data11.pending !== undefined){
 let data15 = data11.pending;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err50 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.pending.type,parentSchema:schema125.properties.pending,data:data15};
+const err50 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data15};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -5791,7 +6542,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err51 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.pending,data:data15};
+const err51 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -5804,7 +6555,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.type,parentSchema:schema125,data:data11};
+const err52 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data11};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -5818,7 +6569,7 @@ if(data10.would_block !== undefined){
 let data16 = data10.would_block;
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 if(data16.landed_clean === undefined){
-const err53 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema125.required,parentSchema:schema125,data:data16};
+const err53 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -5828,7 +6579,7 @@ vErrors.push(err53);
 errors++;
 }
 if(data16.landed_resolved === undefined){
-const err54 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema125.required,parentSchema:schema125,data:data16};
+const err54 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5838,7 +6589,7 @@ vErrors.push(err54);
 errors++;
 }
 if(data16.reverted === undefined){
-const err55 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema125.required,parentSchema:schema125,data:data16};
+const err55 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -5848,7 +6599,7 @@ vErrors.push(err55);
 errors++;
 }
 if(data16.pending === undefined){
-const err56 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema125.required,parentSchema:schema125,data:data16};
+const err56 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -5859,7 +6610,7 @@ errors++;
 }
 for(const key4 in data16){
 if(!((((key4 === "landed_clean") || (key4 === "landed_resolved")) || (key4 === "reverted")) || (key4 === "pending"))){
-const err57 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema125,data:data16};
+const err57 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -5872,7 +6623,7 @@ errors++;
 if(data16.landed_clean !== undefined){
 let data17 = data16.landed_clean;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err58 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_clean.type,parentSchema:schema125.properties.landed_clean,data:data17};
+const err58 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data17};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -5883,7 +6634,7 @@ errors++;
 }
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 < 0 || isNaN(data17)){
-const err59 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_clean,data:data17};
+const err59 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data17};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -5897,7 +6648,7 @@ errors++;
 if(data16.landed_resolved !== undefined){
 let data18 = data16.landed_resolved;
 if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err60 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_resolved.type,parentSchema:schema125.properties.landed_resolved,data:data18};
+const err60 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data18};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -5908,7 +6659,7 @@ errors++;
 }
 if((typeof data18 == "number") && (isFinite(data18))){
 if(data18 < 0 || isNaN(data18)){
-const err61 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_resolved,data:data18};
+const err61 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -5922,7 +6673,7 @@ errors++;
 if(data16.reverted !== undefined){
 let data19 = data16.reverted;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err62 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.reverted.type,parentSchema:schema125.properties.reverted,data:data19};
+const err62 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data19};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -5933,7 +6684,7 @@ errors++;
 }
 if((typeof data19 == "number") && (isFinite(data19))){
 if(data19 < 0 || isNaN(data19)){
-const err63 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.reverted,data:data19};
+const err63 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data19};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -5947,7 +6698,7 @@ errors++;
 if(data16.pending !== undefined){
 let data20 = data16.pending;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err64 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.pending.type,parentSchema:schema125.properties.pending,data:data20};
+const err64 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data20};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -5958,7 +6709,7 @@ errors++;
 }
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 < 0 || isNaN(data20)){
-const err65 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.pending,data:data20};
+const err65 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data20};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -5971,7 +6722,7 @@ errors++;
 }
 }
 else {
-const err66 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.type,parentSchema:schema125,data:data16};
+const err66 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data16};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -5985,7 +6736,7 @@ if(data10.already_integrated !== undefined){
 let data21 = data10.already_integrated;
 if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
 if(data21.landed_clean === undefined){
-const err67 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema125.required,parentSchema:schema125,data:data21};
+const err67 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -5995,7 +6746,7 @@ vErrors.push(err67);
 errors++;
 }
 if(data21.landed_resolved === undefined){
-const err68 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema125.required,parentSchema:schema125,data:data21};
+const err68 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -6005,7 +6756,7 @@ vErrors.push(err68);
 errors++;
 }
 if(data21.reverted === undefined){
-const err69 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema125.required,parentSchema:schema125,data:data21};
+const err69 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -6015,7 +6766,7 @@ vErrors.push(err69);
 errors++;
 }
 if(data21.pending === undefined){
-const err70 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema125.required,parentSchema:schema125,data:data21};
+const err70 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -6026,7 +6777,7 @@ errors++;
 }
 for(const key5 in data21){
 if(!((((key5 === "landed_clean") || (key5 === "landed_resolved")) || (key5 === "reverted")) || (key5 === "pending"))){
-const err71 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema125,data:data21};
+const err71 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -6039,7 +6790,7 @@ errors++;
 if(data21.landed_clean !== undefined){
 let data22 = data21.landed_clean;
 if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err72 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_clean.type,parentSchema:schema125.properties.landed_clean,data:data22};
+const err72 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data22};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -6050,7 +6801,7 @@ errors++;
 }
 if((typeof data22 == "number") && (isFinite(data22))){
 if(data22 < 0 || isNaN(data22)){
-const err73 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_clean,data:data22};
+const err73 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data22};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -6064,7 +6815,7 @@ errors++;
 if(data21.landed_resolved !== undefined){
 let data23 = data21.landed_resolved;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err74 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_resolved.type,parentSchema:schema125.properties.landed_resolved,data:data23};
+const err74 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data23};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -6075,7 +6826,7 @@ errors++;
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 0 || isNaN(data23)){
-const err75 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_resolved,data:data23};
+const err75 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data23};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -6089,7 +6840,7 @@ errors++;
 if(data21.reverted !== undefined){
 let data24 = data21.reverted;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err76 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.reverted.type,parentSchema:schema125.properties.reverted,data:data24};
+const err76 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data24};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -6100,7 +6851,7 @@ errors++;
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 0 || isNaN(data24)){
-const err77 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.reverted,data:data24};
+const err77 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data24};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -6114,7 +6865,7 @@ errors++;
 if(data21.pending !== undefined){
 let data25 = data21.pending;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err78 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.pending.type,parentSchema:schema125.properties.pending,data:data25};
+const err78 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data25};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -6125,7 +6876,7 @@ errors++;
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 0 || isNaN(data25)){
-const err79 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.pending,data:data25};
+const err79 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data25};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -6138,7 +6889,7 @@ errors++;
 }
 }
 else {
-const err80 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.type,parentSchema:schema125,data:data21};
+const err80 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data21};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -6152,7 +6903,7 @@ if(data10.superseded !== undefined){
 let data26 = data10.superseded;
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 if(data26.landed_clean === undefined){
-const err81 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema125.required,parentSchema:schema125,data:data26};
+const err81 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -6162,7 +6913,7 @@ vErrors.push(err81);
 errors++;
 }
 if(data26.landed_resolved === undefined){
-const err82 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema125.required,parentSchema:schema125,data:data26};
+const err82 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -6172,7 +6923,7 @@ vErrors.push(err82);
 errors++;
 }
 if(data26.reverted === undefined){
-const err83 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema125.required,parentSchema:schema125,data:data26};
+const err83 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -6182,7 +6933,7 @@ vErrors.push(err83);
 errors++;
 }
 if(data26.pending === undefined){
-const err84 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema125.required,parentSchema:schema125,data:data26};
+const err84 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema129.required,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -6193,7 +6944,7 @@ errors++;
 }
 for(const key6 in data26){
 if(!((((key6 === "landed_clean") || (key6 === "landed_resolved")) || (key6 === "reverted")) || (key6 === "pending"))){
-const err85 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema125,data:data26};
+const err85 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -6206,7 +6957,7 @@ errors++;
 if(data26.landed_clean !== undefined){
 let data27 = data26.landed_clean;
 if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err86 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_clean.type,parentSchema:schema125.properties.landed_clean,data:data27};
+const err86 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_clean.type,parentSchema:schema129.properties.landed_clean,data:data27};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -6217,7 +6968,7 @@ errors++;
 }
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 < 0 || isNaN(data27)){
-const err87 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_clean,data:data27};
+const err87 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_clean,data:data27};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -6231,7 +6982,7 @@ errors++;
 if(data26.landed_resolved !== undefined){
 let data28 = data26.landed_resolved;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err88 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.landed_resolved.type,parentSchema:schema125.properties.landed_resolved,data:data28};
+const err88 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.landed_resolved.type,parentSchema:schema129.properties.landed_resolved,data:data28};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -6242,7 +6993,7 @@ errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
 if(data28 < 0 || isNaN(data28)){
-const err89 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.landed_resolved,data:data28};
+const err89 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.landed_resolved,data:data28};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -6256,7 +7007,7 @@ errors++;
 if(data26.reverted !== undefined){
 let data29 = data26.reverted;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err90 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.reverted.type,parentSchema:schema125.properties.reverted,data:data29};
+const err90 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.reverted.type,parentSchema:schema129.properties.reverted,data:data29};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -6267,7 +7018,7 @@ errors++;
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 < 0 || isNaN(data29)){
-const err91 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.reverted,data:data29};
+const err91 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.reverted,data:data29};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -6281,7 +7032,7 @@ errors++;
 if(data26.pending !== undefined){
 let data30 = data26.pending;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err92 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema125.properties.pending.type,parentSchema:schema125.properties.pending,data:data30};
+const err92 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.pending.type,parentSchema:schema129.properties.pending,data:data30};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -6292,7 +7043,7 @@ errors++;
 }
 if((typeof data30 == "number") && (isFinite(data30))){
 if(data30 < 0 || isNaN(data30)){
-const err93 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema125.properties.pending,data:data30};
+const err93 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.pending,data:data30};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -6305,7 +7056,7 @@ errors++;
 }
 }
 else {
-const err94 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema125.type,parentSchema:schema125,data:data26};
+const err94 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data:data26};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -6317,7 +7068,7 @@ errors++;
 }
 }
 else {
-const err95 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.properties.matrix.type,parentSchema:schema124.properties.matrix,data:data10};
+const err95 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.matrix.type,parentSchema:schema128.properties.matrix,data:data10};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -6330,7 +7081,7 @@ errors++;
 if(data.compared !== undefined){
 let data31 = data.compared;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err96 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema124.properties.compared.type,parentSchema:schema124.properties.compared,data:data31};
+const err96 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.compared.type,parentSchema:schema128.properties.compared,data:data31};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -6341,7 +7092,7 @@ errors++;
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 < 0 || isNaN(data31)){
-const err97 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.compared,data:data31};
+const err97 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.compared,data:data31};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -6355,7 +7106,7 @@ errors++;
 if(data.agreed !== undefined){
 let data32 = data.agreed;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err98 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema124.properties.agreed.type,parentSchema:schema124.properties.agreed,data:data32};
+const err98 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.agreed.type,parentSchema:schema128.properties.agreed,data:data32};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -6366,7 +7117,7 @@ errors++;
 }
 if((typeof data32 == "number") && (isFinite(data32))){
 if(data32 < 0 || isNaN(data32)){
-const err99 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.agreed,data:data32};
+const err99 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.agreed,data:data32};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -6380,7 +7131,7 @@ errors++;
 if(data.agreement !== undefined){
 let data33 = data.agreement;
 if((!((typeof data33 == "number") && (isFinite(data33)))) && (data33 !== null)){
-const err100 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/type",keyword:"type",params:{type: schema124.properties.agreement.type},message:"must be number,null",schema:schema124.properties.agreement.type,parentSchema:schema124.properties.agreement,data:data33};
+const err100 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/type",keyword:"type",params:{type: schema128.properties.agreement.type},message:"must be number,null",schema:schema128.properties.agreement.type,parentSchema:schema128.properties.agreement,data:data33};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -6391,7 +7142,7 @@ errors++;
 }
 if((typeof data33 == "number") && (isFinite(data33))){
 if(data33 > 1 || isNaN(data33)){
-const err101 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema124.properties.agreement,data:data33};
+const err101 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.agreement,data:data33};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -6401,7 +7152,7 @@ vErrors.push(err101);
 errors++;
 }
 if(data33 < 0 || isNaN(data33)){
-const err102 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.agreement,data:data33};
+const err102 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.agreement,data:data33};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -6420,7 +7171,7 @@ let passing0 = null;
 const _errs82 = errors;
 if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
 if(data34.low === undefined){
-const err103 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'",schema:schema124.properties.wilson95.oneOf[0].required,parentSchema:schema124.properties.wilson95.oneOf[0],data:data34};
+const err103 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'",schema:schema128.properties.wilson95.oneOf[0].required,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -6430,7 +7181,7 @@ vErrors.push(err103);
 errors++;
 }
 if(data34.high === undefined){
-const err104 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'",schema:schema124.properties.wilson95.oneOf[0].required,parentSchema:schema124.properties.wilson95.oneOf[0],data:data34};
+const err104 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'",schema:schema128.properties.wilson95.oneOf[0].required,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -6441,7 +7192,7 @@ errors++;
 }
 for(const key7 in data34){
 if(!((key7 === "low") || (key7 === "high"))){
-const err105 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema124.properties.wilson95.oneOf[0],data:data34};
+const err105 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -6455,7 +7206,7 @@ if(data34.low !== undefined){
 let data35 = data34.low;
 if((typeof data35 == "number") && (isFinite(data35))){
 if(data35 > 1 || isNaN(data35)){
-const err106 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema124.properties.wilson95.oneOf[0].properties.low,data:data35};
+const err106 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.wilson95.oneOf[0].properties.low,data:data35};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -6465,7 +7216,7 @@ vErrors.push(err106);
 errors++;
 }
 if(data35 < 0 || isNaN(data35)){
-const err107 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.wilson95.oneOf[0].properties.low,data:data35};
+const err107 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.wilson95.oneOf[0].properties.low,data:data35};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -6476,7 +7227,7 @@ errors++;
 }
 }
 else {
-const err108 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema124.properties.wilson95.oneOf[0].properties.low.type,parentSchema:schema124.properties.wilson95.oneOf[0].properties.low,data:data35};
+const err108 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema128.properties.wilson95.oneOf[0].properties.low.type,parentSchema:schema128.properties.wilson95.oneOf[0].properties.low,data:data35};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -6490,7 +7241,7 @@ if(data34.high !== undefined){
 let data36 = data34.high;
 if((typeof data36 == "number") && (isFinite(data36))){
 if(data36 > 1 || isNaN(data36)){
-const err109 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema124.properties.wilson95.oneOf[0].properties.high,data:data36};
+const err109 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.wilson95.oneOf[0].properties.high,data:data36};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -6500,7 +7251,7 @@ vErrors.push(err109);
 errors++;
 }
 if(data36 < 0 || isNaN(data36)){
-const err110 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.wilson95.oneOf[0].properties.high,data:data36};
+const err110 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.wilson95.oneOf[0].properties.high,data:data36};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -6511,7 +7262,7 @@ errors++;
 }
 }
 else {
-const err111 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema124.properties.wilson95.oneOf[0].properties.high.type,parentSchema:schema124.properties.wilson95.oneOf[0].properties.high,data:data36};
+const err111 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema128.properties.wilson95.oneOf[0].properties.high.type,parentSchema:schema128.properties.wilson95.oneOf[0].properties.high,data:data36};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -6523,7 +7274,7 @@ errors++;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.properties.wilson95.oneOf[0].type,parentSchema:schema124.properties.wilson95.oneOf[0],data:data34};
+const err112 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.wilson95.oneOf[0].type,parentSchema:schema128.properties.wilson95.oneOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -6539,7 +7290,7 @@ passing0 = 0;
 }
 const _errs89 = errors;
 if(data34 !== null){
-const err113 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema124.properties.wilson95.oneOf[1].type,parentSchema:schema124.properties.wilson95.oneOf[1],data:data34};
+const err113 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema128.properties.wilson95.oneOf[1].type,parentSchema:schema128.properties.wilson95.oneOf[1],data:data34};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -6560,7 +7311,7 @@ passing0 = 1;
 }
 }
 if(!valid11){
-const err114 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema124.properties.wilson95.oneOf,parentSchema:schema124.properties.wilson95,data:data34};
+const err114 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema128.properties.wilson95.oneOf,parentSchema:schema128.properties.wilson95,data:data34};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -6584,7 +7335,7 @@ vErrors = null;
 if(data.unsafe_permissive !== undefined){
 let data37 = data.unsafe_permissive;
 if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err115 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema124.properties.unsafe_permissive.type,parentSchema:schema124.properties.unsafe_permissive,data:data37};
+const err115 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.unsafe_permissive.type,parentSchema:schema128.properties.unsafe_permissive,data:data37};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -6595,7 +7346,7 @@ errors++;
 }
 if((typeof data37 == "number") && (isFinite(data37))){
 if(data37 < 0 || isNaN(data37)){
-const err116 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.unsafe_permissive,data:data37};
+const err116 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.unsafe_permissive,data:data37};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -6609,7 +7360,7 @@ errors++;
 if(data.over_strict !== undefined){
 let data38 = data.over_strict;
 if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err117 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema124.properties.over_strict.type,parentSchema:schema124.properties.over_strict,data:data38};
+const err117 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.over_strict.type,parentSchema:schema128.properties.over_strict,data:data38};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -6620,7 +7371,7 @@ errors++;
 }
 if((typeof data38 == "number") && (isFinite(data38))){
 if(data38 < 0 || isNaN(data38)){
-const err118 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.over_strict,data:data38};
+const err118 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.over_strict,data:data38};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -6634,7 +7385,7 @@ errors++;
 if(data.pending !== undefined){
 let data39 = data.pending;
 if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err119 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema124.properties.pending.type,parentSchema:schema124.properties.pending,data:data39};
+const err119 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.pending.type,parentSchema:schema128.properties.pending,data:data39};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -6645,7 +7396,7 @@ errors++;
 }
 if((typeof data39 == "number") && (isFinite(data39))){
 if(data39 < 0 || isNaN(data39)){
-const err120 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.pending,data:data39};
+const err120 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.pending,data:data39};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -6659,7 +7410,7 @@ errors++;
 if(data.excluded !== undefined){
 let data40 = data.excluded;
 if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err121 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema124.properties.excluded.type,parentSchema:schema124.properties.excluded,data:data40};
+const err121 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema128.properties.excluded.type,parentSchema:schema128.properties.excluded,data:data40};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -6670,7 +7421,7 @@ errors++;
 }
 if((typeof data40 == "number") && (isFinite(data40))){
 if(data40 < 0 || isNaN(data40)){
-const err122 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.excluded,data:data40};
+const err122 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.excluded,data:data40};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -6689,7 +7440,7 @@ let passing1 = null;
 const _errs101 = errors;
 if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 if(data41.min_agreement === undefined){
-const err123 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "min_agreement"},message:"must have required property '"+"min_agreement"+"'",schema:schema124.properties.gate.oneOf[0].required,parentSchema:schema124.properties.gate.oneOf[0],data:data41};
+const err123 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "min_agreement"},message:"must have required property '"+"min_agreement"+"'",schema:schema128.properties.gate.oneOf[0].required,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -6699,7 +7450,7 @@ vErrors.push(err123);
 errors++;
 }
 if(data41.passed === undefined){
-const err124 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'",schema:schema124.properties.gate.oneOf[0].required,parentSchema:schema124.properties.gate.oneOf[0],data:data41};
+const err124 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'",schema:schema128.properties.gate.oneOf[0].required,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -6709,7 +7460,7 @@ vErrors.push(err124);
 errors++;
 }
 if(data41.failures === undefined){
-const err125 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'",schema:schema124.properties.gate.oneOf[0].required,parentSchema:schema124.properties.gate.oneOf[0],data:data41};
+const err125 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'",schema:schema128.properties.gate.oneOf[0].required,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -6720,7 +7471,7 @@ errors++;
 }
 for(const key8 in data41){
 if(!(((key8 === "min_agreement") || (key8 === "passed")) || (key8 === "failures"))){
-const err126 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema124.properties.gate.oneOf[0],data:data41};
+const err126 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -6734,7 +7485,7 @@ if(data41.min_agreement !== undefined){
 let data42 = data41.min_agreement;
 if((typeof data42 == "number") && (isFinite(data42))){
 if(data42 > 1 || isNaN(data42)){
-const err127 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema124.properties.gate.oneOf[0].properties.min_agreement,data:data42};
+const err127 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema128.properties.gate.oneOf[0].properties.min_agreement,data:data42};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -6744,7 +7495,7 @@ vErrors.push(err127);
 errors++;
 }
 if(data42 < 0 || isNaN(data42)){
-const err128 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema124.properties.gate.oneOf[0].properties.min_agreement,data:data42};
+const err128 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema128.properties.gate.oneOf[0].properties.min_agreement,data:data42};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -6755,7 +7506,7 @@ errors++;
 }
 }
 else {
-const err129 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema124.properties.gate.oneOf[0].properties.min_agreement.type,parentSchema:schema124.properties.gate.oneOf[0].properties.min_agreement,data:data42};
+const err129 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema128.properties.gate.oneOf[0].properties.min_agreement.type,parentSchema:schema128.properties.gate.oneOf[0].properties.min_agreement,data:data42};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -6768,7 +7519,7 @@ errors++;
 if(data41.passed !== undefined){
 let data43 = data41.passed;
 if(typeof data43 !== "boolean"){
-const err130 = {instancePath:instancePath+"/gate/passed",schemaPath:"#/properties/gate/oneOf/0/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema124.properties.gate.oneOf[0].properties.passed.type,parentSchema:schema124.properties.gate.oneOf[0].properties.passed,data:data43};
+const err130 = {instancePath:instancePath+"/gate/passed",schemaPath:"#/properties/gate/oneOf/0/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema128.properties.gate.oneOf[0].properties.passed.type,parentSchema:schema128.properties.gate.oneOf[0].properties.passed,data:data43};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -6785,7 +7536,7 @@ const len0 = data44.length;
 for(let i0=0; i0<len0; i0++){
 let data45 = data44[i0];
 if(typeof data45 !== "string"){
-const err131 = {instancePath:instancePath+"/gate/failures/" + i0,schemaPath:"#/properties/gate/oneOf/0/properties/failures/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.gate.oneOf[0].properties.failures.items.type,parentSchema:schema124.properties.gate.oneOf[0].properties.failures.items,data:data45};
+const err131 = {instancePath:instancePath+"/gate/failures/" + i0,schemaPath:"#/properties/gate/oneOf/0/properties/failures/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.gate.oneOf[0].properties.failures.items.type,parentSchema:schema128.properties.gate.oneOf[0].properties.failures.items,data:data45};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -6797,7 +7548,7 @@ errors++;
 }
 }
 else {
-const err132 = {instancePath:instancePath+"/gate/failures",schemaPath:"#/properties/gate/oneOf/0/properties/failures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema124.properties.gate.oneOf[0].properties.failures.type,parentSchema:schema124.properties.gate.oneOf[0].properties.failures,data:data44};
+const err132 = {instancePath:instancePath+"/gate/failures",schemaPath:"#/properties/gate/oneOf/0/properties/failures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema128.properties.gate.oneOf[0].properties.failures.type,parentSchema:schema128.properties.gate.oneOf[0].properties.failures,data:data44};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -6809,7 +7560,7 @@ errors++;
 }
 }
 else {
-const err133 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.properties.gate.oneOf[0].type,parentSchema:schema124.properties.gate.oneOf[0],data:data41};
+const err133 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.properties.gate.oneOf[0].type,parentSchema:schema128.properties.gate.oneOf[0],data:data41};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -6825,7 +7576,7 @@ passing1 = 0;
 }
 const _errs112 = errors;
 if(data41 !== null){
-const err134 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema124.properties.gate.oneOf[1].type,parentSchema:schema124.properties.gate.oneOf[1],data:data41};
+const err134 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema128.properties.gate.oneOf[1].type,parentSchema:schema128.properties.gate.oneOf[1],data:data41};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -6846,7 +7597,7 @@ passing1 = 1;
 }
 }
 if(!valid13){
-const err135 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema124.properties.gate.oneOf,parentSchema:schema124.properties.gate,data:data41};
+const err135 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema128.properties.gate.oneOf,parentSchema:schema128.properties.gate,data:data41};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -6872,14 +7623,14 @@ let data46 = data.mismatches;
 if(Array.isArray(data46)){
 const len1 = data46.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate81(data46[i1], {instancePath:instancePath+"/mismatches/" + i1,parentData:data46,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate83(data46[i1], {instancePath:instancePath+"/mismatches/" + i1,parentData:data46,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err136 = {instancePath:instancePath+"/mismatches",schemaPath:"#/properties/mismatches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema124.properties.mismatches.type,parentSchema:schema124.properties.mismatches,data:data46};
+const err136 = {instancePath:instancePath+"/mismatches",schemaPath:"#/properties/mismatches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema128.properties.mismatches.type,parentSchema:schema128.properties.mismatches,data:data46};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -6894,14 +7645,14 @@ let data48 = data.candidates;
 if(Array.isArray(data48)){
 const len2 = data48.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate81(data48[i2], {instancePath:instancePath+"/candidates/" + i2,parentData:data48,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate83(data48[i2], {instancePath:instancePath+"/candidates/" + i2,parentData:data48,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err137 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema124.properties.candidates.type,parentSchema:schema124.properties.candidates,data:data48};
+const err137 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema128.properties.candidates.type,parentSchema:schema128.properties.candidates,data:data48};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -6913,7 +7664,7 @@ errors++;
 }
 }
 else {
-const err138 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.type,parentSchema:schema124,data};
+const err138 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.type,parentSchema:schema128,data};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -6922,17 +7673,17 @@ vErrors.push(err138);
 }
 errors++;
 }
-validate80.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema136 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/drain.schema.json","title":"DrainReport","description":"`drain --json`: what one drain did, by `status`: mode_off (nothing runs), idle (nothing new), lease_busy (another holder will process it), lease_lost (stopped without writing), done.","type":"object","required":["status"],"properties":{"status":{"enum":["mode_off","idle","lease_busy","lease_lost","done"]}},"discriminator":{"propertyName":"status"},"oneOf":[{"$ref":"#/$defs/ModeOff"},{"$ref":"#/$defs/Idle"},{"$ref":"#/$defs/LeaseBusy"},{"$ref":"#/$defs/LeaseLost"},{"$ref":"#/$defs/Done"}],"$defs":{"ModeOff":{"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}},"Idle":{"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}},"LeaseBusy":{"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}},"LeaseLost":{"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}},"Done":{"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}}}};
-const schema138 = {"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}};
-const schema139 = {"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}};
-const schema140 = {"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}};
-const schema141 = {"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}};
-const schema137 = {"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}};
+const schema140 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/drain.schema.json","title":"DrainReport","description":"`drain --json`: what one drain did, by `status`: mode_off (nothing runs), idle (nothing new), lease_busy (another holder will process it), lease_lost (stopped without writing), done.","type":"object","required":["status"],"properties":{"status":{"enum":["mode_off","idle","lease_busy","lease_lost","done"]}},"discriminator":{"propertyName":"status"},"oneOf":[{"$ref":"#/$defs/ModeOff"},{"$ref":"#/$defs/Idle"},{"$ref":"#/$defs/LeaseBusy"},{"$ref":"#/$defs/LeaseLost"},{"$ref":"#/$defs/Done"}],"$defs":{"ModeOff":{"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}},"Idle":{"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}},"LeaseBusy":{"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}},"LeaseLost":{"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}},"Done":{"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}}}};
+const schema142 = {"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}};
+const schema143 = {"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}};
+const schema144 = {"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}};
+const schema145 = {"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}};
+const schema141 = {"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}};
 const schema34 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/lease.schema.json","title":"LeaseFile","description":"lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing. Each epoch is claimed exclusively first (lease-claim.schema.json): that, not lease.json, is what makes an epoch unique.","type":"object","additionalProperties":false,"required":["schema_version","key","owner","token","epoch","acquired_at","renewed_at","expires_at","released_at"],"properties":{"schema_version":{"const":1},"key":{"const":"integration/main"},"owner":{"$ref":"#/$defs/Owner"},"token":{"description":"Random per acquisition; renew and release must present it.","type":"string"},"epoch":{"description":"Fencing generation: +1 at every acquisition.","type":"integer","minimum":1},"acquired_at":{"type":"string"},"renewed_at":{"type":"string"},"expires_at":{"type":"string"},"released_at":{"type":["string","null"]}},"$defs":{"Owner":{"title":"Owner","description":"Who holds (or held) the lease: host, pid and a run id of the process.","type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -7278,10 +8029,10 @@ return errors === 0;
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate85.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7290,7 +8041,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema137.required,parentSchema:schema137,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema141.required,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7300,7 +8051,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.holder === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'",schema:schema137.required,parentSchema:schema137,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'",schema:schema141.required,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7311,7 +8062,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "status") || (key0 === "holder"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema137,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7324,7 +8075,7 @@ errors++;
 if(data.status !== undefined){
 let data0 = data.status;
 if("lease_busy" !== data0){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/const",keyword:"const",params:{allowedValue: "lease_busy"},message:"must be equal to constant",schema:"lease_busy",parentSchema:schema137.properties.status,data:data0};
+const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/const",keyword:"const",params:{allowedValue: "lease_busy"},message:"must be equal to constant",schema:"lease_busy",parentSchema:schema141.properties.status,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7342,7 +8093,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema137.type,parentSchema:schema137,data};
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema141.type,parentSchema:schema141,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7351,17 +8102,17 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/drain.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate86.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7370,7 +8121,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema136.required,parentSchema:schema136,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema140.required,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7382,7 +8133,7 @@ errors++;
 if(data.status !== undefined){
 let data0 = data.status;
 if(!(((((data0 === "mode_off") || (data0 === "idle")) || (data0 === "lease_busy")) || (data0 === "lease_lost")) || (data0 === "done"))){
-const err1 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema136.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema136.properties.status.enum,parentSchema:schema136.properties.status,data:data0};
+const err1 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema140.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema140.properties.status.enum,parentSchema:schema140.properties.status,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7397,7 +8148,7 @@ if(typeof tag0 == "string"){
 if(tag0 === "mode_off"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err2 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err2 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7407,7 +8158,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.message === undefined){
-const err3 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err3 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7418,7 +8169,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "status") || (key0 === "message"))){
-const err4 = {instancePath,schemaPath:"#/$defs/ModeOff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data};
+const err4 = {instancePath,schemaPath:"#/$defs/ModeOff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7431,7 +8182,7 @@ errors++;
 if(data.status !== undefined){
 let data1 = data.status;
 if("mode_off" !== data1){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/ModeOff/properties/status/const",keyword:"const",params:{allowedValue: "mode_off"},message:"must be equal to constant",schema:"mode_off",parentSchema:schema138.properties.status,data:data1};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/ModeOff/properties/status/const",keyword:"const",params:{allowedValue: "mode_off"},message:"must be equal to constant",schema:"mode_off",parentSchema:schema142.properties.status,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -7444,7 +8195,7 @@ errors++;
 if(data.message !== undefined){
 let data2 = data.message;
 if(typeof data2 !== "string"){
-const err6 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/ModeOff/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema138.properties.message.type,parentSchema:schema138.properties.message,data:data2};
+const err6 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/ModeOff/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema142.properties.message.type,parentSchema:schema142.properties.message,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7456,7 +8207,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/$defs/ModeOff/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data};
+const err7 = {instancePath,schemaPath:"#/$defs/ModeOff/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema142.type,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7470,7 +8221,7 @@ var props0 = true;
 else if(tag0 === "idle"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err8 = {instancePath,schemaPath:"#/$defs/Idle/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema139.required,parentSchema:schema139,data};
+const err8 = {instancePath,schemaPath:"#/$defs/Idle/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema143.required,parentSchema:schema143,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7481,7 +8232,7 @@ errors++;
 }
 for(const key1 in data){
 if(!(key1 === "status")){
-const err9 = {instancePath,schemaPath:"#/$defs/Idle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema139,data};
+const err9 = {instancePath,schemaPath:"#/$defs/Idle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema143,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7494,7 +8245,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if("idle" !== data3){
-const err10 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Idle/properties/status/const",keyword:"const",params:{allowedValue: "idle"},message:"must be equal to constant",schema:"idle",parentSchema:schema139.properties.status,data:data3};
+const err10 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Idle/properties/status/const",keyword:"const",params:{allowedValue: "idle"},message:"must be equal to constant",schema:"idle",parentSchema:schema143.properties.status,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -7506,7 +8257,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/$defs/Idle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema139.type,parentSchema:schema139,data};
+const err11 = {instancePath,schemaPath:"#/$defs/Idle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema143.type,parentSchema:schema143,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -7520,8 +8271,8 @@ props0 = true;
 }
 }
 else if(tag0 === "lease_busy"){
-if(!(validate85(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -7531,7 +8282,7 @@ props0 = true;
 else if(tag0 === "lease_lost"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err12 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema140.required,parentSchema:schema140,data};
+const err12 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7541,7 +8292,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.epoch === undefined){
-const err13 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema140.required,parentSchema:schema140,data};
+const err13 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -7551,7 +8302,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.why === undefined){
-const err14 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema140.required,parentSchema:schema140,data};
+const err14 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -7561,7 +8312,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data.decided === undefined){
-const err15 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema140.required,parentSchema:schema140,data};
+const err15 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema144.required,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -7572,7 +8323,7 @@ errors++;
 }
 for(const key2 in data){
 if(!((((key2 === "status") || (key2 === "epoch")) || (key2 === "why")) || (key2 === "decided"))){
-const err16 = {instancePath,schemaPath:"#/$defs/LeaseLost/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema140,data};
+const err16 = {instancePath,schemaPath:"#/$defs/LeaseLost/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -7585,7 +8336,7 @@ errors++;
 if(data.status !== undefined){
 let data4 = data.status;
 if("lease_lost" !== data4){
-const err17 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/LeaseLost/properties/status/const",keyword:"const",params:{allowedValue: "lease_lost"},message:"must be equal to constant",schema:"lease_lost",parentSchema:schema140.properties.status,data:data4};
+const err17 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/LeaseLost/properties/status/const",keyword:"const",params:{allowedValue: "lease_lost"},message:"must be equal to constant",schema:"lease_lost",parentSchema:schema144.properties.status,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -7598,7 +8349,7 @@ errors++;
 if(data.epoch !== undefined){
 let data5 = data.epoch;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err18 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema140.properties.epoch.type,parentSchema:schema140.properties.epoch,data:data5};
+const err18 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema144.properties.epoch.type,parentSchema:schema144.properties.epoch,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -7609,7 +8360,7 @@ errors++;
 }
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 1 || isNaN(data5)){
-const err19 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema140.properties.epoch,data:data5};
+const err19 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema144.properties.epoch,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -7623,7 +8374,7 @@ errors++;
 if(data.why !== undefined){
 let data6 = data.why;
 if(typeof data6 !== "string"){
-const err20 = {instancePath:instancePath+"/why",schemaPath:"#/$defs/LeaseLost/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema140.properties.why.type,parentSchema:schema140.properties.why,data:data6};
+const err20 = {instancePath:instancePath+"/why",schemaPath:"#/$defs/LeaseLost/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema144.properties.why.type,parentSchema:schema144.properties.why,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -7636,7 +8387,7 @@ errors++;
 if(data.decided !== undefined){
 let data7 = data.decided;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err21 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema140.properties.decided.type,parentSchema:schema140.properties.decided,data:data7};
+const err21 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema144.properties.decided.type,parentSchema:schema144.properties.decided,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -7647,7 +8398,7 @@ errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 0 || isNaN(data7)){
-const err22 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema140.properties.decided,data:data7};
+const err22 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema144.properties.decided,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -7660,7 +8411,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/$defs/LeaseLost/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema140.type,parentSchema:schema140,data};
+const err23 = {instancePath,schemaPath:"#/$defs/LeaseLost/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema144.type,parentSchema:schema144,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -7676,7 +8427,7 @@ props0 = true;
 else if(tag0 === "done"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err24 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err24 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -7686,7 +8437,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data.epoch === undefined){
-const err25 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err25 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -7696,7 +8447,7 @@ vErrors.push(err25);
 errors++;
 }
 if(data.decided === undefined){
-const err26 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err26 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -7706,7 +8457,7 @@ vErrors.push(err26);
 errors++;
 }
 if(data.ingested === undefined){
-const err27 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "ingested"},message:"must have required property '"+"ingested"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err27 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "ingested"},message:"must have required property '"+"ingested"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7716,7 +8467,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data.rejected === undefined){
-const err28 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err28 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -7726,7 +8477,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data.counts === undefined){
-const err29 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err29 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -7736,7 +8487,7 @@ vErrors.push(err29);
 errors++;
 }
 if(data.queued === undefined){
-const err30 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "queued"},message:"must have required property '"+"queued"+"'",schema:schema141.required,parentSchema:schema141,data};
+const err30 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "queued"},message:"must have required property '"+"queued"+"'",schema:schema145.required,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -7747,7 +8498,7 @@ errors++;
 }
 for(const key3 in data){
 if(!(((((((key3 === "status") || (key3 === "epoch")) || (key3 === "decided")) || (key3 === "ingested")) || (key3 === "rejected")) || (key3 === "counts")) || (key3 === "queued"))){
-const err31 = {instancePath,schemaPath:"#/$defs/Done/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema141,data};
+const err31 = {instancePath,schemaPath:"#/$defs/Done/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -7760,7 +8511,7 @@ errors++;
 if(data.status !== undefined){
 let data8 = data.status;
 if("done" !== data8){
-const err32 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Done/properties/status/const",keyword:"const",params:{allowedValue: "done"},message:"must be equal to constant",schema:"done",parentSchema:schema141.properties.status,data:data8};
+const err32 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Done/properties/status/const",keyword:"const",params:{allowedValue: "done"},message:"must be equal to constant",schema:"done",parentSchema:schema145.properties.status,data:data8};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -7773,7 +8524,7 @@ errors++;
 if(data.epoch !== undefined){
 let data9 = data.epoch;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err33 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.epoch.type,parentSchema:schema141.properties.epoch,data:data9};
+const err33 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.epoch.type,parentSchema:schema145.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -7784,7 +8535,7 @@ errors++;
 }
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 < 1 || isNaN(data9)){
-const err34 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema141.properties.epoch,data:data9};
+const err34 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema145.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -7798,7 +8549,7 @@ errors++;
 if(data.decided !== undefined){
 let data10 = data.decided;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err35 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.decided.type,parentSchema:schema141.properties.decided,data:data10};
+const err35 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.decided.type,parentSchema:schema145.properties.decided,data:data10};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -7809,7 +8560,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err36 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.decided,data:data10};
+const err36 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.decided,data:data10};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -7823,7 +8574,7 @@ errors++;
 if(data.ingested !== undefined){
 let data11 = data.ingested;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err37 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.ingested.type,parentSchema:schema141.properties.ingested,data:data11};
+const err37 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.ingested.type,parentSchema:schema145.properties.ingested,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -7834,7 +8585,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 0 || isNaN(data11)){
-const err38 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.ingested,data:data11};
+const err38 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.ingested,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -7848,7 +8599,7 @@ errors++;
 if(data.rejected !== undefined){
 let data12 = data.rejected;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err39 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.rejected.type,parentSchema:schema141.properties.rejected,data:data12};
+const err39 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.rejected.type,parentSchema:schema145.properties.rejected,data:data12};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -7859,7 +8610,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err40 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.rejected,data:data12};
+const err40 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.rejected,data:data12};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -7874,7 +8625,7 @@ if(data.counts !== undefined){
 let data13 = data.counts;
 if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 if(data13.would_integrate === undefined){
-const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema141.properties.counts.required,parentSchema:schema141.properties.counts,data:data13};
+const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema145.properties.counts.required,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -7884,7 +8635,7 @@ vErrors.push(err41);
 errors++;
 }
 if(data13.would_block === undefined){
-const err42 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema141.properties.counts.required,parentSchema:schema141.properties.counts,data:data13};
+const err42 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema145.properties.counts.required,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -7894,7 +8645,7 @@ vErrors.push(err42);
 errors++;
 }
 if(data13.superseded === undefined){
-const err43 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema141.properties.counts.required,parentSchema:schema141.properties.counts,data:data13};
+const err43 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema145.properties.counts.required,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -7905,7 +8656,7 @@ errors++;
 }
 for(const key4 in data13){
 if(!(((key4 === "would_integrate") || (key4 === "would_block")) || (key4 === "superseded"))){
-const err44 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema141.properties.counts,data:data13};
+const err44 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -7918,7 +8669,7 @@ errors++;
 if(data13.would_integrate !== undefined){
 let data14 = data13.would_integrate;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err45 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.counts.properties.would_integrate.type,parentSchema:schema141.properties.counts.properties.would_integrate,data:data14};
+const err45 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.counts.properties.would_integrate.type,parentSchema:schema145.properties.counts.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -7929,7 +8680,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err46 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.counts.properties.would_integrate,data:data14};
+const err46 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.counts.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -7943,7 +8694,7 @@ errors++;
 if(data13.would_block !== undefined){
 let data15 = data13.would_block;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err47 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.counts.properties.would_block.type,parentSchema:schema141.properties.counts.properties.would_block,data:data15};
+const err47 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.counts.properties.would_block.type,parentSchema:schema145.properties.counts.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -7954,7 +8705,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err48 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.counts.properties.would_block,data:data15};
+const err48 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.counts.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -7968,7 +8719,7 @@ errors++;
 if(data13.superseded !== undefined){
 let data16 = data13.superseded;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err49 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.counts.properties.superseded.type,parentSchema:schema141.properties.counts.properties.superseded,data:data16};
+const err49 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.counts.properties.superseded.type,parentSchema:schema145.properties.counts.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -7979,7 +8730,7 @@ errors++;
 }
 if((typeof data16 == "number") && (isFinite(data16))){
 if(data16 < 0 || isNaN(data16)){
-const err50 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.counts.properties.superseded,data:data16};
+const err50 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.counts.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -7992,7 +8743,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema141.properties.counts.type,parentSchema:schema141.properties.counts,data:data13};
+const err51 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema145.properties.counts.type,parentSchema:schema145.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -8005,7 +8756,7 @@ errors++;
 if(data.queued !== undefined){
 let data17 = data.queued;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err52 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema141.properties.queued.type,parentSchema:schema141.properties.queued,data:data17};
+const err52 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema145.properties.queued.type,parentSchema:schema145.properties.queued,data:data17};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -8016,7 +8767,7 @@ errors++;
 }
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 < 0 || isNaN(data17)){
-const err53 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema141.properties.queued,data:data17};
+const err53 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema145.properties.queued,data:data17};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -8029,7 +8780,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath,schemaPath:"#/$defs/Done/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema141.type,parentSchema:schema141,data};
+const err54 = {instancePath,schemaPath:"#/$defs/Done/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema145.type,parentSchema:schema145,data};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -8043,7 +8794,7 @@ props0 = true;
 }
 }
 else {
-const err55 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "status", tagValue: tag0},message:"value of tag \"status\" must be in oneOf",schema:schema136.discriminator,parentSchema:schema136,data};
+const err55 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "status", tagValue: tag0},message:"value of tag \"status\" must be in oneOf",schema:schema140.discriminator,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -8054,7 +8805,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "status", tagValue: tag0},message:"tag \"status\" must be string",schema:schema136.discriminator,parentSchema:schema136,data};
+const err56 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "status", tagValue: tag0},message:"tag \"status\" must be string",schema:schema140.discriminator,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -8065,7 +8816,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema136.type,parentSchema:schema136,data};
+const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema140.type,parentSchema:schema140,data};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -8074,148 +8825,16 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate86.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate84.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate86.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered.","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}}}};
-const schema143 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}};
-const schema144 = {"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]};
-
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate89.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema143.required,parentSchema:schema143,data};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema143.required,parentSchema:schema143,data};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema143.required,parentSchema:schema143,data};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.state === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema143.required,parentSchema:schema143,data};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key0 in data){
-if(!((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema143,data};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.slug !== undefined){
-let data0 = data.slug;
-if(typeof data0 !== "string"){
-const err5 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema143.properties.slug.type,parentSchema:schema143.properties.slug,data:data0};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.branch !== undefined){
-let data1 = data.branch;
-if(typeof data1 !== "string"){
-const err6 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema143.properties.branch.type,parentSchema:schema143.properties.branch,data:data1};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.sha !== undefined){
-let data2 = data.sha;
-if(typeof data2 !== "string"){
-const err7 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema143.properties.sha.type,parentSchema:schema143.properties.sha,data:data2};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data.state !== undefined){
-let data3 = data.state;
-if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
-const err8 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema144.enum},message:"must be equal to one of the allowed values",schema:schema144.enum,parentSchema:schema144,data:data3};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema143.type,parentSchema:schema143,data};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-validate89.errors = vErrors;
-return errors === 0;
-}
-validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema145 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
+const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting, ready or queued, plus the stack ahead) would collide with each other if both were merged onto main: each merges cleanly onto main alone, but merging one after the other conflicts. Only colliding pairs are listed. A candidate that conflicts with main alone (it would be blocked anyway), is already in main, or is not a commit of this repository is listed with its `onto_main` and takes no part in pairs.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs","merges"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered: the stack ahead, the queue in order, then candidates ready but not queued yet and those waiting for events (oldest first).","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}},"merges":{"description":"What this forecast cost: merges git ran now (onto main alone, and pairs), and pair answers reused from cache/forecast.json — on the same main, or carried over after main moved.","type":"object","additionalProperties":false,"required":["alone","pairs","pairs_reused","pairs_carried"],"properties":{"alone":{"type":"integer","minimum":0},"pairs":{"type":"integer","minimum":0},"pairs_reused":{"description":"Pair answers reused on the same main.","type":"integer","minimum":0},"pairs_carried":{"description":"Pair answers carried over from the previous main: main's new changes touch neither candidate's paths.","type":"integer","minimum":0}}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state","onto_main","conflicts"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"},"onto_main":{"$ref":"#/$defs/OntoMain"},"conflicts":{"description":"Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.","type":"array","items":{"type":"string"}}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"description":"The one listed first in `candidates` (the stack, then the queue in order, then ready and waiting candidates).","$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}},"OntoMain":{"description":"clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).","enum":["clean","conflict","already_integrated","unknown"]}}};
+const schema147 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state","onto_main","conflicts"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"},"onto_main":{"$ref":"#/$defs/OntoMain"},"conflicts":{"description":"Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.","type":"array","items":{"type":"string"}}}};
+const schema148 = {"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]};
+const schema149 = {"description":"clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).","enum":["clean","conflict","already_integrated","unknown"]};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -8228,8 +8847,203 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.slug === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.branch === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.sha === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.state === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.onto_main === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "onto_main"},message:"must have required property '"+"onto_main"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.conflicts === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conflicts"},message:"must have required property '"+"conflicts"+"'",schema:schema147.required,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state")) || (key0 === "onto_main")) || (key0 === "conflicts"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.slug !== undefined){
+let data0 = data.slug;
+if(typeof data0 !== "string"){
+const err7 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.slug.type,parentSchema:schema147.properties.slug,data:data0};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.branch !== undefined){
+let data1 = data.branch;
+if(typeof data1 !== "string"){
+const err8 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.branch.type,parentSchema:schema147.properties.branch,data:data1};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.sha !== undefined){
+let data2 = data.sha;
+if(typeof data2 !== "string"){
+const err9 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.sha.type,parentSchema:schema147.properties.sha,data:data2};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.state !== undefined){
+let data3 = data.state;
+if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
+const err10 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema148.enum},message:"must be equal to one of the allowed values",schema:schema148.enum,parentSchema:schema148,data:data3};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.onto_main !== undefined){
+let data4 = data.onto_main;
+if(!((((data4 === "clean") || (data4 === "conflict")) || (data4 === "already_integrated")) || (data4 === "unknown"))){
+const err11 = {instancePath:instancePath+"/onto_main",schemaPath:"#/$defs/OntoMain/enum",keyword:"enum",params:{allowedValues: schema149.enum},message:"must be equal to one of the allowed values",schema:schema149.enum,parentSchema:schema149,data:data4};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.conflicts !== undefined){
+let data5 = data.conflicts;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(typeof data6 !== "string"){
+const err12 = {instancePath:instancePath+"/conflicts/" + i0,schemaPath:"#/properties/conflicts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.conflicts.items.type,parentSchema:schema147.properties.conflicts.items,data:data6};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/conflicts",schemaPath:"#/properties/conflicts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema147.properties.conflicts.type,parentSchema:schema147.properties.conflicts,data:data5};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema147.type,parentSchema:schema147,data};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate91.errors = vErrors;
+return errors === 0;
+}
+validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema150 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"description":"The one listed first in `candidates` (the stack, then the queue in order, then ready and waiting candidates).","$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
+
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate93.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.a === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema145.required,parentSchema:schema145,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema150.required,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8239,7 +9053,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.b === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema145.required,parentSchema:schema145,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema150.required,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8249,7 +9063,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.paths === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema145.required,parentSchema:schema145,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema150.required,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8260,7 +9074,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "a") || (key0 === "b")) || (key0 === "paths"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema145,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8274,7 +9088,7 @@ if(data.a !== undefined){
 let data0 = data.a;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.slug === undefined){
-const err4 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema71.required,parentSchema:schema71,data:data0};
+const err4 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema72.required,parentSchema:schema72,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8284,7 +9098,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data0.branch === undefined){
-const err5 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema71.required,parentSchema:schema71,data:data0};
+const err5 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema72.required,parentSchema:schema72,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8294,7 +9108,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data0.sha === undefined){
-const err6 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema71.required,parentSchema:schema71,data:data0};
+const err6 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema72.required,parentSchema:schema72,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8305,7 +9119,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!(((key1 === "slug") || (key1 === "branch")) || (key1 === "sha"))){
-const err7 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema71,data:data0};
+const err7 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8318,7 +9132,7 @@ errors++;
 if(data0.slug !== undefined){
 let data1 = data0.slug;
 if(typeof data1 !== "string"){
-const err8 = {instancePath:instancePath+"/a/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.slug.type,parentSchema:schema71.properties.slug,data:data1};
+const err8 = {instancePath:instancePath+"/a/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.slug.type,parentSchema:schema72.properties.slug,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8331,7 +9145,7 @@ errors++;
 if(data0.branch !== undefined){
 let data2 = data0.branch;
 if(typeof data2 !== "string"){
-const err9 = {instancePath:instancePath+"/a/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.branch.type,parentSchema:schema71.properties.branch,data:data2};
+const err9 = {instancePath:instancePath+"/a/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.branch.type,parentSchema:schema72.properties.branch,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8344,7 +9158,7 @@ errors++;
 if(data0.sha !== undefined){
 let data3 = data0.sha;
 if(typeof data3 !== "string"){
-const err10 = {instancePath:instancePath+"/a/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.sha.type,parentSchema:schema71.properties.sha,data:data3};
+const err10 = {instancePath:instancePath+"/a/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.sha.type,parentSchema:schema72.properties.sha,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -8356,7 +9170,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema71.type,parentSchema:schema71,data:data0};
+const err11 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -8370,7 +9184,7 @@ if(data.b !== undefined){
 let data4 = data.b;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.slug === undefined){
-const err12 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema71.required,parentSchema:schema71,data:data4};
+const err12 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema72.required,parentSchema:schema72,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8380,7 +9194,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data4.branch === undefined){
-const err13 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema71.required,parentSchema:schema71,data:data4};
+const err13 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema72.required,parentSchema:schema72,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -8390,7 +9204,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data4.sha === undefined){
-const err14 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema71.required,parentSchema:schema71,data:data4};
+const err14 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema72.required,parentSchema:schema72,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -8401,7 +9215,7 @@ errors++;
 }
 for(const key2 in data4){
 if(!(((key2 === "slug") || (key2 === "branch")) || (key2 === "sha"))){
-const err15 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema71,data:data4};
+const err15 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data:data4};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8414,7 +9228,7 @@ errors++;
 if(data4.slug !== undefined){
 let data5 = data4.slug;
 if(typeof data5 !== "string"){
-const err16 = {instancePath:instancePath+"/b/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.slug.type,parentSchema:schema71.properties.slug,data:data5};
+const err16 = {instancePath:instancePath+"/b/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.slug.type,parentSchema:schema72.properties.slug,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -8427,7 +9241,7 @@ errors++;
 if(data4.branch !== undefined){
 let data6 = data4.branch;
 if(typeof data6 !== "string"){
-const err17 = {instancePath:instancePath+"/b/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.branch.type,parentSchema:schema71.properties.branch,data:data6};
+const err17 = {instancePath:instancePath+"/b/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.branch.type,parentSchema:schema72.properties.branch,data:data6};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -8440,7 +9254,7 @@ errors++;
 if(data4.sha !== undefined){
 let data7 = data4.sha;
 if(typeof data7 !== "string"){
-const err18 = {instancePath:instancePath+"/b/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema71.properties.sha.type,parentSchema:schema71.properties.sha,data:data7};
+const err18 = {instancePath:instancePath+"/b/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema72.properties.sha.type,parentSchema:schema72.properties.sha,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -8452,7 +9266,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema71.type,parentSchema:schema71,data:data4};
+const err19 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data:data4};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -8466,7 +9280,7 @@ if(data.paths !== undefined){
 let data8 = data.paths;
 if(Array.isArray(data8)){
 if(data8.length < 1){
-const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema145.properties.paths,data:data8};
+const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema150.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -8479,7 +9293,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(typeof data9 !== "string"){
-const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema145.properties.paths.items.type,parentSchema:schema145.properties.paths.items,data:data9};
+const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema150.properties.paths.items.type,parentSchema:schema150.properties.paths.items,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -8491,7 +9305,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema145.properties.paths.type,parentSchema:schema145.properties.paths,data:data8};
+const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema150.properties.paths.type,parentSchema:schema150.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -8503,7 +9317,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema145.type,parentSchema:schema145,data};
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema150.type,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -8512,17 +9326,17 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate91.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/conflicts.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8531,7 +9345,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.main_sha === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8541,7 +9355,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.candidates === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8551,7 +9365,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.pairs === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema142.required,parentSchema:schema142,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8560,9 +9374,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((key0 === "main_sha") || (key0 === "candidates")) || (key0 === "pairs"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema142,data};
+if(data.merges === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merges"},message:"must have required property '"+"merges"+"'",schema:schema146.required,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8571,11 +9384,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-if(data.main_sha !== undefined){
-let data0 = data.main_sha;
-if(typeof data0 !== "string"){
-const err4 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema142.properties.main_sha.type,parentSchema:schema142.properties.main_sha,data:data0};
+for(const key0 in data){
+if(!((((key0 === "main_sha") || (key0 === "candidates")) || (key0 === "pairs")) || (key0 === "merges"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema146,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8585,19 +9396,10 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.candidates !== undefined){
-let data1 = data.candidates;
-if(Array.isArray(data1)){
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate89(data1[i0], {instancePath:instancePath+"/candidates/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema142.properties.candidates.type,parentSchema:schema142.properties.candidates,data:data1};
+if(data.main_sha !== undefined){
+let data0 = data.main_sha;
+if(typeof data0 !== "string"){
+const err5 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema146.properties.main_sha.type,parentSchema:schema146.properties.main_sha,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8607,19 +9409,19 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data.pairs !== undefined){
-let data3 = data.pairs;
-if(Array.isArray(data3)){
-const len1 = data3.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate91(data3[i1], {instancePath:instancePath+"/pairs/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+if(data.candidates !== undefined){
+let data1 = data.candidates;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate91(data1[i0], {instancePath:instancePath+"/candidates/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err6 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema142.properties.pairs.type,parentSchema:schema142.properties.pairs,data:data3};
+const err6 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.candidates.type,parentSchema:schema146.properties.candidates,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8629,9 +9431,19 @@ vErrors.push(err6);
 errors++;
 }
 }
+if(data.pairs !== undefined){
+let data3 = data.pairs;
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate93(data3[i1], {instancePath:instancePath+"/pairs/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema142.type,parentSchema:schema142,data};
+const err7 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema146.properties.pairs.type,parentSchema:schema146.properties.pairs,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8640,14 +9452,193 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate88.errors = vErrors;
+}
+if(data.merges !== undefined){
+let data5 = data.merges;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.alone === undefined){
+const err8 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "alone"},message:"must have required property '"+"alone"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data5.pairs === undefined){
+const err9 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data5.pairs_reused === undefined){
+const err10 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs_reused"},message:"must have required property '"+"pairs_reused"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data5.pairs_carried === undefined){
+const err11 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs_carried"},message:"must have required property '"+"pairs_carried"+"'",schema:schema146.properties.merges.required,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!((((key1 === "alone") || (key1 === "pairs")) || (key1 === "pairs_reused")) || (key1 === "pairs_carried"))){
+const err12 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.alone !== undefined){
+let data6 = data5.alone;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err13 = {instancePath:instancePath+"/merges/alone",schemaPath:"#/properties/merges/properties/alone/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.alone.type,parentSchema:schema146.properties.merges.properties.alone,data:data6};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 0 || isNaN(data6)){
+const err14 = {instancePath:instancePath+"/merges/alone",schemaPath:"#/properties/merges/properties/alone/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.alone,data:data6};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data5.pairs !== undefined){
+let data7 = data5.pairs;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err15 = {instancePath:instancePath+"/merges/pairs",schemaPath:"#/properties/merges/properties/pairs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.pairs.type,parentSchema:schema146.properties.merges.properties.pairs,data:data7};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err16 = {instancePath:instancePath+"/merges/pairs",schemaPath:"#/properties/merges/properties/pairs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.pairs,data:data7};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data5.pairs_reused !== undefined){
+let data8 = data5.pairs_reused;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err17 = {instancePath:instancePath+"/merges/pairs_reused",schemaPath:"#/properties/merges/properties/pairs_reused/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.pairs_reused.type,parentSchema:schema146.properties.merges.properties.pairs_reused,data:data8};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err18 = {instancePath:instancePath+"/merges/pairs_reused",schemaPath:"#/properties/merges/properties/pairs_reused/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.pairs_reused,data:data8};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+if(data5.pairs_carried !== undefined){
+let data9 = data5.pairs_carried;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err19 = {instancePath:instancePath+"/merges/pairs_carried",schemaPath:"#/properties/merges/properties/pairs_carried/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema146.properties.merges.properties.pairs_carried.type,parentSchema:schema146.properties.merges.properties.pairs_carried,data:data9};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 0 || isNaN(data9)){
+const err20 = {instancePath:instancePath+"/merges/pairs_carried",schemaPath:"#/properties/merges/properties/pairs_carried/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema146.properties.merges.properties.pairs_carried,data:data9};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.properties.merges.type,parentSchema:schema146.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.type,parentSchema:schema146,data};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema73 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks.schema.json","title":"HooksReport","description":"`hooks install --json` and `hooks uninstall --json`: each hook and what was done with it.","type":"object","additionalProperties":false,"required":["hooks","log","notes"],"properties":{"hooks":{"type":"array","items":{"$ref":"#/$defs/HookChange"}},"log":{"description":"Where the background runs the hooks start write their output (hooks.log).","type":"string"},"notes":{"description":"Things to know, in words.","type":"array","items":{"type":"string"}}},"$defs":{"HookName":{"enum":["post-commit","post-merge","reference-transaction","post-receive"]},"HookAction":{"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]},"HookChange":{"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}}}};
-const schema74 = {"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}};
-const schema76 = {"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]};
+const schema74 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks.schema.json","title":"HooksReport","description":"`hooks install --json` and `hooks uninstall --json`: each hook and what was done with it.","type":"object","additionalProperties":false,"required":["hooks","log","notes"],"properties":{"hooks":{"type":"array","items":{"$ref":"#/$defs/HookChange"}},"log":{"description":"Where the background runs the hooks start write their output (hooks.log).","type":"string"},"notes":{"description":"Things to know, in words.","type":"array","items":{"type":"string"}}},"$defs":{"HookName":{"enum":["post-commit","post-merge","reference-transaction","post-receive"]},"HookAction":{"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]},"HookChange":{"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}}}};
+const schema75 = {"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}};
+const schema77 = {"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]};
 
 function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -8661,7 +9652,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.repo === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "repo"},message:"must have required property '"+"repo"+"'",schema:schema74.required,parentSchema:schema74,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "repo"},message:"must have required property '"+"repo"+"'",schema:schema75.required,parentSchema:schema75,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8671,7 +9662,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.hook === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema74.required,parentSchema:schema74,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema75.required,parentSchema:schema75,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8681,7 +9672,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.path === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema74.required,parentSchema:schema74,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema75.required,parentSchema:schema75,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8691,7 +9682,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.action === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'",schema:schema74.required,parentSchema:schema74,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'",schema:schema75.required,parentSchema:schema75,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8701,7 +9692,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.chained === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "chained"},message:"must have required property '"+"chained"+"'",schema:schema74.required,parentSchema:schema74,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "chained"},message:"must have required property '"+"chained"+"'",schema:schema75.required,parentSchema:schema75,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8712,7 +9703,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "repo") || (key0 === "hook")) || (key0 === "path")) || (key0 === "action")) || (key0 === "chained"))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data};
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8725,7 +9716,7 @@ errors++;
 if(data.repo !== undefined){
 let data0 = data.repo;
 if(!((data0 === "working") || (data0 === "origin"))){
-const err6 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/enum",keyword:"enum",params:{allowedValues: schema74.properties.repo.enum},message:"must be equal to one of the allowed values",schema:schema74.properties.repo.enum,parentSchema:schema74.properties.repo,data:data0};
+const err6 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/enum",keyword:"enum",params:{allowedValues: schema75.properties.repo.enum},message:"must be equal to one of the allowed values",schema:schema75.properties.repo.enum,parentSchema:schema75.properties.repo,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8738,7 +9729,7 @@ errors++;
 if(data.hook !== undefined){
 let data1 = data.hook;
 if(!((((data1 === "post-commit") || (data1 === "post-merge")) || (data1 === "reference-transaction")) || (data1 === "post-receive"))){
-const err7 = {instancePath:instancePath+"/hook",schemaPath:"#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema75.enum},message:"must be equal to one of the allowed values",schema:schema75.enum,parentSchema:schema75,data:data1};
+const err7 = {instancePath:instancePath+"/hook",schemaPath:"#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values",schema:schema76.enum,parentSchema:schema76,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8751,7 +9742,7 @@ errors++;
 if(data.path !== undefined){
 let data2 = data.path;
 if(typeof data2 !== "string"){
-const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.path.type,parentSchema:schema74.properties.path,data:data2};
+const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.path.type,parentSchema:schema75.properties.path,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8764,7 +9755,7 @@ errors++;
 if(data.action !== undefined){
 let data3 = data.action;
 if(!(((((((data3 === "installed") || (data3 === "updated")) || (data3 === "unchanged")) || (data3 === "removed")) || (data3 === "restored")) || (data3 === "absent")) || (data3 === "foreign"))){
-const err9 = {instancePath:instancePath+"/action",schemaPath:"#/$defs/HookAction/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values",schema:schema76.enum,parentSchema:schema76,data:data3};
+const err9 = {instancePath:instancePath+"/action",schemaPath:"#/$defs/HookAction/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values",schema:schema77.enum,parentSchema:schema77,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8777,7 +9768,7 @@ errors++;
 if(data.chained !== undefined){
 let data4 = data.chained;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err10 = {instancePath:instancePath+"/chained",schemaPath:"#/properties/chained/type",keyword:"type",params:{type: schema74.properties.chained.type},message:"must be string,null",schema:schema74.properties.chained.type,parentSchema:schema74.properties.chained,data:data4};
+const err10 = {instancePath:instancePath+"/chained",schemaPath:"#/properties/chained/type",keyword:"type",params:{type: schema75.properties.chained.type},message:"must be string,null",schema:schema75.properties.chained.type,parentSchema:schema75.properties.chained,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -8789,7 +9780,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -8817,7 +9808,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.hooks === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8827,7 +9818,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.log === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8837,7 +9828,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.notes === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "notes"},message:"must have required property '"+"notes"+"'",schema:schema73.required,parentSchema:schema73,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "notes"},message:"must have required property '"+"notes"+"'",schema:schema74.required,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8848,7 +9839,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "hooks") || (key0 === "log")) || (key0 === "notes"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8870,7 +9861,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err4 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema73.properties.hooks.type,parentSchema:schema73.properties.hooks,data:data0};
+const err4 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema74.properties.hooks.type,parentSchema:schema74.properties.hooks,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8883,7 +9874,7 @@ errors++;
 if(data.log !== undefined){
 let data2 = data.log;
 if(typeof data2 !== "string"){
-const err5 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.log.type,parentSchema:schema73.properties.log,data:data2};
+const err5 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.log.type,parentSchema:schema74.properties.log,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8900,7 +9891,7 @@ const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(typeof data4 !== "string"){
-const err6 = {instancePath:instancePath+"/notes/" + i1,schemaPath:"#/properties/notes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.notes.items.type,parentSchema:schema73.properties.notes.items,data:data4};
+const err6 = {instancePath:instancePath+"/notes/" + i1,schemaPath:"#/properties/notes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.notes.items.type,parentSchema:schema74.properties.notes.items,data:data4};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8912,7 +9903,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/notes",schemaPath:"#/properties/notes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema73.properties.notes.type,parentSchema:schema73.properties.notes,data:data3};
+const err7 = {instancePath:instancePath+"/notes",schemaPath:"#/properties/notes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema74.properties.notes.type,parentSchema:schema74.properties.notes,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8924,7 +9915,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data};
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8938,24 +9929,24 @@ return errors === 0;
 }
 validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
-const schema109 = {"type":"object","additionalProperties":false,"required":["type","branch","sha","remote","pushed_at","pusher"],"properties":{"type":{"const":"branch_pushed"},"id":{"$ref":"#/$defs/EventId"},"branch":{"$ref":"common.schema.json#/$defs/Branch"},"sha":{"$ref":"common.schema.json#/$defs/Sha"},"remote":{"$ref":"common.schema.json#/$defs/RemoteName"},"pushed_at":{"$ref":"common.schema.json#/$defs/Timestamp"},"pusher":{"type":"string","minLength":1,"maxLength":256}}};
-const schema96 = {"description":"The producer's idempotency key: a second event with an id already seen changes nothing.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"};
-const schema104 = {"title":"Branch","description":"A git branch name under git check-ref-format rules, not starting with '-'.","type":"string","format":"git-branch","minLength":1,"maxLength":255};
-const schema100 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
-const schema113 = {"title":"RemoteName","description":"A git remote name: letters, digits, '.', '_' and '-', starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema98 = {"title":"Timestamp","description":"RFC 3339 date-time with a zone (Z or ±hh:mm), e.g. 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.5+02:00, between the years 1970 and 9999. A leap second (:60) is refused: JavaScript dates cannot represent it.","type":"string","format":"date-time"};
+const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
+const schema113 = {"type":"object","additionalProperties":false,"required":["type","branch","sha","remote","pushed_at","pusher"],"properties":{"type":{"const":"branch_pushed"},"id":{"$ref":"#/$defs/EventId"},"branch":{"$ref":"common.schema.json#/$defs/Branch"},"sha":{"$ref":"common.schema.json#/$defs/Sha"},"remote":{"$ref":"common.schema.json#/$defs/RemoteName"},"pushed_at":{"$ref":"common.schema.json#/$defs/Timestamp"},"pusher":{"type":"string","minLength":1,"maxLength":256}}};
+const schema100 = {"description":"The producer's idempotency key: a second event with an id already seen changes nothing.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"};
+const schema108 = {"title":"Branch","description":"A git branch name under git check-ref-format rules, not starting with '-'.","type":"string","format":"git-branch","minLength":1,"maxLength":255};
+const schema104 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
+const schema117 = {"title":"RemoteName","description":"A git remote name: letters, digits, '.', '_' and '-', starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema102 = {"title":"Timestamp","description":"RFC 3339 date-time with a zone (Z or ±hh:mm), e.g. 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.5+02:00, between the years 1970 and 9999. A leap second (:60) is refused: JavaScript dates cannot represent it.","type":"string","format":"date-time"};
 const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", "u");
 const pattern8 = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", "u");
 const pattern14 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 const formats2 = formats["git-branch"];
 const formats0 = formats["date-time"];
-const func8 = ucs2length;
+const func9 = ucs2length;
 
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate94.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8964,7 +9955,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.type === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema109.required,parentSchema:schema109,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8974,7 +9965,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema109.required,parentSchema:schema109,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8984,7 +9975,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema109.required,parentSchema:schema109,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8994,7 +9985,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.remote === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema109.required,parentSchema:schema109,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9004,7 +9995,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.pushed_at === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pushed_at"},message:"must have required property '"+"pushed_at"+"'",schema:schema109.required,parentSchema:schema109,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pushed_at"},message:"must have required property '"+"pushed_at"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9014,7 +10005,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.pusher === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pusher"},message:"must have required property '"+"pusher"+"'",schema:schema109.required,parentSchema:schema109,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pusher"},message:"must have required property '"+"pusher"+"'",schema:schema113.required,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9025,7 +10016,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((((key0 === "type") || (key0 === "id")) || (key0 === "branch")) || (key0 === "sha")) || (key0 === "remote")) || (key0 === "pushed_at")) || (key0 === "pusher"))){
-const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema109,data};
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9038,7 +10029,7 @@ errors++;
 if(data.type !== undefined){
 let data0 = data.type;
 if("branch_pushed" !== data0){
-const err7 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "branch_pushed"},message:"must be equal to constant",schema:"branch_pushed",parentSchema:schema109.properties.type,data:data0};
+const err7 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "branch_pushed"},message:"must be equal to constant",schema:"branch_pushed",parentSchema:schema113.properties.type,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9052,7 +10043,7 @@ if(data.id !== undefined){
 let data1 = data.id;
 if(typeof data1 === "string"){
 if(!pattern6.test(data1)){
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",parentSchema:schema96,data:data1};
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",parentSchema:schema100,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9063,7 +10054,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema96.type,parentSchema:schema96,data:data1};
+const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.type,parentSchema:schema100,data:data1};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9076,8 +10067,8 @@ errors++;
 if(data.branch !== undefined){
 let data2 = data.branch;
 if(typeof data2 === "string"){
-if(func8(data2) > 255){
-const err10 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema104,data:data2};
+if(func9(data2) > 255){
+const err10 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9086,8 +10077,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(func8(data2) < 1){
-const err11 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema104,data:data2};
+if(func9(data2) < 1){
+const err11 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9097,7 +10088,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!(formats2(data2))){
-const err12 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema104,data:data2};
+const err12 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9108,7 +10099,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.type,parentSchema:schema104,data:data2};
+const err13 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema108.type,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9122,7 +10113,7 @@ if(data.sha !== undefined){
 let data3 = data.sha;
 if(typeof data3 === "string"){
 if(!pattern8.test(data3)){
-const err14 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema100,data:data3};
+const err14 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema104,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9133,7 +10124,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.type,parentSchema:schema100,data:data3};
+const err15 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.type,parentSchema:schema104,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9147,7 +10138,7 @@ if(data.remote !== undefined){
 let data4 = data.remote;
 if(typeof data4 === "string"){
 if(!pattern14.test(data4)){
-const err16 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema113,data:data4};
+const err16 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema117,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9158,7 +10149,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data4};
+const err17 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9172,7 +10163,7 @@ if(data.pushed_at !== undefined){
 let data5 = data.pushed_at;
 if(typeof data5 === "string"){
 if(!(formats0(data5))){
-const err18 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\"",schema:"date-time",parentSchema:schema98,data:data5};
+const err18 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\"",schema:"date-time",parentSchema:schema102,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9183,7 +10174,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema98.type,parentSchema:schema98,data:data5};
+const err19 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.type,parentSchema:schema102,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9196,8 +10187,8 @@ errors++;
 if(data.pusher !== undefined){
 let data6 = data.pusher;
 if(typeof data6 === "string"){
-if(func8(data6) > 256){
-const err20 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema109.properties.pusher,data:data6};
+if(func9(data6) > 256){
+const err20 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema113.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9206,8 +10197,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(func8(data6) < 1){
-const err21 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema109.properties.pusher,data:data6};
+if(func9(data6) < 1){
+const err21 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema113.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9218,7 +10209,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema109.properties.pusher.type,parentSchema:schema109.properties.pusher,data:data6};
+const err22 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.properties.pusher.type,parentSchema:schema113.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9230,7 +10221,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema109.type,parentSchema:schema109,data};
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema113.type,parentSchema:schema113,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9239,17 +10230,17 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate94.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/hooks-receive.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate93.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9258,7 +10249,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.recorded === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema148.required,parentSchema:schema148,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema153.required,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9268,7 +10259,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.skipped === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema148.required,parentSchema:schema148,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema153.required,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9279,7 +10270,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "recorded") || (key0 === "skipped"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema148,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9294,14 +10285,14 @@ let data0 = data.recorded;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate94(data0[i0], {instancePath:instancePath+"/recorded/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+if(!(validate96(data0[i0], {instancePath:instancePath+"/recorded/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema148.properties.recorded.type,parentSchema:schema148.properties.recorded,data:data0};
+const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema153.properties.recorded.type,parentSchema:schema153.properties.recorded,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9319,7 +10310,7 @@ for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.ref === undefined){
-const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema148.properties.skipped.items.required,parentSchema:schema148.properties.skipped.items,data:data3};
+const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema153.properties.skipped.items.required,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9329,7 +10320,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data3.reason === undefined){
-const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema148.properties.skipped.items.required,parentSchema:schema148.properties.skipped.items,data:data3};
+const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema153.properties.skipped.items.required,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9340,7 +10331,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((key1 === "ref") || (key1 === "reason"))){
-const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema148.properties.skipped.items,data:data3};
+const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9353,7 +10344,7 @@ errors++;
 if(data3.ref !== undefined){
 let data4 = data3.ref;
 if(typeof data4 !== "string"){
-const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema148.properties.skipped.items.properties.ref.type,parentSchema:schema148.properties.skipped.items.properties.ref,data:data4};
+const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema153.properties.skipped.items.properties.ref.type,parentSchema:schema153.properties.skipped.items.properties.ref,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9366,7 +10357,7 @@ errors++;
 if(data3.reason !== undefined){
 let data5 = data3.reason;
 if(typeof data5 !== "string"){
-const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema148.properties.skipped.items.properties.reason.type,parentSchema:schema148.properties.skipped.items.properties.reason,data:data5};
+const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema153.properties.skipped.items.properties.reason.type,parentSchema:schema153.properties.skipped.items.properties.reason,data:data5};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9378,7 +10369,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema148.properties.skipped.items.type,parentSchema:schema148.properties.skipped.items,data:data3};
+const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema153.properties.skipped.items.type,parentSchema:schema153.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9390,7 +10381,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema148.properties.skipped.type,parentSchema:schema148.properties.skipped,data:data2};
+const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema153.properties.skipped.type,parentSchema:schema153.properties.skipped,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9402,7 +10393,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema148.type,parentSchema:schema148,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema153.type,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9411,18 +10402,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate93.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
-validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema155 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
+const schema160 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/init.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate98.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9431,7 +10422,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9441,7 +10432,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.stateDir === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9451,7 +10442,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.overwritten === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9461,7 +10452,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.remote === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9471,7 +10462,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.remoteFrom === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9481,7 +10472,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.mainBranch === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9491,7 +10482,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.mainBranchFrom === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9501,7 +10492,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.mainRef === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9511,7 +10502,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.mainSha === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9521,7 +10512,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.nextSteps === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9531,8 +10522,8 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema155.properties, key0))){
-const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema155,data};
+if(!(func1.call(schema160.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9545,7 +10536,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if(typeof data0 !== "string"){
-const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema155.properties.file.type,parentSchema:schema155.properties.file,data:data0};
+const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.file.type,parentSchema:schema160.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9558,7 +10549,7 @@ errors++;
 if(data.stateDir !== undefined){
 let data1 = data.stateDir;
 if(typeof data1 !== "string"){
-const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema155.properties.stateDir.type,parentSchema:schema155.properties.stateDir,data:data1};
+const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.stateDir.type,parentSchema:schema160.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9571,7 +10562,7 @@ errors++;
 if(data.overwritten !== undefined){
 let data2 = data.overwritten;
 if(typeof data2 !== "boolean"){
-const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema155.properties.overwritten.type,parentSchema:schema155.properties.overwritten,data:data2};
+const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema160.properties.overwritten.type,parentSchema:schema160.properties.overwritten,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9585,7 +10576,7 @@ if(data.remote !== undefined){
 let data3 = data.remote;
 if(typeof data3 === "string"){
 if(!pattern14.test(data3)){
-const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema113,data:data3};
+const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema117,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9596,7 +10587,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data3};
+const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9609,7 +10600,7 @@ errors++;
 if(data.remoteFrom !== undefined){
 let data4 = data.remoteFrom;
 if(!(((data4 === "option") || (data4 === "only_remote")) || (data4 === "remote_head"))){
-const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema155.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema155.properties.remoteFrom.enum,parentSchema:schema155.properties.remoteFrom,data:data4};
+const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema160.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema160.properties.remoteFrom.enum,parentSchema:schema160.properties.remoteFrom,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9622,8 +10613,8 @@ errors++;
 if(data.mainBranch !== undefined){
 let data5 = data.mainBranch;
 if(typeof data5 === "string"){
-if(func8(data5) > 255){
-const err17 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema104,data:data5};
+if(func9(data5) > 255){
+const err17 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9632,8 +10623,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(func8(data5) < 1){
-const err18 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema104,data:data5};
+if(func9(data5) < 1){
+const err18 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9643,7 +10634,7 @@ vErrors.push(err18);
 errors++;
 }
 if(!(formats2(data5))){
-const err19 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema104,data:data5};
+const err19 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9654,7 +10645,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.type,parentSchema:schema104,data:data5};
+const err20 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema108.type,parentSchema:schema108,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9667,7 +10658,7 @@ errors++;
 if(data.mainBranchFrom !== undefined){
 let data6 = data.mainBranchFrom;
 if(!((data6 === "option") || (data6 === "remote_head"))){
-const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema155.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema155.properties.mainBranchFrom.enum,parentSchema:schema155.properties.mainBranchFrom,data:data6};
+const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema160.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema160.properties.mainBranchFrom.enum,parentSchema:schema160.properties.mainBranchFrom,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9680,7 +10671,7 @@ errors++;
 if(data.mainRef !== undefined){
 let data7 = data.mainRef;
 if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema155.properties.mainRef.type,parentSchema:schema155.properties.mainRef,data:data7};
+const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.mainRef.type,parentSchema:schema160.properties.mainRef,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9694,7 +10685,7 @@ if(data.mainSha !== undefined){
 let data8 = data.mainSha;
 if(typeof data8 === "string"){
 if(!pattern8.test(data8)){
-const err23 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema100,data:data8};
+const err23 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema104,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9705,7 +10696,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.type,parentSchema:schema100,data:data8};
+const err24 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.type,parentSchema:schema104,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -9722,7 +10713,7 @@ const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
 let data10 = data9[i0];
 if(typeof data10 !== "string"){
-const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema155.properties.nextSteps.items.type,parentSchema:schema155.properties.nextSteps.items,data:data10};
+const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.nextSteps.items.type,parentSchema:schema160.properties.nextSteps.items,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -9734,7 +10725,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema155.properties.nextSteps.type,parentSchema:schema155.properties.nextSteps,data:data9};
+const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema160.properties.nextSteps.type,parentSchema:schema160.properties.nextSteps,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -9746,7 +10737,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema155.type,parentSchema:schema155,data};
+const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.type,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -9755,19 +10746,19 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
-const schema160 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base"]};
+const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
+const schema165 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base"]};
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/resolved-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9776,7 +10767,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9786,7 +10777,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.remote === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9796,7 +10787,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.main_branch === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9806,7 +10797,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.state_dir === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9816,7 +10807,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.lease === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9826,7 +10817,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.grace_seconds === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9836,7 +10827,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.fetch === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9846,7 +10837,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.engine === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9856,7 +10847,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.checks === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9866,7 +10857,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.git_timeout_seconds === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9876,7 +10867,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.base === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema160.required,parentSchema:schema160,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema165.required,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9886,8 +10877,8 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema160.properties, key0))){
-const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema160,data};
+if(!(func1.call(schema165.properties, key0))){
+const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9900,7 +10891,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!((data0 === "off") || (data0 === "shadow"))){
-const err12 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema160.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema160.properties.mode.enum,parentSchema:schema160.properties.mode,data:data0};
+const err12 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema165.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.mode.enum,parentSchema:schema165.properties.mode,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9914,7 +10905,7 @@ if(data.remote !== undefined){
 let data1 = data.remote;
 if(typeof data1 === "string"){
 if(!pattern14.test(data1)){
-const err13 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema113,data:data1};
+const err13 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema117,data:data1};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9925,7 +10916,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data1};
+const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data1};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9938,8 +10929,8 @@ errors++;
 if(data.main_branch !== undefined){
 let data2 = data.main_branch;
 if(typeof data2 === "string"){
-if(func8(data2) > 255){
-const err15 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema104,data:data2};
+if(func9(data2) > 255){
+const err15 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9948,8 +10939,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(func8(data2) < 1){
-const err16 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema104,data:data2};
+if(func9(data2) < 1){
+const err16 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9959,7 +10950,7 @@ vErrors.push(err16);
 errors++;
 }
 if(!(formats2(data2))){
-const err17 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema104,data:data2};
+const err17 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9970,7 +10961,7 @@ errors++;
 }
 }
 else {
-const err18 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.type,parentSchema:schema104,data:data2};
+const err18 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema108.type,parentSchema:schema108,data:data2};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9983,8 +10974,8 @@ errors++;
 if(data.state_dir !== undefined){
 let data3 = data.state_dir;
 if(typeof data3 === "string"){
-if(func8(data3) < 1){
-const err19 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema160.properties.state_dir,data:data3};
+if(func9(data3) < 1){
+const err19 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema165.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9995,7 +10986,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.state_dir.type,parentSchema:schema160.properties.state_dir,data:data3};
+const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.state_dir.type,parentSchema:schema165.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -10009,7 +11000,7 @@ if(data.lease !== undefined){
 let data4 = data.lease;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.ttl_seconds === undefined){
-const err21 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema160.properties.lease.required,parentSchema:schema160.properties.lease,data:data4};
+const err21 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema165.properties.lease.required,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10019,7 +11010,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data4.renew_every_seconds === undefined){
-const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema160.properties.lease.required,parentSchema:schema160.properties.lease,data:data4};
+const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema165.properties.lease.required,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10030,7 +11021,7 @@ errors++;
 }
 for(const key1 in data4){
 if(!((key1 === "ttl_seconds") || (key1 === "renew_every_seconds"))){
-const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema160.properties.lease,data:data4};
+const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10044,7 +11035,7 @@ if(data4.ttl_seconds !== undefined){
 let data5 = data4.ttl_seconds;
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 86400 || isNaN(data5)){
-const err24 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema160.properties.lease.properties.ttl_seconds,data:data5};
+const err24 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10054,7 +11045,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data5 <= 0 || isNaN(data5)){
-const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema160.properties.lease.properties.ttl_seconds,data:data5};
+const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10065,7 +11056,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema160.properties.lease.properties.ttl_seconds.type,parentSchema:schema160.properties.lease.properties.ttl_seconds,data:data5};
+const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.lease.properties.ttl_seconds.type,parentSchema:schema165.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -10079,7 +11070,7 @@ if(data4.renew_every_seconds !== undefined){
 let data6 = data4.renew_every_seconds;
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 86400 || isNaN(data6)){
-const err27 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema160.properties.lease.properties.renew_every_seconds,data:data6};
+const err27 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10089,7 +11080,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data6 <= 0 || isNaN(data6)){
-const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema160.properties.lease.properties.renew_every_seconds,data:data6};
+const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10100,7 +11091,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema160.properties.lease.properties.renew_every_seconds.type,parentSchema:schema160.properties.lease.properties.renew_every_seconds,data:data6};
+const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.lease.properties.renew_every_seconds.type,parentSchema:schema165.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10112,7 +11103,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.properties.lease.type,parentSchema:schema160.properties.lease,data:data4};
+const err30 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.properties.lease.type,parentSchema:schema165.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10126,7 +11117,7 @@ if(data.grace_seconds !== undefined){
 let data7 = data.grace_seconds;
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 3600 || isNaN(data7)){
-const err31 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema160.properties.grace_seconds,data:data7};
+const err31 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema165.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -10136,7 +11127,7 @@ vErrors.push(err31);
 errors++;
 }
 if(data7 < 0 || isNaN(data7)){
-const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema160.properties.grace_seconds,data:data7};
+const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema165.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -10147,7 +11138,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema160.properties.grace_seconds.type,parentSchema:schema160.properties.grace_seconds,data:data7};
+const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.grace_seconds.type,parentSchema:schema165.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10160,7 +11151,7 @@ errors++;
 if(data.fetch !== undefined){
 let data8 = data.fetch;
 if(typeof data8 !== "boolean"){
-const err34 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema160.properties.fetch.type,parentSchema:schema160.properties.fetch,data:data8};
+const err34 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema165.properties.fetch.type,parentSchema:schema165.properties.fetch,data:data8};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10173,7 +11164,7 @@ errors++;
 if(data.engine !== undefined){
 let data9 = data.engine;
 if(!((data9 === "merge-tree") || (data9 === "worktree"))){
-const err35 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema160.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema160.properties.engine.enum,parentSchema:schema160.properties.engine,data:data9};
+const err35 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema165.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.engine.enum,parentSchema:schema165.properties.engine,data:data9};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10191,7 +11182,7 @@ for(let i0=0; i0<len0; i0++){
 let data11 = data10[i0];
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.name === undefined){
-const err36 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema160.properties.checks.items.required,parentSchema:schema160.properties.checks.items,data:data11};
+const err36 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema165.properties.checks.items.required,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -10201,7 +11192,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data11.run === undefined){
-const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema160.properties.checks.items.required,parentSchema:schema160.properties.checks.items,data:data11};
+const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema165.properties.checks.items.required,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -10211,7 +11202,7 @@ vErrors.push(err37);
 errors++;
 }
 if(data11.timeout_seconds === undefined){
-const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema160.properties.checks.items.required,parentSchema:schema160.properties.checks.items,data:data11};
+const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema165.properties.checks.items.required,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -10222,7 +11213,7 @@ errors++;
 }
 for(const key2 in data11){
 if(!(((key2 === "name") || (key2 === "run")) || (key2 === "timeout_seconds"))){
-const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema160.properties.checks.items,data:data11};
+const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -10235,8 +11226,8 @@ errors++;
 if(data11.name !== undefined){
 let data12 = data11.name;
 if(typeof data12 === "string"){
-if(func8(data12) < 1){
-const err40 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema160.properties.checks.items.properties.name,data:data12};
+if(func9(data12) < 1){
+const err40 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema165.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -10247,7 +11238,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.checks.items.properties.name.type,parentSchema:schema160.properties.checks.items.properties.name,data:data12};
+const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.checks.items.properties.name.type,parentSchema:schema165.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -10260,8 +11251,8 @@ errors++;
 if(data11.run !== undefined){
 let data13 = data11.run;
 if(typeof data13 === "string"){
-if(func8(data13) < 1){
-const err42 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema160.properties.checks.items.properties.run,data:data13};
+if(func9(data13) < 1){
+const err42 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema165.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -10272,7 +11263,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.checks.items.properties.run.type,parentSchema:schema160.properties.checks.items.properties.run,data:data13};
+const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.checks.items.properties.run.type,parentSchema:schema165.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -10286,7 +11277,7 @@ if(data11.timeout_seconds !== undefined){
 let data14 = data11.timeout_seconds;
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 86400 || isNaN(data14)){
-const err44 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema160.properties.checks.items.properties.timeout_seconds,data:data14};
+const err44 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -10296,7 +11287,7 @@ vErrors.push(err44);
 errors++;
 }
 if(data14 <= 0 || isNaN(data14)){
-const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema160.properties.checks.items.properties.timeout_seconds,data:data14};
+const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -10307,7 +11298,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema160.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema160.properties.checks.items.properties.timeout_seconds,data:data14};
+const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema165.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -10319,7 +11310,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.properties.checks.items.type,parentSchema:schema160.properties.checks.items,data:data11};
+const err47 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.properties.checks.items.type,parentSchema:schema165.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -10331,7 +11322,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema160.properties.checks.type,parentSchema:schema160.properties.checks,data:data10};
+const err48 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema165.properties.checks.type,parentSchema:schema165.properties.checks,data:data10};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -10345,7 +11336,7 @@ if(data.git_timeout_seconds !== undefined){
 let data15 = data.git_timeout_seconds;
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 86400 || isNaN(data15)){
-const err49 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema160.properties.git_timeout_seconds,data:data15};
+const err49 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema165.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -10355,7 +11346,7 @@ vErrors.push(err49);
 errors++;
 }
 if(data15 <= 0 || isNaN(data15)){
-const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema160.properties.git_timeout_seconds,data:data15};
+const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema165.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -10366,7 +11357,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema160.properties.git_timeout_seconds.type,parentSchema:schema160.properties.git_timeout_seconds,data:data15};
+const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema165.properties.git_timeout_seconds.type,parentSchema:schema165.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -10379,7 +11370,7 @@ errors++;
 if(data.base !== undefined){
 let data16 = data.base;
 if(!((data16 === "queue") || (data16 === "tip"))){
-const err52 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema160.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema160.properties.base.enum,parentSchema:schema160.properties.base,data:data16};
+const err52 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema165.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.base.enum,parentSchema:schema165.properties.base,data:data16};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -10391,7 +11382,7 @@ errors++;
 }
 }
 else {
-const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.type,parentSchema:schema160,data};
+const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.type,parentSchema:schema165,data};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -10400,17 +11391,17 @@ vErrors.push(err53);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/effective-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate97.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10419,7 +11410,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10429,7 +11420,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.config === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10439,7 +11430,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sources === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10449,7 +11440,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.warnings === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema159.required,parentSchema:schema159,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema164.required,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10460,7 +11451,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "file") || (key0 === "config")) || (key0 === "sources")) || (key0 === "warnings"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema159,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10473,7 +11464,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if((typeof data0 !== "string") && (data0 !== null)){
-const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema159.properties.file.type},message:"must be string,null",schema:schema159.properties.file.type,parentSchema:schema159.properties.file,data:data0};
+const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema164.properties.file.type},message:"must be string,null",schema:schema164.properties.file.type,parentSchema:schema164.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10484,8 +11475,8 @@ errors++;
 }
 }
 if(data.config !== undefined){
-if(!(validate98(data.config, {instancePath:instancePath+"/config",parentData:data,parentDataProperty:"config",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate100(data.config, {instancePath:instancePath+"/config",parentData:data,parentDataProperty:"config",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -10495,7 +11486,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 let data3 = data2[key1];
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema159.properties.sources.additionalProperties.type,parentSchema:schema159.properties.sources.additionalProperties,data:data3};
+const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema164.properties.sources.additionalProperties.type,parentSchema:schema164.properties.sources.additionalProperties,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10507,7 +11498,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema159.properties.sources.type,parentSchema:schema159.properties.sources,data:data2};
+const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.properties.sources.type,parentSchema:schema164.properties.sources,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10596,7 +11587,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema159.properties.warnings.type,parentSchema:schema159.properties.warnings,data:data4};
+const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema164.properties.warnings.type,parentSchema:schema164.properties.warnings,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -10608,7 +11599,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema159.type,parentSchema:schema159,data};
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.type,parentSchema:schema164,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10617,21 +11608,21 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
-const schema165 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
+const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
+const schema170 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
 const pattern24 = new RegExp("^E_[A-Z0-9_]+$", "u");
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/error.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate102.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10640,7 +11631,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.error === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema164.required,parentSchema:schema164,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema169.required,parentSchema:schema169,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10651,7 +11642,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(key0 === "error")){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema164,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema169,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10665,7 +11656,7 @@ if(data.error !== undefined){
 let data0 = data.error;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.code === undefined){
-const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema165.required,parentSchema:schema165,data:data0};
+const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema170.required,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10675,7 +11666,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data0.message === undefined){
-const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema165.required,parentSchema:schema165,data:data0};
+const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema170.required,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10685,7 +11676,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data0.details === undefined){
-const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema165.required,parentSchema:schema165,data:data0};
+const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema170.required,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10696,7 +11687,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!(((key1 === "code") || (key1 === "message")) || (key1 === "details"))){
-const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema165,data:data0};
+const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10710,7 +11701,7 @@ if(data0.code !== undefined){
 let data1 = data0.code;
 if(typeof data1 === "string"){
 if(!pattern24.test(data1)){
-const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema165.properties.code,data:data1};
+const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema170.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10721,7 +11712,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.code.type,parentSchema:schema165.properties.code,data:data1};
+const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.code.type,parentSchema:schema170.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10734,7 +11725,7 @@ errors++;
 if(data0.message !== undefined){
 let data2 = data0.message;
 if(typeof data2 !== "string"){
-const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.message.type,parentSchema:schema165.properties.message,data:data2};
+const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.message.type,parentSchema:schema170.properties.message,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10749,7 +11740,7 @@ let data3 = data0.details;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 }
 else {
-const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.properties.details.type,parentSchema:schema165.properties.details,data:data3};
+const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.properties.details.type,parentSchema:schema170.properties.details,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10761,7 +11752,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.type,parentSchema:schema165,data:data0};
+const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.type,parentSchema:schema170,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10773,7 +11764,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema164.type,parentSchema:schema164,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.type,parentSchema:schema169,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10782,10 +11773,10 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate100.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 function ucs2length(str) {
     const len = str.length;
@@ -10807,12 +11798,12 @@ function ucs2length(str) {
 
 export const status: Validator<StatusReport> = validate20;
 export const explain: Validator<ExplainReport> = validate58;
-export const parity: Validator<ParityReport> = validate80;
-export const drain: Validator<DrainReport> = validate84;
-export const conflicts: Validator<ConflictsReport> = validate88;
+export const parity: Validator<ParityReport> = validate82;
+export const drain: Validator<DrainReport> = validate86;
+export const conflicts: Validator<ConflictsReport> = validate90;
 export const hooks: Validator<HooksReport> = validate54;
-export const hooksReceive: Validator<ReceiveReport> = validate93;
-export const init: Validator<InitResult> = validate96;
-export const effectiveConfig: Validator<EffectiveConfig> = validate97;
-export const resolvedConfig: Validator<ResolvedConfig> = validate98;
-export const error: Validator<ErrorEnvelope> = validate100;
+export const hooksReceive: Validator<ReceiveReport> = validate95;
+export const init: Validator<InitResult> = validate98;
+export const effectiveConfig: Validator<EffectiveConfig> = validate99;
+export const resolvedConfig: Validator<ResolvedConfig> = validate100;
+export const error: Validator<ErrorEnvelope> = validate102;

@@ -5,10 +5,11 @@
  * (`<host>-<pid>-<random>`): a process killed before it removed its own leaves it behind, and the next
  * start on the same host removes those whose owner is dead.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { errors } from '../contract/errors.js';
 
 export interface TemporaryObjects {
@@ -58,4 +59,40 @@ export function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+export interface MergeCommit {
+  tree: string;
+  parents: readonly string[];
+  message: string;
+  /** Author and committer time: later than its parents', so that a walk by date (no commit-graph) reaches it first. */
+  at: Date;
+}
+
+const IDENT = 'shadow-integrator <shadow-integrator@invalid>';
+
+/**
+ * Writes a commit object — the would-be merge of `parents` with tree `tree` — as a loose object into
+ * `objectDir` (a temporary object directory of the tool's own, never the repository's store), in this
+ * process: no git is started, and nothing refers to it but the caller. Returns its id (SHA-1, or
+ * SHA-256 when the tree's id is one).
+ */
+export function writeMergeCommit(objectDir: string, c: MergeCommit): string {
+  const when = `${Math.floor(c.at.getTime() / 1000)} +0000`;
+  const body = Buffer.from([`tree ${c.tree}`, ...c.parents.map((p) => `parent ${p}`), `author ${IDENT} ${when}`, `committer ${IDENT} ${when}`, '', c.message.endsWith('\n') ? c.message : `${c.message}\n`].join('\n'));
+  const object = Buffer.concat([Buffer.from(`commit ${body.length}\0`), body]);
+  const id = createHash(c.tree.length === 64 ? 'sha256' : 'sha1').update(object).digest('hex');
+  const dir = join(objectDir, id.slice(0, 2));
+  const file = join(dir, id.slice(2));
+  if (existsSync(file)) return id;
+  try {
+    mkdirSync(dir, { recursive: true });
+    // Written beside its place and renamed in: a reader never sees half an object.
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, deflateSync(object), { mode: 0o444 });
+    renameSync(tmp, file);
+  } catch (e) {
+    throw errors.stateDirUnusable(objectDir, `cannot write a commit object: ${(e as Error).message}`);
+  }
+  return id;
 }
