@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDrain, benchEvaluation, largeRepo, largeSet, type EvaluationRow, type MergeSet } from './evaluate.js';
+import { benchForecasts, forecastLine } from './forecast.js';
 import { benchState } from './ingest.js';
 import { machine } from './machine.js';
 import { benchParity, largeParityScenario, realParityScenario, type ParityRow } from './parity.js';
@@ -66,6 +67,10 @@ for (const scenario of parityScenarios) {
   );
 }
 
+// The collision forecast: 50 candidates (1,225 pairs) cold, warm and after main moved, beside the raw merge-tree floor.
+const forecasts = await benchForecasts(repo, { count: quick ? 10 : 50, rawSamples: quick ? 5 : 25, source, base: process.env.BENCH_REAL_BASE ?? 'v2.45.0', until: process.env.BENCH_REAL_UNTIL ?? 'v2.46.0' });
+for (const r of forecasts) log(forecastLine(r));
+
 const drained = await benchDrain(repo);
 log(`drain of ${drained.candidates} candidates: ${fmt(drained.seconds)} s, ${fmt(drained.candidates_per_s)} candidates/s (${drained.would_integrate} would_integrate, ${drained.would_block} would_block)`);
 
@@ -100,6 +105,12 @@ const rows: [string, string, string][] = [
     [`parity, ${r.repo} (${r.commits.toLocaleString('en')} commits, ${r.decisions} decisions), median of ${r.samples}: cold (no cache) / warm (main moved by one commit)`, `${fmt(r.cold_ms)} ms / ${fmt(r.warm_ms)} ms = **${fmt((100 * r.warm_ms) / r.cold_ms)}%** of cold`, 'warm ≤ 10% of cold'],
     ['… peak RSS of one `parity --json` process, cold / warm; cache file', `${fmt(r.cold_rss_mb, 0)} MB / ${fmt(r.warm_rss_mb, 0)} MB; ${fmt(r.cache_kb, 0)} KB`, ''],
   ]),
+  ...forecasts.flatMap((r): [string, string, string][] => [
+    [`\`conflicts\`, ${r.repo}: ${r.candidates} candidates, ${r.pairs.toLocaleString('en')} pair merges, cold (no cache)`, `${fmt(r.cold_ms / 1000, 2)} s (${fmt(r.cold_ms / (r.raw_median_ms * r.pairs), 2)}× the floor)`, ''],
+    [`… the raw floor: one \`git merge-tree --write-tree\` process per pair, median of ${r.raw_samples} × ${r.pairs.toLocaleString('en')} (with the tool's commit-graph as an alternate)`, `${fmt((r.raw_median_ms * r.pairs) / 1000, 2)} s (${fmt((r.raw_graph_median_ms * r.pairs) / 1000, 2)} s)`, 'the floor'],
+    [`… warm: the same main, every answer from cache/forecast.json`, `${fmt(r.warm_ms, 0)} ms`, ''],
+    [`… after main moved: ${r.move}`, `${fmt(r.moved_ms / 1000, 2)} s: ${r.moved_merges.alone} merges onto main + ${r.moved_merges.pairs} pairs, ${r.moved_merges.pairs_carried} carried over`, 'only what changed'],
+  ]),
   [`queue of ${drained.candidates} candidates drained end to end`, `${fmt(drained.candidates_per_s)} candidates/s (${fmt(drained.seconds)} s)`, ''],
   ...state.rows.flatMap((r): [string, string, string][] => {
     const at = `${r.events.toLocaleString('en')} events / ${r.slugs.toLocaleString('en')} never-ready slugs`;
@@ -118,4 +129,4 @@ const rows: [string, string, string][] = [
 const table = ['| measurement | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 log(`\n${table}`);
 mkdirSync('.bench-cache', { recursive: true });
-writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, parity: parityRows, drained, state, watch, watchLarge, quick }, null, 2));
+writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, parity: parityRows, forecasts, drained, state, watch, watchLarge, quick }, null, 2));

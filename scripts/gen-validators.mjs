@@ -40,6 +40,7 @@ const MODULES = {
   // Derived caches: loaded only by the command that keeps each one.
   'src/contract/cache-validators.generated.ts': {
     parityCache: 'parity-cache.schema.json',
+    forecastCache: 'forecast-cache.schema.json',
   },
 };
 /** Schemas with no validator of their own: definitions only. */

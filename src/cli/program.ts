@@ -65,6 +65,23 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
   emit.action(run(async () => (await import('./commands/emit.js')).emit));
 
   program
+    .command('retry')
+    .description("ask for a new readiness episode of a slug's current candidate — one more decision, e.g. after fixing the config or a fetch that made it fail with git_error — by appending a retry_requested event")
+    .argument('<slug>', 'the slug whose current candidate is decided again')
+    .option('--sha <sha>', 'only if the current candidate has this sha (a retry naming another sha changes nothing)')
+    .option('--requested-by <name>', 'who asks (default: USER or LOGNAME)')
+    .option('--id <id>', 'idempotency key (default: a fresh UUID)')
+    .option('--json', 'print the appended event as JSON')
+    .addHelpText('after', [
+      '',
+      'A retry starts a new episode only when the candidate was decided in its current episode before the',
+      'retry was requested. It changes nothing when the slug has no candidate, the sha is not the current',
+      "candidate's (a superseded candidate is never retried), the candidate still waits for events, or it",
+      'is queued or in progress (not decided yet). The holder logs retry_ignored with why; explain shows it.',
+    ].join('\n'))
+    .action(run(async () => (await import('./commands/retry.js')).retry));
+
+  program
     .command('drain')
     .description('one shot (for git hooks and cron): ingest what is new, and process it if the lease can be had')
     .option('--grace <seconds>', 'wait this long for late events once the queue is empty', (v) => seconds(v, '--grace'), 0)
@@ -76,6 +93,7 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .description('follow readiness.jsonl beside the agents; take the lease and drain whenever work arrives (Ctrl-C to stop)')
     .option('--poll <ms>', 'how often the log is stat-ed when no file event arrives', (v) => positive(v, '--poll'), 1000)
     .option('--heartbeat <seconds>', 'while a check runs, log a check_running line this often', (v) => positive(v, '--heartbeat'), 30)
+    .option('--forecast-every <seconds>', 'look this often whether readiness changed, and if so log a collision_forecast line per new colliding pair (see conflicts)', (v) => positive(v, '--forecast-every'), 5)
     .action(run(async () => (await import('./commands/watch.js')).watch));
 
   program
@@ -90,6 +108,12 @@ export function buildProgram({ io, json, state }: ProgramOptions): Command {
     .argument('<slug>', 'the slug to explain')
     .option('--json', 'print as JSON')
     .action(run(async () => (await import('./commands/explain.js')).explain));
+
+  program
+    .command('conflicts')
+    .description('a collision forecast: which undecided candidates (the stack, the queue, ready and waiting ones) would collide if both were merged onto main, and on which paths')
+    .option('--json', 'print as JSON')
+    .action(run(async () => (await import('./commands/conflicts.js')).conflicts));
 
   program
     .command('outcomes')

@@ -262,8 +262,8 @@ export const errors = {
   slugUnknown: (slug: string) =>
     new ShadowError('E_SLUG_UNKNOWN', `nothing is known about slug "${slug}": no readiness event, queue item or outcome names it`, { slug }),
 
-  mainRefMissing: (ref: string, remote: string) =>
-    new ShadowError('E_MAIN_REF_MISSING', `${ref} does not exist: parity compares with canonical main (fetch ${remote} first, or check remote and main_branch in the config)`, { ref, remote }),
+  mainRefMissing: (ref: string, remote: string, needs = 'parity compares with canonical main') =>
+    new ShadowError('E_MAIN_REF_MISSING', `${ref} does not exist: ${needs} (fetch ${remote} first, or check remote and main_branch in the config)`, { ref, remote }),
 
   parityBelowThreshold: (agreement: number, threshold: number, unsafe: number) =>
     new ShadowError(

@@ -5,10 +5,11 @@ import type { ConflictsReport, DrainReport, EffectiveConfig, ErrorEnvelope, Expl
 import type { Validator } from './validate.js';
 import { formats } from './formats.js';
 
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/status.schema.json","title":"StatusReport","description":"`status --json`: the mode, the lease, the queue, the stack, outcome counts, how far ingestion lags behind the log and the last decision, read from the state files alone.","type":"object","additionalProperties":false,"required":["generated_at","mode","state_dir","lease","warnings","queue","stack","waiting","counts","ingestion","rejected","last_outcome","hooks"],"properties":{"generated_at":{"description":"When the report was made (ISO 8601, UTC).","type":"string"},"mode":{"enum":["off","shadow"]},"state_dir":{"description":"The state directory, absolute.","type":"string"},"lease":{"$ref":"#/$defs/LeaseStatus"},"warnings":{"description":"Problems to fix first: the configured main ref is missing, every recent decision failed with the same git error, an installed hook no longer runs.","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}},"queue":{"description":"The live queue in order: the first is evaluated next.","type":"array","items":{"$ref":"#/$defs/QueueEntry"}},"stack":{"description":"The stack (base: queue), in decision order: the would_integrate candidates that later candidates are merged onto, because live main has not taken them yet. Empty with base: tip.","type":"array","items":{"$ref":"#/$defs/StackStatusEntry"}},"waiting":{"description":"Candidates whose event conditions are not all met yet, as of the checkpoint.","type":"integer","minimum":0},"counts":{"$ref":"#/$defs/StatusCounts"},"ingestion":{"$ref":"#/$defs/IngestionStatus"},"rejected":{"description":"Lines in rejected.jsonl.","type":"integer","minimum":0},"last_outcome":{"description":"The ledger's last decision; null before the first.","oneOf":[{"$ref":"outcome.schema.json"},{"type":"null"}]},"hooks":{"description":"The shadow-integrator hooks installed in this repository, and whether each can still start the CLI.","type":"array","items":{"$ref":"#/$defs/HookHealth"}}},"$defs":{"LeaseState":{"description":"held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.","enum":["free","held","expired"]},"LeaseStatus":{"type":"object","additionalProperties":false,"required":["state","epoch","owner","acquired_at","renewed_at","expires_at","released_at","expires_in_s"],"properties":{"state":{"$ref":"#/$defs/LeaseState"},"epoch":{"description":"Of the last lease written (kept after release, so the epoch keeps growing); null before the first holder.","type":["integer","null"],"minimum":1},"owner":{"description":"Who holds (or last held) it; null before the first holder.","oneOf":[{"$ref":"lease.schema.json#/properties/owner"},{"type":"null"}]},"acquired_at":{"type":["string","null"]},"renewed_at":{"type":["string","null"]},"expires_at":{"type":["string","null"]},"released_at":{"type":["string","null"]},"expires_in_s":{"description":"Seconds until expiry while held, negative once expired, null when free.","type":["integer","null"]}}},"QueueEntry":{"type":"object","additionalProperties":false,"required":["position","slug","branch","sha","status","ready_at","enqueued_at","age_s","holder_alive"],"properties":{"position":{"description":"1 for the item evaluated next.","type":"integer","minimum":1},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"age_s":{"description":"Seconds since it was enqueued.","type":"integer"},"holder_alive":{"description":"For an in_progress item: whether the lease holder evaluating it is alive (false: the lease is free or expired, or its process on this host is gone; the next holder puts the item back in the queue). null for a queued item.","type":["boolean","null"]}}},"StatusCounts":{"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}},"IngestionStatus":{"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}},"HookHealth":{"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}},"StackStatusEntry":{"type":"object","additionalProperties":false,"required":["position","slug","branch","sha","episode","decided_at","age_s","main_sha","checked","expires_at","why"],"properties":{"position":{"description":"1 for the candidate merged first (onto live main).","type":"integer","minimum":1},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"episode":{"type":"integer","minimum":1},"decided_at":{"type":"string"},"age_s":{"description":"Seconds since it was decided.","type":"integer"},"main_sha":{"description":"Live main's tip it was decided against.","type":["string","null"]},"checked":{"description":"The live main the stack was last checked against, and when (null: not checked since it was decided). It was not in that main, and its branch still contained it.","oneOf":[{"$ref":"checkpoint.schema.json#/$defs/StackChecked"},{"type":"null"}]},"expires_at":{"description":"When it leaves the stack at the latest: decided_at + stack_window_seconds.","type":"string"},"why":{"description":"Why it is still there, for people.","type":"string"}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/status.schema.json","title":"StatusReport","description":"`status --json`: the mode, the lease, the queue, the stack, outcome counts, how far ingestion lags behind the log and the last decision, read from the state files alone.","type":"object","additionalProperties":false,"required":["generated_at","mode","state_dir","lease","warnings","queue","stack","waiting","waiting_total","counts","ingestion","rejected","last_outcome","hooks"],"properties":{"generated_at":{"description":"When the report was made (ISO 8601, UTC).","type":"string"},"mode":{"enum":["off","shadow"]},"state_dir":{"description":"The state directory, absolute.","type":"string"},"lease":{"$ref":"#/$defs/LeaseStatus"},"warnings":{"description":"Problems to fix first: the configured main ref is missing, every recent decision failed with the same git error, an installed hook no longer runs.","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}},"queue":{"description":"The live queue in order: the first is evaluated next.","type":"array","items":{"$ref":"#/$defs/QueueEntry"}},"stack":{"description":"The stack (base: queue), in decision order: the would_integrate candidates that later candidates are merged onto, because live main has not taken them yet. Empty with base: tip.","type":"array","items":{"$ref":"#/$defs/StackStatusEntry"}},"waiting":{"description":"Candidates whose event conditions are not all met yet, by name, oldest ready_at first, each with what it still lacks (at most 1000: waiting_total counts them all). Read from the holder's projection snapshot and the log after it, to the log's end.","type":"array","items":{"$ref":"#/$defs/WaitingEntry"}},"waiting_total":{"description":"How many candidates are waiting (the list stops at 1000).","type":"integer","minimum":0},"counts":{"$ref":"#/$defs/StatusCounts"},"ingestion":{"$ref":"#/$defs/IngestionStatus"},"rejected":{"description":"Lines in rejected.jsonl.","type":"integer","minimum":0},"last_outcome":{"description":"The ledger's last decision; null before the first.","oneOf":[{"$ref":"outcome.schema.json"},{"type":"null"}]},"hooks":{"description":"The shadow-integrator hooks installed in this repository, and whether each can still start the CLI.","type":"array","items":{"$ref":"#/$defs/HookHealth"}}},"$defs":{"LeaseState":{"description":"held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.","enum":["free","held","expired"]},"LeaseStatus":{"type":"object","additionalProperties":false,"required":["state","epoch","owner","acquired_at","renewed_at","expires_at","released_at","expires_in_s"],"properties":{"state":{"$ref":"#/$defs/LeaseState"},"epoch":{"description":"Of the last lease written (kept after release, so the epoch keeps growing); null before the first holder.","type":["integer","null"],"minimum":1},"owner":{"description":"Who holds (or last held) it; null before the first holder.","oneOf":[{"$ref":"lease.schema.json#/properties/owner"},{"type":"null"}]},"acquired_at":{"type":["string","null"]},"renewed_at":{"type":["string","null"]},"expires_at":{"type":["string","null"]},"released_at":{"type":["string","null"]},"expires_in_s":{"description":"Seconds until expiry while held, negative once expired, null when free.","type":["integer","null"]}}},"QueueEntry":{"type":"object","additionalProperties":false,"required":["position","slug","branch","sha","status","ready_at","enqueued_at","age_s","holder_alive"],"properties":{"position":{"description":"1 for the item evaluated next.","type":"integer","minimum":1},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"age_s":{"description":"Seconds since it was enqueued.","type":"integer"},"holder_alive":{"description":"For an in_progress item: whether the lease holder evaluating it is alive (false: the lease is free or expired, or its process on this host is gone; the next holder puts the item back in the queue). null for a queued item.","type":["boolean","null"]}}},"StatusCounts":{"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}},"IngestionStatus":{"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}},"HookHealth":{"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}},"StackStatusEntry":{"type":"object","additionalProperties":false,"required":["position","slug","branch","sha","episode","decided_at","age_s","main_sha","checked","expires_at","why"],"properties":{"position":{"description":"1 for the candidate merged first (onto live main).","type":"integer","minimum":1},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"episode":{"type":"integer","minimum":1},"decided_at":{"type":"string"},"age_s":{"description":"Seconds since it was decided.","type":"integer"},"main_sha":{"description":"Live main's tip it was decided against.","type":["string","null"]},"checked":{"description":"The live main the stack was last checked against, and when (null: not checked since it was decided). It was not in that main, and its branch still contained it.","oneOf":[{"$ref":"checkpoint.schema.json#/$defs/StackChecked"},{"type":"null"}]},"expires_at":{"description":"When it leaves the stack at the latest: decided_at + stack_window_seconds.","type":"string"},"why":{"description":"Why it is still there, for people.","type":"string"}}},"WaitingEntry":{"description":"A candidate (the slug's newest finalize_ready) whose readiness events are not all there yet.","type":"object","additionalProperties":false,"required":["slug","branch","sha","ready_at","age_s","lacks","approved_other_sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"description":"ready_at of its finalize_ready.","type":"string"},"age_s":{"description":"Seconds since ready_at.","type":"integer"},"lacks":{"description":"What it still lacks, as reason codes: missing_review_approved (no approval of the slug, nor of this sha), missing_branch_pushed (no branch_pushed of this branch and sha to the configured remote). A candidate is known by its finalize_ready, so it never lacks that one.","type":"array","minItems":1,"items":{"enum":["missing_review_approved","missing_branch_pushed"]}},"approved_other_sha":{"description":"The slug has an approval, but one bound to another sha: this push needs its own (see explain <slug>).","type":"boolean"}}}}};
 const schema38 = {"title":"Warning","description":"Something the user should fix, found by `config` or `status`: main_ref_missing — the configured main ref does not exist (every candidate would block with git_error); same_git_error — every recent decision failed with the same git error; hooks_broken — an installed hook can no longer start shadow-integrator (its node or CLI moved, or another version is installed).","type":"object","additionalProperties":false,"required":["code","message"],"properties":{"code":{"enum":["main_ref_missing","same_git_error","hooks_broken"]},"message":{"description":"For people: what is wrong and what to do.","type":"string"}}};
-const schema73 = {"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}};
-const schema74 = {"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}};
+const schema73 = {"description":"A candidate (the slug's newest finalize_ready) whose readiness events are not all there yet.","type":"object","additionalProperties":false,"required":["slug","branch","sha","ready_at","age_s","lacks","approved_other_sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"description":"ready_at of its finalize_ready.","type":"string"},"age_s":{"description":"Seconds since ready_at.","type":"integer"},"lacks":{"description":"What it still lacks, as reason codes: missing_review_approved (no approval of the slug, nor of this sha), missing_branch_pushed (no branch_pushed of this branch and sha to the configured remote). A candidate is known by its finalize_ready, so it never lacks that one.","type":"array","minItems":1,"items":{"enum":["missing_review_approved","missing_branch_pushed"]}},"approved_other_sha":{"description":"The slug has an approval, but one bound to another sha: this push needs its own (see explain <slug>).","type":"boolean"}}};
+const schema74 = {"description":"Outcomes in the ledger, by kind.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded","total"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0},"total":{"type":"integer","minimum":0}}};
+const schema75 = {"type":"object","additionalProperties":false,"required":["log","size","offset","lag_bytes","lag_lines","checkpoint_at","restarted"],"properties":{"log":{"description":"Path of readiness.jsonl.","type":"string"},"size":{"description":"Its size in bytes.","type":"integer","minimum":0},"offset":{"description":"First byte not known to be ingested: the last checkpoint's position, or past the newest queued item's line when the holder has enqueued it since (0 when the checkpoint is not about this file).","type":"integer","minimum":0},"lag_bytes":{"description":"Bytes of the log from offset on: not ingested yet, as far as the state files show.","type":"integer","minimum":0},"lag_lines":{"description":"Whole lines behind (a line still being written counts in bytes only).","type":"integer","minimum":0},"checkpoint_at":{"description":"When the last checkpoint was written; null before the first.","type":["string","null"]},"restarted":{"description":"The log was replaced or truncated since the checkpoint: the next holder reads it from the start.","enum":["replaced","truncated",null]}}};
 const func1 = Object.prototype.hasOwnProperty;
 const schema32 = {"type":"object","additionalProperties":false,"required":["state","epoch","owner","acquired_at","renewed_at","expires_at","released_at","expires_in_s"],"properties":{"state":{"$ref":"#/$defs/LeaseState"},"epoch":{"description":"Of the last lease written (kept after release, so the epoch keeps growing); null before the first holder.","type":["integer","null"],"minimum":1},"owner":{"description":"Who holds (or last held) it; null before the first holder.","oneOf":[{"$ref":"lease.schema.json#/properties/owner"},{"type":"null"}]},"acquired_at":{"type":["string","null"]},"renewed_at":{"type":["string","null"]},"expires_at":{"type":["string","null"]},"released_at":{"type":["string","null"]},"expires_in_s":{"description":"Seconds until expiry while held, negative once expired, null when free.","type":["integer","null"]}}};
 const schema33 = {"description":"held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.","enum":["free","held","expired"]};
@@ -1076,11 +1077,11 @@ return errors === 0;
 }
 validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema75 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/outcome.schema.json","title":"Outcome","description":"One line of outcomes.jsonl: one decision of the shadow integrator.","type":"object","additionalProperties":false,"required":["schema_version","outcome","slug","branch","sha","reasons","conflicts","main_sha","merge_base","merged_tree","ready_at","enqueued_at","decided_at","lease_epoch","duration_ms"],"properties":{"schema_version":{"description":"2 since ahead, episode and base were added; readers accept 1 (those fields absent: ahead empty, episode 1, base tip).","enum":[1,2]},"outcome":{"$ref":"#/$defs/OutcomeKind"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reasons":{"type":"array","items":{"$ref":"#/$defs/ReasonCode"}},"conflicts":{"type":"array","items":{"$ref":"#/$defs/Conflict"}},"main_sha":{"description":"Canonical main tip the candidate was evaluated against (null when it could not be resolved or was not needed).","type":["string","null"]},"merge_base":{"type":["string","null"]},"merged_tree":{"description":"Tree of the would-be merge; only when it is clean.","type":["string","null"]},"superseded_by":{"type":"object","additionalProperties":false,"required":["branch","sha"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"}}},"message":{"description":"Git's message for git_error; the tail of a failing check's output for checks_failed.","type":"string"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"decided_at":{"type":"string"},"lease_epoch":{"description":"Fencing epoch of the lease under which the decision was made.","type":"integer","minimum":1},"duration_ms":{"type":"number","minimum":0},"git_version":{"type":"string"},"engine":{"enum":["merge-tree","worktree"]},"episode":{"description":"Readiness episode of the candidate: 1, then +1 for each retry_requested accepted after a decision. Exactly one outcome exists per (slug, branch, sha, episode).","type":"integer","minimum":1},"base":{"description":"What the candidate was merged onto: queue (live main plus the stack ahead) or tip (live main alone).","enum":["queue","tip"]},"ahead":{"description":"The candidates the would-be merge was stacked on (base: queue): the would_integrate candidates decided before it that live main did not contain yet, in decision order. Empty when evaluated on live main alone, or when no merge was tried (a verdict from events, a sha not on its branch, a git error before the merge).","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}},"collides_with":{"description":"The candidates ahead (from `ahead`) that this one collides with: present only on a would_block with merge_conflict whose candidate merges cleanly onto live main alone, so that the conflict comes from the stack. Each one named merges cleanly with live main but conflicts with this candidate; when no single one does (the conflict needs several of them), all of `ahead` are named.","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}},"$defs":{"OutcomeKind":{"enum":["would_integrate","would_block","superseded"]},"ReasonCode":{"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]},"Conflict":{"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}}}};
-const schema76 = {"enum":["would_integrate","would_block","superseded"]};
-const schema77 = {"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]};
-const schema78 = {"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}};
-const schema79 = {"title":"CandidateRef","description":"A candidate's identity: (slug, branch, sha).","type":"object","additionalProperties":false,"required":["slug","branch","sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"}}};
+const schema76 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/outcome.schema.json","title":"Outcome","description":"One line of outcomes.jsonl: one decision of the shadow integrator.","type":"object","additionalProperties":false,"required":["schema_version","outcome","slug","branch","sha","reasons","conflicts","main_sha","merge_base","merged_tree","ready_at","enqueued_at","decided_at","lease_epoch","duration_ms"],"properties":{"schema_version":{"description":"2 since ahead, episode and base were added; readers accept 1 (those fields absent: ahead empty, episode 1, base tip).","enum":[1,2]},"outcome":{"$ref":"#/$defs/OutcomeKind"},"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"reasons":{"type":"array","items":{"$ref":"#/$defs/ReasonCode"}},"conflicts":{"type":"array","items":{"$ref":"#/$defs/Conflict"}},"main_sha":{"description":"Canonical main tip the candidate was evaluated against (null when it could not be resolved or was not needed).","type":["string","null"]},"merge_base":{"type":["string","null"]},"merged_tree":{"description":"Tree of the would-be merge; only when it is clean.","type":["string","null"]},"superseded_by":{"type":"object","additionalProperties":false,"required":["branch","sha"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"}}},"message":{"description":"Git's message for git_error; the tail of a failing check's output for checks_failed.","type":"string"},"ready_at":{"type":"string"},"enqueued_at":{"type":"string"},"decided_at":{"type":"string"},"lease_epoch":{"description":"Fencing epoch of the lease under which the decision was made.","type":"integer","minimum":1},"duration_ms":{"type":"number","minimum":0},"git_version":{"type":"string"},"engine":{"enum":["merge-tree","worktree"]},"episode":{"description":"Readiness episode of the candidate: 1, then +1 for each retry_requested accepted after a decision. Exactly one outcome exists per (slug, branch, sha, episode).","type":"integer","minimum":1},"base":{"description":"What the candidate was merged onto: queue (live main plus the stack ahead) or tip (live main alone).","enum":["queue","tip"]},"ahead":{"description":"The candidates the would-be merge was stacked on (base: queue): the would_integrate candidates decided before it that live main did not contain yet, in decision order. Empty when evaluated on live main alone, or when no merge was tried (a verdict from events, a sha not on its branch, a git error before the merge).","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}},"collides_with":{"description":"The candidates ahead (from `ahead`) that this one collides with: present only on a would_block with merge_conflict whose candidate merges cleanly onto live main alone, so that the conflict comes from the stack. Each one named merges cleanly with live main but conflicts with this candidate; when no single one does (the conflict needs several of them), all of `ahead` are named.","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}},"$defs":{"OutcomeKind":{"enum":["would_integrate","would_block","superseded"]},"ReasonCode":{"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]},"Conflict":{"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}}}};
+const schema77 = {"enum":["would_integrate","would_block","superseded"]};
+const schema78 = {"enum":["missing_review_approved","missing_finalize_ready","missing_branch_pushed","sha_not_on_remote_branch","already_integrated","superseded","merge_conflict","checks_failed","git_error"]};
+const schema79 = {"type":"object","additionalProperties":false,"required":["path","kind"],"properties":{"path":{"type":"string"},"kind":{"description":"Conflict kind as git's merge machinery names it, e.g. contents, binary, file/directory, modify/delete, rename/rename, rename/delete, add/add, submodule, distinct modes.","type":"string"}}};
+const schema80 = {"title":"CandidateRef","description":"A candidate's identity: (slug, branch, sha).","type":"object","additionalProperties":false,"required":["slug","branch","sha"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"}}};
 
 function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/outcome.schema.json" */;
@@ -1095,7 +1096,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.schema_version === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1105,7 +1106,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.outcome === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1115,7 +1116,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.slug === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1125,7 +1126,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.branch === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1135,7 +1136,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.sha === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1145,7 +1146,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.reasons === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1155,7 +1156,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.conflicts === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conflicts"},message:"must have required property '"+"conflicts"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conflicts"},message:"must have required property '"+"conflicts"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1165,7 +1166,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.main_sha === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1175,7 +1176,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.merge_base === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merge_base"},message:"must have required property '"+"merge_base"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merge_base"},message:"must have required property '"+"merge_base"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1185,7 +1186,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.merged_tree === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merged_tree"},message:"must have required property '"+"merged_tree"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merged_tree"},message:"must have required property '"+"merged_tree"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1195,7 +1196,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.ready_at === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1205,7 +1206,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data.enqueued_at === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1215,7 +1216,7 @@ vErrors.push(err11);
 errors++;
 }
 if(data.decided_at === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1225,7 +1226,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.lease_epoch === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease_epoch"},message:"must have required property '"+"lease_epoch"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease_epoch"},message:"must have required property '"+"lease_epoch"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1235,7 +1236,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.duration_ms === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'",schema:schema75.required,parentSchema:schema75,data};
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'",schema:schema76.required,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1245,8 +1246,8 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema75.properties, key0))){
-const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data};
+if(!(func1.call(schema76.properties, key0))){
+const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1259,7 +1260,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(!((data0 === 1) || (data0 === 2))){
-const err16 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema75.properties.schema_version.enum},message:"must be equal to one of the allowed values",schema:schema75.properties.schema_version.enum,parentSchema:schema75.properties.schema_version,data:data0};
+const err16 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema76.properties.schema_version.enum},message:"must be equal to one of the allowed values",schema:schema76.properties.schema_version.enum,parentSchema:schema76.properties.schema_version,data:data0};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1272,7 +1273,7 @@ errors++;
 if(data.outcome !== undefined){
 let data1 = data.outcome;
 if(!(((data1 === "would_integrate") || (data1 === "would_block")) || (data1 === "superseded"))){
-const err17 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values",schema:schema76.enum,parentSchema:schema76,data:data1};
+const err17 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values",schema:schema77.enum,parentSchema:schema77,data:data1};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1285,7 +1286,7 @@ errors++;
 if(data.slug !== undefined){
 let data2 = data.slug;
 if(typeof data2 !== "string"){
-const err18 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.slug.type,parentSchema:schema75.properties.slug,data:data2};
+const err18 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.slug.type,parentSchema:schema76.properties.slug,data:data2};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1298,7 +1299,7 @@ errors++;
 if(data.branch !== undefined){
 let data3 = data.branch;
 if(typeof data3 !== "string"){
-const err19 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.branch.type,parentSchema:schema75.properties.branch,data:data3};
+const err19 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.branch.type,parentSchema:schema76.properties.branch,data:data3};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1311,7 +1312,7 @@ errors++;
 if(data.sha !== undefined){
 let data4 = data.sha;
 if(typeof data4 !== "string"){
-const err20 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.sha.type,parentSchema:schema75.properties.sha,data:data4};
+const err20 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.sha.type,parentSchema:schema76.properties.sha,data:data4};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1328,7 +1329,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!(((((((((data6 === "missing_review_approved") || (data6 === "missing_finalize_ready")) || (data6 === "missing_branch_pushed")) || (data6 === "sha_not_on_remote_branch")) || (data6 === "already_integrated")) || (data6 === "superseded")) || (data6 === "merge_conflict")) || (data6 === "checks_failed")) || (data6 === "git_error"))){
-const err21 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values",schema:schema77.enum,parentSchema:schema77,data:data6};
+const err21 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values",schema:schema78.enum,parentSchema:schema78,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1340,7 +1341,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema75.properties.reasons.type,parentSchema:schema75.properties.reasons,data:data5};
+const err22 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema76.properties.reasons.type,parentSchema:schema76.properties.reasons,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1358,7 +1359,7 @@ for(let i1=0; i1<len1; i1++){
 let data8 = data7[i1];
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 if(data8.path === undefined){
-const err23 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema78.required,parentSchema:schema78,data:data8};
+const err23 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema79.required,parentSchema:schema79,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1368,7 +1369,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data8.kind === undefined){
-const err24 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema78.required,parentSchema:schema78,data:data8};
+const err24 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema79.required,parentSchema:schema79,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1379,7 +1380,7 @@ errors++;
 }
 for(const key1 in data8){
 if(!((key1 === "path") || (key1 === "kind"))){
-const err25 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema78,data:data8};
+const err25 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data8};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1392,7 +1393,7 @@ errors++;
 if(data8.path !== undefined){
 let data9 = data8.path;
 if(typeof data9 !== "string"){
-const err26 = {instancePath:instancePath+"/conflicts/" + i1+"/path",schemaPath:"#/$defs/Conflict/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema78.properties.path.type,parentSchema:schema78.properties.path,data:data9};
+const err26 = {instancePath:instancePath+"/conflicts/" + i1+"/path",schemaPath:"#/$defs/Conflict/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.path.type,parentSchema:schema79.properties.path,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1405,7 +1406,7 @@ errors++;
 if(data8.kind !== undefined){
 let data10 = data8.kind;
 if(typeof data10 !== "string"){
-const err27 = {instancePath:instancePath+"/conflicts/" + i1+"/kind",schemaPath:"#/$defs/Conflict/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema78.properties.kind.type,parentSchema:schema78.properties.kind,data:data10};
+const err27 = {instancePath:instancePath+"/conflicts/" + i1+"/kind",schemaPath:"#/$defs/Conflict/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.kind.type,parentSchema:schema79.properties.kind,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1417,7 +1418,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema78.type,parentSchema:schema78,data:data8};
+const err28 = {instancePath:instancePath+"/conflicts/" + i1,schemaPath:"#/$defs/Conflict/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1429,7 +1430,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/conflicts",schemaPath:"#/properties/conflicts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema75.properties.conflicts.type,parentSchema:schema75.properties.conflicts,data:data7};
+const err29 = {instancePath:instancePath+"/conflicts",schemaPath:"#/properties/conflicts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema76.properties.conflicts.type,parentSchema:schema76.properties.conflicts,data:data7};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1442,7 +1443,7 @@ errors++;
 if(data.main_sha !== undefined){
 let data11 = data.main_sha;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err30 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: schema75.properties.main_sha.type},message:"must be string,null",schema:schema75.properties.main_sha.type,parentSchema:schema75.properties.main_sha,data:data11};
+const err30 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: schema76.properties.main_sha.type},message:"must be string,null",schema:schema76.properties.main_sha.type,parentSchema:schema76.properties.main_sha,data:data11};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1455,7 +1456,7 @@ errors++;
 if(data.merge_base !== undefined){
 let data12 = data.merge_base;
 if((typeof data12 !== "string") && (data12 !== null)){
-const err31 = {instancePath:instancePath+"/merge_base",schemaPath:"#/properties/merge_base/type",keyword:"type",params:{type: schema75.properties.merge_base.type},message:"must be string,null",schema:schema75.properties.merge_base.type,parentSchema:schema75.properties.merge_base,data:data12};
+const err31 = {instancePath:instancePath+"/merge_base",schemaPath:"#/properties/merge_base/type",keyword:"type",params:{type: schema76.properties.merge_base.type},message:"must be string,null",schema:schema76.properties.merge_base.type,parentSchema:schema76.properties.merge_base,data:data12};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1468,7 +1469,7 @@ errors++;
 if(data.merged_tree !== undefined){
 let data13 = data.merged_tree;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err32 = {instancePath:instancePath+"/merged_tree",schemaPath:"#/properties/merged_tree/type",keyword:"type",params:{type: schema75.properties.merged_tree.type},message:"must be string,null",schema:schema75.properties.merged_tree.type,parentSchema:schema75.properties.merged_tree,data:data13};
+const err32 = {instancePath:instancePath+"/merged_tree",schemaPath:"#/properties/merged_tree/type",keyword:"type",params:{type: schema76.properties.merged_tree.type},message:"must be string,null",schema:schema76.properties.merged_tree.type,parentSchema:schema76.properties.merged_tree,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1482,7 +1483,7 @@ if(data.superseded_by !== undefined){
 let data14 = data.superseded_by;
 if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 if(data14.branch === undefined){
-const err33 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema75.properties.superseded_by.required,parentSchema:schema75.properties.superseded_by,data:data14};
+const err33 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema76.properties.superseded_by.required,parentSchema:schema76.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1492,7 +1493,7 @@ vErrors.push(err33);
 errors++;
 }
 if(data14.sha === undefined){
-const err34 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema75.properties.superseded_by.required,parentSchema:schema75.properties.superseded_by,data:data14};
+const err34 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema76.properties.superseded_by.required,parentSchema:schema76.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1503,7 +1504,7 @@ errors++;
 }
 for(const key2 in data14){
 if(!((key2 === "branch") || (key2 === "sha"))){
-const err35 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema75.properties.superseded_by,data:data14};
+const err35 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema76.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1516,7 +1517,7 @@ errors++;
 if(data14.branch !== undefined){
 let data15 = data14.branch;
 if(typeof data15 !== "string"){
-const err36 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.superseded_by.properties.branch.type,parentSchema:schema75.properties.superseded_by.properties.branch,data:data15};
+const err36 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.superseded_by.properties.branch.type,parentSchema:schema76.properties.superseded_by.properties.branch,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -1529,7 +1530,7 @@ errors++;
 if(data14.sha !== undefined){
 let data16 = data14.sha;
 if(typeof data16 !== "string"){
-const err37 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.superseded_by.properties.sha.type,parentSchema:schema75.properties.superseded_by.properties.sha,data:data16};
+const err37 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.superseded_by.properties.sha.type,parentSchema:schema76.properties.superseded_by.properties.sha,data:data16};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1541,7 +1542,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.properties.superseded_by.type,parentSchema:schema75.properties.superseded_by,data:data14};
+const err38 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.properties.superseded_by.type,parentSchema:schema76.properties.superseded_by,data:data14};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1554,7 +1555,7 @@ errors++;
 if(data.message !== undefined){
 let data17 = data.message;
 if(typeof data17 !== "string"){
-const err39 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.message.type,parentSchema:schema75.properties.message,data:data17};
+const err39 = {instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.message.type,parentSchema:schema76.properties.message,data:data17};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1567,7 +1568,7 @@ errors++;
 if(data.ready_at !== undefined){
 let data18 = data.ready_at;
 if(typeof data18 !== "string"){
-const err40 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.ready_at.type,parentSchema:schema75.properties.ready_at,data:data18};
+const err40 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.ready_at.type,parentSchema:schema76.properties.ready_at,data:data18};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1580,7 +1581,7 @@ errors++;
 if(data.enqueued_at !== undefined){
 let data19 = data.enqueued_at;
 if(typeof data19 !== "string"){
-const err41 = {instancePath:instancePath+"/enqueued_at",schemaPath:"#/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.enqueued_at.type,parentSchema:schema75.properties.enqueued_at,data:data19};
+const err41 = {instancePath:instancePath+"/enqueued_at",schemaPath:"#/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.enqueued_at.type,parentSchema:schema76.properties.enqueued_at,data:data19};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1593,7 +1594,7 @@ errors++;
 if(data.decided_at !== undefined){
 let data20 = data.decided_at;
 if(typeof data20 !== "string"){
-const err42 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.decided_at.type,parentSchema:schema75.properties.decided_at,data:data20};
+const err42 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.decided_at.type,parentSchema:schema76.properties.decided_at,data:data20};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -1606,7 +1607,7 @@ errors++;
 if(data.lease_epoch !== undefined){
 let data21 = data.lease_epoch;
 if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err43 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.lease_epoch.type,parentSchema:schema75.properties.lease_epoch,data:data21};
+const err43 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.lease_epoch.type,parentSchema:schema76.properties.lease_epoch,data:data21};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -1617,7 +1618,7 @@ errors++;
 }
 if((typeof data21 == "number") && (isFinite(data21))){
 if(data21 < 1 || isNaN(data21)){
-const err44 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema75.properties.lease_epoch,data:data21};
+const err44 = {instancePath:instancePath+"/lease_epoch",schemaPath:"#/properties/lease_epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema76.properties.lease_epoch,data:data21};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -1632,7 +1633,7 @@ if(data.duration_ms !== undefined){
 let data22 = data.duration_ms;
 if((typeof data22 == "number") && (isFinite(data22))){
 if(data22 < 0 || isNaN(data22)){
-const err45 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.duration_ms,data:data22};
+const err45 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema76.properties.duration_ms,data:data22};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1643,7 +1644,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema75.properties.duration_ms.type,parentSchema:schema75.properties.duration_ms,data:data22};
+const err46 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema76.properties.duration_ms.type,parentSchema:schema76.properties.duration_ms,data:data22};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1656,7 +1657,7 @@ errors++;
 if(data.git_version !== undefined){
 let data23 = data.git_version;
 if(typeof data23 !== "string"){
-const err47 = {instancePath:instancePath+"/git_version",schemaPath:"#/properties/git_version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.git_version.type,parentSchema:schema75.properties.git_version,data:data23};
+const err47 = {instancePath:instancePath+"/git_version",schemaPath:"#/properties/git_version/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema76.properties.git_version.type,parentSchema:schema76.properties.git_version,data:data23};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1669,7 +1670,7 @@ errors++;
 if(data.engine !== undefined){
 let data24 = data.engine;
 if(!((data24 === "merge-tree") || (data24 === "worktree"))){
-const err48 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema75.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema75.properties.engine.enum,parentSchema:schema75.properties.engine,data:data24};
+const err48 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema76.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema76.properties.engine.enum,parentSchema:schema76.properties.engine,data:data24};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1682,7 +1683,7 @@ errors++;
 if(data.episode !== undefined){
 let data25 = data.episode;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err49 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.episode.type,parentSchema:schema75.properties.episode,data:data25};
+const err49 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema76.properties.episode.type,parentSchema:schema76.properties.episode,data:data25};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1693,7 +1694,7 @@ errors++;
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 1 || isNaN(data25)){
-const err50 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema75.properties.episode,data:data25};
+const err50 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema76.properties.episode,data:data25};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1707,7 +1708,7 @@ errors++;
 if(data.base !== undefined){
 let data26 = data.base;
 if(!((data26 === "queue") || (data26 === "tip"))){
-const err51 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema75.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema75.properties.base.enum,parentSchema:schema75.properties.base,data:data26};
+const err51 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema76.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema76.properties.base.enum,parentSchema:schema76.properties.base,data:data26};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1725,7 +1726,7 @@ for(let i2=0; i2<len2; i2++){
 let data28 = data27[i2];
 if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
 if(data28.slug === undefined){
-const err52 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema79.required,parentSchema:schema79,data:data28};
+const err52 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema80.required,parentSchema:schema80,data:data28};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1735,7 +1736,7 @@ vErrors.push(err52);
 errors++;
 }
 if(data28.branch === undefined){
-const err53 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema79.required,parentSchema:schema79,data:data28};
+const err53 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema80.required,parentSchema:schema80,data:data28};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1745,7 +1746,7 @@ vErrors.push(err53);
 errors++;
 }
 if(data28.sha === undefined){
-const err54 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema79.required,parentSchema:schema79,data:data28};
+const err54 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data:data28};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1756,7 +1757,7 @@ errors++;
 }
 for(const key3 in data28){
 if(!(((key3 === "slug") || (key3 === "branch")) || (key3 === "sha"))){
-const err55 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data28};
+const err55 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data28};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1769,7 +1770,7 @@ errors++;
 if(data28.slug !== undefined){
 let data29 = data28.slug;
 if(typeof data29 !== "string"){
-const err56 = {instancePath:instancePath+"/ahead/" + i2+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data29};
+const err56 = {instancePath:instancePath+"/ahead/" + i2+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.slug.type,parentSchema:schema80.properties.slug,data:data29};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1782,7 +1783,7 @@ errors++;
 if(data28.branch !== undefined){
 let data30 = data28.branch;
 if(typeof data30 !== "string"){
-const err57 = {instancePath:instancePath+"/ahead/" + i2+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.branch.type,parentSchema:schema79.properties.branch,data:data30};
+const err57 = {instancePath:instancePath+"/ahead/" + i2+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.branch.type,parentSchema:schema80.properties.branch,data:data30};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1795,7 +1796,7 @@ errors++;
 if(data28.sha !== undefined){
 let data31 = data28.sha;
 if(typeof data31 !== "string"){
-const err58 = {instancePath:instancePath+"/ahead/" + i2+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.sha.type,parentSchema:schema79.properties.sha,data:data31};
+const err58 = {instancePath:instancePath+"/ahead/" + i2+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data31};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1807,7 +1808,7 @@ errors++;
 }
 }
 else {
-const err59 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data28};
+const err59 = {instancePath:instancePath+"/ahead/" + i2,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data28};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1819,7 +1820,7 @@ errors++;
 }
 }
 else {
-const err60 = {instancePath:instancePath+"/ahead",schemaPath:"#/properties/ahead/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema75.properties.ahead.type,parentSchema:schema75.properties.ahead,data:data27};
+const err60 = {instancePath:instancePath+"/ahead",schemaPath:"#/properties/ahead/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema76.properties.ahead.type,parentSchema:schema76.properties.ahead,data:data27};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1837,7 +1838,7 @@ for(let i3=0; i3<len3; i3++){
 let data33 = data32[i3];
 if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
 if(data33.slug === undefined){
-const err61 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema79.required,parentSchema:schema79,data:data33};
+const err61 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema80.required,parentSchema:schema80,data:data33};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1847,7 +1848,7 @@ vErrors.push(err61);
 errors++;
 }
 if(data33.branch === undefined){
-const err62 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema79.required,parentSchema:schema79,data:data33};
+const err62 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema80.required,parentSchema:schema80,data:data33};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1857,7 +1858,7 @@ vErrors.push(err62);
 errors++;
 }
 if(data33.sha === undefined){
-const err63 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema79.required,parentSchema:schema79,data:data33};
+const err63 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data:data33};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1868,7 +1869,7 @@ errors++;
 }
 for(const key4 in data33){
 if(!(((key4 === "slug") || (key4 === "branch")) || (key4 === "sha"))){
-const err64 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data33};
+const err64 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data33};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1881,7 +1882,7 @@ errors++;
 if(data33.slug !== undefined){
 let data34 = data33.slug;
 if(typeof data34 !== "string"){
-const err65 = {instancePath:instancePath+"/collides_with/" + i3+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data34};
+const err65 = {instancePath:instancePath+"/collides_with/" + i3+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.slug.type,parentSchema:schema80.properties.slug,data:data34};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1894,7 +1895,7 @@ errors++;
 if(data33.branch !== undefined){
 let data35 = data33.branch;
 if(typeof data35 !== "string"){
-const err66 = {instancePath:instancePath+"/collides_with/" + i3+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.branch.type,parentSchema:schema79.properties.branch,data:data35};
+const err66 = {instancePath:instancePath+"/collides_with/" + i3+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.branch.type,parentSchema:schema80.properties.branch,data:data35};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1907,7 +1908,7 @@ errors++;
 if(data33.sha !== undefined){
 let data36 = data33.sha;
 if(typeof data36 !== "string"){
-const err67 = {instancePath:instancePath+"/collides_with/" + i3+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.sha.type,parentSchema:schema79.properties.sha,data:data36};
+const err67 = {instancePath:instancePath+"/collides_with/" + i3+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data36};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1919,7 +1920,7 @@ errors++;
 }
 }
 else {
-const err68 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data33};
+const err68 = {instancePath:instancePath+"/collides_with/" + i3,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data33};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1931,7 +1932,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/collides_with",schemaPath:"#/properties/collides_with/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema75.properties.collides_with.type,parentSchema:schema75.properties.collides_with,data:data32};
+const err69 = {instancePath:instancePath+"/collides_with",schemaPath:"#/properties/collides_with/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema76.properties.collides_with.type,parentSchema:schema76.properties.collides_with,data:data32};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1943,7 +1944,7 @@ errors++;
 }
 }
 else {
-const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data};
+const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema76.type,parentSchema:schema76,data};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1957,8 +1958,8 @@ return errors === 0;
 }
 validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema81 = {"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}};
-const schema84 = {"enum":["post-commit","post-merge","reference-transaction","post-receive"]};
+const schema82 = {"type":"object","additionalProperties":false,"required":["hook","path","node","cli","version","problems"],"properties":{"hook":{"$ref":"hooks.schema.json#/$defs/HookName"},"path":{"description":"The installed hook.","type":"string"},"node":{"description":"The node binary the hook starts.","type":"string"},"cli":{"description":"The CLI script it starts.","type":"string"},"version":{"description":"The shadow-integrator version that installed it; null for a hook installed before versions were recorded.","type":["string","null"]},"problems":{"description":"Why it can no longer start shadow-integrator as installed; empty when it can.","type":"array","items":{"type":"string"}}}};
+const schema85 = {"enum":["post-commit","post-merge","reference-transaction","post-receive"]};
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1972,7 +1973,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.hook === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -1982,7 +1983,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.path === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -1992,7 +1993,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.node === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "node"},message:"must have required property '"+"node"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "node"},message:"must have required property '"+"node"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2002,7 +2003,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.cli === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cli"},message:"must have required property '"+"cli"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cli"},message:"must have required property '"+"cli"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -2012,7 +2013,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.version === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "version"},message:"must have required property '"+"version"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -2022,7 +2023,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.problems === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "problems"},message:"must have required property '"+"problems"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "problems"},message:"must have required property '"+"problems"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -2033,7 +2034,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((key0 === "hook") || (key0 === "path")) || (key0 === "node")) || (key0 === "cli")) || (key0 === "version")) || (key0 === "problems"))){
-const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data};
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -2046,7 +2047,7 @@ errors++;
 if(data.hook !== undefined){
 let data0 = data.hook;
 if(!((((data0 === "post-commit") || (data0 === "post-merge")) || (data0 === "reference-transaction")) || (data0 === "post-receive"))){
-const err7 = {instancePath:instancePath+"/hook",schemaPath:"hooks.schema.json#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema84.enum},message:"must be equal to one of the allowed values",schema:schema84.enum,parentSchema:schema84,data:data0};
+const err7 = {instancePath:instancePath+"/hook",schemaPath:"hooks.schema.json#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema85.enum},message:"must be equal to one of the allowed values",schema:schema85.enum,parentSchema:schema85,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2059,7 +2060,7 @@ errors++;
 if(data.path !== undefined){
 let data1 = data.path;
 if(typeof data1 !== "string"){
-const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.path.type,parentSchema:schema81.properties.path,data:data1};
+const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.path.type,parentSchema:schema82.properties.path,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2072,7 +2073,7 @@ errors++;
 if(data.node !== undefined){
 let data2 = data.node;
 if(typeof data2 !== "string"){
-const err9 = {instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.node.type,parentSchema:schema81.properties.node,data:data2};
+const err9 = {instancePath:instancePath+"/node",schemaPath:"#/properties/node/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.node.type,parentSchema:schema82.properties.node,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2085,7 +2086,7 @@ errors++;
 if(data.cli !== undefined){
 let data3 = data.cli;
 if(typeof data3 !== "string"){
-const err10 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.cli.type,parentSchema:schema81.properties.cli,data:data3};
+const err10 = {instancePath:instancePath+"/cli",schemaPath:"#/properties/cli/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.cli.type,parentSchema:schema82.properties.cli,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2098,7 +2099,7 @@ errors++;
 if(data.version !== undefined){
 let data4 = data.version;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err11 = {instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: schema81.properties.version.type},message:"must be string,null",schema:schema81.properties.version.type,parentSchema:schema81.properties.version,data:data4};
+const err11 = {instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: schema82.properties.version.type},message:"must be string,null",schema:schema82.properties.version.type,parentSchema:schema82.properties.version,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2115,7 +2116,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(typeof data6 !== "string"){
-const err12 = {instancePath:instancePath+"/problems/" + i0,schemaPath:"#/properties/problems/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema81.properties.problems.items.type,parentSchema:schema81.properties.problems.items,data:data6};
+const err12 = {instancePath:instancePath+"/problems/" + i0,schemaPath:"#/properties/problems/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.problems.items.type,parentSchema:schema82.properties.problems.items,data:data6};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2127,7 +2128,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/problems",schemaPath:"#/properties/problems/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema81.properties.problems.type,parentSchema:schema81.properties.problems,data:data5};
+const err13 = {instancePath:instancePath+"/problems",schemaPath:"#/properties/problems/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema82.properties.problems.type,parentSchema:schema82.properties.problems,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2139,7 +2140,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data};
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2246,8 +2247,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data.counts === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.waiting_total === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "waiting_total"},message:"must have required property '"+"waiting_total"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2256,8 +2257,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(data.ingestion === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ingestion"},message:"must have required property '"+"ingestion"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.counts === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2266,8 +2267,8 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(data.rejected === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.ingestion === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ingestion"},message:"must have required property '"+"ingestion"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -2276,8 +2277,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data.last_outcome === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "last_outcome"},message:"must have required property '"+"last_outcome"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.rejected === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -2286,8 +2287,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data.hooks === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema31.required,parentSchema:schema31,data};
+if(data.last_outcome === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "last_outcome"},message:"must have required property '"+"last_outcome"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -2296,9 +2297,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema31.properties, key0))){
-const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
+if(data.hooks === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema31.required,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -2307,11 +2307,9 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-if(data.generated_at !== undefined){
-let data0 = data.generated_at;
-if(typeof data0 !== "string"){
-const err14 = {instancePath:instancePath+"/generated_at",schemaPath:"#/properties/generated_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.generated_at.type,parentSchema:schema31.properties.generated_at,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema31.properties, key0))){
+const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -2321,10 +2319,10 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.mode !== undefined){
-let data1 = data.mode;
-if(!((data1 === "off") || (data1 === "shadow"))){
-const err15 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.mode.enum,parentSchema:schema31.properties.mode,data:data1};
+if(data.generated_at !== undefined){
+let data0 = data.generated_at;
+if(typeof data0 !== "string"){
+const err15 = {instancePath:instancePath+"/generated_at",schemaPath:"#/properties/generated_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.generated_at.type,parentSchema:schema31.properties.generated_at,data:data0};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -2334,15 +2332,28 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data.state_dir !== undefined){
-let data2 = data.state_dir;
-if(typeof data2 !== "string"){
-const err16 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.state_dir.type,parentSchema:schema31.properties.state_dir,data:data2};
+if(data.mode !== undefined){
+let data1 = data.mode;
+if(!((data1 === "off") || (data1 === "shadow"))){
+const err16 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.mode.enum,parentSchema:schema31.properties.mode,data:data1};
 if(vErrors === null){
 vErrors = [err16];
 }
 else {
 vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.state_dir !== undefined){
+let data2 = data.state_dir;
+if(typeof data2 !== "string"){
+const err17 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.state_dir.type,parentSchema:schema31.properties.state_dir,data:data2};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }
@@ -2361,17 +2372,7 @@ for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.code === undefined){
-const err17 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-if(data5.message === undefined){
-const err18 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
+const err18 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -2380,9 +2381,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-for(const key1 in data5){
-if(!((key1 === "code") || (key1 === "message"))){
-const err19 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema38,data:data5};
+if(data5.message === undefined){
+const err19 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema38.required,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -2391,11 +2391,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-if(data5.code !== undefined){
-let data6 = data5.code;
-if(!(((data6 === "main_ref_missing") || (data6 === "same_git_error")) || (data6 === "hooks_broken"))){
-const err20 = {instancePath:instancePath+"/warnings/" + i0+"/code",schemaPath:"common.schema.json#/$defs/Warning/properties/code/enum",keyword:"enum",params:{allowedValues: schema38.properties.code.enum},message:"must be equal to one of the allowed values",schema:schema38.properties.code.enum,parentSchema:schema38.properties.code,data:data6};
+for(const key1 in data5){
+if(!((key1 === "code") || (key1 === "message"))){
+const err20 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -2405,10 +2403,10 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data5.message !== undefined){
-let data7 = data5.message;
-if(typeof data7 !== "string"){
-const err21 = {instancePath:instancePath+"/warnings/" + i0+"/message",schemaPath:"common.schema.json#/$defs/Warning/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.message.type,parentSchema:schema38.properties.message,data:data7};
+if(data5.code !== undefined){
+let data6 = data5.code;
+if(!(((data6 === "main_ref_missing") || (data6 === "same_git_error")) || (data6 === "hooks_broken"))){
+const err21 = {instancePath:instancePath+"/warnings/" + i0+"/code",schemaPath:"common.schema.json#/$defs/Warning/properties/code/enum",keyword:"enum",params:{allowedValues: schema38.properties.code.enum},message:"must be equal to one of the allowed values",schema:schema38.properties.code.enum,parentSchema:schema38.properties.code,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -2418,9 +2416,10 @@ vErrors.push(err21);
 errors++;
 }
 }
-}
-else {
-const err22 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema38.type,parentSchema:schema38,data:data5};
+if(data5.message !== undefined){
+let data7 = data5.message;
+if(typeof data7 !== "string"){
+const err22 = {instancePath:instancePath+"/warnings/" + i0+"/message",schemaPath:"common.schema.json#/$defs/Warning/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.message.type,parentSchema:schema38.properties.message,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2432,12 +2431,24 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.warnings.type,parentSchema:schema31.properties.warnings,data:data4};
+const err23 = {instancePath:instancePath+"/warnings/" + i0,schemaPath:"common.schema.json#/$defs/Warning/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema38.type,parentSchema:schema38,data:data5};
 if(vErrors === null){
 vErrors = [err23];
 }
 else {
 vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.warnings.type,parentSchema:schema31.properties.warnings,data:data4};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
 }
 errors++;
 }
@@ -2454,12 +2465,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.queue.type,parentSchema:schema31.properties.queue,data:data8};
+const err25 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.queue.type,parentSchema:schema31.properties.queue,data:data8};
 if(vErrors === null){
-vErrors = [err24];
+vErrors = [err25];
 }
 else {
-vErrors.push(err24);
+vErrors.push(err25);
 }
 errors++;
 }
@@ -2476,20 +2487,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err25 = {instancePath:instancePath+"/stack",schemaPath:"#/properties/stack/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.stack.type,parentSchema:schema31.properties.stack,data:data10};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-if(data.waiting !== undefined){
-let data12 = data.waiting;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err26 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.waiting.type,parentSchema:schema31.properties.waiting,data:data12};
+const err26 = {instancePath:instancePath+"/stack",schemaPath:"#/properties/stack/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.stack.type,parentSchema:schema31.properties.stack,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2498,9 +2496,16 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 < 0 || isNaN(data12)){
-const err27 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.waiting,data:data12};
+}
+if(data.waiting !== undefined){
+let data12 = data.waiting;
+if(Array.isArray(data12)){
+const len3 = data12.length;
+for(let i3=0; i3<len3; i3++){
+let data13 = data12[i3];
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.slug === undefined){
+const err27 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2509,13 +2514,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-}
-if(data.counts !== undefined){
-let data13 = data.counts;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.would_integrate === undefined){
-const err28 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
+if(data13.branch === undefined){
+const err28 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2524,8 +2524,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data13.would_block === undefined){
-const err29 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
+if(data13.sha === undefined){
+const err29 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2534,8 +2534,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data13.superseded === undefined){
-const err30 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
+if(data13.ready_at === undefined){
+const err30 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2544,8 +2544,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(data13.total === undefined){
-const err31 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
+if(data13.age_s === undefined){
+const err31 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "age_s"},message:"must have required property '"+"age_s"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2554,9 +2554,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-for(const key2 in data13){
-if(!((((key2 === "would_integrate") || (key2 === "would_block")) || (key2 === "superseded")) || (key2 === "total"))){
-const err32 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data:data13};
+if(data13.lacks === undefined){
+const err32 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "lacks"},message:"must have required property '"+"lacks"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2565,11 +2564,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-if(data13.would_integrate !== undefined){
-let data14 = data13.would_integrate;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err33 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.would_integrate.type,parentSchema:schema73.properties.would_integrate,data:data14};
+if(data13.approved_other_sha === undefined){
+const err33 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/required",keyword:"required",params:{missingProperty: "approved_other_sha"},message:"must have required property '"+"approved_other_sha"+"'",schema:schema73.required,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2578,9 +2574,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 0 || isNaN(data14)){
-const err34 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.would_integrate,data:data14};
+for(const key2 in data13){
+if(!(((((((key2 === "slug") || (key2 === "branch")) || (key2 === "sha")) || (key2 === "ready_at")) || (key2 === "age_s")) || (key2 === "lacks")) || (key2 === "approved_other_sha"))){
+const err34 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2590,11 +2586,10 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
-if(data13.would_block !== undefined){
-let data15 = data13.would_block;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err35 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.would_block.type,parentSchema:schema73.properties.would_block,data:data15};
+if(data13.slug !== undefined){
+let data14 = data13.slug;
+if(typeof data14 !== "string"){
+const err35 = {instancePath:instancePath+"/waiting/" + i3+"/slug",schemaPath:"#/$defs/WaitingEntry/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.slug.type,parentSchema:schema73.properties.slug,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2603,9 +2598,11 @@ vErrors.push(err35);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 < 0 || isNaN(data15)){
-const err36 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.would_block,data:data15};
+}
+if(data13.branch !== undefined){
+let data15 = data13.branch;
+if(typeof data15 !== "string"){
+const err36 = {instancePath:instancePath+"/waiting/" + i3+"/branch",schemaPath:"#/$defs/WaitingEntry/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.branch.type,parentSchema:schema73.properties.branch,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2615,11 +2612,10 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-if(data13.superseded !== undefined){
-let data16 = data13.superseded;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err37 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.superseded.type,parentSchema:schema73.properties.superseded,data:data16};
+if(data13.sha !== undefined){
+let data16 = data13.sha;
+if(typeof data16 !== "string"){
+const err37 = {instancePath:instancePath+"/waiting/" + i3+"/sha",schemaPath:"#/$defs/WaitingEntry/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.sha.type,parentSchema:schema73.properties.sha,data:data16};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2628,9 +2624,11 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 0 || isNaN(data16)){
-const err38 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.superseded,data:data16};
+}
+if(data13.ready_at !== undefined){
+let data17 = data13.ready_at;
+if(typeof data17 !== "string"){
+const err38 = {instancePath:instancePath+"/waiting/" + i3+"/ready_at",schemaPath:"#/$defs/WaitingEntry/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema73.properties.ready_at.type,parentSchema:schema73.properties.ready_at,data:data17};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2640,11 +2638,10 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-if(data13.total !== undefined){
-let data17 = data13.total;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err39 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.total.type,parentSchema:schema73.properties.total,data:data17};
+if(data13.age_s !== undefined){
+let data18 = data13.age_s;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err39 = {instancePath:instancePath+"/waiting/" + i3+"/age_s",schemaPath:"#/$defs/WaitingEntry/properties/age_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.age_s.type,parentSchema:schema73.properties.age_s,data:data18};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2653,9 +2650,12 @@ vErrors.push(err39);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 0 || isNaN(data17)){
-const err40 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.total,data:data17};
+}
+if(data13.lacks !== undefined){
+let data19 = data13.lacks;
+if(Array.isArray(data19)){
+if(data19.length < 1){
+const err40 = {instancePath:instancePath+"/waiting/" + i3+"/lacks",schemaPath:"#/$defs/WaitingEntry/properties/lacks/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema73.properties.lacks,data:data19};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2664,11 +2664,11 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data:data13};
+const len4 = data19.length;
+for(let i4=0; i4<len4; i4++){
+let data20 = data19[i4];
+if(!((data20 === "missing_review_approved") || (data20 === "missing_branch_pushed"))){
+const err41 = {instancePath:instancePath+"/waiting/" + i3+"/lacks/" + i4,schemaPath:"#/$defs/WaitingEntry/properties/lacks/items/enum",keyword:"enum",params:{allowedValues: schema73.properties.lacks.items.enum},message:"must be equal to one of the allowed values",schema:schema73.properties.lacks.items.enum,parentSchema:schema73.properties.lacks.items,data:data20};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2678,11 +2678,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data.ingestion !== undefined){
-let data18 = data.ingestion;
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.log === undefined){
-const err42 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema74.required,parentSchema:schema74,data:data18};
+}
+else {
+const err42 = {instancePath:instancePath+"/waiting/" + i3+"/lacks",schemaPath:"#/$defs/WaitingEntry/properties/lacks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema73.properties.lacks.type,parentSchema:schema73.properties.lacks,data:data19};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2691,8 +2689,11 @@ vErrors.push(err42);
 }
 errors++;
 }
-if(data18.size === undefined){
-const err43 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'",schema:schema74.required,parentSchema:schema74,data:data18};
+}
+if(data13.approved_other_sha !== undefined){
+let data21 = data13.approved_other_sha;
+if(typeof data21 !== "boolean"){
+const err43 = {instancePath:instancePath+"/waiting/" + i3+"/approved_other_sha",schemaPath:"#/$defs/WaitingEntry/properties/approved_other_sha/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema73.properties.approved_other_sha.type,parentSchema:schema73.properties.approved_other_sha,data:data21};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2701,8 +2702,10 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(data18.offset === undefined){
-const err44 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema74.required,parentSchema:schema74,data:data18};
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/waiting/" + i3,schemaPath:"#/$defs/WaitingEntry/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data:data13};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -2711,8 +2714,10 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(data18.lag_bytes === undefined){
-const err45 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_bytes"},message:"must have required property '"+"lag_bytes"+"'",schema:schema74.required,parentSchema:schema74,data:data18};
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.waiting.type,parentSchema:schema31.properties.waiting,data:data12};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -2721,8 +2726,11 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data18.lag_lines === undefined){
-const err46 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_lines"},message:"must have required property '"+"lag_lines"+"'",schema:schema74.required,parentSchema:schema74,data:data18};
+}
+if(data.waiting_total !== undefined){
+let data22 = data.waiting_total;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err46 = {instancePath:instancePath+"/waiting_total",schemaPath:"#/properties/waiting_total/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.waiting_total.type,parentSchema:schema31.properties.waiting_total,data:data22};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2731,8 +2739,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data18.checkpoint_at === undefined){
-const err47 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "checkpoint_at"},message:"must have required property '"+"checkpoint_at"+"'",schema:schema74.required,parentSchema:schema74,data:data18};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err47 = {instancePath:instancePath+"/waiting_total",schemaPath:"#/properties/waiting_total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.waiting_total,data:data22};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2741,8 +2750,13 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data18.restarted === undefined){
-const err48 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "restarted"},message:"must have required property '"+"restarted"+"'",schema:schema74.required,parentSchema:schema74,data:data18};
+}
+}
+if(data.counts !== undefined){
+let data23 = data.counts;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.would_integrate === undefined){
+const err48 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema74.required,parentSchema:schema74,data:data23};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2751,9 +2765,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-for(const key3 in data18){
-if(!(((((((key3 === "log") || (key3 === "size")) || (key3 === "offset")) || (key3 === "lag_bytes")) || (key3 === "lag_lines")) || (key3 === "checkpoint_at")) || (key3 === "restarted"))){
-const err49 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data:data18};
+if(data23.would_block === undefined){
+const err49 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema74.required,parentSchema:schema74,data:data23};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2762,11 +2775,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data18.log !== undefined){
-let data19 = data18.log;
-if(typeof data19 !== "string"){
-const err50 = {instancePath:instancePath+"/ingestion/log",schemaPath:"#/$defs/IngestionStatus/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema74.properties.log.type,parentSchema:schema74.properties.log,data:data19};
+if(data23.superseded === undefined){
+const err50 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema74.required,parentSchema:schema74,data:data23};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2775,11 +2785,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-if(data18.size !== undefined){
-let data20 = data18.size;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err51 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.size.type,parentSchema:schema74.properties.size,data:data20};
+if(data23.total === undefined){
+const err51 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/required",keyword:"required",params:{missingProperty: "total"},message:"must have required property '"+"total"+"'",schema:schema74.required,parentSchema:schema74,data:data23};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2788,9 +2795,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 0 || isNaN(data20)){
-const err52 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.size,data:data20};
+for(const key3 in data23){
+if(!((((key3 === "would_integrate") || (key3 === "would_block")) || (key3 === "superseded")) || (key3 === "total"))){
+const err52 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema74,data:data23};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2800,11 +2807,10 @@ vErrors.push(err52);
 errors++;
 }
 }
-}
-if(data18.offset !== undefined){
-let data21 = data18.offset;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err53 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.offset.type,parentSchema:schema74.properties.offset,data:data21};
+if(data23.would_integrate !== undefined){
+let data24 = data23.would_integrate;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err53 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.would_integrate.type,parentSchema:schema74.properties.would_integrate,data:data24};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2813,9 +2819,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 0 || isNaN(data21)){
-const err54 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.offset,data:data21};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 0 || isNaN(data24)){
+const err54 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/StatusCounts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.would_integrate,data:data24};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2826,10 +2832,10 @@ errors++;
 }
 }
 }
-if(data18.lag_bytes !== undefined){
-let data22 = data18.lag_bytes;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err55 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.lag_bytes.type,parentSchema:schema74.properties.lag_bytes,data:data22};
+if(data23.would_block !== undefined){
+let data25 = data23.would_block;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err55 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.would_block.type,parentSchema:schema74.properties.would_block,data:data25};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2838,9 +2844,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err56 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.lag_bytes,data:data22};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err56 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/StatusCounts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.would_block,data:data25};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2851,10 +2857,10 @@ errors++;
 }
 }
 }
-if(data18.lag_lines !== undefined){
-let data23 = data18.lag_lines;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err57 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.lag_lines.type,parentSchema:schema74.properties.lag_lines,data:data23};
+if(data23.superseded !== undefined){
+let data26 = data23.superseded;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err57 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.superseded.type,parentSchema:schema74.properties.superseded,data:data26};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2863,9 +2869,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 0 || isNaN(data23)){
-const err58 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.lag_lines,data:data23};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 < 0 || isNaN(data26)){
+const err58 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/StatusCounts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.superseded,data:data26};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2876,10 +2882,10 @@ errors++;
 }
 }
 }
-if(data18.checkpoint_at !== undefined){
-let data24 = data18.checkpoint_at;
-if((typeof data24 !== "string") && (data24 !== null)){
-const err59 = {instancePath:instancePath+"/ingestion/checkpoint_at",schemaPath:"#/$defs/IngestionStatus/properties/checkpoint_at/type",keyword:"type",params:{type: schema74.properties.checkpoint_at.type},message:"must be string,null",schema:schema74.properties.checkpoint_at.type,parentSchema:schema74.properties.checkpoint_at,data:data24};
+if(data23.total !== undefined){
+let data27 = data23.total;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err59 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema74.properties.total.type,parentSchema:schema74.properties.total,data:data27};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2888,11 +2894,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(data18.restarted !== undefined){
-let data25 = data18.restarted;
-if(!(((data25 === "replaced") || (data25 === "truncated")) || (data25 === null))){
-const err60 = {instancePath:instancePath+"/ingestion/restarted",schemaPath:"#/$defs/IngestionStatus/properties/restarted/enum",keyword:"enum",params:{allowedValues: schema74.properties.restarted.enum},message:"must be equal to one of the allowed values",schema:schema74.properties.restarted.enum,parentSchema:schema74.properties.restarted,data:data25};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 0 || isNaN(data27)){
+const err60 = {instancePath:instancePath+"/counts/total",schemaPath:"#/$defs/StatusCounts/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema74.properties.total,data:data27};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -2903,8 +2907,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err61 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data:data18};
+const err61 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/StatusCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema74.type,parentSchema:schema74,data:data23};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -2914,10 +2919,11 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data.rejected !== undefined){
-let data26 = data.rejected;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err62 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.rejected.type,parentSchema:schema31.properties.rejected,data:data26};
+if(data.ingestion !== undefined){
+let data28 = data.ingestion;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.log === undefined){
+const err62 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema75.required,parentSchema:schema75,data:data28};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2926,9 +2932,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 < 0 || isNaN(data26)){
-const err63 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.rejected,data:data26};
+if(data28.size === undefined){
+const err63 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "size"},message:"must have required property '"+"size"+"'",schema:schema75.required,parentSchema:schema75,data:data28};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2937,26 +2942,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-}
-if(data.last_outcome !== undefined){
-let data27 = data.last_outcome;
-const _errs57 = errors;
-let valid13 = false;
-let passing0 = null;
-const _errs58 = errors;
-if(!(validate57(data27, {instancePath:instancePath+"/last_outcome",parentData:data,parentDataProperty:"last_outcome",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
-errors = vErrors.length;
-}
-var _valid0 = _errs58 === errors;
-if(_valid0){
-valid13 = true;
-passing0 = 0;
-}
-const _errs59 = errors;
-if(data27 !== null){
-const err64 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema31.properties.last_outcome.oneOf[1].type,parentSchema:schema31.properties.last_outcome.oneOf[1],data:data27};
+if(data28.offset === undefined){
+const err64 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema75.required,parentSchema:schema75,data:data28};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2965,19 +2952,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-var _valid0 = _errs59 === errors;
-if(_valid0 && valid13){
-valid13 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid13 = true;
-passing0 = 1;
-}
-}
-if(!valid13){
-const err65 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema31.properties.last_outcome.oneOf,parentSchema:schema31.properties.last_outcome,data:data27};
+if(data28.lag_bytes === undefined){
+const err65 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_bytes"},message:"must have required property '"+"lag_bytes"+"'",schema:schema75.required,parentSchema:schema75,data:data28};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -2986,31 +2962,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-else {
-errors = _errs57;
-if(vErrors !== null){
-if(_errs57){
-vErrors.length = _errs57;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.hooks !== undefined){
-let data28 = data.hooks;
-if(Array.isArray(data28)){
-const len3 = data28.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate59(data28[i3], {instancePath:instancePath+"/hooks/" + i3,parentData:data28,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err66 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.hooks.type,parentSchema:schema31.properties.hooks,data:data28};
+if(data28.lag_lines === undefined){
+const err66 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "lag_lines"},message:"must have required property '"+"lag_lines"+"'",schema:schema75.required,parentSchema:schema75,data:data28};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -3019,10 +2972,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-}
-else {
-const err67 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(data28.checkpoint_at === undefined){
+const err67 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "checkpoint_at"},message:"must have required property '"+"checkpoint_at"+"'",schema:schema75.required,parentSchema:schema75,data:data28};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -3031,19 +2982,311 @@ vErrors.push(err67);
 }
 errors++;
 }
+if(data28.restarted === undefined){
+const err68 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/required",keyword:"required",params:{missingProperty: "restarted"},message:"must have required property '"+"restarted"+"'",schema:schema75.required,parentSchema:schema75,data:data28};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+for(const key4 in data28){
+if(!(((((((key4 === "log") || (key4 === "size")) || (key4 === "offset")) || (key4 === "lag_bytes")) || (key4 === "lag_lines")) || (key4 === "checkpoint_at")) || (key4 === "restarted"))){
+const err69 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema75,data:data28};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data28.log !== undefined){
+let data29 = data28.log;
+if(typeof data29 !== "string"){
+const err70 = {instancePath:instancePath+"/ingestion/log",schemaPath:"#/$defs/IngestionStatus/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema75.properties.log.type,parentSchema:schema75.properties.log,data:data29};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+if(data28.size !== undefined){
+let data30 = data28.size;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err71 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.size.type,parentSchema:schema75.properties.size,data:data30};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 0 || isNaN(data30)){
+const err72 = {instancePath:instancePath+"/ingestion/size",schemaPath:"#/$defs/IngestionStatus/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.size,data:data30};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+if(data28.offset !== undefined){
+let data31 = data28.offset;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err73 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.offset.type,parentSchema:schema75.properties.offset,data:data31};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err74 = {instancePath:instancePath+"/ingestion/offset",schemaPath:"#/$defs/IngestionStatus/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.offset,data:data31};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+if(data28.lag_bytes !== undefined){
+let data32 = data28.lag_bytes;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err75 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.lag_bytes.type,parentSchema:schema75.properties.lag_bytes,data:data32};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err76 = {instancePath:instancePath+"/ingestion/lag_bytes",schemaPath:"#/$defs/IngestionStatus/properties/lag_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.lag_bytes,data:data32};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+if(data28.lag_lines !== undefined){
+let data33 = data28.lag_lines;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err77 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema75.properties.lag_lines.type,parentSchema:schema75.properties.lag_lines,data:data33};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err78 = {instancePath:instancePath+"/ingestion/lag_lines",schemaPath:"#/$defs/IngestionStatus/properties/lag_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema75.properties.lag_lines,data:data33};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+}
+if(data28.checkpoint_at !== undefined){
+let data34 = data28.checkpoint_at;
+if((typeof data34 !== "string") && (data34 !== null)){
+const err79 = {instancePath:instancePath+"/ingestion/checkpoint_at",schemaPath:"#/$defs/IngestionStatus/properties/checkpoint_at/type",keyword:"type",params:{type: schema75.properties.checkpoint_at.type},message:"must be string,null",schema:schema75.properties.checkpoint_at.type,parentSchema:schema75.properties.checkpoint_at,data:data34};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data28.restarted !== undefined){
+let data35 = data28.restarted;
+if(!(((data35 === "replaced") || (data35 === "truncated")) || (data35 === null))){
+const err80 = {instancePath:instancePath+"/ingestion/restarted",schemaPath:"#/$defs/IngestionStatus/properties/restarted/enum",keyword:"enum",params:{allowedValues: schema75.properties.restarted.enum},message:"must be equal to one of the allowed values",schema:schema75.properties.restarted.enum,parentSchema:schema75.properties.restarted,data:data35};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/ingestion",schemaPath:"#/$defs/IngestionStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema75.type,parentSchema:schema75,data:data28};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data.rejected !== undefined){
+let data36 = data.rejected;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err82 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.rejected.type,parentSchema:schema31.properties.rejected,data:data36};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 0 || isNaN(data36)){
+const err83 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.rejected,data:data36};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+}
+if(data.last_outcome !== undefined){
+let data37 = data.last_outcome;
+const _errs78 = errors;
+let valid19 = false;
+let passing0 = null;
+const _errs79 = errors;
+if(!(validate57(data37, {instancePath:instancePath+"/last_outcome",parentData:data,parentDataProperty:"last_outcome",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs79 === errors;
+if(_valid0){
+valid19 = true;
+passing0 = 0;
+}
+const _errs80 = errors;
+if(data37 !== null){
+const err84 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema31.properties.last_outcome.oneOf[1].type,parentSchema:schema31.properties.last_outcome.oneOf[1],data:data37};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+var _valid0 = _errs80 === errors;
+if(_valid0 && valid19){
+valid19 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid19 = true;
+passing0 = 1;
+}
+}
+if(!valid19){
+const err85 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema31.properties.last_outcome.oneOf,parentSchema:schema31.properties.last_outcome,data:data37};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+else {
+errors = _errs78;
+if(vErrors !== null){
+if(_errs78){
+vErrors.length = _errs78;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.hooks !== undefined){
+let data38 = data.hooks;
+if(Array.isArray(data38)){
+const len5 = data38.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate59(data38[i5], {instancePath:instancePath+"/hooks/" + i5,parentData:data38,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.hooks.type,parentSchema:schema31.properties.hooks,data:data38};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+}
+else {
+const err87 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
 validate20.errors = vErrors;
 return errors === 0;
 }
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema87 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/explain.schema.json","title":"ExplainReport","description":"`explain <slug> --json`: why each candidate of a slug is where it is: each readiness condition and the event that met it, supersession, the queue and the outcomes.","type":"object","additionalProperties":false,"required":["slug","remote","log","log_lines","approvals","candidates","supersession","ignored","rejected"],"properties":{"slug":{"type":"string"},"remote":{"description":"The configured remote: only its branch_pushed events count.","type":"string"},"log":{"description":"Path of readiness.jsonl.","type":"string"},"log_lines":{"description":"Lines read.","type":"integer","minimum":0},"approvals":{"description":"The slug's review_approved events, in log order.","type":"array","items":{"$ref":"#/$defs/EventRef"}},"candidates":{"description":"The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.","type":"array","items":{"$ref":"#/$defs/ExplainedCandidate"}},"supersession":{"description":"Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.","type":"array","items":{"$ref":"#/$defs/SupersessionLink"}},"ignored":{"description":"Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.","type":"array","items":{"$ref":"#/$defs/IgnoredLine"}},"rejected":{"description":"Quarantined lines whose text names the slug.","type":"array","items":{"$ref":"#/$defs/RejectedRef"}}},"$defs":{"EventRef":{"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}},"ConditionName":{"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]},"SupersessionRule":{"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]},"ConditionCheck":{"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"}}},"CandidateState":{"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]},"ExplainedCandidate":{"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}}}},"SupersessionLink":{"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}},"IgnoredLine":{"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}},"RejectedRef":{"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}}}};
-const schema88 = {"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}};
-const schema89 = {"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}}}};
-const schema91 = {"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]};
+const schema88 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/explain.schema.json","title":"ExplainReport","description":"`explain <slug> --json`: why each candidate of a slug is where it is: each readiness condition and the event that met it, supersession, the queue and the outcomes.","type":"object","additionalProperties":false,"required":["slug","remote","log","log_lines","approvals","candidates","supersession","retries","ignored","rejected"],"properties":{"slug":{"type":"string"},"remote":{"description":"The configured remote: only its branch_pushed events count.","type":"string"},"log":{"description":"Path of readiness.jsonl.","type":"string"},"log_lines":{"description":"Lines read.","type":"integer","minimum":0},"approvals":{"description":"The slug's review_approved events, in log order; `sha` is the candidate sha an approval is bound to (null: it approves the slug, every candidate of it).","type":"array","items":{"$ref":"#/$defs/Approval"}},"candidates":{"description":"The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.","type":"array","items":{"$ref":"#/$defs/ExplainedCandidate"}},"supersession":{"description":"Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.","type":"array","items":{"$ref":"#/$defs/SupersessionLink"}},"retries":{"description":"The slug's retry_requested events, in log order, each with what it did: a new episode of the candidate it named, or nothing and why.","type":"array","items":{"$ref":"#/$defs/RetryRef"}},"ignored":{"description":"Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.","type":"array","items":{"$ref":"#/$defs/IgnoredLine"}},"rejected":{"description":"Quarantined lines whose text names the slug.","type":"array","items":{"$ref":"#/$defs/RejectedRef"}}},"$defs":{"EventRef":{"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}},"ConditionName":{"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]},"SupersessionRule":{"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]},"ConditionCheck":{"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"},"why":{"description":"Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.","type":"string"}}},"CandidateState":{"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]},"ExplainedCandidate":{"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes","episodes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}},"episodes":{"description":"Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).","type":"array","items":{"$ref":"#/$defs/Episode"}}}},"SupersessionLink":{"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}},"IgnoredLine":{"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}},"RejectedRef":{"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}},"Approval":{"description":"A review_approved event: where it is and the sha it is bound to.","type":"object","additionalProperties":false,"required":["line","offset","id","at","sha"],"properties":{"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0},"id":{"type":["string","null"]},"at":{"description":"approved_at.","type":"string"},"sha":{"description":"The only candidate sha it approves; null: every candidate of the slug.","type":["string","null"]}}},"Episode":{"type":"object","additionalProperties":false,"required":["episode","retry_line","outcome"],"properties":{"episode":{"type":"integer","minimum":1},"retry_line":{"description":"The line of the retry_requested that started it; null for episode 1.","type":["integer","null"],"minimum":1},"outcome":{"description":"Its decision in the ledger; null while it has none.","oneOf":[{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},{"type":"null"}]}}},"RetryRef":{"type":"object","additionalProperties":false,"required":["line","id","requested_at","requested_by","sha","result"],"properties":{"line":{"type":"integer","minimum":1},"id":{"type":["string","null"]},"requested_at":{"type":"string"},"requested_by":{"type":"string"},"sha":{"description":"The sha it names; null: the slug's current candidate, whichever it is.","type":["string","null"]},"result":{"description":"started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).","enum":["started_episode","no_candidate","other_sha","waiting","undecided","decided_after_request","duplicate"]},"branch":{"description":"The slug's current candidate when it was read.","type":"string"},"candidate_sha":{"type":"string"},"episode":{"description":"The episode it started (started_episode), or the current one it found.","type":"integer","minimum":1}}}}};
+const schema89 = {"description":"A review_approved event: where it is and the sha it is bound to.","type":"object","additionalProperties":false,"required":["line","offset","id","at","sha"],"properties":{"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0},"id":{"type":["string","null"]},"at":{"description":"approved_at.","type":"string"},"sha":{"description":"The only candidate sha it approves; null: every candidate of the slug.","type":["string","null"]}}};
+const schema104 = {"type":"object","additionalProperties":false,"required":["line","id","requested_at","requested_by","sha","result"],"properties":{"line":{"type":"integer","minimum":1},"id":{"type":["string","null"]},"requested_at":{"type":"string"},"requested_by":{"type":"string"},"sha":{"description":"The sha it names; null: the slug's current candidate, whichever it is.","type":["string","null"]},"result":{"description":"started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).","enum":["started_episode","no_candidate","other_sha","waiting","undecided","decided_after_request","duplicate"]},"branch":{"description":"The slug's current candidate when it was read.","type":"string"},"candidate_sha":{"type":"string"},"episode":{"description":"The episode it started (started_episode), or the current one it found.","type":"integer","minimum":1}}};
+const schema90 = {"type":"object","additionalProperties":false,"required":["branch","sha","ready_at","finalize","state","ready_line","conditions","queue","outcomes","episodes"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"ready_at":{"type":["string","null"]},"finalize":{"description":"Its finalize_ready; null when only the queue or the ledger knows it (the log was replaced).","oneOf":[{"$ref":"#/$defs/EventRef"},{"type":"null"}]},"state":{"$ref":"#/$defs/CandidateState"},"ready_line":{"description":"Line at which its event conditions were all met while it was the slug's newest: it was enqueued then.","type":["integer","null"],"minimum":1},"conditions":{"type":"array","items":{"$ref":"#/$defs/ConditionCheck"}},"queue":{"description":"Its queue item; null when it is not queued.","oneOf":[{"type":"object","additionalProperties":false,"required":["position","status","enqueued_at","transitions"],"properties":{"position":{"type":"integer","minimum":1},"status":{"$ref":"journal.schema.json#/$defs/QueueStatus"},"enqueued_at":{"type":"string"},"transitions":{"type":"array","items":{"$ref":"journal.schema.json#/$defs/Transition"}}}},{"type":"null"}]},"outcomes":{"description":"Its outcomes, in decision order.","type":"array","items":{"$ref":"outcome.schema.json"}},"episodes":{"description":"Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).","type":"array","items":{"$ref":"#/$defs/Episode"}}}};
+const schema91 = {"description":"Where an event is in readiness.jsonl.","type":"object","additionalProperties":false,"required":["line","offset","id","at"],"properties":{"line":{"description":"1-based line number in readiness.jsonl.","type":"integer","minimum":1},"offset":{"description":"Byte offset of the line.","type":"integer","minimum":0},"id":{"description":"The event's id, if it has one.","type":["string","null"]},"at":{"description":"The event's own timestamp (approved_at, ready_at or pushed_at).","type":"string"}}};
+const schema92 = {"description":"waiting: event conditions not all met; ready: all met, not ingested by a holder yet; queued / in_progress: in the queue; decided: has an outcome; superseded: superseded before it was ready.","enum":["waiting","ready","queued","in_progress","decided","superseded"]};
 const schema60 = {"type":"object","additionalProperties":false,"required":["at","to","reason"],"properties":{"at":{"type":"string"},"from":{"enum":["queued","in_progress"]},"to":{"enum":["queued","in_progress","would_integrate","would_block","superseded"]},"reason":{"type":"string"},"epoch":{"type":"integer","minimum":0}}};
-const schema92 = {"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"}}};
-const schema93 = {"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]};
-const schema96 = {"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]};
+const schema93 = {"type":"object","additionalProperties":false,"required":["condition","met"],"properties":{"condition":{"$ref":"#/$defs/ConditionName"},"met":{"description":"null: a git condition not checked yet (that happens at dequeue) or not reached by the engine.","type":["boolean","null"]},"event":{"description":"The event that satisfied it.","$ref":"#/$defs/EventRef"},"missing":{"description":"The reason code that names it when it is not met.","$ref":"outcome.schema.json#/$defs/ReasonCode"},"superseded_by":{"description":"The candidate that superseded it.","type":"object","additionalProperties":false,"required":["branch","sha","line","rule"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"rule":{"$ref":"#/$defs/SupersessionRule"}}},"decided_at":{"description":"For git conditions: when the decision they come from was made.","type":"string"},"why":{"description":"Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.","type":"string"}}};
+const schema94 = {"description":"The readiness conditions of the contract, in its order.","enum":["review_approved","finalize_ready","branch_pushed","not_superseded","sha_on_remote_branch","not_already_integrated"]};
+const schema97 = {"description":"later_ready_at; equal_ready_at_later_in_log; arrived_older: the finalize_ready arrived with an older ready_at than the slug's newest.","enum":["later_ready_at","equal_ready_at_later_in_log","arrived_older"]};
 
 function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3057,7 +3300,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.condition === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "condition"},message:"must have required property '"+"condition"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "condition"},message:"must have required property '"+"condition"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3067,7 +3310,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.met === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "met"},message:"must have required property '"+"met"+"'",schema:schema92.required,parentSchema:schema92,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "met"},message:"must have required property '"+"met"+"'",schema:schema93.required,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3077,8 +3320,8 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!((((((key0 === "condition") || (key0 === "met")) || (key0 === "event")) || (key0 === "missing")) || (key0 === "superseded_by")) || (key0 === "decided_at"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema92,data};
+if(!(((((((key0 === "condition") || (key0 === "met")) || (key0 === "event")) || (key0 === "missing")) || (key0 === "superseded_by")) || (key0 === "decided_at")) || (key0 === "why"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema93,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3091,7 +3334,7 @@ errors++;
 if(data.condition !== undefined){
 let data0 = data.condition;
 if(!((((((data0 === "review_approved") || (data0 === "finalize_ready")) || (data0 === "branch_pushed")) || (data0 === "not_superseded")) || (data0 === "sha_on_remote_branch")) || (data0 === "not_already_integrated"))){
-const err3 = {instancePath:instancePath+"/condition",schemaPath:"#/$defs/ConditionName/enum",keyword:"enum",params:{allowedValues: schema93.enum},message:"must be equal to one of the allowed values",schema:schema93.enum,parentSchema:schema93,data:data0};
+const err3 = {instancePath:instancePath+"/condition",schemaPath:"#/$defs/ConditionName/enum",keyword:"enum",params:{allowedValues: schema94.enum},message:"must be equal to one of the allowed values",schema:schema94.enum,parentSchema:schema94,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3104,7 +3347,7 @@ errors++;
 if(data.met !== undefined){
 let data1 = data.met;
 if((typeof data1 !== "boolean") && (data1 !== null)){
-const err4 = {instancePath:instancePath+"/met",schemaPath:"#/properties/met/type",keyword:"type",params:{type: schema92.properties.met.type},message:"must be boolean,null",schema:schema92.properties.met.type,parentSchema:schema92.properties.met,data:data1};
+const err4 = {instancePath:instancePath+"/met",schemaPath:"#/properties/met/type",keyword:"type",params:{type: schema93.properties.met.type},message:"must be boolean,null",schema:schema93.properties.met.type,parentSchema:schema93.properties.met,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3118,7 +3361,7 @@ if(data.event !== undefined){
 let data2 = data.event;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 if(data2.line === undefined){
-const err5 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema88.required,parentSchema:schema88,data:data2};
+const err5 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema91.required,parentSchema:schema91,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3128,7 +3371,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data2.offset === undefined){
-const err6 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema88.required,parentSchema:schema88,data:data2};
+const err6 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema91.required,parentSchema:schema91,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3138,7 +3381,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data2.id === undefined){
-const err7 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema88.required,parentSchema:schema88,data:data2};
+const err7 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema91.required,parentSchema:schema91,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3148,7 +3391,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data2.at === undefined){
-const err8 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema88.required,parentSchema:schema88,data:data2};
+const err8 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema91.required,parentSchema:schema91,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3159,7 +3402,7 @@ errors++;
 }
 for(const key1 in data2){
 if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err9 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema88,data:data2};
+const err9 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema91,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3172,7 +3415,7 @@ errors++;
 if(data2.line !== undefined){
 let data3 = data2.line;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err10 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.line.type,parentSchema:schema88.properties.line,data:data3};
+const err10 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.line.type,parentSchema:schema91.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3183,7 +3426,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 1 || isNaN(data3)){
-const err11 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema88.properties.line,data:data3};
+const err11 = {instancePath:instancePath+"/event/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3197,7 +3440,7 @@ errors++;
 if(data2.offset !== undefined){
 let data4 = data2.offset;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err12 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.offset.type,parentSchema:schema88.properties.offset,data:data4};
+const err12 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.offset.type,parentSchema:schema91.properties.offset,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3208,7 +3451,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema88.properties.offset,data:data4};
+const err13 = {instancePath:instancePath+"/event/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema91.properties.offset,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3222,7 +3465,7 @@ errors++;
 if(data2.id !== undefined){
 let data5 = data2.id;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/event/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema88.properties.id.type},message:"must be string,null",schema:schema88.properties.id.type,parentSchema:schema88.properties.id,data:data5};
+const err14 = {instancePath:instancePath+"/event/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema91.properties.id.type},message:"must be string,null",schema:schema91.properties.id.type,parentSchema:schema91.properties.id,data:data5};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3235,7 +3478,7 @@ errors++;
 if(data2.at !== undefined){
 let data6 = data2.at;
 if(typeof data6 !== "string"){
-const err15 = {instancePath:instancePath+"/event/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema88.properties.at.type,parentSchema:schema88.properties.at,data:data6};
+const err15 = {instancePath:instancePath+"/event/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.at.type,parentSchema:schema91.properties.at,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3247,7 +3490,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.type,parentSchema:schema88,data:data2};
+const err16 = {instancePath:instancePath+"/event",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema91.type,parentSchema:schema91,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3260,7 +3503,7 @@ errors++;
 if(data.missing !== undefined){
 let data7 = data.missing;
 if(!(((((((((data7 === "missing_review_approved") || (data7 === "missing_finalize_ready")) || (data7 === "missing_branch_pushed")) || (data7 === "sha_not_on_remote_branch")) || (data7 === "already_integrated")) || (data7 === "superseded")) || (data7 === "merge_conflict")) || (data7 === "checks_failed")) || (data7 === "git_error"))){
-const err17 = {instancePath:instancePath+"/missing",schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values",schema:schema77.enum,parentSchema:schema77,data:data7};
+const err17 = {instancePath:instancePath+"/missing",schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values",schema:schema78.enum,parentSchema:schema78,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3274,7 +3517,7 @@ if(data.superseded_by !== undefined){
 let data8 = data.superseded_by;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 if(data8.branch === undefined){
-const err18 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema92.properties.superseded_by.required,parentSchema:schema92.properties.superseded_by,data:data8};
+const err18 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema93.properties.superseded_by.required,parentSchema:schema93.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3284,7 +3527,7 @@ vErrors.push(err18);
 errors++;
 }
 if(data8.sha === undefined){
-const err19 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema92.properties.superseded_by.required,parentSchema:schema92.properties.superseded_by,data:data8};
+const err19 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema93.properties.superseded_by.required,parentSchema:schema93.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3294,7 +3537,7 @@ vErrors.push(err19);
 errors++;
 }
 if(data8.line === undefined){
-const err20 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema92.properties.superseded_by.required,parentSchema:schema92.properties.superseded_by,data:data8};
+const err20 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema93.properties.superseded_by.required,parentSchema:schema93.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3304,7 +3547,7 @@ vErrors.push(err20);
 errors++;
 }
 if(data8.rule === undefined){
-const err21 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema92.properties.superseded_by.required,parentSchema:schema92.properties.superseded_by,data:data8};
+const err21 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema93.properties.superseded_by.required,parentSchema:schema93.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3315,7 +3558,7 @@ errors++;
 }
 for(const key2 in data8){
 if(!((((key2 === "branch") || (key2 === "sha")) || (key2 === "line")) || (key2 === "rule"))){
-const err22 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema92.properties.superseded_by,data:data8};
+const err22 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema93.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3328,7 +3571,7 @@ errors++;
 if(data8.branch !== undefined){
 let data9 = data8.branch;
 if(typeof data9 !== "string"){
-const err23 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema92.properties.superseded_by.properties.branch.type,parentSchema:schema92.properties.superseded_by.properties.branch,data:data9};
+const err23 = {instancePath:instancePath+"/superseded_by/branch",schemaPath:"#/properties/superseded_by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded_by.properties.branch.type,parentSchema:schema93.properties.superseded_by.properties.branch,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3341,7 +3584,7 @@ errors++;
 if(data8.sha !== undefined){
 let data10 = data8.sha;
 if(typeof data10 !== "string"){
-const err24 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema92.properties.superseded_by.properties.sha.type,parentSchema:schema92.properties.superseded_by.properties.sha,data:data10};
+const err24 = {instancePath:instancePath+"/superseded_by/sha",schemaPath:"#/properties/superseded_by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.superseded_by.properties.sha.type,parentSchema:schema93.properties.superseded_by.properties.sha,data:data10};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3354,7 +3597,7 @@ errors++;
 if(data8.line !== undefined){
 let data11 = data8.line;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err25 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema92.properties.superseded_by.properties.line.type,parentSchema:schema92.properties.superseded_by.properties.line,data:data11};
+const err25 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema93.properties.superseded_by.properties.line.type,parentSchema:schema93.properties.superseded_by.properties.line,data:data11};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3365,7 +3608,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 1 || isNaN(data11)){
-const err26 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema92.properties.superseded_by.properties.line,data:data11};
+const err26 = {instancePath:instancePath+"/superseded_by/line",schemaPath:"#/properties/superseded_by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema93.properties.superseded_by.properties.line,data:data11};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3379,7 +3622,7 @@ errors++;
 if(data8.rule !== undefined){
 let data12 = data8.rule;
 if(!(((data12 === "later_ready_at") || (data12 === "equal_ready_at_later_in_log")) || (data12 === "arrived_older"))){
-const err27 = {instancePath:instancePath+"/superseded_by/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema96.enum},message:"must be equal to one of the allowed values",schema:schema96.enum,parentSchema:schema96,data:data12};
+const err27 = {instancePath:instancePath+"/superseded_by/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema97.enum},message:"must be equal to one of the allowed values",schema:schema97.enum,parentSchema:schema97,data:data12};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3391,7 +3634,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema92.properties.superseded_by.type,parentSchema:schema92.properties.superseded_by,data:data8};
+const err28 = {instancePath:instancePath+"/superseded_by",schemaPath:"#/properties/superseded_by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.properties.superseded_by.type,parentSchema:schema93.properties.superseded_by,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3404,7 +3647,7 @@ errors++;
 if(data.decided_at !== undefined){
 let data13 = data.decided_at;
 if(typeof data13 !== "string"){
-const err29 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema92.properties.decided_at.type,parentSchema:schema92.properties.decided_at,data:data13};
+const err29 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.decided_at.type,parentSchema:schema93.properties.decided_at,data:data13};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3414,9 +3657,10 @@ vErrors.push(err29);
 errors++;
 }
 }
-}
-else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema92.type,parentSchema:schema92,data};
+if(data.why !== undefined){
+let data14 = data.why;
+if(typeof data14 !== "string"){
+const err30 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema93.properties.why.type,parentSchema:schema93.properties.why,data:data14};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3425,10 +3669,208 @@ vErrors.push(err30);
 }
 errors++;
 }
+}
+}
+else {
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema93.type,parentSchema:schema93,data};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
 validate66.errors = vErrors;
 return errors === 0;
 }
 validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema100 = {"type":"object","additionalProperties":false,"required":["episode","retry_line","outcome"],"properties":{"episode":{"type":"integer","minimum":1},"retry_line":{"description":"The line of the retry_requested that started it; null for episode 1.","type":["integer","null"],"minimum":1},"outcome":{"description":"Its decision in the ledger; null while it has none.","oneOf":[{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},{"type":"null"}]}}};
+
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate69.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.episode === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "episode"},message:"must have required property '"+"episode"+"'",schema:schema100.required,parentSchema:schema100,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.retry_line === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "retry_line"},message:"must have required property '"+"retry_line"+"'",schema:schema100.required,parentSchema:schema100,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.outcome === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema100.required,parentSchema:schema100,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "episode") || (key0 === "retry_line")) || (key0 === "outcome"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema100,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.episode !== undefined){
+let data0 = data.episode;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err4 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema100.properties.episode.type,parentSchema:schema100.properties.episode,data:data0};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err5 = {instancePath:instancePath+"/episode",schemaPath:"#/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema100.properties.episode,data:data0};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+if(data.retry_line !== undefined){
+let data1 = data.retry_line;
+if((!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))) && (data1 !== null)){
+const err6 = {instancePath:instancePath+"/retry_line",schemaPath:"#/properties/retry_line/type",keyword:"type",params:{type: schema100.properties.retry_line.type},message:"must be integer,null",schema:schema100.properties.retry_line.type,parentSchema:schema100.properties.retry_line,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 1 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/retry_line",schemaPath:"#/properties/retry_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema100.properties.retry_line,data:data1};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data.outcome !== undefined){
+let data2 = data.outcome;
+const _errs7 = errors;
+let valid1 = false;
+let passing0 = null;
+const _errs8 = errors;
+if(!(((data2 === "would_integrate") || (data2 === "would_block")) || (data2 === "superseded"))){
+const err8 = {instancePath:instancePath+"/outcome",schemaPath:"outcome.schema.json#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values",schema:schema77.enum,parentSchema:schema77,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid0 = _errs8 === errors;
+if(_valid0){
+valid1 = true;
+passing0 = 0;
+}
+const _errs10 = errors;
+if(data2 !== null){
+const err9 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema100.properties.outcome.oneOf[1].type,parentSchema:schema100.properties.outcome.oneOf[1],data:data2};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs10 === errors;
+if(_valid0 && valid1){
+valid1 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid1 = true;
+passing0 = 1;
+}
+}
+if(!valid1){
+const err10 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema100.properties.outcome.oneOf,parentSchema:schema100.properties.outcome,data:data2};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+else {
+errors = _errs7;
+if(vErrors !== null){
+if(_errs7){
+vErrors.length = _errs7;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.type,parentSchema:schema100,data};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate69.errors = vErrors;
+return errors === 0;
+}
+validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3443,7 +3885,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.branch === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3453,7 +3895,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.sha === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3463,7 +3905,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.ready_at === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3473,7 +3915,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.finalize === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "finalize"},message:"must have required property '"+"finalize"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "finalize"},message:"must have required property '"+"finalize"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3483,7 +3925,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.state === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3493,7 +3935,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.ready_line === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_line"},message:"must have required property '"+"ready_line"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ready_line"},message:"must have required property '"+"ready_line"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3503,7 +3945,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.conditions === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conditions"},message:"must have required property '"+"conditions"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conditions"},message:"must have required property '"+"conditions"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3513,7 +3955,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.queue === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "queue"},message:"must have required property '"+"queue"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3523,7 +3965,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.outcomes === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcomes"},message:"must have required property '"+"outcomes"+"'",schema:schema89.required,parentSchema:schema89,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcomes"},message:"must have required property '"+"outcomes"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3532,9 +3974,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema89.properties, key0))){
-const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema89,data};
+if(data.episodes === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "episodes"},message:"must have required property '"+"episodes"+"'",schema:schema90.required,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3543,11 +3984,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.branch !== undefined){
-let data0 = data.branch;
-if(typeof data0 !== "string"){
-const err10 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.branch.type,parentSchema:schema89.properties.branch,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema90.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema90,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3557,10 +3996,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.sha !== undefined){
-let data1 = data.sha;
-if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.sha.type,parentSchema:schema89.properties.sha,data:data1};
+if(data.branch !== undefined){
+let data0 = data.branch;
+if(typeof data0 !== "string"){
+const err11 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.branch.type,parentSchema:schema90.properties.branch,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3570,15 +4009,28 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.ready_at !== undefined){
-let data2 = data.ready_at;
-if((typeof data2 !== "string") && (data2 !== null)){
-const err12 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: schema89.properties.ready_at.type},message:"must be string,null",schema:schema89.properties.ready_at.type,parentSchema:schema89.properties.ready_at,data:data2};
+if(data.sha !== undefined){
+let data1 = data.sha;
+if(typeof data1 !== "string"){
+const err12 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.sha.type,parentSchema:schema90.properties.sha,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
 else {
 vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.ready_at !== undefined){
+let data2 = data.ready_at;
+if((typeof data2 !== "string") && (data2 !== null)){
+const err13 = {instancePath:instancePath+"/ready_at",schemaPath:"#/properties/ready_at/type",keyword:"type",params:{type: schema90.properties.ready_at.type},message:"must be string,null",schema:schema90.properties.ready_at.type,parentSchema:schema90.properties.ready_at,data:data2};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
 }
 errors++;
 }
@@ -3591,17 +4043,7 @@ let passing0 = null;
 const _errs10 = errors;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.line === undefined){
-const err13 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema88.required,parentSchema:schema88,data:data3};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(data3.offset === undefined){
-const err14 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema88.required,parentSchema:schema88,data:data3};
+const err14 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema91.required,parentSchema:schema91,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3610,8 +4052,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data3.id === undefined){
-const err15 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema88.required,parentSchema:schema88,data:data3};
+if(data3.offset === undefined){
+const err15 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema91.required,parentSchema:schema91,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3620,8 +4062,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data3.at === undefined){
-const err16 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema88.required,parentSchema:schema88,data:data3};
+if(data3.id === undefined){
+const err16 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema91.required,parentSchema:schema91,data:data3};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3630,9 +4072,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-for(const key1 in data3){
-if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err17 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema88,data:data3};
+if(data3.at === undefined){
+const err17 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema91.required,parentSchema:schema91,data:data3};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3641,11 +4082,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data3.line !== undefined){
-let data4 = data3.line;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err18 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.line.type,parentSchema:schema88.properties.line,data:data4};
+for(const key1 in data3){
+if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
+const err18 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema91,data:data3};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3654,9 +4093,11 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 < 1 || isNaN(data4)){
-const err19 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema88.properties.line,data:data4};
+}
+if(data3.line !== undefined){
+let data4 = data3.line;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err19 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.line.type,parentSchema:schema91.properties.line,data:data4};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3665,12 +4106,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-if(data3.offset !== undefined){
-let data5 = data3.offset;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err20 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.offset.type,parentSchema:schema88.properties.offset,data:data5};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 1 || isNaN(data4)){
+const err20 = {instancePath:instancePath+"/finalize/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema91.properties.line,data:data4};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3679,9 +4117,12 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 < 0 || isNaN(data5)){
-const err21 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema88.properties.offset,data:data5};
+}
+}
+if(data3.offset !== undefined){
+let data5 = data3.offset;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err21 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema91.properties.offset.type,parentSchema:schema91.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3690,12 +4131,9 @@ vErrors.push(err21);
 }
 errors++;
 }
-}
-}
-if(data3.id !== undefined){
-let data6 = data3.id;
-if((typeof data6 !== "string") && (data6 !== null)){
-const err22 = {instancePath:instancePath+"/finalize/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema88.properties.id.type},message:"must be string,null",schema:schema88.properties.id.type,parentSchema:schema88.properties.id,data:data6};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err22 = {instancePath:instancePath+"/finalize/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema91.properties.offset,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3705,10 +4143,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data3.at !== undefined){
-let data7 = data3.at;
-if(typeof data7 !== "string"){
-const err23 = {instancePath:instancePath+"/finalize/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema88.properties.at.type,parentSchema:schema88.properties.at,data:data7};
+}
+if(data3.id !== undefined){
+let data6 = data3.id;
+if((typeof data6 !== "string") && (data6 !== null)){
+const err23 = {instancePath:instancePath+"/finalize/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema91.properties.id.type},message:"must be string,null",schema:schema91.properties.id.type,parentSchema:schema91.properties.id,data:data6};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3718,14 +4157,27 @@ vErrors.push(err23);
 errors++;
 }
 }
-}
-else {
-const err24 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.type,parentSchema:schema88,data:data3};
+if(data3.at !== undefined){
+let data7 = data3.at;
+if(typeof data7 !== "string"){
+const err24 = {instancePath:instancePath+"/finalize/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema91.properties.at.type,parentSchema:schema91.properties.at,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
 else {
 vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/finalize",schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema91.type,parentSchema:schema91,data:data3};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
 }
 errors++;
 }
@@ -3736,12 +4188,12 @@ passing0 = 0;
 }
 const _errs22 = errors;
 if(data3 !== null){
-const err25 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema89.properties.finalize.oneOf[1].type,parentSchema:schema89.properties.finalize.oneOf[1],data:data3};
+const err26 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema90.properties.finalize.oneOf[1].type,parentSchema:schema90.properties.finalize.oneOf[1],data:data3};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err26];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err26);
 }
 errors++;
 }
@@ -3757,12 +4209,12 @@ passing0 = 1;
 }
 }
 if(!valid1){
-const err26 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema89.properties.finalize.oneOf,parentSchema:schema89.properties.finalize,data:data3};
+const err27 = {instancePath:instancePath+"/finalize",schemaPath:"#/properties/finalize/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema90.properties.finalize.oneOf,parentSchema:schema90.properties.finalize,data:data3};
 if(vErrors === null){
-vErrors = [err26];
+vErrors = [err27];
 }
 else {
-vErrors.push(err26);
+vErrors.push(err27);
 }
 errors++;
 }
@@ -3781,20 +4233,7 @@ vErrors = null;
 if(data.state !== undefined){
 let data8 = data.state;
 if(!((((((data8 === "waiting") || (data8 === "ready")) || (data8 === "queued")) || (data8 === "in_progress")) || (data8 === "decided")) || (data8 === "superseded"))){
-const err27 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/CandidateState/enum",keyword:"enum",params:{allowedValues: schema91.enum},message:"must be equal to one of the allowed values",schema:schema91.enum,parentSchema:schema91,data:data8};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-if(data.ready_line !== undefined){
-let data9 = data.ready_line;
-if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (data9 !== null)){
-const err28 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/type",keyword:"type",params:{type: schema89.properties.ready_line.type},message:"must be integer,null",schema:schema89.properties.ready_line.type,parentSchema:schema89.properties.ready_line,data:data9};
+const err28 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/CandidateState/enum",keyword:"enum",params:{allowedValues: schema92.enum},message:"must be equal to one of the allowed values",schema:schema92.enum,parentSchema:schema92,data:data8};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3803,14 +4242,27 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 < 1 || isNaN(data9)){
-const err29 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema89.properties.ready_line,data:data9};
+}
+if(data.ready_line !== undefined){
+let data9 = data.ready_line;
+if((!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))) && (data9 !== null)){
+const err29 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/type",keyword:"type",params:{type: schema90.properties.ready_line.type},message:"must be integer,null",schema:schema90.properties.ready_line.type,parentSchema:schema90.properties.ready_line,data:data9};
 if(vErrors === null){
 vErrors = [err29];
 }
 else {
 vErrors.push(err29);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 1 || isNaN(data9)){
+const err30 = {instancePath:instancePath+"/ready_line",schemaPath:"#/properties/ready_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema90.properties.ready_line,data:data9};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
 }
 errors++;
 }
@@ -3828,12 +4280,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema89.properties.conditions.type,parentSchema:schema89.properties.conditions,data:data10};
+const err31 = {instancePath:instancePath+"/conditions",schemaPath:"#/properties/conditions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema90.properties.conditions.type,parentSchema:schema90.properties.conditions,data:data10};
 if(vErrors === null){
-vErrors = [err30];
+vErrors = [err31];
 }
 else {
-vErrors.push(err30);
+vErrors.push(err31);
 }
 errors++;
 }
@@ -3846,17 +4298,7 @@ let passing1 = null;
 const _errs33 = errors;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 if(data12.position === undefined){
-const err31 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema89.properties.queue.oneOf[0].required,parentSchema:schema89.properties.queue.oneOf[0],data:data12};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if(data12.status === undefined){
-const err32 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema89.properties.queue.oneOf[0].required,parentSchema:schema89.properties.queue.oneOf[0],data:data12};
+const err32 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'",schema:schema90.properties.queue.oneOf[0].required,parentSchema:schema90.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3865,8 +4307,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data12.enqueued_at === undefined){
-const err33 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema89.properties.queue.oneOf[0].required,parentSchema:schema89.properties.queue.oneOf[0],data:data12};
+if(data12.status === undefined){
+const err33 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema90.properties.queue.oneOf[0].required,parentSchema:schema90.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3875,8 +4317,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data12.transitions === undefined){
-const err34 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema89.properties.queue.oneOf[0].required,parentSchema:schema89.properties.queue.oneOf[0],data:data12};
+if(data12.enqueued_at === undefined){
+const err34 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "enqueued_at"},message:"must have required property '"+"enqueued_at"+"'",schema:schema90.properties.queue.oneOf[0].required,parentSchema:schema90.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3885,9 +4327,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key2 in data12){
-if(!((((key2 === "position") || (key2 === "status")) || (key2 === "enqueued_at")) || (key2 === "transitions"))){
-const err35 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema89.properties.queue.oneOf[0],data:data12};
+if(data12.transitions === undefined){
+const err35 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/required",keyword:"required",params:{missingProperty: "transitions"},message:"must have required property '"+"transitions"+"'",schema:schema90.properties.queue.oneOf[0].required,parentSchema:schema90.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3896,11 +4337,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data12.position !== undefined){
-let data13 = data12.position;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err36 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.queue.oneOf[0].properties.position.type,parentSchema:schema89.properties.queue.oneOf[0].properties.position,data:data13};
+for(const key2 in data12){
+if(!((((key2 === "position") || (key2 === "status")) || (key2 === "enqueued_at")) || (key2 === "transitions"))){
+const err36 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema90.properties.queue.oneOf[0],data:data12};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3909,9 +4348,11 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 < 1 || isNaN(data13)){
-const err37 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema89.properties.queue.oneOf[0].properties.position,data:data13};
+}
+if(data12.position !== undefined){
+let data13 = data12.position;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err37 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema90.properties.queue.oneOf[0].properties.position.type,parentSchema:schema90.properties.queue.oneOf[0].properties.position,data:data13};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3920,12 +4361,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-}
-if(data12.status !== undefined){
-let data14 = data12.status;
-if(!((data14 === "queued") || (data14 === "in_progress"))){
-const err38 = {instancePath:instancePath+"/queue/status",schemaPath:"journal.schema.json#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values",schema:schema59.enum,parentSchema:schema59,data:data14};
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 1 || isNaN(data13)){
+const err38 = {instancePath:instancePath+"/queue/position",schemaPath:"#/properties/queue/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema90.properties.queue.oneOf[0].properties.position,data:data13};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3935,15 +4373,29 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data12.enqueued_at !== undefined){
-let data15 = data12.enqueued_at;
-if(typeof data15 !== "string"){
-const err39 = {instancePath:instancePath+"/queue/enqueued_at",schemaPath:"#/properties/queue/oneOf/0/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.queue.oneOf[0].properties.enqueued_at.type,parentSchema:schema89.properties.queue.oneOf[0].properties.enqueued_at,data:data15};
+}
+if(data12.status !== undefined){
+let data14 = data12.status;
+if(!((data14 === "queued") || (data14 === "in_progress"))){
+const err39 = {instancePath:instancePath+"/queue/status",schemaPath:"journal.schema.json#/$defs/QueueStatus/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values",schema:schema59.enum,parentSchema:schema59,data:data14};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data12.enqueued_at !== undefined){
+let data15 = data12.enqueued_at;
+if(typeof data15 !== "string"){
+const err40 = {instancePath:instancePath+"/queue/enqueued_at",schemaPath:"#/properties/queue/oneOf/0/properties/enqueued_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema90.properties.queue.oneOf[0].properties.enqueued_at.type,parentSchema:schema90.properties.queue.oneOf[0].properties.enqueued_at,data:data15};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
 }
 errors++;
 }
@@ -3956,17 +4408,7 @@ for(let i1=0; i1<len1; i1++){
 let data17 = data16[i1];
 if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
 if(data17.at === undefined){
-const err40 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema60.required,parentSchema:schema60,data:data17};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-if(data17.to === undefined){
-const err41 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema60.required,parentSchema:schema60,data:data17};
+const err41 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema60.required,parentSchema:schema60,data:data17};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3975,8 +4417,8 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(data17.reason === undefined){
-const err42 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema60.required,parentSchema:schema60,data:data17};
+if(data17.to === undefined){
+const err42 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "to"},message:"must have required property '"+"to"+"'",schema:schema60.required,parentSchema:schema60,data:data17};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -3985,9 +4427,8 @@ vErrors.push(err42);
 }
 errors++;
 }
-for(const key3 in data17){
-if(!(((((key3 === "at") || (key3 === "from")) || (key3 === "to")) || (key3 === "reason")) || (key3 === "epoch"))){
-const err43 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema60,data:data17};
+if(data17.reason === undefined){
+const err43 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema60.required,parentSchema:schema60,data:data17};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3996,11 +4437,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-if(data17.at !== undefined){
-let data18 = data17.at;
-if(typeof data18 !== "string"){
-const err44 = {instancePath:instancePath+"/queue/transitions/" + i1+"/at",schemaPath:"journal.schema.json#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.at.type,parentSchema:schema60.properties.at,data:data18};
+for(const key3 in data17){
+if(!(((((key3 === "at") || (key3 === "from")) || (key3 === "to")) || (key3 === "reason")) || (key3 === "epoch"))){
+const err44 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema60,data:data17};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4010,10 +4449,10 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data17.from !== undefined){
-let data19 = data17.from;
-if(!((data19 === "queued") || (data19 === "in_progress"))){
-const err45 = {instancePath:instancePath+"/queue/transitions/" + i1+"/from",schemaPath:"journal.schema.json#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema60.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema60.properties.from.enum,parentSchema:schema60.properties.from,data:data19};
+if(data17.at !== undefined){
+let data18 = data17.at;
+if(typeof data18 !== "string"){
+const err45 = {instancePath:instancePath+"/queue/transitions/" + i1+"/at",schemaPath:"journal.schema.json#/$defs/Transition/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.at.type,parentSchema:schema60.properties.at,data:data18};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -4023,10 +4462,10 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data17.to !== undefined){
-let data20 = data17.to;
-if(!(((((data20 === "queued") || (data20 === "in_progress")) || (data20 === "would_integrate")) || (data20 === "would_block")) || (data20 === "superseded"))){
-const err46 = {instancePath:instancePath+"/queue/transitions/" + i1+"/to",schemaPath:"journal.schema.json#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema60.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema60.properties.to.enum,parentSchema:schema60.properties.to,data:data20};
+if(data17.from !== undefined){
+let data19 = data17.from;
+if(!((data19 === "queued") || (data19 === "in_progress"))){
+const err46 = {instancePath:instancePath+"/queue/transitions/" + i1+"/from",schemaPath:"journal.schema.json#/$defs/Transition/properties/from/enum",keyword:"enum",params:{allowedValues: schema60.properties.from.enum},message:"must be equal to one of the allowed values",schema:schema60.properties.from.enum,parentSchema:schema60.properties.from,data:data19};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -4036,10 +4475,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-if(data17.reason !== undefined){
-let data21 = data17.reason;
-if(typeof data21 !== "string"){
-const err47 = {instancePath:instancePath+"/queue/transitions/" + i1+"/reason",schemaPath:"journal.schema.json#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.reason.type,parentSchema:schema60.properties.reason,data:data21};
+if(data17.to !== undefined){
+let data20 = data17.to;
+if(!(((((data20 === "queued") || (data20 === "in_progress")) || (data20 === "would_integrate")) || (data20 === "would_block")) || (data20 === "superseded"))){
+const err47 = {instancePath:instancePath+"/queue/transitions/" + i1+"/to",schemaPath:"journal.schema.json#/$defs/Transition/properties/to/enum",keyword:"enum",params:{allowedValues: schema60.properties.to.enum},message:"must be equal to one of the allowed values",schema:schema60.properties.to.enum,parentSchema:schema60.properties.to,data:data20};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -4049,10 +4488,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data17.epoch !== undefined){
-let data22 = data17.epoch;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err48 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema60.properties.epoch.type,parentSchema:schema60.properties.epoch,data:data22};
+if(data17.reason !== undefined){
+let data21 = data17.reason;
+if(typeof data21 !== "string"){
+const err48 = {instancePath:instancePath+"/queue/transitions/" + i1+"/reason",schemaPath:"journal.schema.json#/$defs/Transition/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema60.properties.reason.type,parentSchema:schema60.properties.reason,data:data21};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -4061,9 +4500,11 @@ vErrors.push(err48);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err49 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema60.properties.epoch,data:data22};
+}
+if(data17.epoch !== undefined){
+let data22 = data17.epoch;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err49 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema60.properties.epoch.type,parentSchema:schema60.properties.epoch,data:data22};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -4072,11 +4513,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema60.type,parentSchema:schema60,data:data17};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err50 = {instancePath:instancePath+"/queue/transitions/" + i1+"/epoch",schemaPath:"journal.schema.json#/$defs/Transition/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema60.properties.epoch,data:data22};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -4087,8 +4526,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err51 = {instancePath:instancePath+"/queue/transitions",schemaPath:"#/properties/queue/oneOf/0/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema89.properties.queue.oneOf[0].properties.transitions.type,parentSchema:schema89.properties.queue.oneOf[0].properties.transitions,data:data16};
+const err51 = {instancePath:instancePath+"/queue/transitions/" + i1,schemaPath:"journal.schema.json#/$defs/Transition/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema60.type,parentSchema:schema60,data:data17};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4100,12 +4540,24 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.properties.queue.oneOf[0].type,parentSchema:schema89.properties.queue.oneOf[0],data:data12};
+const err52 = {instancePath:instancePath+"/queue/transitions",schemaPath:"#/properties/queue/oneOf/0/properties/transitions/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema90.properties.queue.oneOf[0].properties.transitions.type,parentSchema:schema90.properties.queue.oneOf[0].properties.transitions,data:data16};
 if(vErrors === null){
 vErrors = [err52];
 }
 else {
 vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema90.properties.queue.oneOf[0].type,parentSchema:schema90.properties.queue.oneOf[0],data:data12};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
 }
 errors++;
 }
@@ -4116,12 +4568,12 @@ passing1 = 0;
 }
 const _errs56 = errors;
 if(data12 !== null){
-const err53 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema89.properties.queue.oneOf[1].type,parentSchema:schema89.properties.queue.oneOf[1],data:data12};
+const err54 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema90.properties.queue.oneOf[1].type,parentSchema:schema90.properties.queue.oneOf[1],data:data12};
 if(vErrors === null){
-vErrors = [err53];
+vErrors = [err54];
 }
 else {
-vErrors.push(err53);
+vErrors.push(err54);
 }
 errors++;
 }
@@ -4137,12 +4589,12 @@ passing1 = 1;
 }
 }
 if(!valid7){
-const err54 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema89.properties.queue.oneOf,parentSchema:schema89.properties.queue,data:data12};
+const err55 = {instancePath:instancePath+"/queue",schemaPath:"#/properties/queue/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema90.properties.queue.oneOf,parentSchema:schema90.properties.queue,data:data12};
 if(vErrors === null){
-vErrors = [err54];
+vErrors = [err55];
 }
 else {
-vErrors.push(err54);
+vErrors.push(err55);
 }
 errors++;
 }
@@ -4170,19 +4622,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema89.properties.outcomes.type,parentSchema:schema89.properties.outcomes,data:data23};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-}
-}
-else {
-const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.type,parentSchema:schema89,data};
+const err56 = {instancePath:instancePath+"/outcomes",schemaPath:"#/properties/outcomes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema90.properties.outcomes.type,parentSchema:schema90.properties.outcomes,data:data23};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -4191,17 +4631,51 @@ vErrors.push(err56);
 }
 errors++;
 }
+}
+if(data.episodes !== undefined){
+let data25 = data.episodes;
+if(Array.isArray(data25)){
+const len3 = data25.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate69(data25[i3], {instancePath:instancePath+"/episodes/" + i3,parentData:data25,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/episodes",schemaPath:"#/properties/episodes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema90.properties.episodes.type,parentSchema:schema90.properties.episodes,data:data25};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema90.type,parentSchema:schema90,data};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
 validate65.errors = vErrors;
 return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema99 = {"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}};
+const schema102 = {"type":"object","additionalProperties":false,"required":["superseded","by","rule","at_line"],"properties":{"superseded":{"description":"The candidate that lost, with the line and ready_at of its finalize_ready.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"by":{"description":"The candidate that won.","type":"object","additionalProperties":false,"required":["branch","sha","line","ready_at"],"properties":{"branch":{"type":"string"},"sha":{"type":"string"},"line":{"type":"integer","minimum":1},"ready_at":{"type":"string"}}},"rule":{"$ref":"#/$defs/SupersessionRule"},"at_line":{"description":"The line from which it holds: the winner's, or the loser's own for one that arrived older.","type":"integer","minimum":1}}};
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4210,7 +4684,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.superseded === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4220,7 +4694,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.by === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "by"},message:"must have required property '"+"by"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "by"},message:"must have required property '"+"by"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4230,7 +4704,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.rule === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rule"},message:"must have required property '"+"rule"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4240,7 +4714,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.at_line === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at_line"},message:"must have required property '"+"at_line"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at_line"},message:"must have required property '"+"at_line"+"'",schema:schema102.required,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4251,7 +4725,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "superseded") || (key0 === "by")) || (key0 === "rule")) || (key0 === "at_line"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema99,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4265,7 +4739,7 @@ if(data.superseded !== undefined){
 let data0 = data.superseded;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.branch === undefined){
-const err5 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema99.properties.superseded.required,parentSchema:schema99.properties.superseded,data:data0};
+const err5 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema102.properties.superseded.required,parentSchema:schema102.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4275,7 +4749,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data0.sha === undefined){
-const err6 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema99.properties.superseded.required,parentSchema:schema99.properties.superseded,data:data0};
+const err6 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema102.properties.superseded.required,parentSchema:schema102.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4285,7 +4759,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data0.line === undefined){
-const err7 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema99.properties.superseded.required,parentSchema:schema99.properties.superseded,data:data0};
+const err7 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema102.properties.superseded.required,parentSchema:schema102.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4295,7 +4769,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data0.ready_at === undefined){
-const err8 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema99.properties.superseded.required,parentSchema:schema99.properties.superseded,data:data0};
+const err8 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema102.properties.superseded.required,parentSchema:schema102.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4306,7 +4780,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!((((key1 === "branch") || (key1 === "sha")) || (key1 === "line")) || (key1 === "ready_at"))){
-const err9 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema99.properties.superseded,data:data0};
+const err9 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema102.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4319,7 +4793,7 @@ errors++;
 if(data0.branch !== undefined){
 let data1 = data0.branch;
 if(typeof data1 !== "string"){
-const err10 = {instancePath:instancePath+"/superseded/branch",schemaPath:"#/properties/superseded/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.superseded.properties.branch.type,parentSchema:schema99.properties.superseded.properties.branch,data:data1};
+const err10 = {instancePath:instancePath+"/superseded/branch",schemaPath:"#/properties/superseded/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.superseded.properties.branch.type,parentSchema:schema102.properties.superseded.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4332,7 +4806,7 @@ errors++;
 if(data0.sha !== undefined){
 let data2 = data0.sha;
 if(typeof data2 !== "string"){
-const err11 = {instancePath:instancePath+"/superseded/sha",schemaPath:"#/properties/superseded/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.superseded.properties.sha.type,parentSchema:schema99.properties.superseded.properties.sha,data:data2};
+const err11 = {instancePath:instancePath+"/superseded/sha",schemaPath:"#/properties/superseded/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.superseded.properties.sha.type,parentSchema:schema102.properties.superseded.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -4345,7 +4819,7 @@ errors++;
 if(data0.line !== undefined){
 let data3 = data0.line;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err12 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema99.properties.superseded.properties.line.type,parentSchema:schema99.properties.superseded.properties.line,data:data3};
+const err12 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema102.properties.superseded.properties.line.type,parentSchema:schema102.properties.superseded.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -4356,7 +4830,7 @@ errors++;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 1 || isNaN(data3)){
-const err13 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema99.properties.superseded.properties.line,data:data3};
+const err13 = {instancePath:instancePath+"/superseded/line",schemaPath:"#/properties/superseded/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema102.properties.superseded.properties.line,data:data3};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -4370,7 +4844,7 @@ errors++;
 if(data0.ready_at !== undefined){
 let data4 = data0.ready_at;
 if(typeof data4 !== "string"){
-const err14 = {instancePath:instancePath+"/superseded/ready_at",schemaPath:"#/properties/superseded/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.superseded.properties.ready_at.type,parentSchema:schema99.properties.superseded.properties.ready_at,data:data4};
+const err14 = {instancePath:instancePath+"/superseded/ready_at",schemaPath:"#/properties/superseded/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.superseded.properties.ready_at.type,parentSchema:schema102.properties.superseded.properties.ready_at,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -4382,7 +4856,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.properties.superseded.type,parentSchema:schema99.properties.superseded,data:data0};
+const err15 = {instancePath:instancePath+"/superseded",schemaPath:"#/properties/superseded/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema102.properties.superseded.type,parentSchema:schema102.properties.superseded,data:data0};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -4396,7 +4870,7 @@ if(data.by !== undefined){
 let data5 = data.by;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.branch === undefined){
-const err16 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema99.properties.by.required,parentSchema:schema99.properties.by,data:data5};
+const err16 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema102.properties.by.required,parentSchema:schema102.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -4406,7 +4880,7 @@ vErrors.push(err16);
 errors++;
 }
 if(data5.sha === undefined){
-const err17 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema99.properties.by.required,parentSchema:schema99.properties.by,data:data5};
+const err17 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema102.properties.by.required,parentSchema:schema102.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -4416,7 +4890,7 @@ vErrors.push(err17);
 errors++;
 }
 if(data5.line === undefined){
-const err18 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema99.properties.by.required,parentSchema:schema99.properties.by,data:data5};
+const err18 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema102.properties.by.required,parentSchema:schema102.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -4426,7 +4900,7 @@ vErrors.push(err18);
 errors++;
 }
 if(data5.ready_at === undefined){
-const err19 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema99.properties.by.required,parentSchema:schema99.properties.by,data:data5};
+const err19 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/required",keyword:"required",params:{missingProperty: "ready_at"},message:"must have required property '"+"ready_at"+"'",schema:schema102.properties.by.required,parentSchema:schema102.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4437,7 +4911,7 @@ errors++;
 }
 for(const key2 in data5){
 if(!((((key2 === "branch") || (key2 === "sha")) || (key2 === "line")) || (key2 === "ready_at"))){
-const err20 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema99.properties.by,data:data5};
+const err20 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema102.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -4450,7 +4924,7 @@ errors++;
 if(data5.branch !== undefined){
 let data6 = data5.branch;
 if(typeof data6 !== "string"){
-const err21 = {instancePath:instancePath+"/by/branch",schemaPath:"#/properties/by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.by.properties.branch.type,parentSchema:schema99.properties.by.properties.branch,data:data6};
+const err21 = {instancePath:instancePath+"/by/branch",schemaPath:"#/properties/by/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.by.properties.branch.type,parentSchema:schema102.properties.by.properties.branch,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -4463,7 +4937,7 @@ errors++;
 if(data5.sha !== undefined){
 let data7 = data5.sha;
 if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/by/sha",schemaPath:"#/properties/by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.by.properties.sha.type,parentSchema:schema99.properties.by.properties.sha,data:data7};
+const err22 = {instancePath:instancePath+"/by/sha",schemaPath:"#/properties/by/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.by.properties.sha.type,parentSchema:schema102.properties.by.properties.sha,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4476,7 +4950,7 @@ errors++;
 if(data5.line !== undefined){
 let data8 = data5.line;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err23 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema99.properties.by.properties.line.type,parentSchema:schema99.properties.by.properties.line,data:data8};
+const err23 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema102.properties.by.properties.line.type,parentSchema:schema102.properties.by.properties.line,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -4487,7 +4961,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 1 || isNaN(data8)){
-const err24 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema99.properties.by.properties.line,data:data8};
+const err24 = {instancePath:instancePath+"/by/line",schemaPath:"#/properties/by/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema102.properties.by.properties.line,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -4501,7 +4975,7 @@ errors++;
 if(data5.ready_at !== undefined){
 let data9 = data5.ready_at;
 if(typeof data9 !== "string"){
-const err25 = {instancePath:instancePath+"/by/ready_at",schemaPath:"#/properties/by/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.by.properties.ready_at.type,parentSchema:schema99.properties.by.properties.ready_at,data:data9};
+const err25 = {instancePath:instancePath+"/by/ready_at",schemaPath:"#/properties/by/properties/ready_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema102.properties.by.properties.ready_at.type,parentSchema:schema102.properties.by.properties.ready_at,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4513,7 +4987,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.properties.by.type,parentSchema:schema99.properties.by,data:data5};
+const err26 = {instancePath:instancePath+"/by",schemaPath:"#/properties/by/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema102.properties.by.type,parentSchema:schema102.properties.by,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4526,7 +5000,7 @@ errors++;
 if(data.rule !== undefined){
 let data10 = data.rule;
 if(!(((data10 === "later_ready_at") || (data10 === "equal_ready_at_later_in_log")) || (data10 === "arrived_older"))){
-const err27 = {instancePath:instancePath+"/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema96.enum},message:"must be equal to one of the allowed values",schema:schema96.enum,parentSchema:schema96,data:data10};
+const err27 = {instancePath:instancePath+"/rule",schemaPath:"#/$defs/SupersessionRule/enum",keyword:"enum",params:{allowedValues: schema97.enum},message:"must be equal to one of the allowed values",schema:schema97.enum,parentSchema:schema97,data:data10};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4539,7 +5013,7 @@ errors++;
 if(data.at_line !== undefined){
 let data11 = data.at_line;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err28 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema99.properties.at_line.type,parentSchema:schema99.properties.at_line,data:data11};
+const err28 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema102.properties.at_line.type,parentSchema:schema102.properties.at_line,data:data11};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -4550,7 +5024,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 1 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema99.properties.at_line,data:data11};
+const err29 = {instancePath:instancePath+"/at_line",schemaPath:"#/properties/at_line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema102.properties.at_line,data:data11};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -4563,7 +5037,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.type,parentSchema:schema99,data};
+const err30 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema102.type,parentSchema:schema102,data};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -4572,18 +5046,18 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate72.errors = vErrors;
 return errors === 0;
 }
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema101 = {"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}};
-const schema103 = {"description":"Which event this is.","enum":["review_approved","finalize_ready","branch_pushed","retry_requested"]};
+const schema105 = {"type":"object","additionalProperties":false,"required":["line","type","id","why"],"properties":{"line":{"type":"integer","minimum":1},"type":{"$ref":"readiness-event.schema.json#/$defs/EventType"},"id":{"type":["string","null"]},"why":{"enum":["duplicate","already_finalized"]}}};
+const schema107 = {"description":"Which event this is.","enum":["review_approved","finalize_ready","branch_pushed","retry_requested"]};
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate72.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4592,7 +5066,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.line === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema101.required,parentSchema:schema101,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema105.required,parentSchema:schema105,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4602,7 +5076,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.type === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema101.required,parentSchema:schema101,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema105.required,parentSchema:schema105,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4612,7 +5086,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.id === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema101.required,parentSchema:schema101,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema105.required,parentSchema:schema105,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4622,7 +5096,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.why === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema101.required,parentSchema:schema101,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema105.required,parentSchema:schema105,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4633,7 +5107,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "line") || (key0 === "type")) || (key0 === "id")) || (key0 === "why"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema101,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema105,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4646,7 +5120,7 @@ errors++;
 if(data.line !== undefined){
 let data0 = data.line;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema101.properties.line.type,parentSchema:schema101.properties.line,data:data0};
+const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema105.properties.line.type,parentSchema:schema105.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4657,7 +5131,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err6 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema101.properties.line,data:data0};
+const err6 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema105.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4671,7 +5145,7 @@ errors++;
 if(data.type !== undefined){
 let data1 = data.type;
 if(!((((data1 === "review_approved") || (data1 === "finalize_ready")) || (data1 === "branch_pushed")) || (data1 === "retry_requested"))){
-const err7 = {instancePath:instancePath+"/type",schemaPath:"readiness-event.schema.json#/$defs/EventType/enum",keyword:"enum",params:{allowedValues: schema103.enum},message:"must be equal to one of the allowed values",schema:schema103.enum,parentSchema:schema103,data:data1};
+const err7 = {instancePath:instancePath+"/type",schemaPath:"readiness-event.schema.json#/$defs/EventType/enum",keyword:"enum",params:{allowedValues: schema107.enum},message:"must be equal to one of the allowed values",schema:schema107.enum,parentSchema:schema107,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4684,7 +5158,7 @@ errors++;
 if(data.id !== undefined){
 let data2 = data.id;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: schema101.properties.id.type},message:"must be string,null",schema:schema101.properties.id.type,parentSchema:schema101.properties.id,data:data2};
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: schema105.properties.id.type},message:"must be string,null",schema:schema105.properties.id.type,parentSchema:schema105.properties.id,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4697,7 +5171,7 @@ errors++;
 if(data.why !== undefined){
 let data3 = data.why;
 if(!((data3 === "duplicate") || (data3 === "already_finalized"))){
-const err9 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/enum",keyword:"enum",params:{allowedValues: schema101.properties.why.enum},message:"must be equal to one of the allowed values",schema:schema101.properties.why.enum,parentSchema:schema101.properties.why,data:data3};
+const err9 = {instancePath:instancePath+"/why",schemaPath:"#/properties/why/enum",keyword:"enum",params:{allowedValues: schema105.properties.why.enum},message:"must be equal to one of the allowed values",schema:schema105.properties.why.enum,parentSchema:schema105.properties.why,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4709,7 +5183,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema101.type,parentSchema:schema101,data};
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema105.type,parentSchema:schema105,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4718,18 +5192,18 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate72.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema130 = {"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}};
-const schema132 = {"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]};
+const schema134 = {"type":"object","additionalProperties":false,"required":["line","reason","errors"],"properties":{"line":{"type":"integer","minimum":1},"reason":{"$ref":"rejected.schema.json#/properties/reason"},"errors":{"type":"array","items":{"type":"string"}}}};
+const schema136 = {"enum":["invalid_json","invalid_utf8","line_too_long","not_an_object","unknown_type","schema"]};
 
-function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate83.evaluated;
+const evaluated0 = validate85.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4738,7 +5212,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.line === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema134.required,parentSchema:schema134,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4748,7 +5222,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.reason === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema134.required,parentSchema:schema134,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4758,7 +5232,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.errors === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema130.required,parentSchema:schema130,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "errors"},message:"must have required property '"+"errors"+"'",schema:schema134.required,parentSchema:schema134,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4769,7 +5243,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "line") || (key0 === "reason")) || (key0 === "errors"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema130,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema134,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4782,7 +5256,7 @@ errors++;
 if(data.line !== undefined){
 let data0 = data.line;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err4 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema130.properties.line.type,parentSchema:schema130.properties.line,data:data0};
+const err4 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.line.type,parentSchema:schema134.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4793,7 +5267,7 @@ errors++;
 }
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 < 1 || isNaN(data0)){
-const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema130.properties.line,data:data0};
+const err5 = {instancePath:instancePath+"/line",schemaPath:"#/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema134.properties.line,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4807,7 +5281,7 @@ errors++;
 if(data.reason !== undefined){
 let data1 = data.reason;
 if(!((((((data1 === "invalid_json") || (data1 === "invalid_utf8")) || (data1 === "line_too_long")) || (data1 === "not_an_object")) || (data1 === "unknown_type")) || (data1 === "schema"))){
-const err6 = {instancePath:instancePath+"/reason",schemaPath:"rejected.schema.json#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema132.enum},message:"must be equal to one of the allowed values",schema:schema132.enum,parentSchema:schema132,data:data1};
+const err6 = {instancePath:instancePath+"/reason",schemaPath:"rejected.schema.json#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema136.enum},message:"must be equal to one of the allowed values",schema:schema136.enum,parentSchema:schema136,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4824,7 +5298,7 @@ const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
 let data3 = data2[i0];
 if(typeof data3 !== "string"){
-const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.errors.items.type,parentSchema:schema130.properties.errors.items,data:data3};
+const err7 = {instancePath:instancePath+"/errors/" + i0,schemaPath:"#/properties/errors/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema134.properties.errors.items.type,parentSchema:schema134.properties.errors.items,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4836,7 +5310,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema130.properties.errors.type,parentSchema:schema130.properties.errors,data:data2};
+const err8 = {instancePath:instancePath+"/errors",schemaPath:"#/properties/errors/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema134.properties.errors.type,parentSchema:schema134.properties.errors,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4848,7 +5322,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.type,parentSchema:schema130,data};
+const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema134.type,parentSchema:schema134,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4857,10 +5331,10 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate83.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
-validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -4876,7 +5350,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -4886,7 +5360,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.remote === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -4896,7 +5370,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.log === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -4906,7 +5380,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.log_lines === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log_lines"},message:"must have required property '"+"log_lines"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log_lines"},message:"must have required property '"+"log_lines"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4916,7 +5390,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.approvals === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approvals"},message:"must have required property '"+"approvals"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approvals"},message:"must have required property '"+"approvals"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -4926,7 +5400,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.candidates === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -4936,7 +5410,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.supersession === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "supersession"},message:"must have required property '"+"supersession"+"'",schema:schema87.required,parentSchema:schema87,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "supersession"},message:"must have required property '"+"supersession"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -4945,8 +5419,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data.ignored === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ignored"},message:"must have required property '"+"ignored"+"'",schema:schema87.required,parentSchema:schema87,data};
+if(data.retries === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "retries"},message:"must have required property '"+"retries"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -4955,8 +5429,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data.rejected === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema87.required,parentSchema:schema87,data};
+if(data.ignored === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "ignored"},message:"must have required property '"+"ignored"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -4965,9 +5439,8 @@ vErrors.push(err8);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema87.properties, key0))){
-const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema87,data};
+if(data.rejected === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema88.required,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -4976,11 +5449,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-}
-if(data.slug !== undefined){
-let data0 = data.slug;
-if(typeof data0 !== "string"){
-const err10 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.slug.type,parentSchema:schema87.properties.slug,data:data0};
+for(const key0 in data){
+if(!(func1.call(schema88.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema88,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4990,10 +5461,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-if(data.remote !== undefined){
-let data1 = data.remote;
-if(typeof data1 !== "string"){
-const err11 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.remote.type,parentSchema:schema87.properties.remote,data:data1};
+if(data.slug !== undefined){
+let data0 = data.slug;
+if(typeof data0 !== "string"){
+const err11 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema88.properties.slug.type,parentSchema:schema88.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5003,10 +5474,10 @@ vErrors.push(err11);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data2 = data.log;
-if(typeof data2 !== "string"){
-const err12 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema87.properties.log.type,parentSchema:schema87.properties.log,data:data2};
+if(data.remote !== undefined){
+let data1 = data.remote;
+if(typeof data1 !== "string"){
+const err12 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema88.properties.remote.type,parentSchema:schema88.properties.remote,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5016,10 +5487,10 @@ vErrors.push(err12);
 errors++;
 }
 }
-if(data.log_lines !== undefined){
-let data3 = data.log_lines;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err13 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema87.properties.log_lines.type,parentSchema:schema87.properties.log_lines,data:data3};
+if(data.log !== undefined){
+let data2 = data.log;
+if(typeof data2 !== "string"){
+const err13 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema88.properties.log.type,parentSchema:schema88.properties.log,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5028,14 +5499,27 @@ vErrors.push(err13);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 0 || isNaN(data3)){
-const err14 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema87.properties.log_lines,data:data3};
+}
+if(data.log_lines !== undefined){
+let data3 = data.log_lines;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err14 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.log_lines.type,parentSchema:schema88.properties.log_lines,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err15 = {instancePath:instancePath+"/log_lines",schemaPath:"#/properties/log_lines/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema88.properties.log_lines,data:data3};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
 }
 errors++;
 }
@@ -5049,17 +5533,7 @@ for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 if(data5.line === undefined){
-const err15 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema88.required,parentSchema:schema88,data:data5};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(data5.offset === undefined){
-const err16 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema88.required,parentSchema:schema88,data:data5};
+const err16 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5068,8 +5542,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data5.id === undefined){
-const err17 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema88.required,parentSchema:schema88,data:data5};
+if(data5.offset === undefined){
+const err17 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "offset"},message:"must have required property '"+"offset"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5078,8 +5552,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data5.at === undefined){
-const err18 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema88.required,parentSchema:schema88,data:data5};
+if(data5.id === undefined){
+const err18 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5088,9 +5562,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-for(const key1 in data5){
-if(!((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at"))){
-const err19 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema88,data:data5};
+if(data5.at === undefined){
+const err19 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5099,11 +5572,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-if(data5.line !== undefined){
-let data6 = data5.line;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err20 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/EventRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.line.type,parentSchema:schema88.properties.line,data:data6};
+if(data5.sha === undefined){
+const err20 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema89.required,parentSchema:schema89,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5112,9 +5582,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 1 || isNaN(data6)){
-const err21 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/EventRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema88.properties.line,data:data6};
+for(const key1 in data5){
+if(!(((((key1 === "line") || (key1 === "offset")) || (key1 === "id")) || (key1 === "at")) || (key1 === "sha"))){
+const err21 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema89,data:data5};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5124,11 +5594,10 @@ vErrors.push(err21);
 errors++;
 }
 }
-}
-if(data5.offset !== undefined){
-let data7 = data5.offset;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err22 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/EventRef/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.offset.type,parentSchema:schema88.properties.offset,data:data7};
+if(data5.line !== undefined){
+let data6 = data5.line;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err22 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/Approval/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.line.type,parentSchema:schema89.properties.line,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5137,9 +5606,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err23 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/EventRef/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema88.properties.offset,data:data7};
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/approvals/" + i0+"/line",schemaPath:"#/$defs/Approval/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema89.properties.line,data:data6};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5150,10 +5619,10 @@ errors++;
 }
 }
 }
-if(data5.id !== undefined){
-let data8 = data5.id;
-if((typeof data8 !== "string") && (data8 !== null)){
-const err24 = {instancePath:instancePath+"/approvals/" + i0+"/id",schemaPath:"#/$defs/EventRef/properties/id/type",keyword:"type",params:{type: schema88.properties.id.type},message:"must be string,null",schema:schema88.properties.id.type,parentSchema:schema88.properties.id,data:data8};
+if(data5.offset !== undefined){
+let data7 = data5.offset;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err24 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/Approval/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.offset.type,parentSchema:schema89.properties.offset,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5162,11 +5631,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-if(data5.at !== undefined){
-let data9 = data5.at;
-if(typeof data9 !== "string"){
-const err25 = {instancePath:instancePath+"/approvals/" + i0+"/at",schemaPath:"#/$defs/EventRef/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema88.properties.at.type,parentSchema:schema88.properties.at,data:data9};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err25 = {instancePath:instancePath+"/approvals/" + i0+"/offset",schemaPath:"#/$defs/Approval/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema89.properties.offset,data:data7};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5177,8 +5644,10 @@ errors++;
 }
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/EventRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.type,parentSchema:schema88,data:data5};
+if(data5.id !== undefined){
+let data8 = data5.id;
+if((typeof data8 !== "string") && (data8 !== null)){
+const err26 = {instancePath:instancePath+"/approvals/" + i0+"/id",schemaPath:"#/$defs/Approval/properties/id/type",keyword:"type",params:{type: schema89.properties.id.type},message:"must be string,null",schema:schema89.properties.id.type,parentSchema:schema89.properties.id,data:data8};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5188,9 +5657,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-}
-else {
-const err27 = {instancePath:instancePath+"/approvals",schemaPath:"#/properties/approvals/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema87.properties.approvals.type,parentSchema:schema87.properties.approvals,data:data4};
+if(data5.at !== undefined){
+let data9 = data5.at;
+if(typeof data9 !== "string"){
+const err27 = {instancePath:instancePath+"/approvals/" + i0+"/at",schemaPath:"#/$defs/Approval/properties/at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema89.properties.at.type,parentSchema:schema89.properties.at,data:data9};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5200,19 +5670,10 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.candidates !== undefined){
-let data10 = data.candidates;
-if(Array.isArray(data10)){
-const len1 = data10.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate65(data10[i1], {instancePath:instancePath+"/candidates/" + i1,parentData:data10,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema87.properties.candidates.type,parentSchema:schema87.properties.candidates,data:data10};
+if(data5.sha !== undefined){
+let data10 = data5.sha;
+if((typeof data10 !== "string") && (data10 !== null)){
+const err28 = {instancePath:instancePath+"/approvals/" + i0+"/sha",schemaPath:"#/$defs/Approval/properties/sha/type",keyword:"type",params:{type: schema89.properties.sha.type},message:"must be string,null",schema:schema89.properties.sha.type,parentSchema:schema89.properties.sha,data:data10};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5222,19 +5683,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data.supersession !== undefined){
-let data12 = data.supersession;
-if(Array.isArray(data12)){
-const len2 = data12.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate70(data12[i2], {instancePath:instancePath+"/supersession/" + i2,parentData:data12,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err29 = {instancePath:instancePath+"/supersession",schemaPath:"#/properties/supersession/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema87.properties.supersession.type,parentSchema:schema87.properties.supersession,data:data12};
+const err29 = {instancePath:instancePath+"/approvals/" + i0,schemaPath:"#/$defs/Approval/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.type,parentSchema:schema89,data:data5};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5244,19 +5695,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.ignored !== undefined){
-let data14 = data.ignored;
-if(Array.isArray(data14)){
-const len3 = data14.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate72(data14[i3], {instancePath:instancePath+"/ignored/" + i3,parentData:data14,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err30 = {instancePath:instancePath+"/ignored",schemaPath:"#/properties/ignored/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema87.properties.ignored.type,parentSchema:schema87.properties.ignored,data:data14};
+const err30 = {instancePath:instancePath+"/approvals",schemaPath:"#/properties/approvals/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema88.properties.approvals.type,parentSchema:schema88.properties.approvals,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5266,19 +5707,19 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.rejected !== undefined){
-let data16 = data.rejected;
-if(Array.isArray(data16)){
-const len4 = data16.length;
-for(let i4=0; i4<len4; i4++){
-if(!(validate83(data16[i4], {instancePath:instancePath+"/rejected/" + i4,parentData:data16,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(data.candidates !== undefined){
+let data11 = data.candidates;
+if(Array.isArray(data11)){
+const len1 = data11.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate65(data11[i1], {instancePath:instancePath+"/candidates/" + i1,parentData:data11,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema87.properties.rejected.type,parentSchema:schema87.properties.rejected,data:data16};
+const err31 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema88.properties.candidates.type,parentSchema:schema88.properties.candidates,data:data11};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5288,9 +5729,19 @@ vErrors.push(err31);
 errors++;
 }
 }
+if(data.supersession !== undefined){
+let data13 = data.supersession;
+if(Array.isArray(data13)){
+const len2 = data13.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate72(data13[i2], {instancePath:instancePath+"/supersession/" + i2,parentData:data13,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err32 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema87.type,parentSchema:schema87,data};
+const err32 = {instancePath:instancePath+"/supersession",schemaPath:"#/properties/supersession/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema88.properties.supersession.type,parentSchema:schema88.properties.supersession,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5299,23 +5750,323 @@ vErrors.push(err32);
 }
 errors++;
 }
+}
+if(data.retries !== undefined){
+let data15 = data.retries;
+if(Array.isArray(data15)){
+const len3 = data15.length;
+for(let i3=0; i3<len3; i3++){
+let data16 = data15[i3];
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.line === undefined){
+const err33 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "line"},message:"must have required property '"+"line"+"'",schema:schema104.required,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+if(data16.id === undefined){
+const err34 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema104.required,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(data16.requested_at === undefined){
+const err35 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "requested_at"},message:"must have required property '"+"requested_at"+"'",schema:schema104.required,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data16.requested_by === undefined){
+const err36 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "requested_by"},message:"must have required property '"+"requested_by"+"'",schema:schema104.required,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data16.sha === undefined){
+const err37 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema104.required,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data16.result === undefined){
+const err38 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/required",keyword:"required",params:{missingProperty: "result"},message:"must have required property '"+"result"+"'",schema:schema104.required,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+for(const key2 in data16){
+if(!(func1.call(schema104.properties, key2))){
+const err39 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data16.line !== undefined){
+let data17 = data16.line;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err40 = {instancePath:instancePath+"/retries/" + i3+"/line",schemaPath:"#/$defs/RetryRef/properties/line/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema104.properties.line.type,parentSchema:schema104.properties.line,data:data17};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err41 = {instancePath:instancePath+"/retries/" + i3+"/line",schemaPath:"#/$defs/RetryRef/properties/line/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema104.properties.line,data:data17};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+if(data16.id !== undefined){
+let data18 = data16.id;
+if((typeof data18 !== "string") && (data18 !== null)){
+const err42 = {instancePath:instancePath+"/retries/" + i3+"/id",schemaPath:"#/$defs/RetryRef/properties/id/type",keyword:"type",params:{type: schema104.properties.id.type},message:"must be string,null",schema:schema104.properties.id.type,parentSchema:schema104.properties.id,data:data18};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data16.requested_at !== undefined){
+let data19 = data16.requested_at;
+if(typeof data19 !== "string"){
+const err43 = {instancePath:instancePath+"/retries/" + i3+"/requested_at",schemaPath:"#/$defs/RetryRef/properties/requested_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.properties.requested_at.type,parentSchema:schema104.properties.requested_at,data:data19};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data16.requested_by !== undefined){
+let data20 = data16.requested_by;
+if(typeof data20 !== "string"){
+const err44 = {instancePath:instancePath+"/retries/" + i3+"/requested_by",schemaPath:"#/$defs/RetryRef/properties/requested_by/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.properties.requested_by.type,parentSchema:schema104.properties.requested_by,data:data20};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data16.sha !== undefined){
+let data21 = data16.sha;
+if((typeof data21 !== "string") && (data21 !== null)){
+const err45 = {instancePath:instancePath+"/retries/" + i3+"/sha",schemaPath:"#/$defs/RetryRef/properties/sha/type",keyword:"type",params:{type: schema104.properties.sha.type},message:"must be string,null",schema:schema104.properties.sha.type,parentSchema:schema104.properties.sha,data:data21};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data16.result !== undefined){
+let data22 = data16.result;
+if(!(((((((data22 === "started_episode") || (data22 === "no_candidate")) || (data22 === "other_sha")) || (data22 === "waiting")) || (data22 === "undecided")) || (data22 === "decided_after_request")) || (data22 === "duplicate"))){
+const err46 = {instancePath:instancePath+"/retries/" + i3+"/result",schemaPath:"#/$defs/RetryRef/properties/result/enum",keyword:"enum",params:{allowedValues: schema104.properties.result.enum},message:"must be equal to one of the allowed values",schema:schema104.properties.result.enum,parentSchema:schema104.properties.result,data:data22};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data16.branch !== undefined){
+let data23 = data16.branch;
+if(typeof data23 !== "string"){
+const err47 = {instancePath:instancePath+"/retries/" + i3+"/branch",schemaPath:"#/$defs/RetryRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.properties.branch.type,parentSchema:schema104.properties.branch,data:data23};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data16.candidate_sha !== undefined){
+let data24 = data16.candidate_sha;
+if(typeof data24 !== "string"){
+const err48 = {instancePath:instancePath+"/retries/" + i3+"/candidate_sha",schemaPath:"#/$defs/RetryRef/properties/candidate_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema104.properties.candidate_sha.type,parentSchema:schema104.properties.candidate_sha,data:data24};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data16.episode !== undefined){
+let data25 = data16.episode;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err49 = {instancePath:instancePath+"/retries/" + i3+"/episode",schemaPath:"#/$defs/RetryRef/properties/episode/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema104.properties.episode.type,parentSchema:schema104.properties.episode,data:data25};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 1 || isNaN(data25)){
+const err50 = {instancePath:instancePath+"/retries/" + i3+"/episode",schemaPath:"#/$defs/RetryRef/properties/episode/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema104.properties.episode,data:data25};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/retries/" + i3,schemaPath:"#/$defs/RetryRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema104.type,parentSchema:schema104,data:data16};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema88.properties.retries.type,parentSchema:schema88.properties.retries,data:data15};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data.ignored !== undefined){
+let data26 = data.ignored;
+if(Array.isArray(data26)){
+const len4 = data26.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate74(data26[i4], {instancePath:instancePath+"/ignored/" + i4,parentData:data26,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/ignored",schemaPath:"#/properties/ignored/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema88.properties.ignored.type,parentSchema:schema88.properties.ignored,data:data26};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data.rejected !== undefined){
+let data28 = data.rejected;
+if(Array.isArray(data28)){
+const len5 = data28.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate85(data28[i5], {instancePath:instancePath+"/rejected/" + i5,parentData:data28,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/rejected",schemaPath:"#/properties/rejected/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema88.properties.rejected.type,parentSchema:schema88.properties.rejected,data:data28};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+else {
+const err55 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.type,parentSchema:schema88,data};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
 validate64.errors = vErrors;
 return errors === 0;
 }
 validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema133 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity.schema.json","title":"ParityReport","description":"`parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.","type":"object","additionalProperties":false,"required":["main_ref","main_sha","since","definitions","matrix","compared","agreed","agreement","wilson95","unsafe_permissive","over_strict","stack_blocks","order_differs","pending","excluded","gate","mismatches","candidates"],"properties":{"main_ref":{"description":"The canonical main ref compared with, e.g. refs/remotes/origin/main.","type":"string"},"main_sha":{"description":"Its tip when the report was made.","type":"string"},"since":{"description":"Only decisions made since then (--since); null for all.","type":["string","null"]},"definitions":{"description":"How each figure is counted, in words.","type":"object","additionalProperties":false,"required":["agreement","excluded","unsafe_permissive","over_strict","interval","gate","order_differs"],"properties":{"agreement":{"type":"string"},"excluded":{"type":"string"},"unsafe_permissive":{"type":"string"},"over_strict":{"type":"string"},"interval":{"type":"string"},"gate":{"type":"string"},"order_differs":{"type":"string"}}},"matrix":{"description":"Candidates by shadow decision (rows) and live fate (columns).","type":"object","additionalProperties":false,"required":["would_integrate","would_block","already_integrated","superseded"],"properties":{"would_integrate":{"$ref":"#/$defs/FateCounts"},"would_block":{"$ref":"#/$defs/FateCounts"},"already_integrated":{"$ref":"#/$defs/FateCounts"},"superseded":{"$ref":"#/$defs/FateCounts"}}},"compared":{"description":"Decisions whose candidate landed: would_integrate and would_block with a fate other than pending.","type":"integer","minimum":0},"agreed":{"type":"integer","minimum":0},"agreement":{"description":"agreed / compared; null when nothing could be compared.","type":["number","null"],"minimum":0,"maximum":1},"wilson95":{"description":"95% Wilson score interval of the agreement; null when nothing could be compared.","oneOf":[{"type":"object","additionalProperties":false,"required":["low","high"],"properties":{"low":{"type":"number","minimum":0,"maximum":1},"high":{"type":"number","minimum":0,"maximum":1}}},{"type":"null"}]},"unsafe_permissive":{"description":"would_integrate, but live needed a manual resolution or reverted it.","type":"integer","minimum":0},"over_strict":{"description":"would_block, but live landed it cleanly.","type":"integer","minimum":0},"stack_blocks":{"description":"would_block decisions that came from the stack: the candidate merged cleanly onto live main alone and conflicted with candidates ahead of it (collides_with). They are judged like any other block, except those counted in order_differs.","type":"integer","minimum":0},"order_differs":{"description":"Stack-caused blocks that live landed cleanly without having landed first what they collided with: live took another order than the queue. Not compared (neither agreement nor over_strict): the owner of main, merging in queue order, would have seen the conflict.","type":"integer","minimum":0},"pending":{"description":"Candidates not landed yet.","type":"integer","minimum":0},"excluded":{"type":"integer","minimum":0},"gate":{"description":"The --min-agreement gate; null without it.","oneOf":[{"type":"object","additionalProperties":false,"required":["min_agreement","passed","failures"],"properties":{"min_agreement":{"type":"number","minimum":0,"maximum":1},"passed":{"type":"boolean"},"failures":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"mismatches":{"description":"The candidates whose verdict is unsafe_permissive or over_strict.","type":"array","items":{"$ref":"#/$defs/ParityCandidate"}},"candidates":{"type":"array","items":{"$ref":"#/$defs/ParityCandidate"}}},"$defs":{"LiveFate":{"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]},"ShadowRow":{"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]},"Verdict":{"enum":["agree","unsafe_permissive","over_strict","order_differs","excluded"]},"FateCounts":{"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}},"Landing":{"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}},"ParityCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"},"collides_with":{"description":"For a stack-caused block: the candidates ahead it collided with (the outcome's collides_with).","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}}}}};
-const schema134 = {"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}};
-const schema138 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"},"collides_with":{"description":"For a stack-caused block: the candidates ahead it collided with (the outcome's collides_with).","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}}};
-const schema141 = {"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]};
-const schema142 = {"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]};
-const schema143 = {"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}};
-const schema144 = {"enum":["agree","unsafe_permissive","over_strict","order_differs","excluded"]};
+const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/parity.schema.json","title":"ParityReport","description":"`parity --json`: every shadow decision (the latest outcome of each candidate) held against what happened on canonical main.","type":"object","additionalProperties":false,"required":["main_ref","main_sha","since","definitions","matrix","compared","agreed","agreement","wilson95","unsafe_permissive","over_strict","stack_blocks","order_differs","pending","excluded","gate","mismatches","candidates"],"properties":{"main_ref":{"description":"The canonical main ref compared with, e.g. refs/remotes/origin/main.","type":"string"},"main_sha":{"description":"Its tip when the report was made.","type":"string"},"since":{"description":"Only decisions made since then (--since); null for all.","type":["string","null"]},"definitions":{"description":"How each figure is counted, in words.","type":"object","additionalProperties":false,"required":["agreement","excluded","unsafe_permissive","over_strict","interval","gate","order_differs"],"properties":{"agreement":{"type":"string"},"excluded":{"type":"string"},"unsafe_permissive":{"type":"string"},"over_strict":{"type":"string"},"interval":{"type":"string"},"gate":{"type":"string"},"order_differs":{"type":"string"}}},"matrix":{"description":"Candidates by shadow decision (rows) and live fate (columns).","type":"object","additionalProperties":false,"required":["would_integrate","would_block","already_integrated","superseded"],"properties":{"would_integrate":{"$ref":"#/$defs/FateCounts"},"would_block":{"$ref":"#/$defs/FateCounts"},"already_integrated":{"$ref":"#/$defs/FateCounts"},"superseded":{"$ref":"#/$defs/FateCounts"}}},"compared":{"description":"Decisions whose candidate landed: would_integrate and would_block with a fate other than pending.","type":"integer","minimum":0},"agreed":{"type":"integer","minimum":0},"agreement":{"description":"agreed / compared; null when nothing could be compared.","type":["number","null"],"minimum":0,"maximum":1},"wilson95":{"description":"95% Wilson score interval of the agreement; null when nothing could be compared.","oneOf":[{"type":"object","additionalProperties":false,"required":["low","high"],"properties":{"low":{"type":"number","minimum":0,"maximum":1},"high":{"type":"number","minimum":0,"maximum":1}}},{"type":"null"}]},"unsafe_permissive":{"description":"would_integrate, but live needed a manual resolution or reverted it.","type":"integer","minimum":0},"over_strict":{"description":"would_block, but live landed it cleanly.","type":"integer","minimum":0},"stack_blocks":{"description":"would_block decisions that came from the stack: the candidate merged cleanly onto live main alone and conflicted with candidates ahead of it (collides_with). They are judged like any other block, except those counted in order_differs.","type":"integer","minimum":0},"order_differs":{"description":"Stack-caused blocks that live landed cleanly without having landed first what they collided with: live took another order than the queue. Not compared (neither agreement nor over_strict): the owner of main, merging in queue order, would have seen the conflict.","type":"integer","minimum":0},"pending":{"description":"Candidates not landed yet.","type":"integer","minimum":0},"excluded":{"type":"integer","minimum":0},"gate":{"description":"The --min-agreement gate; null without it.","oneOf":[{"type":"object","additionalProperties":false,"required":["min_agreement","passed","failures"],"properties":{"min_agreement":{"type":"number","minimum":0,"maximum":1},"passed":{"type":"boolean"},"failures":{"type":"array","items":{"type":"string"}}}},{"type":"null"}]},"mismatches":{"description":"The candidates whose verdict is unsafe_permissive or over_strict.","type":"array","items":{"$ref":"#/$defs/ParityCandidate"}},"candidates":{"type":"array","items":{"$ref":"#/$defs/ParityCandidate"}}},"$defs":{"LiveFate":{"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]},"ShadowRow":{"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]},"Verdict":{"enum":["agree","unsafe_permissive","over_strict","order_differs","excluded"]},"FateCounts":{"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}},"Landing":{"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}},"ParityCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"},"collides_with":{"description":"For a stack-caused block: the candidates ahead it collided with (the outcome's collides_with).","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}}}}};
+const schema138 = {"type":"object","additionalProperties":false,"required":["landed_clean","landed_resolved","reverted","pending"],"properties":{"landed_clean":{"type":"integer","minimum":0},"landed_resolved":{"type":"integer","minimum":0},"reverted":{"type":"integer","minimum":0},"pending":{"type":"integer","minimum":0}}};
+const schema142 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","outcome","reasons","decided_at","row","fate","landing","reverted_by","verdict"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"outcome":{"$ref":"outcome.schema.json#/$defs/OutcomeKind"},"reasons":{"type":"array","items":{"$ref":"outcome.schema.json#/$defs/ReasonCode"}},"decided_at":{"type":"string"},"row":{"$ref":"#/$defs/ShadowRow"},"fate":{"$ref":"#/$defs/LiveFate"},"landing":{"oneOf":[{"$ref":"#/$defs/Landing"},{"type":"null"}]},"reverted_by":{"description":"The main commit that reverted it.","type":["string","null"]},"verdict":{"$ref":"#/$defs/Verdict"},"collides_with":{"description":"For a stack-caused block: the candidates ahead it collided with (the outcome's collides_with).","type":"array","items":{"$ref":"common.schema.json#/$defs/CandidateRef"}}}};
+const schema145 = {"description":"The shadow's decision, with already_integrated blocks apart (nothing was left to decide).","enum":["would_integrate","would_block","already_integrated","superseded"]};
+const schema146 = {"description":"landed_clean: on main by fast-forward, squash or a merge whose tree is git's automatic merge; landed_resolved: by a merge resolved by hand; reverted: landed, then reverted; pending: none of these yet.","enum":["landed_clean","landed_resolved","reverted","pending"]};
+const schema147 = {"type":"object","additionalProperties":false,"required":["commit","via","clean","same_base"],"properties":{"commit":{"description":"The main commit that brought the change in: the sha itself, the merge, or the squash commit.","type":"string"},"via":{"enum":["ancestor","merge","squash","tree"]},"clean":{"type":"boolean"},"same_base":{"description":"The landing's first parent is the main tip the shadow evaluated against.","type":"boolean"}}};
+const schema148 = {"enum":["agree","unsafe_permissive","over_strict","order_differs","excluded"]};
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate87.evaluated;
+const evaluated0 = validate89.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5324,7 +6075,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5334,7 +6085,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5344,7 +6095,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5354,7 +6105,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.outcome === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5364,7 +6115,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.reasons === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reasons"},message:"must have required property '"+"reasons"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5374,7 +6125,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.decided_at === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_at"},message:"must have required property '"+"decided_at"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5384,7 +6135,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.row === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "row"},message:"must have required property '"+"row"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "row"},message:"must have required property '"+"row"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5394,7 +6145,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.fate === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fate"},message:"must have required property '"+"fate"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fate"},message:"must have required property '"+"fate"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5404,7 +6155,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.landing === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "landing"},message:"must have required property '"+"landing"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "landing"},message:"must have required property '"+"landing"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5414,7 +6165,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.reverted_by === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverted_by"},message:"must have required property '"+"reverted_by"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reverted_by"},message:"must have required property '"+"reverted_by"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -5424,7 +6175,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.verdict === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'",schema:schema138.required,parentSchema:schema138,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'",schema:schema142.required,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -5434,8 +6185,8 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema138.properties, key0))){
-const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data};
+if(!(func1.call(schema142.properties, key0))){
+const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -5448,7 +6199,7 @@ errors++;
 if(data.slug !== undefined){
 let data0 = data.slug;
 if(typeof data0 !== "string"){
-const err12 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema138.properties.slug.type,parentSchema:schema138.properties.slug,data:data0};
+const err12 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema142.properties.slug.type,parentSchema:schema142.properties.slug,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -5461,7 +6212,7 @@ errors++;
 if(data.branch !== undefined){
 let data1 = data.branch;
 if(typeof data1 !== "string"){
-const err13 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema138.properties.branch.type,parentSchema:schema138.properties.branch,data:data1};
+const err13 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema142.properties.branch.type,parentSchema:schema142.properties.branch,data:data1};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -5474,7 +6225,7 @@ errors++;
 if(data.sha !== undefined){
 let data2 = data.sha;
 if(typeof data2 !== "string"){
-const err14 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema138.properties.sha.type,parentSchema:schema138.properties.sha,data:data2};
+const err14 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema142.properties.sha.type,parentSchema:schema142.properties.sha,data:data2};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5487,7 +6238,7 @@ errors++;
 if(data.outcome !== undefined){
 let data3 = data.outcome;
 if(!(((data3 === "would_integrate") || (data3 === "would_block")) || (data3 === "superseded"))){
-const err15 = {instancePath:instancePath+"/outcome",schemaPath:"outcome.schema.json#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values",schema:schema76.enum,parentSchema:schema76,data:data3};
+const err15 = {instancePath:instancePath+"/outcome",schemaPath:"outcome.schema.json#/$defs/OutcomeKind/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values",schema:schema77.enum,parentSchema:schema77,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5504,7 +6255,7 @@ const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(!(((((((((data5 === "missing_review_approved") || (data5 === "missing_finalize_ready")) || (data5 === "missing_branch_pushed")) || (data5 === "sha_not_on_remote_branch")) || (data5 === "already_integrated")) || (data5 === "superseded")) || (data5 === "merge_conflict")) || (data5 === "checks_failed")) || (data5 === "git_error"))){
-const err16 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values",schema:schema77.enum,parentSchema:schema77,data:data5};
+const err16 = {instancePath:instancePath+"/reasons/" + i0,schemaPath:"outcome.schema.json#/$defs/ReasonCode/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values",schema:schema78.enum,parentSchema:schema78,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -5516,7 +6267,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema138.properties.reasons.type,parentSchema:schema138.properties.reasons,data:data4};
+const err17 = {instancePath:instancePath+"/reasons",schemaPath:"#/properties/reasons/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema142.properties.reasons.type,parentSchema:schema142.properties.reasons,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -5529,7 +6280,7 @@ errors++;
 if(data.decided_at !== undefined){
 let data6 = data.decided_at;
 if(typeof data6 !== "string"){
-const err18 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema138.properties.decided_at.type,parentSchema:schema138.properties.decided_at,data:data6};
+const err18 = {instancePath:instancePath+"/decided_at",schemaPath:"#/properties/decided_at/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema142.properties.decided_at.type,parentSchema:schema142.properties.decided_at,data:data6};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5542,7 +6293,7 @@ errors++;
 if(data.row !== undefined){
 let data7 = data.row;
 if(!((((data7 === "would_integrate") || (data7 === "would_block")) || (data7 === "already_integrated")) || (data7 === "superseded"))){
-const err19 = {instancePath:instancePath+"/row",schemaPath:"#/$defs/ShadowRow/enum",keyword:"enum",params:{allowedValues: schema141.enum},message:"must be equal to one of the allowed values",schema:schema141.enum,parentSchema:schema141,data:data7};
+const err19 = {instancePath:instancePath+"/row",schemaPath:"#/$defs/ShadowRow/enum",keyword:"enum",params:{allowedValues: schema145.enum},message:"must be equal to one of the allowed values",schema:schema145.enum,parentSchema:schema145,data:data7};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5555,7 +6306,7 @@ errors++;
 if(data.fate !== undefined){
 let data8 = data.fate;
 if(!((((data8 === "landed_clean") || (data8 === "landed_resolved")) || (data8 === "reverted")) || (data8 === "pending"))){
-const err20 = {instancePath:instancePath+"/fate",schemaPath:"#/$defs/LiveFate/enum",keyword:"enum",params:{allowedValues: schema142.enum},message:"must be equal to one of the allowed values",schema:schema142.enum,parentSchema:schema142,data:data8};
+const err20 = {instancePath:instancePath+"/fate",schemaPath:"#/$defs/LiveFate/enum",keyword:"enum",params:{allowedValues: schema146.enum},message:"must be equal to one of the allowed values",schema:schema146.enum,parentSchema:schema146,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5573,7 +6324,7 @@ let passing0 = null;
 const _errs22 = errors;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 if(data9.commit === undefined){
-const err21 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'",schema:schema143.required,parentSchema:schema143,data:data9};
+const err21 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'",schema:schema147.required,parentSchema:schema147,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5583,7 +6334,7 @@ vErrors.push(err21);
 errors++;
 }
 if(data9.via === undefined){
-const err22 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "via"},message:"must have required property '"+"via"+"'",schema:schema143.required,parentSchema:schema143,data:data9};
+const err22 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "via"},message:"must have required property '"+"via"+"'",schema:schema147.required,parentSchema:schema147,data:data9};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5593,7 +6344,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data9.clean === undefined){
-const err23 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "clean"},message:"must have required property '"+"clean"+"'",schema:schema143.required,parentSchema:schema143,data:data9};
+const err23 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "clean"},message:"must have required property '"+"clean"+"'",schema:schema147.required,parentSchema:schema147,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5603,7 +6354,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data9.same_base === undefined){
-const err24 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "same_base"},message:"must have required property '"+"same_base"+"'",schema:schema143.required,parentSchema:schema143,data:data9};
+const err24 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/required",keyword:"required",params:{missingProperty: "same_base"},message:"must have required property '"+"same_base"+"'",schema:schema147.required,parentSchema:schema147,data:data9};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5614,7 +6365,7 @@ errors++;
 }
 for(const key1 in data9){
 if(!((((key1 === "commit") || (key1 === "via")) || (key1 === "clean")) || (key1 === "same_base"))){
-const err25 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema143,data:data9};
+const err25 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema147,data:data9};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -5627,7 +6378,7 @@ errors++;
 if(data9.commit !== undefined){
 let data10 = data9.commit;
 if(typeof data10 !== "string"){
-const err26 = {instancePath:instancePath+"/landing/commit",schemaPath:"#/$defs/Landing/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema143.properties.commit.type,parentSchema:schema143.properties.commit,data:data10};
+const err26 = {instancePath:instancePath+"/landing/commit",schemaPath:"#/$defs/Landing/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema147.properties.commit.type,parentSchema:schema147.properties.commit,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5640,7 +6391,7 @@ errors++;
 if(data9.via !== undefined){
 let data11 = data9.via;
 if(!((((data11 === "ancestor") || (data11 === "merge")) || (data11 === "squash")) || (data11 === "tree"))){
-const err27 = {instancePath:instancePath+"/landing/via",schemaPath:"#/$defs/Landing/properties/via/enum",keyword:"enum",params:{allowedValues: schema143.properties.via.enum},message:"must be equal to one of the allowed values",schema:schema143.properties.via.enum,parentSchema:schema143.properties.via,data:data11};
+const err27 = {instancePath:instancePath+"/landing/via",schemaPath:"#/$defs/Landing/properties/via/enum",keyword:"enum",params:{allowedValues: schema147.properties.via.enum},message:"must be equal to one of the allowed values",schema:schema147.properties.via.enum,parentSchema:schema147.properties.via,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5653,7 +6404,7 @@ errors++;
 if(data9.clean !== undefined){
 let data12 = data9.clean;
 if(typeof data12 !== "boolean"){
-const err28 = {instancePath:instancePath+"/landing/clean",schemaPath:"#/$defs/Landing/properties/clean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema143.properties.clean.type,parentSchema:schema143.properties.clean,data:data12};
+const err28 = {instancePath:instancePath+"/landing/clean",schemaPath:"#/$defs/Landing/properties/clean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema147.properties.clean.type,parentSchema:schema147.properties.clean,data:data12};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5666,7 +6417,7 @@ errors++;
 if(data9.same_base !== undefined){
 let data13 = data9.same_base;
 if(typeof data13 !== "boolean"){
-const err29 = {instancePath:instancePath+"/landing/same_base",schemaPath:"#/$defs/Landing/properties/same_base/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema143.properties.same_base.type,parentSchema:schema143.properties.same_base,data:data13};
+const err29 = {instancePath:instancePath+"/landing/same_base",schemaPath:"#/$defs/Landing/properties/same_base/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema147.properties.same_base.type,parentSchema:schema147.properties.same_base,data:data13};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5678,7 +6429,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema143.type,parentSchema:schema143,data:data9};
+const err30 = {instancePath:instancePath+"/landing",schemaPath:"#/$defs/Landing/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema147.type,parentSchema:schema147,data:data9};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -5694,7 +6445,7 @@ passing0 = 0;
 }
 const _errs33 = errors;
 if(data9 !== null){
-const err31 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema138.properties.landing.oneOf[1].type,parentSchema:schema138.properties.landing.oneOf[1],data:data9};
+const err31 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema142.properties.landing.oneOf[1].type,parentSchema:schema142.properties.landing.oneOf[1],data:data9};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -5715,7 +6466,7 @@ passing0 = 1;
 }
 }
 if(!valid7){
-const err32 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema138.properties.landing.oneOf,parentSchema:schema138.properties.landing,data:data9};
+const err32 = {instancePath:instancePath+"/landing",schemaPath:"#/properties/landing/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema142.properties.landing.oneOf,parentSchema:schema142.properties.landing,data:data9};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -5739,7 +6490,7 @@ vErrors = null;
 if(data.reverted_by !== undefined){
 let data14 = data.reverted_by;
 if((typeof data14 !== "string") && (data14 !== null)){
-const err33 = {instancePath:instancePath+"/reverted_by",schemaPath:"#/properties/reverted_by/type",keyword:"type",params:{type: schema138.properties.reverted_by.type},message:"must be string,null",schema:schema138.properties.reverted_by.type,parentSchema:schema138.properties.reverted_by,data:data14};
+const err33 = {instancePath:instancePath+"/reverted_by",schemaPath:"#/properties/reverted_by/type",keyword:"type",params:{type: schema142.properties.reverted_by.type},message:"must be string,null",schema:schema142.properties.reverted_by.type,parentSchema:schema142.properties.reverted_by,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -5752,7 +6503,7 @@ errors++;
 if(data.verdict !== undefined){
 let data15 = data.verdict;
 if(!(((((data15 === "agree") || (data15 === "unsafe_permissive")) || (data15 === "over_strict")) || (data15 === "order_differs")) || (data15 === "excluded"))){
-const err34 = {instancePath:instancePath+"/verdict",schemaPath:"#/$defs/Verdict/enum",keyword:"enum",params:{allowedValues: schema144.enum},message:"must be equal to one of the allowed values",schema:schema144.enum,parentSchema:schema144,data:data15};
+const err34 = {instancePath:instancePath+"/verdict",schemaPath:"#/$defs/Verdict/enum",keyword:"enum",params:{allowedValues: schema148.enum},message:"must be equal to one of the allowed values",schema:schema148.enum,parentSchema:schema148,data:data15};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -5770,7 +6521,7 @@ for(let i1=0; i1<len1; i1++){
 let data17 = data16[i1];
 if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
 if(data17.slug === undefined){
-const err35 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema79.required,parentSchema:schema79,data:data17};
+const err35 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema80.required,parentSchema:schema80,data:data17};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -5780,7 +6531,7 @@ vErrors.push(err35);
 errors++;
 }
 if(data17.branch === undefined){
-const err36 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema79.required,parentSchema:schema79,data:data17};
+const err36 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema80.required,parentSchema:schema80,data:data17};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -5790,7 +6541,7 @@ vErrors.push(err36);
 errors++;
 }
 if(data17.sha === undefined){
-const err37 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema79.required,parentSchema:schema79,data:data17};
+const err37 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data:data17};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -5801,7 +6552,7 @@ errors++;
 }
 for(const key2 in data17){
 if(!(((key2 === "slug") || (key2 === "branch")) || (key2 === "sha"))){
-const err38 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data17};
+const err38 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data17};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -5814,7 +6565,7 @@ errors++;
 if(data17.slug !== undefined){
 let data18 = data17.slug;
 if(typeof data18 !== "string"){
-const err39 = {instancePath:instancePath+"/collides_with/" + i1+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data18};
+const err39 = {instancePath:instancePath+"/collides_with/" + i1+"/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.slug.type,parentSchema:schema80.properties.slug,data:data18};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -5827,7 +6578,7 @@ errors++;
 if(data17.branch !== undefined){
 let data19 = data17.branch;
 if(typeof data19 !== "string"){
-const err40 = {instancePath:instancePath+"/collides_with/" + i1+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.branch.type,parentSchema:schema79.properties.branch,data:data19};
+const err40 = {instancePath:instancePath+"/collides_with/" + i1+"/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.branch.type,parentSchema:schema80.properties.branch,data:data19};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -5840,7 +6591,7 @@ errors++;
 if(data17.sha !== undefined){
 let data20 = data17.sha;
 if(typeof data20 !== "string"){
-const err41 = {instancePath:instancePath+"/collides_with/" + i1+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.sha.type,parentSchema:schema79.properties.sha,data:data20};
+const err41 = {instancePath:instancePath+"/collides_with/" + i1+"/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data20};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -5852,7 +6603,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data17};
+const err42 = {instancePath:instancePath+"/collides_with/" + i1,schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data17};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -5864,7 +6615,7 @@ errors++;
 }
 }
 else {
-const err43 = {instancePath:instancePath+"/collides_with",schemaPath:"#/properties/collides_with/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema138.properties.collides_with.type,parentSchema:schema138.properties.collides_with,data:data16};
+const err43 = {instancePath:instancePath+"/collides_with",schemaPath:"#/properties/collides_with/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema142.properties.collides_with.type,parentSchema:schema142.properties.collides_with,data:data16};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -5876,7 +6627,7 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data};
+const err44 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema142.type,parentSchema:schema142,data};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -5885,17 +6636,17 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate87.errors = vErrors;
+validate89.errors = vErrors;
 return errors === 0;
 }
-validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/parity.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate88.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5904,7 +6655,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.main_ref === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_ref"},message:"must have required property '"+"main_ref"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_ref"},message:"must have required property '"+"main_ref"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -5914,7 +6665,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.main_sha === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -5924,7 +6675,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.since === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "since"},message:"must have required property '"+"since"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -5934,7 +6685,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.definitions === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "definitions"},message:"must have required property '"+"definitions"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "definitions"},message:"must have required property '"+"definitions"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5944,7 +6695,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.matrix === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "matrix"},message:"must have required property '"+"matrix"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "matrix"},message:"must have required property '"+"matrix"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5954,7 +6705,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.compared === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "compared"},message:"must have required property '"+"compared"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "compared"},message:"must have required property '"+"compared"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5964,7 +6715,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.agreed === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreed"},message:"must have required property '"+"agreed"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreed"},message:"must have required property '"+"agreed"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5974,7 +6725,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.agreement === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5984,7 +6735,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.wilson95 === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "wilson95"},message:"must have required property '"+"wilson95"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "wilson95"},message:"must have required property '"+"wilson95"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5994,7 +6745,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.unsafe_permissive === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -6004,7 +6755,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.over_strict === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -6014,7 +6765,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data.stack_blocks === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stack_blocks"},message:"must have required property '"+"stack_blocks"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stack_blocks"},message:"must have required property '"+"stack_blocks"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -6024,7 +6775,7 @@ vErrors.push(err11);
 errors++;
 }
 if(data.order_differs === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "order_differs"},message:"must have required property '"+"order_differs"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "order_differs"},message:"must have required property '"+"order_differs"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -6034,7 +6785,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.pending === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -6044,7 +6795,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.excluded === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -6054,7 +6805,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data.gate === undefined){
-const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -6064,7 +6815,7 @@ vErrors.push(err15);
 errors++;
 }
 if(data.mismatches === undefined){
-const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mismatches"},message:"must have required property '"+"mismatches"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mismatches"},message:"must have required property '"+"mismatches"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6074,7 +6825,7 @@ vErrors.push(err16);
 errors++;
 }
 if(data.candidates === undefined){
-const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema133.required,parentSchema:schema133,data};
+const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema137.required,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6084,8 +6835,8 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema133.properties, key0))){
-const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema133,data};
+if(!(func1.call(schema137.properties, key0))){
+const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6098,7 +6849,7 @@ errors++;
 if(data.main_ref !== undefined){
 let data0 = data.main_ref;
 if(typeof data0 !== "string"){
-const err19 = {instancePath:instancePath+"/main_ref",schemaPath:"#/properties/main_ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.main_ref.type,parentSchema:schema133.properties.main_ref,data:data0};
+const err19 = {instancePath:instancePath+"/main_ref",schemaPath:"#/properties/main_ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.main_ref.type,parentSchema:schema137.properties.main_ref,data:data0};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6111,7 +6862,7 @@ errors++;
 if(data.main_sha !== undefined){
 let data1 = data.main_sha;
 if(typeof data1 !== "string"){
-const err20 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.main_sha.type,parentSchema:schema133.properties.main_sha,data:data1};
+const err20 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.main_sha.type,parentSchema:schema137.properties.main_sha,data:data1};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6124,7 +6875,7 @@ errors++;
 if(data.since !== undefined){
 let data2 = data.since;
 if((typeof data2 !== "string") && (data2 !== null)){
-const err21 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: schema133.properties.since.type},message:"must be string,null",schema:schema133.properties.since.type,parentSchema:schema133.properties.since,data:data2};
+const err21 = {instancePath:instancePath+"/since",schemaPath:"#/properties/since/type",keyword:"type",params:{type: schema137.properties.since.type},message:"must be string,null",schema:schema137.properties.since.type,parentSchema:schema137.properties.since,data:data2};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6138,7 +6889,7 @@ if(data.definitions !== undefined){
 let data3 = data.definitions;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.agreement === undefined){
-const err22 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema133.properties.definitions.required,parentSchema:schema133.properties.definitions,data:data3};
+const err22 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "agreement"},message:"must have required property '"+"agreement"+"'",schema:schema137.properties.definitions.required,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -6148,7 +6899,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data3.excluded === undefined){
-const err23 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema133.properties.definitions.required,parentSchema:schema133.properties.definitions,data:data3};
+const err23 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "excluded"},message:"must have required property '"+"excluded"+"'",schema:schema137.properties.definitions.required,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -6158,7 +6909,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data3.unsafe_permissive === undefined){
-const err24 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema133.properties.definitions.required,parentSchema:schema133.properties.definitions,data:data3};
+const err24 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "unsafe_permissive"},message:"must have required property '"+"unsafe_permissive"+"'",schema:schema137.properties.definitions.required,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -6168,7 +6919,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data3.over_strict === undefined){
-const err25 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema133.properties.definitions.required,parentSchema:schema133.properties.definitions,data:data3};
+const err25 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "over_strict"},message:"must have required property '"+"over_strict"+"'",schema:schema137.properties.definitions.required,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -6178,7 +6929,7 @@ vErrors.push(err25);
 errors++;
 }
 if(data3.interval === undefined){
-const err26 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "interval"},message:"must have required property '"+"interval"+"'",schema:schema133.properties.definitions.required,parentSchema:schema133.properties.definitions,data:data3};
+const err26 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "interval"},message:"must have required property '"+"interval"+"'",schema:schema137.properties.definitions.required,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -6188,7 +6939,7 @@ vErrors.push(err26);
 errors++;
 }
 if(data3.gate === undefined){
-const err27 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema133.properties.definitions.required,parentSchema:schema133.properties.definitions,data:data3};
+const err27 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema137.properties.definitions.required,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -6198,7 +6949,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data3.order_differs === undefined){
-const err28 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "order_differs"},message:"must have required property '"+"order_differs"+"'",schema:schema133.properties.definitions.required,parentSchema:schema133.properties.definitions,data:data3};
+const err28 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/required",keyword:"required",params:{missingProperty: "order_differs"},message:"must have required property '"+"order_differs"+"'",schema:schema137.properties.definitions.required,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -6209,7 +6960,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!(((((((key1 === "agreement") || (key1 === "excluded")) || (key1 === "unsafe_permissive")) || (key1 === "over_strict")) || (key1 === "interval")) || (key1 === "gate")) || (key1 === "order_differs"))){
-const err29 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema133.properties.definitions,data:data3};
+const err29 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -6222,7 +6973,7 @@ errors++;
 if(data3.agreement !== undefined){
 let data4 = data3.agreement;
 if(typeof data4 !== "string"){
-const err30 = {instancePath:instancePath+"/definitions/agreement",schemaPath:"#/properties/definitions/properties/agreement/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.definitions.properties.agreement.type,parentSchema:schema133.properties.definitions.properties.agreement,data:data4};
+const err30 = {instancePath:instancePath+"/definitions/agreement",schemaPath:"#/properties/definitions/properties/agreement/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.definitions.properties.agreement.type,parentSchema:schema137.properties.definitions.properties.agreement,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -6235,7 +6986,7 @@ errors++;
 if(data3.excluded !== undefined){
 let data5 = data3.excluded;
 if(typeof data5 !== "string"){
-const err31 = {instancePath:instancePath+"/definitions/excluded",schemaPath:"#/properties/definitions/properties/excluded/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.definitions.properties.excluded.type,parentSchema:schema133.properties.definitions.properties.excluded,data:data5};
+const err31 = {instancePath:instancePath+"/definitions/excluded",schemaPath:"#/properties/definitions/properties/excluded/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.definitions.properties.excluded.type,parentSchema:schema137.properties.definitions.properties.excluded,data:data5};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -6248,7 +6999,7 @@ errors++;
 if(data3.unsafe_permissive !== undefined){
 let data6 = data3.unsafe_permissive;
 if(typeof data6 !== "string"){
-const err32 = {instancePath:instancePath+"/definitions/unsafe_permissive",schemaPath:"#/properties/definitions/properties/unsafe_permissive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.definitions.properties.unsafe_permissive.type,parentSchema:schema133.properties.definitions.properties.unsafe_permissive,data:data6};
+const err32 = {instancePath:instancePath+"/definitions/unsafe_permissive",schemaPath:"#/properties/definitions/properties/unsafe_permissive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.definitions.properties.unsafe_permissive.type,parentSchema:schema137.properties.definitions.properties.unsafe_permissive,data:data6};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -6261,7 +7012,7 @@ errors++;
 if(data3.over_strict !== undefined){
 let data7 = data3.over_strict;
 if(typeof data7 !== "string"){
-const err33 = {instancePath:instancePath+"/definitions/over_strict",schemaPath:"#/properties/definitions/properties/over_strict/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.definitions.properties.over_strict.type,parentSchema:schema133.properties.definitions.properties.over_strict,data:data7};
+const err33 = {instancePath:instancePath+"/definitions/over_strict",schemaPath:"#/properties/definitions/properties/over_strict/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.definitions.properties.over_strict.type,parentSchema:schema137.properties.definitions.properties.over_strict,data:data7};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -6274,7 +7025,7 @@ errors++;
 if(data3.interval !== undefined){
 let data8 = data3.interval;
 if(typeof data8 !== "string"){
-const err34 = {instancePath:instancePath+"/definitions/interval",schemaPath:"#/properties/definitions/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.definitions.properties.interval.type,parentSchema:schema133.properties.definitions.properties.interval,data:data8};
+const err34 = {instancePath:instancePath+"/definitions/interval",schemaPath:"#/properties/definitions/properties/interval/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.definitions.properties.interval.type,parentSchema:schema137.properties.definitions.properties.interval,data:data8};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -6287,7 +7038,7 @@ errors++;
 if(data3.gate !== undefined){
 let data9 = data3.gate;
 if(typeof data9 !== "string"){
-const err35 = {instancePath:instancePath+"/definitions/gate",schemaPath:"#/properties/definitions/properties/gate/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.definitions.properties.gate.type,parentSchema:schema133.properties.definitions.properties.gate,data:data9};
+const err35 = {instancePath:instancePath+"/definitions/gate",schemaPath:"#/properties/definitions/properties/gate/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.definitions.properties.gate.type,parentSchema:schema137.properties.definitions.properties.gate,data:data9};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -6300,7 +7051,7 @@ errors++;
 if(data3.order_differs !== undefined){
 let data10 = data3.order_differs;
 if(typeof data10 !== "string"){
-const err36 = {instancePath:instancePath+"/definitions/order_differs",schemaPath:"#/properties/definitions/properties/order_differs/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.definitions.properties.order_differs.type,parentSchema:schema133.properties.definitions.properties.order_differs,data:data10};
+const err36 = {instancePath:instancePath+"/definitions/order_differs",schemaPath:"#/properties/definitions/properties/order_differs/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.definitions.properties.order_differs.type,parentSchema:schema137.properties.definitions.properties.order_differs,data:data10};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -6312,7 +7063,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema133.properties.definitions.type,parentSchema:schema133.properties.definitions,data:data3};
+const err37 = {instancePath:instancePath+"/definitions",schemaPath:"#/properties/definitions/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema137.properties.definitions.type,parentSchema:schema137.properties.definitions,data:data3};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -6326,7 +7077,7 @@ if(data.matrix !== undefined){
 let data11 = data.matrix;
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.would_integrate === undefined){
-const err38 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema133.properties.matrix.required,parentSchema:schema133.properties.matrix,data:data11};
+const err38 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema137.properties.matrix.required,parentSchema:schema137.properties.matrix,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -6336,7 +7087,7 @@ vErrors.push(err38);
 errors++;
 }
 if(data11.would_block === undefined){
-const err39 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema133.properties.matrix.required,parentSchema:schema133.properties.matrix,data:data11};
+const err39 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema137.properties.matrix.required,parentSchema:schema137.properties.matrix,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -6346,7 +7097,7 @@ vErrors.push(err39);
 errors++;
 }
 if(data11.already_integrated === undefined){
-const err40 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "already_integrated"},message:"must have required property '"+"already_integrated"+"'",schema:schema133.properties.matrix.required,parentSchema:schema133.properties.matrix,data:data11};
+const err40 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "already_integrated"},message:"must have required property '"+"already_integrated"+"'",schema:schema137.properties.matrix.required,parentSchema:schema137.properties.matrix,data:data11};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -6356,7 +7107,7 @@ vErrors.push(err40);
 errors++;
 }
 if(data11.superseded === undefined){
-const err41 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema133.properties.matrix.required,parentSchema:schema133.properties.matrix,data:data11};
+const err41 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema137.properties.matrix.required,parentSchema:schema137.properties.matrix,data:data11};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -6367,7 +7118,7 @@ errors++;
 }
 for(const key2 in data11){
 if(!((((key2 === "would_integrate") || (key2 === "would_block")) || (key2 === "already_integrated")) || (key2 === "superseded"))){
-const err42 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema133.properties.matrix,data:data11};
+const err42 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema137.properties.matrix,data:data11};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -6381,7 +7132,7 @@ if(data11.would_integrate !== undefined){
 let data12 = data11.would_integrate;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 if(data12.landed_clean === undefined){
-const err43 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema134.required,parentSchema:schema134,data:data12};
+const err43 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema138.required,parentSchema:schema138,data:data12};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -6391,7 +7142,7 @@ vErrors.push(err43);
 errors++;
 }
 if(data12.landed_resolved === undefined){
-const err44 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema134.required,parentSchema:schema134,data:data12};
+const err44 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema138.required,parentSchema:schema138,data:data12};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -6401,7 +7152,7 @@ vErrors.push(err44);
 errors++;
 }
 if(data12.reverted === undefined){
-const err45 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema134.required,parentSchema:schema134,data:data12};
+const err45 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema138.required,parentSchema:schema138,data:data12};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -6411,7 +7162,7 @@ vErrors.push(err45);
 errors++;
 }
 if(data12.pending === undefined){
-const err46 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema134.required,parentSchema:schema134,data:data12};
+const err46 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema138.required,parentSchema:schema138,data:data12};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -6422,7 +7173,7 @@ errors++;
 }
 for(const key3 in data12){
 if(!((((key3 === "landed_clean") || (key3 === "landed_resolved")) || (key3 === "reverted")) || (key3 === "pending"))){
-const err47 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema134,data:data12};
+const err47 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data:data12};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -6435,7 +7186,7 @@ errors++;
 if(data12.landed_clean !== undefined){
 let data13 = data12.landed_clean;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err48 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_clean.type,parentSchema:schema134.properties.landed_clean,data:data13};
+const err48 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_clean.type,parentSchema:schema138.properties.landed_clean,data:data13};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -6446,7 +7197,7 @@ errors++;
 }
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 < 0 || isNaN(data13)){
-const err49 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_clean,data:data13};
+const err49 = {instancePath:instancePath+"/matrix/would_integrate/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_clean,data:data13};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -6460,7 +7211,7 @@ errors++;
 if(data12.landed_resolved !== undefined){
 let data14 = data12.landed_resolved;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err50 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_resolved.type,parentSchema:schema134.properties.landed_resolved,data:data14};
+const err50 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_resolved.type,parentSchema:schema138.properties.landed_resolved,data:data14};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -6471,7 +7222,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err51 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_resolved,data:data14};
+const err51 = {instancePath:instancePath+"/matrix/would_integrate/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_resolved,data:data14};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -6485,7 +7236,7 @@ errors++;
 if(data12.reverted !== undefined){
 let data15 = data12.reverted;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err52 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.reverted.type,parentSchema:schema134.properties.reverted,data:data15};
+const err52 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.reverted.type,parentSchema:schema138.properties.reverted,data:data15};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -6496,7 +7247,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err53 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.reverted,data:data15};
+const err53 = {instancePath:instancePath+"/matrix/would_integrate/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.reverted,data:data15};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -6510,7 +7261,7 @@ errors++;
 if(data12.pending !== undefined){
 let data16 = data12.pending;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err54 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.pending.type,parentSchema:schema134.properties.pending,data:data16};
+const err54 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.pending.type,parentSchema:schema138.properties.pending,data:data16};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -6521,7 +7272,7 @@ errors++;
 }
 if((typeof data16 == "number") && (isFinite(data16))){
 if(data16 < 0 || isNaN(data16)){
-const err55 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.pending,data:data16};
+const err55 = {instancePath:instancePath+"/matrix/would_integrate/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.pending,data:data16};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -6534,7 +7285,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema134.type,parentSchema:schema134,data:data12};
+const err56 = {instancePath:instancePath+"/matrix/would_integrate",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data:data12};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -6548,7 +7299,7 @@ if(data11.would_block !== undefined){
 let data17 = data11.would_block;
 if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
 if(data17.landed_clean === undefined){
-const err57 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema134.required,parentSchema:schema134,data:data17};
+const err57 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema138.required,parentSchema:schema138,data:data17};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -6558,7 +7309,7 @@ vErrors.push(err57);
 errors++;
 }
 if(data17.landed_resolved === undefined){
-const err58 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema134.required,parentSchema:schema134,data:data17};
+const err58 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema138.required,parentSchema:schema138,data:data17};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -6568,7 +7319,7 @@ vErrors.push(err58);
 errors++;
 }
 if(data17.reverted === undefined){
-const err59 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema134.required,parentSchema:schema134,data:data17};
+const err59 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema138.required,parentSchema:schema138,data:data17};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -6578,7 +7329,7 @@ vErrors.push(err59);
 errors++;
 }
 if(data17.pending === undefined){
-const err60 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema134.required,parentSchema:schema134,data:data17};
+const err60 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema138.required,parentSchema:schema138,data:data17};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -6589,7 +7340,7 @@ errors++;
 }
 for(const key4 in data17){
 if(!((((key4 === "landed_clean") || (key4 === "landed_resolved")) || (key4 === "reverted")) || (key4 === "pending"))){
-const err61 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema134,data:data17};
+const err61 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data:data17};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -6602,7 +7353,7 @@ errors++;
 if(data17.landed_clean !== undefined){
 let data18 = data17.landed_clean;
 if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err62 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_clean.type,parentSchema:schema134.properties.landed_clean,data:data18};
+const err62 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_clean.type,parentSchema:schema138.properties.landed_clean,data:data18};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -6613,7 +7364,7 @@ errors++;
 }
 if((typeof data18 == "number") && (isFinite(data18))){
 if(data18 < 0 || isNaN(data18)){
-const err63 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_clean,data:data18};
+const err63 = {instancePath:instancePath+"/matrix/would_block/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_clean,data:data18};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -6627,7 +7378,7 @@ errors++;
 if(data17.landed_resolved !== undefined){
 let data19 = data17.landed_resolved;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err64 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_resolved.type,parentSchema:schema134.properties.landed_resolved,data:data19};
+const err64 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_resolved.type,parentSchema:schema138.properties.landed_resolved,data:data19};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -6638,7 +7389,7 @@ errors++;
 }
 if((typeof data19 == "number") && (isFinite(data19))){
 if(data19 < 0 || isNaN(data19)){
-const err65 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_resolved,data:data19};
+const err65 = {instancePath:instancePath+"/matrix/would_block/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_resolved,data:data19};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -6652,7 +7403,7 @@ errors++;
 if(data17.reverted !== undefined){
 let data20 = data17.reverted;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err66 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.reverted.type,parentSchema:schema134.properties.reverted,data:data20};
+const err66 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.reverted.type,parentSchema:schema138.properties.reverted,data:data20};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -6663,7 +7414,7 @@ errors++;
 }
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 < 0 || isNaN(data20)){
-const err67 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.reverted,data:data20};
+const err67 = {instancePath:instancePath+"/matrix/would_block/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.reverted,data:data20};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -6677,7 +7428,7 @@ errors++;
 if(data17.pending !== undefined){
 let data21 = data17.pending;
 if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err68 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.pending.type,parentSchema:schema134.properties.pending,data:data21};
+const err68 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.pending.type,parentSchema:schema138.properties.pending,data:data21};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -6688,7 +7439,7 @@ errors++;
 }
 if((typeof data21 == "number") && (isFinite(data21))){
 if(data21 < 0 || isNaN(data21)){
-const err69 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.pending,data:data21};
+const err69 = {instancePath:instancePath+"/matrix/would_block/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.pending,data:data21};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -6701,7 +7452,7 @@ errors++;
 }
 }
 else {
-const err70 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema134.type,parentSchema:schema134,data:data17};
+const err70 = {instancePath:instancePath+"/matrix/would_block",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data:data17};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -6715,7 +7466,7 @@ if(data11.already_integrated !== undefined){
 let data22 = data11.already_integrated;
 if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 if(data22.landed_clean === undefined){
-const err71 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema134.required,parentSchema:schema134,data:data22};
+const err71 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema138.required,parentSchema:schema138,data:data22};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -6725,7 +7476,7 @@ vErrors.push(err71);
 errors++;
 }
 if(data22.landed_resolved === undefined){
-const err72 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema134.required,parentSchema:schema134,data:data22};
+const err72 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema138.required,parentSchema:schema138,data:data22};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -6735,7 +7486,7 @@ vErrors.push(err72);
 errors++;
 }
 if(data22.reverted === undefined){
-const err73 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema134.required,parentSchema:schema134,data:data22};
+const err73 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema138.required,parentSchema:schema138,data:data22};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -6745,7 +7496,7 @@ vErrors.push(err73);
 errors++;
 }
 if(data22.pending === undefined){
-const err74 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema134.required,parentSchema:schema134,data:data22};
+const err74 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema138.required,parentSchema:schema138,data:data22};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -6756,7 +7507,7 @@ errors++;
 }
 for(const key5 in data22){
 if(!((((key5 === "landed_clean") || (key5 === "landed_resolved")) || (key5 === "reverted")) || (key5 === "pending"))){
-const err75 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema134,data:data22};
+const err75 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -6769,7 +7520,7 @@ errors++;
 if(data22.landed_clean !== undefined){
 let data23 = data22.landed_clean;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err76 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_clean.type,parentSchema:schema134.properties.landed_clean,data:data23};
+const err76 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_clean.type,parentSchema:schema138.properties.landed_clean,data:data23};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -6780,7 +7531,7 @@ errors++;
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 0 || isNaN(data23)){
-const err77 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_clean,data:data23};
+const err77 = {instancePath:instancePath+"/matrix/already_integrated/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_clean,data:data23};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -6794,7 +7545,7 @@ errors++;
 if(data22.landed_resolved !== undefined){
 let data24 = data22.landed_resolved;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err78 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_resolved.type,parentSchema:schema134.properties.landed_resolved,data:data24};
+const err78 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_resolved.type,parentSchema:schema138.properties.landed_resolved,data:data24};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -6805,7 +7556,7 @@ errors++;
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 0 || isNaN(data24)){
-const err79 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_resolved,data:data24};
+const err79 = {instancePath:instancePath+"/matrix/already_integrated/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_resolved,data:data24};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -6819,7 +7570,7 @@ errors++;
 if(data22.reverted !== undefined){
 let data25 = data22.reverted;
 if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err80 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.reverted.type,parentSchema:schema134.properties.reverted,data:data25};
+const err80 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.reverted.type,parentSchema:schema138.properties.reverted,data:data25};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -6830,7 +7581,7 @@ errors++;
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 0 || isNaN(data25)){
-const err81 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.reverted,data:data25};
+const err81 = {instancePath:instancePath+"/matrix/already_integrated/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.reverted,data:data25};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -6844,7 +7595,7 @@ errors++;
 if(data22.pending !== undefined){
 let data26 = data22.pending;
 if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err82 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.pending.type,parentSchema:schema134.properties.pending,data:data26};
+const err82 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.pending.type,parentSchema:schema138.properties.pending,data:data26};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -6855,7 +7606,7 @@ errors++;
 }
 if((typeof data26 == "number") && (isFinite(data26))){
 if(data26 < 0 || isNaN(data26)){
-const err83 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.pending,data:data26};
+const err83 = {instancePath:instancePath+"/matrix/already_integrated/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.pending,data:data26};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -6868,7 +7619,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema134.type,parentSchema:schema134,data:data22};
+const err84 = {instancePath:instancePath+"/matrix/already_integrated",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data:data22};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -6882,7 +7633,7 @@ if(data11.superseded !== undefined){
 let data27 = data11.superseded;
 if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
 if(data27.landed_clean === undefined){
-const err85 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema134.required,parentSchema:schema134,data:data27};
+const err85 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_clean"},message:"must have required property '"+"landed_clean"+"'",schema:schema138.required,parentSchema:schema138,data:data27};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -6892,7 +7643,7 @@ vErrors.push(err85);
 errors++;
 }
 if(data27.landed_resolved === undefined){
-const err86 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema134.required,parentSchema:schema134,data:data27};
+const err86 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "landed_resolved"},message:"must have required property '"+"landed_resolved"+"'",schema:schema138.required,parentSchema:schema138,data:data27};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -6902,7 +7653,7 @@ vErrors.push(err86);
 errors++;
 }
 if(data27.reverted === undefined){
-const err87 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema134.required,parentSchema:schema134,data:data27};
+const err87 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "reverted"},message:"must have required property '"+"reverted"+"'",schema:schema138.required,parentSchema:schema138,data:data27};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -6912,7 +7663,7 @@ vErrors.push(err87);
 errors++;
 }
 if(data27.pending === undefined){
-const err88 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema134.required,parentSchema:schema134,data:data27};
+const err88 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/required",keyword:"required",params:{missingProperty: "pending"},message:"must have required property '"+"pending"+"'",schema:schema138.required,parentSchema:schema138,data:data27};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -6923,7 +7674,7 @@ errors++;
 }
 for(const key6 in data27){
 if(!((((key6 === "landed_clean") || (key6 === "landed_resolved")) || (key6 === "reverted")) || (key6 === "pending"))){
-const err89 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema134,data:data27};
+const err89 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema138,data:data27};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -6936,7 +7687,7 @@ errors++;
 if(data27.landed_clean !== undefined){
 let data28 = data27.landed_clean;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err90 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_clean.type,parentSchema:schema134.properties.landed_clean,data:data28};
+const err90 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_clean.type,parentSchema:schema138.properties.landed_clean,data:data28};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -6947,7 +7698,7 @@ errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
 if(data28 < 0 || isNaN(data28)){
-const err91 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_clean,data:data28};
+const err91 = {instancePath:instancePath+"/matrix/superseded/landed_clean",schemaPath:"#/$defs/FateCounts/properties/landed_clean/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_clean,data:data28};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -6961,7 +7712,7 @@ errors++;
 if(data27.landed_resolved !== undefined){
 let data29 = data27.landed_resolved;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err92 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.landed_resolved.type,parentSchema:schema134.properties.landed_resolved,data:data29};
+const err92 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.landed_resolved.type,parentSchema:schema138.properties.landed_resolved,data:data29};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -6972,7 +7723,7 @@ errors++;
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 < 0 || isNaN(data29)){
-const err93 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.landed_resolved,data:data29};
+const err93 = {instancePath:instancePath+"/matrix/superseded/landed_resolved",schemaPath:"#/$defs/FateCounts/properties/landed_resolved/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.landed_resolved,data:data29};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -6986,7 +7737,7 @@ errors++;
 if(data27.reverted !== undefined){
 let data30 = data27.reverted;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err94 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.reverted.type,parentSchema:schema134.properties.reverted,data:data30};
+const err94 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.reverted.type,parentSchema:schema138.properties.reverted,data:data30};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -6997,7 +7748,7 @@ errors++;
 }
 if((typeof data30 == "number") && (isFinite(data30))){
 if(data30 < 0 || isNaN(data30)){
-const err95 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.reverted,data:data30};
+const err95 = {instancePath:instancePath+"/matrix/superseded/reverted",schemaPath:"#/$defs/FateCounts/properties/reverted/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.reverted,data:data30};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -7011,7 +7762,7 @@ errors++;
 if(data27.pending !== undefined){
 let data31 = data27.pending;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err96 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema134.properties.pending.type,parentSchema:schema134.properties.pending,data:data31};
+const err96 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema138.properties.pending.type,parentSchema:schema138.properties.pending,data:data31};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -7022,7 +7773,7 @@ errors++;
 }
 if((typeof data31 == "number") && (isFinite(data31))){
 if(data31 < 0 || isNaN(data31)){
-const err97 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema134.properties.pending,data:data31};
+const err97 = {instancePath:instancePath+"/matrix/superseded/pending",schemaPath:"#/$defs/FateCounts/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema138.properties.pending,data:data31};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -7035,7 +7786,7 @@ errors++;
 }
 }
 else {
-const err98 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema134.type,parentSchema:schema134,data:data27};
+const err98 = {instancePath:instancePath+"/matrix/superseded",schemaPath:"#/$defs/FateCounts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema138.type,parentSchema:schema138,data:data27};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -7047,7 +7798,7 @@ errors++;
 }
 }
 else {
-const err99 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema133.properties.matrix.type,parentSchema:schema133.properties.matrix,data:data11};
+const err99 = {instancePath:instancePath+"/matrix",schemaPath:"#/properties/matrix/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema137.properties.matrix.type,parentSchema:schema137.properties.matrix,data:data11};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -7060,7 +7811,7 @@ errors++;
 if(data.compared !== undefined){
 let data32 = data.compared;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err100 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.compared.type,parentSchema:schema133.properties.compared,data:data32};
+const err100 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.compared.type,parentSchema:schema137.properties.compared,data:data32};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -7071,7 +7822,7 @@ errors++;
 }
 if((typeof data32 == "number") && (isFinite(data32))){
 if(data32 < 0 || isNaN(data32)){
-const err101 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.compared,data:data32};
+const err101 = {instancePath:instancePath+"/compared",schemaPath:"#/properties/compared/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.compared,data:data32};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -7085,7 +7836,7 @@ errors++;
 if(data.agreed !== undefined){
 let data33 = data.agreed;
 if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err102 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.agreed.type,parentSchema:schema133.properties.agreed,data:data33};
+const err102 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.agreed.type,parentSchema:schema137.properties.agreed,data:data33};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -7096,7 +7847,7 @@ errors++;
 }
 if((typeof data33 == "number") && (isFinite(data33))){
 if(data33 < 0 || isNaN(data33)){
-const err103 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.agreed,data:data33};
+const err103 = {instancePath:instancePath+"/agreed",schemaPath:"#/properties/agreed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.agreed,data:data33};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -7110,7 +7861,7 @@ errors++;
 if(data.agreement !== undefined){
 let data34 = data.agreement;
 if((!((typeof data34 == "number") && (isFinite(data34)))) && (data34 !== null)){
-const err104 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/type",keyword:"type",params:{type: schema133.properties.agreement.type},message:"must be number,null",schema:schema133.properties.agreement.type,parentSchema:schema133.properties.agreement,data:data34};
+const err104 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/type",keyword:"type",params:{type: schema137.properties.agreement.type},message:"must be number,null",schema:schema137.properties.agreement.type,parentSchema:schema137.properties.agreement,data:data34};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -7121,7 +7872,7 @@ errors++;
 }
 if((typeof data34 == "number") && (isFinite(data34))){
 if(data34 > 1 || isNaN(data34)){
-const err105 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema133.properties.agreement,data:data34};
+const err105 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema137.properties.agreement,data:data34};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -7131,7 +7882,7 @@ vErrors.push(err105);
 errors++;
 }
 if(data34 < 0 || isNaN(data34)){
-const err106 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.agreement,data:data34};
+const err106 = {instancePath:instancePath+"/agreement",schemaPath:"#/properties/agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.agreement,data:data34};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -7150,7 +7901,7 @@ let passing0 = null;
 const _errs84 = errors;
 if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
 if(data35.low === undefined){
-const err107 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'",schema:schema133.properties.wilson95.oneOf[0].required,parentSchema:schema133.properties.wilson95.oneOf[0],data:data35};
+const err107 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "low"},message:"must have required property '"+"low"+"'",schema:schema137.properties.wilson95.oneOf[0].required,parentSchema:schema137.properties.wilson95.oneOf[0],data:data35};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -7160,7 +7911,7 @@ vErrors.push(err107);
 errors++;
 }
 if(data35.high === undefined){
-const err108 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'",schema:schema133.properties.wilson95.oneOf[0].required,parentSchema:schema133.properties.wilson95.oneOf[0],data:data35};
+const err108 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/required",keyword:"required",params:{missingProperty: "high"},message:"must have required property '"+"high"+"'",schema:schema137.properties.wilson95.oneOf[0].required,parentSchema:schema137.properties.wilson95.oneOf[0],data:data35};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -7171,7 +7922,7 @@ errors++;
 }
 for(const key7 in data35){
 if(!((key7 === "low") || (key7 === "high"))){
-const err109 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema133.properties.wilson95.oneOf[0],data:data35};
+const err109 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema137.properties.wilson95.oneOf[0],data:data35};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -7185,7 +7936,7 @@ if(data35.low !== undefined){
 let data36 = data35.low;
 if((typeof data36 == "number") && (isFinite(data36))){
 if(data36 > 1 || isNaN(data36)){
-const err110 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema133.properties.wilson95.oneOf[0].properties.low,data:data36};
+const err110 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema137.properties.wilson95.oneOf[0].properties.low,data:data36};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -7195,7 +7946,7 @@ vErrors.push(err110);
 errors++;
 }
 if(data36 < 0 || isNaN(data36)){
-const err111 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.wilson95.oneOf[0].properties.low,data:data36};
+const err111 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.wilson95.oneOf[0].properties.low,data:data36};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -7206,7 +7957,7 @@ errors++;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema133.properties.wilson95.oneOf[0].properties.low.type,parentSchema:schema133.properties.wilson95.oneOf[0].properties.low,data:data36};
+const err112 = {instancePath:instancePath+"/wilson95/low",schemaPath:"#/properties/wilson95/oneOf/0/properties/low/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema137.properties.wilson95.oneOf[0].properties.low.type,parentSchema:schema137.properties.wilson95.oneOf[0].properties.low,data:data36};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -7220,7 +7971,7 @@ if(data35.high !== undefined){
 let data37 = data35.high;
 if((typeof data37 == "number") && (isFinite(data37))){
 if(data37 > 1 || isNaN(data37)){
-const err113 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema133.properties.wilson95.oneOf[0].properties.high,data:data37};
+const err113 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema137.properties.wilson95.oneOf[0].properties.high,data:data37};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -7230,7 +7981,7 @@ vErrors.push(err113);
 errors++;
 }
 if(data37 < 0 || isNaN(data37)){
-const err114 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.wilson95.oneOf[0].properties.high,data:data37};
+const err114 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.wilson95.oneOf[0].properties.high,data:data37};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -7241,7 +7992,7 @@ errors++;
 }
 }
 else {
-const err115 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema133.properties.wilson95.oneOf[0].properties.high.type,parentSchema:schema133.properties.wilson95.oneOf[0].properties.high,data:data37};
+const err115 = {instancePath:instancePath+"/wilson95/high",schemaPath:"#/properties/wilson95/oneOf/0/properties/high/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema137.properties.wilson95.oneOf[0].properties.high.type,parentSchema:schema137.properties.wilson95.oneOf[0].properties.high,data:data37};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -7253,7 +8004,7 @@ errors++;
 }
 }
 else {
-const err116 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema133.properties.wilson95.oneOf[0].type,parentSchema:schema133.properties.wilson95.oneOf[0],data:data35};
+const err116 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema137.properties.wilson95.oneOf[0].type,parentSchema:schema137.properties.wilson95.oneOf[0],data:data35};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -7269,7 +8020,7 @@ passing0 = 0;
 }
 const _errs91 = errors;
 if(data35 !== null){
-const err117 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema133.properties.wilson95.oneOf[1].type,parentSchema:schema133.properties.wilson95.oneOf[1],data:data35};
+const err117 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema137.properties.wilson95.oneOf[1].type,parentSchema:schema137.properties.wilson95.oneOf[1],data:data35};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -7290,7 +8041,7 @@ passing0 = 1;
 }
 }
 if(!valid11){
-const err118 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema133.properties.wilson95.oneOf,parentSchema:schema133.properties.wilson95,data:data35};
+const err118 = {instancePath:instancePath+"/wilson95",schemaPath:"#/properties/wilson95/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema137.properties.wilson95.oneOf,parentSchema:schema137.properties.wilson95,data:data35};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -7314,7 +8065,7 @@ vErrors = null;
 if(data.unsafe_permissive !== undefined){
 let data38 = data.unsafe_permissive;
 if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err119 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.unsafe_permissive.type,parentSchema:schema133.properties.unsafe_permissive,data:data38};
+const err119 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.unsafe_permissive.type,parentSchema:schema137.properties.unsafe_permissive,data:data38};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -7325,7 +8076,7 @@ errors++;
 }
 if((typeof data38 == "number") && (isFinite(data38))){
 if(data38 < 0 || isNaN(data38)){
-const err120 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.unsafe_permissive,data:data38};
+const err120 = {instancePath:instancePath+"/unsafe_permissive",schemaPath:"#/properties/unsafe_permissive/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.unsafe_permissive,data:data38};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -7339,7 +8090,7 @@ errors++;
 if(data.over_strict !== undefined){
 let data39 = data.over_strict;
 if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err121 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.over_strict.type,parentSchema:schema133.properties.over_strict,data:data39};
+const err121 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.over_strict.type,parentSchema:schema137.properties.over_strict,data:data39};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -7350,7 +8101,7 @@ errors++;
 }
 if((typeof data39 == "number") && (isFinite(data39))){
 if(data39 < 0 || isNaN(data39)){
-const err122 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.over_strict,data:data39};
+const err122 = {instancePath:instancePath+"/over_strict",schemaPath:"#/properties/over_strict/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.over_strict,data:data39};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -7364,7 +8115,7 @@ errors++;
 if(data.stack_blocks !== undefined){
 let data40 = data.stack_blocks;
 if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err123 = {instancePath:instancePath+"/stack_blocks",schemaPath:"#/properties/stack_blocks/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.stack_blocks.type,parentSchema:schema133.properties.stack_blocks,data:data40};
+const err123 = {instancePath:instancePath+"/stack_blocks",schemaPath:"#/properties/stack_blocks/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.stack_blocks.type,parentSchema:schema137.properties.stack_blocks,data:data40};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -7375,7 +8126,7 @@ errors++;
 }
 if((typeof data40 == "number") && (isFinite(data40))){
 if(data40 < 0 || isNaN(data40)){
-const err124 = {instancePath:instancePath+"/stack_blocks",schemaPath:"#/properties/stack_blocks/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.stack_blocks,data:data40};
+const err124 = {instancePath:instancePath+"/stack_blocks",schemaPath:"#/properties/stack_blocks/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.stack_blocks,data:data40};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -7389,7 +8140,7 @@ errors++;
 if(data.order_differs !== undefined){
 let data41 = data.order_differs;
 if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err125 = {instancePath:instancePath+"/order_differs",schemaPath:"#/properties/order_differs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.order_differs.type,parentSchema:schema133.properties.order_differs,data:data41};
+const err125 = {instancePath:instancePath+"/order_differs",schemaPath:"#/properties/order_differs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.order_differs.type,parentSchema:schema137.properties.order_differs,data:data41};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -7400,7 +8151,7 @@ errors++;
 }
 if((typeof data41 == "number") && (isFinite(data41))){
 if(data41 < 0 || isNaN(data41)){
-const err126 = {instancePath:instancePath+"/order_differs",schemaPath:"#/properties/order_differs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.order_differs,data:data41};
+const err126 = {instancePath:instancePath+"/order_differs",schemaPath:"#/properties/order_differs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.order_differs,data:data41};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -7414,7 +8165,7 @@ errors++;
 if(data.pending !== undefined){
 let data42 = data.pending;
 if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err127 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.pending.type,parentSchema:schema133.properties.pending,data:data42};
+const err127 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.pending.type,parentSchema:schema137.properties.pending,data:data42};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -7425,7 +8176,7 @@ errors++;
 }
 if((typeof data42 == "number") && (isFinite(data42))){
 if(data42 < 0 || isNaN(data42)){
-const err128 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.pending,data:data42};
+const err128 = {instancePath:instancePath+"/pending",schemaPath:"#/properties/pending/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.pending,data:data42};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -7439,7 +8190,7 @@ errors++;
 if(data.excluded !== undefined){
 let data43 = data.excluded;
 if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err129 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema133.properties.excluded.type,parentSchema:schema133.properties.excluded,data:data43};
+const err129 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema137.properties.excluded.type,parentSchema:schema137.properties.excluded,data:data43};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -7450,7 +8201,7 @@ errors++;
 }
 if((typeof data43 == "number") && (isFinite(data43))){
 if(data43 < 0 || isNaN(data43)){
-const err130 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.excluded,data:data43};
+const err130 = {instancePath:instancePath+"/excluded",schemaPath:"#/properties/excluded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.excluded,data:data43};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -7469,7 +8220,7 @@ let passing1 = null;
 const _errs107 = errors;
 if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
 if(data44.min_agreement === undefined){
-const err131 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "min_agreement"},message:"must have required property '"+"min_agreement"+"'",schema:schema133.properties.gate.oneOf[0].required,parentSchema:schema133.properties.gate.oneOf[0],data:data44};
+const err131 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "min_agreement"},message:"must have required property '"+"min_agreement"+"'",schema:schema137.properties.gate.oneOf[0].required,parentSchema:schema137.properties.gate.oneOf[0],data:data44};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -7479,7 +8230,7 @@ vErrors.push(err131);
 errors++;
 }
 if(data44.passed === undefined){
-const err132 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'",schema:schema133.properties.gate.oneOf[0].required,parentSchema:schema133.properties.gate.oneOf[0],data:data44};
+const err132 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'",schema:schema137.properties.gate.oneOf[0].required,parentSchema:schema137.properties.gate.oneOf[0],data:data44};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -7489,7 +8240,7 @@ vErrors.push(err132);
 errors++;
 }
 if(data44.failures === undefined){
-const err133 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'",schema:schema133.properties.gate.oneOf[0].required,parentSchema:schema133.properties.gate.oneOf[0],data:data44};
+const err133 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'",schema:schema137.properties.gate.oneOf[0].required,parentSchema:schema137.properties.gate.oneOf[0],data:data44};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -7500,7 +8251,7 @@ errors++;
 }
 for(const key8 in data44){
 if(!(((key8 === "min_agreement") || (key8 === "passed")) || (key8 === "failures"))){
-const err134 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema133.properties.gate.oneOf[0],data:data44};
+const err134 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema137.properties.gate.oneOf[0],data:data44};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -7514,7 +8265,7 @@ if(data44.min_agreement !== undefined){
 let data45 = data44.min_agreement;
 if((typeof data45 == "number") && (isFinite(data45))){
 if(data45 > 1 || isNaN(data45)){
-const err135 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema133.properties.gate.oneOf[0].properties.min_agreement,data:data45};
+const err135 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema137.properties.gate.oneOf[0].properties.min_agreement,data:data45};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -7524,7 +8275,7 @@ vErrors.push(err135);
 errors++;
 }
 if(data45 < 0 || isNaN(data45)){
-const err136 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema133.properties.gate.oneOf[0].properties.min_agreement,data:data45};
+const err136 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema137.properties.gate.oneOf[0].properties.min_agreement,data:data45};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -7535,7 +8286,7 @@ errors++;
 }
 }
 else {
-const err137 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema133.properties.gate.oneOf[0].properties.min_agreement.type,parentSchema:schema133.properties.gate.oneOf[0].properties.min_agreement,data:data45};
+const err137 = {instancePath:instancePath+"/gate/min_agreement",schemaPath:"#/properties/gate/oneOf/0/properties/min_agreement/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema137.properties.gate.oneOf[0].properties.min_agreement.type,parentSchema:schema137.properties.gate.oneOf[0].properties.min_agreement,data:data45};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -7548,7 +8299,7 @@ errors++;
 if(data44.passed !== undefined){
 let data46 = data44.passed;
 if(typeof data46 !== "boolean"){
-const err138 = {instancePath:instancePath+"/gate/passed",schemaPath:"#/properties/gate/oneOf/0/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema133.properties.gate.oneOf[0].properties.passed.type,parentSchema:schema133.properties.gate.oneOf[0].properties.passed,data:data46};
+const err138 = {instancePath:instancePath+"/gate/passed",schemaPath:"#/properties/gate/oneOf/0/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema137.properties.gate.oneOf[0].properties.passed.type,parentSchema:schema137.properties.gate.oneOf[0].properties.passed,data:data46};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -7565,7 +8316,7 @@ const len0 = data47.length;
 for(let i0=0; i0<len0; i0++){
 let data48 = data47[i0];
 if(typeof data48 !== "string"){
-const err139 = {instancePath:instancePath+"/gate/failures/" + i0,schemaPath:"#/properties/gate/oneOf/0/properties/failures/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema133.properties.gate.oneOf[0].properties.failures.items.type,parentSchema:schema133.properties.gate.oneOf[0].properties.failures.items,data:data48};
+const err139 = {instancePath:instancePath+"/gate/failures/" + i0,schemaPath:"#/properties/gate/oneOf/0/properties/failures/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema137.properties.gate.oneOf[0].properties.failures.items.type,parentSchema:schema137.properties.gate.oneOf[0].properties.failures.items,data:data48};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -7577,7 +8328,7 @@ errors++;
 }
 }
 else {
-const err140 = {instancePath:instancePath+"/gate/failures",schemaPath:"#/properties/gate/oneOf/0/properties/failures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema133.properties.gate.oneOf[0].properties.failures.type,parentSchema:schema133.properties.gate.oneOf[0].properties.failures,data:data47};
+const err140 = {instancePath:instancePath+"/gate/failures",schemaPath:"#/properties/gate/oneOf/0/properties/failures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema137.properties.gate.oneOf[0].properties.failures.type,parentSchema:schema137.properties.gate.oneOf[0].properties.failures,data:data47};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -7589,7 +8340,7 @@ errors++;
 }
 }
 else {
-const err141 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema133.properties.gate.oneOf[0].type,parentSchema:schema133.properties.gate.oneOf[0],data:data44};
+const err141 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema137.properties.gate.oneOf[0].type,parentSchema:schema137.properties.gate.oneOf[0],data:data44};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -7605,7 +8356,7 @@ passing1 = 0;
 }
 const _errs118 = errors;
 if(data44 !== null){
-const err142 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema133.properties.gate.oneOf[1].type,parentSchema:schema133.properties.gate.oneOf[1],data:data44};
+const err142 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema137.properties.gate.oneOf[1].type,parentSchema:schema137.properties.gate.oneOf[1],data:data44};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -7626,7 +8377,7 @@ passing1 = 1;
 }
 }
 if(!valid13){
-const err143 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema133.properties.gate.oneOf,parentSchema:schema133.properties.gate,data:data44};
+const err143 = {instancePath:instancePath+"/gate",schemaPath:"#/properties/gate/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema137.properties.gate.oneOf,parentSchema:schema137.properties.gate,data:data44};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -7652,14 +8403,14 @@ let data49 = data.mismatches;
 if(Array.isArray(data49)){
 const len1 = data49.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate87(data49[i1], {instancePath:instancePath+"/mismatches/" + i1,parentData:data49,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate89(data49[i1], {instancePath:instancePath+"/mismatches/" + i1,parentData:data49,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err144 = {instancePath:instancePath+"/mismatches",schemaPath:"#/properties/mismatches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema133.properties.mismatches.type,parentSchema:schema133.properties.mismatches,data:data49};
+const err144 = {instancePath:instancePath+"/mismatches",schemaPath:"#/properties/mismatches/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema137.properties.mismatches.type,parentSchema:schema137.properties.mismatches,data:data49};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -7674,14 +8425,14 @@ let data51 = data.candidates;
 if(Array.isArray(data51)){
 const len2 = data51.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate87(data51[i2], {instancePath:instancePath+"/candidates/" + i2,parentData:data51,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate89(data51[i2], {instancePath:instancePath+"/candidates/" + i2,parentData:data51,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err145 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema133.properties.candidates.type,parentSchema:schema133.properties.candidates,data:data51};
+const err145 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema137.properties.candidates.type,parentSchema:schema137.properties.candidates,data:data51};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -7693,7 +8444,7 @@ errors++;
 }
 }
 else {
-const err146 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema133.type,parentSchema:schema133,data};
+const err146 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema137.type,parentSchema:schema137,data};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -7702,17 +8453,17 @@ vErrors.push(err146);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/drain.schema.json","title":"DrainReport","description":"`drain --json`: what one drain did, by `status`: mode_off (nothing runs), idle (nothing new), lease_busy (another holder will process it), lease_lost (stopped without writing), done.","type":"object","required":["status"],"properties":{"status":{"enum":["mode_off","idle","lease_busy","lease_lost","done"]}},"discriminator":{"propertyName":"status"},"oneOf":[{"$ref":"#/$defs/ModeOff"},{"$ref":"#/$defs/Idle"},{"$ref":"#/$defs/LeaseBusy"},{"$ref":"#/$defs/LeaseLost"},{"$ref":"#/$defs/Done"}],"$defs":{"ModeOff":{"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}},"Idle":{"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}},"LeaseBusy":{"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}},"LeaseLost":{"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}},"Done":{"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}}}};
-const schema148 = {"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}};
-const schema149 = {"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}};
-const schema150 = {"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}};
-const schema151 = {"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}};
-const schema147 = {"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}};
+const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/drain.schema.json","title":"DrainReport","description":"`drain --json`: what one drain did, by `status`: mode_off (nothing runs), idle (nothing new), lease_busy (another holder will process it), lease_lost (stopped without writing), done.","type":"object","required":["status"],"properties":{"status":{"enum":["mode_off","idle","lease_busy","lease_lost","done"]}},"discriminator":{"propertyName":"status"},"oneOf":[{"$ref":"#/$defs/ModeOff"},{"$ref":"#/$defs/Idle"},{"$ref":"#/$defs/LeaseBusy"},{"$ref":"#/$defs/LeaseLost"},{"$ref":"#/$defs/Done"}],"$defs":{"ModeOff":{"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}},"Idle":{"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}},"LeaseBusy":{"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}},"LeaseLost":{"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}},"Done":{"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}}}};
+const schema152 = {"type":"object","additionalProperties":false,"required":["status","message"],"properties":{"status":{"const":"mode_off"},"message":{"description":"How to opt in.","type":"string"}}};
+const schema153 = {"description":"No new readiness event and an empty queue.","type":"object","additionalProperties":false,"required":["status"],"properties":{"status":{"const":"idle"}}};
+const schema154 = {"type":"object","additionalProperties":false,"required":["status","epoch","why","decided"],"properties":{"status":{"const":"lease_lost"},"epoch":{"type":"integer","minimum":1},"why":{"type":"string"},"decided":{"description":"Decisions made before the loss.","type":"integer","minimum":0}}};
+const schema155 = {"type":"object","additionalProperties":false,"required":["status","epoch","decided","ingested","rejected","counts","queued"],"properties":{"status":{"const":"done"},"epoch":{"description":"The epoch of the last tenure.","type":"integer","minimum":1},"decided":{"description":"Outcomes written (superseded ones included).","type":"integer","minimum":0},"ingested":{"description":"Readiness events accepted.","type":"integer","minimum":0},"rejected":{"description":"Lines quarantined to rejected.jsonl.","type":"integer","minimum":0},"counts":{"description":"Outcomes in the ledger, by kind, after this drain.","type":"object","additionalProperties":false,"required":["would_integrate","would_block","superseded"],"properties":{"would_integrate":{"type":"integer","minimum":0},"would_block":{"type":"integer","minimum":0},"superseded":{"type":"integer","minimum":0}}},"queued":{"description":"Items still in the queue.","type":"integer","minimum":0}}};
+const schema151 = {"type":"object","additionalProperties":false,"required":["status","holder"],"properties":{"status":{"const":"lease_busy"},"holder":{"description":"The lease as its holder wrote it.","$ref":"lease.schema.json"}}};
 const schema34 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/lease.schema.json","title":"LeaseFile","description":"lease.json: the integration/main lease. Replaced whole by atomic rename inside the state mutex. It stays after release (released_at set) so that epoch keeps growing. Each epoch is claimed exclusively first (lease-claim.schema.json): that, not lease.json, is what makes an epoch unique.","type":"object","additionalProperties":false,"required":["schema_version","key","owner","token","epoch","acquired_at","renewed_at","expires_at","released_at"],"properties":{"schema_version":{"const":1},"key":{"const":"integration/main"},"owner":{"$ref":"#/$defs/Owner"},"token":{"description":"Random per acquisition; renew and release must present it.","type":"string"},"epoch":{"description":"Fencing generation: +1 at every acquisition.","type":"integer","minimum":1},"acquired_at":{"type":"string"},"renewed_at":{"type":"string"},"expires_at":{"type":"string"},"released_at":{"type":["string","null"]}},"$defs":{"Owner":{"title":"Owner","description":"Who holds (or held) the lease: host, pid and a run id of the process.","type":"object","additionalProperties":false,"required":["host","pid","run_id"],"properties":{"host":{"type":"string"},"pid":{"type":"integer"},"run_id":{"type":"string"}}}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -8058,10 +8809,10 @@ return errors === 0;
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate91.evaluated;
+const evaluated0 = validate93.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8070,7 +8821,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema147.required,parentSchema:schema147,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema151.required,parentSchema:schema151,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8080,7 +8831,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.holder === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'",schema:schema147.required,parentSchema:schema147,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "holder"},message:"must have required property '"+"holder"+"'",schema:schema151.required,parentSchema:schema151,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8091,7 +8842,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "status") || (key0 === "holder"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema147,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema151,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8104,7 +8855,7 @@ errors++;
 if(data.status !== undefined){
 let data0 = data.status;
 if("lease_busy" !== data0){
-const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/const",keyword:"const",params:{allowedValue: "lease_busy"},message:"must be equal to constant",schema:"lease_busy",parentSchema:schema147.properties.status,data:data0};
+const err3 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/const",keyword:"const",params:{allowedValue: "lease_busy"},message:"must be equal to constant",schema:"lease_busy",parentSchema:schema151.properties.status,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8122,7 +8873,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema147.type,parentSchema:schema147,data};
+const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema151.type,parentSchema:schema151,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8131,17 +8882,17 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate91.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/drain.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate90.evaluated;
+const evaluated0 = validate92.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8150,7 +8901,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema146.required,parentSchema:schema146,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema150.required,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8162,7 +8913,7 @@ errors++;
 if(data.status !== undefined){
 let data0 = data.status;
 if(!(((((data0 === "mode_off") || (data0 === "idle")) || (data0 === "lease_busy")) || (data0 === "lease_lost")) || (data0 === "done"))){
-const err1 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema146.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema146.properties.status.enum,parentSchema:schema146.properties.status,data:data0};
+const err1 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema150.properties.status.enum},message:"must be equal to one of the allowed values",schema:schema150.properties.status.enum,parentSchema:schema150.properties.status,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8177,7 +8928,7 @@ if(typeof tag0 == "string"){
 if(tag0 === "mode_off"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err2 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema148.required,parentSchema:schema148,data};
+const err2 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema152.required,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8187,7 +8938,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.message === undefined){
-const err3 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema148.required,parentSchema:schema148,data};
+const err3 = {instancePath,schemaPath:"#/$defs/ModeOff/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema152.required,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8198,7 +8949,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "status") || (key0 === "message"))){
-const err4 = {instancePath,schemaPath:"#/$defs/ModeOff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema148,data};
+const err4 = {instancePath,schemaPath:"#/$defs/ModeOff/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8211,7 +8962,7 @@ errors++;
 if(data.status !== undefined){
 let data1 = data.status;
 if("mode_off" !== data1){
-const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/ModeOff/properties/status/const",keyword:"const",params:{allowedValue: "mode_off"},message:"must be equal to constant",schema:"mode_off",parentSchema:schema148.properties.status,data:data1};
+const err5 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/ModeOff/properties/status/const",keyword:"const",params:{allowedValue: "mode_off"},message:"must be equal to constant",schema:"mode_off",parentSchema:schema152.properties.status,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8224,7 +8975,7 @@ errors++;
 if(data.message !== undefined){
 let data2 = data.message;
 if(typeof data2 !== "string"){
-const err6 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/ModeOff/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema148.properties.message.type,parentSchema:schema148.properties.message,data:data2};
+const err6 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/ModeOff/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema152.properties.message.type,parentSchema:schema152.properties.message,data:data2};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8236,7 +8987,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/$defs/ModeOff/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema148.type,parentSchema:schema148,data};
+const err7 = {instancePath,schemaPath:"#/$defs/ModeOff/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema152.type,parentSchema:schema152,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8250,7 +9001,7 @@ var props0 = true;
 else if(tag0 === "idle"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err8 = {instancePath,schemaPath:"#/$defs/Idle/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema149.required,parentSchema:schema149,data};
+const err8 = {instancePath,schemaPath:"#/$defs/Idle/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema153.required,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8261,7 +9012,7 @@ errors++;
 }
 for(const key1 in data){
 if(!(key1 === "status")){
-const err9 = {instancePath,schemaPath:"#/$defs/Idle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema149,data};
+const err9 = {instancePath,schemaPath:"#/$defs/Idle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8274,7 +9025,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if("idle" !== data3){
-const err10 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Idle/properties/status/const",keyword:"const",params:{allowedValue: "idle"},message:"must be equal to constant",schema:"idle",parentSchema:schema149.properties.status,data:data3};
+const err10 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Idle/properties/status/const",keyword:"const",params:{allowedValue: "idle"},message:"must be equal to constant",schema:"idle",parentSchema:schema153.properties.status,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -8286,7 +9037,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/$defs/Idle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema149.type,parentSchema:schema149,data};
+const err11 = {instancePath,schemaPath:"#/$defs/Idle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema153.type,parentSchema:schema153,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -8300,8 +9051,8 @@ props0 = true;
 }
 }
 else if(tag0 === "lease_busy"){
-if(!(validate91(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate93(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -8311,7 +9062,7 @@ props0 = true;
 else if(tag0 === "lease_lost"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err12 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema150.required,parentSchema:schema150,data};
+const err12 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema154.required,parentSchema:schema154,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8321,7 +9072,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data.epoch === undefined){
-const err13 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema150.required,parentSchema:schema150,data};
+const err13 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema154.required,parentSchema:schema154,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -8331,7 +9082,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data.why === undefined){
-const err14 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema150.required,parentSchema:schema150,data};
+const err14 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "why"},message:"must have required property '"+"why"+"'",schema:schema154.required,parentSchema:schema154,data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -8341,7 +9092,7 @@ vErrors.push(err14);
 errors++;
 }
 if(data.decided === undefined){
-const err15 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema150.required,parentSchema:schema150,data};
+const err15 = {instancePath,schemaPath:"#/$defs/LeaseLost/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema154.required,parentSchema:schema154,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8352,7 +9103,7 @@ errors++;
 }
 for(const key2 in data){
 if(!((((key2 === "status") || (key2 === "epoch")) || (key2 === "why")) || (key2 === "decided"))){
-const err16 = {instancePath,schemaPath:"#/$defs/LeaseLost/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema150,data};
+const err16 = {instancePath,schemaPath:"#/$defs/LeaseLost/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema154,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -8365,7 +9116,7 @@ errors++;
 if(data.status !== undefined){
 let data4 = data.status;
 if("lease_lost" !== data4){
-const err17 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/LeaseLost/properties/status/const",keyword:"const",params:{allowedValue: "lease_lost"},message:"must be equal to constant",schema:"lease_lost",parentSchema:schema150.properties.status,data:data4};
+const err17 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/LeaseLost/properties/status/const",keyword:"const",params:{allowedValue: "lease_lost"},message:"must be equal to constant",schema:"lease_lost",parentSchema:schema154.properties.status,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -8378,7 +9129,7 @@ errors++;
 if(data.epoch !== undefined){
 let data5 = data.epoch;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err18 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema150.properties.epoch.type,parentSchema:schema150.properties.epoch,data:data5};
+const err18 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema154.properties.epoch.type,parentSchema:schema154.properties.epoch,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -8389,7 +9140,7 @@ errors++;
 }
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 1 || isNaN(data5)){
-const err19 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema150.properties.epoch,data:data5};
+const err19 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/LeaseLost/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema154.properties.epoch,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -8403,7 +9154,7 @@ errors++;
 if(data.why !== undefined){
 let data6 = data.why;
 if(typeof data6 !== "string"){
-const err20 = {instancePath:instancePath+"/why",schemaPath:"#/$defs/LeaseLost/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema150.properties.why.type,parentSchema:schema150.properties.why,data:data6};
+const err20 = {instancePath:instancePath+"/why",schemaPath:"#/$defs/LeaseLost/properties/why/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema154.properties.why.type,parentSchema:schema154.properties.why,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -8416,7 +9167,7 @@ errors++;
 if(data.decided !== undefined){
 let data7 = data.decided;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err21 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema150.properties.decided.type,parentSchema:schema150.properties.decided,data:data7};
+const err21 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema154.properties.decided.type,parentSchema:schema154.properties.decided,data:data7};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -8427,7 +9178,7 @@ errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 0 || isNaN(data7)){
-const err22 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema150.properties.decided,data:data7};
+const err22 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/LeaseLost/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema154.properties.decided,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -8440,7 +9191,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/$defs/LeaseLost/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema150.type,parentSchema:schema150,data};
+const err23 = {instancePath,schemaPath:"#/$defs/LeaseLost/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema154.type,parentSchema:schema154,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -8456,7 +9207,7 @@ props0 = true;
 else if(tag0 === "done"){
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.status === undefined){
-const err24 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema151.required,parentSchema:schema151,data};
+const err24 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'",schema:schema155.required,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -8466,7 +9217,7 @@ vErrors.push(err24);
 errors++;
 }
 if(data.epoch === undefined){
-const err25 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema151.required,parentSchema:schema151,data};
+const err25 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "epoch"},message:"must have required property '"+"epoch"+"'",schema:schema155.required,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -8476,7 +9227,7 @@ vErrors.push(err25);
 errors++;
 }
 if(data.decided === undefined){
-const err26 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema151.required,parentSchema:schema151,data};
+const err26 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "decided"},message:"must have required property '"+"decided"+"'",schema:schema155.required,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -8486,7 +9237,7 @@ vErrors.push(err26);
 errors++;
 }
 if(data.ingested === undefined){
-const err27 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "ingested"},message:"must have required property '"+"ingested"+"'",schema:schema151.required,parentSchema:schema151,data};
+const err27 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "ingested"},message:"must have required property '"+"ingested"+"'",schema:schema155.required,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -8496,7 +9247,7 @@ vErrors.push(err27);
 errors++;
 }
 if(data.rejected === undefined){
-const err28 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema151.required,parentSchema:schema151,data};
+const err28 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "rejected"},message:"must have required property '"+"rejected"+"'",schema:schema155.required,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -8506,7 +9257,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data.counts === undefined){
-const err29 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema151.required,parentSchema:schema151,data};
+const err29 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'",schema:schema155.required,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -8516,7 +9267,7 @@ vErrors.push(err29);
 errors++;
 }
 if(data.queued === undefined){
-const err30 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "queued"},message:"must have required property '"+"queued"+"'",schema:schema151.required,parentSchema:schema151,data};
+const err30 = {instancePath,schemaPath:"#/$defs/Done/required",keyword:"required",params:{missingProperty: "queued"},message:"must have required property '"+"queued"+"'",schema:schema155.required,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -8527,7 +9278,7 @@ errors++;
 }
 for(const key3 in data){
 if(!(((((((key3 === "status") || (key3 === "epoch")) || (key3 === "decided")) || (key3 === "ingested")) || (key3 === "rejected")) || (key3 === "counts")) || (key3 === "queued"))){
-const err31 = {instancePath,schemaPath:"#/$defs/Done/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema151,data};
+const err31 = {instancePath,schemaPath:"#/$defs/Done/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -8540,7 +9291,7 @@ errors++;
 if(data.status !== undefined){
 let data8 = data.status;
 if("done" !== data8){
-const err32 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Done/properties/status/const",keyword:"const",params:{allowedValue: "done"},message:"must be equal to constant",schema:"done",parentSchema:schema151.properties.status,data:data8};
+const err32 = {instancePath:instancePath+"/status",schemaPath:"#/$defs/Done/properties/status/const",keyword:"const",params:{allowedValue: "done"},message:"must be equal to constant",schema:"done",parentSchema:schema155.properties.status,data:data8};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -8553,7 +9304,7 @@ errors++;
 if(data.epoch !== undefined){
 let data9 = data.epoch;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err33 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.epoch.type,parentSchema:schema151.properties.epoch,data:data9};
+const err33 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.epoch.type,parentSchema:schema155.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -8564,7 +9315,7 @@ errors++;
 }
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 < 1 || isNaN(data9)){
-const err34 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema151.properties.epoch,data:data9};
+const err34 = {instancePath:instancePath+"/epoch",schemaPath:"#/$defs/Done/properties/epoch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema155.properties.epoch,data:data9};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -8578,7 +9329,7 @@ errors++;
 if(data.decided !== undefined){
 let data10 = data.decided;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err35 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.decided.type,parentSchema:schema151.properties.decided,data:data10};
+const err35 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.decided.type,parentSchema:schema155.properties.decided,data:data10};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -8589,7 +9340,7 @@ errors++;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err36 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema151.properties.decided,data:data10};
+const err36 = {instancePath:instancePath+"/decided",schemaPath:"#/$defs/Done/properties/decided/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema155.properties.decided,data:data10};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -8603,7 +9354,7 @@ errors++;
 if(data.ingested !== undefined){
 let data11 = data.ingested;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err37 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.ingested.type,parentSchema:schema151.properties.ingested,data:data11};
+const err37 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.ingested.type,parentSchema:schema155.properties.ingested,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -8614,7 +9365,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 0 || isNaN(data11)){
-const err38 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema151.properties.ingested,data:data11};
+const err38 = {instancePath:instancePath+"/ingested",schemaPath:"#/$defs/Done/properties/ingested/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema155.properties.ingested,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -8628,7 +9379,7 @@ errors++;
 if(data.rejected !== undefined){
 let data12 = data.rejected;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err39 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.rejected.type,parentSchema:schema151.properties.rejected,data:data12};
+const err39 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.rejected.type,parentSchema:schema155.properties.rejected,data:data12};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -8639,7 +9390,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err40 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema151.properties.rejected,data:data12};
+const err40 = {instancePath:instancePath+"/rejected",schemaPath:"#/$defs/Done/properties/rejected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema155.properties.rejected,data:data12};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -8654,7 +9405,7 @@ if(data.counts !== undefined){
 let data13 = data.counts;
 if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 if(data13.would_integrate === undefined){
-const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema151.properties.counts.required,parentSchema:schema151.properties.counts,data:data13};
+const err41 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_integrate"},message:"must have required property '"+"would_integrate"+"'",schema:schema155.properties.counts.required,parentSchema:schema155.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -8664,7 +9415,7 @@ vErrors.push(err41);
 errors++;
 }
 if(data13.would_block === undefined){
-const err42 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema151.properties.counts.required,parentSchema:schema151.properties.counts,data:data13};
+const err42 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "would_block"},message:"must have required property '"+"would_block"+"'",schema:schema155.properties.counts.required,parentSchema:schema155.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -8674,7 +9425,7 @@ vErrors.push(err42);
 errors++;
 }
 if(data13.superseded === undefined){
-const err43 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema151.properties.counts.required,parentSchema:schema151.properties.counts,data:data13};
+const err43 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/required",keyword:"required",params:{missingProperty: "superseded"},message:"must have required property '"+"superseded"+"'",schema:schema155.properties.counts.required,parentSchema:schema155.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -8685,7 +9436,7 @@ errors++;
 }
 for(const key4 in data13){
 if(!(((key4 === "would_integrate") || (key4 === "would_block")) || (key4 === "superseded"))){
-const err44 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema151.properties.counts,data:data13};
+const err44 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema155.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -8698,7 +9449,7 @@ errors++;
 if(data13.would_integrate !== undefined){
 let data14 = data13.would_integrate;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err45 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.counts.properties.would_integrate.type,parentSchema:schema151.properties.counts.properties.would_integrate,data:data14};
+const err45 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.counts.properties.would_integrate.type,parentSchema:schema155.properties.counts.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -8709,7 +9460,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-const err46 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema151.properties.counts.properties.would_integrate,data:data14};
+const err46 = {instancePath:instancePath+"/counts/would_integrate",schemaPath:"#/$defs/Done/properties/counts/properties/would_integrate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema155.properties.counts.properties.would_integrate,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -8723,7 +9474,7 @@ errors++;
 if(data13.would_block !== undefined){
 let data15 = data13.would_block;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err47 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.counts.properties.would_block.type,parentSchema:schema151.properties.counts.properties.would_block,data:data15};
+const err47 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.counts.properties.would_block.type,parentSchema:schema155.properties.counts.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -8734,7 +9485,7 @@ errors++;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 < 0 || isNaN(data15)){
-const err48 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema151.properties.counts.properties.would_block,data:data15};
+const err48 = {instancePath:instancePath+"/counts/would_block",schemaPath:"#/$defs/Done/properties/counts/properties/would_block/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema155.properties.counts.properties.would_block,data:data15};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -8748,7 +9499,7 @@ errors++;
 if(data13.superseded !== undefined){
 let data16 = data13.superseded;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err49 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.counts.properties.superseded.type,parentSchema:schema151.properties.counts.properties.superseded,data:data16};
+const err49 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.counts.properties.superseded.type,parentSchema:schema155.properties.counts.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -8759,7 +9510,7 @@ errors++;
 }
 if((typeof data16 == "number") && (isFinite(data16))){
 if(data16 < 0 || isNaN(data16)){
-const err50 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema151.properties.counts.properties.superseded,data:data16};
+const err50 = {instancePath:instancePath+"/counts/superseded",schemaPath:"#/$defs/Done/properties/counts/properties/superseded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema155.properties.counts.properties.superseded,data:data16};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -8772,7 +9523,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema151.properties.counts.type,parentSchema:schema151.properties.counts,data:data13};
+const err51 = {instancePath:instancePath+"/counts",schemaPath:"#/$defs/Done/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema155.properties.counts.type,parentSchema:schema155.properties.counts,data:data13};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -8785,7 +9536,7 @@ errors++;
 if(data.queued !== undefined){
 let data17 = data.queued;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err52 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema151.properties.queued.type,parentSchema:schema151.properties.queued,data:data17};
+const err52 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema155.properties.queued.type,parentSchema:schema155.properties.queued,data:data17};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -8796,7 +9547,7 @@ errors++;
 }
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 < 0 || isNaN(data17)){
-const err53 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema151.properties.queued,data:data17};
+const err53 = {instancePath:instancePath+"/queued",schemaPath:"#/$defs/Done/properties/queued/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema155.properties.queued,data:data17};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -8809,7 +9560,7 @@ errors++;
 }
 }
 else {
-const err54 = {instancePath,schemaPath:"#/$defs/Done/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema151.type,parentSchema:schema151,data};
+const err54 = {instancePath,schemaPath:"#/$defs/Done/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema155.type,parentSchema:schema155,data};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -8823,7 +9574,7 @@ props0 = true;
 }
 }
 else {
-const err55 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "status", tagValue: tag0},message:"value of tag \"status\" must be in oneOf",schema:schema146.discriminator,parentSchema:schema146,data};
+const err55 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "status", tagValue: tag0},message:"value of tag \"status\" must be in oneOf",schema:schema150.discriminator,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -8834,7 +9585,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "status", tagValue: tag0},message:"tag \"status\" must be string",schema:schema146.discriminator,parentSchema:schema146,data};
+const err56 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "tag", tag: "status", tagValue: tag0},message:"tag \"status\" must be string",schema:schema150.discriminator,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -8845,7 +9596,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema146.type,parentSchema:schema146,data};
+const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema150.type,parentSchema:schema150,data};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -8854,148 +9605,16 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate92.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate90.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate92.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered.","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}}}};
-const schema153 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"}}};
-const schema154 = {"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]};
-
-function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate95.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.slug === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema153.required,parentSchema:schema153,data};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema153.required,parentSchema:schema153,data};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema153.required,parentSchema:schema153,data};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.state === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema153.required,parentSchema:schema153,data};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-for(const key0 in data){
-if(!((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema153,data};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-if(data.slug !== undefined){
-let data0 = data.slug;
-if(typeof data0 !== "string"){
-const err5 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema153.properties.slug.type,parentSchema:schema153.properties.slug,data:data0};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.branch !== undefined){
-let data1 = data.branch;
-if(typeof data1 !== "string"){
-const err6 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema153.properties.branch.type,parentSchema:schema153.properties.branch,data:data1};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-if(data.sha !== undefined){
-let data2 = data.sha;
-if(typeof data2 !== "string"){
-const err7 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema153.properties.sha.type,parentSchema:schema153.properties.sha,data:data2};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-if(data.state !== undefined){
-let data3 = data.state;
-if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
-const err8 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema154.enum},message:"must be equal to one of the allowed values",schema:schema154.enum,parentSchema:schema154,data:data3};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-}
-else {
-const err9 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema153.type,parentSchema:schema153,data};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-validate95.errors = vErrors;
-return errors === 0;
-}
-validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema155 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
+const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/conflicts.schema.json","title":"ConflictsReport","description":"`conflicts --json`: a forecast of which undecided candidates (waiting, ready or queued, plus the stack ahead) would collide with each other if both were merged onto main: each merges cleanly onto main alone, but merging one after the other conflicts. Only colliding pairs are listed. A candidate that conflicts with main alone (it would be blocked anyway), is already in main, or is not a commit of this repository is listed with its `onto_main` and takes no part in pairs.","type":"object","additionalProperties":false,"required":["main_sha","candidates","pairs","merges"],"properties":{"main_sha":{"description":"Canonical main's tip the forecast was computed on.","type":"string"},"candidates":{"description":"Every candidate considered: the stack ahead, the queue in order, then candidates ready but not queued yet and those waiting for events (oldest first).","type":"array","items":{"$ref":"#/$defs/ForecastCandidate"}},"pairs":{"description":"The colliding pairs.","type":"array","items":{"$ref":"#/$defs/CollidingPair"}},"merges":{"description":"What this forecast cost: merges git ran now (onto main alone, and pairs), and pair answers reused from cache/forecast.json — on the same main, or carried over after main moved.","type":"object","additionalProperties":false,"required":["alone","pairs","pairs_reused","pairs_carried"],"properties":{"alone":{"type":"integer","minimum":0},"pairs":{"type":"integer","minimum":0},"pairs_reused":{"description":"Pair answers reused on the same main.","type":"integer","minimum":0},"pairs_carried":{"description":"Pair answers carried over from the previous main: main's new changes touch neither candidate's paths.","type":"integer","minimum":0}}}},"$defs":{"ForecastState":{"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]},"ForecastCandidate":{"type":"object","additionalProperties":false,"required":["slug","branch","sha","state","onto_main","conflicts"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"},"onto_main":{"$ref":"#/$defs/OntoMain"},"conflicts":{"description":"Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.","type":"array","items":{"type":"string"}}}},"CollidingPair":{"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"description":"The one listed first in `candidates` (the stack, then the queue in order, then ready and waiting candidates).","$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}},"OntoMain":{"description":"clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).","enum":["clean","conflict","already_integrated","unknown"]}}};
+const schema157 = {"type":"object","additionalProperties":false,"required":["slug","branch","sha","state","onto_main","conflicts"],"properties":{"slug":{"type":"string"},"branch":{"type":"string"},"sha":{"type":"string"},"state":{"$ref":"#/$defs/ForecastState"},"onto_main":{"$ref":"#/$defs/OntoMain"},"conflicts":{"description":"Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.","type":"array","items":{"type":"string"}}}};
+const schema158 = {"description":"waiting: event conditions not all met; ready: met, not ingested yet; queued / in_progress: in the queue; stacked: decided would_integrate and not in main yet (the stack ahead).","enum":["waiting","ready","queued","in_progress","stacked"]};
+const schema159 = {"description":"clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).","enum":["clean","conflict","already_integrated","unknown"]};
 
 function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -9008,8 +9627,203 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.slug === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema157.required,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.branch === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema157.required,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.sha === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema157.required,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.state === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'",schema:schema157.required,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.onto_main === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "onto_main"},message:"must have required property '"+"onto_main"+"'",schema:schema157.required,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.conflicts === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "conflicts"},message:"must have required property '"+"conflicts"+"'",schema:schema157.required,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "slug") || (key0 === "branch")) || (key0 === "sha")) || (key0 === "state")) || (key0 === "onto_main")) || (key0 === "conflicts"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.slug !== undefined){
+let data0 = data.slug;
+if(typeof data0 !== "string"){
+const err7 = {instancePath:instancePath+"/slug",schemaPath:"#/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema157.properties.slug.type,parentSchema:schema157.properties.slug,data:data0};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.branch !== undefined){
+let data1 = data.branch;
+if(typeof data1 !== "string"){
+const err8 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema157.properties.branch.type,parentSchema:schema157.properties.branch,data:data1};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.sha !== undefined){
+let data2 = data.sha;
+if(typeof data2 !== "string"){
+const err9 = {instancePath:instancePath+"/sha",schemaPath:"#/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema157.properties.sha.type,parentSchema:schema157.properties.sha,data:data2};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.state !== undefined){
+let data3 = data.state;
+if(!(((((data3 === "waiting") || (data3 === "ready")) || (data3 === "queued")) || (data3 === "in_progress")) || (data3 === "stacked"))){
+const err10 = {instancePath:instancePath+"/state",schemaPath:"#/$defs/ForecastState/enum",keyword:"enum",params:{allowedValues: schema158.enum},message:"must be equal to one of the allowed values",schema:schema158.enum,parentSchema:schema158,data:data3};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.onto_main !== undefined){
+let data4 = data.onto_main;
+if(!((((data4 === "clean") || (data4 === "conflict")) || (data4 === "already_integrated")) || (data4 === "unknown"))){
+const err11 = {instancePath:instancePath+"/onto_main",schemaPath:"#/$defs/OntoMain/enum",keyword:"enum",params:{allowedValues: schema159.enum},message:"must be equal to one of the allowed values",schema:schema159.enum,parentSchema:schema159,data:data4};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.conflicts !== undefined){
+let data5 = data.conflicts;
+if(Array.isArray(data5)){
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(typeof data6 !== "string"){
+const err12 = {instancePath:instancePath+"/conflicts/" + i0,schemaPath:"#/properties/conflicts/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema157.properties.conflicts.items.type,parentSchema:schema157.properties.conflicts.items,data:data6};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/conflicts",schemaPath:"#/properties/conflicts/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema157.properties.conflicts.type,parentSchema:schema157.properties.conflicts,data:data5};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema157.type,parentSchema:schema157,data};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate97.errors = vErrors;
+return errors === 0;
+}
+validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema160 = {"type":"object","additionalProperties":false,"required":["a","b","paths"],"properties":{"a":{"description":"The one listed first in `candidates` (the stack, then the queue in order, then ready and waiting candidates).","$ref":"common.schema.json#/$defs/CandidateRef"},"b":{"$ref":"common.schema.json#/$defs/CandidateRef"},"paths":{"description":"The paths on which they collide.","type":"array","items":{"type":"string"},"minItems":1}}};
+
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate99.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.a === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "a"},message:"must have required property '"+"a"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9019,7 +9833,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.b === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "b"},message:"must have required property '"+"b"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9029,7 +9843,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.paths === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema155.required,parentSchema:schema155,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'",schema:schema160.required,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9040,7 +9854,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "a") || (key0 === "b")) || (key0 === "paths"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema155,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9054,7 +9868,7 @@ if(data.a !== undefined){
 let data0 = data.a;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.slug === undefined){
-const err4 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema79.required,parentSchema:schema79,data:data0};
+const err4 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema80.required,parentSchema:schema80,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9064,7 +9878,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data0.branch === undefined){
-const err5 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema79.required,parentSchema:schema79,data:data0};
+const err5 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema80.required,parentSchema:schema80,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9074,7 +9888,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data0.sha === undefined){
-const err6 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema79.required,parentSchema:schema79,data:data0};
+const err6 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9085,7 +9899,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!(((key1 === "slug") || (key1 === "branch")) || (key1 === "sha"))){
-const err7 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data0};
+const err7 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9098,7 +9912,7 @@ errors++;
 if(data0.slug !== undefined){
 let data1 = data0.slug;
 if(typeof data1 !== "string"){
-const err8 = {instancePath:instancePath+"/a/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data1};
+const err8 = {instancePath:instancePath+"/a/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.slug.type,parentSchema:schema80.properties.slug,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9111,7 +9925,7 @@ errors++;
 if(data0.branch !== undefined){
 let data2 = data0.branch;
 if(typeof data2 !== "string"){
-const err9 = {instancePath:instancePath+"/a/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.branch.type,parentSchema:schema79.properties.branch,data:data2};
+const err9 = {instancePath:instancePath+"/a/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.branch.type,parentSchema:schema80.properties.branch,data:data2};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9124,7 +9938,7 @@ errors++;
 if(data0.sha !== undefined){
 let data3 = data0.sha;
 if(typeof data3 !== "string"){
-const err10 = {instancePath:instancePath+"/a/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.sha.type,parentSchema:schema79.properties.sha,data:data3};
+const err10 = {instancePath:instancePath+"/a/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data3};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9136,7 +9950,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data0};
+const err11 = {instancePath:instancePath+"/a",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9150,7 +9964,7 @@ if(data.b !== undefined){
 let data4 = data.b;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.slug === undefined){
-const err12 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema79.required,parentSchema:schema79,data:data4};
+const err12 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "slug"},message:"must have required property '"+"slug"+"'",schema:schema80.required,parentSchema:schema80,data:data4};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9160,7 +9974,7 @@ vErrors.push(err12);
 errors++;
 }
 if(data4.branch === undefined){
-const err13 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema79.required,parentSchema:schema79,data:data4};
+const err13 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema80.required,parentSchema:schema80,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9170,7 +9984,7 @@ vErrors.push(err13);
 errors++;
 }
 if(data4.sha === undefined){
-const err14 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema79.required,parentSchema:schema79,data:data4};
+const err14 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema80.required,parentSchema:schema80,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9181,7 +9995,7 @@ errors++;
 }
 for(const key2 in data4){
 if(!(((key2 === "slug") || (key2 === "branch")) || (key2 === "sha"))){
-const err15 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema79,data:data4};
+const err15 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema80,data:data4};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9194,7 +10008,7 @@ errors++;
 if(data4.slug !== undefined){
 let data5 = data4.slug;
 if(typeof data5 !== "string"){
-const err16 = {instancePath:instancePath+"/b/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.slug.type,parentSchema:schema79.properties.slug,data:data5};
+const err16 = {instancePath:instancePath+"/b/slug",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/slug/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.slug.type,parentSchema:schema80.properties.slug,data:data5};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9207,7 +10021,7 @@ errors++;
 if(data4.branch !== undefined){
 let data6 = data4.branch;
 if(typeof data6 !== "string"){
-const err17 = {instancePath:instancePath+"/b/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.branch.type,parentSchema:schema79.properties.branch,data:data6};
+const err17 = {instancePath:instancePath+"/b/branch",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.branch.type,parentSchema:schema80.properties.branch,data:data6};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9220,7 +10034,7 @@ errors++;
 if(data4.sha !== undefined){
 let data7 = data4.sha;
 if(typeof data7 !== "string"){
-const err18 = {instancePath:instancePath+"/b/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema79.properties.sha.type,parentSchema:schema79.properties.sha,data:data7};
+const err18 = {instancePath:instancePath+"/b/sha",schemaPath:"common.schema.json#/$defs/CandidateRef/properties/sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema80.properties.sha.type,parentSchema:schema80.properties.sha,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9232,7 +10046,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema79.type,parentSchema:schema79,data:data4};
+const err19 = {instancePath:instancePath+"/b",schemaPath:"common.schema.json#/$defs/CandidateRef/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema80.type,parentSchema:schema80,data:data4};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9246,7 +10060,7 @@ if(data.paths !== undefined){
 let data8 = data.paths;
 if(Array.isArray(data8)){
 if(data8.length < 1){
-const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema155.properties.paths,data:data8};
+const err20 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema160.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9259,7 +10073,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(typeof data9 !== "string"){
-const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema155.properties.paths.items.type,parentSchema:schema155.properties.paths.items,data:data9};
+const err21 = {instancePath:instancePath+"/paths/" + i0,schemaPath:"#/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema160.properties.paths.items.type,parentSchema:schema160.properties.paths.items,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9271,7 +10085,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema155.properties.paths.type,parentSchema:schema155.properties.paths,data:data8};
+const err22 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema160.properties.paths.type,parentSchema:schema160.properties.paths,data:data8};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -9283,7 +10097,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema155.type,parentSchema:schema155,data};
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema160.type,parentSchema:schema160,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9292,17 +10106,17 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/conflicts.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate94.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9311,7 +10125,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.main_sha === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema152.required,parentSchema:schema152,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_sha"},message:"must have required property '"+"main_sha"+"'",schema:schema156.required,parentSchema:schema156,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9321,7 +10135,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.candidates === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema152.required,parentSchema:schema152,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "candidates"},message:"must have required property '"+"candidates"+"'",schema:schema156.required,parentSchema:schema156,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9331,7 +10145,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.pairs === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema152.required,parentSchema:schema152,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema156.required,parentSchema:schema156,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9340,9 +10154,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((key0 === "main_sha") || (key0 === "candidates")) || (key0 === "pairs"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema152,data};
+if(data.merges === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "merges"},message:"must have required property '"+"merges"+"'",schema:schema156.required,parentSchema:schema156,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9351,11 +10164,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-if(data.main_sha !== undefined){
-let data0 = data.main_sha;
-if(typeof data0 !== "string"){
-const err4 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema152.properties.main_sha.type,parentSchema:schema152.properties.main_sha,data:data0};
+for(const key0 in data){
+if(!((((key0 === "main_sha") || (key0 === "candidates")) || (key0 === "pairs")) || (key0 === "merges"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema156,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9365,19 +10176,10 @@ vErrors.push(err4);
 errors++;
 }
 }
-if(data.candidates !== undefined){
-let data1 = data.candidates;
-if(Array.isArray(data1)){
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate95(data1[i0], {instancePath:instancePath+"/candidates/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema152.properties.candidates.type,parentSchema:schema152.properties.candidates,data:data1};
+if(data.main_sha !== undefined){
+let data0 = data.main_sha;
+if(typeof data0 !== "string"){
+const err5 = {instancePath:instancePath+"/main_sha",schemaPath:"#/properties/main_sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema156.properties.main_sha.type,parentSchema:schema156.properties.main_sha,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9387,19 +10189,19 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data.pairs !== undefined){
-let data3 = data.pairs;
-if(Array.isArray(data3)){
-const len1 = data3.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate97(data3[i1], {instancePath:instancePath+"/pairs/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+if(data.candidates !== undefined){
+let data1 = data.candidates;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate97(data1[i0], {instancePath:instancePath+"/candidates/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err6 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema152.properties.pairs.type,parentSchema:schema152.properties.pairs,data:data3};
+const err6 = {instancePath:instancePath+"/candidates",schemaPath:"#/properties/candidates/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema156.properties.candidates.type,parentSchema:schema156.properties.candidates,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9409,9 +10211,19 @@ vErrors.push(err6);
 errors++;
 }
 }
+if(data.pairs !== undefined){
+let data3 = data.pairs;
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate99(data3[i1], {instancePath:instancePath+"/pairs/" + i1,parentData:data3,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema152.type,parentSchema:schema152,data};
+const err7 = {instancePath:instancePath+"/pairs",schemaPath:"#/properties/pairs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema156.properties.pairs.type,parentSchema:schema156.properties.pairs,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9420,14 +10232,193 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate94.errors = vErrors;
+}
+if(data.merges !== undefined){
+let data5 = data.merges;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.alone === undefined){
+const err8 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "alone"},message:"must have required property '"+"alone"+"'",schema:schema156.properties.merges.required,parentSchema:schema156.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data5.pairs === undefined){
+const err9 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs"},message:"must have required property '"+"pairs"+"'",schema:schema156.properties.merges.required,parentSchema:schema156.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data5.pairs_reused === undefined){
+const err10 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs_reused"},message:"must have required property '"+"pairs_reused"+"'",schema:schema156.properties.merges.required,parentSchema:schema156.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data5.pairs_carried === undefined){
+const err11 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/required",keyword:"required",params:{missingProperty: "pairs_carried"},message:"must have required property '"+"pairs_carried"+"'",schema:schema156.properties.merges.required,parentSchema:schema156.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!((((key1 === "alone") || (key1 === "pairs")) || (key1 === "pairs_reused")) || (key1 === "pairs_carried"))){
+const err12 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema156.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data5.alone !== undefined){
+let data6 = data5.alone;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err13 = {instancePath:instancePath+"/merges/alone",schemaPath:"#/properties/merges/properties/alone/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema156.properties.merges.properties.alone.type,parentSchema:schema156.properties.merges.properties.alone,data:data6};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 0 || isNaN(data6)){
+const err14 = {instancePath:instancePath+"/merges/alone",schemaPath:"#/properties/merges/properties/alone/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema156.properties.merges.properties.alone,data:data6};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+if(data5.pairs !== undefined){
+let data7 = data5.pairs;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err15 = {instancePath:instancePath+"/merges/pairs",schemaPath:"#/properties/merges/properties/pairs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema156.properties.merges.properties.pairs.type,parentSchema:schema156.properties.merges.properties.pairs,data:data7};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err16 = {instancePath:instancePath+"/merges/pairs",schemaPath:"#/properties/merges/properties/pairs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema156.properties.merges.properties.pairs,data:data7};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+if(data5.pairs_reused !== undefined){
+let data8 = data5.pairs_reused;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err17 = {instancePath:instancePath+"/merges/pairs_reused",schemaPath:"#/properties/merges/properties/pairs_reused/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema156.properties.merges.properties.pairs_reused.type,parentSchema:schema156.properties.merges.properties.pairs_reused,data:data8};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err18 = {instancePath:instancePath+"/merges/pairs_reused",schemaPath:"#/properties/merges/properties/pairs_reused/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema156.properties.merges.properties.pairs_reused,data:data8};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+if(data5.pairs_carried !== undefined){
+let data9 = data5.pairs_carried;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err19 = {instancePath:instancePath+"/merges/pairs_carried",schemaPath:"#/properties/merges/properties/pairs_carried/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema156.properties.merges.properties.pairs_carried.type,parentSchema:schema156.properties.merges.properties.pairs_carried,data:data9};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 0 || isNaN(data9)){
+const err20 = {instancePath:instancePath+"/merges/pairs_carried",schemaPath:"#/properties/merges/properties/pairs_carried/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema156.properties.merges.properties.pairs_carried,data:data9};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/merges",schemaPath:"#/properties/merges/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema156.properties.merges.type,parentSchema:schema156.properties.merges,data:data5};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema156.type,parentSchema:schema156,data};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema82 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks.schema.json","title":"HooksReport","description":"`hooks install --json` and `hooks uninstall --json`: each hook and what was done with it.","type":"object","additionalProperties":false,"required":["hooks","log","notes"],"properties":{"hooks":{"type":"array","items":{"$ref":"#/$defs/HookChange"}},"log":{"description":"Where the background runs the hooks start write their output (hooks.log).","type":"string"},"notes":{"description":"Things to know, in words.","type":"array","items":{"type":"string"}}},"$defs":{"HookName":{"enum":["post-commit","post-merge","reference-transaction","post-receive"]},"HookAction":{"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]},"HookChange":{"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}}}};
-const schema83 = {"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}};
-const schema85 = {"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]};
+const schema83 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks.schema.json","title":"HooksReport","description":"`hooks install --json` and `hooks uninstall --json`: each hook and what was done with it.","type":"object","additionalProperties":false,"required":["hooks","log","notes"],"properties":{"hooks":{"type":"array","items":{"$ref":"#/$defs/HookChange"}},"log":{"description":"Where the background runs the hooks start write their output (hooks.log).","type":"string"},"notes":{"description":"Things to know, in words.","type":"array","items":{"type":"string"}}},"$defs":{"HookName":{"enum":["post-commit","post-merge","reference-transaction","post-receive"]},"HookAction":{"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]},"HookChange":{"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}}}};
+const schema84 = {"type":"object","additionalProperties":false,"required":["repo","hook","path","action","chained"],"properties":{"repo":{"description":"working: this repository; origin: the bare origin given with --origin.","enum":["working","origin"]},"hook":{"$ref":"#/$defs/HookName"},"path":{"type":"string"},"action":{"$ref":"#/$defs/HookAction"},"chained":{"description":"The hook that was there before: kept under this name and run by ours.","type":["string","null"]}}};
+const schema86 = {"description":"installed / updated / unchanged (install); removed / restored (the previous hook put back) / absent (uninstall); foreign: the hook there is not ours and was left alone.","enum":["installed","updated","unchanged","removed","restored","absent","foreign"]};
 
 function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -9441,7 +10432,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.repo === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "repo"},message:"must have required property '"+"repo"+"'",schema:schema83.required,parentSchema:schema83,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "repo"},message:"must have required property '"+"repo"+"'",schema:schema84.required,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9451,7 +10442,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.hook === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema83.required,parentSchema:schema83,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hook"},message:"must have required property '"+"hook"+"'",schema:schema84.required,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9461,7 +10452,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.path === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema83.required,parentSchema:schema83,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema84.required,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9471,7 +10462,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.action === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'",schema:schema83.required,parentSchema:schema83,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'",schema:schema84.required,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9481,7 +10472,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.chained === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "chained"},message:"must have required property '"+"chained"+"'",schema:schema83.required,parentSchema:schema83,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "chained"},message:"must have required property '"+"chained"+"'",schema:schema84.required,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9492,7 +10483,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "repo") || (key0 === "hook")) || (key0 === "path")) || (key0 === "action")) || (key0 === "chained"))){
-const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema83,data};
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9505,7 +10496,7 @@ errors++;
 if(data.repo !== undefined){
 let data0 = data.repo;
 if(!((data0 === "working") || (data0 === "origin"))){
-const err6 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/enum",keyword:"enum",params:{allowedValues: schema83.properties.repo.enum},message:"must be equal to one of the allowed values",schema:schema83.properties.repo.enum,parentSchema:schema83.properties.repo,data:data0};
+const err6 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/enum",keyword:"enum",params:{allowedValues: schema84.properties.repo.enum},message:"must be equal to one of the allowed values",schema:schema84.properties.repo.enum,parentSchema:schema84.properties.repo,data:data0};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9518,7 +10509,7 @@ errors++;
 if(data.hook !== undefined){
 let data1 = data.hook;
 if(!((((data1 === "post-commit") || (data1 === "post-merge")) || (data1 === "reference-transaction")) || (data1 === "post-receive"))){
-const err7 = {instancePath:instancePath+"/hook",schemaPath:"#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema84.enum},message:"must be equal to one of the allowed values",schema:schema84.enum,parentSchema:schema84,data:data1};
+const err7 = {instancePath:instancePath+"/hook",schemaPath:"#/$defs/HookName/enum",keyword:"enum",params:{allowedValues: schema85.enum},message:"must be equal to one of the allowed values",schema:schema85.enum,parentSchema:schema85,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9531,7 +10522,7 @@ errors++;
 if(data.path !== undefined){
 let data2 = data.path;
 if(typeof data2 !== "string"){
-const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema83.properties.path.type,parentSchema:schema83.properties.path,data:data2};
+const err8 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema84.properties.path.type,parentSchema:schema84.properties.path,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9544,7 +10535,7 @@ errors++;
 if(data.action !== undefined){
 let data3 = data.action;
 if(!(((((((data3 === "installed") || (data3 === "updated")) || (data3 === "unchanged")) || (data3 === "removed")) || (data3 === "restored")) || (data3 === "absent")) || (data3 === "foreign"))){
-const err9 = {instancePath:instancePath+"/action",schemaPath:"#/$defs/HookAction/enum",keyword:"enum",params:{allowedValues: schema85.enum},message:"must be equal to one of the allowed values",schema:schema85.enum,parentSchema:schema85,data:data3};
+const err9 = {instancePath:instancePath+"/action",schemaPath:"#/$defs/HookAction/enum",keyword:"enum",params:{allowedValues: schema86.enum},message:"must be equal to one of the allowed values",schema:schema86.enum,parentSchema:schema86,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9557,7 +10548,7 @@ errors++;
 if(data.chained !== undefined){
 let data4 = data.chained;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err10 = {instancePath:instancePath+"/chained",schemaPath:"#/properties/chained/type",keyword:"type",params:{type: schema83.properties.chained.type},message:"must be string,null",schema:schema83.properties.chained.type,parentSchema:schema83.properties.chained,data:data4};
+const err10 = {instancePath:instancePath+"/chained",schemaPath:"#/properties/chained/type",keyword:"type",params:{type: schema84.properties.chained.type},message:"must be string,null",schema:schema84.properties.chained.type,parentSchema:schema84.properties.chained,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9569,7 +10560,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema83.type,parentSchema:schema83,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema84.type,parentSchema:schema84,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9597,7 +10588,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.hooks === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema82.required,parentSchema:schema82,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "hooks"},message:"must have required property '"+"hooks"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9607,7 +10598,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.log === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema82.required,parentSchema:schema82,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9617,7 +10608,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.notes === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "notes"},message:"must have required property '"+"notes"+"'",schema:schema82.required,parentSchema:schema82,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "notes"},message:"must have required property '"+"notes"+"'",schema:schema83.required,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9628,7 +10619,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((key0 === "hooks") || (key0 === "log")) || (key0 === "notes"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema82,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9650,7 +10641,7 @@ errors = vErrors.length;
 }
 }
 else {
-const err4 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema82.properties.hooks.type,parentSchema:schema82.properties.hooks,data:data0};
+const err4 = {instancePath:instancePath+"/hooks",schemaPath:"#/properties/hooks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema83.properties.hooks.type,parentSchema:schema83.properties.hooks,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9663,7 +10654,7 @@ errors++;
 if(data.log !== undefined){
 let data2 = data.log;
 if(typeof data2 !== "string"){
-const err5 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.log.type,parentSchema:schema82.properties.log,data:data2};
+const err5 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema83.properties.log.type,parentSchema:schema83.properties.log,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9680,7 +10671,7 @@ const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
 let data4 = data3[i1];
 if(typeof data4 !== "string"){
-const err6 = {instancePath:instancePath+"/notes/" + i1,schemaPath:"#/properties/notes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema82.properties.notes.items.type,parentSchema:schema82.properties.notes.items,data:data4};
+const err6 = {instancePath:instancePath+"/notes/" + i1,schemaPath:"#/properties/notes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema83.properties.notes.items.type,parentSchema:schema83.properties.notes.items,data:data4};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9692,7 +10683,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/notes",schemaPath:"#/properties/notes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema82.properties.notes.type,parentSchema:schema82.properties.notes,data:data3};
+const err7 = {instancePath:instancePath+"/notes",schemaPath:"#/properties/notes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema83.properties.notes.type,parentSchema:schema83.properties.notes,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9704,7 +10695,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data};
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema83.type,parentSchema:schema83,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9718,24 +10709,24 @@ return errors === 0;
 }
 validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
-const schema118 = {"type":"object","additionalProperties":false,"required":["type","branch","sha","remote","pushed_at","pusher"],"properties":{"type":{"const":"branch_pushed"},"id":{"$ref":"#/$defs/EventId"},"branch":{"$ref":"common.schema.json#/$defs/Branch"},"sha":{"$ref":"common.schema.json#/$defs/Sha"},"remote":{"$ref":"common.schema.json#/$defs/RemoteName"},"pushed_at":{"$ref":"common.schema.json#/$defs/Timestamp"},"pusher":{"type":"string","minLength":1,"maxLength":256}}};
-const schema105 = {"description":"The producer's idempotency key: a second event with an id already seen changes nothing.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"};
-const schema113 = {"title":"Branch","description":"A git branch name under git check-ref-format rules, not starting with '-'.","type":"string","format":"git-branch","minLength":1,"maxLength":255};
-const schema109 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
-const schema122 = {"title":"RemoteName","description":"A git remote name: letters, digits, '.', '_' and '-', starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
-const schema107 = {"title":"Timestamp","description":"RFC 3339 date-time with a zone (Z or ±hh:mm), e.g. 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.5+02:00, between the years 1970 and 9999. A leap second (:60) is refused: JavaScript dates cannot represent it.","type":"string","format":"date-time"};
+const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/hooks-receive.schema.json","title":"ReceiveReport","description":"`hooks receive --json`: the branch_pushed events recorded from post-receive input, and the refs skipped.","type":"object","additionalProperties":false,"required":["recorded","skipped"],"properties":{"recorded":{"type":"array","items":{"$ref":"readiness-event.schema.json#/$defs/BranchPushed"}},"skipped":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["ref","reason"],"properties":{"ref":{"type":"string"},"reason":{"description":"deleted, or why the event was refused.","type":"string"}}}}}};
+const schema122 = {"type":"object","additionalProperties":false,"required":["type","branch","sha","remote","pushed_at","pusher"],"properties":{"type":{"const":"branch_pushed"},"id":{"$ref":"#/$defs/EventId"},"branch":{"$ref":"common.schema.json#/$defs/Branch"},"sha":{"$ref":"common.schema.json#/$defs/Sha"},"remote":{"$ref":"common.schema.json#/$defs/RemoteName"},"pushed_at":{"$ref":"common.schema.json#/$defs/Timestamp"},"pusher":{"type":"string","minLength":1,"maxLength":256}}};
+const schema109 = {"description":"The producer's idempotency key: a second event with an id already seen changes nothing.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"};
+const schema117 = {"title":"Branch","description":"A git branch name under git check-ref-format rules, not starting with '-'.","type":"string","format":"git-branch","minLength":1,"maxLength":255};
+const schema113 = {"title":"Sha","description":"Full lowercase hex object id: 40 (SHA-1) or 64 (SHA-256) digits.","type":"string","pattern":"^([0-9a-f]{40}|[0-9a-f]{64})$"};
+const schema126 = {"title":"RemoteName","description":"A git remote name: letters, digits, '.', '_' and '-', starting with a letter or digit.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
+const schema111 = {"title":"Timestamp","description":"RFC 3339 date-time with a zone (Z or ±hh:mm), e.g. 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.5+02:00, between the years 1970 and 9999. A leap second (:60) is refused: JavaScript dates cannot represent it.","type":"string","format":"date-time"};
 const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", "u");
 const pattern8 = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", "u");
 const pattern14 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 const formats2 = formats["git-branch"];
 const formats0 = formats["date-time"];
-const func12 = ucs2length;
+const func13 = ucs2length;
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate102.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9744,7 +10735,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.type === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema122.required,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9754,7 +10745,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.branch === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'",schema:schema122.required,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9764,7 +10755,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sha === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sha"},message:"must have required property '"+"sha"+"'",schema:schema122.required,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9774,7 +10765,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.remote === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema122.required,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9784,7 +10775,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.pushed_at === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pushed_at"},message:"must have required property '"+"pushed_at"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pushed_at"},message:"must have required property '"+"pushed_at"+"'",schema:schema122.required,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9794,7 +10785,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.pusher === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pusher"},message:"must have required property '"+"pusher"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pusher"},message:"must have required property '"+"pusher"+"'",schema:schema122.required,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9805,7 +10796,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((((key0 === "type") || (key0 === "id")) || (key0 === "branch")) || (key0 === "sha")) || (key0 === "remote")) || (key0 === "pushed_at")) || (key0 === "pusher"))){
-const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema118,data};
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9818,7 +10809,7 @@ errors++;
 if(data.type !== undefined){
 let data0 = data.type;
 if("branch_pushed" !== data0){
-const err7 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "branch_pushed"},message:"must be equal to constant",schema:"branch_pushed",parentSchema:schema118.properties.type,data:data0};
+const err7 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "branch_pushed"},message:"must be equal to constant",schema:"branch_pushed",parentSchema:schema122.properties.type,data:data0};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9832,7 +10823,7 @@ if(data.id !== undefined){
 let data1 = data.id;
 if(typeof data1 === "string"){
 if(!pattern6.test(data1)){
-const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",parentSchema:schema105,data:data1};
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",parentSchema:schema109,data:data1};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9843,7 +10834,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema105.type,parentSchema:schema105,data:data1};
+const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/EventId/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema109.type,parentSchema:schema109,data:data1};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9856,8 +10847,8 @@ errors++;
 if(data.branch !== undefined){
 let data2 = data.branch;
 if(typeof data2 === "string"){
-if(func12(data2) > 255){
-const err10 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema113,data:data2};
+if(func13(data2) > 255){
+const err10 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9866,8 +10857,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(func12(data2) < 1){
-const err11 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema113,data:data2};
+if(func13(data2) < 1){
+const err11 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9877,7 +10868,7 @@ vErrors.push(err11);
 errors++;
 }
 if(!(formats2(data2))){
-const err12 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema113,data:data2};
+const err12 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -9888,7 +10879,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data2};
+const err13 = {instancePath:instancePath+"/branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9902,7 +10893,7 @@ if(data.sha !== undefined){
 let data3 = data.sha;
 if(typeof data3 === "string"){
 if(!pattern8.test(data3)){
-const err14 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema109,data:data3};
+const err14 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema113,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9913,7 +10904,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema109.type,parentSchema:schema109,data:data3};
+const err15 = {instancePath:instancePath+"/sha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9927,7 +10918,7 @@ if(data.remote !== undefined){
 let data4 = data.remote;
 if(typeof data4 === "string"){
 if(!pattern14.test(data4)){
-const err16 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema122,data:data4};
+const err16 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema126,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9938,7 +10929,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema122.type,parentSchema:schema122,data:data4};
+const err17 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema126.type,parentSchema:schema126,data:data4};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9952,7 +10943,7 @@ if(data.pushed_at !== undefined){
 let data5 = data.pushed_at;
 if(typeof data5 === "string"){
 if(!(formats0(data5))){
-const err18 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\"",schema:"date-time",parentSchema:schema107,data:data5};
+const err18 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\"",schema:"date-time",parentSchema:schema111,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -9963,7 +10954,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema107.type,parentSchema:schema107,data:data5};
+const err19 = {instancePath:instancePath+"/pushed_at",schemaPath:"common.schema.json#/$defs/Timestamp/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema111.type,parentSchema:schema111,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -9976,8 +10967,8 @@ errors++;
 if(data.pusher !== undefined){
 let data6 = data.pusher;
 if(typeof data6 === "string"){
-if(func12(data6) > 256){
-const err20 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema118.properties.pusher,data:data6};
+if(func13(data6) > 256){
+const err20 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema122.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9986,8 +10977,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(func12(data6) < 1){
-const err21 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema118.properties.pusher,data:data6};
+if(func13(data6) < 1){
+const err21 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema122.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9998,7 +10989,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema118.properties.pusher.type,parentSchema:schema118.properties.pusher,data:data6};
+const err22 = {instancePath:instancePath+"/pusher",schemaPath:"#/properties/pusher/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema122.properties.pusher.type,parentSchema:schema122.properties.pusher,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10010,7 +11001,7 @@ errors++;
 }
 }
 else {
-const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema118.type,parentSchema:schema118,data};
+const err23 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema122.type,parentSchema:schema122,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10019,17 +11010,17 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate100.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/hooks-receive.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate101.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10038,7 +11029,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.recorded === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema158.required,parentSchema:schema158,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "recorded"},message:"must have required property '"+"recorded"+"'",schema:schema163.required,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10048,7 +11039,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.skipped === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema158.required,parentSchema:schema158,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'",schema:schema163.required,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10059,7 +11050,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "recorded") || (key0 === "skipped"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema158,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10074,14 +11065,14 @@ let data0 = data.recorded;
 if(Array.isArray(data0)){
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate100(data0[i0], {instancePath:instancePath+"/recorded/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
+if(!(validate102(data0[i0], {instancePath:instancePath+"/recorded/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema158.properties.recorded.type,parentSchema:schema158.properties.recorded,data:data0};
+const err3 = {instancePath:instancePath+"/recorded",schemaPath:"#/properties/recorded/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema163.properties.recorded.type,parentSchema:schema163.properties.recorded,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10099,7 +11090,7 @@ for(let i1=0; i1<len1; i1++){
 let data3 = data2[i1];
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 if(data3.ref === undefined){
-const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema158.properties.skipped.items.required,parentSchema:schema158.properties.skipped.items,data:data3};
+const err4 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'",schema:schema163.properties.skipped.items.required,parentSchema:schema163.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10109,7 +11100,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data3.reason === undefined){
-const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema158.properties.skipped.items.required,parentSchema:schema158.properties.skipped.items,data:data3};
+const err5 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'",schema:schema163.properties.skipped.items.required,parentSchema:schema163.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10120,7 +11111,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((key1 === "ref") || (key1 === "reason"))){
-const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema158.properties.skipped.items,data:data3};
+const err6 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema163.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10133,7 +11124,7 @@ errors++;
 if(data3.ref !== undefined){
 let data4 = data3.ref;
 if(typeof data4 !== "string"){
-const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema158.properties.skipped.items.properties.ref.type,parentSchema:schema158.properties.skipped.items.properties.ref,data:data4};
+const err7 = {instancePath:instancePath+"/skipped/" + i1+"/ref",schemaPath:"#/properties/skipped/items/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema163.properties.skipped.items.properties.ref.type,parentSchema:schema163.properties.skipped.items.properties.ref,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10146,7 +11137,7 @@ errors++;
 if(data3.reason !== undefined){
 let data5 = data3.reason;
 if(typeof data5 !== "string"){
-const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema158.properties.skipped.items.properties.reason.type,parentSchema:schema158.properties.skipped.items.properties.reason,data:data5};
+const err8 = {instancePath:instancePath+"/skipped/" + i1+"/reason",schemaPath:"#/properties/skipped/items/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema163.properties.skipped.items.properties.reason.type,parentSchema:schema163.properties.skipped.items.properties.reason,data:data5};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10158,7 +11149,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema158.properties.skipped.items.type,parentSchema:schema158.properties.skipped.items,data:data3};
+const err9 = {instancePath:instancePath+"/skipped/" + i1,schemaPath:"#/properties/skipped/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema163.properties.skipped.items.type,parentSchema:schema163.properties.skipped.items,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10170,7 +11161,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema158.properties.skipped.type,parentSchema:schema158.properties.skipped,data:data2};
+const err10 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema163.properties.skipped.type,parentSchema:schema163.properties.skipped,data:data2};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10182,7 +11173,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema158.type,parentSchema:schema158,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema163.type,parentSchema:schema163,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10191,18 +11182,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate101.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema165 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
+const schema170 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/init.schema.json","title":"InitResult","description":"`init --json`: the config written, the canonical remote and branch it read from the repository (and how), and the state directory created.","type":"object","additionalProperties":false,"required":["file","stateDir","overwritten","remote","remoteFrom","mainBranch","mainBranchFrom","mainRef","mainSha","nextSteps"],"properties":{"file":{"description":"The config file written.","type":"string"},"stateDir":{"description":"The state directory, absolute.","type":"string"},"overwritten":{"description":"An existing config was replaced (--force).","type":"boolean"},"remote":{"description":"The canonical remote written as `remote`.","$ref":"common.schema.json#/$defs/RemoteName"},"remoteFrom":{"description":"How it was chosen: given with --remote, the repository's only remote, or the only remote with a HEAD (refs/remotes/<remote>/HEAD).","enum":["option","only_remote","remote_head"]},"mainBranch":{"description":"The canonical branch written as `main_branch`.","$ref":"common.schema.json#/$defs/Branch"},"mainBranchFrom":{"description":"How it was chosen: given with --main-branch, or the remote's HEAD (its default branch).","enum":["option","remote_head"]},"mainRef":{"description":"The remote-tracking ref of canonical main, verified to exist.","type":"string"},"mainSha":{"description":"Where that ref points now.","$ref":"common.schema.json#/$defs/Sha"},"nextSteps":{"description":"Commands to run next, each with a comment.","type":"array","items":{"type":"string"}}}};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/init.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate104.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10211,7 +11202,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10221,7 +11212,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.stateDir === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stateDir"},message:"must have required property '"+"stateDir"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10231,7 +11222,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.overwritten === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "overwritten"},message:"must have required property '"+"overwritten"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10241,7 +11232,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.remote === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10251,7 +11242,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.remoteFrom === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remoteFrom"},message:"must have required property '"+"remoteFrom"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10261,7 +11252,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.mainBranch === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranch"},message:"must have required property '"+"mainBranch"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10271,7 +11262,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.mainBranchFrom === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainBranchFrom"},message:"must have required property '"+"mainBranchFrom"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10281,7 +11272,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.mainRef === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainRef"},message:"must have required property '"+"mainRef"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10291,7 +11282,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.mainSha === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mainSha"},message:"must have required property '"+"mainSha"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10301,7 +11292,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.nextSteps === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema165.required,parentSchema:schema165,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "nextSteps"},message:"must have required property '"+"nextSteps"+"'",schema:schema170.required,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10311,8 +11302,8 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema165.properties, key0))){
-const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema165,data};
+if(!(func1.call(schema170.properties, key0))){
+const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10325,7 +11316,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if(typeof data0 !== "string"){
-const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.file.type,parentSchema:schema165.properties.file,data:data0};
+const err11 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.file.type,parentSchema:schema170.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10338,7 +11329,7 @@ errors++;
 if(data.stateDir !== undefined){
 let data1 = data.stateDir;
 if(typeof data1 !== "string"){
-const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.stateDir.type,parentSchema:schema165.properties.stateDir,data:data1};
+const err12 = {instancePath:instancePath+"/stateDir",schemaPath:"#/properties/stateDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.stateDir.type,parentSchema:schema170.properties.stateDir,data:data1};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10351,7 +11342,7 @@ errors++;
 if(data.overwritten !== undefined){
 let data2 = data.overwritten;
 if(typeof data2 !== "boolean"){
-const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema165.properties.overwritten.type,parentSchema:schema165.properties.overwritten,data:data2};
+const err13 = {instancePath:instancePath+"/overwritten",schemaPath:"#/properties/overwritten/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema170.properties.overwritten.type,parentSchema:schema170.properties.overwritten,data:data2};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -10365,7 +11356,7 @@ if(data.remote !== undefined){
 let data3 = data.remote;
 if(typeof data3 === "string"){
 if(!pattern14.test(data3)){
-const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema122,data:data3};
+const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema126,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -10376,7 +11367,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema122.type,parentSchema:schema122,data:data3};
+const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema126.type,parentSchema:schema126,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10389,7 +11380,7 @@ errors++;
 if(data.remoteFrom !== undefined){
 let data4 = data.remoteFrom;
 if(!(((data4 === "option") || (data4 === "only_remote")) || (data4 === "remote_head"))){
-const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema165.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.remoteFrom.enum,parentSchema:schema165.properties.remoteFrom,data:data4};
+const err16 = {instancePath:instancePath+"/remoteFrom",schemaPath:"#/properties/remoteFrom/enum",keyword:"enum",params:{allowedValues: schema170.properties.remoteFrom.enum},message:"must be equal to one of the allowed values",schema:schema170.properties.remoteFrom.enum,parentSchema:schema170.properties.remoteFrom,data:data4};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -10402,8 +11393,8 @@ errors++;
 if(data.mainBranch !== undefined){
 let data5 = data.mainBranch;
 if(typeof data5 === "string"){
-if(func12(data5) > 255){
-const err17 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema113,data:data5};
+if(func13(data5) > 255){
+const err17 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema117,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -10412,8 +11403,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(func12(data5) < 1){
-const err18 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema113,data:data5};
+if(func13(data5) < 1){
+const err18 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema117,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -10423,7 +11414,7 @@ vErrors.push(err18);
 errors++;
 }
 if(!(formats2(data5))){
-const err19 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema113,data:data5};
+const err19 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema117,data:data5};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -10434,7 +11425,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data5};
+const err20 = {instancePath:instancePath+"/mainBranch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data5};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -10447,7 +11438,7 @@ errors++;
 if(data.mainBranchFrom !== undefined){
 let data6 = data.mainBranchFrom;
 if(!((data6 === "option") || (data6 === "remote_head"))){
-const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema165.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema165.properties.mainBranchFrom.enum,parentSchema:schema165.properties.mainBranchFrom,data:data6};
+const err21 = {instancePath:instancePath+"/mainBranchFrom",schemaPath:"#/properties/mainBranchFrom/enum",keyword:"enum",params:{allowedValues: schema170.properties.mainBranchFrom.enum},message:"must be equal to one of the allowed values",schema:schema170.properties.mainBranchFrom.enum,parentSchema:schema170.properties.mainBranchFrom,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10460,7 +11451,7 @@ errors++;
 if(data.mainRef !== undefined){
 let data7 = data.mainRef;
 if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.mainRef.type,parentSchema:schema165.properties.mainRef,data:data7};
+const err22 = {instancePath:instancePath+"/mainRef",schemaPath:"#/properties/mainRef/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.mainRef.type,parentSchema:schema170.properties.mainRef,data:data7};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10474,7 +11465,7 @@ if(data.mainSha !== undefined){
 let data8 = data.mainSha;
 if(typeof data8 === "string"){
 if(!pattern8.test(data8)){
-const err23 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema109,data:data8};
+const err23 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/pattern",keyword:"pattern",params:{pattern: "^([0-9a-f]{40}|[0-9a-f]{64})$"},message:"must match pattern \""+"^([0-9a-f]{40}|[0-9a-f]{64})$"+"\"",schema:"^([0-9a-f]{40}|[0-9a-f]{64})$",parentSchema:schema113,data:data8};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10485,7 +11476,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema109.type,parentSchema:schema109,data:data8};
+const err24 = {instancePath:instancePath+"/mainSha",schemaPath:"common.schema.json#/$defs/Sha/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data8};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10502,7 +11493,7 @@ const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
 let data10 = data9[i0];
 if(typeof data10 !== "string"){
-const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema165.properties.nextSteps.items.type,parentSchema:schema165.properties.nextSteps.items,data:data10};
+const err25 = {instancePath:instancePath+"/nextSteps/" + i0,schemaPath:"#/properties/nextSteps/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.nextSteps.items.type,parentSchema:schema170.properties.nextSteps.items,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10514,7 +11505,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema165.properties.nextSteps.type,parentSchema:schema165.properties.nextSteps,data:data9};
+const err26 = {instancePath:instancePath+"/nextSteps",schemaPath:"#/properties/nextSteps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema170.properties.nextSteps.type,parentSchema:schema170.properties.nextSteps,data:data9};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -10526,7 +11517,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema165.type,parentSchema:schema165,data};
+const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.type,parentSchema:schema170,data};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10535,19 +11526,19 @@ vErrors.push(err27);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate104.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
-const schema170 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]},"stack_window_seconds":{"description":"With base: queue, how long a would_integrate candidate stays in the stack without reaching live main (the live integrator may never take it): past it, it leaves the stack and later candidates are no longer merged onto it. At most 30 days.","type":"number","exclusiveMinimum":0,"maximum":2592000}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base","stack_window_seconds"]};
+const schema174 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/effective-config.schema.json","title":"EffectiveConfig","description":"`config --json`: the effective config and where each value came from.","type":"object","additionalProperties":false,"required":["file","config","sources","warnings"],"properties":{"file":{"description":"The config file read; null when none exists (all defaults).","type":["string","null"]},"config":{"$ref":"resolved-config.schema.json"},"sources":{"description":"For each dotted key of config (lease.ttl_seconds): 'default', 'default (<git common dir>/shadow-integrator)', '--state-dir' or '<file>:<line>'.","type":"object","additionalProperties":{"type":"string"}},"warnings":{"description":"What in the effective config will not work in this repository (main_ref_missing).","type":"array","items":{"$ref":"common.schema.json#/$defs/Warning"}}}};
+const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/resolved-config.schema.json","title":"ResolvedConfig","description":"The effective configuration (`config --json` prints it under \"config\"). Generated by scripts/gen-types.mjs from config.schema.json: every key is present, defaults filled, state_dir absolute, every check named.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"off (default) or shadow. This tool never takes merge or push authority over canonical main.","enum":["off","shadow"]},"remote":{"description":"Remote whose branches are canonical.","$ref":"common.schema.json#/$defs/RemoteName"},"main_branch":{"description":"The canonical branch.","$ref":"common.schema.json#/$defs/Branch"},"state_dir":{"description":"State directory; relative paths are resolved against the repository's top level. Default: <git common dir>/shadow-integrator/. Refused inside the git directory's refs/, objects/, logs/ or worktrees/ (git would take state files for refs or objects) and inside any worktree of the repository (state files would show up as changes, and checks could reach them).","type":"string","minLength":1},"lease":{"description":"The integration/main lease.","type":"object","additionalProperties":false,"properties":{"ttl_seconds":{"description":"Lease time to live. At most a day: a holder that dies keeps others out for up to this long, and expires_at must stay a valid date.","type":"number","exclusiveMinimum":0,"maximum":86400},"renew_every_seconds":{"description":"Renewal period; must be below ttl_seconds. At most a day, far below Node's timer limit (2^31-1 ms, about 24.8 days), past which a timer fires every millisecond.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["ttl_seconds","renew_every_seconds"]},"grace_seconds":{"description":"Wait for late events once the queue is empty, before releasing the lease. At most an hour: longer only keeps the lease from others, and watch takes it again when events arrive.","type":"number","minimum":0,"maximum":3600},"fetch":{"description":"Refresh remote-tracking refs (explicit refspec, never a local branch) before each evaluation.","type":"boolean"},"engine":{"description":"merge-tree: no worktree, no objects left behind. worktree: a real git merge --no-commit in the scratch worktree.","enum":["merge-tree","worktree"]},"checks":{"description":"Commands run on the would-be merge in the scratch worktree; a failure blocks with checks_failed.","type":"array","items":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in logs and outcome messages. Default: check <n>, its position in the list.","type":"string","minLength":1},"run":{"description":"Shell command, run with the scratch worktree as cwd.","type":"string","minLength":1},"timeout_seconds":{"description":"Past it the check (and its children) is killed and the candidate blocks with checks_failed. At most a day, below Node's timer limit.","type":"number","exclusiveMinimum":0,"maximum":86400}},"required":["name","run","timeout_seconds"]}},"git_timeout_seconds":{"description":"Limit for every git process the tool starts; past it the process and its children are killed and the candidate fails closed with git_error. At most a day, below Node's timer limit (2^31-1 ms).","type":"number","exclusiveMinimum":0,"maximum":86400},"base":{"description":"What a candidate is merged onto. queue: live main plus the would_integrate candidates decided before it that live main does not contain yet, in decision order, as an owner of main would have merged them. tip: live main alone.","enum":["queue","tip"]},"stack_window_seconds":{"description":"With base: queue, how long a would_integrate candidate stays in the stack without reaching live main (the live integrator may never take it): past it, it leaves the stack and later candidates are no longer merged onto it. At most 30 days.","type":"number","exclusiveMinimum":0,"maximum":2592000}},"required":["mode","remote","main_branch","state_dir","lease","grace_seconds","fetch","engine","checks","git_timeout_seconds","base","stack_window_seconds"]};
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/resolved-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate104.evaluated;
+const evaluated0 = validate106.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10556,7 +11547,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.mode === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mode"},message:"must have required property '"+"mode"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10566,7 +11557,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.remote === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10576,7 +11567,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.main_branch === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "main_branch"},message:"must have required property '"+"main_branch"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10586,7 +11577,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.state_dir === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10596,7 +11587,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data.lease === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lease"},message:"must have required property '"+"lease"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10606,7 +11597,7 @@ vErrors.push(err4);
 errors++;
 }
 if(data.grace_seconds === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "grace_seconds"},message:"must have required property '"+"grace_seconds"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10616,7 +11607,7 @@ vErrors.push(err5);
 errors++;
 }
 if(data.fetch === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fetch"},message:"must have required property '"+"fetch"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10626,7 +11617,7 @@ vErrors.push(err6);
 errors++;
 }
 if(data.engine === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "engine"},message:"must have required property '"+"engine"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10636,7 +11627,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data.checks === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10646,7 +11637,7 @@ vErrors.push(err8);
 errors++;
 }
 if(data.git_timeout_seconds === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "git_timeout_seconds"},message:"must have required property '"+"git_timeout_seconds"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10656,7 +11647,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data.base === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -10666,7 +11657,7 @@ vErrors.push(err10);
 errors++;
 }
 if(data.stack_window_seconds === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stack_window_seconds"},message:"must have required property '"+"stack_window_seconds"+"'",schema:schema170.required,parentSchema:schema170,data};
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stack_window_seconds"},message:"must have required property '"+"stack_window_seconds"+"'",schema:schema175.required,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -10676,8 +11667,8 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema170.properties, key0))){
-const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema170,data};
+if(!(func1.call(schema175.properties, key0))){
+const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10690,7 +11681,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!((data0 === "off") || (data0 === "shadow"))){
-const err13 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema170.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema170.properties.mode.enum,parentSchema:schema170.properties.mode,data:data0};
+const err13 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema175.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema175.properties.mode.enum,parentSchema:schema175.properties.mode,data:data0};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -10704,7 +11695,7 @@ if(data.remote !== undefined){
 let data1 = data.remote;
 if(typeof data1 === "string"){
 if(!pattern14.test(data1)){
-const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema122,data:data1};
+const err14 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",parentSchema:schema126,data:data1};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -10715,7 +11706,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema122.type,parentSchema:schema122,data:data1};
+const err15 = {instancePath:instancePath+"/remote",schemaPath:"common.schema.json#/$defs/RemoteName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema126.type,parentSchema:schema126,data:data1};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10728,8 +11719,8 @@ errors++;
 if(data.main_branch !== undefined){
 let data2 = data.main_branch;
 if(typeof data2 === "string"){
-if(func12(data2) > 255){
-const err16 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema113,data:data2};
+if(func13(data2) > 255){
+const err16 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -10738,8 +11729,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(func12(data2) < 1){
-const err17 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema113,data:data2};
+if(func13(data2) < 1){
+const err17 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -10749,7 +11740,7 @@ vErrors.push(err17);
 errors++;
 }
 if(!(formats2(data2))){
-const err18 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema113,data:data2};
+const err18 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/format",keyword:"format",params:{format: "git-branch"},message:"must match format \""+"git-branch"+"\"",schema:"git-branch",parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -10760,7 +11751,7 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.type,parentSchema:schema113,data:data2};
+const err19 = {instancePath:instancePath+"/main_branch",schemaPath:"common.schema.json#/$defs/Branch/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema117.type,parentSchema:schema117,data:data2};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -10773,8 +11764,8 @@ errors++;
 if(data.state_dir !== undefined){
 let data3 = data.state_dir;
 if(typeof data3 === "string"){
-if(func12(data3) < 1){
-const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema170.properties.state_dir,data:data3};
+if(func13(data3) < 1){
+const err20 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema175.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -10785,7 +11776,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.state_dir.type,parentSchema:schema170.properties.state_dir,data:data3};
+const err21 = {instancePath:instancePath+"/state_dir",schemaPath:"#/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema175.properties.state_dir.type,parentSchema:schema175.properties.state_dir,data:data3};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10799,7 +11790,7 @@ if(data.lease !== undefined){
 let data4 = data.lease;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 if(data4.ttl_seconds === undefined){
-const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema170.properties.lease.required,parentSchema:schema170.properties.lease,data:data4};
+const err22 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "ttl_seconds"},message:"must have required property '"+"ttl_seconds"+"'",schema:schema175.properties.lease.required,parentSchema:schema175.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10809,7 +11800,7 @@ vErrors.push(err22);
 errors++;
 }
 if(data4.renew_every_seconds === undefined){
-const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema170.properties.lease.required,parentSchema:schema170.properties.lease,data:data4};
+const err23 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: "renew_every_seconds"},message:"must have required property '"+"renew_every_seconds"+"'",schema:schema175.properties.lease.required,parentSchema:schema175.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10820,7 +11811,7 @@ errors++;
 }
 for(const key1 in data4){
 if(!((key1 === "ttl_seconds") || (key1 === "renew_every_seconds"))){
-const err24 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema170.properties.lease,data:data4};
+const err24 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema175.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10834,7 +11825,7 @@ if(data4.ttl_seconds !== undefined){
 let data5 = data4.ttl_seconds;
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 86400 || isNaN(data5)){
-const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema170.properties.lease.properties.ttl_seconds,data:data5};
+const err25 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema175.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10844,7 +11835,7 @@ vErrors.push(err25);
 errors++;
 }
 if(data5 <= 0 || isNaN(data5)){
-const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema170.properties.lease.properties.ttl_seconds,data:data5};
+const err26 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema175.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -10855,7 +11846,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema170.properties.lease.properties.ttl_seconds.type,parentSchema:schema170.properties.lease.properties.ttl_seconds,data:data5};
+const err27 = {instancePath:instancePath+"/lease/ttl_seconds",schemaPath:"#/properties/lease/properties/ttl_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema175.properties.lease.properties.ttl_seconds.type,parentSchema:schema175.properties.lease.properties.ttl_seconds,data:data5};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10869,7 +11860,7 @@ if(data4.renew_every_seconds !== undefined){
 let data6 = data4.renew_every_seconds;
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 86400 || isNaN(data6)){
-const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema170.properties.lease.properties.renew_every_seconds,data:data6};
+const err28 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema175.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10879,7 +11870,7 @@ vErrors.push(err28);
 errors++;
 }
 if(data6 <= 0 || isNaN(data6)){
-const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema170.properties.lease.properties.renew_every_seconds,data:data6};
+const err29 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema175.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10890,7 +11881,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema170.properties.lease.properties.renew_every_seconds.type,parentSchema:schema170.properties.lease.properties.renew_every_seconds,data:data6};
+const err30 = {instancePath:instancePath+"/lease/renew_every_seconds",schemaPath:"#/properties/lease/properties/renew_every_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema175.properties.lease.properties.renew_every_seconds.type,parentSchema:schema175.properties.lease.properties.renew_every_seconds,data:data6};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10902,7 +11893,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.properties.lease.type,parentSchema:schema170.properties.lease,data:data4};
+const err31 = {instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema175.properties.lease.type,parentSchema:schema175.properties.lease,data:data4};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -10916,7 +11907,7 @@ if(data.grace_seconds !== undefined){
 let data7 = data.grace_seconds;
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 3600 || isNaN(data7)){
-const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema170.properties.grace_seconds,data:data7};
+const err32 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema175.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -10926,7 +11917,7 @@ vErrors.push(err32);
 errors++;
 }
 if(data7 < 0 || isNaN(data7)){
-const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema170.properties.grace_seconds,data:data7};
+const err33 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema175.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10937,7 +11928,7 @@ errors++;
 }
 }
 else {
-const err34 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema170.properties.grace_seconds.type,parentSchema:schema170.properties.grace_seconds,data:data7};
+const err34 = {instancePath:instancePath+"/grace_seconds",schemaPath:"#/properties/grace_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema175.properties.grace_seconds.type,parentSchema:schema175.properties.grace_seconds,data:data7};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10950,7 +11941,7 @@ errors++;
 if(data.fetch !== undefined){
 let data8 = data.fetch;
 if(typeof data8 !== "boolean"){
-const err35 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema170.properties.fetch.type,parentSchema:schema170.properties.fetch,data:data8};
+const err35 = {instancePath:instancePath+"/fetch",schemaPath:"#/properties/fetch/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema175.properties.fetch.type,parentSchema:schema175.properties.fetch,data:data8};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10963,7 +11954,7 @@ errors++;
 if(data.engine !== undefined){
 let data9 = data.engine;
 if(!((data9 === "merge-tree") || (data9 === "worktree"))){
-const err36 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema170.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema170.properties.engine.enum,parentSchema:schema170.properties.engine,data:data9};
+const err36 = {instancePath:instancePath+"/engine",schemaPath:"#/properties/engine/enum",keyword:"enum",params:{allowedValues: schema175.properties.engine.enum},message:"must be equal to one of the allowed values",schema:schema175.properties.engine.enum,parentSchema:schema175.properties.engine,data:data9};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -10981,7 +11972,7 @@ for(let i0=0; i0<len0; i0++){
 let data11 = data10[i0];
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.name === undefined){
-const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema170.properties.checks.items.required,parentSchema:schema170.properties.checks.items,data:data11};
+const err37 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema175.properties.checks.items.required,parentSchema:schema175.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -10991,7 +11982,7 @@ vErrors.push(err37);
 errors++;
 }
 if(data11.run === undefined){
-const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema170.properties.checks.items.required,parentSchema:schema170.properties.checks.items,data:data11};
+const err38 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'",schema:schema175.properties.checks.items.required,parentSchema:schema175.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -11001,7 +11992,7 @@ vErrors.push(err38);
 errors++;
 }
 if(data11.timeout_seconds === undefined){
-const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema170.properties.checks.items.required,parentSchema:schema170.properties.checks.items,data:data11};
+const err39 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/required",keyword:"required",params:{missingProperty: "timeout_seconds"},message:"must have required property '"+"timeout_seconds"+"'",schema:schema175.properties.checks.items.required,parentSchema:schema175.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -11012,7 +12003,7 @@ errors++;
 }
 for(const key2 in data11){
 if(!(((key2 === "name") || (key2 === "run")) || (key2 === "timeout_seconds"))){
-const err40 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema170.properties.checks.items,data:data11};
+const err40 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema175.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -11025,8 +12016,8 @@ errors++;
 if(data11.name !== undefined){
 let data12 = data11.name;
 if(typeof data12 === "string"){
-if(func12(data12) < 1){
-const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema170.properties.checks.items.properties.name,data:data12};
+if(func13(data12) < 1){
+const err41 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema175.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -11037,7 +12028,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.checks.items.properties.name.type,parentSchema:schema170.properties.checks.items.properties.name,data:data12};
+const err42 = {instancePath:instancePath+"/checks/" + i0+"/name",schemaPath:"#/properties/checks/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema175.properties.checks.items.properties.name.type,parentSchema:schema175.properties.checks.items.properties.name,data:data12};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -11050,8 +12041,8 @@ errors++;
 if(data11.run !== undefined){
 let data13 = data11.run;
 if(typeof data13 === "string"){
-if(func12(data13) < 1){
-const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema170.properties.checks.items.properties.run,data:data13};
+if(func13(data13) < 1){
+const err43 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema175.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -11062,7 +12053,7 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema170.properties.checks.items.properties.run.type,parentSchema:schema170.properties.checks.items.properties.run,data:data13};
+const err44 = {instancePath:instancePath+"/checks/" + i0+"/run",schemaPath:"#/properties/checks/items/properties/run/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema175.properties.checks.items.properties.run.type,parentSchema:schema175.properties.checks.items.properties.run,data:data13};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -11076,7 +12067,7 @@ if(data11.timeout_seconds !== undefined){
 let data14 = data11.timeout_seconds;
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 86400 || isNaN(data14)){
-const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema170.properties.checks.items.properties.timeout_seconds,data:data14};
+const err45 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema175.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -11086,7 +12077,7 @@ vErrors.push(err45);
 errors++;
 }
 if(data14 <= 0 || isNaN(data14)){
-const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema170.properties.checks.items.properties.timeout_seconds,data:data14};
+const err46 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema175.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11097,7 +12088,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema170.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema170.properties.checks.items.properties.timeout_seconds,data:data14};
+const err47 = {instancePath:instancePath+"/checks/" + i0+"/timeout_seconds",schemaPath:"#/properties/checks/items/properties/timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema175.properties.checks.items.properties.timeout_seconds.type,parentSchema:schema175.properties.checks.items.properties.timeout_seconds,data:data14};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -11109,7 +12100,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.properties.checks.items.type,parentSchema:schema170.properties.checks.items,data:data11};
+const err48 = {instancePath:instancePath+"/checks/" + i0,schemaPath:"#/properties/checks/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema175.properties.checks.items.type,parentSchema:schema175.properties.checks.items,data:data11};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -11121,7 +12112,7 @@ errors++;
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema170.properties.checks.type,parentSchema:schema170.properties.checks,data:data10};
+const err49 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema175.properties.checks.type,parentSchema:schema175.properties.checks,data:data10};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -11135,7 +12126,7 @@ if(data.git_timeout_seconds !== undefined){
 let data15 = data.git_timeout_seconds;
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 86400 || isNaN(data15)){
-const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema170.properties.git_timeout_seconds,data:data15};
+const err50 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema175.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -11145,7 +12136,7 @@ vErrors.push(err50);
 errors++;
 }
 if(data15 <= 0 || isNaN(data15)){
-const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema170.properties.git_timeout_seconds,data:data15};
+const err51 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema175.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -11156,7 +12147,7 @@ errors++;
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema170.properties.git_timeout_seconds.type,parentSchema:schema170.properties.git_timeout_seconds,data:data15};
+const err52 = {instancePath:instancePath+"/git_timeout_seconds",schemaPath:"#/properties/git_timeout_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema175.properties.git_timeout_seconds.type,parentSchema:schema175.properties.git_timeout_seconds,data:data15};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11169,7 +12160,7 @@ errors++;
 if(data.base !== undefined){
 let data16 = data.base;
 if(!((data16 === "queue") || (data16 === "tip"))){
-const err53 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema170.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema170.properties.base.enum,parentSchema:schema170.properties.base,data:data16};
+const err53 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/enum",keyword:"enum",params:{allowedValues: schema175.properties.base.enum},message:"must be equal to one of the allowed values",schema:schema175.properties.base.enum,parentSchema:schema175.properties.base,data:data16};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11183,7 +12174,7 @@ if(data.stack_window_seconds !== undefined){
 let data17 = data.stack_window_seconds;
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 > 2592000 || isNaN(data17)){
-const err54 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000},message:"must be <= 2592000",schema:2592000,parentSchema:schema170.properties.stack_window_seconds,data:data17};
+const err54 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000},message:"must be <= 2592000",schema:2592000,parentSchema:schema175.properties.stack_window_seconds,data:data17};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -11193,7 +12184,7 @@ vErrors.push(err54);
 errors++;
 }
 if(data17 <= 0 || isNaN(data17)){
-const err55 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema170.properties.stack_window_seconds,data:data17};
+const err55 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema175.properties.stack_window_seconds,data:data17};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -11204,7 +12195,7 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema170.properties.stack_window_seconds.type,parentSchema:schema170.properties.stack_window_seconds,data:data17};
+const err56 = {instancePath:instancePath+"/stack_window_seconds",schemaPath:"#/properties/stack_window_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema175.properties.stack_window_seconds.type,parentSchema:schema175.properties.stack_window_seconds,data:data17};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -11216,7 +12207,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema170.type,parentSchema:schema170,data};
+const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema175.type,parentSchema:schema175,data};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -11225,17 +12216,17 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate104.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
-validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/effective-config.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate105.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11244,7 +12235,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.file === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema169.required,parentSchema:schema169,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'",schema:schema174.required,parentSchema:schema174,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11254,7 +12245,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.config === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema169.required,parentSchema:schema169,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "config"},message:"must have required property '"+"config"+"'",schema:schema174.required,parentSchema:schema174,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -11264,7 +12255,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.sources === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema169.required,parentSchema:schema169,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "sources"},message:"must have required property '"+"sources"+"'",schema:schema174.required,parentSchema:schema174,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -11274,7 +12265,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.warnings === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema169.required,parentSchema:schema169,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "warnings"},message:"must have required property '"+"warnings"+"'",schema:schema174.required,parentSchema:schema174,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -11285,7 +12276,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((key0 === "file") || (key0 === "config")) || (key0 === "sources")) || (key0 === "warnings"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema169,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema174,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -11298,7 +12289,7 @@ errors++;
 if(data.file !== undefined){
 let data0 = data.file;
 if((typeof data0 !== "string") && (data0 !== null)){
-const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema169.properties.file.type},message:"must be string,null",schema:schema169.properties.file.type,parentSchema:schema169.properties.file,data:data0};
+const err5 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: schema174.properties.file.type},message:"must be string,null",schema:schema174.properties.file.type,parentSchema:schema174.properties.file,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -11309,8 +12300,8 @@ errors++;
 }
 }
 if(data.config !== undefined){
-if(!(validate104(data.config, {instancePath:instancePath+"/config",parentData:data,parentDataProperty:"config",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate106(data.config, {instancePath:instancePath+"/config",parentData:data,parentDataProperty:"config",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
 errors = vErrors.length;
 }
 }
@@ -11320,7 +12311,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 let data3 = data2[key1];
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema169.properties.sources.additionalProperties.type,parentSchema:schema169.properties.sources.additionalProperties,data:data3};
+const err6 = {instancePath:instancePath+"/sources/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sources/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema174.properties.sources.additionalProperties.type,parentSchema:schema174.properties.sources.additionalProperties,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -11332,7 +12323,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.properties.sources.type,parentSchema:schema169.properties.sources,data:data2};
+const err7 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema174.properties.sources.type,parentSchema:schema174.properties.sources,data:data2};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -11421,7 +12412,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema169.properties.warnings.type,parentSchema:schema169.properties.warnings,data:data4};
+const err14 = {instancePath:instancePath+"/warnings",schemaPath:"#/properties/warnings/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema174.properties.warnings.type,parentSchema:schema174.properties.warnings,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -11433,7 +12424,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema169.type,parentSchema:schema169,data};
+const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema174.type,parentSchema:schema174,data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -11442,21 +12433,21 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate103.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-const schema174 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
-const schema175 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
+const schema179 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://shadow-integrator.dev/schemas/error.schema.json","title":"ErrorEnvelope","description":"What every command prints on stdout under --json when it fails (keeping its exit code: 1 runtime failure, 2 usage or configuration, 3 parity gate).","type":"object","additionalProperties":false,"required":["error"],"properties":{"error":{"$ref":"#/$defs/ErrorBody"}},"$defs":{"ErrorBody":{"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}}}};
+const schema180 = {"type":"object","additionalProperties":false,"required":["code","message","details"],"properties":{"code":{"description":"Stable code for scripts (E_CONFIG_INVALID, E_NOT_FOUND, …): the catalogue is src/contract/errors.ts.","type":"string","pattern":"^E_[A-Z0-9_]+$"},"message":{"description":"For people.","type":"string"},"details":{"description":"For machines: what the error is about (file, key, line, problems, …), by code.","type":"object","additionalProperties":true}}};
 const pattern24 = new RegExp("^E_[A-Z0-9_]+$", "u");
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://shadow-integrator.dev/schemas/error.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate108.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11465,7 +12456,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.error === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema174.required,parentSchema:schema174,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "error"},message:"must have required property '"+"error"+"'",schema:schema179.required,parentSchema:schema179,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11476,7 +12467,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(key0 === "error")){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema174,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema179,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -11490,7 +12481,7 @@ if(data.error !== undefined){
 let data0 = data.error;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.code === undefined){
-const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema175.required,parentSchema:schema175,data:data0};
+const err2 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'",schema:schema180.required,parentSchema:schema180,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -11500,7 +12491,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data0.message === undefined){
-const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema175.required,parentSchema:schema175,data:data0};
+const err3 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema180.required,parentSchema:schema180,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -11510,7 +12501,7 @@ vErrors.push(err3);
 errors++;
 }
 if(data0.details === undefined){
-const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema175.required,parentSchema:schema175,data:data0};
+const err4 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/required",keyword:"required",params:{missingProperty: "details"},message:"must have required property '"+"details"+"'",schema:schema180.required,parentSchema:schema180,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -11521,7 +12512,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!(((key1 === "code") || (key1 === "message")) || (key1 === "details"))){
-const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema175,data:data0};
+const err5 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema180,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -11535,7 +12526,7 @@ if(data0.code !== undefined){
 let data1 = data0.code;
 if(typeof data1 === "string"){
 if(!pattern24.test(data1)){
-const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema175.properties.code,data:data1};
+const err6 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/pattern",keyword:"pattern",params:{pattern: "^E_[A-Z0-9_]+$"},message:"must match pattern \""+"^E_[A-Z0-9_]+$"+"\"",schema:"^E_[A-Z0-9_]+$",parentSchema:schema180.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -11546,7 +12537,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema175.properties.code.type,parentSchema:schema175.properties.code,data:data1};
+const err7 = {instancePath:instancePath+"/error/code",schemaPath:"#/$defs/ErrorBody/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema180.properties.code.type,parentSchema:schema180.properties.code,data:data1};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -11559,7 +12550,7 @@ errors++;
 if(data0.message !== undefined){
 let data2 = data0.message;
 if(typeof data2 !== "string"){
-const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema175.properties.message.type,parentSchema:schema175.properties.message,data:data2};
+const err8 = {instancePath:instancePath+"/error/message",schemaPath:"#/$defs/ErrorBody/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema180.properties.message.type,parentSchema:schema180.properties.message,data:data2};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -11574,7 +12565,7 @@ let data3 = data0.details;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 }
 else {
-const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema175.properties.details.type,parentSchema:schema175.properties.details,data:data3};
+const err9 = {instancePath:instancePath+"/error/details",schemaPath:"#/$defs/ErrorBody/properties/details/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema180.properties.details.type,parentSchema:schema180.properties.details,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -11586,7 +12577,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema175.type,parentSchema:schema175,data:data0};
+const err10 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema180.type,parentSchema:schema180,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -11598,7 +12589,7 @@ errors++;
 }
 }
 else {
-const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema174.type,parentSchema:schema174,data};
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema179.type,parentSchema:schema179,data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -11607,10 +12598,10 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate108.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 function ucs2length(str) {
     const len = str.length;
@@ -11632,12 +12623,12 @@ function ucs2length(str) {
 
 export const status: Validator<StatusReport> = validate20;
 export const explain: Validator<ExplainReport> = validate64;
-export const parity: Validator<ParityReport> = validate86;
-export const drain: Validator<DrainReport> = validate90;
-export const conflicts: Validator<ConflictsReport> = validate94;
+export const parity: Validator<ParityReport> = validate88;
+export const drain: Validator<DrainReport> = validate92;
+export const conflicts: Validator<ConflictsReport> = validate96;
 export const hooks: Validator<HooksReport> = validate60;
-export const hooksReceive: Validator<ReceiveReport> = validate99;
-export const init: Validator<InitResult> = validate102;
-export const effectiveConfig: Validator<EffectiveConfig> = validate103;
-export const resolvedConfig: Validator<ResolvedConfig> = validate104;
-export const error: Validator<ErrorEnvelope> = validate106;
+export const hooksReceive: Validator<ReceiveReport> = validate101;
+export const init: Validator<InitResult> = validate104;
+export const effectiveConfig: Validator<EffectiveConfig> = validate105;
+export const resolvedConfig: Validator<ResolvedConfig> = validate106;
+export const error: Validator<ErrorEnvelope> = validate108;

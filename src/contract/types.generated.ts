@@ -303,9 +303,16 @@ export interface Config {
  * via the `definition` "ForecastState".
  */
 export type ForecastState = 'waiting' | 'ready' | 'queued' | 'in_progress' | 'stacked';
+/**
+ * clean: merges cleanly onto main alone; conflict: conflicts with main alone (the paths in `conflicts`); already_integrated: main has it (the merge leaves main's tree unchanged); unknown: not a commit of this repository (not fetched yet?).
+ *
+ * This interface was referenced by `ConflictsReport`'s JSON-Schema
+ * via the `definition` "OntoMain".
+ */
+export type OntoMain = 'clean' | 'conflict' | 'already_integrated' | 'unknown';
 
 /**
- * `conflicts --json`: a forecast of which undecided candidates (waiting or queued, plus the stack ahead) would collide with each other if both were merged onto main. Only colliding pairs are listed.
+ * `conflicts --json`: a forecast of which undecided candidates (waiting, ready or queued, plus the stack ahead) would collide with each other if both were merged onto main: each merges cleanly onto main alone, but merging one after the other conflicts. Only colliding pairs are listed. A candidate that conflicts with main alone (it would be blocked anyway), is already in main, or is not a commit of this repository is listed with its `onto_main` and takes no part in pairs.
  */
 export interface ConflictsReport {
   /**
@@ -313,13 +320,28 @@ export interface ConflictsReport {
    */
   main_sha: string;
   /**
-   * Every candidate considered.
+   * Every candidate considered: the stack ahead, the queue in order, then candidates ready but not queued yet and those waiting for events (oldest first).
    */
   candidates: ForecastCandidate[];
   /**
    * The colliding pairs.
    */
   pairs: CollidingPair[];
+  /**
+   * What this forecast cost: merges git ran now (onto main alone, and pairs), and pair answers reused from cache/forecast.json — on the same main, or carried over after main moved.
+   */
+  merges: {
+    alone: number;
+    pairs: number;
+    /**
+     * Pair answers reused on the same main.
+     */
+    pairs_reused: number;
+    /**
+     * Pair answers carried over from the previous main: main's new changes touch neither candidate's paths.
+     */
+    pairs_carried: number;
+  };
 }
 /**
  * This interface was referenced by `ConflictsReport`'s JSON-Schema
@@ -330,6 +352,11 @@ export interface ForecastCandidate {
   branch: string;
   sha: string;
   state: ForecastState;
+  onto_main: OntoMain;
+  /**
+   * Conflicted paths of its merge onto main alone (onto_main conflict); empty otherwise.
+   */
+  conflicts: string[];
 }
 /**
  * This interface was referenced by `ConflictsReport`'s JSON-Schema
@@ -528,9 +555,9 @@ export interface ExplainReport {
    */
   log_lines: number;
   /**
-   * The slug's review_approved events, in log order.
+   * The slug's review_approved events, in log order; `sha` is the candidate sha an approval is bound to (null: it approves the slug, every candidate of it).
    */
-  approvals: EventRef[];
+  approvals: Approval[];
   /**
    * The slug's candidates: those of the log in finalize order, then any only the queue or the ledger knows.
    */
@@ -539,6 +566,10 @@ export interface ExplainReport {
    * Who superseded whom, in log order. Rule: later ready_at wins; equal ready_at: the later line wins.
    */
   supersession: SupersessionLink[];
+  /**
+   * The slug's retry_requested events, in log order, each with what it did: a new episode of the candidate it named, or nothing and why.
+   */
+  retries: RetryRef[];
   /**
    * Lines of this slug the projection ignores: a duplicate (id or content seen before), or a candidate finalized again.
    */
@@ -549,28 +580,23 @@ export interface ExplainReport {
   rejected: RejectedRef[];
 }
 /**
- * Where an event is in readiness.jsonl.
+ * A review_approved event: where it is and the sha it is bound to.
  *
  * This interface was referenced by `ExplainReport`'s JSON-Schema
- * via the `definition` "EventRef".
+ * via the `definition` "Approval".
  */
-export interface EventRef {
-  /**
-   * 1-based line number in readiness.jsonl.
-   */
+export interface Approval {
   line: number;
-  /**
-   * Byte offset of the line.
-   */
   offset: number;
-  /**
-   * The event's id, if it has one.
-   */
   id: string | null;
   /**
-   * The event's own timestamp (approved_at, ready_at or pushed_at).
+   * approved_at.
    */
   at: string;
+  /**
+   * The only candidate sha it approves; null: every candidate of the slug.
+   */
+  sha: string | null;
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
@@ -603,6 +629,34 @@ export interface ExplainedCandidate {
    * Its outcomes, in decision order.
    */
   outcomes: Outcome[];
+  /**
+   * Its readiness episodes: 1 from its readiness events, each later one started by an accepted retry; each with its outcome (null: not decided yet).
+   */
+  episodes: Episode[];
+}
+/**
+ * Where an event is in readiness.jsonl.
+ *
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "EventRef".
+ */
+export interface EventRef {
+  /**
+   * 1-based line number in readiness.jsonl.
+   */
+  line: number;
+  /**
+   * Byte offset of the line.
+   */
+  offset: number;
+  /**
+   * The event's id, if it has one.
+   */
+  id: string | null;
+  /**
+   * The event's own timestamp (approved_at, ready_at or pushed_at).
+   */
+  at: string;
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
@@ -629,6 +683,25 @@ export interface ConditionCheck {
    * For git conditions: when the decision they come from was made.
    */
   decided_at?: string;
+  /**
+   * Why the condition is not met, for people: e.g. which sha the slug's approvals name instead of this candidate's.
+   */
+  why?: string;
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "Episode".
+ */
+export interface Episode {
+  episode: number;
+  /**
+   * The line of the retry_requested that started it; null for episode 1.
+   */
+  retry_line: number | null;
+  /**
+   * Its decision in the ledger; null while it has none.
+   */
+  outcome: OutcomeKind | null;
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
@@ -661,6 +734,34 @@ export interface SupersessionLink {
 }
 /**
  * This interface was referenced by `ExplainReport`'s JSON-Schema
+ * via the `definition` "RetryRef".
+ */
+export interface RetryRef {
+  line: number;
+  id: string | null;
+  requested_at: string;
+  requested_by: string;
+  /**
+   * The sha it names; null: the slug's current candidate, whichever it is.
+   */
+  sha: string | null;
+  /**
+   * started_episode: a new episode of the candidate (branch, sha, episode); otherwise it changed nothing: no_candidate, other_sha (it names another sha than the current candidate's: a superseded candidate is never retried), waiting (the candidate still waits for events), undecided (not decided in its current episode: queued or in progress), decided_after_request (the current episode was decided after the retry was requested), duplicate (its id was used before).
+   */
+  result:
+    'started_episode' | 'no_candidate' | 'other_sha' | 'waiting' | 'undecided' | 'decided_after_request' | 'duplicate';
+  /**
+   * The slug's current candidate when it was read.
+   */
+  branch?: string;
+  candidate_sha?: string;
+  /**
+   * The episode it started (started_episode), or the current one it found.
+   */
+  episode?: number;
+}
+/**
+ * This interface was referenced by `ExplainReport`'s JSON-Schema
  * via the `definition` "IgnoredLine".
  */
 export interface IgnoredLine {
@@ -677,6 +778,51 @@ export interface RejectedRef {
   line: number;
   reason: 'invalid_json' | 'invalid_utf8' | 'line_too_long' | 'not_an_object' | 'unknown_type' | 'schema';
   errors: string[];
+}
+
+// forecast-cache.schema.json
+/**
+ * cache/forecast.json in the state directory: what the last collision forecast (`conflicts`, and watch's collision_forecast) computed on canonical main's tip `main_sha`, so that the next one merges only what changed. Answers are keyed by candidate shas (a candidate's merge depends on its sha and main's tree, not on its slug or branch). When main moved, an answer carries over by the rule in docs/contract.md ("conflicts"): each candidate's commits not in main are the same, and main's new changes touch none of the paths they change and remove no directory they change. Derived data: deleting it costs one forecast from scratch. A file that does not match this schema is ignored and rebuilt.
+ */
+export interface ForecastCache {
+  schema_version: 1;
+  main_sha: Sha;
+  main_tree: Sha;
+  /**
+   * By candidate sha: its topic (commits not in main) and its merge onto main alone.
+   */
+  candidates: {
+    [k: string]: CandidateEntry | undefined;
+  };
+  /**
+   * By `<sha a> <sha b>` (a before b in byte order; the merge of b onto main's merge with a): the paths on which they collide, empty when they do not. Only pairs of candidates that each merge cleanly onto main alone.
+   */
+  pairs: {
+    [k: string]: string[] | undefined;
+  };
+}
+/**
+ * This interface was referenced by `ForecastCache`'s JSON-Schema
+ * via the `definition` "CandidateEntry".
+ */
+export interface CandidateEntry {
+  /**
+   * A digest of the ids of its commits not in main: equal digests, equal merge bases.
+   */
+  topic: string;
+  /**
+   * Every path those commits change (a rename is both of its paths), sorted.
+   */
+  paths: string[];
+  /**
+   * Directories those commits deleted files from and that its tree no longer has (a directory renamed away): main's new files there would move with the rename.
+   */
+  vanished: string[];
+  onto_main: OntoMain;
+  /**
+   * Conflicted paths of its merge onto main alone.
+   */
+  conflicts: string[];
 }
 
 // hooks-receive.schema.json
@@ -1550,7 +1696,10 @@ export interface ResolvedConfig {
  * First line of projection.<epoch>.<seq>.snap: the readiness projection at one log position, written whole (temp file, fsync, rename) when the log after the previous snapshot grew past a bound, at a rotation and at shutdown. The line is this JSON object; the bytes after its newline are the sections, each a little-endian typed array at its offset (64-bit hashes are pairs of uint32). A restart loads it and replays the log after `log`.
  */
 export interface SnapshotHeader {
-  schema_version: 1;
+  /**
+   * 2: approvals bound to a sha and readiness episodes (sections approvedSha, shaBound, episode, decidedMs). A snapshot of another version is not used: the projection is rebuilt from the log.
+   */
+  schema_version: 2;
   /**
    * The configured remote the projection counted pushes for: another remote makes the snapshot unusable.
    */
@@ -1611,9 +1760,13 @@ export interface StatusReport {
    */
   stack: StackStatusEntry[];
   /**
-   * Candidates whose event conditions are not all met yet, as of the checkpoint.
+   * Candidates whose event conditions are not all met yet, by name, oldest ready_at first, each with what it still lacks (at most 1000: waiting_total counts them all). Read from the holder's projection snapshot and the log after it, to the log's end.
    */
-  waiting: number;
+  waiting: WaitingEntry[];
+  /**
+   * How many candidates are waiting (the list stops at 1000).
+   */
+  waiting_total: number;
   counts: StatusCounts;
   ingestion: IngestionStatus;
   /**
@@ -1712,6 +1865,38 @@ export interface StackStatusEntry {
   why: string;
 }
 /**
+ * A candidate (the slug's newest finalize_ready) whose readiness events are not all there yet.
+ *
+ * This interface was referenced by `StatusReport`'s JSON-Schema
+ * via the `definition` "WaitingEntry".
+ */
+export interface WaitingEntry {
+  slug: string;
+  branch: string;
+  sha: string;
+  /**
+   * ready_at of its finalize_ready.
+   */
+  ready_at: string;
+  /**
+   * Seconds since ready_at.
+   */
+  age_s: number;
+  /**
+   * What it still lacks, as reason codes: missing_review_approved (no approval of the slug, nor of this sha), missing_branch_pushed (no branch_pushed of this branch and sha to the configured remote). A candidate is known by its finalize_ready, so it never lacks that one.
+   *
+   * @minItems 1
+   */
+  lacks: [
+    'missing_review_approved' | 'missing_branch_pushed',
+    ...('missing_review_approved' | 'missing_branch_pushed')[]
+  ];
+  /**
+   * The slug has an approval, but one bound to another sha: this push needs its own (see explain <slug>).
+   */
+  approved_other_sha: boolean;
+}
+/**
  * Outcomes in the ledger, by kind.
  *
  * This interface was referenced by `StatusReport`'s JSON-Schema
@@ -1794,6 +1979,8 @@ export const SHA_PATTERN = new RegExp("^([0-9a-f]{40}|[0-9a-f]{64})$", 'u');
 export const REMOTE_NAME_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", 'u');
 /** Every ForecastState (conflicts.schema.json). */
 export const FORECAST_STATE_VALUES: readonly ForecastState[] = ["waiting","ready","queued","in_progress","stacked"];
+/** Every OntoMain (conflicts.schema.json). */
+export const ONTO_MAIN_VALUES: readonly OntoMain[] = ["clean","conflict","already_integrated","unknown"];
 /** The fields of each DrainReport by its status (drain.schema.json): required and optional, status left out. */
 export const DRAIN_REPORT_FIELDS: { readonly [K in DrainReport['status']]: { readonly required: readonly string[]; readonly optional: readonly string[] } } = {"mode_off":{"required":["message"],"optional":[]},"idle":{"required":[],"optional":[]},"lease_busy":{"required":["holder"],"optional":[]},"lease_lost":{"required":["epoch","why","decided"],"optional":[]},"done":{"required":["epoch","decided","ingested","rejected","counts","queued"],"optional":[]}};
 /** Every ConditionName (explain.schema.json). */

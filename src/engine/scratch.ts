@@ -9,7 +9,7 @@
  * merge in progress, stray files, other refs); when that fails — or it is gone, or it is the linked
  * scratch worktree of an earlier version — it is made again from nothing.
  */
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Check } from '../config/config.js';
 import type { Logger, Timers } from '../context.js';
 import type { CandidateRef } from '../contract/types.generated.js';
@@ -94,13 +94,17 @@ export interface ChecksContext extends ChecksProgress {
 
 /**
  * Runs the checks in order; the first failure, with the tail of its output. git in a check finds the
- * scratch repository and nothing above it (GIT_CEILING_DIRECTORIES): were its `.git` removed, git
- * fails instead of reaching the canonical repository whose git directory holds the default state dir.
+ * scratch repository wherever the check runs it: GIT_DIR and GIT_WORK_TREE name it, as git does for
+ * hooks, because discovery from a directory above it (`git -C ..`: the state directory, the canonical
+ * git directory that holds it by default, the canonical worktree) would find the canonical
+ * repository, and no ceiling can stop discovery in the directory git starts from. Were its `.git`
+ * removed, git fails; for a check that unsets them, GIT_CEILING_DIRECTORIES still keeps git from
+ * climbing out of the scratch worktree.
  * Logs `check_started` for each, `check_running` every `heartbeatMs` while it runs and
  * `check_finished`: the only way to see, during a long check, that the integrator is not stuck.
  */
 export async function runChecks(checks: readonly Check[], c: ChecksContext): Promise<ChecksResult> {
-  const env = processEnvironment(c.env, { GIT_ALTERNATE_OBJECT_DIRECTORIES: c.objectDir, GIT_CEILING_DIRECTORIES: dirname(c.cwd) });
+  const env = processEnvironment(c.env, { GIT_ALTERNATE_OBJECT_DIRECTORIES: c.objectDir, GIT_CEILING_DIRECTORIES: dirname(c.cwd), GIT_DIR: join(c.cwd, '.git'), GIT_WORK_TREE: c.cwd });
   const { slug, branch, sha } = c.candidate;
   for (const check of checks) {
     const started = c.now().getTime();

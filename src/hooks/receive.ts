@@ -10,12 +10,11 @@
  * after a push, append a duplicate that changes nothing.
  */
 import { createHash } from 'node:crypto';
-import { userInfo } from 'node:os';
 import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { isShadowError } from '../contract/errors.js';
 import type { BranchPushed } from '../contract/types.generated.js';
-import { emit } from '../producer/emit.js';
+import { accountName, emit } from '../producer/emit.js';
 
 const ZERO = /^0+$/;
 
@@ -70,13 +69,4 @@ export const pushId = (remote: string, branch: string, sha: string): string => `
 function pusherOf(env: NodeJS.ProcessEnv): string {
   const name = env.GL_USERNAME || env.GITEA_PUSHER_NAME || env.REMOTE_USER || env.USER || env.LOGNAME || accountName() || 'unknown';
   return name.slice(0, 256);
-}
-
-/** The account this process runs as (hooks may run without USER set, as under cron or a service). */
-function accountName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return '';
-  }
 }

@@ -56,8 +56,8 @@ export class QueueState {
     return this.bySlug.get(slug);
   }
 
-  /** Adds the candidate in FIFO position; null when it is already live. */
-  enqueue(c: Candidate, readyMs: number, at: string): QueueItem | null {
+  /** Adds the candidate (in its readiness episode) in FIFO position; null when it is already live. */
+  enqueue(c: Candidate, readyMs: number, at: string, episode = 1): QueueItem | null {
     const live = this.bySlug.get(c.slug);
     if (live) {
       if (live.branch === c.branch && live.sha === c.sha) return null;
@@ -71,7 +71,7 @@ export class QueueState {
       ready_at: c.ready_at,
       log_offset: c.log_offset,
       enqueued_at: at,
-      episode: 1,
+      episode,
       // Entering the queue is recorded by enqueued_at; transitions record what happens after.
       transitions: [],
     };

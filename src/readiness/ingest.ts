@@ -4,7 +4,8 @@
  * per line: effects and rejections are handed on as they happen.
  */
 import type { LogCursor, ReadinessEvent, RejectedLine } from '../contract/types.generated.js';
-import { readLogRange, readLogTail, type LogLine, type TailResult } from '../store/jsonl.js';
+import { validators } from '../contract/validate.js';
+import { readLineAt, readLogRange, readLogTail, type LogLine, type TailResult } from '../store/jsonl.js';
 import { MAX_LINE_BYTES, parseReadinessLine, RAW_KEEP_BYTES } from './parse.js';
 import type { Effect, Projection } from './projection.js';
 
@@ -76,4 +77,22 @@ export function replay(logPath: string, from: LogCursor, to: LogCursor, projecti
     projection.apply(parsed.event, line.position, sink);
     sink.length = 0;
   }, MAX_LINE_BYTES);
+}
+
+/**
+ * The event at a log position, read back from the file the cursor reads or the one it read before a
+ * rotation (the projection keeps a head that no longer waits as a hash); null when that file is gone
+ * or the line is not a valid event.
+ */
+export function eventAt(logPath: string, cursor: LogCursor, position: number): ReadinessEvent | null {
+  const segment = position >= cursor.base ? cursor : cursor.prev && position >= cursor.prev.base ? cursor.prev : null;
+  if (!segment) return null;
+  const bytes = readLineAt(logPath, segment.dev, segment.ino, position - segment.base, MAX_LINE_BYTES);
+  if (!bytes) return null;
+  try {
+    const e: unknown = JSON.parse(bytes.toString('utf8'));
+    return validators.event(e) ? e : null;
+  } catch {
+    return null;
+  }
 }

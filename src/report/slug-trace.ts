@@ -4,19 +4,11 @@
  * ready_at, equal ready_at won by the later line), but it remembers which line decided what, for
  * `explain`. Pure.
  */
-import type { FinalizeReady } from '../contract/types.generated.js';
+import type { Approval, EventRef, FinalizeReady, RetryRequested, SupersessionRule } from '../contract/types.generated.js';
 
-/** Where an event is in readiness.jsonl. */
-export interface EventRef {
-  /** 1-based line number. */
-  line: number;
-  offset: number;
-  id: string | null;
-  /** The event's own timestamp (approved_at, ready_at or pushed_at). */
-  at: string;
-}
+export type { EventRef };
 
-export type SupersessionRule = 'later_ready_at' | 'equal_ready_at_later_in_log' | 'arrived_older';
+export type { SupersessionRule };
 
 export interface CandidateId {
   branch: string;
@@ -37,15 +29,31 @@ export interface Supersession {
   at_line: number;
 }
 
+/** A retry_requested of the slug, where it is. */
+export interface TracedRetry {
+  ref: EventRef;
+  event: RetryRequested;
+}
+
 export class SlugTrace {
-  readonly approvals: EventRef[] = [];
+  readonly approvals: Approval[] = [];
+  readonly retries: TracedRetry[] = [];
   readonly candidates: TracedCandidate[] = [];
   private head: { candidate: TracedCandidate; readyMs: number } | null = null;
 
   constructor(readonly slug: string) {}
 
-  approve(ref: EventRef): void {
-    this.approvals.push(ref);
+  approve(ref: EventRef, sha: string | undefined): void {
+    this.approvals.push({ ...ref, sha: sha ?? null });
+  }
+
+  retry(ref: EventRef, event: RetryRequested): void {
+    this.retries.push({ ref, event });
+  }
+
+  /** The slug's head just before `line`: the newest candidate finalized before it, unless superseded by then. */
+  headBefore(line: number): TracedCandidate | undefined {
+    return this.candidates.find((c) => c.finalize.line < line && (!c.superseded || c.superseded.at_line > line));
   }
 
   /** Returns false when the candidate was finalized before: the projection ignores the repeat. */

@@ -3,13 +3,15 @@
  * the last decision and what the user should fix first, from the state files and the repository's
  * refs alone (no lease, no mutex, no writes, no git process). Cheap enough to run every second beside
  * a busy holder: counts come from the checkpoint plus the ledger written after it, the last outcomes
- * from the ledger's end.
+ * from the ledger's end, the waiting candidates from the holder's projection snapshot plus the log
+ * after it (bounded by the holder's snapshot policy, never the whole history).
  */
 import { statSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
 import { mainRefWarning } from '../config/repo.js';
 import type { Context } from '../context.js';
-import type { CheckpointFile, Counts, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueItem, Round, StackEntry, StackStatusEntry, StatusReport, Warning } from '../contract/types.generated.js';
+import type { CheckpointFile, Counts, IngestionStatus, LeaseFile, LeaseStatus, Outcome, QueueItem, Round, StackEntry, StackStatusEntry, StatusReport, WaitingEntry, Warning } from '../contract/types.generated.js';
+import { readProjectionView } from '../readiness/view.js';
 import { leaseState } from '../runtime/lease.js';
 import { readRange } from '../store/jsonl.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
@@ -22,10 +24,17 @@ export type { StatusReport };
 /** How many of the last decisions `status` looks at for a git error they all share. */
 export const RECENT_DECISIONS = 5;
 
+/** Waiting candidates listed by name (the count covers them all). */
+export const WAITING_LISTED = 1000;
+
 /** The report without `hooks`, which the command line adds (hooks are installed by the CLI, not the runtime). */
 export type StateStatus = Omit<StatusReport, 'hooks'>;
 
-export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateStatus {
+/**
+ * `waiting: false` leaves the waiting candidates out (an empty list; waiting_total from the last
+ * round): watch's summary line is drawn every second and does not show them.
+ */
+export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>, opts: { waiting?: boolean } = {}): StateStatus {
   const now = ctx.now();
   const paths = statePaths(loaded.config.state_dir);
   const cp = readCheckpointFile(paths);
@@ -55,7 +64,7 @@ export function status(loaded: LoadedConfig, ctx: Pick<Context, 'now'>): StateSt
         holder_alive: it.status === 'in_progress' ? holderAlive : null,
       })),
     stack: state.stack.map((e, i) => stackEntryStatus(e, i, round, loaded.config.stack_window_seconds, now)),
-    waiting: round?.queue.waiting ?? 0,
+    ...(opts.waiting === false ? { waiting: [], waiting_total: round?.queue.waiting ?? 0 } : waitingCandidates(paths, loaded.config.remote, round, now)),
     counts: ledger.counts,
     ingestion: ingestionStatus(paths, round, cp, state.items),
     rejected: countLines(paths.rejected),
@@ -81,6 +90,21 @@ function stackEntryStatus(e: StackEntry, i: number, round: Round | null, windowS
     expires_at: expiresAt,
     why: `${seen}; it leaves when main contains it, when it is superseded or its branch is gone, or at ${expiresAt} (stack_window_seconds)`,
   };
+}
+
+/** The waiting candidates by name, from the holder's snapshot and the log after it (never the whole history). */
+function waitingCandidates(paths: StatePaths, remote: string, round: Round | null, now: Date): Pick<StatusReport, 'waiting' | 'waiting_total'> {
+  const { total, candidates } = readProjectionView(paths, remote, round).projection.waitingCandidates(WAITING_LISTED);
+  const waiting = candidates.map(({ candidate: c, missing_review_approved, missing_branch_pushed, approved_other_sha }): WaitingEntry => ({
+    slug: c.slug,
+    branch: c.branch,
+    sha: c.sha,
+    ready_at: c.ready_at,
+    age_s: secondsSince(c.ready_at, now),
+    lacks: [...(missing_review_approved ? (['missing_review_approved'] as const) : []), ...(missing_branch_pushed ? (['missing_branch_pushed'] as const) : [])] as WaitingEntry['lacks'],
+    approved_other_sha,
+  }));
+  return { waiting, waiting_total: total };
 }
 
 function leaseStatus(lease: LeaseFile | null, now: Date): LeaseStatus {

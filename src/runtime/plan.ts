@@ -5,15 +5,20 @@
  * The session (session.ts) applies these plans: fenced writes, logs, nothing else.
  */
 import type { Outcome, QueueItem, ReasonCode } from '../contract/types.generated.js';
-import type { Candidate, CandidateRef, Effect } from '../readiness/projection.js';
+import type { Candidate, CandidateRef, Effect, RetryIgnored, RetryRef } from '../readiness/projection.js';
 
 export interface QueueView {
   ofSlug(slug: string): QueueItem | undefined;
 }
 
 export type EffectPlan =
-  /** Enqueue; `supersede` first: a live item of another candidate of the slug (only lost or replaced state files leave one). */
-  | { do: 'enqueue'; candidate: Candidate; ready_ms: number; supersede: QueueItem | null }
+  /**
+   * Enqueue in `episode` (after a retry: `retry`); `supersede` first: a live item of another
+   * candidate of the slug (only lost or replaced state files leave one).
+   */
+  | { do: 'enqueue'; candidate: Candidate; ready_ms: number; episode: number; retry: RetryRef | null; supersede: QueueItem | null }
+  /** A retry that starts no episode: logged with why, so that whoever asked for it can see. */
+  | { do: 'retry_ignored'; slug: string; sha: string | null; why: RetryIgnored; current: CandidateRef | null; episode: number }
   | { do: 'supersede'; item: QueueItem; by: Candidate }
   | { do: 'stale'; candidate: Candidate; by: CandidateRef | null }
   /** Nothing to do: the candidate already has its outcome, is already queued, or (superseded) was not queued. */
@@ -21,16 +26,18 @@ export type EffectPlan =
 
 const same = (a: CandidateRef, b: CandidateRef) => a.slug === b.slug && a.branch === b.branch && a.sha === b.sha;
 
-export function planEffect(effect: Effect, queue: QueueView, isDecided: (c: CandidateRef) => boolean): EffectPlan {
+export function planEffect(effect: Effect, queue: QueueView, isDecided: (c: CandidateRef & { episode: number }) => boolean): EffectPlan {
   switch (effect.kind) {
     case 'ready': {
       const c = effect.candidate;
-      // The ledger is the authority: a decided candidate is never queued again, whatever else says so.
-      if (isDecided(c)) return { do: 'nothing', why: 'decided' };
+      // The ledger is the authority: a candidate decided in this episode is never queued again, whatever else says so.
+      if (isDecided({ ...c, episode: effect.episode })) return { do: 'nothing', why: 'decided' };
       const live = queue.ofSlug(c.slug);
       if (live && same(live, c)) return { do: 'nothing', why: 'queued' };
-      return { do: 'enqueue', candidate: c, ready_ms: effect.ready_ms, supersede: live ?? null };
+      return { do: 'enqueue', candidate: c, ready_ms: effect.ready_ms, episode: effect.episode, retry: effect.retry ?? null, supersede: live ?? null };
     }
+    case 'retry_ignored':
+      return { do: 'retry_ignored', slug: effect.slug, sha: effect.sha, why: effect.why, current: effect.current, episode: effect.episode };
     case 'superseded': {
       const live = queue.ofSlug(effect.slug);
       if (!live || same(live, effect.by)) return { do: 'nothing', why: 'not_queued' };
@@ -110,7 +117,7 @@ export interface RecoveryPlan {
   requeue: QueueItem[];
 }
 
-export function planRecovery(items: readonly QueueItem[], isDecided: (c: CandidateRef) => boolean): RecoveryPlan {
+export function planRecovery(items: readonly QueueItem[], isDecided: (item: QueueItem) => boolean): RecoveryPlan {
   const drop: QueueItem[] = [];
   const requeue: QueueItem[] = [];
   for (const it of items) {

@@ -18,13 +18,12 @@ import { validators } from '../contract/validate.js';
 import type { Evaluation, EvaluationContext } from '../engine/evaluate.js';
 import { appendOutcomes } from '../ledger/ledger.js';
 import { QueueState } from '../queue/queue.js';
-import { ingest, replay } from '../readiness/ingest.js';
-import { MAX_LINE_BYTES } from '../readiness/parse.js';
-import { Projection, type ProjectionSections } from '../readiness/projection.js';
+import { eventAt, ingest, replay } from '../readiness/ingest.js';
+import { Projection, sectionsFromBytes, type ProjectionSections, type RetryIgnored } from '../readiness/projection.js';
 import { assertValid, writeJsonAtomic } from '../store/atomic-json.js';
 import { sweepTempFiles } from '../store/files.js';
 import { HolderLog, sealAgainstLateWriters } from '../store/holder-log.js';
-import { emptyCursor, readLineAt } from '../store/jsonl.js';
+import { emptyCursor } from '../store/jsonl.js';
 import { journalFile, readJournal, stackKey, writeJournal, type JournalFile, type JournalState } from '../store/journal.js';
 import { snapshotName, type StatePaths } from '../store/paths.js';
 import { forEachOutcome, forEachRejected } from '../store/readers.js';
@@ -191,6 +190,8 @@ export class HolderSession {
     } else {
       session.reconcileWithLedger(round, j.stackSeen);
       session.readQuarantineSince(round);
+      // A queued item's episode is the head's, even when the retry that started it came after the snapshot.
+      for (const it of state.queue.list()) state.projection.noteQueued(it);
     }
     await session.recover();
     await session.appendJournal([{ t: 'tenure', epoch: held.epoch, at: ctx.now().toISOString(), owner: held.owner }], true);
@@ -278,15 +279,19 @@ export class HolderSession {
         switch (plan.do) {
           case 'enqueue': {
             if (plan.supersede) outcomes.push(this.supersede(plan.supersede, plan.candidate, now, records));
-            const item = queue.enqueue(plan.candidate, plan.ready_ms, at);
+            const item = queue.enqueue(plan.candidate, plan.ready_ms, at, plan.episode);
             if (!item) return;
             // Its slug's entry leaves the stack: the owner of main would merge this candidate (or episode) instead.
             this.dropFromStack([supersededEntry(this.s.stack, item.slug)], records, at);
             records.push({ t: 'enqueue', epoch: held.epoch, item: structuredClone(item) });
             enqueued += 1;
-            ctx.logger.log('info', 'enqueued', { slug: item.slug, branch: item.branch, sha: item.sha, ready_at: item.ready_at });
+            const retry = plan.retry ? { retry_requested_by: plan.retry.requested_by, retry_requested_at: plan.retry.requested_at } : {};
+            ctx.logger.log('info', 'enqueued', { slug: item.slug, branch: item.branch, sha: item.sha, ready_at: item.ready_at, episode: plan.episode, ...retry });
             return;
           }
+          case 'retry_ignored':
+            ctx.logger.log('warn', 'retry_ignored', { slug: plan.slug, sha: plan.sha ?? undefined, why: RETRY_IGNORED[plan.why], branch: plan.current?.branch, current_sha: plan.current?.sha, episode: plan.episode || undefined });
+            return;
           case 'supersede':
             outcomes.push(this.supersede(plan.item, plan.by, now, records));
             return;
@@ -525,7 +530,7 @@ export class HolderSession {
       const name = snapshotName(held.epoch, s.snapshotSeq++);
       const sections = s.projection.sections();
       s.snapshotBytes = await this.fenced('snapshot', [], () =>
-        writeSnapshot(paths, name, { schema_version: 1, remote: s.projection.remote, created_at: ctx.now().toISOString(), epoch: held.epoch, log: s.cursor, ledger: ledgerEnd, sizes: sizesOf(sections) }, { ...sections }),
+        writeSnapshot(paths, name, { schema_version: 2, remote: s.projection.remote, created_at: ctx.now().toISOString(), epoch: held.epoch, log: s.cursor, ledger: ledgerEnd, sizes: sizesOf(sections) }, { ...sections }),
       );
       const previous = s.snapshot?.file;
       s.snapshot = { file: name, log: s.cursor, ledger: ledgerEnd };
@@ -583,19 +588,20 @@ export class HolderSession {
 
   /** The finalize_ready at a log position (the projection keeps a head that no longer waits as a hash). */
   private readBack(position: number) {
-    const c = this.s.cursor;
-    const segment = position >= c.base ? c : c.prev && position >= c.prev.base ? c.prev : null;
-    if (!segment) return null;
-    const bytes = readLineAt(this.deps.paths.readiness, segment.dev, segment.ino, position - segment.base, MAX_LINE_BYTES);
-    if (!bytes) return null;
-    try {
-      const e: unknown = JSON.parse(bytes.toString('utf8'));
-      return validators.event(e) ? e : null;
-    } catch {
-      return null;
-    }
+    return eventAt(this.deps.paths.readiness, this.s.cursor, position);
   }
+
 }
+
+/** What the retry_ignored log line says, by why. */
+const RETRY_IGNORED: Record<RetryIgnored, string> = {
+  no_candidate: 'the slug has no candidate (no finalize_ready yet)',
+  other_sha: "the sha is not the slug's current candidate's (a superseded candidate is never retried)",
+  waiting: 'the candidate still waits for readiness events: it has not been decided',
+  undecided: 'the candidate is not decided in its current episode yet (queued or in progress)',
+  decided_after_request: 'the current episode was decided after the retry was requested: a retry applies to a decision made before it',
+  unreadable: "the candidate's finalize_ready line can no longer be read (its log was rotated away)",
+};
 
 function isValidJson(bytes: Buffer, valid: (x: unknown) => boolean): boolean {
   try {
@@ -673,7 +679,7 @@ function loadState(deps: SessionDeps, j: JournalState, round: Round, file: Journ
       if (!loaded) log('warn', 'snapshot_missing', { file: round.snapshot.file, why: 'the projection is rebuilt from the log' });
       else if (loaded.header.remote !== config.remote) log('warn', 'snapshot_unusable', { file: round.snapshot.file, why: `it counts pushes to ${loaded.header.remote}, the config says ${config.remote}` });
       else {
-        projection = Projection.restore(config.remote, sectionsOf(loaded.sections));
+        projection = Projection.restore(config.remote, sectionsFromBytes(loaded.sections));
         snapshot = round.snapshot;
         snapshotBytes = loaded.bytes;
       }
@@ -703,34 +709,4 @@ function loadState(deps: SessionDeps, j: JournalState, round: Round, file: Journ
     journalFile: file,
     changeBytes: j.changeBytes,
   };
-}
-
-function sectionsOf(raw: Record<string, Uint8Array>): ProjectionSections {
-  const u32 = (n: string) => view(raw, n, Uint32Array);
-  return {
-    approved: u32('approved'),
-    pushed: u32('pushed'),
-    finalized: u32('finalized'),
-    decided: u32('decided'),
-    ids: u32('ids'),
-    slugHi: u32('slugHi'),
-    slugLo: u32('slugLo'),
-    headHi: u32('headHi'),
-    headLo: u32('headLo'),
-    readyMs: view(raw, 'readyMs', Float64Array),
-    headPos: view(raw, 'headPos', Float64Array),
-    wait: view(raw, 'wait', Int32Array),
-    waitRefHi: u32('waitRefHi'),
-    waitRefLo: u32('waitRefLo'),
-    waitSlug: u32('waitSlug'),
-    waitOff: u32('waitOff'),
-    waitLen: u32('waitLen'),
-    arena: raw.arena ?? new Uint8Array(0),
-  };
-}
-
-function view<T extends Uint32Array | Int32Array | Float64Array>(raw: Record<string, Uint8Array>, name: string, Ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }): T {
-  const bytes = raw[name];
-  if (!bytes) throw errors.stateFileCorrupt(name, `the snapshot has no section ${name}`);
-  return new Ctor(bytes.buffer, bytes.byteOffset, bytes.byteLength / Ctor.BYTES_PER_ELEMENT);
 }

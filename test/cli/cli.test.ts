@@ -15,7 +15,7 @@ import { appendEvents, at, cli, clonedRepo, finalized, ledger, pushed, readyEven
 const repo = tempReposRemovedAfter();
 const outside = tempDirsRemovedAfter()().dir;
 
-const COMMANDS = ['init', 'config', 'emit', 'drain', 'watch', 'status', 'explain', 'outcomes', 'parity', 'hooks'];
+const COMMANDS = ['init', 'config', 'emit', 'drain', 'watch', 'status', 'explain', 'outcomes', 'parity', 'conflicts', 'retry', 'hooks'];
 const HOOKS_SUBCOMMANDS = ['install', 'uninstall', 'receive'];
 
 describe('--help', () => {

@@ -264,13 +264,14 @@ describe('journal.schema.json', () => {
 });
 
 describe('snapshot.schema.json', () => {
-  const header = { schema_version: 1, remote: 'origin', created_at: at(0), epoch: 1, log: round().log, ledger: round().ledger, sizes: { slugs: 1 }, sections: [{ name: 'slugHi', offset: 0, bytes: 4 }] };
+  const header = { schema_version: 2, remote: 'origin', created_at: at(0), epoch: 1, log: round().log, ledger: round().ledger, sizes: { slugs: 1 }, sections: [{ name: 'slugHi', offset: 0, bytes: 4 }] };
   checkSchema(
     () => validators.snapshot,
     { 'a header': header },
     [
       { name: 'a section without its offset', data: { ...header, sections: [{ name: 'x', bytes: 4 }] }, expect: ['sections.0.offset: is required'] },
       { name: 'a missing remote', data: without(header, 'remote'), expect: ['remote: is required'] },
+      { name: 'a snapshot of version 1 (no sha-bound approvals, no episodes): rebuilt from the log', data: { ...header, schema_version: 1 }, expect: ['schema_version: must be 2'] },
       { name: 'a log cursor without its offset', data: { ...header, log: without(round().log, 'offset') }, expect: ['log.offset: is required'] },
     ],
   );

@@ -116,8 +116,8 @@ describe('the README commands, run verbatim on a fixture repository', { timeout:
   }
 
   test('quick start, readiness, the error transcript and the jq recipes', async () => {
-    const [quickStart, producing, recipes] = ofKind('fixture');
-    assert.ok(quickStart && producing && recipes, 'three blocks run on the fixture');
+    const [quickStart, producing, retrying, recipes] = ofKind('fixture');
+    assert.ok(quickStart && producing && retrying && recipes, 'four blocks run on the fixture');
     for (const c of commandsOf(quickStart.text)) await run(quickStart, c);
     assert.ok(existsSync(join(fx.clone, '.shadow-integrator.yml')), 'init wrote the config at the top of the main worktree');
     assert.ok(existsSync(join(fx.clone, '.git', 'hooks', 'reference-transaction')), 'hooks install installed the hooks');
@@ -130,6 +130,7 @@ describe('the README commands, run verbatim on a fixture repository', { timeout:
     }
 
     for (const c of commandsOf(producing.text)) await run(producing, c);
+    for (const c of commandsOf(retrying.text)) assert.match((await run(retrying, c)).stdout, /^appended retry_requested /);
 
     // Decisions for the recipes to read: a clean candidate and a conflict.
     const paths = join(fx.clone, '.git', 'shadow-integrator', 'readiness.jsonl');

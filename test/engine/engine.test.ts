@@ -78,7 +78,7 @@ const pairs = (e: Evaluation) => e.conflicts.map((c) => [c.path, c.kind]).sort()
 
 /** The checks of a hostile user: every way a check could write a repository, run in the scratch repository. */
 const HOSTILE = [
-  'test "$(git rev-parse --git-dir)" = .git',
+  'test "$(git rev-parse --absolute-git-dir)" = "$(pwd -P)/.git"',
   // HEAD is main and the index the merged tree, whose new objects exist only in the evaluation's temporary directory.
   'git -c user.name=h -c user.email=h@h commit -q -m "commit of the merged tree"',
   'git branch -f hostile && git tag -f hostile && git -c user.name=h -c user.email=h@h tag -f -a -m t hostile-annotated',

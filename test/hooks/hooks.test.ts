@@ -178,10 +178,11 @@ describe('hooks: where they go and what they cost git', { timeout: 60_000 }, () 
   test('git does not wait for the background run, nor fail when it fails', async () => {
     // A stand-in CLI that runs until the test releases it, then fails: git returning while it still
     // runs proves git does not wait for it (were git to wait, the commit would never return).
+    // The arguments land by rename, so the file is whole the moment it exists.
     const slow = join(fx.root, 'slow-cli.sh');
     const release = join(fx.root, 'slow-cli.release');
     const done = join(fx.root, 'slow-cli.done');
-    writeScript(slow, `while [ ! -e '${release}' ]; do sleep 0.05; done\necho "$@" > '${done}'\nexit 1`);
+    writeScript(slow, `while [ ! -e '${release}' ]; do sleep 0.05; done\necho "$@" > '${done}.tmp'\nmv '${done}.tmp' '${done}'\nexit 1`);
     const ctx = testContext({ cwd: fx.clone });
     installHooks(loadConfig({ cwd: fx.clone }), ctx, { cli: { node: '/bin/sh', main: slow, version: '0.0.0' } });
     git(fx.clone, ['commit', '-q', '--allow-empty', '-m', 'not delayed'], { hooks: true });

@@ -1,25 +1,59 @@
 /**
- * What the reliability scenarios share, on top of test/support: a throwaway repository in shadow
- * mode, the CLI as a real child process in it, readiness lines for generated candidates, and the
+ * What the reliability scenarios share, on top of test/support: a throwaway repository or a fixture's
+ * clone in shadow mode, the CLI as a real child process in it, readiness lines for generated candidates, and the
  * check that every state file is whole (exactly-once and single-holder come from test/support).
  */
 import { type ChildProcess } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Fixture } from '../../fixtures/repo.js';
 import type { Outcome } from '../../src/contract/types.generated.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
-import type { StatePaths } from '../../src/store/paths.js';
+import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { forEachRejected, readCheckpointFile, readLeaseFile, readState } from '../../src/store/readers.js';
-import { at, drainToEnd as drainToEndIn, finished, readyEvents, runCli as runCliIn, shaOf, SHADOW, sleep, startCli as startCliIn, tempRepo, type RunResult, type TempRepo } from '../support/index.js';
+import { at, configYaml, drainToEnd as drainToEndIn, finished, readyEvents, runCli as runCliIn, shaOf, SHADOW, sleep, startCli as startCliIn, tempRepo, type RunResult, type TempRepo } from '../support/index.js';
+
+export interface Scenario {
+  name: string;
+  run(soak: boolean): Promise<void>;
+}
 
 export type Repo = TempRepo;
+
+/** Where the CLI runs: a repository's top level, its state directory, and what each CLI process is given. */
+export interface CliRepo {
+  dir: string;
+  paths: StatePaths;
+  /** Options before every command (`--state-dir` for `paths`, when it is not the default). */
+  args?: readonly string[];
+  /** Added to the test environment of every CLI process (a global git config…); process.env is never written. */
+  env?: NodeJS.ProcessEnv;
+}
 
 /** A git repository with one commit, opted in to shadow mode with a short lease and no grace. */
 export const shadowRepo = (config: Record<string, unknown> = {}): Repo => tempRepo({ ...SHADOW, ...config }, { commit: true });
 
+export interface ShadowFixture extends CliRepo {
+  /** Rewrites the config (shadow mode, short lease, no grace, plus `config`); processes started later read it. */
+  configure(config: Record<string, unknown>): void;
+}
+
+/**
+ * A fixture's canonical clone opted in to shadow mode: the config at its top level (an untracked
+ * file, there before any snapshot is taken), the default state directory under its git directory.
+ */
+export function shadowFixture(fx: Fixture, config: Record<string, unknown> = {}, env?: NodeJS.ProcessEnv): ShadowFixture {
+  const paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
+  mkdirSync(paths.dir, { recursive: true });
+  const configure = (c: Record<string, unknown>) => writeFileSync(join(fx.clone, '.shadow-integrator.yml'), configYaml({ ...SHADOW, ...c }));
+  configure(config);
+  return { dir: fx.clone, paths, ...(env ? { env } : {}), configure };
+}
+
 /** The CLI as a real child process, in the repository (the process boundary is what these scenarios prove). */
-export const startCli = (repo: Repo, args: string[]): ChildProcess => startCliIn(repo.dir, args);
-export const runCli = (repo: Repo, args: string[]): Promise<RunResult> => runCliIn(repo.dir, args);
-export const drainToEnd = (repo: Repo): Promise<void> => drainToEndIn(repo.dir);
+export const startCli = (repo: CliRepo, args: string[]): ChildProcess => startCliIn(repo.dir, [...(repo.args ?? []), ...args], repo.env);
+export const runCli = (repo: CliRepo, args: string[]): Promise<RunResult> => runCliIn(repo.dir, [...(repo.args ?? []), ...args], undefined, repo.env);
+export const drainToEnd = (repo: CliRepo): Promise<void> => drainToEndIn(repo.dir, { ...(repo.args ? { args: repo.args } : {}), ...(repo.env ? { env: repo.env } : {}) });
 export { finished, sleep, type RunResult };
 
 /** A candidate's three readiness events as log lines, ready at `n` seconds after T0. */

@@ -1,6 +1,8 @@
 /**
  * Reliability scenarios: crashes, lease contention and bad input, each ending with the invariants
- * checked. `soak` runs them long (npm run soak); the fast form runs in npm test.
+ * checked — every state file whole, exactly one outcome per candidate, and the zero-write proof of the
+ * repository the CLI ran its engine on (`guardCanonical`). `soak` runs them long (npm run soak); the
+ * fast form runs in npm test. The scenarios with the git engine on a fixture are in engine-scenarios.ts.
  */
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -11,7 +13,8 @@ import { readOutcomes } from '../../src/ledger/ledger.js';
 import { drain } from '../../src/runtime/drain.js';
 import { statePaths } from '../../src/store/paths.js';
 import { forEachRejected, readLeaseFile } from '../../src/store/readers.js';
-import { assertExactlyOnce, cannotRunHere, ledger, recordingEngine, testContext } from '../support/index.js';
+import { assertExactlyOnce, cannotRunHere, guardCanonical, ledger, recordingEngine, testContext } from '../support/index.js';
+import { engineScenarios } from './engine-scenarios.js';
 import {
   appendLines,
   assertStackFollowsLedger,
@@ -28,12 +31,8 @@ import {
   startCli,
   type Repo,
   type RunResult,
+  type Scenario,
 } from './harness.js';
-
-export interface Scenario {
-  name: string;
-  run(soak: boolean): Promise<void>;
-}
 
 /**
  * Candidates for round `r`: fresh slugs, plus a newer finalize_ready for an earlier slug (supersession).
@@ -63,6 +62,7 @@ const crashInjection: Scenario = {
   name: 'crash injection: kill -9 at random instants of drains',
   async run(soak) {
     const repo = shadowRepo();
+    const canonical = guardCanonical(repo.dir);
     try {
       const rounds = soak ? 200 : 6;
       const random = prng(0x5eed);
@@ -81,6 +81,7 @@ const crashInjection: Scenario = {
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
       assertExactlyOnce(ledger(repo.paths), expected);
+      canonical.assertUntouched();
     } finally {
       repo.remove();
     }
@@ -97,6 +98,7 @@ const leaseContention: Scenario = {
   name: 'lease contention: 8 processes running watch and drain while events arrive, every holder killed to force takeovers',
   async run(soak) {
     const repo = shadowRepo({ grace_seconds: 0.2 });
+    const canonical = guardCanonical(repo.dir);
     // Every process of ours by pid: 4 watchers (replaced when killed) and the drain each of 4 loops runs.
     const procs = new Map<number, { child: ChildProcess; done: Promise<RunResult>; watcher: boolean }>();
     const startWatcher = async () => {
@@ -163,6 +165,7 @@ const leaseContention: Scenario = {
       const lease = readLeaseFile(repo.paths);
       // Each round's events were decided after its holder was killed: by a takeover, at a new epoch.
       if (kills !== rounds || !lease || lease.epoch < kills + 1) throw new Error(`${kills} holders killed in ${rounds} rounds, last epoch ${lease?.epoch}: each kill must have forced a takeover`);
+      canonical.assertUntouched();
     } finally {
       stop = true;
       for (const p of procs.values()) p.child.kill('SIGKILL');
@@ -180,6 +183,7 @@ const pausedExHolder: Scenario = {
   name: 'a holder paused past its lease (SIGSTOP) while another takes over, then resumed: no second outcome',
   async run(soak) {
     const repo = shadowRepo({ lease: { ttl_seconds: 1, renew_every_seconds: 0.2 } });
+    const canonical = guardCanonical(repo.dir);
     try {
       const expected: string[] = [];
       for (let r = 0; r < (soak ? 10 : 1); r++) {
@@ -206,6 +210,7 @@ const pausedExHolder: Scenario = {
       await drainToEnd(repo);
       assertStateWhole(repo.paths);
       assertExactlyOnce(ledger(repo.paths), expected);
+      canonical.assertUntouched();
     } finally {
       repo.remove();
     }
@@ -217,6 +222,7 @@ const tornLedgerTail: Scenario = {
   name: 'torn ledger and quarantine tails (a crash mid-append): repaired, never glued to the next record',
   async run() {
     const repo = shadowRepo();
+    const canonical = guardCanonical(repo.dir);
     try {
       appendLines(repo, [...candidateEvents('t-1', 'agent/t-1', fakeSha(1), 1), 'bad line']);
       await drainToEnd(repo);
@@ -230,6 +236,7 @@ const tornLedgerTail: Scenario = {
       assertStateWhole(repo.paths);
       assertExactlyOnce(ledger(repo.paths), ['t-1 agent/t-1 ' + fakeSha(1), 't-2 agent/t-2 ' + fakeSha(2)]);
       if (readLines(repo.paths.rejected).length !== 2) throw new Error('a quarantined line was lost or doubled');
+      canonical.assertUntouched();
     } finally {
       repo.remove();
     }
@@ -243,6 +250,7 @@ const killAtEveryWrite: Scenario = {
   name: 'kill -9 before each write of a drain (and of the taker after it): every candidate ends with exactly one outcome, the stack as the ledger says',
   async run(soak) {
     const template = shadowRepo({ lease: { ttl_seconds: 3600, renew_every_seconds: 600 } });
+    const canonical = guardCanonical(template.dir);
     const copies: string[] = [];
     try {
       appendLines(template, candidateEvents('k-1', 'agent/k-1', fakeSha(1), 1));
@@ -288,6 +296,7 @@ const killAtEveryWrite: Scenario = {
         if (readLines(c.paths.rejected).length !== 1) throw new Error(`write ${n}: the bad line was quarantined ${readLines(c.paths.rejected).length} times`);
         c.remove();
       }
+      canonical.assertUntouched();
     } finally {
       for (const dir of copies) rmSync(dir, { recursive: true, force: true });
       template.remove();
@@ -307,6 +316,7 @@ const badInput: Scenario = {
   name: 'bad input corpus: every bad line quarantined with its reason, no valid event lost',
   async run() {
     const repo = shadowRepo();
+    const canonical = guardCanonical(repo.dir);
     try {
       const valid = [0, 1, 2].map((n) => candidateEvents(`ok-${n}`, `agent/ok-${n}`, fakeSha(1000 + n), n));
       const injection = candidateEvents('inject', 'feature/x;touch${IFS}pwned', fakeSha(2000), 10);
@@ -357,6 +367,7 @@ const badInput: Scenario = {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         }
       }
+      canonical.assertUntouched();
     } finally {
       repo.remove();
     }
@@ -367,6 +378,7 @@ const logReplacedWhileWatching: Scenario = {
   name: 'readiness log truncated and replaced while watch runs',
   async run() {
     const repo = shadowRepo({ grace_seconds: 0 });
+    const canonical = guardCanonical(repo.dir);
     const watcher = startCli(repo, ['watch', '--poll', '50']);
     const done = finished(watcher);
     try {
@@ -390,6 +402,7 @@ const logReplacedWhileWatching: Scenario = {
       }
       assertStateWhole(repo.paths);
       assertExactlyOnce(ledger(repo.paths), Array.from({ length: 10 }, (_, n) => key(n)));
+      canonical.assertUntouched();
     } finally {
       watcher.kill('SIGKILL');
       repo.remove();
@@ -406,6 +419,7 @@ const rotatedUnderWatch: Scenario = {
   name: 'logs rotated (rename + a fresh file) while watch runs: nothing lost, nothing twice',
   async run(soak) {
     const repo = shadowRepo({ grace_seconds: 0 });
+    const canonical = guardCanonical(repo.dir);
     const watcher = startCli(repo, ['watch', '--poll', '50']);
     const done = finished(watcher);
     try {
@@ -443,6 +457,7 @@ const rotatedUnderWatch: Scenario = {
       // The reports read the rotated ledger too.
       const listed = await runCli(repo, ['outcomes', '--json']);
       if (listed.stdout.trim().split('\n').length !== n) throw new Error(`outcomes --json listed ${listed.stdout.trim().split('\n').length} of ${n}`);
+      canonical.assertUntouched();
     } finally {
       watcher.kill('SIGKILL');
       repo.remove();
@@ -472,17 +487,17 @@ function mountTmpfs(dir: string, options: string): boolean {
 const unmount = (dir: string) => execFileSync('umount', [dir], { stdio: 'ignore' });
 
 const unusableStateDir: Scenario = {
-  name: 'missing, read-only and full state directory: clear errors, nothing half-written',
+  name: 'missing, read-only and full state directory: clear errors, nothing half-written; space back, every candidate decided once',
   async run() {
     const repo = shadowRepo();
+    const [missing, ro, full] = [join(repo.dir, '.git', 'does', 'not', 'exist'), join(repo.dir, '.git', 'ro-state'), join(repo.dir, '.git', 'full-state')];
+    const canonical = guardCanonical(repo.dir, { stateDirs: [missing, ro, full] });
     try {
       // Missing: created on first use.
-      const missing = join(repo.dir, '.git', 'does', 'not', 'exist');
       const emitted = await runCli(repo, ['--state-dir', missing, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
       if (emitted.code !== 0 || readLines(statePaths(missing).readiness).length !== 1) throw new Error(`emit into a missing state dir failed: ${emitted.stderr}`);
 
       // Read-only: a clear error naming the file, exit 1.
-      const ro = join(repo.dir, '.git', 'ro-state');
       if (!mountTmpfs(ro, 'size=1m,ro')) throw cannotRunHere('cannot mount tmpfs here (not root?)');
       try {
         const r = await runCli(repo, ['--state-dir', ro, 'emit', 'review_approved', '--slug', 'a', '--review-round', '1', '--reviewer-session-id', 'r']);
@@ -492,7 +507,6 @@ const unusableStateDir: Scenario = {
       }
 
       // Full: fill a tiny tmpfs, then drain must fail cleanly and leave every state file whole.
-      const full = join(repo.dir, '.git', 'full-state');
       if (!mountTmpfs(full, 'size=64k')) throw cannotRunHere('cannot mount tmpfs here');
       try {
         const paths = statePaths(full);
@@ -510,9 +524,15 @@ const unusableStateDir: Scenario = {
         const r = await runCli(repo, ['--state-dir', full, 'drain']);
         if (r.code !== 1 || !/no space left/.test(r.stderr)) throw new Error(`full disk: exit ${r.code}, ${r.stderr.slice(-1000)}`);
         assertStateWhole(paths);
+        // Space again (the disk grown): every candidate, the late one too, decided exactly once.
+        execFileSync('mount', ['-o', 'remount,size=1m', full], { stdio: 'ignore' });
+        await drainToEnd({ dir: repo.dir, paths, args: ['--state-dir', full] });
+        assertStateWhole(paths);
+        assertExactlyOnce(ledger(paths), [...Array.from({ length: 40 }, (_, n) => `f-${n} a/f-${n} ${fakeSha(n)}`), `late a/late ${fakeSha(999)}`]);
       } finally {
         unmount(full);
       }
+      canonical.assertUntouched();
     } finally {
       repo.remove();
     }
@@ -521,4 +541,4 @@ const unusableStateDir: Scenario = {
 
 export { SkipScenario } from '../support/index.js';
 
-export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, rotatedUnderWatch, unusableStateDir, leaseContention, pausedExHolder];
+export const scenarios: Scenario[] = [badInput, crashInjection, killAtEveryWrite, tornLedgerTail, logReplacedWhileWatching, rotatedUnderWatch, unusableStateDir, leaseContention, pausedExHolder, ...engineScenarios];

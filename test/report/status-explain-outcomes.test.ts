@@ -101,7 +101,16 @@ describe('status, explain, outcomes', { timeout: 120_000 }, () => {
     assert.deepEqual(st.counts, { would_integrate: 2, would_block: 1, superseded: 1, total: 4 });
     assert.deepEqual([st.ingestion.lag_lines, st.ingestion.lag_bytes, st.ingestion.restarted], [4, notIngestedBytes, null]);
     assert.equal(st.rejected, 1);
-    assert.equal(st.waiting, 1, 'the waiting slug');
+    assert.deepEqual(
+      st.waiting.map((w) => [w.slug, w.branch, w.lacks, w.approved_other_sha]),
+      [
+        ['waiting', 'agent/waiting', ['missing_branch_pushed'], false],
+        ['tie', 'agent/tie-b', ['missing_review_approved', 'missing_branch_pushed'], false],
+      ],
+      'by name, oldest first, with what each lacks — the log read to its end, past the checkpoint',
+    );
+    assert.equal(st.waiting_total, 2);
+    assert.equal(st.waiting[0]?.age_s, Math.round((clock.now().getTime() - Date.parse(minute(5))) / 1000));
     const ledger = readOutcomes(paths).outcomes;
     assert.deepEqual(st.last_outcome, ledger.at(-1));
   });
@@ -109,7 +118,7 @@ describe('status, explain, outcomes', { timeout: 120_000 }, () => {
   test('status for people, and the one-line summary for watch', async () => {
     const r = await report(['status']);
     assert.equal(r.code, 0, r.stderr);
-    for (const text of ['mode       shadow', 'held by ', 'epoch 2', '4 line(s), ', 'rejected   1 line(s) in rejected.jsonl', '2 would_integrate · 1 would_block · 1 superseded · 4 total', 'queue (2):', '1  conflict-add-add', '2  clean2']) {
+    for (const text of ['mode       shadow', 'held by ', 'epoch 2', '4 line(s), ', 'rejected   1 line(s) in rejected.jsonl', '2 would_integrate · 1 would_block · 1 superseded · 4 total', 'queue (2):', '1  conflict-add-add', '2  clean2', 'waiting for readiness events (2), oldest first:', 'tie      agent/tie-b    ', 'missing_review_approved, missing_branch_pushed']) {
       assert.ok(r.stdout.includes(text), `${text}\n${r.stdout}`);
     }
     const line1 = watchSummary(status(loadConfig({ cwd: fx.clone }), ctx), new WatchActivity(), clock.now());

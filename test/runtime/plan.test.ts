@@ -19,14 +19,14 @@ describe('planEffect: what a projection effect does to the queue', () => {
   const a1 = cand('a', 'b1', 1);
   const a2 = cand('a', 'b2', 2);
   const cases: { name: string; effect: Effect; queue: QueueItem[]; decided?: CandidateRef[]; want: EffectPlan }[] = [
-    { name: 'ready, unknown to the queue: enqueue', effect: { kind: 'ready', candidate: a1, ready_ms: 1 }, queue: [], want: { do: 'enqueue', candidate: a1, ready_ms: 1, supersede: null } },
-    { name: 'ready, already queued: nothing', effect: { kind: 'ready', candidate: a1, ready_ms: 1 }, queue: [item(a1)], want: { do: 'nothing', why: 'queued' } },
-    { name: 'ready, decided in the ledger: nothing, whatever else says so', effect: { kind: 'ready', candidate: a1, ready_ms: 1 }, queue: [], decided: [a1], want: { do: 'nothing', why: 'decided' } },
+    { name: 'ready, unknown to the queue: enqueue', effect: { kind: 'ready', candidate: a1, ready_ms: 1, episode: 1 }, queue: [], want: { do: 'enqueue', candidate: a1, ready_ms: 1, episode: 1, retry: null, supersede: null } },
+    { name: 'ready, already queued: nothing', effect: { kind: 'ready', candidate: a1, ready_ms: 1, episode: 1 }, queue: [item(a1)], want: { do: 'nothing', why: 'queued' } },
+    { name: 'ready, decided in the ledger: nothing, whatever else says so', effect: { kind: 'ready', candidate: a1, ready_ms: 1, episode: 1 }, queue: [], decided: [a1], want: { do: 'nothing', why: 'decided' } },
     {
       name: 'ready while another candidate of the slug is live (lost state): that one superseded first',
-      effect: { kind: 'ready', candidate: a2, ready_ms: 2 },
+      effect: { kind: 'ready', candidate: a2, ready_ms: 2, episode: 1 },
       queue: [item(a1)],
-      want: { do: 'enqueue', candidate: a2, ready_ms: 2, supersede: item(a1) },
+      want: { do: 'enqueue', candidate: a2, ready_ms: 2, episode: 1, retry: null, supersede: item(a1) },
     },
     { name: 'superseded while queued: the queued one is superseded by the new head', effect: { kind: 'superseded', slug: 'a', previous: null, by: a2, wasReady: true }, queue: [item(a1)], want: { do: 'supersede', item: item(a1), by: a2 } },
     { name: 'superseded while in progress: superseded too', effect: { kind: 'superseded', slug: 'a', previous: null, by: a2, wasReady: true }, queue: [item(a1, 'in_progress')], want: { do: 'supersede', item: item(a1, 'in_progress'), by: a2 } },

@@ -255,10 +255,10 @@ describe('every state file reads back what its writer wrote, or the writer refus
           { type: 'branch_pushed', branch, sha, remote: g.pick(['origin', 'fork']), pushed_at: g.time(), pusher: 'p' },
         ] as ReadinessEvent[]);
         p.apply(event, i * 100, []);
-        if (g.next() < 0.05) p.markDecided({ slug, branch, sha });
+        if (g.next() < 0.05) p.markDecided({ slug, branch, sha, episode: g.pick([1, 1, 2]), decided_at: g.time() });
       }
       const sections = p.sections();
-      const header = { schema_version: 1 as const, remote: 'origin', created_at: g.time(), epoch: 1, log: { dev: 1, ino: 2, offset: 3, lines: 1, base: 0 }, ledger: { head_len: 0, head_hash: '', offset: 0 }, sizes: { slugs: sections.slugHi.length } };
+      const header = { schema_version: 2 as const, remote: 'origin', created_at: g.time(), epoch: 1, log: { dev: 1, ino: 2, offset: 3, lines: 1, base: 0 }, ledger: { head_len: 0, head_hash: '', offset: 0 }, sizes: { slugs: sections.slugHi.length } };
       writeSnapshot(paths, 'projection.1.0.snap', header, { ...sections });
       const loaded = readSnapshot(paths, 'projection.1.0.snap');
       assert.ok(loaded, `seed ${seed}`);
@@ -271,6 +271,7 @@ describe('every state file reads back what its writer wrote, or the writer refus
         readyMs: view('readyMs', Float64Array),
         headPos: view('headPos', Float64Array),
         wait: view('wait', Int32Array),
+        decidedMs: view('decidedMs', Float64Array),
         arena: loaded.sections.arena as Uint8Array,
       });
       assert.equal(restored.digest(), p.digest(), `seed ${seed}`);

@@ -90,10 +90,13 @@ export function finished(child: ChildProcess, input?: string): Promise<RunResult
 
 export const runCli = (cwd: string, args: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> => finished(startCli(cwd, args, env), input);
 
-/** Runs `drain --json` as a process until it reports idle (a lease may first have to be released or expire). */
-export async function drainToEnd(cwd: string, maxRounds = 60): Promise<void> {
-  for (let i = 0; i < maxRounds; i++) {
-    const r = await runCli(cwd, ['drain', '--json']);
+/**
+ * Runs `drain --json` as a process until it reports idle (a lease may first have to be released or
+ * expire); `args` go before the command (`--state-dir`…), `env` is added to the test environment.
+ */
+export async function drainToEnd(cwd: string, opts: { maxRounds?: number; args?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+  for (let i = 0; i < (opts.maxRounds ?? 60); i++) {
+    const r = await runCli(cwd, [...(opts.args ?? []), 'drain', '--json'], undefined, opts.env);
     assert.equal(r.code, 0, r.stderr);
     const status = (JSON.parse(r.stdout) as { status: string }).status;
     if (status === 'idle') return;

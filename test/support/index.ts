@@ -9,7 +9,8 @@
  * - ledger.ts: exactly-once and single-holder checks
  * - runtime.ts: an instant evaluator, lease owners
  * - git-spy.ts: counting git processes through a PATH shim
- * - processes.ts: whether a process is gone, a process's children (Linux /proc)
+ * - processes.ts: whether a process is gone, a process's children, a process group's members (Linux /proc)
+ * - zero-writes.ts: the zero-write proof (snapshots before/after, pushes refused, fsck clean)
  */
 export * from './cli.js';
 export * from './clock.js';
@@ -21,3 +22,4 @@ export * from './ledger.js';
 export * from './processes.js';
 export * from './repo.js';
 export * from './runtime.js';
+export * from './zero-writes.js';

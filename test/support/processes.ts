@@ -33,3 +33,18 @@ export function childrenRunning(part: string): number[] {
   }
   return pids;
 }
+
+/** Live processes (not zombies) of process group `pgid`: what a group kill must have left none of. */
+export function processGroupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const [, state, group] = /^\d+ \(.*\) (\S) \d+ (\d+)/.exec(readFileSync(`/proc/${entry}/stat`, 'utf8')) ?? [];
+      if (Number(group) === pgid && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}

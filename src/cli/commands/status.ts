@@ -30,7 +30,7 @@ function formatStatus(s: StatusReport): string {
     ['state dir', s.state_dir],
     ['lease', leaseText(s)],
     ['ingestion', `${lag}${i.checkpoint_at ? `; checkpoint ${ago(s, i.checkpoint_at)}` : '; no checkpoint yet'}`],
-    ['waiting', `${s.waiting} candidate(s) waiting for readiness events (as of the checkpoint)`],
+    ['waiting', `${s.waiting_total} candidate(s) waiting for readiness events`],
     ['rejected', `${s.rejected} line(s) in rejected.jsonl`],
     ['outcomes', `${c.would_integrate} would_integrate · ${c.would_block} would_block · ${c.superseded} superseded · ${c.total} total`],
     ['last', s.last_outcome ? `${describeOutcome(s.last_outcome)}, ${ago(s, s.last_outcome.decided_at)}` : 'no decision yet'],
@@ -38,9 +38,15 @@ function formatStatus(s: StatusReport): string {
   ]);
   const warnings = s.warnings.map((w) => `warning: ${w.message}`);
   const head = warnings.length > 0 ? `${warnings.join('\n')}\n\n${lines}` : lines;
-  const rows = s.queue.map((q) => [String(q.position), q.slug, q.branch, short(q.sha), q.holder_alive === false ? 'in_progress (holder gone: the next holder puts it back)' : q.status, shortDuration(q.age_s * 1000), q.ready_at]);
-  const queue = s.queue.length === 0 ? 'queue: empty' : `queue (${s.queue.length}):\n${indent(table([['#', 'SLUG', 'BRANCH', 'SHA', 'STATUS', 'AGE', 'READY_AT'], ...rows]))}`;
-  return s.stack.length === 0 ? `${head}\n\n${queue}` : `${head}\n\n${queue}\n\n${stackText(s)}`;
+  const parts = [head];
+  if (s.queue.length === 0) parts.push('queue: empty');
+  else {
+    const rows = s.queue.map((q) => [String(q.position), q.slug, q.branch, short(q.sha), q.holder_alive === false ? 'in_progress (holder gone: the next holder puts it back)' : q.status, shortDuration(q.age_s * 1000), q.ready_at]);
+    parts.push(`queue (${s.queue.length}):\n${indent(table([['#', 'SLUG', 'BRANCH', 'SHA', 'STATUS', 'AGE', 'READY_AT'], ...rows]))}`);
+  }
+  if (s.stack.length > 0) parts.push(stackText(s));
+  if (s.waiting_total > 0) parts.push(waitingText(s));
+  return parts.join('\n\n');
 }
 
 /** The stack: what later candidates are merged onto, each with its age and why it is still there. */
@@ -57,6 +63,19 @@ function stackText(s: StatusReport): string {
   return `stack (${s.stack.length}): would_integrate decisions live main has not taken yet; each candidate is merged onto main plus these, in this order\n${indent(
     table([['#', 'SLUG', 'BRANCH', 'SHA', 'AGE', 'WHY STILL THERE', 'LEAVES AT THE LATEST'], ...rows]),
   )}`;
+}
+
+/** Waiting candidates shown by name in the text form; --json lists up to WAITING_LISTED. */
+const WAITING_SHOWN = 20;
+
+function waitingText(s: StatusReport): string {
+  const rows = s.waiting.slice(0, WAITING_SHOWN).map((w) => [w.slug, w.branch, short(w.sha), lacksText(w), shortDuration(w.age_s * 1000)]);
+  const more = s.waiting_total > rows.length ? `\n  … and ${s.waiting_total - rows.length} more (status --json lists ${s.waiting.length} of them)` : '';
+  return `waiting for readiness events (${s.waiting_total}), oldest first:\n${indent(table([['SLUG', 'BRANCH', 'SHA', 'LACKS', 'WAITING'], ...rows]))}${more}`;
+}
+
+function lacksText(w: StatusReport['waiting'][number]): string {
+  return w.lacks.map((l) => (l === 'missing_review_approved' && w.approved_other_sha ? `${l} (approved for another sha)` : l)).join(', ');
 }
 
 function hooksText(hooks: readonly HookHealth[]): string {

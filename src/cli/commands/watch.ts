@@ -8,6 +8,7 @@
 import type { LoadedConfig } from '../../config/config.js';
 import { createLogger, type Context, type LogFields, type Logger } from '../../context.js';
 import type { Owner } from '../../contract/types.generated.js';
+import { CollisionWatch } from '../../report/conflicts.js';
 import { ago, shortDuration, status as readStatus, type StateStatus } from '../../report/status.js';
 import { watch as follow } from '../../runtime/drain.js';
 import { engineFactory } from '../../runtime/evaluator.js';
@@ -18,6 +19,8 @@ import { LiveLine } from '../live-line.js';
 export class WatchActivity {
   /** The epoch of the lease this process holds, or null. */
   holding: number | null = null;
+  /** The epoch of the lease this process held last, or null. */
+  held: number | null = null;
   /** The candidate whose check runs, the check and when it started. */
   check: { slug: string; name: string; since: number } | null = null;
 
@@ -26,6 +29,7 @@ export class WatchActivity {
       case 'lease_acquired':
       case 'lease_takeover':
         this.holding = typeof fields.epoch === 'number' ? fields.epoch : null;
+        this.held = this.holding;
         break;
       case 'lease_released':
       case 'lease_lost':
@@ -68,7 +72,7 @@ export function watchSummary(s: StateStatus, activity: WatchActivity, now: Date)
   return parts.join(' · ');
 }
 
-export async function watch(call: Call<{ poll: number; heartbeat: number }>): Promise<void> {
+export async function watch(call: Call<{ poll: number; heartbeat: number; forecastEvery: number }>): Promise<void> {
   const { ctx, io, globals, opts } = call;
   const l = await call.config();
   const activity = new WatchActivity();
@@ -77,6 +81,9 @@ export async function watch(call: Call<{ poll: number; heartbeat: number }>): Pr
   const wctx: Context = { ...ctx, logger: observed(ctx, activity, live, globals.logLevel) };
   const refresh = live ? io.timers.setInterval(() => live.refresh(), 1000) : null;
   live?.refresh();
+  // The collision forecast, beside the holder: see CollisionWatch.
+  const collisions = new CollisionWatch(l, wctx, l.config.git_timeout_seconds * 1000);
+  const forecasts = io.timers.setInterval(() => void collisions.poll(activity.held, activity.check !== null), opts.forecastEvery * 1000);
   try {
     const r = await call.untilStopped((signal) => {
       signal.addEventListener('abort', () => {
@@ -91,7 +98,9 @@ export async function watch(call: Call<{ poll: number; heartbeat: number }>): Pr
       ctx.stdout(r.message ?? '');
     }
   } finally {
+    io.timers.clearInterval(forecasts);
     if (refresh !== null) io.timers.clearInterval(refresh);
+    await collisions.close();
     live?.close();
   }
 }
@@ -113,7 +122,7 @@ function observed(ctx: Context, activity: WatchActivity, live: LiveLine | null, 
 
 function render(l: LoadedConfig, ctx: Context, activity: WatchActivity): string {
   try {
-    return watchSummary(readStatus(l, ctx), activity, ctx.now());
+    return watchSummary(readStatus(l, ctx, { waiting: false }), activity, ctx.now());
   } catch (e) {
     return `status unavailable: ${(e as Error).message}`;
   }
