@@ -55,7 +55,7 @@ export function undecidedCandidates(paths: StatePaths, remote: string): Forecast
   const state = readState(paths);
   const view = readProjectionView(paths, remote, state.round, { decisions: true });
   const bySlug = new Map<string, ForecastInput>();
-  for (const c of stackedCandidates(paths)) bySlug.set(c.slug, { ...c, state: 'stacked' });
+  for (const e of state.stack) bySlug.set(e.slug, { slug: e.slug, branch: e.branch, sha: e.sha, state: 'stacked' });
   const queued = (it: QueueItem) => bySlug.set(it.slug, { slug: it.slug, branch: it.branch, sha: it.sha, state: it.status });
   for (const it of state.items) queued(it);
   for (const [slug, r] of view.readyAfter) {
@@ -72,14 +72,6 @@ export function undecidedCandidates(paths: StatePaths, remote: string): Forecast
   const order: Record<ForecastState, number> = { stacked: 0, in_progress: 1, queued: 1, ready: 2, waiting: 3 };
   // Stable: the stack and the queue keep their order, ready and waiting candidates theirs.
   return [...bySlug.values()].sort((a, b) => order[a.state] - order[b.state]);
-}
-
-/**
- * The stack ahead (`would_integrate` candidates main does not contain yet, with `base: queue`).
- * The stack's persistence is not on this branch yet: empty until it is wired in.
- */
-function stackedCandidates(_paths: StatePaths): Pick<ForecastCandidate, 'slug' | 'branch' | 'sha'>[] {
-  return [];
 }
 
 /**

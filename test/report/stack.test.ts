@@ -10,13 +10,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
-import type { JournalRecord, Outcome, ParityReport, StatusReport } from '../../src/contract/types.generated.js';
+import type { ConflictsReport, JournalRecord, Outcome, ParityReport, StatusReport } from '../../src/contract/types.generated.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import { readJournal } from '../../src/store/journal.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
-import { appendEvents, cli, cliJson, manualClock, readyEvents, writeShadowConfig, type CandidateRef } from '../support/index.js';
+import { appendEvents, cli, cliJson, finalized, manualClock, readyEvents, writeShadowConfig, type CandidateRef } from '../support/index.js';
 
-type Key = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+type Key = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
 
 describe('the stack, drained for real', { timeout: 120_000 }, () => {
   let fx: Fixture;
@@ -51,6 +51,7 @@ describe('the stack, drained for real', { timeout: 120_000 }, () => {
     branch('a', { 'src/config.txt': 'setting = 2\n' });
     branch('b', { 'src/config.txt': 'setting = 3\n' });
     for (const k of ['c', 'd', 'e', 'f'] as const) branch(k, { [`feature/${k}.txt`]: `${k}\n` });
+    branch('g', { 'src/config.txt': 'setting = 4\n' });
   });
   after(() => fx.remove());
 
@@ -77,6 +78,14 @@ describe('the stack, drained for real', { timeout: 120_000 }, () => {
 
     const explained = (await run(['explain', c.b.slug])).stdout;
     assert.match(explained, /outcome: would_block \(merge_conflict: src\/config.txt contents: collides with feature-a agent\/a@\w{12} ahead of it \(clean onto main alone\)\), merged onto main \+ feature-a \(the stack ahead of it\)/);
+  });
+
+  test('conflicts forecasts the stack too: a waiting candidate that collides with a stacked one is paired with it', async () => {
+    // g finalized but never approved nor pushed: it waits, and would collide with a once ready.
+    appendEvents(paths.readiness, [finalized(c.g.slug, c.g.branch, c.g.sha, clock.now().toISOString())]);
+    const r = await json<ConflictsReport>(['conflicts']);
+    assert.deepEqual(r.candidates.map((x) => [x.slug, x.state]), [['feature-a', 'stacked'], ['feature-c', 'stacked'], ['feature-g', 'waiting']]);
+    assert.deepEqual(r.pairs.map((p) => [p.a.slug, p.b.slug, p.paths]), [['feature-a', 'feature-g', ['src/config.txt']]]);
   });
 
   test('live main takes b first (another order): a no longer merges and leaves; parity classes b as order_differs, not over-strict', async () => {
