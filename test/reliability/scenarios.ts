@@ -13,7 +13,7 @@ import { readOutcomes } from '../../src/ledger/ledger.js';
 import { drain } from '../../src/runtime/drain.js';
 import { statePaths } from '../../src/store/paths.js';
 import { forEachRejected, readLeaseFile } from '../../src/store/readers.js';
-import { assertExactlyOnce, cannotRunHere, guardCanonical, ledger, recordingEngine, testContext } from '../support/index.js';
+import { assertExactlyOnce, cannotRunHere, guardCanonical, ledger, recordingEngine, startDrainLoop, testContext, type DrainLoop } from '../support/index.js';
 import { engineScenarios } from './engine-scenarios.js';
 import {
   appendLines,
@@ -99,8 +99,9 @@ const leaseContention: Scenario = {
   async run(soak) {
     const repo = shadowRepo({ grace_seconds: 0.2 });
     const canonical = guardCanonical(repo.dir);
-    // Every process of ours by pid: 4 watchers (replaced when killed) and the drain each of 4 loops runs.
+    // Every process of ours by pid: 4 watchers and 4 drain loops (each replaced when killed).
     const procs = new Map<number, { child: ChildProcess; done: Promise<RunResult>; watcher: boolean }>();
+    const loops = new Set<DrainLoop>();
     const startWatcher = async () => {
       const child = startCli(repo, ['watch', '--poll', '50']);
       let stderr = '';
@@ -116,15 +117,19 @@ const leaseContention: Scenario = {
     try {
       const rounds = soak ? 60 : 3;
       await Promise.all([0, 1, 2, 3].map(() => startWatcher()));
+      // A process draining again and again (200 ms apart: contention at a fraction of the CPU), and
+      // another in its place when it is killed, until the end.
       const drainers = [0, 1, 2, 3].map(async () => {
         while (!stop) {
-          const child = startCli(repo, ['drain']);
-          const done = finished(child);
-          procs.set(child.pid as number, { child, done, watcher: false });
-          const r = await done;
-          procs.delete(child.pid as number);
-          if (r.code !== 0 && r.signal !== 'SIGKILL') throw new Error(`drain exited ${r.code ?? r.signal}: ${r.stderr}`);
-          await sleep(50); // contention without back-to-back process starts
+          const loop = startDrainLoop(repo.dir, { pauseMs: 200 });
+          loops.add(loop);
+          procs.set(loop.child.pid as number, { child: loop.child, done: loop.done, watcher: false });
+          const r = await loop.done;
+          procs.delete(loop.child.pid as number);
+          loops.delete(loop);
+          if (r.code !== 0 && r.signal !== 'SIGKILL') throw new Error(`drain loop exited ${r.code ?? r.signal}: ${r.stderr}`);
+          const failed = loop.drains.find((d) => d.code !== 0);
+          if (failed) throw new Error(`drain exited ${failed.code}: ${r.stderr}`);
         }
       });
       const expected: string[] = [];
@@ -153,6 +158,7 @@ const leaseContention: Scenario = {
         await waitUntil(() => [...want].every((k) => readOutcomes(repo.paths).outcomes.some((o) => `${o.slug} ${o.branch} ${o.sha}` === k)), 'the round decided by another holder');
       }
       stop = true;
+      for (const loop of loops) void loop.stop();
       await Promise.all(drainers);
       await Promise.all(replacements);
       const watchers = [...procs.values()].filter((p) => p.watcher);

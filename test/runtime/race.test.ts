@@ -1,5 +1,5 @@
 /**
- * 8 processes race for the lease again and again (each runs `drain` several times) while events keep
+ * 8 processes race for the lease again and again (each runs `drain` several times, one process each) while events keep
  * being appended. Never two holders: the ledger's outcomes, grouped by lease_epoch, form contiguous
  * blocks in growing epoch order, no two processes report the same epoch, and every candidate ends with
  * exactly one outcome.
@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import { validators } from '../../src/contract/validate.js';
 import { readJson } from '../../src/store/atomic-json.js';
 import { readQueue } from '../../src/store/readers.js';
-import { appendEvents, assertEpochsContiguous, assertExactlyOnce, at, candidateEvents, drainToEnd, keyOf, ledger, runCli, shaOf, sleep, tempRepo } from '../support/index.js';
+import { appendEvents, assertEpochsContiguous, assertExactlyOnce, at, candidateEvents, drainToEnd, keyOf, ledger, shaOf, sleep, startDrainLoop, tempRepo, waitFor } from '../support/index.js';
 
 const PROCESSES = 8;
 const MIN_DRAINS = 2;
@@ -19,8 +19,12 @@ const repo = tempRepo();
 after(() => repo.remove());
 
 test(`${PROCESSES} processes draining again and again while ${CANDIDATES} candidates arrive: never two holders, exactly one outcome each`, async (t) => {
+  // Each worker is one process draining again and again (a breath between drains, staggered by
+  // worker: still a race at every burst), while events arrive and at least MIN_DRAINS times.
+  const workers = Array.from({ length: PROCESSES }, (_, worker) => startDrainLoop(repo.dir, { pauseMs: 200 + worker * 30, least: MIN_DRAINS }));
+  // Every worker racing before the first event arrives.
+  await waitFor(() => workers.every((w) => w.drains.length > 0), 'every worker to drain once');
   let appended = 0;
-  let appending = true;
   const appender = (async () => {
     // Bursts of 1–2 candidates with pauses between, so that tenures end and the lease is raced for
     // again; each burst is ready earlier than the one before (FIFO is by ready_at, not arrival).
@@ -31,22 +35,16 @@ test(`${PROCESSES} processes draining again and again while ${CANDIDATES} candid
       }
       await sleep(150 + (burst % 4) * 100);
     }
-    appending = false;
   })();
-
-  const reports: { worker: number; status: string; epoch?: number; decided?: number }[] = [];
-  const workers = Array.from({ length: PROCESSES }, async (_, worker) => {
-    // Every worker keeps draining while events arrive, and at least MIN_DRAINS times.
-    for (let i = 0; appending || i < MIN_DRAINS; i++) {
-      const r = await runCli(repo.dir, ['drain', '--json']);
-      assert.equal(r.code, 0, `worker ${worker} drain ${i}: exit ${r.code}\n${r.stderr}`);
-      reports.push({ worker, ...(JSON.parse(r.stdout) as { status: string; epoch?: number; decided?: number }) });
-      // A breath between drains, staggered by worker: still a race at every burst, at a fraction of
-      // the CPU of back-to-back process starts.
-      await sleep(100 + worker * 20);
-    }
-  });
-  await Promise.all([appender, ...workers]);
+  await appender;
+  const exits = await Promise.all(workers.map((w) => w.stop()));
+  exits.forEach((e, worker) => assert.equal(e.code, 0, `worker ${worker}: exit ${e.code ?? e.signal}\n${e.stderr}`));
+  const reports = workers.flatMap((w, worker) =>
+    w.drains.map((d, i) => {
+      assert.equal(d.code, 0, `worker ${worker} drain ${i}: exit ${d.code}\n${exits[worker]?.stderr ?? ''}`);
+      return { worker, ...d.report };
+    }),
+  );
   await drainToEnd(repo.dir);
 
   const outcomes = ledger(repo.paths);

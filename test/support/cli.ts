@@ -88,6 +88,54 @@ export function finished(child: ChildProcess, input?: string): Promise<RunResult
   });
 }
 
+/** One drain of a drain loop: its exit code and its `--json` report. */
+export interface LoopedDrain {
+  code: number;
+  report: { status: string; epoch?: number; decided?: number };
+}
+
+export interface DrainLoop {
+  child: ChildProcess;
+  /** Each drain so far, in order. */
+  drains: LoopedDrain[];
+  /** Resolves when the process exits (stopped, killed, or failed). */
+  done: Promise<RunResult>;
+  /** Asks it to stop after the drain under way (once it made its least number); resolves when it exited. */
+  stop(): Promise<RunResult>;
+}
+
+const DRAIN_LOOP = fileURLToPath(new URL('./drain-loop.js', import.meta.url));
+
+/**
+ * A child process that runs `drain --json` again and again (drain-loop.ts), `pauseMs` apart, at
+ * least `least` times: a contender for the lease that stays one process across its drains.
+ */
+export function startDrainLoop(cwd: string, opts: { pauseMs: number; least?: number; args?: readonly string[]; env?: NodeJS.ProcessEnv }): DrainLoop {
+  const child = spawn(process.execPath, [DRAIN_LOOP, String(opts.pauseMs), String(opts.least ?? 0), ...(opts.args ?? [])], { cwd, env: testEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const drains: LoopedDrain[] = [];
+  let pending = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const lines = (pending + d.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const l of lines) drains.push(JSON.parse(l) as LoopedDrain);
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: drains.map((r) => JSON.stringify(r)).join('\n'), stderr }));
+  });
+  return {
+    child,
+    drains,
+    done,
+    stop: () => {
+      child.stdin.end();
+      return done;
+    },
+  };
+}
+
 export const runCli = (cwd: string, args: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> => finished(startCli(cwd, args, env), input);
 
 /**
