@@ -1,6 +1,7 @@
 /**
  * Child process for emit.test: appends `count` readiness events through the producer's `emit`
  * (validation, one O_APPEND write each), as many concurrent producers would. Ids are `<tag>-<i>`.
+ * It says `ready` once loaded, and starts when its stdin ends: the test starts every producer at once.
  */
 import { loadConfig } from '../../src/config/config.js';
 import { quietContext } from '../../src/context.js';
@@ -11,6 +12,8 @@ if (!cwd || !countText || !tag) throw new Error('usage: emit-child <repo> <count
 const loaded = loadConfig({ cwd });
 const ctx = quietContext({ cwd, env: process.env });
 const sha = (i: number) => i.toString(16).padStart(40, '0');
+process.stdout.write('ready\n');
+await new Promise((resolve) => process.stdin.on('end', resolve).resume());
 
 for (let i = 0; i < Number(countText); i++) {
   const id = `${tag}-${i}`;

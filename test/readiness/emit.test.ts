@@ -1,6 +1,6 @@
 /**
- * The producer side under contention: 8 processes × 500 `emit` calls into one readiness.jsonl leave
- * exactly 4,000 whole, valid lines, each producer's in its own order; and emit refuses invalid events.
+ * The producer side under contention: 8 processes × 200 `emit` calls, started at once, into one
+ * readiness.jsonl leave exactly 1,600 whole, valid lines, each producer's in its own order; and emit refuses invalid events.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,23 +10,29 @@ import { after, test } from 'node:test';
 import type { ShadowError } from '../../src/contract/errors.js';
 import { validators } from '../../src/contract/validate.js';
 import { completeEvent, emit } from '../../src/producer/emit.js';
-import { shaOf, tempRepo, testContext } from '../support/index.js';
+import { shaOf, tempRepo, testContext, waitFor } from '../support/index.js';
 
 const CHILD = fileURLToPath(new URL('./emit-child.js', import.meta.url));
 const PROCESSES = 8;
-const EACH = 500;
+const EACH = 200;
 
 const repo = tempRepo();
 after(() => repo.remove());
 
 test(`${PROCESSES} processes × ${EACH} emits: exactly ${PROCESSES * EACH} whole, valid lines`, async () => {
-  const exits = Array.from({ length: PROCESSES }, (_, p) => {
-    const child = spawn(process.execPath, [CHILD, repo.dir, String(EACH), `p${p}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const children = Array.from({ length: PROCESSES }, (_, p) => {
+    const child = spawn(process.execPath, [CHILD, repo.dir, String(EACH), `p${p}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    return new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`child p${p} exited ${code}: ${stderr}`)))));
+    const exit = new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`child p${p} exited ${code}: ${stderr}`)))));
+    return { child, exit, ready: () => stdout.includes('ready') };
   });
-  await Promise.all(exits);
+  // All loaded, then all started at once: the producers' appends overlap.
+  await Promise.race([waitFor(() => children.every((c) => c.ready()), 'every producer to load'), ...children.map((c) => c.exit)]);
+  for (const c of children) c.child.stdin.end();
+  await Promise.all(children.map((c) => c.exit));
 
   const text = readFileSync(repo.paths.readiness, 'utf8');
   assert.ok(text.endsWith('\n'));
