@@ -1,6 +1,7 @@
 /**
- * The runtime as real CLI processes on a real repository: takeover of an expired lease and of a dead
- * owner, a live holder elsewhere, the grace window, SIGTERM to watch, and kill -9 in the middle of a
+ * The runtime through the CLI on a real repository: takeover of an expired lease and of a dead
+ * owner, a live holder elsewhere, the grace window (in process: the other owner is a lease file); and
+ * as real processes where signals are what is proved: SIGTERM to watch, and kill -9 in the middle of a
  * drain. (The git engine decides whatever it decides here: only counts and epochs are checked.)
  */
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import {
   assertEpochsContiguous,
   assertExactlyOnce,
   candidateEvents,
+  cli,
   drainToEnd,
   finished,
   keyOf,
@@ -67,7 +69,7 @@ describe('taking the lease over', () => {
     const r = repo();
     foreignLease(r, 'other-host', 4242, 7, -1000);
     appendEvents(r.paths.readiness, candidateEvents(1));
-    const res = await runCli(r.dir, ['drain']);
+    const res = await cli(r.dir, ['drain']);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^epoch 8: ingested 3 event\(s\), rejected 0 line\(s\), decided 1 candidate\(s\), 0 still queued/);
     assert.match(res.stderr, /level=warn event=lease_takeover epoch=8 takeover=expired previous_owner="other-host:4242 \(run foreign-run\)"/);
@@ -82,7 +84,7 @@ describe('taking the lease over', () => {
     const r = repo();
     foreignLease(r, hostname(), deadPid(), 3, 3600_000);
     appendEvents(r.paths.readiness, candidateEvents(1));
-    const res = await runCli(r.dir, ['drain', '--json']);
+    const res = await cli(r.dir, ['drain', '--json']);
     assert.equal(res.code, 0, res.stderr);
     assert.equal((JSON.parse(res.stdout) as { status: string; epoch: number }).epoch, 4);
     assert.match(res.stderr, /event=lease_takeover epoch=4 takeover=dead_owner/);
@@ -94,7 +96,7 @@ describe('taking the lease over', () => {
     foreignLease(r, 'other-host', 4242, 5, 3600_000);
     const leaseBefore = readFileSync(r.paths.lease, 'utf8');
     appendEvents(r.paths.readiness, candidateEvents(1));
-    const res = await runCli(r.dir, ['drain']);
+    const res = await cli(r.dir, ['drain']);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /lease integration\/main is held by other-host:4242 \(epoch 5, .*\); that holder will process the new events/);
     assert.match(res.stderr, /event=lease_busy holder="other-host:4242 \(run foreign-run\)" epoch=5/);
@@ -108,8 +110,7 @@ describe('one tenure', () => {
   test('the grace window catches a late event without releasing the lease: one epoch decides both', async () => {
     const r = repo();
     appendEvents(r.paths.readiness, candidateEvents(1));
-    const child = startCli(r.dir, ['drain', '--grace', '2', '--json']);
-    const done = finished(child);
+    const done = cli(r.dir, ['drain', '--grace', '2', '--json']);
     await waitFor(() => outcomeLines(r) === 1, "s1's outcome");
     appendEvents(r.paths.readiness, candidateEvents(2));
     const res = await done;
