@@ -5,7 +5,8 @@
  */
 import { loadConfig } from '../../src/config/config.js';
 import { drain } from '../../src/runtime/drain.js';
-import { recordingEngine, testContext } from '../support/index.js';
+import { testContext } from '../support/context.js';
+import { recordingEngine } from '../support/runtime.js';
 
 const [dir, killAt] = process.argv.slice(2);
 if (!dir) throw new Error('usage: crash-child <repo> <write number to die at>');

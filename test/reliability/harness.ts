@@ -1,6 +1,6 @@
 /**
  * What the reliability scenarios share, on top of test/support: a throwaway repository or a fixture's
- * clone in shadow mode, the CLI as a real child process in it, readiness lines for generated candidates, and the
+ * clone in shadow mode, the CLI as a real child process in it (or in process, for the steps that prove nothing of processes), readiness lines for generated candidates, and the
  * check that every state file is whole (exactly-once and single-holder come from test/support).
  */
 import { type ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import type { Outcome } from '../../src/contract/types.generated.js';
 import { readOutcomes } from '../../src/ledger/ledger.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { forEachRejected, readCheckpointFile, readLeaseFile, readState } from '../../src/store/readers.js';
-import { at, configYaml, drainToEnd as drainToEndIn, finished, readyEvents, runCli as runCliIn, shaOf, SHADOW, sleep, startCli as startCliIn, tempRepo, type RunResult, type TempRepo } from '../support/index.js';
+import { at, cli as cliIn, configYaml, drainToEnd as drainToEndIn, finished, readyEvents, runCli as runCliIn, shaOf, SHADOW, sleep, startCli as startCliIn, tempRepo, type CliResult, type RunResult, type TempRepo } from '../support/index.js';
 
 export interface Scenario {
   name: string;
@@ -53,6 +53,8 @@ export function shadowFixture(fx: Fixture, config: Record<string, unknown> = {},
 /** The CLI as a real child process, in the repository (the process boundary is what these scenarios prove). */
 export const startCli = (repo: CliRepo, args: string[]): ChildProcess => startCliIn(repo.dir, [...(repo.args ?? []), ...args], repo.env);
 export const runCli = (repo: CliRepo, args: string[]): Promise<RunResult> => runCliIn(repo.dir, [...(repo.args ?? []), ...args], undefined, repo.env);
+/** The CLI in this process, in the repository: for the steps where no process boundary is proved. */
+export const cli = (repo: CliRepo, args: string[]): Promise<CliResult> => cliIn(repo.dir, [...(repo.args ?? []), ...args], repo.env ? { env: repo.env } : {});
 export const drainToEnd = (repo: CliRepo): Promise<void> => drainToEndIn(repo.dir, { ...(repo.args ? { args: repo.args } : {}), ...(repo.env ? { env: repo.env } : {}) });
 export { finished, sleep, type RunResult };
 

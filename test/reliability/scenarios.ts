@@ -20,6 +20,7 @@ import {
   assertStackFollowsLedger,
   assertStateWhole,
   candidateEvents,
+  cli,
   drainToEnd,
   fakeSha,
   finished,
@@ -203,10 +204,11 @@ const pausedExHolder: Scenario = {
         ex.kill('SIGSTOP');
         // Past its TTL (and past the mutex's stale time, should it be paused inside the mutex).
         await sleep(1500);
-        let took = await runCli(repo, ['drain', '--json']);
+        // The taker in this process: what is proved of processes is the paused one.
+        let took = await cli(repo, ['drain', '--json']);
         for (let i = 0; i < 20 && (JSON.parse(took.stdout) as { status: string }).status === 'lease_busy'; i++) {
           await sleep(600);
-          took = await runCli(repo, ['drain', '--json']);
+          took = await cli(repo, ['drain', '--json']);
         }
         if (took.code !== 0 || !/lease_takeover/.test(took.stderr)) throw new Error(`no takeover of the paused holder: ${took.stderr.slice(-1500)}`);
         ex.kill('SIGCONT');
@@ -237,7 +239,7 @@ const tornLedgerTail: Scenario = {
       appendFileSync(repo.paths.outcomes, whole.slice(0, 60));
       appendFileSync(repo.paths.rejected, '{"offset":1,"li');
       appendLines(repo, [...candidateEvents('t-2', 'agent/t-2', fakeSha(2), 2), 'another bad line']);
-      const r = await runCli(repo, ['drain']);
+      const r = await cli(repo, ['drain']);
       if (r.code !== 0 || (r.stderr.match(/event=torn_tail_repaired/g) ?? []).length !== 2) throw new Error(`torn tails not repaired: ${r.stderr}`);
       assertStateWhole(repo.paths);
       assertExactlyOnce(ledger(repo.paths), ['t-1 agent/t-1 ' + fakeSha(1), 't-2 agent/t-2 ' + fakeSha(2)]);
@@ -461,7 +463,7 @@ const rotatedUnderWatch: Scenario = {
       forEachRejected(repo.paths, (r) => quarantined.push(r.raw));
       if (JSON.stringify(quarantined.sort()) !== JSON.stringify(Array.from({ length: bad }, (_, k) => `bad line ${k}`).sort())) throw new Error(`quarantine across rotations: ${JSON.stringify(quarantined)}`);
       // The reports read the rotated ledger too.
-      const listed = await runCli(repo, ['outcomes', '--json']);
+      const listed = await cli(repo, ['outcomes', '--json']);
       if (listed.stdout.trim().split('\n').length !== n) throw new Error(`outcomes --json listed ${listed.stdout.trim().split('\n').length} of ${n}`);
       canonical.assertUntouched();
     } finally {

@@ -139,12 +139,13 @@ export function startDrainLoop(cwd: string, opts: { pauseMs: number; least?: num
 export const runCli = (cwd: string, args: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<RunResult> => finished(startCli(cwd, args, env), input);
 
 /**
- * Runs `drain --json` as a process until it reports idle (a lease may first have to be released or
- * expire); `args` go before the command (`--state-dir`…), `env` is added to the test environment.
+ * Runs `drain --json` until it reports idle (a lease may first have to be released or expire): the
+ * step that finishes a test's queue, in process — what is proved of processes comes before it;
+ * `args` go before the command (`--state-dir`…), `env` is added to the test environment.
  */
 export async function drainToEnd(cwd: string, opts: { maxRounds?: number; args?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
   for (let i = 0; i < (opts.maxRounds ?? 60); i++) {
-    const r = await runCli(cwd, [...(opts.args ?? []), 'drain', '--json'], undefined, opts.env);
+    const r = await cli(cwd, [...(opts.args ?? []), 'drain', '--json'], opts.env ? { env: opts.env } : {});
     assert.equal(r.code, 0, r.stderr);
     const status = (JSON.parse(r.stdout) as { status: string }).status;
     if (status === 'idle') return;

@@ -5,7 +5,7 @@
  * - events.ts: readiness events and candidates
  * - repo.ts: temporary repositories, state directories and configs
  * - context.ts: a Context with captured logs and output
- * - cli.ts: the CLI in process (`cli`, `cliJson`) and as a child process (`startCli`, `runCli`, `drainToEnd`)
+ * - cli.ts: the CLI in process (`cli`, `cliJson`, `drainToEnd`) and as a child process (`startCli`, `runCli`, `startDrainLoop`)
  * - ledger.ts: exactly-once and single-holder checks
  * - runtime.ts: an instant evaluator, lease owners
  * - git-spy.ts: counting git processes through a PATH shim
