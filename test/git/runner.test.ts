@@ -4,7 +4,7 @@
  * or errors, never confused with each other.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +12,7 @@ import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { systemTimers } from '../../src/context.js';
 import { processEnvironment } from '../../src/git/env.js';
 import { finished, openGit, runCommand, runGit, startGit } from '../../src/git/runner.js';
-import { gitSpy, gone, testEnv, waitFor } from '../support/index.js';
+import { fakeTimers, gitSpy, gone, testEnv, waitFor } from '../support/index.js';
 import { settings } from './support.js';
 
 describe('on a fixture repository', () => {
@@ -103,7 +103,13 @@ describe('commands (checks)', () => {
 
   test('at its deadline the whole process group dies, background children included', async () => {
     const pids = join(dir, 'pids');
-    const r = await run(`sleep 60 & echo $! > ${pids}; sleep 60`, 0.3);
+    // The deadline falls when the test says, once the background child is running (by rename, the pid
+    // file is whole when it exists): a slow machine cannot hit it before then.
+    const timers = fakeTimers();
+    const running = runCommand(`sleep 60 & echo $! > ${pids}.tmp && mv ${pids}.tmp ${pids}; sleep 60`, { cwd: dir, env: processEnvironment(testEnv()), timeoutSeconds: 0.3, timers, outputTail: 100 });
+    await waitFor(() => existsSync(pids), 'the background child to start');
+    timers.advance(300);
+    const r = await running;
     assert.equal(r.timedOut, true);
     const background = Number(readFileSync(pids, 'utf8'));
     await waitFor(() => gone(background), 'the background sleep was killed with its group');

@@ -16,7 +16,7 @@ import type { StatusReport } from '../../src/contract/types.generated.js';
 import { installHooks } from '../../src/hooks/install.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { appendEvents, CLI, cli, cliJson, clonedRepo, git, gitResult, readyEvents, testContext, testEnv, waitFor, writeShadowConfig } from '../support/index.js';
-import { drainReports, HOOK_LOG_LINE, pushes, read, writeScript } from './support.js';
+import { drainReports, HOOK_LOG_LINE, pushes, read, wholeLines, writeScript } from './support.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -72,8 +72,8 @@ describe('hooks that fail loudly', { timeout: 120_000 }, () => {
     git(r.dir, ['commit', '-q', '--allow-empty', '-m', 'still commits'], { hooks: true });
     git(r.dir, ['push', '-q', 'origin', 'topic'], { hooks: true });
     const log = join(r.paths.dir, 'hooks.log');
-    await waitFor(() => read(log).split('\n').filter(Boolean).length >= 2, 'the two runs that could not start', 20_000);
-    for (const line of read(log).split('\n').filter(Boolean)) {
+    await waitFor(() => wholeLines(log).length >= 2, 'the two runs that could not start', 20_000);
+    for (const line of wholeLines(log)) {
       const m = HOOK_LOG_LINE.exec(line);
       assert.ok(m, `a timestamped line: ${line}`);
       assert.match(m[4] as string, new RegExp(`^shadow-integrator hook: cannot run: node ${join(r.root, 'gone', 'node')} is missing or not executable; run shadow-integrator hooks install again$`));
