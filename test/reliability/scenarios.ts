@@ -204,11 +204,10 @@ const pausedExHolder: Scenario = {
         ex.kill('SIGSTOP');
         // Past its TTL (and past the mutex's stale time, should it be paused inside the mutex).
         await sleep(1500);
-        // The taker in this process: what is proved of processes is the paused one.
-        let took = await cli(repo, ['drain', '--json']);
+        let took = await runCli(repo, ['drain', '--json']);
         for (let i = 0; i < 20 && (JSON.parse(took.stdout) as { status: string }).status === 'lease_busy'; i++) {
           await sleep(600);
-          took = await cli(repo, ['drain', '--json']);
+          took = await runCli(repo, ['drain', '--json']);
         }
         if (took.code !== 0 || !/lease_takeover/.test(took.stderr)) throw new Error(`no takeover of the paused holder: ${took.stderr.slice(-1500)}`);
         ex.kill('SIGCONT');
