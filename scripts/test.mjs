@@ -1,0 +1,18 @@
+// `npm test`: node --test over the compiled tests, two files at a time (two cores). Every
+// dist/test/<dir>/<name>.test.js runs in a process of its own, except those a group in
+// dist/test/groups/ imports: the group runs them together in one process (see test/groups/light.ts).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const tests = join(root, 'dist', 'test');
+const groups = readdirSync(join(tests, 'groups')).filter((f) => f.endsWith('.js')).map((f) => join(tests, 'groups', f));
+const grouped = new Set(groups.flatMap((g) => [...readFileSync(g, 'utf8').matchAll(/^import '(\.\.\/[^']+\.test\.js)';$/gm)].map((m) => resolve(tests, 'groups', m[1]))));
+const files = readdirSync(tests, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && d.name !== 'groups')
+  .flatMap((d) => readdirSync(join(tests, d.name)).filter((f) => f.endsWith('.test.js')).map((f) => join(tests, d.name, f)))
+  .filter((f) => !grouped.has(f))
+  .sort();
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...[...files, ...groups].map((f) => relative(root, f))], { cwd: root, stdio: 'inherit' });
+process.exitCode = r.status ?? 1;
