@@ -1,6 +1,6 @@
 // `npm test`: node --test over the compiled tests, two files at a time (two cores). Every
 // dist/test/<dir>/<name>.test.js runs in a process of its own, except those a group in
-// dist/test/groups/ imports: the group runs them together in one process (see test/groups/light.ts).
+// dist/test/groups/ imports: the group runs them together in one process (see test/groups/*.ts).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';

@@ -14,6 +14,7 @@ import '../docs/contract.test.js';
 import '../git/parse.test.js';
 import '../layering/layering.test.js';
 import '../queue/queue.test.js';
+import '../readiness/hot-path.test.js';
 import '../readiness/keyset.test.js';
 import '../readiness/parse.test.js';
 import '../readiness/projection.test.js';
