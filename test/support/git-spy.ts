@@ -23,8 +23,9 @@ export function gitSpy(): GitSpy {
   const dir = mkdtempSync(join(tmpdir(), 'si-git-spy-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const log = join(dir, 'calls.log');
-  // Skips the leading `-c name=value` pairs to log the subcommand.
-  writeFileSync(join(dir, 'git'), `#!/bin/sh\n(while [ "$1" = -c ]; do shift 2; done; printf '%s\\n' "$1") >> '${log}'\nexec '${realGit}' "$@"\n`);
+  // Logs the first argument after the leading `-c name=value` pairs: the subcommand (no subshell,
+  // so a spied call costs one process, not two).
+  writeFileSync(join(dir, 'git'), `#!/bin/sh\nskip=0\nfor a; do\n  if [ $skip = 1 ]; then skip=0; elif [ "$a" = -c ]; then skip=1; else printf '%s\\n' "$a" >> '${log}'; break; fi\ndone\nexec '${realGit}' "$@"\n`);
   chmodSync(join(dir, 'git'), 0o755);
   return {
     env: { PATH: `${dir}:${process.env.PATH ?? ''}` },
