@@ -23,6 +23,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateEntry, ConflictsReport, ForecastCandidate, ForecastState, OntoMain, QueueItem } from '../contract/types.generated.js';
+import { mergeDirectoryOn } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { commitsNotIn, treeChanges } from '../git/changes.js';
 import { CommitGraph } from '../git/graph.js';
@@ -181,8 +182,11 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
   const known = shas.filter((s, i) => commits[i] === s);
 
   const objects = createTemporaryObjects(state_dir);
+  // merge-tree runs in a directory of the tool's own, holding main's .gitattributes (src/git/attributes.ts).
+  const mergeDir = createTemporaryObjects(state_dir);
   try {
-    const merges = new Merges(openGit(repoDir, settings, { objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2);
+    await mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir);
+    const merges = new Merges(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2);
     const cache = ForecastCacheFile.read(state_dir, ctx.logger);
     const run = new ForecastRun(h, cache, mainSha, mainTree, merges, ctx.logger);
     const answers = await run.answer(known, objects.dir, ctx.now());
@@ -190,6 +194,7 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
     return report(mainSha, candidates, answers, run.stats);
   } finally {
     objects.remove();
+    mergeDir.remove();
   }
 }
 
