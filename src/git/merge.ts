@@ -12,7 +12,7 @@
 import { errors, type ShadowError } from '../contract/errors.js';
 import { assertSha } from './guard.js';
 import { parseMergeTreeStdin, type MergeResult } from './parse.js';
-import { finished, startGit, type GitHandle, type StartedProcess } from './runner.js';
+import { endLongLived, finished, startGit, type GitHandle, type StartedProcess } from './runner.js';
 
 export type MergePair = readonly [ours: string, theirs: string];
 export type MergeOutcome = { ok: true; result: MergeResult } | { ok: false; error: ShadowError };
@@ -60,12 +60,7 @@ export class MergeTrees {
     await this.queue;
     const r = this.running;
     this.running = null;
-    if (r) {
-      // Held while it ends: nothing else may be keeping this process alive for the wait.
-      r.process.holdOpen(true);
-      r.process.stdin.end();
-      await r.process.exited;
-    }
+    if (r) await endLongLived(this.h, r.process);
   }
 
   /**

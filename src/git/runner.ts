@@ -247,6 +247,19 @@ export function startGit(h: GitHandle, args: readonly string[], opts: { bounded:
   return p;
 }
 
+/**
+ * Ends a long-lived git (its stdin closed) and waits for it: killed with what it started if it has
+ * not exited within the git timeout, as any request to it would be.
+ */
+export async function endLongLived(h: GitHandle, p: StartedProcess): Promise<void> {
+  // Held while it ends: nothing else may be keeping this process alive for the wait.
+  p.holdOpen(true);
+  p.stdin.end();
+  const timer = h.timers.setTimeout(() => p.kill('timeout'), h.timeoutSeconds * 1000);
+  await p.exited;
+  h.timers.clearTimeout(timer);
+}
+
 /** Waits for a started git; its exit code when one of `ok`, else the error the exit-code policy gives. */
 export async function finished(h: GitHandle, p: StartedProcess, args: readonly string[], ok: readonly number[] = [0]): Promise<{ code: number; stderr: string }> {
   const exit = await p.exited;
