@@ -21,9 +21,16 @@ import type { GitHandle } from './runner.js';
 
 const ATTRIBUTES = '.gitattributes';
 
+/** A directory of a tree as last read: its tree id, its `.gitattributes` (blob id and contents), its subdirectories. */
+interface Dir {
+  tree: string;
+  attributes: { blob: string; contents: Buffer } | null;
+  children: Map<string, Dir>;
+}
+
 export class MergeDirectory {
-  /** The commit whose attributes are here, and those attributes (path → contents). */
-  private held: { commit: string; files: Map<string, Buffer> } | null = null;
+  /** The commit whose attributes are here, and its tree as read (reused where main's next tip has the same subtrees). */
+  private held: { commit: string; root: Dir; files: Map<string, Buffer> } | null = null;
 
   constructor(
     /** Created by the caller and removed by it (a temporary directory of the state directory). */
@@ -34,13 +41,17 @@ export class MergeDirectory {
 
   /**
    * Holds the `.gitattributes` of `commit`'s tree (read through `batch`, a cat-file of the
-   * repository), and nothing else. Read again only when `commit` changed; written only when they did.
+   * repository), and nothing else. When `commit` changed, only the directories whose tree changed are
+   * read again (work in proportion to main's change, not to the tree); the files are written only
+   * when they changed.
    */
   async prepare(batch: CatFileBatch, commit: string): Promise<void> {
-    if (this.held?.commit === commit) return;
-    const files = this.treeAttributes ? await attributesOf(batch, commit) : new Map<string, Buffer>();
-    const same = this.held !== null && this.held.files.size === files.size && [...files].every(([p, b]) => this.held?.files.get(p)?.equals(b));
-    this.held = { commit, files };
+    if (this.held?.commit === commit || (!this.treeAttributes && this.held)) return;
+    const root = this.treeAttributes ? await readDirs(batch, commit, this.held?.root ?? null) : { tree: '', attributes: null, children: new Map<string, Dir>() };
+    const files = attributeFiles(root);
+    const before = this.held?.files;
+    const same = before !== undefined && before.size === files.size && [...files].every(([path, contents]) => before.get(path)?.equals(contents));
+    this.held = { commit, root, files };
     if (!same) this.restore();
   }
 
@@ -67,31 +78,50 @@ export async function mergeDirectoryOn(dir: string, h: GitHandle, commit: string
 }
 
 /**
- * Every regular `.gitattributes` file of `commit`'s tree, read through the warm cat-file: the tree
- * walked a level at a time (one request per level of directories), no process started.
+ * `commit`'s directories and their regular `.gitattributes` files, read through the cat-file a level
+ * at a time (one request per level, no process started). A subtree whose id is the one in `known`
+ * (the last tip read) is taken from there unread, and so is an unchanged `.gitattributes`.
  */
-async function attributesOf(batch: CatFileBatch, commit: string): Promise<Map<string, Buffer>> {
-  const [root] = await batch.resolve([`${assertSha(commit)}^{tree}`]);
-  if (!root) throw errors.gitFailed(['cat-file', `${commit}^{tree}`], 0, `${commit} is not a commit here`);
-  const files = new Map<string, Buffer>();
-  for (let level = [{ dir: '', tree: root }]; level.length > 0; ) {
-    const trees = await batch.objects(level.map((l) => l.tree));
+async function readDirs(batch: CatFileBatch, commit: string, known: Dir | null): Promise<Dir> {
+  const [tree] = await batch.resolve([`${assertSha(commit)}^{tree}`]);
+  if (!tree) throw errors.gitFailed(['cat-file', `${commit}^{tree}`], 0, `${commit} is not a commit here`);
+  if (known?.tree === tree) return known;
+  const root: Dir = { tree, attributes: null, children: new Map() };
+  for (let level = [{ dir: root, was: known }]; level.length > 0; ) {
+    const objects = await batch.objects(level.map((l) => l.dir.tree));
     const next: typeof level = [];
-    const blobs: [path: string, blob: string][] = [];
-    level.forEach(({ dir, tree }, i) => {
-      const t = trees[i];
-      if (t?.type !== 'tree') throw errors.gitFailed(['cat-file', tree], 0, `${tree} is not a tree here`);
-      for (const e of treeEntries(t.body, tree.length / 2)) {
-        // git reads no symbolic link as .gitattributes, and submodules are other repositories.
-        if (e.mode === '40000') next.push({ dir: `${dir}${e.name}/`, tree: e.oid });
-        else if (e.name === ATTRIBUTES && (e.mode === '100644' || e.mode === '100755')) blobs.push([`${dir}${e.name}`, e.oid]);
+    const blobs: { dir: Dir; blob: string }[] = [];
+    level.forEach(({ dir, was }, i) => {
+      const o = objects[i];
+      if (o?.type !== 'tree') throw errors.gitFailed(['cat-file', dir.tree], 0, `${dir.tree} is not a tree here`);
+      for (const e of treeEntries(o.body, dir.tree.length / 2)) {
+        if (e.mode === '40000') {
+          const same = was?.children.get(e.name);
+          if (same?.tree === e.oid) dir.children.set(e.name, same);
+          else {
+            const child: Dir = { tree: e.oid, attributes: null, children: new Map() };
+            dir.children.set(e.name, child);
+            next.push({ dir: child, was: same ?? null });
+          }
+          // git reads no symbolic link as .gitattributes, and submodules are other repositories.
+        } else if (e.name === ATTRIBUTES && (e.mode === '100644' || e.mode === '100755')) {
+          if (was?.attributes?.blob === e.oid) dir.attributes = was.attributes;
+          else blobs.push({ dir, blob: e.oid });
+        }
       }
     });
-    const contents = await batch.objects(blobs.map(([, blob]) => blob));
-    blobs.forEach(([path], i) => files.set(path, contents[i]?.body ?? Buffer.alloc(0)));
+    const contents = await batch.objects(blobs.map((b) => b.blob));
+    blobs.forEach((b, i) => (b.dir.attributes = { blob: b.blob, contents: contents[i]?.body ?? Buffer.alloc(0) }));
     level = next;
   }
-  return files;
+  return root;
+}
+
+/** Every `.gitattributes` below `dir`, by path. */
+function attributeFiles(dir: Dir, prefix = '', out = new Map<string, Buffer>()): Map<string, Buffer> {
+  if (dir.attributes) out.set(`${prefix}${ATTRIBUTES}`, dir.attributes.contents);
+  for (const [name, child] of dir.children) attributeFiles(child, `${prefix}${name}/`, out);
+  return out;
 }
 
 /** A tree object's entries: `<mode> <name>\0<raw object id>` each. */

@@ -84,11 +84,12 @@ describe('merge attributes and merge drivers: merge-tree runs in a directory of 
   });
   after(() => fx.remove());
 
-  test('union, -merge, binary, a driver, a nested .gitattributes: the same verdict and tree as a plain git merge-tree in the canonical worktree', async () => {
-    const engine = engineFor(fx, {});
+  /** Each candidate's verdict from `engine`, checked against a plain merge-tree in the canonical worktree (on main). */
+  async function sameAsPlainMergeTree(engine: Engine, files: readonly string[]): Promise<Record<string, string>> {
     const main = fx.git(fx.clone, 'rev-parse', 'refs/remotes/origin/main');
+    assert.equal(fx.git(fx.clone, 'rev-parse', 'HEAD'), main, 'the canonical worktree is on main');
     const verdicts: Record<string, string> = {};
-    for (const file of ['union.txt', 'nomerge.txt', 'data.txt', 'driver.txt', 'sub/notes.txt', 'plain.txt']) {
+    for (const file of files) {
       const c = cands[file] as ScenarioBranch;
       const plain = spawnSync('git', ['merge-tree', '--write-tree', '--name-only', main, c.sha], { cwd: fx.clone, env: testEnv(), encoding: 'utf8' });
       const [tree, ...rest] = plain.stdout.split('\n');
@@ -107,6 +108,12 @@ describe('merge attributes and merge drivers: merge-tree runs in a directory of 
       }
       verdicts[file] = got.outcome;
     }
+    return verdicts;
+  }
+
+  test('union, -merge, binary, a driver, a nested .gitattributes: the same verdict and tree as a plain git merge-tree in the canonical worktree, also once main changed them', async () => {
+    const engine = engineFor(fx, {});
+    const verdicts = await sameAsPlainMergeTree(engine, ['union.txt', 'nomerge.txt', 'data.txt', 'driver.txt', 'sub/notes.txt', 'plain.txt']);
     // The attributes were honoured (a text merge of each would conflict, as plain.txt does).
     assert.deepEqual(verdicts, {
       'union.txt': 'would_integrate',
@@ -116,6 +123,10 @@ describe('merge attributes and merge drivers: merge-tree runs in a directory of 
       'sub/notes.txt': 'would_integrate',
       'plain.txt': 'would_block',
     });
+    // Main changes its attributes (the nested file); the same warm engine reads only what changed.
+    fx.commit(fx.clone, { 'sub/.gitattributes': null, '.gitattributes': `${readFileSync(join(fx.clone, '.gitattributes'), 'utf8')}plain.txt merge=union\n` }, 'attributes change');
+    fx.push(fx.clone, 'HEAD:refs/heads/main');
+    assert.deepEqual(await sameAsPlainMergeTree(engine, ['sub/notes.txt', 'plain.txt', 'union.txt']), { 'sub/notes.txt': 'would_block', 'plain.txt': 'would_integrate', 'union.txt': 'would_integrate' });
   });
 
   test('a merge driver killed at git_timeout_seconds leaves nothing in the canonical worktree: zero writes, untracked files included', async () => {
