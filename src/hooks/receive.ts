@@ -13,15 +13,12 @@ import { createHash } from 'node:crypto';
 import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { isShadowError } from '../contract/errors.js';
-import type { BranchPushed } from '../contract/types.generated.js';
+import type { BranchPushed, ReceiveReport } from '../contract/types.generated.js';
 import { accountName, emit } from '../producer/emit.js';
 
 const ZERO = /^0+$/;
 
-export interface ReceiveReport {
-  recorded: BranchPushed[];
-  skipped: { ref: string; reason: string }[];
-}
+export type { ReceiveReport };
 
 /** The origin's side: `refs/heads/<branch>` updated by a push it received. */
 export function receivePushes(loaded: LoadedConfig, ctx: Context, input: string, opts: { remote?: string | undefined; pusher?: string | undefined }): ReceiveReport {
