@@ -60,7 +60,7 @@ function recordBranches(loaded: LoadedConfig, ctx: Context, input: string, prefi
 }
 
 /** The idempotency key of "remote has branch at sha": the same whichever hook records it. */
-export const pushId = (remote: string, branch: string, sha: string): string => `push:${createHash('sha256').update(`${remote}\0${branch}\0${sha}`).digest('hex').slice(0, 32)}`;
+const pushId = (remote: string, branch: string, sha: string): string => `push:${createHash('sha256').update(`${remote}\0${branch}\0${sha}`).digest('hex').slice(0, 32)}`;
 
 /** Who pushed, as the serving side knows it: GitLab, Gitea/Forgejo, HTTP authentication, then the account. */
 function pusherOf(env: NodeJS.ProcessEnv): string {

@@ -51,7 +51,7 @@ const PAIRS_PER_PROCESS = 256;
  * slug appears once: its newest candidate (a queued one superseded by a newer finalize_ready that the
  * holder has not read yet gives way to it).
  */
-export function undecidedCandidates(paths: StatePaths, remote: string): ForecastInput[] {
+function undecidedCandidates(paths: StatePaths, remote: string): ForecastInput[] {
   const state = readState(paths);
   const view = readProjectionView(paths, remote, state.round, { decisions: true });
   const bySlug = new Map<string, ForecastInput>();
