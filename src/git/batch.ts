@@ -8,7 +8,7 @@
 import { errors, type ShadowError } from '../contract/errors.js';
 import type { CommitNode } from './ancestry.js';
 import { SHA } from './guard.js';
-import { endLongLived, finished, runGit, startGit, type GitHandle, type StartedProcess } from './runner.js';
+import { finished, runGit, startGit, type GitHandle, type StartedProcess } from './runner.js';
 
 function checkedNames(names: readonly string[]): readonly string[] {
   for (const n of names) if (n === '' || /[\r\n]/.test(n)) throw errors.gitRefused(`revision ${JSON.stringify(n)}`);
@@ -80,7 +80,7 @@ export class CatFileBatch {
     await this.queue;
     const r = this.running;
     this.running = null;
-    if (r) await endLongLived(this.h, r.process);
+    if (r) await r.process.finish();
   }
 
   private request(command: Command, names: readonly string[]): Promise<(Found | null)[]> {

@@ -12,7 +12,7 @@
 import { errors, type ShadowError } from '../contract/errors.js';
 import { assertSha } from './guard.js';
 import { parseMergeTreeStdin, type MergeResult } from './parse.js';
-import { endLongLived, finished, startGit, type GitHandle, type StartedProcess } from './runner.js';
+import { finished, startGit, type GitHandle, type StartedProcess } from './runner.js';
 
 export type MergePair = readonly [ours: string, theirs: string];
 export type MergeOutcome = { ok: true; result: MergeResult } | { ok: false; error: ShadowError };
@@ -60,7 +60,7 @@ export class MergeTrees {
     await this.queue;
     const r = this.running;
     this.running = null;
-    if (r) await endLongLived(this.h, r.process);
+    if (r) await r.process.finish();
   }
 
   /**

@@ -183,6 +183,8 @@ export interface StartedProcess {
    * not (one left unclosed must not hold the tool open); one answering a request does.
    */
   holdOpen(hold: boolean): void;
+  /** Closes its stdin (a long-lived process's "no more requests") and waits for it to exit, held open meanwhile. */
+  finish(): Promise<ProcessExit>;
 }
 
 /** How much of stderr is kept: git's message is at its end. */
@@ -229,7 +231,13 @@ function spawnGroup(command: string, args: readonly string[], opts: { cwd: strin
       else handle.unref();
     }
   };
-  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderrStream: child.stderr, stderr: () => err.subarray(-STDERR_TAIL).toString('utf8'), exited, kill, holdOpen };
+  const finish = () => {
+    // Held while it ends: nothing else may be keeping this process alive for the wait.
+    holdOpen(true);
+    child.stdin.end();
+    return exited;
+  };
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderrStream: child.stderr, stderr: () => err.subarray(-STDERR_TAIL).toString('utf8'), exited, kill, holdOpen, finish };
 }
 
 /**
@@ -244,20 +252,14 @@ export function startGit(h: GitHandle, args: readonly string[], opts: { bounded:
     const timer = h.timers.setTimeout(() => p.kill('timeout'), h.timeoutSeconds * 1000);
     void p.exited.then(() => h.timers.clearTimeout(timer));
   }
-  return p;
-}
-
-/**
- * Ends a long-lived git (its stdin closed) and waits for it: killed with what it started if it has
- * not exited within the git timeout, as any request to it would be.
- */
-export async function endLongLived(h: GitHandle, p: StartedProcess): Promise<void> {
-  // Held while it ends: nothing else may be keeping this process alive for the wait.
-  p.holdOpen(true);
-  p.stdin.end();
-  const timer = h.timers.setTimeout(() => p.kill('timeout'), h.timeoutSeconds * 1000);
-  await p.exited;
-  h.timers.clearTimeout(timer);
+  // Ending a long-lived one is bounded too: one that does not exit once its stdin is closed is killed.
+  const finish = async () => {
+    const timer = h.timers.setTimeout(() => p.kill('timeout'), h.timeoutSeconds * 1000);
+    const exit = await p.finish();
+    h.timers.clearTimeout(timer);
+    return exit;
+  };
+  return { ...p, finish };
 }
 
 /** Waits for a started git; its exit code when one of `ok`, else the error the exit-code policy gives. */
