@@ -18,6 +18,8 @@ import { pushBranches } from '../../fixtures/candidates.js';
 import type { ResolvedConfig } from '../../src/config/config.js';
 import { systemTimers, type Timers } from '../../src/context.js';
 import { createEngine, type Engine } from '../../src/engine/evaluate.js';
+import { treeChanges } from '../../src/git/changes.js';
+import { openGit } from '../../src/git/runner.js';
 import { fakeTimers, gone, guardCanonical, testEnv, waitFor } from '../support/index.js';
 
 type EngineConfig = Pick<ResolvedConfig, 'remote' | 'main_branch' | 'fetch' | 'engine' | 'checks' | 'git_timeout_seconds'>;
@@ -216,5 +218,27 @@ describe('what a hostile check leaves in the scratch repository never reaches th
       await e.close();
       guard.assertUntouched();
     });
+  }
+});
+
+test('an fsmonitor configured in the canonical repository never runs: fetch and diff-tree read its index with core.fsmonitor=false', async () => {
+  const fx = createFixture();
+  try {
+    const log = join(fx.root, 'fsmonitor.log');
+    writeFileSync(join(fx.root, 'fsmonitor.sh'), `#!/bin/sh\necho "$*" >> "${log}"\nexit 1\n`);
+    chmodSync(join(fx.root, 'fsmonitor.sh'), 0o755);
+    fx.git(fx.clone, 'config', 'core.fsmonitor', join(fx.root, 'fsmonitor.sh'));
+    const guard = guardCanonical(fx.clone, { origin: fx.origin });
+    // The snapshot's own `git status` runs it: only what runs after counts.
+    rmSync(log, { force: true });
+    const engine = engineFor(fx, { fetch: true });
+    assert.equal((await engine.evaluate(fx.scenarios.clean)).outcome, 'would_integrate');
+    await engine.close();
+    const h = openGit(fx.clone, { env: testEnv(), timeoutSeconds: 60, timers: systemTimers });
+    assert.ok((await treeChanges(h, fx.scenarios.clean.sha, fx.scenarios.clean2.sha)).length > 0);
+    assert.equal(existsSync(log), false, existsSync(log) ? readFileSync(log, 'utf8') : '');
+    guard.assertUntouched();
+  } finally {
+    fx.remove();
   }
 });
