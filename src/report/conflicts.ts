@@ -205,8 +205,9 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
   // merge-tree runs in a directory of the tool's own, holding main's .gitattributes (src/git/attributes.ts).
   const mergeDir = createTemporaryObjects(state_dir);
   try {
-    await mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir);
-    const merges = new Merges(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2);
+    // Its attributes are read on the first merge: a forecast the cache answers merges nothing.
+    const prepare = () => mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir);
+    const merges = new Merges(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2, prepare);
     const cache = ForecastCacheFile.read(state_dir, ctx.logger);
     const run = new ForecastRun(h, cache, mainSha, mainTree, merges, ctx.logger);
     const answers = await run.answer(known, objects.dir, ctx.now());
@@ -233,12 +234,17 @@ interface Stats {
 
 /** merge-tree --stdin in chunks, `concurrency` processes at a time. */
 class Merges {
+  private prepared: Promise<unknown> | null = null;
+
   constructor(
     private readonly h: GitHandle,
     private readonly concurrency: number,
+    /** Makes the directory merge-tree runs in ready, once, before the first merge. */
+    private readonly prepare: () => Promise<unknown>,
   ) {}
 
   async merge(pairs: readonly MergePair[]): Promise<(MergeResult | null)[]> {
+    if (pairs.length > 0) await (this.prepared ??= this.prepare());
     const chunks: MergePair[][] = [];
     for (let i = 0; i < pairs.length; i += PAIRS_PER_PROCESS) chunks.push(pairs.slice(i, i + PAIRS_PER_PROCESS));
     const results: (MergeResult | null)[][] = chunks.map(() => []);
