@@ -67,8 +67,7 @@ export class ScratchRepository {
       return h;
     }
     if (residue !== null) this.logger.log('info', 'scratch_rebuilt', { dir: this.dir, reason: residue });
-    // A check may have broken it (its marker gone): still ours when this process had it.
-    const { legacyWorktree } = removeScratch(this.dir, this.commonDir, { ours: this.ours || residue !== null });
+    const { legacyWorktree } = removeScratch(this.dir, this.commonDir, { ours: this.ours });
     if (legacyWorktree) this.logger.log('info', 'legacy_scratch_worktree_removed', { dir: this.dir, registration: legacyWorktree });
     createScratchRepository(this.dir, this.commonDir, mainSha);
     this.ours = true;

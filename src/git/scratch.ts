@@ -48,13 +48,13 @@ const config = (sha256: boolean) =>
 
 /**
  * What checks may have left in the scratch repository's git directory, said in a few words; null when
- * it holds exactly what the tool itself leaves there: HEAD (and ORIG_HEAD, a merge's state) on a commit, the tool's
- * config, the alternates naming the canonical store and nothing else, the marker, an index, empty
- * `refs/heads` and `refs/tags`, no object of its own — no other ref, tag, stash, reflog, hook, lock,
- * `info/` file or config of a check's. Read before the tool's own git runs there, so that none of it
- * ever runs with a check's config (a hooks path, an fsmonitor, a filter, a merge driver, an include)
- * or on a check's refs and objects. `checks` (see `handOverToChecks`) also means: checks ran and were
- * not seen to end with the index as they found it.
+ * it holds exactly what the tool itself leaves there: HEAD (and ORIG_HEAD, a merge's state) on a
+ * commit, the tool's config, the alternates naming the canonical store and nothing else, the marker,
+ * an index, empty `refs/heads` and `refs/tags`, no object of its own — no other ref, tag, stash,
+ * reflog, hook, lock, `info/` file or config of a check's. Read before the tool's own git runs there,
+ * so that none of it ever runs with a check's config (a hooks path, an fsmonitor, a filter, a merge
+ * driver, an include) or on a check's refs and objects. The mark of `handOverToChecks` left there
+ * also counts: checks ran and were not seen to end with the index as they found it.
  */
 export function scratchResidue(dir: string, commonDir: string, sha256: boolean): string | null {
   const git = join(dir, '.git');
