@@ -23,6 +23,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateEntry, ConflictsReport, ForecastCandidate, ForecastState, OntoMain, QueueItem } from '../contract/types.generated.js';
+import { mergeDirectoryOn } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { commitsNotIn, treeChanges } from '../git/changes.js';
 import { CommitGraph } from '../git/graph.js';
@@ -51,7 +52,7 @@ const PAIRS_PER_PROCESS = 256;
  * slug appears once: its newest candidate (a queued one superseded by a newer finalize_ready that the
  * holder has not read yet gives way to it).
  */
-export function undecidedCandidates(paths: StatePaths, remote: string): ForecastInput[] {
+function undecidedCandidates(paths: StatePaths, remote: string): ForecastInput[] {
   const state = readState(paths);
   const view = readProjectionView(paths, remote, state.round, { decisions: true });
   const bySlug = new Map<string, ForecastInput>();
@@ -86,6 +87,8 @@ export class CollisionWatch {
   private reported = new Set<string>();
   private running: { done: Promise<void>; stop: AbortController } | null = null;
   private closed = false;
+  /** Whether the last forecast left candidates out (said once, not every round). */
+  private capped = false;
 
   constructor(
     private readonly loaded: LoadedConfig,
@@ -119,7 +122,11 @@ export class CollisionWatch {
   private async run(paths: StatePaths, log: string, stop: AbortController): Promise<void> {
     const timer = this.ctx.timers.setTimeout(() => stop.abort(), this.timeoutMs);
     try {
-      const r = await forecast(this.loaded, this.ctx, undecidedCandidates(paths, this.loaded.config.remote), { concurrency: 1, signal: stop.signal });
+      const all = undecidedCandidates(paths, this.loaded.config.remote);
+      const candidates = watchedCandidates(all);
+      if (candidates.length < all.length && !this.capped) this.ctx.logger.log('warn', 'collision_forecast_capped', { candidates: all.length, forecast: candidates.length });
+      this.capped = candidates.length < all.length;
+      const r = await forecast(this.loaded, this.ctx, candidates, { concurrency: 1, signal: stop.signal });
       this.lastLog = log;
       const now = new Set(r.pairs.map((p) => `${p.a.sha} ${p.b.sha}`));
       for (const p of r.pairs) {
@@ -134,6 +141,20 @@ export class CollisionWatch {
       this.ctx.timers.clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Candidates `watch` forecasts at most: pairs grow with the square, and the forecast must stay a
+ * small side job of the holder even when thousands of slugs wait for events that never come.
+ */
+export const WATCH_FORECAST_MAX = 100;
+
+/** The candidates watch forecasts: the stack, the queue and the ready ones first, then the newest waiting ones, up to WATCH_FORECAST_MAX. */
+export function watchedCandidates(all: readonly ForecastInput[]): ForecastInput[] {
+  if (all.length <= WATCH_FORECAST_MAX) return [...all];
+  const live = all.filter((c) => c.state !== 'waiting').slice(0, WATCH_FORECAST_MAX);
+  const waiting = all.filter((c) => c.state === 'waiting');
+  return [...live, ...waiting.slice(Math.max(0, waiting.length - (WATCH_FORECAST_MAX - live.length)))];
 }
 
 /** The log as a forecast saw it: a change of size or file means new events. */
@@ -181,8 +202,12 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
   const known = shas.filter((s, i) => commits[i] === s);
 
   const objects = createTemporaryObjects(state_dir);
+  // merge-tree runs in a directory of the tool's own, holding main's .gitattributes (src/git/attributes.ts).
+  const mergeDir = createTemporaryObjects(state_dir);
   try {
-    const merges = new Merges(openGit(repoDir, settings, { objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2);
+    // Its attributes are read on the first merge: a forecast the cache answers merges nothing.
+    const prepare = () => mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir);
+    const merges = new Merges(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2, prepare);
     const cache = ForecastCacheFile.read(state_dir, ctx.logger);
     const run = new ForecastRun(h, cache, mainSha, mainTree, merges, ctx.logger);
     const answers = await run.answer(known, objects.dir, ctx.now());
@@ -190,6 +215,7 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
     return report(mainSha, candidates, answers, run.stats);
   } finally {
     objects.remove();
+    mergeDir.remove();
   }
 }
 
@@ -208,12 +234,17 @@ interface Stats {
 
 /** merge-tree --stdin in chunks, `concurrency` processes at a time. */
 class Merges {
+  private prepared: Promise<unknown> | null = null;
+
   constructor(
     private readonly h: GitHandle,
     private readonly concurrency: number,
+    /** Makes the directory merge-tree runs in ready, once, before the first merge. */
+    private readonly prepare: () => Promise<unknown>,
   ) {}
 
   async merge(pairs: readonly MergePair[]): Promise<(MergeResult | null)[]> {
+    if (pairs.length > 0) await (this.prepared ??= this.prepare());
     const chunks: MergePair[][] = [];
     for (let i = 0; i < pairs.length; i += PAIRS_PER_PROCESS) chunks.push(pairs.slice(i, i + PAIRS_PER_PROCESS));
     const results: (MergeResult | null)[][] = chunks.map(() => []);
