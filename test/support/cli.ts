@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { systemTimers, type Timers } from '../../src/context.js';
-import { main } from '../../src/cli/main.js';
 import { testEnv } from './env.js';
 
 /** The compiled bin, found from this compiled file (dist/test/support/cli.js). */
@@ -35,6 +34,8 @@ export interface CliOptions {
 export async function cli(cwd: string, args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
+  // Loaded on first use: a test file that never runs the CLI in process does not load every command.
+  const { main } = await import('../../src/cli/main.js');
   const code = await main(args, {
     cwd,
     env: testEnv(opts.env),
