@@ -1724,6 +1724,35 @@ export interface SnapshotHeader {
   }[];
 }
 
+// stack-cache.schema.json
+/**
+ * cache/stack/kept/stack.json in the state directory: the last stack (base: queue) an engine built on live main `main`, kept at the end of its tenure inside the object directory that holds its commits (cache/stack/kept/), so that the next engine (a `drain` is a tenure of its own) extends it instead of merging every entry again. Taken by renaming the directory: one engine gets it. Derived data: a record that does not match this schema, or objects that are not exactly `objects` (missing, unreadable, not the object they are named), and the stack is built again.
+ */
+export interface StackCache {
+  schema_version: 1;
+  main: Sha;
+  /**
+   * The stack's merges in order: each entry merged onto the step before (the first onto main).
+   */
+  steps: {
+    /**
+     * The entry: slug, branch, sha and episode joined by NUL.
+     */
+    key: string;
+    sha: Sha;
+    commit: Sha;
+    tree: Sha;
+    /**
+     * Its commit time: the newest of main's and the entries' so far.
+     */
+    time: number;
+  }[];
+  /**
+   * The objects of the directory the steps' commits reach through it (the rest is the repository's), checked again when taken.
+   */
+  objects: Sha[];
+}
+
 // status.schema.json
 /**
  * held: a holder is renewing it; expired: its holder stopped renewing, the next drain takes it over; free: released or never taken.
