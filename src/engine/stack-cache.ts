@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Logger } from '../context.js';
 import { stackCache as validateStackCache } from '../contract/cache-validators.generated.js';
 import type { StackCache } from '../contract/types.generated.js';
-import { adoptTemporaryObjects, keepTemporaryObjects, looseClosure, objectDirBytes, type TemporaryObjects } from '../git/objects.js';
+import { adoptTemporaryObjects, keepTemporaryObjects, looseClosure, objectDirBytes, readLooseObject, type TemporaryObjects } from '../git/objects.js';
 import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
 import type { BuiltStack } from './stack.js';
 
@@ -36,8 +36,6 @@ export function stackCommits(stack: BuiltStack): Map<string, { parents: string[]
   return new Map(stack.steps.map((s, i) => [s.commit, { parents: [stack.steps[i - 1]?.commit ?? stack.main, s.sha], date: s.time }]));
 }
 
-const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && new Set([...a, ...b]).size === a.length;
-
 /** Takes the kept stack (null: none, or not usable — then it is removed). */
 export function takeKeptStack(stateDir: string, logger: Logger): KeptStack | null {
   const objects = adoptTemporaryObjects(stateDir, keptStackDir(stateDir));
@@ -55,8 +53,10 @@ export function takeKeptStack(stateDir: string, logger: Logger): KeptStack | nul
   }
   if (!record || record.steps.length === 0) return drop('no record');
   rmSync(join(objects.dir, RECORD), { force: true });
-  const found = looseClosure(objects.dir, record.steps.map((s) => s.commit));
-  if (!found || !sameSet(found, record.objects)) return drop('its objects are missing or damaged');
+  // Each object the steps needed from the directory when kept, still there and still that object: as
+  // every one is checked against its id, they reach exactly what they reached then.
+  const listed = new Set(record.objects);
+  if (!record.steps.every((s) => listed.has(s.commit)) || !record.objects.every((id) => readLooseObject(objects.dir, id) !== null)) return drop('its objects are missing or damaged');
   const stack: BuiltStack = { main: record.main, steps: record.steps };
   return { objects, stack, commits: stackCommits(stack) };
 }

@@ -96,6 +96,14 @@ export function readLooseObject(dir: string, id: string): { type: string; body: 
  * and checked; null when one of them cannot be read. What a kept stack's commits need from `dir`.
  */
 export function looseClosure(dir: string, roots: readonly string[]): string[] | null {
+  // The directory's loose objects listed once, by their raw ids: a tree of thousands of entries costs
+  // no stat and no hex string each.
+  const here = new Set<string>();
+  try {
+    for (const fan of readdirSync(dir)) if (/^[0-9a-f]{2}$/.test(fan)) for (const rest of readdirSync(join(dir, fan))) if (SHA.test(fan + rest)) here.add(Buffer.from(fan + rest, 'hex').toString('latin1'));
+  } catch {
+    return null;
+  }
   const seen = new Set<string>();
   const todo = [...roots];
   for (let id = todo.pop(); id !== undefined; id = todo.pop()) {
@@ -107,15 +115,13 @@ export function looseClosure(dir: string, roots: readonly string[]): string[] | 
     if (o.type === 'commit') {
       const tree = /^tree ([0-9a-f]+)\n/.exec(o.body.toString('latin1'))?.[1];
       if (tree === undefined) return null;
-      if (existsSync(join(dir, tree.slice(0, 2), tree.slice(2)))) todo.push(tree);
+      if (here.has(Buffer.from(tree, 'hex').toString('latin1'))) todo.push(tree);
     } else if (o.type === 'tree') {
       for (let at = 0; at < o.body.length; ) {
         const nul = o.body.indexOf(0, at);
         if (nul < 0 || nul + 1 + width > o.body.length) return null;
-        const mode = o.body.subarray(at, o.body.indexOf(0x20, at)).toString('latin1');
-        const child = o.body.subarray(nul + 1, nul + 1 + width).toString('hex');
         // Gitlinks name commits of other repositories: never objects of ours.
-        if (mode !== '160000' && existsSync(join(dir, child.slice(0, 2), child.slice(2)))) todo.push(child);
+        if (here.has(o.body.toString('latin1', nul + 1, nul + 1 + width)) && o.body.toString('latin1', at, o.body.indexOf(0x20, at)) !== '160000') todo.push(o.body.toString('hex', nul + 1, nul + 1 + width));
         at = nul + 1 + width;
       }
     }
