@@ -110,7 +110,7 @@ type Canonical = Pick<InitResult, 'remote' | 'remoteFrom' | 'mainBranch' | 'main
  * as `git clone` or `git remote set-head` record it). Then `refs/remotes/<remote>/<branch>` must
  * exist: a config naming a ref that is not there would block every candidate with git_error.
  */
-export function canonicalBranch(repo: RepoLayout, opts: Pick<InitOptions, 'remote' | 'mainBranch'>): Canonical {
+function canonicalBranch(repo: RepoLayout, opts: Pick<InitOptions, 'remote' | 'mainBranch'>): Canonical {
   const remotes = remotesOf(repo).map((name) => ({ name, head: remoteDefaultBranch(repo, name) }));
   let remote: string;
   let remoteFrom: Canonical['remoteFrom'];

@@ -48,7 +48,7 @@ function isBareRepo(dir: string): boolean {
 }
 
 /** Every worktree of the repository: the main one and the linked ones registered in `<common dir>/worktrees/`. */
-export function worktreesOf(repo: RepoLayout): string[] {
+function worktreesOf(repo: RepoLayout): string[] {
   const trees = new Set([repo.mainWorktree, repo.worktree].filter((w): w is string => w !== null));
   const admin = join(repo.commonDir, 'worktrees');
   let names: string[] = [];
@@ -125,7 +125,7 @@ export interface GitConfigEntry {
  * Parses git config text: `[section]`, `[section "subsection"]` and the old `[section.subsection]`,
  * a key without `=` is boolean true, as in git. Includes are not followed.
  */
-export function parseGitConfig(text: string): GitConfigEntry[] {
+function parseGitConfig(text: string): GitConfigEntry[] {
   const entries: GitConfigEntry[] = [];
   let section = '';
   let subsection: string | null = null;

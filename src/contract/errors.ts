@@ -103,7 +103,7 @@ export function isErrnoError(e: unknown): e is ErrnoError {
 }
 
 /** Where to report a bug: the message of every internal error ends with it. */
-export const REPORT_A_BUG =
+const REPORT_A_BUG =
   'This is a bug in shadow-integrator, not a problem with your repository or configuration. Please report it to the ' +
   "shadow-integrator maintainers with the command you ran and this message; run the command again with --log-level debug to include the stack trace.";
 

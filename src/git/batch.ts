@@ -74,12 +74,7 @@ export class CatFileBatch {
     await this.queue;
     const r = this.running;
     this.running = null;
-    if (r) {
-      // Held while it ends: nothing else may be keeping this process alive for the wait.
-      r.process.holdOpen(true);
-      r.process.stdin.end();
-      await r.process.exited;
-    }
+    if (r) await r.process.finish();
   }
 
   private request(command: Command, names: readonly string[]): Promise<(Found | null)[]> {

@@ -172,6 +172,8 @@ export interface StartedProcess {
    * not (one left unclosed must not hold the tool open); one answering a request does.
    */
   holdOpen(hold: boolean): void;
+  /** Closes its stdin (a long-lived process's "no more requests") and waits for it to exit, held open meanwhile. */
+  finish(): Promise<ProcessExit>;
 }
 
 /** How much of stderr is kept: git's message is at its end. */
@@ -218,7 +220,13 @@ function spawnGroup(command: string, args: readonly string[], opts: { cwd: strin
       else handle.unref();
     }
   };
-  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderrStream: child.stderr, stderr: () => err.subarray(-STDERR_TAIL).toString('utf8'), exited, kill, holdOpen };
+  const finish = () => {
+    // Held while it ends: nothing else may be keeping this process alive for the wait.
+    holdOpen(true);
+    child.stdin.end();
+    return exited;
+  };
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderrStream: child.stderr, stderr: () => err.subarray(-STDERR_TAIL).toString('utf8'), exited, kill, holdOpen, finish };
 }
 
 /**

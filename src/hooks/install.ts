@@ -16,6 +16,7 @@ import { findRepo, type RepoLayout } from '../config/repo.js';
 import { modeOff, openStateDir } from '../config/state.js';
 import type { Context } from '../context.js';
 import { errors } from '../contract/errors.js';
+import type { HookAction, HookChange, HooksReport } from '../contract/types.generated.js';
 import { writeTextAtomic } from '../store/atomic-json.js';
 import { hooksDir } from './hooks-dir.js';
 import { CHAIN_SUFFIX, hookScript, MARKER, type HookName } from './scripts.js';
@@ -23,27 +24,7 @@ import { CHAIN_SUFFIX, hookScript, MARKER, type HookName } from './scripts.js';
 const WORKING_HOOKS: readonly HookName[] = ['post-commit', 'post-merge', 'reference-transaction'];
 const ORIGIN_HOOKS: readonly HookName[] = ['post-receive'];
 
-export type HookAction = 'installed' | 'updated' | 'unchanged' | 'removed' | 'restored' | 'absent' | 'foreign';
-
-export interface HookChange {
-  repo: 'working' | 'origin';
-  hook: HookName;
-  path: string;
-  /**
-   * installed / updated / unchanged (install); removed / restored (the previous hook put back) /
-   * absent (uninstall); foreign: the hook there is not ours and was left alone.
-   */
-  action: HookAction;
-  /** The hook that was there before: kept under this name and run by ours. */
-  chained: string | null;
-}
-
-export interface HooksReport {
-  hooks: HookChange[];
-  /** Where the background runs write their output. */
-  log: string;
-  notes: string[];
-}
+export type { HookAction, HookChange, HooksReport };
 
 export interface InstallOptions {
   /** Path of a bare origin repository to give a post-receive hook. */

@@ -13,15 +13,12 @@ import { createHash } from 'node:crypto';
 import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { isShadowError } from '../contract/errors.js';
-import type { BranchPushed } from '../contract/types.generated.js';
+import type { BranchPushed, ReceiveReport } from '../contract/types.generated.js';
 import { accountName, emit } from '../producer/emit.js';
 
 const ZERO = /^0+$/;
 
-export interface ReceiveReport {
-  recorded: BranchPushed[];
-  skipped: { ref: string; reason: string }[];
-}
+export type { ReceiveReport };
 
 /** The origin's side: `refs/heads/<branch>` updated by a push it received. */
 export function receivePushes(loaded: LoadedConfig, ctx: Context, input: string, opts: { remote?: string | undefined; pusher?: string | undefined }): ReceiveReport {
@@ -63,7 +60,7 @@ function recordBranches(loaded: LoadedConfig, ctx: Context, input: string, prefi
 }
 
 /** The idempotency key of "remote has branch at sha": the same whichever hook records it. */
-export const pushId = (remote: string, branch: string, sha: string): string => `push:${createHash('sha256').update(`${remote}\0${branch}\0${sha}`).digest('hex').slice(0, 32)}`;
+const pushId = (remote: string, branch: string, sha: string): string => `push:${createHash('sha256').update(`${remote}\0${branch}\0${sha}`).digest('hex').slice(0, 32)}`;
 
 /** Who pushed, as the serving side knows it: GitLab, Gitea/Forgejo, HTTP authentication, then the account. */
 function pusherOf(env: NodeJS.ProcessEnv): string {

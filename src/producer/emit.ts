@@ -44,7 +44,7 @@ export function requestRetry(loaded: LoadedConfig, ctx: Context, req: { slug: st
 }
 
 /** Who runs this command: USER, LOGNAME, then the account (hooks and cron may run without USER). */
-export function userOf(env: NodeJS.ProcessEnv): string {
+function userOf(env: NodeJS.ProcessEnv): string {
   return (env.USER || env.LOGNAME || accountName() || 'unknown').slice(0, 256);
 }
 

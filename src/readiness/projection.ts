@@ -314,7 +314,7 @@ function unpackStrings(buf: Buffer, readyMs: number, logPos: number): Candidate 
 }
 
 /** A candidate's key: its slug's hash and its (branch, sha)'s hash mixed, so that no third pass over its strings is needed. */
-export function candidateHash(slugH: Hash64, refH: Hash64): Hash64 {
+function candidateHash(slugH: Hash64, refH: Hash64): Hash64 {
   let hi = Math.imul(slugH[0] ^ Math.imul(refH[1], 0x9e3779b1), 0x85ebca6b);
   let lo = Math.imul(slugH[1] ^ Math.imul(refH[0], 0xc2b2ae35), 0x27d4eb2f);
   hi ^= hi >>> 15;
@@ -327,7 +327,7 @@ export function candidateHash(slugH: Hash64, refH: Hash64): Hash64 {
 const keyOf = (c: CandidateRef): Hash64 => candidateHash(hashParts(c.slug), hashParts(c.branch, c.sha));
 
 /** A decided candidate's key: (slug, branch, sha, episode); episode 1's is the candidate's own (the key before episodes existed). */
-export function episodeKey(k: Hash64, episode: number): Hash64 {
+function episodeKey(k: Hash64, episode: number): Hash64 {
   if (episode <= 1) return k;
   const hi = (Math.imul(k[0] ^ episode, 0x9e3779b1) ^ k[1]) >>> 0;
   const lo = (Math.imul(k[1] ^ Math.imul(episode, 0x85ebca6b), 0xc2b2ae35) ^ k[0]) >>> 0;

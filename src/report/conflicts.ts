@@ -51,7 +51,7 @@ const PAIRS_PER_PROCESS = 256;
  * slug appears once: its newest candidate (a queued one superseded by a newer finalize_ready that the
  * holder has not read yet gives way to it).
  */
-export function undecidedCandidates(paths: StatePaths, remote: string): ForecastInput[] {
+function undecidedCandidates(paths: StatePaths, remote: string): ForecastInput[] {
   const state = readState(paths);
   const view = readProjectionView(paths, remote, state.round, { decisions: true });
   const bySlug = new Map<string, ForecastInput>();
@@ -86,6 +86,8 @@ export class CollisionWatch {
   private reported = new Set<string>();
   private running: { done: Promise<void>; stop: AbortController } | null = null;
   private closed = false;
+  /** Whether the last forecast left candidates out (said once, not every round). */
+  private capped = false;
 
   constructor(
     private readonly loaded: LoadedConfig,
@@ -119,7 +121,11 @@ export class CollisionWatch {
   private async run(paths: StatePaths, log: string, stop: AbortController): Promise<void> {
     const timer = this.ctx.timers.setTimeout(() => stop.abort(), this.timeoutMs);
     try {
-      const r = await forecast(this.loaded, this.ctx, undecidedCandidates(paths, this.loaded.config.remote), { concurrency: 1, signal: stop.signal });
+      const all = undecidedCandidates(paths, this.loaded.config.remote);
+      const candidates = watchedCandidates(all);
+      if (candidates.length < all.length && !this.capped) this.ctx.logger.log('warn', 'collision_forecast_capped', { candidates: all.length, forecast: candidates.length });
+      this.capped = candidates.length < all.length;
+      const r = await forecast(this.loaded, this.ctx, candidates, { concurrency: 1, signal: stop.signal });
       this.lastLog = log;
       const now = new Set(r.pairs.map((p) => `${p.a.sha} ${p.b.sha}`));
       for (const p of r.pairs) {
@@ -134,6 +140,20 @@ export class CollisionWatch {
       this.ctx.timers.clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Candidates `watch` forecasts at most: pairs grow with the square, and the forecast must stay a
+ * small side job of the holder even when thousands of slugs wait for events that never come.
+ */
+export const WATCH_FORECAST_MAX = 100;
+
+/** The candidates watch forecasts: the stack, the queue and the ready ones first, then the newest waiting ones, up to WATCH_FORECAST_MAX. */
+export function watchedCandidates(all: readonly ForecastInput[]): ForecastInput[] {
+  if (all.length <= WATCH_FORECAST_MAX) return [...all];
+  const live = all.filter((c) => c.state !== 'waiting').slice(0, WATCH_FORECAST_MAX);
+  const waiting = all.filter((c) => c.state === 'waiting');
+  return [...live, ...waiting.slice(Math.max(0, waiting.length - (WATCH_FORECAST_MAX - live.length)))];
 }
 
 /** The log as a forecast saw it: a change of size or file means new events. */

@@ -53,7 +53,7 @@ import { changeKey, ParityCacheFile, type Answers } from './parity-cache.js';
 export type { Landing, LiveFate, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
 export { LIVE_FATE_VALUES as LIVE_FATES, SHADOW_ROW_VALUES as SHADOW_ROWS } from '../contract/types.generated.js';
 
-export const DEFINITIONS = {
+const DEFINITIONS = {
   agreement:
     'agreed / compared. Agreed: would_integrate that landed_clean; would_block that landed_resolved or was reverted. ' +
     'Compared: would_integrate and would_block decisions whose candidate landed (fate other than pending).',

@@ -22,7 +22,7 @@ import { countLines, lastOutcomes } from './state-files.js';
 export type { StatusReport };
 
 /** How many of the last decisions `status` looks at for a git error they all share. */
-export const RECENT_DECISIONS = 5;
+const RECENT_DECISIONS = 5;
 
 /** Waiting candidates listed by name (the count covers them all). */
 export const WAITING_LISTED = 1000;

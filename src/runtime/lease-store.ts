@@ -52,7 +52,7 @@ function epochFloor(paths: StatePaths): number {
   return floor;
 }
 
-export function leaseView(paths: StatePaths): LeaseView {
+function leaseView(paths: StatePaths): LeaseView {
   const topClaim = highestClaim(paths);
   return { lease: leaseOrNull(paths), topClaim, claim: topClaim > 0 ? readClaim(paths, topClaim) : null, floor: epochFloor(paths) };
 }

@@ -54,7 +54,7 @@ export function openState(path: string, mode: OpenMode): number | null {
   return fd;
 }
 
-export function assertRegular(path: string, st: Stats, op: 'read' | 'write'): void {
+function assertRegular(path: string, st: Stats, op: 'read' | 'write'): void {
   if (st.isFile()) return;
   // A directory where the file belongs is the errno every tool reports for it (EISDIR), with its remedy.
   if (st.isDirectory()) throw stateIoError(path, Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR', path }), op);

@@ -62,7 +62,7 @@ export interface JournalState {
   changeBytes: number;
 }
 
-export const emptyJournal = (): JournalState => ({ file: null, size: 0, round: null, items: [], stack: [], stackSeen: new Set(), epoch: 0, problems: [], changeBytes: 0 });
+const emptyJournal = (): JournalState => ({ file: null, size: 0, round: null, items: [], stack: [], stackSeen: new Set(), epoch: 0, problems: [], changeBytes: 0 });
 
 /** A stack entry's identity: the candidate and the readiness episode it was decided in. */
 export const stackKey = (e: { slug: string; branch: string; sha: string; episode?: number | undefined }): string => `${e.slug}\0${e.branch}\0${e.sha}\0${e.episode ?? 1}`;

@@ -18,7 +18,7 @@ export type { LogCursor, LogPosition };
  * writer crashed mid-line). Returns the file size after it. `singleWriter`: only this process appends
  * (the holder), so a write cut short by a full disk is undone rather than left torn.
  */
-export function appendText(path: string, text: string, opts: { fsync?: boolean; singleWriter?: boolean } = {}): number {
+function appendText(path: string, text: string, opts: { fsync?: boolean; singleWriter?: boolean } = {}): number {
   let fd: number | null = null;
   let before = -1;
   try {
@@ -182,7 +182,7 @@ export const emptyCursor = (): LogCursor => ({ dev: 0, ino: 0, offset: 0, lines:
 
 /** Positions of a new segment start past everything before it, at the next multiple of 2^32 (late lines of a rotated segment never collide). */
 const SEGMENT_SPAN = 2 ** 32;
-export const nextBase = (base: number, size: number) => (Math.floor((base + size) / SEGMENT_SPAN) + 1) * SEGMENT_SPAN;
+const nextBase = (base: number, size: number) => (Math.floor((base + size) / SEGMENT_SPAN) + 1) * SEGMENT_SPAN;
 
 const CHUNK = 4 * 1024 * 1024;
 

@@ -15,7 +15,7 @@ import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { ConflictsReport } from '../../src/contract/types.generated.js';
 import { conflicts as validConflicts } from '../../src/contract/output-validators.generated.js';
-import { CollisionWatch } from '../../src/report/conflicts.js';
+import { CollisionWatch, WATCH_FORECAST_MAX, watchedCandidates, type ForecastInput } from '../../src/report/conflicts.js';
 import { forecastCachePath, carriesOver, mainMove } from '../../src/report/forecast-cache.js';
 import { acquireLease, selfOwner } from '../../src/runtime/lease-store.js';
 import { HolderSession } from '../../src/runtime/session.js';
@@ -191,5 +191,28 @@ describe('the carry-over rule', () => {
   });
   test('a .gitattributes anywhere: nothing carries over', () => {
     assert.equal(carriesOver(topic, topic, move(['sub/.gitattributes'])), false);
+  });
+});
+
+describe("watch's forecast: at most WATCH_FORECAST_MAX candidates", () => {
+  const input = (state: ForecastInput['state'], n: number): ForecastInput[] => Array.from({ length: n }, (_, i) => ({ slug: `${state}-${i}`, branch: `b/${state}-${i}`, sha: `${i}`.padStart(40, '0'), state }));
+
+  test('all of them while they fit', () => {
+    const all = [...input('stacked', 2), ...input('queued', 3), ...input('waiting', 5)];
+    assert.deepEqual(watchedCandidates(all), all);
+  });
+
+  test('past the cap: the stack, the queue and the ready ones first, then the newest waiting ones (the list is oldest first)', () => {
+    const all = [...input('stacked', 2), ...input('queued', 8), ...input('ready', 10), ...input('waiting', 500)];
+    const kept = watchedCandidates(all);
+    assert.equal(kept.length, WATCH_FORECAST_MAX);
+    assert.deepEqual(kept.slice(0, 20), all.slice(0, 20));
+    assert.deepEqual(kept.slice(20).map((c) => c.slug), all.slice(-(WATCH_FORECAST_MAX - 20)).map((c) => c.slug));
+  });
+
+  test('more live candidates than the cap: the first of them, no waiting one', () => {
+    const kept = watchedCandidates([...input('queued', WATCH_FORECAST_MAX + 5), ...input('waiting', 3)]);
+    assert.equal(kept.length, WATCH_FORECAST_MAX);
+    assert.ok(kept.every((c) => c.state === 'queued'));
   });
 });

@@ -10,7 +10,7 @@ export async function conflicts(call: Call<{ json?: boolean }>): Promise<Output>
   return { json: r, text: () => formatConflicts(r, `${loaded.config.remote}/${loaded.config.main_branch}`) };
 }
 
-export function formatConflicts(r: ConflictsReport, main: string): string {
+function formatConflicts(r: ConflictsReport, main: string): string {
   const m = r.merges;
   const head = `forecast on ${main} ${short(r.main_sha)}: ${r.candidates.length} candidate(s), ${r.pairs.length} colliding pair(s) — merged ${m.alone} onto main and ${m.pairs} pair(s) now, ${m.pairs_reused + m.pairs_carried} pair answer(s) reused`;
   if (r.candidates.length === 0) return `${head}\n\nno undecided candidate: nothing to forecast`;
