@@ -32,7 +32,7 @@ export interface KeptStack {
 }
 
 /** The commits a built stack wrote, with their parents and times (for merge bases walked in process). */
-export function stackCommits(stack: BuiltStack): Map<string, { parents: string[]; date: number }> {
+function stackCommits(stack: BuiltStack): Map<string, { parents: string[]; date: number }> {
   return new Map(stack.steps.map((s, i) => [s.commit, { parents: [stack.steps[i - 1]?.commit ?? stack.main, s.sha], date: s.time }]));
 }
 
