@@ -17,7 +17,8 @@
  * What it costs. The stack built for one candidate is kept in the workspace (`BuiltStack`): while
  * main is unchanged and its entries are the first ones still in the stack, only the entries decided
  * since are merged onto it — the steps a build from scratch would make are those same commits, as
- * every step is a function of what it merges. When main moved (or an entry left from the middle),
+ * every step is a function of what it merges (and the next engine takes it from the one before:
+ * stack-cache.ts). When main moved (or an entry left from the middle),
  * the stack is merged again entry by entry: on git 2.39 one process each, as each merge's base is
  * the one before. Carrying the old stack onto the new main with one merge was tried and dropped:
  * its history and its merge bases are not those of the owner's stack, so a verdict could differ.
