@@ -60,7 +60,7 @@ for (const set of sets) {
     `queue order, ${r.repo}, ${r.candidates} candidates (median of ${r.rounds} rounds, per candidate): raw merge-tree ${fmt(r.raw_ms)} ms; base: tip one at a time ${x(r.tip_ms)}, batched ${x(r.tip_batched_ms)}; ` +
       `base: queue ${x(r.queue_ms)} (${r.would_integrate} would_integrate, ${r.would_block} would_block of which ${r.stack_blocks} from the stack, stack of ${r.stack}); ` +
       `an engine per candidate: base: tip ${x(r.cold_tip_ms)}, base: queue ${x(r.cold_queue_ms)} taking the kept stack, ${x(r.cold_queue_uncached_ms)} without; ` +
-      `after main moved by one commit: queue ${fmt(r.moved_queue_ms)} ms (the stack of ${r.stack} merged again), tip ${fmt(r.moved_tip_ms)} ms`,
+      `after main moved by one commit: queue ${fmt(r.moved_queue_ms)} ms (the stack of ${r.stack} merged again; ${r.moved_queue_outcome}), tip ${fmt(r.moved_tip_ms)} ms`,
   );
 }
 
@@ -132,7 +132,7 @@ const rows: [string, string, string][] = [
       ['… `base: tip`, one at a time / the next candidates merged in the same batch', `${x(r.tip_ms)} / ${x(r.tip_batched_ms)}`, '≤ 1.5×'],
       [`… \`base: queue\` (${r.would_integrate} would_integrate, ${r.would_block} would_block, ${r.stack_blocks} of them from the stack; stack of ${r.stack} at the end)`, x(r.queue_ms), '≤ 1.5×'],
       ['… a new engine per candidate (a `drain` each): `base: tip` / `base: queue` taking the stack the engine before kept / `base: queue` with cache/stack/ removed before each', `${x(r.cold_tip_ms)} / ${x(r.cold_queue_ms)} / ${x(r.cold_queue_uncached_ms)}`, ''],
-      [`… the next candidate after main moved by one commit: \`base: queue\` (the stack of ${r.stack} merged again) / \`base: tip\``, `${fmt(r.moved_queue_ms)} ms / ${fmt(r.moved_tip_ms)} ms`, ''],
+      [`… the next candidate after main moved by one commit: \`base: queue\` (the stack of ${r.stack} merged again; ${r.moved_queue_outcome}) / \`base: tip\``, `${fmt(r.moved_queue_ms)} ms / ${fmt(r.moved_tip_ms)} ms`, ''],
     ];
   }),
   [`queue of ${drained.candidates} candidates drained end to end`, `${fmt(drained.candidates_per_s)} candidates/s (${fmt(drained.seconds)} s)`, ''],
