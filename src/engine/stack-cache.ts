@@ -25,7 +25,7 @@ export const keptStackDir = (stateDir: string) => join(stateDir, 'cache', 'stack
 const RECORD = 'stack.json';
 
 /** What a workspace holds of a kept stack: its objects, the stack, and its commits' parents and times. */
-export interface KeptStack {
+interface KeptStack {
   objects: TemporaryObjects;
   stack: BuiltStack;
   commits: Map<string, { parents: string[]; date: number }>;
