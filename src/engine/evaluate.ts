@@ -29,12 +29,13 @@
  * commit and misses. With base: tip every next candidate is worth merging ahead; with base: queue a
  * would_integrate grows the stack and spoils the speculation, so it widens only after blocks.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ResolvedConfig } from '../config/config.js';
 import type { Logger, Timers } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
 import type { CandidateRef, Conflict, Outcome, OutcomeKind, ReasonCode, StackEntry } from '../contract/types.generated.js';
 import { bestCommonAncestors, type CommitNode } from '../git/ancestry.js';
+import { MergeDirectory } from '../git/attributes.js';
 import { CatFileBatch } from '../git/batch.js';
 import { fetchRemoteTracking } from '../git/fetch.js';
 import { CommitGraph } from '../git/graph.js';
@@ -155,6 +156,8 @@ export class Tenure {
   /** git ≥ 2.49: merge-tree --stdin answers line by line, so one process serves many merges. */
   private longLivedMerges = false;
   private warmMerge: { key: string; merges: MergeTrees } | null = null;
+  /** Where merge-tree runs: a temporary directory of the tool's own, never the canonical worktree (src/git/attributes.ts). */
+  private mergeDir: { t: TemporaryObjects; d: MergeDirectory } | null = null;
   private evaluations = 0;
   /** Commits read by id (objects never change): the stack's commits are as old as their newest parent. */
   private readonly nodes = new Map<string, CommitNode>();
@@ -345,7 +348,19 @@ export class Tenure {
    * of the workspace, which goes away.
    */
   private async mergeBatch(w: Workspace, main: string, pairs: readonly MergePair[]): Promise<MergeOutcome[]> {
-    if (this.config.engine === 'merge-tree') return this.merger(w.dir).merge(pairs);
+    if (this.config.engine === 'merge-tree') {
+      const d = this.mergeDirectory();
+      await d.prepare(this.names, main);
+      let failed = true;
+      try {
+        const outcomes = await this.merger(w.dir, d.dir).merge(pairs);
+        failed = outcomes.some((o) => !o.ok);
+        return outcomes;
+      } finally {
+        // A merge killed or failed may have left its driver's files: they go before the next one.
+        if (failed) d.restore();
+      }
+    }
     const out: MergeOutcome[] = [];
     for (const [ours, theirs] of pairs) {
       const result = await this.scratch.use(main, w.dir, async (s) => {
@@ -357,9 +372,17 @@ export class Tenure {
     return out;
   }
 
+  private mergeDirectory(): MergeDirectory {
+    if (!this.mergeDir) {
+      const t = createTemporaryObjects(this.opts.stateDir);
+      this.mergeDir = { t, d: new MergeDirectory(t.dir, resolve(this.opts.repoDir) !== resolve(this.opts.commonDir)) };
+    }
+    return this.mergeDir.d;
+  }
+
   /** On git ≥ 2.49 one long-lived merge-tree per object directory and alternates; before, a process per call. */
-  private merger(objectDir: string): MergeTrees {
-    const h = this.git(this.opts.repoDir, { objectDir, alternates: [this.canonicalObjects, ...this.graph.alternates()] });
+  private merger(objectDir: string, cwd: string): MergeTrees {
+    const h = this.git(cwd, { gitDir: this.opts.commonDir, objectDir, alternates: [this.canonicalObjects, ...this.graph.alternates()] });
     if (!this.longLivedMerges) return new MergeTrees(h, false);
     const key = `${objectDir}\0${h.env.GIT_ALTERNATE_OBJECT_DIRECTORIES ?? ''}`;
     if (this.warmMerge?.key !== key) {
@@ -386,6 +409,8 @@ export class Tenure {
     // An evaluation still using it (close does not wait for it) may yet write into it: removed, not kept.
     if (o && o.inUse === 0) keepStack(this.opts.stateDir, o.t, o.w.stack, STACK_OBJECTS_MAX_BYTES, this.logger);
     else o?.t.remove();
+    this.mergeDir?.t.remove();
+    this.mergeDir = null;
   }
 }
 

@@ -4,18 +4,22 @@
  * from main's tip with nothing else in it and ends back there, so its index never points at objects
  * of a temporary directory that is about to go.
  *
- * Created on first use and kept between candidates and between processes. A use on another main, or
- * a process's first use, puts it back on main, clearing whatever a crash or a check left (a lock, a
- * merge in progress, stray files, other refs); when that fails — or it is gone, or it is the linked
- * scratch worktree of an earlier version — it is made again from nothing.
+ * Created on first use and kept between candidates and between processes. Each use starts from a
+ * pristine one: before the tool's own git runs there, its git directory is checked to hold only what
+ * the tool leaves (`scratchResidue`); anything a check left there — refs, tags, a stash, config, hooks,
+ * alternates, objects, an index it changed — and it is made again from nothing (`scratch_rebuilt`),
+ * so no check's config ever reaches the tool's git or the next candidate's checks. Otherwise a use on
+ * another main, or a process's first use, puts it back on main (reset and clean: stray files, a
+ * merge in progress); when that fails — or it is gone, or it is the linked scratch worktree of an
+ * earlier version — it is made again from nothing.
  */
 import { dirname, join } from 'node:path';
 import type { Check } from '../config/config.js';
 import type { Logger, Timers } from '../context.js';
 import type { CandidateRef } from '../contract/types.generated.js';
-import { processEnvironment } from '../git/env.js';
+import { processEnvironment, type Env } from '../git/env.js';
 import { runCommand } from '../git/runner.js';
-import { createScratchRepository, isScratchRepository, removeScratch, resetScratch } from '../git/scratch.js';
+import { createScratchRepository, handOverToChecks, isScratchRepository, removeScratch, resetScratch, scratchResidue } from '../git/scratch.js';
 import type { GitHandle } from '../git/runner.js';
 
 /** How much of a failing check's output the outcome keeps (its end, where errors are). */
@@ -45,8 +49,8 @@ export class ScratchRepository {
       try {
         return await fn(h);
       } finally {
-        // One that cannot be put back is made again by the next use.
-        if (await resetScratch(h, mainSha).then(() => true, () => false)) this.at = mainSha;
+        // One that cannot be put back, or that a check left something in, is made again by the next use.
+        if (this.residue(mainSha) === null && (await resetScratch(h, mainSha).then(() => true, () => false))) this.at = mainSha;
       }
     });
     this.queue = result.catch(() => undefined);
@@ -56,17 +60,23 @@ export class ScratchRepository {
   private async open(mainSha: string, objectDir: string): Promise<GitHandle> {
     const h = this.git(objectDir);
     const present = isScratchRepository(this.dir);
-    if (present && this.at === mainSha) return h;
-    if (present && (await resetScratch(h, mainSha).then(() => true, () => false))) {
+    const residue = present ? this.residue(mainSha) : null;
+    if (present && residue === null && this.at === mainSha) return h;
+    if (present && residue === null && (await resetScratch(h, mainSha).then(() => true, () => false))) {
       this.ours = true;
       return h;
     }
+    if (residue !== null) this.logger.log('info', 'scratch_rebuilt', { dir: this.dir, reason: residue });
     const { legacyWorktree } = removeScratch(this.dir, this.commonDir, { ours: this.ours });
     if (legacyWorktree) this.logger.log('info', 'legacy_scratch_worktree_removed', { dir: this.dir, registration: legacyWorktree });
     createScratchRepository(this.dir, this.commonDir, mainSha);
     this.ours = true;
     await resetScratch(h, mainSha);
     return h;
+  }
+
+  private residue(mainSha: string): string | null {
+    return scratchResidue(this.dir, this.commonDir, mainSha.length === 64);
   }
 }
 
@@ -105,6 +115,15 @@ export interface ChecksContext extends ChecksProgress {
  */
 export async function runChecks(checks: readonly Check[], c: ChecksContext): Promise<ChecksResult> {
   const env = processEnvironment(c.env, { GIT_ALTERNATE_OBJECT_DIRECTORIES: c.objectDir, GIT_CEILING_DIRECTORIES: dirname(c.cwd), GIT_DIR: join(c.cwd, '.git'), GIT_WORK_TREE: c.cwd });
+  const handedOver = handOverToChecks(c.cwd);
+  try {
+    return await runEach(checks, c, env);
+  } finally {
+    handedOver.done();
+  }
+}
+
+async function runEach(checks: readonly Check[], c: ChecksContext, env: Env): Promise<ChecksResult> {
   const { slug, branch, sha } = c.candidate;
   for (const check of checks) {
     const started = c.now().getTime();

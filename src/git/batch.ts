@@ -69,6 +69,12 @@ export class CatFileBatch {
     return (await this.request('contents', oids)).map((f) => (f?.type === 'commit' && f.body ? commitNode(f.body) : null));
   }
 
+  /** Objects' types and contents, in order; null for each that does not exist. */
+  async objects(oids: readonly string[]): Promise<({ type: string; body: Buffer } | null)[]> {
+    for (const oid of oids) if (!SHA.test(oid)) throw errors.gitRefused(`object id ${JSON.stringify(oid)}`);
+    return (await this.request('contents', oids)).map((f) => (f?.body ? { type: f.type, body: f.body } : null));
+  }
+
   /** Ends the process once the requests in flight are answered; a later request starts a new one. */
   async close(): Promise<void> {
     await this.queue;

@@ -53,6 +53,14 @@ export interface HandleOptions {
   objectDir?: string | null;
   /** Object directories read besides the primary one: the repository's store, the commit-graph's directory… */
   alternates?: readonly string[];
+  /**
+   * The repository's git directory, when `cwd` is not in the repository but a directory of the tool's
+   * own: git then reads the repository through GIT_DIR, with `cwd` as its work tree (GIT_WORK_TREE),
+   * so that what git or a program it starts writes in its current directory — a merge driver's
+   * temporary files — and the work tree's `.gitattributes` git reads are the tool's, never the
+   * canonical worktree's.
+   */
+  gitDir?: string | null;
 }
 
 /**
@@ -67,6 +75,7 @@ export function openGit(cwd: string, settings: GitSettings, opts: HandleOptions 
   if (opts.objectDir) extra.GIT_OBJECT_DIRECTORY = opts.objectDir;
   if (opts.alternates?.length) extra.GIT_ALTERNATE_OBJECT_DIRECTORIES = alternatesList(opts.alternates);
   if (scratch !== null && scratch === dir) Object.assign(extra, { GIT_DIR: `${scratch}/.git`, GIT_WORK_TREE: scratch });
+  else if (opts.gitDir) Object.assign(extra, { GIT_DIR: resolve(opts.gitDir), GIT_WORK_TREE: dir });
   return {
     cwd: dir,
     scratch,
@@ -79,10 +88,12 @@ export function openGit(cwd: string, settings: GitSettings, opts: HandleOptions 
 }
 
 /**
- * `-c` settings of every git this module spawns itself: no hooks, no automatic gc or maintenance, and
- * no rerere (a merge in the scratch repository would otherwise record its conflicts).
+ * `-c` settings of every git this module spawns itself: no hooks, no automatic gc or maintenance, no
+ * rerere (a merge in the scratch repository would otherwise record its conflicts), and no fsmonitor:
+ * every command that reads an index (diff-tree and fetch do, in the canonical repository) would
+ * otherwise run the `core.fsmonitor` program in the canonical worktree.
  */
-const CONFIG = ['core.hooksPath=/dev/null', 'gc.auto=0', 'maintenance.auto=false', 'rerere.enabled=false', 'advice.detachedHead=false'].flatMap((c) => ['-c', c]);
+const CONFIG = ['core.hooksPath=/dev/null', 'core.fsmonitor=false', 'gc.auto=0', 'maintenance.auto=false', 'rerere.enabled=false', 'advice.detachedHead=false'].flatMap((c) => ['-c', c]);
 
 export interface GitOutput {
   code: number;
@@ -241,7 +252,14 @@ export function startGit(h: GitHandle, args: readonly string[], opts: { bounded:
     const timer = h.timers.setTimeout(() => p.kill('timeout'), h.timeoutSeconds * 1000);
     void p.exited.then(() => h.timers.clearTimeout(timer));
   }
-  return p;
+  // Ending a long-lived one is bounded too: one that does not exit once its stdin is closed is killed.
+  const finish = async () => {
+    const timer = h.timers.setTimeout(() => p.kill('timeout'), h.timeoutSeconds * 1000);
+    const exit = await p.finish();
+    h.timers.clearTimeout(timer);
+    return exit;
+  };
+  return { ...p, finish };
 }
 
 /** Waits for a started git; its exit code when one of `ok`, else the error the exit-code policy gives. */

@@ -8,7 +8,8 @@
  * Our own git calls there run with the evaluation's temporary object directory as the primary one, so
  * the merge's objects go there; the scratch's own store and the canonical one are alternates.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../contract/errors.js';
@@ -44,6 +45,94 @@ const config = (sha256: boolean) =>
     '\tdetachedHead = false',
     '',
   ].join('\n');
+
+/**
+ * What checks may have left in the scratch repository's git directory, said in a few words; null when
+ * it holds exactly what the tool itself leaves there: HEAD (and ORIG_HEAD, a merge's state) on a
+ * commit, the tool's config, the alternates naming the canonical store and nothing else, the marker,
+ * an index, empty `refs/heads` and `refs/tags`, no object of its own — no other ref, tag, stash,
+ * reflog, hook, lock, `info/` file or config of a check's. Read before the tool's own git runs there,
+ * so that none of it ever runs with a check's config (a hooks path, an fsmonitor, a filter, a merge
+ * driver, an include) or on a check's refs and objects. The mark of `handOverToChecks` left there
+ * also counts: checks ran and were not seen to end with the index as they found it.
+ */
+export function scratchResidue(dir: string, commonDir: string, sha256: boolean): string | null {
+  const git = join(dir, '.git');
+  // 'dir', 'commit' (a line with an object id), 'file' (any content), or the exact content.
+  const expected: Record<string, string> = {
+    '': 'dir',
+    HEAD: 'commit',
+    ORIG_HEAD: 'commit',
+    // The state of a merge of `engine: worktree`, which `reset --hard` ends.
+    MERGE_HEAD: 'commit',
+    MERGE_MSG: 'file',
+    MERGE_MODE: 'file',
+    AUTO_MERGE: 'commit',
+    config: config(sha256),
+    index: 'file',
+    [SCRATCH_MARKER]: 'file',
+    objects: 'dir',
+    'objects/info': 'dir',
+    'objects/info/alternates': `${resolve(commonDir, 'objects')}\n`,
+    'objects/pack': 'dir',
+    refs: 'dir',
+    'refs/heads': 'dir',
+    'refs/tags': 'dir',
+  };
+  const visit = (rel: string): string | null => {
+    const path = join(git, rel);
+    const want = expected[rel];
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return rel === '' ? 'no .git directory' : null;
+    }
+    const name = rel === '' ? '.git' : rel;
+    if (want === undefined) return rel === CHECKS_RUNNING ? 'checks ran and changed its index, or did not finish' : `${name} is not the tool's`;
+    if (want === 'dir') {
+      if (!st.isDirectory()) return `${name} is not a directory`;
+      for (const entry of readdirSync(path)) {
+        const found = visit(rel === '' ? entry : `${rel}/${entry}`);
+        if (found) return found;
+      }
+      return null;
+    }
+    if (!st.isFile()) return `${name} is not a regular file`;
+    if (want === 'file') return null;
+    const text = readFileSync(path, 'utf8');
+    if (want === 'commit') return /^[0-9a-f]{40}(?:[0-9a-f]{24})?\n$/.test(text) ? null : `${name} is not on a commit`;
+    return text === want ? null : `${name} was changed`;
+  };
+  return visit('');
+}
+
+/** Written into the scratch's git directory while checks run, removed once they are seen to have left its index as they found it. */
+const CHECKS_RUNNING = 'shadow-integrator-checks-running';
+
+/**
+ * Marks the scratch repository `dir` as in the hands of checks (see `scratchResidue`); `done()`, once
+ * they ended, lifts the mark when its index is byte for byte what they got. A check's index may carry
+ * flags the tool's own `reset --hard` keeps (skip-worktree, assume-unchanged: a file left changed
+ * under them), so a changed one means made again.
+ */
+export function handOverToChecks(dir: string): { done(): void } {
+  const index = join(dir, '.git', 'index');
+  const fingerprint = () => {
+    try {
+      return createHash('sha256').update(readFileSync(index)).digest('hex');
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    }
+  };
+  const before = fingerprint();
+  writeFileSync(join(dir, '.git', CHECKS_RUNNING), 'checks of shadow-integrator run here\n');
+  return {
+    done() {
+      if (fingerprint() === before) rmSync(join(dir, '.git', CHECKS_RUNNING), { force: true });
+    },
+  };
+}
 
 /**
  * Makes `dir` a new scratch repository detached at `commit`, with nothing checked out yet: built

@@ -23,6 +23,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateEntry, ConflictsReport, ForecastCandidate, ForecastState, OntoMain, QueueItem } from '../contract/types.generated.js';
+import { mergeDirectoryOn } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { commitsNotIn, treeChanges } from '../git/changes.js';
 import { CommitGraph } from '../git/graph.js';
@@ -201,8 +202,12 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
   const known = shas.filter((s, i) => commits[i] === s);
 
   const objects = createTemporaryObjects(state_dir);
+  // merge-tree runs in a directory of the tool's own, holding main's .gitattributes (src/git/attributes.ts).
+  const mergeDir = createTemporaryObjects(state_dir);
   try {
-    const merges = new Merges(openGit(repoDir, settings, { objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2);
+    // Its attributes are read on the first merge: a forecast the cache answers merges nothing.
+    const prepare = () => mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir);
+    const merges = new Merges(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2, prepare);
     const cache = ForecastCacheFile.read(state_dir, ctx.logger);
     const run = new ForecastRun(h, cache, mainSha, mainTree, merges, ctx.logger);
     const answers = await run.answer(known, objects.dir, ctx.now());
@@ -210,6 +215,7 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
     return report(mainSha, candidates, answers, run.stats);
   } finally {
     objects.remove();
+    mergeDir.remove();
   }
 }
 
@@ -228,12 +234,17 @@ interface Stats {
 
 /** merge-tree --stdin in chunks, `concurrency` processes at a time. */
 class Merges {
+  private prepared: Promise<unknown> | null = null;
+
   constructor(
     private readonly h: GitHandle,
     private readonly concurrency: number,
+    /** Makes the directory merge-tree runs in ready, once, before the first merge. */
+    private readonly prepare: () => Promise<unknown>,
   ) {}
 
   async merge(pairs: readonly MergePair[]): Promise<(MergeResult | null)[]> {
+    if (pairs.length > 0) await (this.prepared ??= this.prepare());
     const chunks: MergePair[][] = [];
     for (let i = 0; i < pairs.length; i += PAIRS_PER_PROCESS) chunks.push(pairs.slice(i, i + PAIRS_PER_PROCESS));
     const results: (MergeResult | null)[][] = chunks.map(() => []);

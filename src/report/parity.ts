@@ -37,6 +37,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateRef, FateCounts, Landing, LiveFate, Outcome, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
+import { mergeDirectoryOn } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { remoteRef } from '../git/guard.js';
 import { commitParents, diffPatchIds, walkCommits, type DiffSpec } from '../git/history.js';
@@ -94,14 +95,25 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
   const history = await mainHistory(h, mainSha, cachedTipHere ? cache.history : null, ctx.logger);
   // merge-tree writes the merged trees: into a temporary object store, never the repository's.
   const objects = createTemporaryObjects(state_dir);
+  // merge-tree runs in a directory of the tool's own, holding main's .gitattributes (src/git/attributes.ts).
+  const mergeDir = createTemporaryObjects(state_dir);
   try {
-    const merges = new MergeTrees(openGit(repoDir, settings, { objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects')] }), false);
+    const trees = new MergeTrees(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects')] }), false);
+    // Its attributes are read on the first merge: most runs merge nothing.
+    let prepared: Promise<unknown> | null = null;
+    const merges: Merges = {
+      merge: async (pairs) => {
+        if (pairs.length > 0) await (prepared ??= mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir));
+        return trees.merge(pairs);
+      },
+    };
     const fates = await liveFates(h, merges, history, cache, decisions);
     cache.save(history, ctx.logger);
     const landedAt = landingPositions(history, decisions, fates);
     return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate, landedAt)));
   } finally {
     objects.remove();
+    mergeDir.remove();
   }
 }
 
@@ -152,7 +164,9 @@ interface Found {
   via: Landing['via'];
 }
 
-async function liveFates(h: GitHandle, merges: MergeTrees, history: MainHistory, cache: ParityCacheFile, decisions: readonly Outcome[]): Promise<Fate[]> {
+type Merges = Pick<MergeTrees, 'merge'>;
+
+async function liveFates(h: GitHandle, merges: Merges, history: MainHistory, cache: ParityCacheFile, decisions: readonly Outcome[]): Promise<Fate[]> {
   // Patch-ids only for main commits that can matter: from the oldest main the shadow evaluated against.
   const windowStart = decisions.reduce((min, o) => Math.min(min, evaluatedAt(history, o) ?? Infinity), Infinity);
   const window = history.singleParentFrom(Number.isFinite(windowStart) ? windowStart : 0);
@@ -279,7 +293,7 @@ function inverseSpec(f: Found, o: Outcome, history: MainHistory): DiffSpec {
  * with the shadow's result; any other merge with the automatic merge of its own two parents — asked
  * of git once per merge commit ever, then answered by the cache.
  */
-async function cleanliness(merges: MergeTrees, history: MainHistory, known: Answers<boolean>, found: readonly (Found | null)[], decisions: readonly Outcome[]): Promise<boolean[]> {
+async function cleanliness(merges: Merges, history: MainHistory, known: Answers<boolean>, found: readonly (Found | null)[], decisions: readonly Outcome[]): Promise<boolean[]> {
   const answers: (boolean | ChainCommit)[] = found.map((f, i) => {
     // A merge landing is always a chain commit: the one that brought the candidate's sha in.
     const c = f?.via === 'merge' ? history.onChain(f.commit) : undefined;

@@ -171,16 +171,17 @@ const hungGit: Scenario = {
       const timedOut = (what: string) => new RegExp(`git ${what} did not finish within ${GIT_TIMEOUT} s`);
       let decided = 0;
       for (let r = 0; r < rounds; r++) {
-        // engine: worktree only: merge-tree runs a merge driver in the canonical worktree, where git
-        // writes the driver's temporary files (.merge_file_*) and leaves them when the driver is killed.
-        repo.configure({ engine: 'worktree', git_timeout_seconds: GIT_TIMEOUT });
+        // Both engines, merge-tree first: git writes a killed driver's temporary files (.merge_file_*)
+        // where merge-tree runs it — a directory of the tool's own, never the canonical worktree.
+        const engine = r % 2 === 0 ? 'merge-tree' : 'worktree';
+        repo.configure({ engine, git_timeout_seconds: GIT_TIMEOUT });
         const batch = branches.slice(r * 3, r * 3 + 3);
         appendLines(repo, readinessOf(batch, decided));
         decided += batch.length;
         await drainToEnd(repo);
         const outcomes = outcomesOf(repo, batch);
         for (const [i, c] of batch.entries()) {
-          if (i === 1) assertOutcome(outcomes.get(c), c, 'would_block', ['git_error'], timedOut('merge'));
+          if (i === 1) assertOutcome(outcomes.get(c), c, 'would_block', ['git_error'], timedOut(engine === 'worktree' ? 'merge' : 'merge-tree'));
           else assertOutcome(outcomes.get(c), c, 'would_integrate', []);
         }
       }

@@ -1,0 +1,139 @@
+/**
+ * Where `git merge-tree` runs: a directory of the tool's own (`MergeDirectory`), never the canonical
+ * worktree. git writes a merge driver's temporary files (`.merge_file_XXXXXX`) in its current
+ * directory and starts the driver there; a driver killed at `git_timeout_seconds` leaves them behind.
+ * So merges run here, reading the repository through GIT_DIR with this directory as the work tree
+ * (`openGit`'s `gitDir`).
+ *
+ * git 2.39's merge-tree reads `.gitattributes` (merge drivers, `merge=union`, `-merge`, `binary`)
+ * from the work tree only — not from the trees it merges, nor from the index — besides
+ * `$GIT_DIR/info/attributes`, `core.attributesFile` and the system file, which it still reads as
+ * before. So this directory holds a copy of every `.gitattributes` of main's tree, at its path: the
+ * attributes a merge onto main sees in a worktree on main (and `engine: worktree` sees in the scratch
+ * repository). A bare repository has no work tree: then it holds none, as git reads none there.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { errors } from '../contract/errors.js';
+import { CatFileBatch } from './batch.js';
+import { assertSha } from './guard.js';
+import type { GitHandle } from './runner.js';
+
+const ATTRIBUTES = '.gitattributes';
+
+/** A directory of a tree as last read: its tree id, its `.gitattributes` (blob id and contents), its subdirectories. */
+interface Dir {
+  tree: string;
+  attributes: { blob: string; contents: Buffer } | null;
+  children: Map<string, Dir>;
+}
+
+export class MergeDirectory {
+  /** The commit whose attributes are here, and its tree as read (reused where main's next tip has the same subtrees). */
+  private held: { commit: string; root: Dir; files: Map<string, Buffer> } | null = null;
+
+  constructor(
+    /** Created by the caller and removed by it (a temporary directory of the state directory). */
+    readonly dir: string,
+    /** Whether to copy the tree's attributes: false for a bare repository. */
+    private readonly treeAttributes: boolean,
+  ) {}
+
+  /**
+   * Holds the `.gitattributes` of `commit`'s tree (read through `batch`, a cat-file of the
+   * repository), and nothing else. When `commit` changed, only the directories whose tree changed are
+   * read again (work in proportion to main's change, not to the tree); the files are written only
+   * when they changed.
+   */
+  async prepare(batch: CatFileBatch, commit: string): Promise<void> {
+    if (this.held?.commit === commit || (!this.treeAttributes && this.held)) return;
+    const root = this.treeAttributes ? await readDirs(batch, commit, this.held?.root ?? null) : { tree: '', attributes: null, children: new Map<string, Dir>() };
+    const files = attributeFiles(root);
+    const before = this.held?.files;
+    const same = before !== undefined && before.size === files.size && [...files].every(([path, contents]) => before.get(path)?.equals(contents));
+    this.held = { commit, root, files };
+    if (!same) this.restore();
+  }
+
+  /** Back to the attributes alone: after a merge that failed or was killed, whatever its driver left goes. */
+  restore(): void {
+    for (const name of readdirSync(this.dir)) rmSync(join(this.dir, name), { recursive: true, force: true });
+    for (const [path, contents] of this.held?.files ?? []) {
+      mkdirSync(dirname(join(this.dir, path)), { recursive: true });
+      writeFileSync(join(this.dir, path), contents);
+    }
+  }
+}
+
+/** `dir` made a merge directory holding `commit`'s attributes, read through a cat-file of its own on `h`. */
+export async function mergeDirectoryOn(dir: string, h: GitHandle, commit: string, treeAttributes: boolean): Promise<MergeDirectory> {
+  const d = new MergeDirectory(dir, treeAttributes);
+  const batch = new CatFileBatch(h);
+  try {
+    await d.prepare(batch, commit);
+  } finally {
+    await batch.close();
+  }
+  return d;
+}
+
+/**
+ * `commit`'s directories and their regular `.gitattributes` files, read through the cat-file a level
+ * at a time (one request per level, no process started). A subtree whose id is the one in `known`
+ * (the last tip read) is taken from there unread, and so is an unchanged `.gitattributes`.
+ */
+async function readDirs(batch: CatFileBatch, commit: string, known: Dir | null): Promise<Dir> {
+  const [tree] = await batch.resolve([`${assertSha(commit)}^{tree}`]);
+  if (!tree) throw errors.gitFailed(['cat-file', `${commit}^{tree}`], 0, `${commit} is not a commit here`);
+  if (known?.tree === tree) return known;
+  const root: Dir = { tree, attributes: null, children: new Map() };
+  for (let level = [{ dir: root, was: known }]; level.length > 0; ) {
+    const objects = await batch.objects(level.map((l) => l.dir.tree));
+    const next: typeof level = [];
+    const blobs: { dir: Dir; blob: string }[] = [];
+    level.forEach(({ dir, was }, i) => {
+      const o = objects[i];
+      if (o?.type !== 'tree') throw errors.gitFailed(['cat-file', dir.tree], 0, `${dir.tree} is not a tree here`);
+      for (const e of treeEntries(o.body, dir.tree.length / 2)) {
+        if (e.mode === '40000') {
+          const same = was?.children.get(e.name);
+          if (same?.tree === e.oid) dir.children.set(e.name, same);
+          else {
+            const child: Dir = { tree: e.oid, attributes: null, children: new Map() };
+            dir.children.set(e.name, child);
+            next.push({ dir: child, was: same ?? null });
+          }
+          // git reads no symbolic link as .gitattributes, and submodules are other repositories.
+        } else if (e.name === ATTRIBUTES && (e.mode === '100644' || e.mode === '100755')) {
+          if (was?.attributes?.blob === e.oid) dir.attributes = was.attributes;
+          else blobs.push({ dir, blob: e.oid });
+        }
+      }
+    });
+    const contents = await batch.objects(blobs.map((b) => b.blob));
+    blobs.forEach((b, i) => (b.dir.attributes = { blob: b.blob, contents: contents[i]?.body ?? Buffer.alloc(0) }));
+    level = next;
+  }
+  return root;
+}
+
+/** Every `.gitattributes` below `dir`, by path. */
+function attributeFiles(dir: Dir, prefix = '', out = new Map<string, Buffer>()): Map<string, Buffer> {
+  if (dir.attributes) out.set(`${prefix}${ATTRIBUTES}`, dir.attributes.contents);
+  for (const [name, child] of dir.children) attributeFiles(child, `${prefix}${name}/`, out);
+  return out;
+}
+
+/** A tree object's entries: `<mode> <name>\0<raw object id>` each. */
+function treeEntries(body: Buffer, idBytes: number): { mode: string; name: string; oid: string }[] {
+  const out: { mode: string; name: string; oid: string }[] = [];
+  for (let at = 0; at < body.length; ) {
+    const space = body.indexOf(0x20, at);
+    const nul = body.indexOf(0, space);
+    if (space === -1 || nul === -1 || nul + 1 + idBytes > body.length) throw errors.gitFailed(['cat-file'], 0, 'a tree object git answered is malformed');
+    const name = body.toString('utf8', space + 1, nul);
+    out.push({ mode: body.toString('latin1', at, space), name, oid: body.toString('hex', nul + 1, nul + 1 + idBytes) });
+    at = nul + 1 + idBytes;
+  }
+  return out.filter((e) => e.name !== '' && e.name !== '.' && e.name !== '..' && !e.name.includes('/'));
+}
