@@ -42,6 +42,7 @@ const MODULES = {
     parityCache: 'parity-cache.schema.json',
     forecastCache: 'forecast-cache.schema.json',
     stackCache: 'stack-cache.schema.json',
+    attributesCache: 'attributes-cache.schema.json',
   },
 };
 /** Schemas with no validator of their own: definitions only. */

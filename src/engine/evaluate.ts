@@ -35,7 +35,7 @@ import type { Logger, Timers } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
 import type { CandidateRef, Conflict, Outcome, OutcomeKind, ReasonCode, StackEntry } from '../contract/types.generated.js';
 import { bestCommonAncestors, type CommitNode } from '../git/ancestry.js';
-import { MergeDirectory } from '../git/attributes.js';
+import { attributesCachePath, MergeDirectory } from '../git/attributes.js';
 import { CatFileBatch } from '../git/batch.js';
 import { fetchRemoteTracking } from '../git/fetch.js';
 import { CommitGraph } from '../git/graph.js';
@@ -375,7 +375,7 @@ export class Tenure {
   private mergeDirectory(): MergeDirectory {
     if (!this.mergeDir) {
       const t = createTemporaryObjects(this.opts.stateDir);
-      this.mergeDir = { t, d: new MergeDirectory(t.dir, resolve(this.opts.repoDir) !== resolve(this.opts.commonDir)) };
+      this.mergeDir = { t, d: new MergeDirectory(t.dir, resolve(this.opts.repoDir) !== resolve(this.opts.commonDir), { file: attributesCachePath(this.opts.stateDir), logger: this.logger }) };
     }
     return this.mergeDir.d;
   }
