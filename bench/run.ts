@@ -5,7 +5,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchDrain, benchEvaluation, largeRepo, largeSet, type EvaluationRow, type MergeSet } from './evaluate.js';
+import { benchDrain, benchEvaluation, benchQueueOrder, largeRepo, largeSet, type EvaluationRow, type MergeSet, type QueueOrderRow } from './evaluate.js';
 import { benchForecasts, forecastLine } from './forecast.js';
 import { benchState } from './ingest.js';
 import { machine } from './machine.js';
@@ -48,6 +48,20 @@ for (const set of sets) {
         `tool cold ${ratio(r.cold_ms, r)}, warm ${ratio(r.warm_ms, r)}${r.fresh_worktree_ms === null ? '' : `; fresh worktree ${fmt(r.fresh_worktree_ms)} ms`}`,
     );
   }
+}
+
+// base: queue beside base: tip, the same queue through a warm engine, and the stack's cost when main moves.
+const queueOrder: QueueOrderRow[] = [];
+for (const set of sets) {
+  const r = await benchQueueOrder(set, quick ? 1 : 3);
+  queueOrder.push(r);
+  const x = (ms: number) => `${fmt(ms)} ms (${fmt(ms / r.raw_ms, 2)}×)`;
+  log(
+    `queue order, ${r.repo}, ${r.candidates} candidates (median of ${r.rounds} rounds, per candidate): raw merge-tree ${fmt(r.raw_ms)} ms; base: tip one at a time ${x(r.tip_ms)}, batched ${x(r.tip_batched_ms)}; ` +
+      `base: queue ${x(r.queue_ms)} (${r.would_integrate} would_integrate, ${r.would_block} would_block of which ${r.stack_blocks} from the stack, stack of ${r.stack}); ` +
+      `an engine per candidate: base: tip ${x(r.cold_tip_ms)}, base: queue ${x(r.cold_queue_ms)} taking the kept stack, ${x(r.cold_queue_uncached_ms)} without; ` +
+      `after main moved by one commit: queue ${fmt(r.moved_queue_ms)} ms (the stack of ${r.stack} merged again; ${r.moved_queue_outcome}), tip ${fmt(r.moved_tip_ms)} ms`,
+  );
 }
 
 // parity after main moved by one commit, warm (the cache of the run before) beside cold (no cache).
@@ -111,6 +125,16 @@ const rows: [string, string, string][] = [
     [`… warm: the same main, every answer from cache/forecast.json`, `${fmt(r.warm_ms, 0)} ms`, ''],
     [`… after main moved: ${r.move}`, `${fmt(r.moved_ms / 1000, 2)} s: ${r.moved_merges.alone} merges onto main + ${r.moved_merges.pairs} pairs, ${r.moved_merges.pairs_carried} carried over`, 'only what changed'],
   ]),
+  ...queueOrder.flatMap((r): [string, string, string][] => {
+    const x = (ms: number) => `${fmt(ms)} ms (${fmt(ms / r.raw_ms, 2)}×)`;
+    return [
+      [`queue order, ${r.repo}: ${r.candidates} candidates through a warm engine, per candidate (median of ${r.rounds} rounds): raw \`git merge-tree --write-tree\` onto main`, `${fmt(r.raw_ms)} ms`, 'the floor'],
+      ['… `base: tip`, one at a time / the next candidates merged in the same batch', `${x(r.tip_ms)} / ${x(r.tip_batched_ms)}`, '≤ 1.5×'],
+      [`… \`base: queue\` (${r.would_integrate} would_integrate, ${r.would_block} would_block, ${r.stack_blocks} of them from the stack; stack of ${r.stack} at the end)`, x(r.queue_ms), '≤ 1.5×'],
+      ['… a new engine per candidate (a `drain` each): `base: tip` / `base: queue` taking the stack the engine before kept / `base: queue` with cache/stack/ removed before each', `${x(r.cold_tip_ms)} / ${x(r.cold_queue_ms)} / ${x(r.cold_queue_uncached_ms)}`, ''],
+      [`… the next candidate after main moved by one commit: \`base: queue\` (the stack of ${r.stack} merged again; ${r.moved_queue_outcome}) / \`base: tip\``, `${fmt(r.moved_queue_ms)} ms / ${fmt(r.moved_tip_ms)} ms`, ''],
+    ];
+  }),
   [`queue of ${drained.candidates} candidates drained end to end`, `${fmt(drained.candidates_per_s)} candidates/s (${fmt(drained.seconds)} s)`, ''],
   ...state.rows.flatMap((r): [string, string, string][] => {
     const at = `${r.events.toLocaleString('en')} events / ${r.slugs.toLocaleString('en')} never-ready slugs`;
@@ -129,4 +153,4 @@ const rows: [string, string, string][] = [
 const table = ['| measurement | result | target |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 log(`\n${table}`);
 mkdirSync('.bench-cache', { recursive: true });
-writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, parity: parityRows, forecasts, drained, state, watch, watchLarge, quick }, null, 2));
+writeFileSync(join('.bench-cache', 'latest.json'), JSON.stringify({ machine: env, startup, evaluation, queueOrder, parity: parityRows, forecasts, drained, state, watch, watchLarge, quick }, null, 2));

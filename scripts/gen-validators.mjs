@@ -41,6 +41,8 @@ const MODULES = {
   'src/contract/cache-validators.generated.ts': {
     parityCache: 'parity-cache.schema.json',
     forecastCache: 'forecast-cache.schema.json',
+    stackCache: 'stack-cache.schema.json',
+    attributesCache: 'attributes-cache.schema.json',
   },
 };
 /** Schemas with no validator of their own: definitions only. */

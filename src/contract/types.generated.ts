@@ -62,6 +62,31 @@ export interface Warning {
   message: string;
 }
 
+// attributes-cache.schema.json
+/**
+ * cache/attributes.json in the state directory: the directories of the last main tree whose `.gitattributes` the merges were given (git 2.39's merge-tree reads them from its work tree only: src/git/attributes.ts), so that a new process — a `drain` is a tenure of its own — reads main's tree again only where it changed, not whole. Derived data, deletable: a record that does not match this schema, or an attributes file whose contents are not the blob it names, and the tree is read again.
+ */
+export interface AttributesCache {
+  schema_version: 1;
+  /**
+   * Every directory of the tree, the root first (path ""), each after its parent.
+   */
+  dirs: {
+    /**
+     * Relative to the tree's root, with a trailing slash ("" for the root).
+     */
+    path: string;
+    tree: Sha;
+    /**
+     * Its regular .gitattributes file: blob id and contents (base64); null when it has none.
+     */
+    attributes: null | {
+      blob: Sha;
+      base64: string;
+    };
+  }[];
+}
+
 // checkpoint.schema.json
 /**
  * checkpoint.json: a small header rewritten at the end of every round, read alone by the pending-work check and by status. It repeats the last round record of the live journal (journal.schema.json) and names that journal; the journal is the authority (a header older than it is recognised and ignored). Its $defs are the round's parts, shared with the journal and the projection snapshot (snapshot.schema.json).
@@ -1722,6 +1747,35 @@ export interface SnapshotHeader {
     offset: number;
     bytes: number;
   }[];
+}
+
+// stack-cache.schema.json
+/**
+ * cache/stack/kept/stack.json in the state directory: the last stack (base: queue) an engine built on live main `main`, kept at the end of its tenure inside the object directory that holds its commits (cache/stack/kept/), so that the next engine (a `drain` is a tenure of its own) extends it instead of merging every entry again. Taken by renaming the directory: one engine gets it. Derived data: a record that does not match this schema, or objects that are not exactly `objects` (missing, unreadable, not the object they are named), and the stack is built again.
+ */
+export interface StackCache {
+  schema_version: 1;
+  main: Sha;
+  /**
+   * The stack's merges in order: each entry merged onto the step before (the first onto main).
+   */
+  steps: {
+    /**
+     * The entry: slug, branch, sha and episode joined by NUL.
+     */
+    key: string;
+    sha: Sha;
+    commit: Sha;
+    tree: Sha;
+    /**
+     * Its commit time: the newest of main's and the entries' so far.
+     */
+    time: number;
+  }[];
+  /**
+   * The objects of the directory the steps' commits reach through it (the rest is the repository's), checked again when taken.
+   */
+  objects: Sha[];
 }
 
 // status.schema.json

@@ -35,20 +35,21 @@ import type { Logger, Timers } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
 import type { CandidateRef, Conflict, Outcome, OutcomeKind, ReasonCode, StackEntry } from '../contract/types.generated.js';
 import { bestCommonAncestors, type CommitNode } from '../git/ancestry.js';
-import { MergeDirectory } from '../git/attributes.js';
+import { attributesCachePath, MergeDirectory } from '../git/attributes.js';
 import { CatFileBatch } from '../git/batch.js';
 import { fetchRemoteTracking } from '../git/fetch.js';
 import { CommitGraph } from '../git/graph.js';
 import { assertSha, remoteRef, SHA } from '../git/guard.js';
 import { isAncestor, mergeBase } from '../git/history.js';
 import { MergeTrees, type MergeOutcome, type MergePair } from '../git/merge.js';
-import { createTemporaryObjects, sweepTemporaryObjects, type TemporaryObjects } from '../git/objects.js';
+import { createTemporaryObjects, objectDirBytes, sweepTemporaryObjects, type TemporaryObjects } from '../git/objects.js';
 import { versionAtLeast, type MergeResult } from '../git/parse.js';
 import { openGit, type GitHandle, type GitSettings, type HandleOptions } from '../git/runner.js';
 import { checkoutTreeInScratch, mergeInScratch, resetScratch } from '../git/scratch.js';
 import { gitVersion } from '../git/version.js';
 import { runChecks, ScratchRepository, type ChecksContext } from './scratch.js';
-import { collidingAhead, stackOnto, type StackLeft, type StackView } from './stack.js';
+import { keepStack, takeKeptStack } from './stack-cache.js';
+import { collidingAhead, stackOnto, type BuiltStack, type StackLeft, type StackView } from './stack.js';
 
 export type { StackLeft };
 
@@ -111,6 +112,11 @@ export function createEngine(opts: EngineOptions): Engine {
 /** Evaluations a temporary object directory serves before it is replaced by an empty one. */
 const OBJECTS_RECYCLE_AFTER = 64;
 /**
+ * A directory that holds a built stack is kept past that count (building the stack again costs a
+ * merge per entry) until its objects outgrow this.
+ */
+const STACK_OBJECTS_MAX_BYTES = 64 * 1024 * 1024;
+/**
  * Candidates between two looks at whether the commit-graph needs a new layer. Commits newer than
  * the graph are read one by one from the warm cat-file; this keeps them few.
  */
@@ -129,6 +135,8 @@ export interface Workspace {
   readonly dir: string;
   readonly results: Map<string, MergeResult>;
   readonly commits: Map<string, CommitNode>;
+  /** The last stack built here (its commits are here): the next candidate on the same main takes its steps instead of merging them again. */
+  stack: BuiltStack | null;
 }
 
 const pairKey = (ours: string, theirs: string) => `${ours} ${theirs}`;
@@ -151,10 +159,14 @@ export class Tenure {
   /** Where merge-tree runs: a temporary directory of the tool's own, never the canonical worktree (src/git/attributes.ts). */
   private mergeDir: { t: TemporaryObjects; d: MergeDirectory } | null = null;
   private evaluations = 0;
-  /** Commit times by id (objects never change): the stack's commits are as old as their newest parent. */
-  private readonly times = new Map<string, number>();
+  /** Commits read by id (objects never change): the stack's commits are as old as their newest parent. */
+  private readonly nodes = new Map<string, CommitNode>();
   /** Decisions since the stack last grew (base: queue): how far merging ahead pays. */
   private blocksInARow = 0;
+  /** Whether this tenure looked for the stack a previous one kept. */
+  private keptTaken = false;
+  /** Answers of isAncestor by (ancestor, descendant), and of mergeBase. */
+  private readonly ancestry = new Map<string, boolean | string | null>();
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
@@ -177,24 +189,43 @@ export class Tenure {
     return w ? this.git(this.opts.repoDir, { objectDir: w.dir, alternates: [this.canonicalObjects, ...graph] }) : this.git(this.opts.repoDir, { alternates: graph });
   }
 
-  /** The merge base of `a` and `b` (null: none), found in this process when it can be, else by git. */
+  /** The merge base of `a` and `b` (null: none), found in this process when it can be, else by git; kept, as commits never change. */
   async mergeBase(a: string, b: string, w: Workspace | null = null): Promise<string | null> {
+    const key = `${a} ${b} base`;
+    const known = this.ancestry.get(key);
+    if (known !== undefined && typeof known !== 'boolean') return known;
     const bases = await this.bestCommonAncestors(a, b, w);
-    return bases !== null && bases.length <= 1 ? (bases[0] ?? null) : mergeBase(this.repo(w), a, b);
+    const answer = bases !== null && bases.length <= 1 ? (bases[0] ?? null) : await mergeBase(this.repo(w), a, b);
+    this.remember(key, answer);
+    return answer;
   }
 
-  /** Whether `ancestor` is reachable from `descendant`, found in this process when it can be, else by git. */
+  /**
+   * Whether `ancestor` is reachable from `descendant`, found in this process when it can be, else by
+   * git; kept (commits never change), so the stack's entries are walked once per main, not per candidate.
+   */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const key = pairKey(ancestor, descendant);
+    const known = this.ancestry.get(key);
+    if (typeof known === 'boolean') return known;
     const bases = await this.bestCommonAncestors(ancestor, descendant, null);
-    return bases !== null && bases.length <= 1 ? bases[0] === ancestor : isAncestor(this.repo(), ancestor, descendant);
+    const answer = bases !== null && bases.length <= 1 ? bases[0] === ancestor : await isAncestor(this.repo(), ancestor, descendant);
+    this.remember(key, answer);
+    return answer;
+  }
+
+  private remember(key: string, answer: boolean | string | null): void {
+    if (this.ancestry.size >= MAX_RESULTS) this.ancestry.clear();
+    this.ancestry.set(key, answer);
   }
 
   private async bestCommonAncestors(a: string, b: string, w: Workspace | null): Promise<string[] | null> {
     const index = this.graph.index();
     if (!index) return null;
-    // The commits the tool wrote are not in the repository: their parents and times are known here.
+    // The commits the tool wrote are not in the repository: their parents and times are known here,
+    // as are the stack's entries (read once): walking the stack costs no request per entry.
     const read = async (oids: readonly string[]) => {
-      const nodes = oids.map((oid) => w?.commits.get(oid) ?? null);
+      const nodes = oids.map((oid) => w?.commits.get(oid) ?? this.nodes.get(oid) ?? null);
       const missing = oids.filter((_, i) => nodes[i] === null);
       const found = missing.length > 0 ? await this.names.commits(missing) : [];
       return nodes.map((n) => n ?? found.shift() ?? null);
@@ -202,14 +233,19 @@ export class Tenure {
     return bestCommonAncestors(a, b, index, read);
   }
 
-  /** Commit times (seconds) of commits of the repository, read once each. */
+  /** Commit times (seconds) of commits of the repository; each commit read once and kept (with its parents). */
   async commitTimes(oids: readonly string[]): Promise<number[]> {
-    const missing = [...new Set(oids.filter((o) => !this.times.has(o)))];
+    const missing = [...new Set(oids.filter((o) => !this.nodes.has(o)))];
     if (missing.length > 0) {
       const nodes = await this.names.commits(missing);
-      missing.forEach((oid, i) => this.times.set(oid, nodes[i]?.date ?? 0));
+      if (this.nodes.size + missing.length > MAX_RESULTS) this.nodes.clear();
+      // A commit that could not be read is not kept: a node without parents would end ancestry walks there.
+      missing.forEach((oid, i) => {
+        const node = nodes[i];
+        if (node) this.nodes.set(oid, node);
+      });
     }
-    return oids.map((o) => this.times.get(o) ?? 0);
+    return oids.map((o) => this.nodes.get(o)?.date ?? 0);
   }
 
   now(): Date {
@@ -242,15 +278,22 @@ export class Tenure {
 
   /** The workspace for one evaluation; `release` when the evaluation is done with it. */
   acquireObjects(): { w: Workspace; release(): void } {
-    if (this.objects && this.objects.uses >= OBJECTS_RECYCLE_AFTER && this.objects.inUse === 0) this.retireObjects();
-    if (!this.objects) {
-      const t = createTemporaryObjects(this.opts.stateDir);
-      this.objects = { t, w: { dir: t.dir, results: new Map(), commits: new Map() }, uses: 0, inUse: 0 };
-    }
     const o = this.objects;
-    o.uses++;
-    o.inUse++;
-    return { w: o.w, release: () => void o.inUse-- };
+    if (o && o.uses >= OBJECTS_RECYCLE_AFTER && o.inUse === 0) {
+      if (o.w.stack === null || objectDirBytes(o.w.dir) > STACK_OBJECTS_MAX_BYTES) this.retireObjects();
+      else o.uses = 0;
+    }
+    if (!this.objects) {
+      // The first workspace of a tenure takes the stack the previous one kept (stack-cache.ts).
+      const kept = this.keptTaken ? null : takeKeptStack(this.opts.stateDir, this.logger);
+      this.keptTaken = true;
+      const t = kept?.objects ?? createTemporaryObjects(this.opts.stateDir);
+      this.objects = { t, w: { dir: t.dir, results: new Map(), commits: kept?.commits ?? new Map<string, CommitNode>(), stack: kept?.stack ?? null }, uses: 0, inUse: 0 };
+    }
+    const current = this.objects;
+    current.uses++;
+    current.inUse++;
+    return { w: current.w, release: () => void current.inUse-- };
   }
 
   /**
@@ -332,7 +375,7 @@ export class Tenure {
   private mergeDirectory(): MergeDirectory {
     if (!this.mergeDir) {
       const t = createTemporaryObjects(this.opts.stateDir);
-      this.mergeDir = { t, d: new MergeDirectory(t.dir, resolve(this.opts.repoDir) !== resolve(this.opts.commonDir)) };
+      this.mergeDir = { t, d: new MergeDirectory(t.dir, resolve(this.opts.repoDir) !== resolve(this.opts.commonDir), { file: attributesCachePath(this.opts.stateDir), logger: this.logger }) };
     }
     return this.mergeDir.d;
   }
@@ -356,12 +399,16 @@ export class Tenure {
     this.objects = null;
   }
 
+  /** Stops what runs; the workspace is kept for the next tenure when it holds a stack (and not too much else), else removed. */
   async close(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled([this.names.close(), this.warmMerge?.merges.close(), this.graph.settled()]);
     this.warmMerge = null;
-    this.objects?.t.remove();
+    const o = this.objects;
     this.objects = null;
+    // An evaluation still using it (close does not wait for it) may yet write into it: removed, not kept.
+    if (o && o.inUse === 0) keepStack(this.opts.stateDir, o.t, o.w.stack, STACK_OBJECTS_MAX_BYTES, this.logger);
+    else o?.t.remove();
     this.mergeDir?.t.remove();
     this.mergeDir = null;
   }

@@ -13,10 +13,20 @@
  * merges cleanly onto main and the entries ahead of it (`no_longer_merges`: the owner of main would
  * have merged it before main moved, so live main took something else; keeping it would block every
  * later candidate for a conflict nobody can resolve).
+ *
+ * What it costs. The stack built for one candidate is kept in the workspace (`BuiltStack`): while
+ * main is unchanged and its entries are the first ones still in the stack, only the entries decided
+ * since are merged onto it — the steps a build from scratch would make are those same commits, as
+ * every step is a function of what it merges (and the next engine takes it from the one before:
+ * stack-cache.ts). When main moved (or an entry left from the middle),
+ * the stack is merged again entry by entry: on git 2.39 one process each, as each merge's base is
+ * the one before. Carrying the old stack onto the new main with one merge was tried and dropped:
+ * its history and its merge bases are not those of the owner's stack, so a verdict could differ.
  */
 import type { CandidateRef, Conflict, StackEntry } from '../contract/types.generated.js';
-import { writeMergeCommit } from '../git/objects.js';
+import { mergeCommitId, writeMergeCommit } from '../git/objects.js';
 import type { MergeResult } from '../git/parse.js';
+import { stackKey } from '../store/journal.js';
 import type { Tenure, Workspace } from './evaluate.js';
 
 export interface StackLeft {
@@ -31,6 +41,16 @@ export interface Stacked {
   entry: StackEntry;
   commit: string;
   tree: string;
+}
+
+/**
+ * A stack built in a workspace on live main `main`: its steps in order, each with the entry's
+ * stackKey. Its commits are in that workspace's object directory only.
+ */
+export interface BuiltStack {
+  main: string;
+  /** `sha`: the entry's; the step's commit has the step before (or main) and it as parents. */
+  steps: { key: string; sha: string; commit: string; tree: string; time: number }[];
 }
 
 export interface StackView {
@@ -60,9 +80,25 @@ export async function stackOnto(t: Tenure, w: Workspace, main: { sha: string; tr
   const view: StackView = { mainTree: main.tree, base: main.sha, tree: main.tree, ahead: [], left };
   if (kept.length === 0) return view;
   const times = await t.commitTimes([main.sha, ...kept.map((e) => e.sha)]);
+  const built: BuiltStack = { main: main.sha, steps: [] };
   let time = times[0] as number;
+  // The steps of the last build onto this main while they are still the first entries: taken as
+  // they are, each checked to be the very commit this build would write (a kept stack may be damaged).
+  const prev = w.stack?.main === main.sha ? w.stack.steps : [];
+  for (const [i, e] of kept.entries()) {
+    const step = prev[i];
+    if (step === undefined || step.key !== stackKey(e)) break;
+    const stepTime = Math.max(time, times[i + 1] as number);
+    if (step.time !== stepTime || step.tree.length !== main.sha.length || step.commit !== mergeCommitId(stepCommit(view.base, e, step.tree, stepTime))) break;
+    time = stepTime;
+    built.steps.push(step);
+    view.ahead.push({ entry: e, commit: step.commit, tree: step.tree });
+    view.base = step.commit;
+    view.tree = step.tree;
+  }
   // Sequential: each merge's base is the one before (a batch cannot hold them on git < 2.49).
   for (const [i, e] of kept.entries()) {
+    if (i < built.steps.length) continue;
     const [merged] = (await t.merges(w, main.sha, [[view.base, e.sha]])) as [MergeResult];
     if (!merged.clean || !merged.tree) {
       left.push({ entry: e, reason: 'no_longer_merges', message: `it no longer merges cleanly onto main ${main.sha}${view.ahead.length > 0 ? ' and the candidates ahead of it' : ''}: ${merged.conflicts.map((c) => c.path).join(', ')}` });
@@ -73,15 +109,20 @@ export async function stackOnto(t: Tenure, w: Workspace, main: { sha: string; tr
       continue;
     }
     time = Math.max(time, times[i + 1] as number);
-    const parents = [view.base, e.sha];
-    const commit = writeMergeCommit(w.dir, { tree: merged.tree, parents, message: `Merge ${e.branch} (${e.slug}) onto the stack\n`, time });
-    w.commits.set(commit, { parents, date: time });
+    const commit = writeMergeCommit(w.dir, stepCommit(view.base, e, merged.tree, time));
+    w.commits.set(commit, { parents: [view.base, e.sha], date: time });
     view.ahead.push({ entry: e, commit, tree: merged.tree });
+    built.steps.push({ key: stackKey(e), sha: e.sha, commit, tree: merged.tree, time });
     view.base = commit;
     view.tree = merged.tree;
   }
+  // An entry that left while being merged is not a step: the next build on this main stops before it.
+  w.stack = built.steps.length > 0 ? built : null;
   return view;
 }
+
+/** The commit of one step: `e` merged onto `onto` (main, or the step before). */
+const stepCommit = (onto: string, e: StackEntry, tree: string, time: number) => ({ tree, parents: [onto, e.sha], message: `Merge ${e.branch} (${e.slug}) onto the stack\n`, time });
 
 /**
  * For a candidate that conflicts with main plus the stack: which entries ahead it collides with —

@@ -12,14 +12,22 @@
  * attributes a merge onto main sees in a worktree on main (and `engine: worktree` sees in the scratch
  * repository). A bare repository has no work tree: then it holds none, as git reads none there.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Logger } from '../context.js';
+import { attributesCache as validateAttributesCache } from '../contract/cache-validators.generated.js';
 import { errors } from '../contract/errors.js';
+import type { AttributesCache } from '../contract/types.generated.js';
+import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
 import { CatFileBatch } from './batch.js';
 import { assertSha } from './guard.js';
 import type { GitHandle } from './runner.js';
 
 const ATTRIBUTES = '.gitattributes';
+
+/** Where a merge directory keeps the tree it read, for the next process (schemas/attributes-cache.schema.json). */
+export const attributesCachePath = (stateDir: string) => join(stateDir, 'cache', 'attributes.json');
 
 /** A directory of a tree as last read: its tree id, its `.gitattributes` (blob id and contents), its subdirectories. */
 interface Dir {
@@ -37,6 +45,8 @@ export class MergeDirectory {
     readonly dir: string,
     /** Whether to copy the tree's attributes: false for a bare repository. */
     private readonly treeAttributes: boolean,
+    /** `cache/attributes.json`: the tree the last process read, so that a new one reads only what changed since. */
+    private readonly cache: { file: string; logger: Logger } | null = null,
   ) {}
 
   /**
@@ -47,7 +57,12 @@ export class MergeDirectory {
    */
   async prepare(batch: CatFileBatch, commit: string): Promise<void> {
     if (this.held?.commit === commit || (!this.treeAttributes && this.held)) return;
-    const root = this.treeAttributes ? await readDirs(batch, commit, this.held?.root ?? null) : { tree: '', attributes: null, children: new Map<string, Dir>() };
+    let root: Dir = { tree: '', attributes: null, children: new Map<string, Dir>() };
+    if (this.treeAttributes) {
+      const known = this.held?.root ?? (this.cache ? readCache(this.cache.file, this.cache.logger) : null);
+      root = await readDirs(batch, commit, known);
+      if (this.cache && root !== known) writeCache(this.cache.file, root, this.cache.logger);
+    }
     const files = attributeFiles(root);
     const before = this.held?.files;
     const same = before !== undefined && before.size === files.size && [...files].every(([path, contents]) => before.get(path)?.equals(contents));
@@ -66,8 +81,8 @@ export class MergeDirectory {
 }
 
 /** `dir` made a merge directory holding `commit`'s attributes, read through a cat-file of its own on `h`. */
-export async function mergeDirectoryOn(dir: string, h: GitHandle, commit: string, treeAttributes: boolean): Promise<MergeDirectory> {
-  const d = new MergeDirectory(dir, treeAttributes);
+export async function mergeDirectoryOn(dir: string, h: GitHandle, commit: string, treeAttributes: boolean, cache: { file: string; logger: Logger } | null): Promise<MergeDirectory> {
+  const d = new MergeDirectory(dir, treeAttributes, cache);
   const batch = new CatFileBatch(h);
   try {
     await d.prepare(batch, commit);
@@ -136,4 +151,57 @@ function treeEntries(body: Buffer, idBytes: number): { mode: string; name: strin
     at = nul + 1 + idBytes;
   }
   return out.filter((e) => e.name !== '' && e.name !== '.' && e.name !== '..' && !e.name.includes('/'));
+}
+
+/** The tree `cache/attributes.json` holds; null (read the tree whole) when there is none or it is not what it says. */
+function readCache(file: string, logger: Logger): Dir | null {
+  let record: AttributesCache | null;
+  try {
+    record = readJson(file, validateAttributesCache);
+  } catch (e) {
+    logger.log('debug', 'attributes_cache_ignored', { file, why: (e as Error).message });
+    return null;
+  }
+  if (!record) return null;
+  const byPath = new Map<string, Dir>();
+  for (const d of record.dirs) {
+    const contents = d.attributes ? Buffer.from(d.attributes.base64, 'base64') : null;
+    // The contents must be the blob they name: the merges' verdicts depend on them.
+    if (d.attributes && contents && blobId(contents, d.attributes.blob.length) !== d.attributes.blob) return ignored(logger, file, `${d.path}${ATTRIBUTES} is not blob ${d.attributes.blob}`);
+    const dir: Dir = { tree: d.tree, attributes: d.attributes && contents ? { blob: d.attributes.blob, contents } : null, children: new Map() };
+    if (d.path !== '') {
+      const slash = d.path.lastIndexOf('/', d.path.length - 2);
+      const parent = byPath.get(d.path.slice(0, slash + 1));
+      if (!parent || !d.path.endsWith('/')) return ignored(logger, file, `directory ${JSON.stringify(d.path)} comes before its parent`);
+      parent.children.set(d.path.slice(slash + 1, -1), dir);
+    } else if (byPath.size > 0) return ignored(logger, file, 'a second root');
+    byPath.set(d.path, dir);
+  }
+  return byPath.get('') ?? null;
+}
+
+function ignored(logger: Logger, file: string, why: string): null {
+  logger.log('debug', 'attributes_cache_ignored', { file, why });
+  return null;
+}
+
+/** Keeps `root` for the next process; a cache that cannot be written only costs it a whole read. */
+function writeCache(file: string, root: Dir, logger: Logger): void {
+  const dirs: AttributesCache['dirs'] = [];
+  const walk = (d: Dir, path: string) => {
+    dirs.push({ path, tree: d.tree, attributes: d.attributes ? { blob: d.attributes.blob, base64: d.attributes.contents.toString('base64') } : null });
+    for (const [name, child] of d.children) walk(child, `${path}${name}/`);
+  };
+  walk(root, '');
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeJsonAtomic(file, { schema_version: 1, dirs }, validateAttributesCache);
+  } catch (e) {
+    logger.log('warn', 'attributes_cache_not_written', { file, error: (e as Error).message });
+  }
+}
+
+/** git's id of a blob with these contents. */
+function blobId(contents: Buffer, width: number): string {
+  return createHash(width === 64 ? 'sha256' : 'sha1').update(`blob ${contents.length}\0`).update(contents).digest('hex');
 }

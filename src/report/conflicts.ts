@@ -23,7 +23,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateEntry, ConflictsReport, ForecastCandidate, ForecastState, OntoMain, QueueItem } from '../contract/types.generated.js';
-import { mergeDirectoryOn } from '../git/attributes.js';
+import { attributesCachePath, mergeDirectoryOn } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { commitsNotIn, treeChanges } from '../git/changes.js';
 import { CommitGraph } from '../git/graph.js';
@@ -206,7 +206,7 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
   const mergeDir = createTemporaryObjects(state_dir);
   try {
     // Its attributes are read on the first merge: a forecast the cache answers merges nothing.
-    const prepare = () => mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir);
+    const prepare = () => mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir, { file: attributesCachePath(state_dir), logger: ctx.logger });
     const merges = new Merges(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2, prepare);
     const cache = ForecastCacheFile.read(state_dir, ctx.logger);
     const run = new ForecastRun(h, cache, mainSha, mainTree, merges, ctx.logger);

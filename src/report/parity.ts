@@ -37,7 +37,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateRef, FateCounts, Landing, LiveFate, Outcome, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
-import { mergeDirectoryOn } from '../git/attributes.js';
+import { attributesCachePath, mergeDirectoryOn } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { remoteRef } from '../git/guard.js';
 import { commitParents, diffPatchIds, walkCommits, type DiffSpec } from '../git/history.js';
@@ -103,7 +103,7 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
     let prepared: Promise<unknown> | null = null;
     const merges: Merges = {
       merge: async (pairs) => {
-        if (pairs.length > 0) await (prepared ??= mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir));
+        if (pairs.length > 0) await (prepared ??= mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir, { file: attributesCachePath(state_dir), logger: ctx.logger }));
         return trees.merge(pairs);
       },
     };

@@ -5,14 +5,16 @@
  * longer merge — both engines, merges batched ahead, and nothing written to the repository.
  */
 import assert from 'node:assert/strict';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
 import { diffSnapshots, snapshotRepo, type RepoSnapshot } from '../../fixtures/snapshot.js';
 import type { ResolvedConfig } from '../../src/config/config.js';
 import { silentLogger, systemTimers } from '../../src/context.js';
-import type { CandidateRef, StackEntry } from '../../src/contract/types.generated.js';
-import { createEngine, type Engine, type EvaluationContext } from '../../src/engine/evaluate.js';
+import type { CandidateRef, StackCache, StackEntry } from '../../src/contract/types.generated.js';
+import { createEngine, type Engine, type Evaluation, type EvaluationContext } from '../../src/engine/evaluate.js';
+import { keptStackDir } from '../../src/engine/stack-cache.js';
 import { versionAtLeast } from '../../src/git/parse.js';
 import { gitSpy, testEnv } from '../support/index.js';
 
@@ -29,8 +31,8 @@ describe('the stack in the git engine', () => {
   let origin: RepoSnapshot;
   const engines: Engine[] = [];
 
-  const engine = (config: Partial<EngineConfig> = {}, env: NodeJS.ProcessEnv = testEnv()): Engine => {
-    const e = createEngine({ repoDir: fx.clone, commonDir: join(fx.clone, '.git'), stateDir: join(fx.clone, '.git', 'shadow-integrator'), config: { ...BASE, ...config }, env, timers: systemTimers, now: () => new Date(), logger: silentLogger });
+  const engine = (config: Partial<EngineConfig> = {}, env: NodeJS.ProcessEnv = testEnv(), stateDir = join(fx.clone, '.git', 'shadow-integrator')): Engine => {
+    const e = createEngine({ repoDir: fx.clone, commonDir: join(fx.clone, '.git'), stateDir, config: { ...BASE, ...config }, env, timers: systemTimers, now: () => new Date(), logger: silentLogger });
     engines.push(e);
     return e;
   };
@@ -140,6 +142,131 @@ describe('the stack in the git engine', () => {
       assert.equal(d.main_sha, onMain('rev-parse', 'HEAD'), way);
     }
     liveMain(() => undefined);
+  });
+
+  /** What a decision says (all but its times): equal for two engines exactly when they decided the same. */
+  const verdict = (o: Evaluation) => ({
+    outcome: o.outcome,
+    reasons: o.reasons,
+    conflicts: o.conflicts,
+    message: o.message,
+    main_sha: o.main_sha,
+    merge_base: o.merge_base,
+    merged_tree: o.merged_tree,
+    ahead: o.ahead,
+    collides_with: o.collides_with,
+    left: o.stack?.left.map((l) => [l.entry.slug, l.reason, l.message]),
+  });
+  let stateDirs = 0;
+  /** A state directory of its own, outside the repository: nothing kept from any other engine. */
+  const freshState = () => join(fx.root, 'states', String(stateDirs++));
+  const fromScratch = async (k: Key, keys: Key[], env = testEnv()): Promise<Evaluation> => {
+    const e = engine({}, env, freshState());
+    try {
+      return await e.evaluate(c[k], stack(...keys));
+    } finally {
+      await e.close();
+    }
+  };
+
+  test('the stack kept from one candidate to the next, and from one tenure to the next, gives exactly the verdicts of a stack built from scratch', async () => {
+    const [spy, scratchSpy] = [gitSpy(), gitSpy()];
+    const mergeTrees = (s: typeof spy) => s.calls().filter((x) => x === 'merge-tree').length;
+    const incremental = engine({}, testEnv(), freshState());
+    const keptState = freshState();
+    const squashA = () => {
+      onMain('merge', '-q', '--squash', c.a.sha);
+      onMain('commit', '-q', '-m', 'a, squashed');
+    };
+    const moveOn = () => fx.commit(fx.clone, { 'docs/news.md': 'news\n' }, 'main moves on');
+    // [how live main is set (undefined: as it is), the candidate, the stack ahead of it]
+    const steps: [string, ((main: string) => void) | undefined, Key, Key[]][] = [
+      ['first build', () => undefined, 'd', ['a', 'c']],
+      ['main unchanged, one more entry', undefined, 'e', ['a', 'c', 'x']],
+      ['main unchanged, a candidate blocked by the stack', undefined, 'y', ['a', 'c', 'x', 'z']],
+      ['main unchanged, one collides with the first entry', undefined, 'b', ['a', 'c', 'x', 'z']],
+      ['main moves on', moveOn, 'd', ['a', 'c', 'x', 'z']],
+      ['main moves on by squashing the first entry', (m) => (moveOn(), squashA(), m), 'd', ['a', 'c', 'x', 'z']],
+      ['main moved back (rewritten)', () => undefined, 'd', ['a', 'c', 'x', 'z']],
+      ['an entry leaves from the middle', undefined, 'd', ['a', 'x', 'z']],
+      ['the same entries again', undefined, 'e', ['a', 'x', 'z']],
+      ['main takes a setting that the first entry no longer merges onto', () => fx.commit(fx.clone, { 'src/config.txt': 'setting = 9\n' }, 'main changes the setting'), 'e', ['a', 'c']],
+      ['and back', () => undefined, 'e', ['a', 'c', 'x']],
+    ];
+    for (const [what, how, k, keys] of steps) {
+      if (how) liveMain(how);
+      const [clone, origin] = [snapshotRepo(fx.clone), snapshotRepo(fx.origin)];
+      scratchSpy.reset();
+      const scratch = await fromScratch(k, keys, testEnv(scratchSpy.env));
+      const kept = engine({}, testEnv(spy.env), keptState);
+      spy.reset();
+      const [inc, taken] = [await incremental.evaluate(c[k], stack(...keys)), await kept.evaluate(c[k], stack(...keys))];
+      await kept.close();
+      const onMainAlone = versionAtLeast(scratch.git_version ?? '', 2, 49);
+      assert.deepEqual(verdict(inc), verdict(scratch), `${what}: the stack kept in the workspace`);
+      assert.deepEqual(verdict(taken), verdict(scratch), `${what}: the stack kept by the tenure before`);
+      // git ≥ 2.49 keeps one merge-tree process for the tenure: merges are not counted by processes there.
+      if (how === undefined && !onMainAlone) assert.ok(mergeTrees(spy) < mergeTrees(scratchSpy), `${what}: the kept steps are not merged again (${mergeTrees(spy)} merges, from scratch ${mergeTrees(scratchSpy)})`);
+      assert.deepEqual([...diffSnapshots(clone, snapshotRepo(fx.clone)), ...diffSnapshots(origin, snapshotRepo(fx.origin))], [], `${what}: nothing written to the repository or the remote`);
+    }
+    liveMain(() => undefined);
+  });
+
+  test('a kept stack that is not whole — record missing, torn or not matching its objects, objects missing or damaged — is dropped and built again: the same verdict, never an error', async () => {
+    const state = freshState();
+    const kept = keptStackDir(state);
+    const scratch = verdict(await fromScratch('y', ['a', 'x', 'z']));
+    const keep = async () => {
+      const e = engine({}, testEnv(), state);
+      assert.deepEqual(verdict(await e.evaluate(c.y, stack('a', 'x', 'z'))), scratch);
+      await e.close();
+      assert.ok(existsSync(join(kept, 'stack.json')), 'kept at the end of the tenure');
+    };
+    const record = () => JSON.parse(readFileSync(join(kept, 'stack.json'), 'utf8')) as StackCache;
+    const objectFile = (id: string) => join(kept, id.slice(0, 2), id.slice(2));
+    const damage: Record<string, () => void> = {
+      'the record is missing': () => rmSync(join(kept, 'stack.json')),
+      'the record is torn': () => writeFileSync(join(kept, 'stack.json'), readFileSync(join(kept, 'stack.json'), 'utf8').slice(0, 100)),
+      'the record is not valid': () => writeFileSync(join(kept, 'stack.json'), '{"schema_version": 1, "main": "not a sha"}\n'),
+      "a step's tree is not its commit's": () => {
+        const r = record();
+        (r.steps[1] as StackCache['steps'][number]).tree = r.steps[0]?.tree as string;
+        writeFileSync(join(kept, 'stack.json'), JSON.stringify(r));
+      },
+      "the stack's last commit is missing": () => rmSync(objectFile(record().steps.at(-1)?.commit as string)),
+      'a tree it made is missing': () => rmSync(objectFile(record().objects.find((id) => !record().steps.some((s) => s.commit === id)) as string)),
+      'an object is damaged': () => {
+        const file = objectFile(record().steps[0]?.commit as string);
+        chmodSync(file, 0o644);
+        writeFileSync(file, Buffer.from('not a zlib stream'));
+      },
+      'the directory is gone': () => rmSync(kept, { recursive: true }),
+    };
+    for (const [what, spoil] of Object.entries(damage)) {
+      await keep();
+      spoil();
+      const e = engine({}, testEnv(), state);
+      assert.deepEqual(verdict(await e.evaluate(c.y, stack('a', 'x', 'z'))), scratch, what);
+      assert.equal(existsSync(kept), false, `${what}: taken (and dropped), so no other engine takes it`);
+      await e.close();
+      assert.ok(existsSync(join(kept, 'stack.json')), `${what}: built again and kept`);
+    }
+  });
+
+  test('two engines starting at once (a racing drain) never both take the kept stack: one takes it, the other builds its own; both decide the same', async () => {
+    const state = freshState();
+    const first = engine({}, testEnv(), state);
+    const scratch = verdict(await fromScratch('e', ['a', 'c', 'x']));
+    await first.evaluate(c.e, stack('a', 'c', 'x'));
+    await first.close();
+    const spy = gitSpy();
+    const [one, two] = [engine({}, testEnv(spy.env), state), engine({}, testEnv(spy.env), state)];
+    const both = await Promise.all([one.evaluate(c.e, stack('a', 'c', 'x')), two.evaluate(c.e, stack('a', 'c', 'x'))]);
+    assert.deepEqual(both.map(verdict), [scratch, scratch]);
+    if (!versionAtLeast(both[0].git_version ?? '', 2, 49)) assert.equal(spy.calls().filter((x) => x === 'merge-tree').length, 1 + 4, 'one took the stack (its candidate: one merge), the other merged the three entries and its candidate');
+    await Promise.all([one.close(), two.close()]);
+    assert.ok(existsSync(join(keptStackDir(state), 'stack.json')), 'one of them kept its stack');
+    assert.deepEqual(readdirSync(join(state, 'tmp-objects')), [], "neither left its own directory behind");
   });
 
   test('an entry leaves when it no longer merges onto a main that moved, and when its branch is gone; a conflict with main itself names nobody ahead', async () => {
