@@ -6,6 +6,7 @@
  * - repo.ts: temporary repositories, state directories and configs
  * - context.ts: a Context with captured logs and output
  * - cli.ts: the CLI in process (`cli`, `cliJson`, `drainToEnd`) and as a child process (`startCli`, `runCli`, `startDrainLoop`)
+ * - drain-loop.ts: the child process behind `startDrainLoop` (a script, not exported)
  * - ledger.ts: exactly-once and single-holder checks
  * - runtime.ts: an instant evaluator, lease owners
  * - git-spy.ts: counting git processes through a PATH shim
