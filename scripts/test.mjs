@@ -2,7 +2,7 @@
 // dist/test/<dir>/<name>.test.js runs in a process of its own, except those a group in
 // dist/test/groups/ imports: the group runs them together in one process (see test/groups/*.ts).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -16,9 +16,11 @@ const files = readdirSync(tests, { withFileTypes: true })
   .sort();
 // Temporary repositories in memory (/dev/shm) unless TMPDIR says where: git and the state store
 // fsync, which on a disk costs CPU and time and proves nothing a test asserts (no test cuts the
-// power; a killed process leaves the page cache as it was either way).
+// power; a killed process leaves the page cache as it was either way). Only with room to spare: a
+// container's /dev/shm is often 64 MiB, and a full one would fail tests for a reason they do not name.
+const SHM_FREE_BYTES = 2 * 1024 ** 3;
 const env = { ...process.env };
-if (!env.TMPDIR && isWritableDir('/dev/shm')) env.TMPDIR = '/dev/shm';
+if (!env.TMPDIR && isWritableDir('/dev/shm') && freeBytes('/dev/shm') >= SHM_FREE_BYTES) env.TMPDIR = '/dev/shm';
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...[...files, ...groups].map((f) => relative(root, f))], { cwd: root, env, stdio: 'inherit' });
 process.exitCode = r.status ?? 1;
 
@@ -29,4 +31,9 @@ function isWritableDir(dir) {
   } catch {
     return false;
   }
+}
+
+function freeBytes(dir) {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
 }
