@@ -50,12 +50,7 @@ describe('the stack in the git engine', () => {
   before(() => {
     fx = createFixture({ scenarios: false, agents: [] });
     base = onMain('rev-parse', 'HEAD');
-    const branch = (k: Key, files: Record<string, string>) => {
-      const wt = join(fx.root, 'work', k);
-      onMain('worktree', 'add', '-q', '--detach', wt, base);
-      c[k] = { slug: `feature-${k}`, branch: `agent/${k}`, sha: fx.commit(wt, files, `${k}: change`) };
-      fx.push(wt, `HEAD:refs/heads/agent/${k}`);
-    };
+    const branch = (k: Key, files: Record<string, string>) => (c[k] = { slug: `feature-${k}`, branch: `agent/${k}`, sha: fx.branchFrom(base, `agent/${k}`, files, `${k}: change`) });
     // a and b each merge cleanly onto main, and collide with each other; c, d and e touch nothing of theirs.
     branch('a', { 'src/config.txt': 'setting = 2\n' });
     branch('b', { 'src/config.txt': 'setting = 3\n' });

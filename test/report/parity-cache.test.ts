@@ -34,11 +34,7 @@ describe('parity with its cache', { timeout: 180_000 }, () => {
   const readCache = (dir = warmDir) => JSON.parse(readFileSync(parityCachePath(dir), 'utf8')) as ParityCache;
 
   const branch = (key: Key, files: Record<string, string>, from = 'origin/main'): void => {
-    const wt = join(fx.root, 'work', key);
-    onMain('worktree', 'add', '-q', '--detach', wt, from);
-    const name = `agent/${key}`;
-    c[key] = { slug: key, branch: name, sha: fx.commit(wt, files, `${key}: change`) };
-    fx.push(wt, `HEAD:refs/heads/${name}`);
+    c[key] = { slug: key, branch: `agent/${key}`, sha: fx.branchFrom(from, `agent/${key}`, files, `${key}: change`) };
   };
   const land = (key: Key) => onMain('merge', '-q', '--no-ff', '-m', `land ${key}`, c[key].sha);
   const squash = (key: Key) => {

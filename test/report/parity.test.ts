@@ -46,12 +46,7 @@ describe('parity', { timeout: 120_000 }, () => {
 
   /** A branch forked from origin/main with one commit, pushed to origin. */
   const branch = (key: Key, files: Record<string, string | null>): void => {
-    const wt = join(fx.root, 'work', key);
-    fx.git(fx.clone, 'worktree', 'add', '-q', '--detach', wt, 'origin/main');
-    const name = `agent/${key}`;
-    const sha = fx.commit(wt, files, `${key}: change`);
-    fx.push(wt, `HEAD:refs/heads/${name}`);
-    c[key] = { slug: key === 'old' || key === 'new' ? 'twice' : key, branch: name, sha };
+    c[key] = { slug: key === 'old' || key === 'new' ? 'twice' : key, branch: `agent/${key}`, sha: fx.branchFrom('origin/main', `agent/${key}`, files, `${key}: change`) };
   };
   const onMain = (...args: string[]) => fx.git(fx.clone, ...args);
   const mergeNoFf = (key: Key) => onMain('merge', '-q', '--no-ff', '-m', `land ${key}`, c[key].sha);

@@ -42,12 +42,7 @@ describe('the stack, drained for real', { timeout: 120_000 }, () => {
     writeShadowConfig(fx.clone, { stack_window_seconds: 3600 });
     paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
     const base = onMain('rev-parse', 'HEAD');
-    const branch = (k: Key, files: Record<string, string>) => {
-      const wt = join(fx.root, 'work', k);
-      onMain('worktree', 'add', '-q', '--detach', wt, base);
-      c[k] = { slug: `feature-${k}`, branch: `agent/${k}`, sha: fx.commit(wt, files, `${k}: change`) };
-      fx.push(wt, `HEAD:refs/heads/agent/${k}`);
-    };
+    const branch = (k: Key, files: Record<string, string>) => (c[k] = { slug: `feature-${k}`, branch: `agent/${k}`, sha: fx.branchFrom(base, `agent/${k}`, files, `${k}: change`) });
     branch('a', { 'src/config.txt': 'setting = 2\n' });
     branch('b', { 'src/config.txt': 'setting = 3\n' });
     for (const k of ['c', 'd', 'e', 'f'] as const) branch(k, { [`feature/${k}.txt`]: `${k}\n` });
