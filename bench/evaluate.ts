@@ -34,6 +34,20 @@ export const median = (xs: number[]) => {
   return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
 
+/** An engine as a bench runs it: merge-tree, no fetch, no checks, the real clock and a silent log. */
+export function benchEngineOptions(repoDir: string, commonDir: string, stateDir: string, gitTimeoutSeconds: number): EngineOptions {
+  return {
+    repoDir,
+    commonDir,
+    stateDir,
+    config: { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: gitTimeoutSeconds },
+    env: process.env,
+    timers: systemTimers,
+    now: () => new Date(),
+    logger: silentLogger,
+  };
+}
+
 export function largeRepo(): LargeRepo {
   return createLargeRepo({ dir: CACHE, files: 20_000, commits: 3_000, candidates: 1_000 });
 }
@@ -112,16 +126,7 @@ export async function benchEvaluation(set: MergeSet): Promise<EvaluationRow[]> {
   const objects = mkdtempSync(join(tmpdir(), 'si-bench-objects-'));
   const state = mkdtempSync(join(tmpdir(), 'si-bench-state-'));
   const ledger = HolderLog.open(join(state, 'outcomes.jsonl'), { rotatable: true });
-  const engineOptions: EngineOptions = {
-    repoDir: set.repoDir,
-    commonDir: set.commonDir,
-    stateDir: state,
-    config: { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120 },
-    env: process.env,
-    timers: systemTimers,
-    now: () => new Date(),
-    logger: silentLogger,
-  };
+  const engineOptions = benchEngineOptions(set.repoDir, set.commonDir, state, 120);
   const record = (c: Candidate & { kind: string }, ev: Evaluation, started: number) => {
     const problem = set.expect?.(c, ev);
     if (problem) throw new Error(problem);
@@ -315,16 +320,7 @@ export async function benchQueueOrder(set: MergeSet, rounds: number): Promise<Qu
     writeFileSync(join(repo, 'objects', 'info', 'alternates'), `${join(set.commonDir, 'objects')}\n`);
     const main = (await run('git', ['rev-parse', 'refs/remotes/origin/main'], { cwd: set.repoDir })).stdout.trim();
     await git(['update-ref', '--stdin'], [`update refs/remotes/origin/main ${main}`, ...set.candidates.map((c) => `update refs/remotes/origin/${c.branch} ${c.sha}`)].join('\n') + '\n');
-    const options: EngineOptions = {
-      repoDir: repo,
-      commonDir: repo,
-      stateDir: state,
-      config: { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 600 },
-      env: process.env,
-      timers: systemTimers,
-      now: () => new Date(),
-      logger: silentLogger,
-    };
+    const options = benchEngineOptions(repo, repo, state, 600);
     // The commit-graph the tool writes for this repository, once, before anything is timed; and a
     // candidate held back for after main moves, one that merges cleanly (its cost is the stack's, not a conflict's).
     const warmUp = createEngine(options);

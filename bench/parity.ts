@@ -19,14 +19,14 @@ import { fileURLToPath } from 'node:url';
 import { fixtureEnv } from '../fixtures/git.js';
 import type { LargeRepo } from '../fixtures/large.js';
 import { loadConfig } from '../src/config/config.js';
-import { quietContext, silentLogger, systemTimers } from '../src/context.js';
+import { quietContext } from '../src/context.js';
 import type { Outcome } from '../src/contract/types.generated.js';
 import { createEngine, type Candidate } from '../src/engine/evaluate.js';
 import { parityCachePath } from '../src/report/parity-cache.js';
 import { parity, type ParityReport } from '../src/report/parity.js';
 import { appendRecords } from '../src/store/jsonl.js';
 import { statePaths } from '../src/store/paths.js';
-import { median } from './evaluate.js';
+import { benchEngineOptions, median } from './evaluate.js';
 import { realHistory } from './real-history.js';
 
 export interface ParityRow {
@@ -71,16 +71,7 @@ function borrowingRepo(relative: string, objects: string, refs: Record<string, s
 async function decide(repo: string, mainSha: string, candidates: readonly Candidate[]): Promise<Outcome[]> {
   setMain(repo, mainSha);
   const state = join(repo, 'bench-engine-state');
-  const engine = createEngine({
-    repoDir: repo,
-    commonDir: repo,
-    stateDir: state,
-    config: { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120 },
-    env: process.env,
-    timers: systemTimers,
-    now: () => new Date(),
-    logger: silentLogger,
-  });
+  const engine = createEngine(benchEngineOptions(repo, repo, state, 120));
   const outcomes: Outcome[] = [];
   try {
     for (const c of candidates) {

@@ -172,7 +172,8 @@ function unquote(raw: string): string {
   return out;
 }
 
-function readTextOrEmpty(file: string): string {
+/** A repository file's text; empty when it cannot be read (a missing config, hook or ref file says nothing). */
+export function readTextOrEmpty(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch {

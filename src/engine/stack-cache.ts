@@ -18,7 +18,7 @@ import type { Logger } from '../context.js';
 import { stackCache as validateStackCache } from '../contract/cache-validators.generated.js';
 import type { StackCache } from '../contract/types.generated.js';
 import { adoptTemporaryObjects, keepTemporaryObjects, looseClosure, objectDirBytes, readLooseObject, type TemporaryObjects } from '../git/objects.js';
-import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
 import type { BuiltStack } from './stack.js';
 
 export const keptStackDir = (stateDir: string) => join(stateDir, 'cache', 'stack', 'kept');
@@ -45,13 +45,8 @@ export function takeKeptStack(stateDir: string, logger: Logger): KeptStack | nul
     objects.remove();
     return null;
   };
-  let record: StackCache | null;
-  try {
-    record = readJson(join(objects.dir, RECORD), validateStackCache);
-  } catch (e) {
-    return drop((e as Error).message);
-  }
-  if (!record || record.steps.length === 0) return drop('no record');
+  const record = readCache(join(objects.dir, RECORD), validateStackCache, logger);
+  if (!record || record.steps.length === 0) return drop('no usable record');
   rmSync(join(objects.dir, RECORD), { force: true });
   // Each object the steps needed from the directory when kept, still there and still that object: as
   // every one is checked against its id, they reach exactly what they reached then.

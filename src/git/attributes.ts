@@ -19,7 +19,7 @@ import type { Logger } from '../context.js';
 import { attributesCache as validateAttributesCache } from '../contract/cache-validators.generated.js';
 import { errors } from '../contract/errors.js';
 import type { AttributesCache } from '../contract/types.generated.js';
-import { readJson, writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
 import { CatFileBatch } from './batch.js';
 import { assertSha } from './guard.js';
 import type { GitHandle } from './runner.js';
@@ -59,9 +59,9 @@ export class MergeDirectory {
     if (this.held?.commit === commit || (!this.treeAttributes && this.held)) return;
     let root: Dir = { tree: '', attributes: null, children: new Map<string, Dir>() };
     if (this.treeAttributes) {
-      const known = this.held?.root ?? (this.cache ? readCache(this.cache.file, this.cache.logger) : null);
+      const known = this.held?.root ?? (this.cache ? readTreeCache(this.cache.file, this.cache.logger) : null);
       root = await readDirs(batch, commit, known);
-      if (this.cache && root !== known) writeCache(this.cache.file, root, this.cache.logger);
+      if (this.cache && root !== known) writeTreeCache(this.cache.file, root, this.cache.logger);
     }
     const files = attributeFiles(root);
     const before = this.held?.files;
@@ -154,14 +154,8 @@ function treeEntries(body: Buffer, idBytes: number): { mode: string; name: strin
 }
 
 /** The tree `cache/attributes.json` holds; null (read the tree whole) when there is none or it is not what it says. */
-function readCache(file: string, logger: Logger): Dir | null {
-  let record: AttributesCache | null;
-  try {
-    record = readJson(file, validateAttributesCache);
-  } catch (e) {
-    logger.log('debug', 'attributes_cache_ignored', { file, why: (e as Error).message });
-    return null;
-  }
+function readTreeCache(file: string, logger: Logger): Dir | null {
+  const record = readCache(file, validateAttributesCache, logger);
   if (!record) return null;
   const byPath = new Map<string, Dir>();
   for (const d of record.dirs) {
@@ -186,7 +180,7 @@ function ignored(logger: Logger, file: string, why: string): null {
 }
 
 /** Keeps `root` for the next process; a cache that cannot be written only costs it a whole read. */
-function writeCache(file: string, root: Dir, logger: Logger): void {
+function writeTreeCache(file: string, root: Dir, logger: Logger): void {
   const dirs: AttributesCache['dirs'] = [];
   const walk = (d: Dir, path: string) => {
     dirs.push({ path, tree: d.tree, attributes: d.attributes ? { blob: d.attributes.blob, base64: d.attributes.contents.toString('base64') } : null });

@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { RepoLayout } from '../config/repo.js';
+import { readTextOrEmpty, type RepoLayout } from '../config/repo.js';
 import type { HookHealth } from '../contract/types.generated.js';
 import { hooksDir } from './hooks-dir.js';
 import { installedValues, type HookName } from './scripts.js';
@@ -24,7 +24,7 @@ export function hooksHealth(repo: RepoLayout, env: NodeJS.ProcessEnv, runningVer
   const found: HookHealth[] = [];
   for (const hook of HOOKS) {
     const path = join(dir, hook);
-    const values = installedValues(readOrEmpty(path));
+    const values = installedValues(readTextOrEmpty(path));
     if (!values) continue;
     const problems: string[] = [];
     if (!can(path, constants.X_OK)) problems.push(`${path} is not executable: git skips it`);
@@ -46,14 +46,6 @@ function can(path: string, mode: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function readOrEmpty(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
   }
 }
 

@@ -28,8 +28,7 @@ import type { Logger } from '../context.js';
 import { forecastCache as validateForecastCache } from '../contract/cache-validators.generated.js';
 import type { CandidateEntry, ForecastCache } from '../contract/types.generated.js';
 import type { PathChange } from '../git/changes.js';
-import { parseJson, writeJsonAtomic } from '../store/atomic-json.js';
-import { readStateFile } from '../store/files.js';
+import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
 
 export const forecastCachePath = (stateDir: string) => join(stateDir, 'cache', 'forecast.json');
 
@@ -84,14 +83,7 @@ export class ForecastCacheFile {
   /** The cache in `stateDir`; none when there is none that can be used (said at debug level). */
   static read(stateDir: string, logger: Logger): ForecastCacheFile {
     const path = forecastCachePath(stateDir);
-    let data: ForecastCache | null = null;
-    try {
-      const bytes = readStateFile(path);
-      data = bytes === null ? null : parseJson(path, bytes.toString('utf8'), validateForecastCache);
-    } catch (e) {
-      logger.log('debug', 'forecast_cache_ignored', { file: path, error: e instanceof Error ? e.message : String(e) });
-    }
-    return new ForecastCacheFile(path, data);
+    return new ForecastCacheFile(path, readCache(path, validateForecastCache, logger));
   }
 
   entry(sha: string): CandidateEntry | undefined {

@@ -21,8 +21,7 @@ import type { Logger } from '../context.js';
 import { parityCache as validateParityCache } from '../contract/cache-validators.generated.js';
 import type { ParityCache } from '../contract/types.generated.js';
 import type { DiffSpec } from '../git/history.js';
-import { parseJson, writeJsonAtomic } from '../store/atomic-json.js';
-import { readStateFile } from '../store/files.js';
+import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
 import { MainHistory } from './main-history.js';
 
 export const parityCachePath = (stateDir: string) => join(stateDir, 'cache', 'parity.json');
@@ -92,15 +91,7 @@ export class ParityCacheFile {
   /** The cache in `stateDir`; an empty one when there is none that can be used (said at debug level). */
   static read(stateDir: string, logger: Logger): ParityCacheFile {
     const path = parityCachePath(stateDir);
-    let data: ParityCache | null = null;
-    try {
-      // Read whole whatever its size (git.git's is 4.5 MB), up to the store's bound for any file.
-      const bytes = readStateFile(path);
-      data = bytes === null ? null : parseJson(path, bytes.toString('utf8'), validateParityCache);
-    } catch (e) {
-      logger.log('debug', 'parity_cache_ignored', { file: path, error: e instanceof Error ? e.message : String(e) });
-    }
-    return new ParityCacheFile(path, data);
+    return new ParityCacheFile(path, readCache(path, validateParityCache, logger));
   }
 
   /**

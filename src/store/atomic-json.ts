@@ -3,6 +3,7 @@
  * through the same schema. The writer validates first: no state file is ever written that its own
  * reader would refuse. Every whole-file write of the tool goes through replaceFile (files.ts).
  */
+import type { Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import { describeErrors, formatProblems, type Validator } from '../contract/validate.js';
 import { readStateFile, replaceFile, writeAll } from './files.js';
@@ -34,6 +35,21 @@ export function readJson<T>(path: string, validate: Validator<T>): T | null {
   const bytes = readStateFile(path, 16 * 1024 * 1024);
   if (bytes === null) return null;
   return parseJson(path, bytes.toString('utf8'), validate);
+}
+
+/**
+ * A derived cache (`cache/`, deletable at any time): its data, or null when there is none or it
+ * cannot be used — unreadable, torn, not what its schema says — said at debug level, as a cache is
+ * only ever a shortcut. Read whole up to the store's bound (git.git's parity cache is 4.5 MB).
+ */
+export function readCache<T>(path: string, validate: Validator<T>, logger: Logger): T | null {
+  try {
+    const bytes = readStateFile(path);
+    return bytes === null ? null : parseJson(path, bytes.toString('utf8'), validate);
+  } catch (e) {
+    logger.log('debug', 'cache_ignored', { file: path, error: e instanceof Error ? e.message : String(e) });
+    return null;
+  }
 }
 
 export function parseJson<T>(path: string, text: string, validate: Validator<T>): T {
