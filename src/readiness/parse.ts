@@ -25,11 +25,17 @@ export function parseReadinessLine(bytes: Buffer, offset: number, line: number, 
   if (isBlank(bytes)) return { ok: 'blank' };
   if (!isUtf8(bytes)) return reject('invalid_utf8', ['line is not valid UTF-8']);
   let data: unknown;
+  // A flood of bad lines is an input to survive at speed: the message is all a rejection keeps, so
+  // the error's stack (most of what a throw costs) is not captured.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     // JSON allows surrounding whitespace, so a CRLF line ending needs no stripping.
     data = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     return reject('invalid_json', [(e as Error).message]);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return reject('not_an_object', ['line must be one JSON object']);
   const type = (data as { type?: unknown }).type;

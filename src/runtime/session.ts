@@ -303,7 +303,7 @@ export class HolderSession {
         }
       },
       onRejected: (r) => {
-        if (this.quarantined.has(`${r.offset}:${r.line}`)) return;
+        if (this.quarantined.size > 0 && this.quarantined.has(`${r.offset}:${r.line}`)) return;
         rejected.push({ ...r, rejected_at: at });
       },
     });
