@@ -2,7 +2,7 @@
  * Throwaway repositories and directories, removed after the test file: a `git init` opted in to shadow
  * mode (config written with the `yaml` package), or a plain state directory for the store tests.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -41,8 +41,7 @@ export interface TempRepo {
  */
 export function tempRepo(config: string | Record<string, unknown> | null = SHADOW_CONFIG, opts: { commit?: boolean } = {}): TempRepo {
   const dir = mkdtempSync(join(tmpdir(), 'si-test-'));
-  git(dir, ['init', '-q', '-b', 'main']);
-  if (opts.commit) git(dir, ['commit', '-q', '--allow-empty', '-m', 'init']);
+  cpSync(initialized(opts.commit === true), join(dir, '.git'), { recursive: true });
   const configFile = join(dir, '.shadow-integrator.yml');
   const paths = statePaths(join(dir, '.git', 'shadow-integrator'));
   mkdirSync(paths.dir, { recursive: true });
@@ -56,6 +55,24 @@ export function tempRepo(config: string | Record<string, unknown> | null = SHADO
   };
   if (config !== null) repo.writeConfig(typeof config === 'string' ? config : configYaml(config));
   return repo;
+}
+
+/**
+ * The `.git` of `git init -b main` (with its one empty commit when `commit`), made once per process
+ * and copied for each temp repository: a copy is a few file writes, a `git init` a process. The
+ * fixture clock dates the commit, so every copy holds the same commit a `git commit` there would make.
+ */
+const initializedGitDirs = new Map<boolean, string>();
+function initialized(commit: boolean): string {
+  const known = initializedGitDirs.get(commit);
+  if (known) return known;
+  const dir = mkdtempSync(join(tmpdir(), 'si-init-'));
+  git(dir, ['init', '-q', '-b', 'main']);
+  if (commit) git(dir, ['commit', '-q', '--allow-empty', '-m', 'init']);
+  // Removed when the process ends: `after` here would belong to the test that first asked.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  initializedGitDirs.set(commit, join(dir, '.git'));
+  return join(dir, '.git');
 }
 
 /** A factory of temp repositories, all removed once the calling test file's tests are done. */
