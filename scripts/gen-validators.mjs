@@ -43,6 +43,8 @@ const MODULES = {
     forecastCache: 'forecast-cache.schema.json',
     stackCache: 'stack-cache.schema.json',
     attributesCache: 'attributes-cache.schema.json',
+    commitGraphCache: 'commit-graph-cache.schema.json',
+    gitVersionCache: 'git-version-cache.schema.json',
   },
 };
 /** Schemas with no validator of their own: definitions only. */

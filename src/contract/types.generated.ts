@@ -249,6 +249,15 @@ export interface StackChecked {
   at: string;
 }
 
+// commit-graph-cache.schema.json
+/**
+ * cache/commit-graph.json in the state directory: the main commit the tool's own commit-graph (cache/commit-graph/) was last written for, so that the next refresh adds a layer only when main moved, and rewrites the graph whole when that commit is no longer an ancestor of main (src/git/graph.ts). Derived data, deletable: a record that does not match this schema counts as none, and the next refresh writes the graph for the main it sees.
+ */
+export interface CommitGraphCache {
+  schema_version: 1;
+  main: Sha;
+}
+
 // config.schema.json
 /**
  * .shadow-integrator.yml at the repository's top level. Every key is optional; unknown keys are errors.
@@ -848,6 +857,22 @@ export interface CandidateEntry {
    * Conflicted paths of its merge onto main alone.
    */
   conflicts: string[];
+}
+
+// git-version-cache.schema.json
+/**
+ * cache/git-version.json in the state directory: what `git version` answered for the git binary a process runs, so that a one-shot `drain` (a hook's) does not spawn it every time (src/git/version.ts). Derived data, deletable: a record that does not match this schema, or names another binary (an upgraded git), and git is asked again.
+ */
+export interface GitVersionCache {
+  schema_version: 1;
+  /**
+   * The binary the answer is for: its path, size, modification time and inode, NUL-separated.
+   */
+  binary: string;
+  /**
+   * The version it answered, as `git version` prints it after "git version " (checked again on read: below 2.38 is refused).
+   */
+  version: string;
 }
 
 // hooks-receive.schema.json

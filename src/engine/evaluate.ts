@@ -266,7 +266,7 @@ export class Tenure {
   /** `git version`, asked once per tenure at most (and cached by binary across processes). */
   gitVersion(): Promise<string> {
     if (!this.version) {
-      const asked = gitVersion(this.repo(), join(this.opts.stateDir, 'cache', 'git-version.json'));
+      const asked = gitVersion(this.repo(), { file: join(this.opts.stateDir, 'cache', 'git-version.json'), logger: this.opts.logger });
       this.version = asked.then((v) => {
         this.longLivedMerges = versionAtLeast(v, 2, 49);
         return v;

@@ -17,10 +17,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { commitGraphCache as validateCommitGraphCache } from '../contract/cache-validators.generated.js';
 import type { Logger } from '../context.js';
-import { writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
 import { CommitGraphIndex } from './ancestry.js';
-import { SHA } from './guard.js';
 import { isAncestor } from './history.js';
 import { openGit, runGit, type GitSettings } from './runner.js';
 
@@ -48,7 +48,7 @@ export class CommitGraph {
   readonly dir: string;
   /** Whether the tool keeps a graph at all: only for a repository without one (decided once per owner). */
   readonly wanted: boolean;
-  /** Where the main it was last written for is kept. */
+  /** Where the main it was last written for is kept (schemas/commit-graph-cache.schema.json). */
   private readonly record: string;
   private readonly readable: boolean;
   private refreshing: Promise<void> | null = null;
@@ -110,16 +110,11 @@ export class CommitGraph {
     mkdirSync(join(this.dir, 'info'), { recursive: true });
     const h = openGit(this.repoDir, this.settings, { objectDir: this.dir, alternates: [objects] });
     await runGit(h, ['commit-graph', 'write', '--reachable', replace ? '--split=replace' : '--split', '--no-progress']);
-    writeJsonAtomic(this.record, { main: mainSha });
+    writeJsonAtomic(this.record, { schema_version: 1, main: mainSha }, validateCommitGraphCache);
     this.logger.log('debug', 'commit_graph_written', { main: mainSha, replace });
   }
 
   private writtenFor(): string | null {
-    try {
-      const main = (JSON.parse(readFileSync(this.record, 'utf8')) as { main?: unknown }).main;
-      return typeof main === 'string' && SHA.test(main) ? main : null;
-    } catch {
-      return null;
-    }
+    return readCache(this.record, validateCommitGraphCache, this.logger)?.main ?? null;
   }
 }

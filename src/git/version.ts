@@ -3,9 +3,11 @@
  * the binary's path, size, mtime and inode, so that a one-shot `drain` (a hook's) does not spawn it
  * every time, and an upgraded git is asked again.
  */
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { writeJsonAtomic } from '../store/atomic-json.js';
+import { gitVersionCache as validateGitVersionCache } from '../contract/cache-validators.generated.js';
+import type { Logger } from '../context.js';
+import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
 import { supportedVersion } from './parse.js';
 import { runGit, type GitHandle } from './runner.js';
 
@@ -27,18 +29,14 @@ export function gitBinaryKey(env: Readonly<Record<string, string>>): string | nu
   return null;
 }
 
-interface CacheFile {
-  binary: string;
-  version: string;
-}
-
 /**
- * The supported version of the git `h` runs (E_GIT_TOO_OLD below 2.38). `cacheFile`: where the answer
- * is kept between processes; a missing or unreadable file is only a miss.
+ * The supported version of the git `h` runs (E_GIT_TOO_OLD below 2.38). `cache`: where the answer is
+ * kept between processes (schemas/git-version-cache.schema.json); a missing, unreadable or off-schema
+ * file is only a miss.
  */
-export async function gitVersion(h: GitHandle, cacheFile?: string): Promise<string> {
+export async function gitVersion(h: GitHandle, cache?: { file: string; logger: Logger }): Promise<string> {
   const key = gitBinaryKey(h.env);
-  const remembered = key === null ? undefined : (known.get(key) ?? (cacheFile ? fromCache(cacheFile, key) : undefined));
+  const remembered = key === null ? undefined : (known.get(key) ?? (cache ? fromCache(cache.file, cache.logger, key) : undefined));
   if (remembered !== undefined) {
     if (key !== null) known.set(key, remembered);
     return remembered;
@@ -46,10 +44,10 @@ export async function gitVersion(h: GitHandle, cacheFile?: string): Promise<stri
   const version = supportedVersion((await runGit(h, ['version'])).stdout);
   if (key !== null) {
     known.set(key, version);
-    if (cacheFile) {
+    if (cache) {
       try {
-        mkdirSync(dirname(cacheFile), { recursive: true });
-        writeJsonAtomic(cacheFile, { binary: key, version } satisfies CacheFile);
+        mkdirSync(dirname(cache.file), { recursive: true });
+        writeJsonAtomic(cache.file, { schema_version: 1, binary: key, version }, validateGitVersionCache);
       } catch {
         // Only a cache: the next process asks git again.
       }
@@ -58,11 +56,13 @@ export async function gitVersion(h: GitHandle, cacheFile?: string): Promise<stri
   return version;
 }
 
-function fromCache(file: string, key: string): string | undefined {
+function fromCache(file: string, logger: Logger, key: string): string | undefined {
+  const cached = readCache(file, validateGitVersionCache, logger);
+  if (cached?.binary !== key) return undefined;
   try {
-    const cached = JSON.parse(readFileSync(file, 'utf8')) as Partial<CacheFile>;
-    return cached.binary === key && typeof cached.version === 'string' ? supportedVersion(cached.version) : undefined;
+    return supportedVersion(cached.version);
   } catch {
+    // A git too old by the record: asked again, and refused then if it still is.
     return undefined;
   }
 }

@@ -63,13 +63,25 @@ describe('on a fixture repository', () => {
     assert.equal(layers(), 2);
   });
 
+  test('a record off its schema (torn, or from before schema_version) counts as none: the refresh writes it again', async () => {
+    const record = join(fx.root, 'state', 'cache', 'commit-graph.json');
+    for (const text of ['{"main":', JSON.stringify({ main: main() })]) {
+      writeFileSync(record, text);
+      const before = layers();
+      graph.refresh(main());
+      await graph.settled();
+      assert.deepEqual(JSON.parse(readFileSync(record, 'utf8')) as unknown, { schema_version: 1, main: main() });
+      assert.equal(layers(), before, 'no commit was new: no layer added');
+    }
+  });
+
   test('main’s history rewritten: the graph is written again whole', async () => {
     fx.git(fx.worktrees.alice as string, 'reset', '-q', '--hard', 'refs/remotes/origin/main~2');
     moveMain({ 'rewritten.txt': 'r\n' }, true);
     graph.refresh(main());
     await graph.settled();
     assert.equal(layers(), 1);
-    assert.deepEqual(JSON.parse(readFileSync(join(fx.root, 'state', 'cache', 'commit-graph.json'), 'utf8')) as unknown, { main: main() });
+    assert.deepEqual(JSON.parse(readFileSync(join(fx.root, 'state', 'cache', 'commit-graph.json'), 'utf8')) as unknown, { schema_version: 1, main: main() });
   });
 
   test('a repository with a commit-graph of its own: none of the tool’s', async () => {
