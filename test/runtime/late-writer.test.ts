@@ -2,14 +2,18 @@
  * A holder that lost its lease can never cause a second outcome, whatever it writes late. Forced,
  * deterministically, in process: the old holder is paused (an injected hook, no sleep) exactly
  * between its fenced check and its write, while another holder takes the lease over and decides
- * the same candidates; then it resumes and makes the write it was about to make. Also: an older
- * queue state put back after a drain (the ledger is the authority), and logrotate renaming the
- * ledger under the paused holder.
+ * the same candidates; then it resumes and makes the write it was about to make. Also paused at a
+ * system call of the fence itself (the stat, or the reopen after logrotate, of its ledger) while a
+ * process of its own takes over; an older queue state put back after a drain (the ledger is the
+ * authority); and logrotate renaming the ledger under the paused holder.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import fs, { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { drain, type DrainReport } from '../../src/runtime/drain.js';
 import type { SessionHooks } from '../../src/runtime/session.js';
 import { readCheckpointFile, readQueue, readState } from '../../src/store/readers.js';
@@ -76,6 +80,64 @@ describe('a holder paused between its check and its write, while another takes o
     assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
     assert.ok(readdirSync(r.paths.dir).includes('outcomes.jsonl.1'));
   });
+});
+
+/** A drain in a process of its own, on the real clock, with an instant engine (see crash-child.ts). */
+const TAKER = fileURLToPath(new URL('../reliability/crash-child.js', import.meta.url));
+
+/**
+ * The next call of `fs[syscall]` on `path`, from any code of this process, first runs `during`:
+ * the holder is frozen exactly there, as a SIGSTOP at that instant would freeze it. Returns the undo.
+ */
+function pauseAt(syscall: 'statSync' | 'openSync', path: string, during: () => void): () => void {
+  const calls = fs as unknown as Record<typeof syscall, (...args: unknown[]) => unknown>;
+  const real = calls[syscall];
+  let armed = true;
+  calls[syscall] = (...args: unknown[]) => {
+    if (armed && args[0] === path) {
+      armed = false;
+      during();
+    }
+    return real(...args);
+  };
+  // The store imports these by name: its bindings follow the module's own properties only when synced.
+  syncBuiltinESMExports();
+  return () => {
+    calls[syscall] = real;
+    syncBuiltinESMExports();
+  };
+}
+
+describe('a holder paused while it makes sure its ledger descriptor is the live file, while another process takes over', () => {
+  // stat: between its descriptor's fstat (nlink 1: not yet replaced) and the stat of the path (the taker's copy).
+  // open: the ledger renamed aside by logrotate, the holder reopening its name: between the close and the open.
+  for (const syscall of ['statSync', 'openSync'] as const) {
+    test(`paused at its ${syscall === 'statSync' ? 'stat' : 'open'} of the ledger: it never writes into the taker's ledger; exactly one outcome each, epochs in order`, async () => {
+      const r = repo();
+      appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+      const pause: { undo?: () => void; taker?: SpawnSyncReturns<string> } = {};
+      // Armed while A evaluates s2: its next look at the ledger is the one before s2's outcome line.
+      const a = recordingEngine((item) => {
+        if (item.slug !== 's2') return;
+        if (syscall === 'openSync') renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`);
+        pause.undo = pauseAt(syscall, r.paths.outcomes, () => {
+          pause.taker = spawnSync(process.execPath, [TAKER, r.dir, '0'], { encoding: 'utf8' });
+        });
+      });
+      try {
+        // A's clock is an hour behind: on the taker's (real) clock A's lease has long expired, on its own it still holds.
+        const report = await drain(r.load(), ctxAt(r.dir, -3_600_000), { engine: a.engine });
+        assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+      } finally {
+        pause.undo?.();
+      }
+      assert.ok(pause.taker, 'the pause happened');
+      assert.equal(pause.taker.status, 0, pause.taker.stderr);
+      const outcomes = ledger(r.paths);
+      assert.deepEqual(outcomes.filter((o) => o.lease_epoch === 2).map((o) => o.slug), ['s2', 's3'], 'the taker decided s2 (recovered) and s3');
+      assertExactlyOnce(outcomes, [1, 2, 3].map(key));
+    });
+  }
 });
 
 describe('the ledger is the authority', () => {
