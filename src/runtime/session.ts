@@ -499,16 +499,18 @@ export class HolderSession {
   }
 
   /**
-   * Runs `write` only while the lease is ours: the claims and lease.json checked, and the files about
-   * to be written verified to be the live ones. A pause between this check and the write lands the
-   * write in a file a taker has orphaned meanwhile, never in the live one.
+   * Runs `write` only while the lease is ours: the files about to be written verified to be the live
+   * ones (a rotated one reopened), then the claims and lease.json checked. In that order: every
+   * descriptor written through was opened before a check that found no taker, so a taker's seal
+   * comes after it and orphans it; a pause between the check and the write lands the write there,
+   * never in the live file. (Checked first, a pause inside `verify` could reopen the taker's copy.)
    */
   private async fenced<T>(what: Parameters<NonNullable<SessionHooks['beforeWrite']>>[0], logs: readonly HolderLog[], write: () => T): Promise<T> {
     const { paths, held, ctx } = this.deps;
     if (this.deps.signal?.aborted) throw lostReason(this.deps.signal, held.epoch);
+    for (const l of logs) l.verify(held.epoch);
     const why = checkHeld(paths, held, ctx.now());
     if (why) throw errors.leaseLost(held.epoch, why);
-    for (const l of logs) l.verify(held.epoch);
     await this.deps.hooks?.beforeWrite?.(what);
     return write();
   }

@@ -29,8 +29,9 @@ export class HolderLog {
 
   /**
    * Whether this descriptor still writes the live file. An unlinked file (nlink 0: replaced by a
-   * taker's copy, or deleted) throws E_LEASE_LOST-worthy `orphaned`; a file rotated aside is
-   * reopened (the fresh one is created when logrotate did not).
+   * taker's copy, or deleted) throws E_LEASE_LOST; a file rotated aside is reopened (the fresh one is
+   * created when logrotate did not). The file reopened may be a taker's copy (a seal between the
+   * fstat and the stat here, or before the open): the caller checks the lease after this, never before.
    */
   verify(epoch: number): void {
     const mine = fstatSync(this.fd);
