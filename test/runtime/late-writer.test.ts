@@ -16,7 +16,9 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { drain, type DrainReport } from '../../src/runtime/drain.js';
 import type { SessionHooks } from '../../src/runtime/session.js';
+import { liveJournal } from '../../src/store/journal.js';
 import { readCheckpointFile, readQueue, readState } from '../../src/store/readers.js';
+import { readSnapshot } from '../../src/store/snapshot.js';
 import { appendEvents, assertExactlyOnce, candidateEvents, fakeTimers, keyOf, candidate, ledger, recordingEngine, tempReposRemovedAfter, testContext } from '../support/index.js';
 
 const repo = tempReposRemovedAfter();
@@ -138,6 +140,65 @@ describe('a holder paused while it makes sure its ledger descriptor is the live 
       assertExactlyOnce(outcomes, [1, 2, 3].map(key));
     });
   }
+});
+
+/** Stopped (as by SIGTERM) at its first checkpoint: its last round is a shutdown's, with a projection snapshot. */
+const shutDownAtCheckpoint = (then?: SessionHooks['beforeWrite']) => {
+  const shutdown = new AbortController();
+  const hooks: SessionHooks = {
+    beforeWrite: async (what) => {
+      if (what === 'checkpoint') shutdown.abort();
+      await then?.(what);
+    },
+  };
+  return { signal: shutdown.signal, hooks };
+};
+
+describe('a holder paused before it writes a whole file under a new name, while another takes over', () => {
+  test("paused before writing its journal at its open: its late journal removes none of the taker's; the taker's stays the live one", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+    let paused = false;
+    const hooks: SessionHooks = {
+      beforeWrite: async (what) => {
+        if (paused || what !== 'journal') return;
+        paused = true;
+        await takeOver(r.dir, () => r.load());
+      },
+    };
+    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
+    assert.ok(paused, 'the pause happened');
+    assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    const live = liveJournal(r.paths);
+    assert.equal(live?.epoch, 2, `the live journal is the taker's (${live?.name})`);
+    assert.equal(readCheckpointFile(r.paths)?.journal.file, live.name, 'the checkpoint names it');
+    const state = readState(r.paths);
+    assert.deepEqual(state.problems, []);
+    assert.equal(state.round?.epoch, 2);
+    assertExactlyOnce(ledger(r.paths), [1, 2, 3].map(key));
+  });
+
+  test("paused before writing its projection snapshot: its late one removes none of the taker's; the snapshot the live round names is there", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+    let paused = false;
+    const a = shutDownAtCheckpoint(async (what) => {
+      if (paused || what !== 'snapshot') return;
+      paused = true;
+      // Work for the taker: a candidate that came after A's last round.
+      appendEvents(r.paths.readiness, candidateEvents(4));
+      const b = shutDownAtCheckpoint();
+      const report = await drain(r.load(), ctxAt(r.dir, 3_600_000), { engine: recordingEngine().engine, ...b });
+      assert.equal(report.status, 'done', JSON.stringify(report));
+    });
+    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, ...a });
+    assert.ok(paused, 'the pause happened');
+    assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    const named = readState(r.paths).round?.snapshot?.file;
+    assert.match(named ?? '', /^projection\.2\./, "the live round names the taker's snapshot");
+    assert.ok(readSnapshot(r.paths, named as string), `${named} is there`);
+    assertExactlyOnce(ledger(r.paths), [1, 2, 3, 4].map(key));
+  });
 });
 
 describe('the ledger is the authority', () => {
