@@ -33,6 +33,33 @@ async function takeOver(dir: string, load: () => Parameters<typeof drain>[0]): P
   return report;
 }
 
+/** A drain in a process of its own, on the real clock, with an instant engine (see crash-child.ts). */
+const TAKER = fileURLToPath(new URL('../reliability/crash-child.js', import.meta.url));
+
+/**
+ * The next call of `fs[syscall]` on `path`, from any code of this process, first runs `during`:
+ * its caller is frozen exactly there (as a SIGSTOP at that instant would freeze it) while another
+ * process, or logrotate, acts. Returns the undo.
+ */
+function pauseAt(syscall: 'statSync' | 'openSync', path: string, during: () => void): () => void {
+  const calls = fs as unknown as Record<typeof syscall, (...args: unknown[]) => unknown>;
+  const real = calls[syscall];
+  let armed = true;
+  calls[syscall] = (...args: unknown[]) => {
+    if (armed && args[0] === path) {
+      armed = false;
+      during();
+    }
+    return real(...args);
+  };
+  // The store imports these by name: its bindings follow the module's own properties only when synced.
+  syncBuiltinESMExports();
+  return () => {
+    calls[syscall] = real;
+    syncBuiltinESMExports();
+  };
+}
+
 describe('a holder paused between its check and its write, while another takes over', () => {
   for (const where of ['outcome', 'journal', 'checkpoint'] as const) {
     test(`paused before its ${where} write: the write it makes on resuming lands nowhere that counts; exactly one outcome each`, async () => {
@@ -82,33 +109,30 @@ describe('a holder paused between its check and its write, while another takes o
     assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
     assert.ok(readdirSync(r.paths.dir).includes('outcomes.jsonl.1'));
   });
+
+  test("logrotate renames the ledger just as the taker seals it (after listing the files, before copying): the renamed file is sealed too, and the paused holder's late write lands nowhere that counts", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
+    let paused = false;
+    const hooks: SessionHooks = {
+      beforeWrite: async (what) => {
+        if (paused || what !== 'outcome') return;
+        paused = true;
+        // The taker's first open of the ledger is its seal's, after it listed the segments.
+        const undo = pauseAt('openSync', r.paths.outcomes, () => renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`));
+        try {
+          await takeOver(r.dir, () => r.load());
+        } finally {
+          undo();
+        }
+      },
+    };
+    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
+    assert.ok(paused, 'the pause happened');
+    assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+  });
 });
-
-/** A drain in a process of its own, on the real clock, with an instant engine (see crash-child.ts). */
-const TAKER = fileURLToPath(new URL('../reliability/crash-child.js', import.meta.url));
-
-/**
- * The next call of `fs[syscall]` on `path`, from any code of this process, first runs `during`:
- * the holder is frozen exactly there, as a SIGSTOP at that instant would freeze it. Returns the undo.
- */
-function pauseAt(syscall: 'statSync' | 'openSync', path: string, during: () => void): () => void {
-  const calls = fs as unknown as Record<typeof syscall, (...args: unknown[]) => unknown>;
-  const real = calls[syscall];
-  let armed = true;
-  calls[syscall] = (...args: unknown[]) => {
-    if (armed && args[0] === path) {
-      armed = false;
-      during();
-    }
-    return real(...args);
-  };
-  // The store imports these by name: its bindings follow the module's own properties only when synced.
-  syncBuiltinESMExports();
-  return () => {
-    calls[syscall] = real;
-    syncBuiltinESMExports();
-  };
-}
 
 describe('a holder paused while it makes sure its ledger descriptor is the live file, while another process takes over', () => {
   // stat: between its descriptor's fstat (nlink 1: not yet replaced) and the stat of the path (the taker's copy).
