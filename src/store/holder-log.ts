@@ -136,23 +136,32 @@ const CLOCK_MARGIN_MS = 10 * 60_000;
  * may have renamed the file under a paused holder. Copies keep their mtime (segment order).
  */
 export function sealAgainstLateWriters(path: string, sinceMs: number | null): number {
-  let sealed = 0;
-  for (const seg of logSegments(path)) {
-    if (seg.gzip || (!seg.live && sinceMs !== null && seg.ctimeMs < sinceMs - CLOCK_MARGIN_MS)) continue;
-    replaceByCopy(seg.path, seg.ino);
-    sealed += 1;
+  // A file logrotate renamed after the listing is not where it was listed: listed again, it is found
+  // under its new name (a rotated segment of a fresh ctime) and sealed there.
+  for (let attempt = 1; ; attempt++) {
+    let sealed = 0;
+    let moved = false;
+    for (const seg of logSegments(path)) {
+      if (seg.gzip || (!seg.live && sinceMs !== null && seg.ctimeMs < sinceMs - CLOCK_MARGIN_MS)) continue;
+      if (replaceByCopy(seg.path, seg.ino)) sealed += 1;
+      else moved = true;
+    }
+    if (!moved) return sealed;
+    if (attempt === 3) throw stateIoError(path, Object.assign(new Error(`${path} was rotated again and again while being sealed`), { code: 'EAGAIN' }), 'write');
   }
-  return sealed;
 }
 
-/** Copies the file's whole lines (a torn last line is dropped) to a new inode renamed over it. */
-function replaceByCopy(path: string, ino: number): void {
+/**
+ * Copies the file's whole lines (a torn last line is dropped) to a new inode renamed over it. False
+ * when the name no longer holds the inode listed (logrotate moved it): nothing was replaced.
+ */
+function replaceByCopy(path: string, ino: number): boolean {
   const src = openState(path, 'read');
-  if (src === null) return;
+  if (src === null) return false;
   const tmp = tempPathFor(path);
   try {
     const st = fstatSync(src);
-    if (st.ino !== ino) return;
+    if (st.ino !== ino) return false;
     const dst = openState(tmp, 'create-exclusive') as number;
     try {
       const buf = Buffer.alloc(Math.min(1 << 20, Math.max(1, st.size)));
@@ -173,7 +182,10 @@ function replaceByCopy(path: string, ino: number): void {
     }
     utimesSync(tmp, st.atime, st.mtime);
     // Renamed only if the name still holds the inode copied (logrotate may have moved it meanwhile).
-    if (statSync(path).ino !== ino) throw Object.assign(new Error(`${path} was rotated while being sealed`), { code: 'EAGAIN' });
+    if (inoAt(path) !== ino) {
+      unlinkQuietly(tmp);
+      return false;
+    }
     renameSync(tmp, path);
   } catch (e) {
     unlinkQuietly(tmp);
@@ -182,4 +194,13 @@ function replaceByCopy(path: string, ino: number): void {
     closeSync(src);
   }
   fsyncDir(dirname(path));
+  return true;
+}
+
+function inoAt(path: string): number | null {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
 }
