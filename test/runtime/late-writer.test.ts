@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import fs, { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import fs, { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -37,16 +37,17 @@ async function takeOver(dir: string, load: () => Parameters<typeof drain>[0]): P
 const TAKER = fileURLToPath(new URL('../reliability/crash-child.js', import.meta.url));
 
 /**
- * The next call of `fs[syscall]` on `path`, from any code of this process, first runs `during`:
+ * The next call of `fs[syscall]` on `path` (or a path it accepts), from any code of this process, first runs `during`:
  * its caller is frozen exactly there (as a SIGSTOP at that instant would freeze it) while another
  * process, or logrotate, acts. Returns the undo.
  */
-function pauseAt(syscall: 'statSync' | 'openSync', path: string, during: () => void): () => void {
+function pauseAt(syscall: 'statSync' | 'openSync' | 'utimesSync', path: string | ((path: string) => boolean), during: () => void): () => void {
   const calls = fs as unknown as Record<typeof syscall, (...args: unknown[]) => unknown>;
   const real = calls[syscall];
+  const matches = typeof path === 'string' ? (p: unknown) => p === path : (p: unknown) => typeof p === 'string' && path(p);
   let armed = true;
   calls[syscall] = (...args: unknown[]) => {
-    if (armed && args[0] === path) {
+    if (armed && matches(args[0])) {
       armed = false;
       during();
     }
@@ -222,6 +223,36 @@ describe('a holder paused before it writes a whole file under a new name, while 
     assert.match(named ?? '', /^projection\.2\./, "the live round names the taker's snapshot");
     assert.ok(readSnapshot(r.paths, named as string), `${named} is there`);
     assertExactlyOnce(ledger(r.paths), [1, 2, 3, 4].map(key));
+  });
+});
+
+describe('a takeover while the taker seals the ledger', () => {
+  test("another takeover while the taker copies the ledger (a long copy, or a pause there): having lost the lease, it renames nothing over the newer taker's ledger", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, candidateEvents(1));
+    assert.equal((await drain(r.load(), ctxAt(r.dir, -7_200_000), { engine: recordingEngine().engine })).status, 'done');
+    // Its holder gone without releasing: on A's clock (an hour behind) its lease has expired, A takes it over and seals.
+    const lease = JSON.parse(readFileSync(r.paths.lease, 'utf8')) as Record<string, unknown>;
+    writeFileSync(r.paths.lease, JSON.stringify({ ...lease, released_at: null, expires_at: new Date(Date.now() - 5_400_000).toISOString() }));
+    appendEvents(r.paths.readiness, candidateEvents(2));
+    const pause: { taker?: SpawnSyncReturns<string>; ino?: number } = {};
+    // A is frozen after copying the ledger, before renaming the copy over it: a process on the real clock takes over from A.
+    const undo = pauseAt('utimesSync', (p) => p.startsWith(join(r.paths.dir, '.outcomes.jsonl.')), () => {
+      pause.taker = spawnSync(process.execPath, [TAKER, r.dir, '0'], { encoding: 'utf8' });
+      pause.ino = statSync(r.paths.outcomes).ino;
+    });
+    try {
+      const report = await drain(r.load(), ctxAt(r.dir, -3_600_000), { engine: recordingEngine().engine });
+      assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    } finally {
+      undo();
+    }
+    assert.ok(pause.taker, 'the pause happened');
+    assert.equal(pause.taker.status, 0, pause.taker.stderr);
+    // A file renamed over the taker's ledger orphans its descriptor: a taker still running would append its next outcomes where nobody reads them.
+    assert.equal(statSync(r.paths.outcomes).ino, pause.ino, "the taker's ledger is still the live file");
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+    assert.deepEqual(readQueue(r.paths), []);
   });
 });
 
