@@ -165,9 +165,15 @@ export class HolderSession {
       journal = HolderLog.open(`${paths.dir}/${file.name}`, { rotatable: false });
     }
     if (takeover) {
-      await fencedOpen(deps, 'seal');
-      const sealed = sealAgainstLateWriters(paths.outcomes, deps.takeover?.sinceMs ?? null) + sealAgainstLateWriters(paths.rejected, deps.takeover?.sinceMs ?? null);
-      log('warn', 'files_sealed', { files: sealed, why: 'a takeover: whatever the previous holder still writes goes to unlinked copies' });
+      try {
+        await fencedOpen(deps, 'seal');
+        const since = deps.takeover?.sinceMs ?? null;
+        const sealed = sealAgainstLateWriters(paths.outcomes, since, () => assertHeld(deps)) + sealAgainstLateWriters(paths.rejected, since, () => assertHeld(deps));
+        log('warn', 'files_sealed', { files: sealed, why: 'a takeover: whatever the previous holder still writes goes to unlinked copies' });
+      } catch (e) {
+        journal.close();
+        throw e;
+      }
     }
     const ledger = HolderLog.open(paths.outcomes, { rotatable: true });
     const rejectedLog = HolderLog.open(paths.rejected, { rotatable: true });
@@ -659,9 +665,13 @@ function lostReason(signal: AbortSignal, epoch: number): Error {
   return isShadowError(signal.reason) ? signal.reason : errors.leaseLost(epoch, 'the tenure was stopped');
 }
 
-async function fencedOpen(deps: SessionDeps, what: 'journal' | 'seal'): Promise<void> {
+function assertHeld(deps: SessionDeps): void {
   const why = checkHeld(deps.paths, deps.held, deps.ctx.now());
   if (why) throw errors.leaseLost(deps.held.epoch, why);
+}
+
+async function fencedOpen(deps: SessionDeps, what: 'journal' | 'seal'): Promise<void> {
+  assertHeld(deps);
   await deps.hooks?.beforeWrite?.(what);
 }
 

@@ -134,8 +134,10 @@ const CLOCK_MARGIN_MS = 10 * 60_000;
  * previous holder may be alive (paused past its lease) with a write already past its last check:
  * that write now goes to an unlinked inode nobody reads. A rotated segment counts because logrotate
  * may have renamed the file under a paused holder. Copies keep their mtime (segment order).
+ * `assertHeld` throws once the lease is lost: it runs before each rename, since a copy renamed
+ * over the file of a newer taker would orphan that live holder's descriptor in turn.
  */
-export function sealAgainstLateWriters(path: string, sinceMs: number | null): number {
+export function sealAgainstLateWriters(path: string, sinceMs: number | null, assertHeld: () => void): number {
   // A file logrotate renamed after the listing is not where it was listed: listed again, it is found
   // under its new name (a rotated segment of a fresh ctime) and sealed there.
   for (let attempt = 1; ; attempt++) {
@@ -143,7 +145,7 @@ export function sealAgainstLateWriters(path: string, sinceMs: number | null): nu
     let moved = false;
     for (const seg of logSegments(path)) {
       if (seg.gzip || (!seg.live && sinceMs !== null && seg.ctimeMs < sinceMs - CLOCK_MARGIN_MS)) continue;
-      if (replaceByCopy(seg.path, seg.ino)) sealed += 1;
+      if (replaceByCopy(seg.path, seg.ino, assertHeld)) sealed += 1;
       else moved = true;
     }
     if (!moved) return sealed;
@@ -155,7 +157,7 @@ export function sealAgainstLateWriters(path: string, sinceMs: number | null): nu
  * Copies the file's whole lines (a torn last line is dropped) to a new inode renamed over it. False
  * when the name no longer holds the inode listed (logrotate moved it): nothing was replaced.
  */
-function replaceByCopy(path: string, ino: number): boolean {
+function replaceByCopy(path: string, ino: number, assertHeld: () => void): boolean {
   const src = openState(path, 'read');
   if (src === null) return false;
   const tmp = tempPathFor(path);
@@ -186,6 +188,7 @@ function replaceByCopy(path: string, ino: number): boolean {
       unlinkQuietly(tmp);
       return false;
     }
+    assertHeld();
     renameSync(tmp, path);
   } catch (e) {
     unlinkQuietly(tmp);
