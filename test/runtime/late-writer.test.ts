@@ -256,6 +256,34 @@ describe('a takeover while the taker seals the ledger', () => {
   });
 });
 
+describe("the ledger renamed over under the live holder (an overtaken taker's late seal, a sed -i)", () => {
+  test('after an outcome line, before its journal record: the journal never calls the candidate decided; the next holder decides it, once', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
+    let copy: string | null = null;
+    // The ledger as it was before s2's line, read while s2 is evaluated...
+    const a = recordingEngine((item) => {
+      if (item.slug === 's2') copy = readFileSync(r.paths.outcomes, 'utf8');
+    });
+    const ctx = ctxAt(r.dir);
+    const logger = ctx.logger;
+    ctx.logger = {
+      log: (level, event, fields) => {
+        logger.log(level, event, fields);
+        // ...renamed over the ledger once s2's line is written: that line is now in a file nobody reads.
+        if (event !== 'decided' || fields?.slug !== 's2' || copy === null) return;
+        writeFileSync(`${r.paths.outcomes}.new`, copy);
+        renameSync(`${r.paths.outcomes}.new`, r.paths.outcomes);
+      },
+    };
+    assert.equal((await drain(r.load(), ctx, { engine: a.engine })).status, 'lease_lost', 'its ledger descriptor orphaned, the holder stops');
+    assert.equal(ledger(r.paths).length, 1, "only s1's line is in the live ledger");
+    assert.deepEqual(readQueue(r.paths).map((it) => [it.slug, it.status]), [['s2', 'in_progress']], 'the journal does not call s2 decided');
+    await takeOver(r.dir, () => r.load());
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+  });
+});
+
 describe('the ledger is the authority', () => {
   test('an older queue state put back after a drain: nothing is decided or appended again (reconciled, with a log line)', async () => {
     const r = repo();
