@@ -495,11 +495,16 @@ export class HolderSession {
     });
   }
 
+  /**
+   * Journal records are written only while the ledger descriptor is the live file too: a record
+   * calling a candidate decided must never outlive its ledger line, which a ledger renamed over
+   * (an overtaken taker's late seal, a `sed -i`) would have left where nobody reads it.
+   */
   private async appendJournal(records: readonly JournalRecord[], fsync: boolean, what: 'journal' | 'stack' = 'journal'): Promise<void> {
     if (records.length === 0) return;
     const path = this.journal.path;
     const text = records.map((r) => (assertValid(path, r, validators.journal), `${JSON.stringify(r)}\n`)).join('');
-    await this.fenced(what, [this.journal], () => this.journal.append(text, { fsync }));
+    await this.fenced(what, [this.journal, this.ledger], () => this.journal.append(text, { fsync }));
     this.s.changeBytes += text.length;
     this.dirty = true;
   }
@@ -573,7 +578,7 @@ export class HolderSession {
     const next = journalFile(held.epoch, this.s.journalFile.epoch === held.epoch ? this.s.journalFile.seq + 1 : 0);
     const items = this.s.queue.list();
     // Every push is written by now (the round's flush came first): the base holds the whole stack.
-    const log = await this.fenced('journal', [this.journal], () => writeJournal(paths, next, { t: 'base', epoch: held.epoch, at: round.at, items: items.length, round }, items, this.s.stack));
+    const log = await this.fenced('journal', [this.journal, this.ledger], () => writeJournal(paths, next, { t: 'base', epoch: held.epoch, at: round.at, items: items.length, round }, items, this.s.stack));
     this.journal.close();
     this.journal = log;
     this.s.journalFile = next;

@@ -278,7 +278,8 @@ describe("the ledger renamed over under the live holder (an overtaken taker's la
     };
     assert.equal((await drain(r.load(), ctx, { engine: a.engine })).status, 'lease_lost', 'its ledger descriptor orphaned, the holder stops');
     assert.equal(ledger(r.paths).length, 1, "only s1's line is in the live ledger");
-    assert.deepEqual(readQueue(r.paths).map((it) => [it.slug, it.status]), [['s2', 'in_progress']], 'the journal does not call s2 decided');
+    // (s1 may still be in progress there too: its ledger line is in the live ledger, the next holder drops it.)
+    assert.ok(readQueue(r.paths).some((it) => it.slug === 's2' && it.status === 'in_progress'), 'the journal does not call s2 decided');
     await takeOver(r.dir, () => r.load());
     assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
   });
