@@ -165,9 +165,15 @@ export class HolderSession {
       journal = HolderLog.open(`${paths.dir}/${file.name}`, { rotatable: false });
     }
     if (takeover) {
-      await fencedOpen(deps, 'seal');
-      const sealed = sealAgainstLateWriters(paths.outcomes, deps.takeover?.sinceMs ?? null) + sealAgainstLateWriters(paths.rejected, deps.takeover?.sinceMs ?? null);
-      log('warn', 'files_sealed', { files: sealed, why: 'a takeover: whatever the previous holder still writes goes to unlinked copies' });
+      try {
+        await fencedOpen(deps, 'seal');
+        const since = deps.takeover?.sinceMs ?? null;
+        const sealed = sealAgainstLateWriters(paths.outcomes, since, () => assertHeld(deps)) + sealAgainstLateWriters(paths.rejected, since, () => assertHeld(deps));
+        log('warn', 'files_sealed', { files: sealed, why: 'a takeover: whatever the previous holder still writes goes to unlinked copies' });
+      } catch (e) {
+        journal.close();
+        throw e;
+      }
     }
     const ledger = HolderLog.open(paths.outcomes, { rotatable: true });
     const rejectedLog = HolderLog.open(paths.rejected, { rotatable: true });
@@ -489,26 +495,33 @@ export class HolderSession {
     });
   }
 
+  /**
+   * Journal records are written only while the ledger descriptor is the live file too: a record
+   * calling a candidate decided must never outlive its ledger line, which a ledger renamed over
+   * (an overtaken taker's late seal, a `sed -i`) would have left where nobody reads it.
+   */
   private async appendJournal(records: readonly JournalRecord[], fsync: boolean, what: 'journal' | 'stack' = 'journal'): Promise<void> {
     if (records.length === 0) return;
     const path = this.journal.path;
     const text = records.map((r) => (assertValid(path, r, validators.journal), `${JSON.stringify(r)}\n`)).join('');
-    await this.fenced(what, [this.journal], () => this.journal.append(text, { fsync }));
+    await this.fenced(what, [this.journal, this.ledger], () => this.journal.append(text, { fsync }));
     this.s.changeBytes += text.length;
     this.dirty = true;
   }
 
   /**
-   * Runs `write` only while the lease is ours: the claims and lease.json checked, and the files about
-   * to be written verified to be the live ones. A pause between this check and the write lands the
-   * write in a file a taker has orphaned meanwhile, never in the live one.
+   * Runs `write` only while the lease is ours: the files about to be written verified to be the live
+   * ones (a rotated one reopened), then the claims and lease.json checked. In that order: every
+   * descriptor written through was opened before a check that found no taker, so a taker's seal
+   * comes after it and orphans it; a pause between the check and the write lands the write there,
+   * never in the live file. (Checked first, a pause inside `verify` could reopen the taker's copy.)
    */
   private async fenced<T>(what: Parameters<NonNullable<SessionHooks['beforeWrite']>>[0], logs: readonly HolderLog[], write: () => T): Promise<T> {
     const { paths, held, ctx } = this.deps;
     if (this.deps.signal?.aborted) throw lostReason(this.deps.signal, held.epoch);
+    for (const l of logs) l.verify(held.epoch);
     const why = checkHeld(paths, held, ctx.now());
     if (why) throw errors.leaseLost(held.epoch, why);
-    for (const l of logs) l.verify(held.epoch);
     await this.deps.hooks?.beforeWrite?.(what);
     return write();
   }
@@ -565,7 +578,7 @@ export class HolderSession {
     const next = journalFile(held.epoch, this.s.journalFile.epoch === held.epoch ? this.s.journalFile.seq + 1 : 0);
     const items = this.s.queue.list();
     // Every push is written by now (the round's flush came first): the base holds the whole stack.
-    const log = await this.fenced('journal', [this.journal], () => writeJournal(paths, next, { t: 'base', epoch: held.epoch, at: round.at, items: items.length, round }, items, this.s.stack));
+    const log = await this.fenced('journal', [this.journal, this.ledger], () => writeJournal(paths, next, { t: 'base', epoch: held.epoch, at: round.at, items: items.length, round }, items, this.s.stack));
     this.journal.close();
     this.journal = log;
     this.s.journalFile = next;
@@ -657,9 +670,13 @@ function lostReason(signal: AbortSignal, epoch: number): Error {
   return isShadowError(signal.reason) ? signal.reason : errors.leaseLost(epoch, 'the tenure was stopped');
 }
 
-async function fencedOpen(deps: SessionDeps, what: 'journal' | 'seal'): Promise<void> {
+function assertHeld(deps: SessionDeps): void {
   const why = checkHeld(deps.paths, deps.held, deps.ctx.now());
   if (why) throw errors.leaseLost(deps.held.epoch, why);
+}
+
+async function fencedOpen(deps: SessionDeps, what: 'journal' | 'seal'): Promise<void> {
+  assertHeld(deps);
   await deps.hooks?.beforeWrite?.(what);
 }
 

@@ -29,8 +29,9 @@ export class HolderLog {
 
   /**
    * Whether this descriptor still writes the live file. An unlinked file (nlink 0: replaced by a
-   * taker's copy, or deleted) throws E_LEASE_LOST-worthy `orphaned`; a file rotated aside is
-   * reopened (the fresh one is created when logrotate did not).
+   * taker's copy, or deleted) throws E_LEASE_LOST; a file rotated aside is reopened (the fresh one is
+   * created when logrotate did not). The file reopened may be a taker's copy (a seal between the
+   * fstat and the stat here, or before the open): the caller checks the lease after this, never before.
    */
   verify(epoch: number): void {
     const mine = fstatSync(this.fd);
@@ -133,25 +134,36 @@ const CLOCK_MARGIN_MS = 10 * 60_000;
  * previous holder may be alive (paused past its lease) with a write already past its last check:
  * that write now goes to an unlinked inode nobody reads. A rotated segment counts because logrotate
  * may have renamed the file under a paused holder. Copies keep their mtime (segment order).
+ * `assertHeld` throws once the lease is lost: it runs before each rename, since a copy renamed
+ * over the file of a newer taker would orphan that live holder's descriptor in turn.
  */
-export function sealAgainstLateWriters(path: string, sinceMs: number | null): number {
-  let sealed = 0;
-  for (const seg of logSegments(path)) {
-    if (seg.gzip || (!seg.live && sinceMs !== null && seg.ctimeMs < sinceMs - CLOCK_MARGIN_MS)) continue;
-    replaceByCopy(seg.path, seg.ino);
-    sealed += 1;
+export function sealAgainstLateWriters(path: string, sinceMs: number | null, assertHeld: () => void): number {
+  // A file logrotate renamed after the listing is not where it was listed: listed again, it is found
+  // under its new name (a rotated segment of a fresh ctime) and sealed there.
+  for (let attempt = 1; ; attempt++) {
+    let sealed = 0;
+    let moved = false;
+    for (const seg of logSegments(path)) {
+      if (seg.gzip || (!seg.live && sinceMs !== null && seg.ctimeMs < sinceMs - CLOCK_MARGIN_MS)) continue;
+      if (replaceByCopy(seg.path, seg.ino, assertHeld)) sealed += 1;
+      else moved = true;
+    }
+    if (!moved) return sealed;
+    if (attempt === 3) throw stateIoError(path, Object.assign(new Error(`${path} was rotated again and again while being sealed`), { code: 'EAGAIN' }), 'write');
   }
-  return sealed;
 }
 
-/** Copies the file's whole lines (a torn last line is dropped) to a new inode renamed over it. */
-function replaceByCopy(path: string, ino: number): void {
+/**
+ * Copies the file's whole lines (a torn last line is dropped) to a new inode renamed over it. False
+ * when the name no longer holds the inode listed (logrotate moved it): nothing was replaced.
+ */
+function replaceByCopy(path: string, ino: number, assertHeld: () => void): boolean {
   const src = openState(path, 'read');
-  if (src === null) return;
+  if (src === null) return false;
   const tmp = tempPathFor(path);
   try {
     const st = fstatSync(src);
-    if (st.ino !== ino) return;
+    if (st.ino !== ino) return false;
     const dst = openState(tmp, 'create-exclusive') as number;
     try {
       const buf = Buffer.alloc(Math.min(1 << 20, Math.max(1, st.size)));
@@ -172,7 +184,11 @@ function replaceByCopy(path: string, ino: number): void {
     }
     utimesSync(tmp, st.atime, st.mtime);
     // Renamed only if the name still holds the inode copied (logrotate may have moved it meanwhile).
-    if (statSync(path).ino !== ino) throw Object.assign(new Error(`${path} was rotated while being sealed`), { code: 'EAGAIN' });
+    if (inoAt(path) !== ino) {
+      unlinkQuietly(tmp);
+      return false;
+    }
+    assertHeld();
     renameSync(tmp, path);
   } catch (e) {
     unlinkQuietly(tmp);
@@ -181,4 +197,13 @@ function replaceByCopy(path: string, ino: number): void {
     closeSync(src);
   }
   fsyncDir(dirname(path));
+  return true;
+}
+
+function inoAt(path: string): number | null {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
 }

@@ -15,7 +15,7 @@ import { validators } from '../contract/validate.js';
 import { assertValid } from './atomic-json.js';
 import { readStateFile, replaceFile, stateIoError, unlinkQuietly, writeAll } from './files.js';
 import { HolderLog } from './holder-log.js';
-import { journalName, numbered, type StatePaths } from './paths.js';
+import { journalName, numbered, olderThan, type StatePaths } from './paths.js';
 
 export interface JournalFile {
   name: string;
@@ -174,7 +174,7 @@ export function readJournal(paths: StatePaths, file: JournalFile | null = liveJo
 
 /**
  * Writes a new journal under its own name (base, its items and its stack, nothing else), durably,
- * then removes the older ones. Returns its descriptor for appends.
+ * then removes the older ones (never a newer one: a taker's). Returns its descriptor for appends.
  */
 export function writeJournal(paths: StatePaths, file: JournalFile, base: Extract<JournalRecord, { t: 'base' }>, items: readonly QueueItem[], stack: readonly StackEntry[] = []): HolderLog {
   const path = join(paths.dir, file.name);
@@ -186,7 +186,7 @@ export function writeJournal(paths: StatePaths, file: JournalFile, base: Extract
   const text = records.map((r) => (assertValid(path, r, validators.journal), `${JSON.stringify(r)}\n`)).join('');
   replaceFile(path, (fd) => writeAll(fd, Buffer.from(text)));
   const log = HolderLog.open(path, { rotatable: false });
-  for (const old of numbered(listDir(paths.dir), 'journal')) if (old.name !== file.name) unlinkQuietly(join(paths.dir, old.name));
+  for (const old of numbered(listDir(paths.dir), 'journal')) if (olderThan(old, file)) unlinkQuietly(join(paths.dir, old.name));
   return log;
 }
 

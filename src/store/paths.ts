@@ -52,3 +52,9 @@ export function numbered(names: readonly string[], kind: 'journal' | 'projection
   }
   return out.sort((a, b) => b.epoch - a.epoch || b.seq - a.seq);
 }
+
+/**
+ * Whether numbered file `a` is older than `b`. A writer removes only older ones: a newer one is a
+ * taker's (the writer lost the lease while it wrote), which its late write must leave alone.
+ */
+export const olderThan = (a: { epoch: number; seq: number }, b: { epoch: number; seq: number }): boolean => a.epoch < b.epoch || (a.epoch === b.epoch && a.seq < b.seq);

@@ -13,7 +13,7 @@ import { validators } from '../contract/validate.js';
 import { assertValid, parseJson } from './atomic-json.js';
 import { openState, replaceFile, stateIoError, unlinkQuietly, writeAll } from './files.js';
 import { listDir } from './journal.js';
-import { numbered, type StatePaths } from './paths.js';
+import { numbered, olderThan, type StatePaths } from './paths.js';
 
 export type SnapshotSections = Record<string, Uint8Array | Uint32Array | Int32Array | Float64Array>;
 
@@ -87,7 +87,9 @@ export function readSnapshot(paths: StatePaths, name: string): LoadedSnapshot | 
   return { header, sections, bytes: buf.length };
 }
 
-/** Removes snapshots other than `keep` (older ones, and an ex-holder's that no round names). */
+/** Removes snapshots older than the newest of `keep`, other than `keep` (older ones, and an ex-holder's that no round names). */
 export function pruneSnapshots(paths: StatePaths, keep: readonly string[]): void {
-  for (const s of numbered(listDir(paths.dir), 'projection')) if (!keep.includes(s.name)) unlinkQuietly(join(paths.dir, s.name));
+  const newest = numbered(keep, 'projection')[0];
+  if (!newest) return;
+  for (const s of numbered(listDir(paths.dir), 'projection')) if (!keep.includes(s.name) && olderThan(s, newest)) unlinkQuietly(join(paths.dir, s.name));
 }

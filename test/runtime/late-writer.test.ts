@@ -2,17 +2,23 @@
  * A holder that lost its lease can never cause a second outcome, whatever it writes late. Forced,
  * deterministically, in process: the old holder is paused (an injected hook, no sleep) exactly
  * between its fenced check and its write, while another holder takes the lease over and decides
- * the same candidates; then it resumes and makes the write it was about to make. Also: an older
- * queue state put back after a drain (the ledger is the authority), and logrotate renaming the
- * ledger under the paused holder.
+ * the same candidates; then it resumes and makes the write it was about to make. Also paused at a
+ * system call of the fence itself (the stat, or the reopen after logrotate, of its ledger) while a
+ * process of its own takes over; an older queue state put back after a drain (the ledger is the
+ * authority); and logrotate renaming the ledger under the paused holder.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import fs, { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { drain, type DrainReport } from '../../src/runtime/drain.js';
 import type { SessionHooks } from '../../src/runtime/session.js';
+import { liveJournal } from '../../src/store/journal.js';
 import { readCheckpointFile, readQueue, readState } from '../../src/store/readers.js';
+import { readSnapshot } from '../../src/store/snapshot.js';
 import { appendEvents, assertExactlyOnce, candidateEvents, fakeTimers, keyOf, candidate, ledger, recordingEngine, tempReposRemovedAfter, testContext } from '../support/index.js';
 
 const repo = tempReposRemovedAfter();
@@ -25,6 +31,34 @@ async function takeOver(dir: string, load: () => Parameters<typeof drain>[0]): P
   const report = await drain(load(), ctxAt(dir, 3_600_000), { engine: b.engine });
   assert.equal(report.status, 'done', JSON.stringify(report));
   return report;
+}
+
+/** A drain in a process of its own, on the real clock, with an instant engine (see crash-child.ts). */
+const TAKER = fileURLToPath(new URL('../reliability/crash-child.js', import.meta.url));
+
+/**
+ * The next call of `fs[syscall]` on `path` (or a path it accepts), from any code of this process, first runs `during`:
+ * its caller is frozen exactly there (as a SIGSTOP at that instant would freeze it) while another
+ * process, or logrotate, acts. Returns the undo.
+ */
+function pauseAt(syscall: 'statSync' | 'openSync' | 'utimesSync', path: string | ((path: string) => boolean), during: () => void): () => void {
+  const calls = fs as unknown as Record<typeof syscall, (...args: unknown[]) => unknown>;
+  const real = calls[syscall];
+  const matches = typeof path === 'string' ? (p: unknown) => p === path : (p: unknown) => typeof p === 'string' && path(p);
+  let armed = true;
+  calls[syscall] = (...args: unknown[]) => {
+    if (armed && matches(args[0])) {
+      armed = false;
+      during();
+    }
+    return real(...args);
+  };
+  // The store imports these by name: its bindings follow the module's own properties only when synced.
+  syncBuiltinESMExports();
+  return () => {
+    calls[syscall] = real;
+    syncBuiltinESMExports();
+  };
 }
 
 describe('a holder paused between its check and its write, while another takes over', () => {
@@ -75,6 +109,179 @@ describe('a holder paused between its check and its write, while another takes o
     // Read across the rotated segment and the live file, as every ledger reader does.
     assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
     assert.ok(readdirSync(r.paths.dir).includes('outcomes.jsonl.1'));
+  });
+
+  test("logrotate renames the ledger just as the taker seals it (after listing the files, before copying): the renamed file is sealed too, and the paused holder's late write lands nowhere that counts", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
+    let paused = false;
+    const hooks: SessionHooks = {
+      beforeWrite: async (what) => {
+        if (paused || what !== 'outcome') return;
+        paused = true;
+        // The taker's first open of the ledger is its seal's, after it listed the segments.
+        const undo = pauseAt('openSync', r.paths.outcomes, () => renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`));
+        try {
+          await takeOver(r.dir, () => r.load());
+        } finally {
+          undo();
+        }
+      },
+    };
+    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
+    assert.ok(paused, 'the pause happened');
+    assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+  });
+});
+
+describe('a holder paused while it makes sure its ledger descriptor is the live file, while another process takes over', () => {
+  // stat: between its descriptor's fstat (nlink 1: not yet replaced) and the stat of the path (the taker's copy).
+  // open: the ledger renamed aside by logrotate, the holder reopening its name: between the close and the open.
+  for (const syscall of ['statSync', 'openSync'] as const) {
+    test(`paused at its ${syscall === 'statSync' ? 'stat' : 'open'} of the ledger: it never writes into the taker's ledger; exactly one outcome each, epochs in order`, async () => {
+      const r = repo();
+      appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+      const pause: { undo?: () => void; taker?: SpawnSyncReturns<string> } = {};
+      // Armed while A evaluates s2: its next look at the ledger is the one before s2's outcome line.
+      const a = recordingEngine((item) => {
+        if (item.slug !== 's2') return;
+        if (syscall === 'openSync') renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`);
+        pause.undo = pauseAt(syscall, r.paths.outcomes, () => {
+          pause.taker = spawnSync(process.execPath, [TAKER, r.dir, '0'], { encoding: 'utf8' });
+        });
+      });
+      try {
+        // A's clock is an hour behind: on the taker's (real) clock A's lease has long expired, on its own it still holds.
+        const report = await drain(r.load(), ctxAt(r.dir, -3_600_000), { engine: a.engine });
+        assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+      } finally {
+        pause.undo?.();
+      }
+      assert.ok(pause.taker, 'the pause happened');
+      assert.equal(pause.taker.status, 0, pause.taker.stderr);
+      const outcomes = ledger(r.paths);
+      assert.deepEqual(outcomes.filter((o) => o.lease_epoch === 2).map((o) => o.slug), ['s2', 's3'], 'the taker decided s2 (recovered) and s3');
+      assertExactlyOnce(outcomes, [1, 2, 3].map(key));
+    });
+  }
+});
+
+/** Stopped (as by SIGTERM) at its first checkpoint: its last round is a shutdown's, with a projection snapshot. */
+const shutDownAtCheckpoint = (then?: SessionHooks['beforeWrite']) => {
+  const shutdown = new AbortController();
+  const hooks: SessionHooks = {
+    beforeWrite: async (what) => {
+      if (what === 'checkpoint') shutdown.abort();
+      await then?.(what);
+    },
+  };
+  return { signal: shutdown.signal, hooks };
+};
+
+describe('a holder paused before it writes a whole file under a new name, while another takes over', () => {
+  test("paused before writing its journal at its open: its late journal removes none of the taker's; the taker's stays the live one", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+    let paused = false;
+    const hooks: SessionHooks = {
+      beforeWrite: async (what) => {
+        if (paused || what !== 'journal') return;
+        paused = true;
+        await takeOver(r.dir, () => r.load());
+      },
+    };
+    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
+    assert.ok(paused, 'the pause happened');
+    assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    const live = liveJournal(r.paths);
+    assert.equal(live?.epoch, 2, `the live journal is the taker's (${live?.name})`);
+    assert.equal(readCheckpointFile(r.paths)?.journal.file, live.name, 'the checkpoint names it');
+    const state = readState(r.paths);
+    assert.deepEqual(state.problems, []);
+    assert.equal(state.round?.epoch, 2);
+    assertExactlyOnce(ledger(r.paths), [1, 2, 3].map(key));
+  });
+
+  test("paused before writing its projection snapshot: its late one removes none of the taker's; the snapshot the live round names is there", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
+    let paused = false;
+    const a = shutDownAtCheckpoint(async (what) => {
+      if (paused || what !== 'snapshot') return;
+      paused = true;
+      // Work for the taker: a candidate that came after A's last round.
+      appendEvents(r.paths.readiness, candidateEvents(4));
+      const b = shutDownAtCheckpoint();
+      const report = await drain(r.load(), ctxAt(r.dir, 3_600_000), { engine: recordingEngine().engine, ...b });
+      assert.equal(report.status, 'done', JSON.stringify(report));
+    });
+    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, ...a });
+    assert.ok(paused, 'the pause happened');
+    assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    const named = readState(r.paths).round?.snapshot?.file;
+    assert.match(named ?? '', /^projection\.2\./, "the live round names the taker's snapshot");
+    assert.ok(readSnapshot(r.paths, named as string), `${named} is there`);
+    assertExactlyOnce(ledger(r.paths), [1, 2, 3, 4].map(key));
+  });
+});
+
+describe('a takeover while the taker seals the ledger', () => {
+  test("another takeover while the taker copies the ledger (a long copy, or a pause there): having lost the lease, it renames nothing over the newer taker's ledger", async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, candidateEvents(1));
+    assert.equal((await drain(r.load(), ctxAt(r.dir, -7_200_000), { engine: recordingEngine().engine })).status, 'done');
+    // Its holder gone without releasing: on A's clock (an hour behind) its lease has expired, A takes it over and seals.
+    const lease = JSON.parse(readFileSync(r.paths.lease, 'utf8')) as Record<string, unknown>;
+    writeFileSync(r.paths.lease, JSON.stringify({ ...lease, released_at: null, expires_at: new Date(Date.now() - 5_400_000).toISOString() }));
+    appendEvents(r.paths.readiness, candidateEvents(2));
+    const pause: { taker?: SpawnSyncReturns<string>; ino?: number } = {};
+    // A is frozen after copying the ledger, before renaming the copy over it: a process on the real clock takes over from A.
+    const undo = pauseAt('utimesSync', (p) => p.startsWith(join(r.paths.dir, '.outcomes.jsonl.')), () => {
+      pause.taker = spawnSync(process.execPath, [TAKER, r.dir, '0'], { encoding: 'utf8' });
+      pause.ino = statSync(r.paths.outcomes).ino;
+    });
+    try {
+      const report = await drain(r.load(), ctxAt(r.dir, -3_600_000), { engine: recordingEngine().engine });
+      assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+    } finally {
+      undo();
+    }
+    assert.ok(pause.taker, 'the pause happened');
+    assert.equal(pause.taker.status, 0, pause.taker.stderr);
+    // A file renamed over the taker's ledger orphans its descriptor: a taker still running would append its next outcomes where nobody reads them.
+    assert.equal(statSync(r.paths.outcomes).ino, pause.ino, "the taker's ledger is still the live file");
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+    assert.deepEqual(readQueue(r.paths), []);
+  });
+});
+
+describe("the ledger renamed over under the live holder (an overtaken taker's late seal, a sed -i)", () => {
+  test('after an outcome line, before its journal record: the journal never calls the candidate decided; the next holder decides it, once', async () => {
+    const r = repo();
+    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
+    let copy: string | null = null;
+    // The ledger as it was before s2's line, read while s2 is evaluated...
+    const a = recordingEngine((item) => {
+      if (item.slug === 's2') copy = readFileSync(r.paths.outcomes, 'utf8');
+    });
+    const ctx = ctxAt(r.dir);
+    const logger = ctx.logger;
+    ctx.logger = {
+      log: (level, event, fields) => {
+        logger.log(level, event, fields);
+        // ...renamed over the ledger once s2's line is written: that line is now in a file nobody reads.
+        if (event !== 'decided' || fields?.slug !== 's2' || copy === null) return;
+        writeFileSync(`${r.paths.outcomes}.new`, copy);
+        renameSync(`${r.paths.outcomes}.new`, r.paths.outcomes);
+      },
+    };
+    assert.equal((await drain(r.load(), ctx, { engine: a.engine })).status, 'lease_lost', 'its ledger descriptor orphaned, the holder stops');
+    assert.equal(ledger(r.paths).length, 1, "only s1's line is in the live ledger");
+    // (s1 may still be in progress there too: its ledger line is in the live ledger, the next holder drops it.)
+    assert.ok(readQueue(r.paths).some((it) => it.slug === 's2' && it.status === 'in_progress'), 'the journal does not call s2 decided');
+    await takeOver(r.dir, () => r.load());
+    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
   });
 });
 

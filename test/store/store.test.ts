@@ -28,6 +28,8 @@ const dir = tempDirsRemovedAfter();
 
 const lease = { schema_version: 1 as const, key: 'integration/main' as const, owner: { host: 'h', pid: 1, run_id: 'r' }, token: 't', epoch: 1, acquired_at: at(0), renewed_at: at(0), expires_at: at(60), released_at: null };
 
+/** A seal by a taker that keeps its lease (one that loses it: test/runtime/late-writer.test.ts). */
+const stillHeld = () => undefined;
 const isCode = (code: string, re?: RegExp) => (e: ShadowError) => e.code === code && (!re || re.test(e.message));
 
 describe('only regular files, created 0600', () => {
@@ -325,7 +327,7 @@ describe('positions in rotatable logs (outcomes.jsonl, rejected.jsonl)', () => {
     assert.deepEqual(lines(file, null), ['o0', 'o1', 'o2', 'o3', 'o4']);
     assert.deepEqual(lines(file, afterO2), ['o3', 'o4']);
     // A taker's seal copies the segment (new inode): the position still names it by its first bytes.
-    sealAgainstLateWriters(file, null);
+    sealAgainstLateWriters(file, null, stillHeld);
     assert.deepEqual(lines(file, afterO2), ['o3', 'o4']);
     // Its segment rotated away and deleted: every segment left is newer, all are read.
     rmSync(`${file}.1`);
@@ -364,7 +366,7 @@ describe("the holder's descriptors", () => {
     const old = HolderLog.open(file, { rotatable: true });
     old.append('{"n":1}\n', { fsync: true });
     // The old holder passed its check; before its write, a taker seals the file.
-    assert.equal(sealAgainstLateWriters(file, null), 1);
+    assert.equal(sealAgainstLateWriters(file, null, stillHeld), 1);
     old.append('{"late":true}\n', { fsync: true });
     assert.equal(readFileSync(file, 'utf8'), '{"n":1}\n');
     assert.throws(() => old.verify(3), isCode('E_LEASE_LOST', /replaced by another holder/));
@@ -379,14 +381,14 @@ describe("the holder's descriptors", () => {
     writeFileSync(file, 'a\nb\ntor');
     utimesSync(file, new Date(5000), new Date(5000));
     const before = logSegments(file);
-    sealAgainstLateWriters(file, longAgo);
+    sealAgainstLateWriters(file, longAgo, stillHeld);
     const after = logSegments(file);
     assert.equal(readFileSync(file, 'utf8'), 'a\nb\n');
     assert.equal(statSync(file).mtimeMs, 5000);
     assert.notEqual(after.find((s) => s.live)?.ino, before.find((s) => s.live)?.ino);
     assert.notEqual(after.find((s) => !s.live)?.ino, before.find((s) => !s.live)?.ino, 'renamed (ctime) after the previous tenure began: sealed too');
     const ino = statSync(`${file}.1`).ino;
-    sealAgainstLateWriters(file, Date.now() + 3_600_000);
+    sealAgainstLateWriters(file, Date.now() + 3_600_000, stillHeld);
     assert.equal(statSync(`${file}.1`).ino, ino, 'a segment rotated before the previous tenure began is left alone');
   });
 
