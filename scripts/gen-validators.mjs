@@ -22,6 +22,7 @@ const MODULES = {
     journal: 'journal.schema.json',
     snapshot: 'snapshot.schema.json',
     rejected: 'rejected.schema.json',
+    configCache: 'config-cache.schema.json',
   },
   // What --json prints: for tests and scripts, never loaded by a command.
   'src/contract/output-validators.generated.ts': {

@@ -4,13 +4,16 @@
  * from, and the state directory resolved and checked. Every problem names the key, its line and the
  * allowed values.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Document, LineCounter } from 'yaml';
+import { silentLogger } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
-import type { Config, ResolvedConfig } from '../contract/types.generated.js';
+import type { Config, ConfigCache, ResolvedConfig } from '../contract/types.generated.js';
 import { describeErrors, validators } from '../contract/validate.js';
+import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
 import { findRepo, stateDirProblem, type RepoLayout } from './repo.js';
 
 export type { ResolvedConfig } from '../contract/types.generated.js';
@@ -43,7 +46,9 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
   const root = repo.mainWorktree ?? repo.commonDir;
   const file = opts.configPath ? resolve(opts.cwd, opts.configPath) : join(root, CONFIG_FILE);
   const text = readConfigText(file, Boolean(opts.configPath));
-  const parsed = text === null ? null : parseConfig(file, text);
+  const defaultStateDir = join(repo.commonDir, 'shadow-integrator');
+  const cache = join(defaultStateDir, 'cache', 'config.json');
+  const parsed = text === null ? null : parseConfig(file, text, cache);
 
   // The defaults of an empty config give every key, in the schema's order, whatever the file's order.
   const defaults: Record<string, unknown> = {};
@@ -54,7 +59,7 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
     ...filled,
     checks: filled.checks.map((c, i) => ({ name: c.name ?? `check ${i + 1}`, run: c.run, timeout_seconds: c.timeout_seconds })),
     state_dir:
-      stateDir === undefined ? join(repo.commonDir, 'shadow-integrator')
+      stateDir === undefined ? defaultStateDir
       : isAbsolute(stateDir) ? stateDir
       : resolve(opts.stateDir ? opts.cwd : root, stateDir),
   };
@@ -80,6 +85,9 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
     if (opts.stateDir) throw errors.optionInvalid('--state-dir', opts.stateDir, refused);
     throw errors.configInvalid(file, [{ key: 'state_dir', line: parsed?.lineOf(['state_dir']), message: refused }]);
   }
+  // Kept only in the default state directory, and only once it exists: a config that names another
+  // one must not find the tool writing where it said not to, and a command never creates it for this.
+  if (parsed?.fresh && config.state_dir === defaultStateDir && existsSync(defaultStateDir)) keepParse(cache, parsed.fresh);
   return { config, file: text === null ? null : file, sources, repo, root };
 }
 
@@ -141,7 +149,8 @@ function fileKind(st: Stats): string {
 type Yaml = typeof import('yaml');
 let yaml: Yaml | undefined;
 /**
- * yaml takes ~50 ms to load: only a command that finds a config file pays for it. Loaded through
+ * yaml takes ~30 ms to load: only a command that finds a config file cache/config.json does not
+ * answer for pays for it (see parseConfig). Loaded through
  * require because loadConfig is synchronous; on Node, `import 'yaml'` resolves to this same CommonJS
  * build.
  */
@@ -156,9 +165,43 @@ interface ParsedFile {
   /** Dotted keys the file sets (a list is one key). */
   set: Set<string>;
   lineOf(path: string[]): number | undefined;
+  /** What to keep in cache/config.json when the YAML parser ran (null when the cache answered, or it cannot be kept). */
+  fresh: ConfigCache | null;
 }
 
-function parseConfig(file: string, text: string): ParsedFile {
+/**
+ * The file's values: from cache/config.json when it holds this very text, parsed by this very yaml
+ * (no parser loaded), else from the YAML parser. Either way validated here; a config the cache
+ * answers that does not validate is parsed again, so every problem is reported with its line.
+ */
+function parseConfig(file: string, text: string, cachePath: string): ParsedFile {
+  const yamlVersion = yamlPackageVersion();
+  const kept = yamlVersion === null ? null : readCache(cachePath, validators.configCache, silentLogger);
+  if (kept && kept.file === file && kept.text === text && kept.yaml === yamlVersion) {
+    // A line the cache does not hold (a problem's, not a set key's) comes from the parser after all.
+    let parsedAgain: ReturnType<typeof parseYaml> | undefined;
+    const lineOf = (path: string[]) => {
+      const key = path.join('.');
+      return Object.hasOwn(kept.lines, key) ? kept.lines[key] : (parsedAgain ??= parseYaml(file, text)).lineOf(path);
+    };
+    const checked = checkValues(file, kept.data, lineOf);
+    if (checked) return { ...checked, lineOf, fresh: null };
+  }
+  const { data, lineOf } = parseYaml(file, text);
+  // Kept as parsed, before validation fills defaults: only plain JSON round-trips through the cache.
+  const raw = isPlainObject(data) && isDeepStrictEqual(JSON.parse(JSON.stringify(data)), data) ? (structuredClone(data) as Record<string, unknown>) : null;
+  const checked = checkValues(file, data, lineOf);
+  if (!checked) throw invalidValues(file, data, lineOf);
+  const lines: Record<string, number> = {};
+  for (const key of checked.set) {
+    const line = lineOf(key.split('.'));
+    if (line !== undefined) lines[key] = line;
+  }
+  const fresh = raw && yamlVersion !== null ? { schema_version: 1 as const, file, text, yaml: yamlVersion, data: raw, lines } : null;
+  return { ...checked, lineOf, fresh };
+}
+
+function parseYaml(file: string, text: string): { data: unknown; lineOf: (path: string[]) => number | undefined } {
   const { LineCounter, parseDocument } = loadYaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
@@ -175,19 +218,45 @@ function parseConfig(file: string, text: string): ParsedFile {
     // An alias bomb: a few lines whose aliases expand to billions of nodes.
     throw errors.configInvalid(file, [{ key: '(yaml)', message: `cannot be expanded: ${(e as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions)` }]);
   }
-  const lineOf = (path: string[]) => nodeLine(doc, lineCounter, path);
+  return { data, lineOf: (path) => nodeLine(doc, lineCounter, path) };
+}
+
+/** The installed yaml's version, read from its package.json (cheap beside loading it); null when unreadable. */
+function yamlPackageVersion(): string | null {
+  try {
+    const pkg = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('yaml/package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' && pkg.version !== '' ? pkg.version : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Only a cache: a state directory that cannot take it costs the next command a parse, nothing more. */
+function keepParse(path: string, record: ConfigCache): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeJsonAtomic(path, record, validators.configCache);
+  } catch {
+    // not kept
+  }
+}
+
+/** The mode refused, the set keys, and the values validated (defaults filled); null when they do not validate. */
+function checkValues(file: string, data: unknown, lineOf: (path: string[]) => number | undefined): { data: Config; set: Set<string> } | null {
   if (isPlainObject(data) && 'mode' in data) {
     const mode = data.mode;
     if (mode !== 'off' && mode !== 'shadow') throw errors.configModeRefused(file, String(mode), lineOf(['mode']));
   }
   const set = new Set(isPlainObject(data) ? Object.keys(flatten(data)) : []);
-  if (!validate(data)) {
-    throw errors.configInvalid(
-      file,
-      describeErrors(validators.config.errors, data).map((p) => ({ key: p.field || '(top level)', line: lineOf(p.field.split('.')), message: p.message })),
-    );
-  }
-  return { data, set, lineOf };
+  return validate(data) ? { data, set } : null;
+}
+
+/** The validator's problems with `data` (just refused by `checkValues`), each with its line. */
+function invalidValues(file: string, data: unknown, lineOf: (path: string[]) => number | undefined): Error {
+  return errors.configInvalid(
+    file,
+    describeErrors(validators.config.errors, data).map((p) => ({ key: p.field || '(top level)', line: lineOf(p.field.split('.')), message: p.message })),
+  );
 }
 
 /**

@@ -258,6 +258,38 @@ export interface CommitGraphCache {
   main: Sha;
 }
 
+// config-cache.schema.json
+/**
+ * cache/config.json in the default state directory: what the last command read from the config file, so that the next one, finding the same text, does not load the YAML parser (~30 ms of every start: each git hook and each `emit` pays it). Used only when `file`, `text` and `yaml` are exactly the command's own; the values are then validated as if just parsed. Written only when the config resolves to the default state directory and that directory exists. Derived data, deletable: a record that does not match this schema is ignored and the file parsed.
+ */
+export interface ConfigCache {
+  schema_version: 1;
+  /**
+   * The config file's absolute path.
+   */
+  file: string;
+  /**
+   * The file's whole text when it was parsed.
+   */
+  text: string;
+  /**
+   * The version of the yaml package that parsed it.
+   */
+  yaml: string;
+  /**
+   * The parsed values, as the YAML parser returned them (before defaults).
+   */
+  data: {
+    [k: string]: unknown;
+  };
+  /**
+   * The line of each dotted key the file sets (a list is one key).
+   */
+  lines: {
+    [k: string]: number | undefined;
+  };
+}
+
 // config.schema.json
 /**
  * .shadow-integrator.yml at the repository's top level. Every key is optional; unknown keys are errors.

@@ -138,6 +138,63 @@ describe('defaults and sources', () => {
   });
 });
 
+describe('cache/config.json: the last parse, kept for the next command', () => {
+  const CONFIG = 'mode: shadow\nremote: upstream\nlease:\n  ttl_seconds: 90\nchecks:\n  - run: npm test\n    timeout_seconds: 60\n';
+  const cacheOf = (r: TempRepo) => join(r.paths.dir, 'cache', 'config.json');
+  const readKept = (r: TempRepo) => JSON.parse(readFileSync(cacheOf(r), 'utf8')) as Record<string, unknown>;
+
+  test('answers with exactly what a parse gives: values, defaults and the line of each key', () => {
+    const r = repo(CONFIG);
+    const parsed = r.load();
+    const kept = readKept(r);
+    assert.equal(kept.text, CONFIG);
+    assert.deepEqual(kept.data, { mode: 'shadow', remote: 'upstream', lease: { ttl_seconds: 90 }, checks: [{ run: 'npm test', timeout_seconds: 60 }] }, 'as parsed, before defaults');
+    const answered = r.load();
+    assert.deepEqual(answered, parsed);
+    assert.equal(answered.sources['lease.ttl_seconds'], `${r.configFile}:4`);
+  });
+
+  test('a changed text, another file or an off-schema record is not used: the file is parsed', () => {
+    const r = repo(CONFIG);
+    r.load();
+    r.writeConfig(CONFIG.replace('upstream', 'fork'));
+    assert.equal(r.load().config.remote, 'fork', 'the text changed');
+    assert.equal(readKept(r).text, CONFIG.replace('upstream', 'fork'), 'kept again for the new text');
+    writeFileSync(cacheOf(r), JSON.stringify({ ...readKept(r), file: join(r.dir, 'other.yml'), data: { remote: 'elsewhere' } }));
+    assert.equal(r.load().config.remote, 'fork', 'kept for another file');
+    writeFileSync(cacheOf(r), '{"schema_version":1,');
+    assert.equal(r.load().config.remote, 'fork', 'torn');
+  });
+
+  test('kept values that no longer validate (a newer schema) are parsed again, and a problem is reported with its line', () => {
+    const r = repo(CONFIG);
+    r.load();
+    writeFileSync(cacheOf(r), JSON.stringify({ ...readKept(r), data: { mode: 'shadow', remote: 'upstream', lease: { ttl_seconds: 'soon' } } }));
+    assert.equal(r.load().config.lease.ttl_seconds, 90, 'the file says 90');
+    r.writeConfig('mode: shadow\nlease:\n  ttl_seconds: 5\n  renew_every_seconds: 10\n');
+    for (let i = 0; i < 2; i++) {
+      // The second load finds nothing kept for this text: an invalid config is never kept.
+      assert.throws(() => r.load(), (e: ShadowError) => e.code === 'E_CONFIG_INVALID' && /line 4: lease\.renew_every_seconds/.test(e.message));
+    }
+  });
+
+  test('kept only in the default state directory, once it exists: never created for it, never where the config points elsewhere', () => {
+    const r = repo(CONFIG);
+    rmSync(r.paths.dir, { recursive: true });
+    r.load();
+    assert.throws(() => readFileSync(cacheOf(r)), /ENOENT/, 'no state directory: nothing written');
+    const elsewhere = mkdtempSync(join(tmpdir(), 'si-elsewhere-'));
+    try {
+      mkdirSync(r.paths.dir);
+      r.writeConfig(`${CONFIG}state_dir: ${elsewhere}\n`);
+      assert.equal(r.load().config.state_dir, elsewhere);
+      assert.throws(() => readFileSync(cacheOf(r)), /ENOENT/, 'another state directory configured: the default one is not written');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a bad config names the key, its line and the allowed values', () => {
   const cases: { name: string; yaml: string; key: string; line: number; says: RegExp }[] = [
     { name: 'unknown key', yaml: 'mode: shadow\ngrase_seconds: 5\n', key: 'grase_seconds', line: 2, says: /is not a known field \(known fields: mode, remote, main_branch, state_dir, lease, grace_seconds, fetch, engine, checks, git_timeout_seconds, base, stack_window_seconds\)/ },

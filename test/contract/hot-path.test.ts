@@ -1,7 +1,8 @@
 /**
  * What a command loads. The validators are generated code, so no command loads ajv (compiling the
- * schemas took 170–290 ms of every start), and yaml (~50 ms) is loaded only when a config file
- * exists. Real CLI processes: what a fresh process loads is the thing under test.
+ * schemas took 170–290 ms of every start), and yaml (~30 ms) is loaded only when a config file
+ * exists and cache/config.json does not hold its text. Real CLI processes: what a fresh process
+ * loads is the thing under test.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -44,6 +45,24 @@ test('emit validates its event without loading ajv', async () => {
   assert.equal(result.code, 0, result.stderr);
   assert.ok(!packages.has('ajv') && !packages.has('ajv-formats'), [...packages].join(', '));
   assert.ok(packages.has('yaml'), 'a config file exists: it is parsed');
+});
+
+test('a config file parsed once is read from cache/config.json by the next command, without yaml, until its text changes', async () => {
+  const r = repo('mode: shadow\nremote: origin\n');
+  const emit = ['emit', 'review_approved', '--slug', 's1', '--review-round', '1', '--reviewer-session-id', 'r', '--json'];
+  const first = await packagesLoadedBy(r.dir, emit);
+  assert.equal(first.result.code, 0, first.result.stderr);
+  assert.ok(first.packages.has('yaml'), 'the first command parses the file');
+  const again = await packagesLoadedBy(r.dir, ['config', '--json']);
+  assert.equal(again.result.code, 0, again.result.stderr);
+  assert.ok(!again.packages.has('yaml'), [...again.packages].join(', '));
+  const shown = JSON.parse(again.result.stdout) as { config: { remote: string }; sources: Record<string, string> };
+  assert.equal(shown.config.remote, 'origin');
+  assert.equal(shown.sources.remote, `${r.configFile}:2`, 'the line each value came from, as a parse gives it');
+  r.writeConfig('mode: shadow\nremote: upstream\n');
+  const edited = await packagesLoadedBy(r.dir, ['config', '--json']);
+  assert.ok(edited.packages.has('yaml'), 'a changed text is parsed again');
+  assert.equal((JSON.parse(edited.result.stdout) as { config: { remote: string } }).config.remote, 'upstream');
 });
 
 test('an invalid event is still explained without ajv', async () => {

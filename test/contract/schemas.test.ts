@@ -45,9 +45,9 @@ const without = <T extends object>(o: T, key: string): Partial<T> => Object.from
 test('every schema file is a validator or only definitions, and the runtime ones are tested here', () => {
   const files = readdirSync(schemaDir).filter((f) => f.endsWith('.schema.json')).sort();
   assert.ok(files.includes('common.schema.json'));
-  const runtime = ['checkpoint', 'config', 'journal', 'lease', 'lease-claim', 'outcome', 'readiness-event', 'rejected', 'snapshot'].map((n) => `${n}.schema.json`);
+  const runtime = ['checkpoint', 'config', 'config-cache', 'journal', 'lease', 'lease-claim', 'outcome', 'readiness-event', 'rejected', 'snapshot'].map((n) => `${n}.schema.json`);
   for (const f of runtime) assert.ok(files.includes(f), f);
-  assert.deepEqual(Object.keys(validators).sort(), ['checkpoint', 'config', 'event', 'journal', 'lease', 'leaseClaim', 'outcome', 'rejected', 'snapshot']);
+  assert.deepEqual(Object.keys(validators).sort(), ['checkpoint', 'config', 'configCache', 'event', 'journal', 'lease', 'leaseClaim', 'outcome', 'rejected', 'snapshot']);
   for (const name of Object.keys(validators)) assert.equal(typeof validators[name as keyof typeof validators], 'function');
 });
 
