@@ -91,48 +91,34 @@ describe('a holder paused between its check and its write, while another takes o
     });
   }
 
-  test('logrotate renames the ledger under the paused holder: its late write lands in a sealed copy, not in the rotated segment', async () => {
-    const r = repo();
-    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
-    let paused = false;
-    const hooks: SessionHooks = {
-      beforeWrite: async (what) => {
-        if (paused || what !== 'outcome') return;
-        paused = true;
-        // The fd A checked is renamed aside (a fresh file takes its place), then B takes over.
-        renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`);
-        await takeOver(r.dir, () => r.load());
-      },
-    };
-    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
-    assert.equal(report.status, 'lease_lost');
-    // Read across the rotated segment and the live file, as every ledger reader does.
-    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
-    assert.ok(readdirSync(r.paths.dir).includes('outcomes.jsonl.1'));
-  });
-
-  test("logrotate renames the ledger just as the taker seals it (after listing the files, before copying): the renamed file is sealed too, and the paused holder's late write lands nowhere that counts", async () => {
-    const r = repo();
-    appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
-    let paused = false;
-    const hooks: SessionHooks = {
-      beforeWrite: async (what) => {
-        if (paused || what !== 'outcome') return;
-        paused = true;
-        // The taker's first open of the ledger is its seal's, after it listed the segments.
-        const undo = pauseAt('openSync', r.paths.outcomes, () => renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`));
-        try {
-          await takeOver(r.dir, () => r.load());
-        } finally {
-          undo();
-        }
-      },
-    };
-    const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
-    assert.ok(paused, 'the pause happened');
-    assert.equal(report.status, 'lease_lost', JSON.stringify(report));
-    assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
-  });
+  // Before: the fd A checked is renamed aside (a fresh file takes its place), then B takes over.
+  // During: B's first open of the ledger is its seal's, after it listed the segments: the renamed file is sealed too.
+  for (const when of ['before the takeover', "during the taker's seal"] as const) {
+    test(`logrotate renames the ledger under the paused holder ${when}: its late write lands nowhere that counts`, async () => {
+      const r = repo();
+      appendEvents(r.paths.readiness, [1, 2].flatMap((n) => candidateEvents(n)));
+      const rotate = () => renameSync(r.paths.outcomes, `${r.paths.outcomes}.1`);
+      let paused = false;
+      const hooks: SessionHooks = {
+        beforeWrite: async (what) => {
+          if (paused || what !== 'outcome') return;
+          paused = true;
+          const undo = when === 'before the takeover' ? (rotate(), () => undefined) : pauseAt('openSync', r.paths.outcomes, rotate);
+          try {
+            await takeOver(r.dir, () => r.load());
+          } finally {
+            undo();
+          }
+        },
+      };
+      const report = await drain(r.load(), ctxAt(r.dir), { engine: recordingEngine().engine, hooks });
+      assert.ok(paused, 'the pause happened');
+      assert.equal(report.status, 'lease_lost', JSON.stringify(report));
+      // Read across the rotated segment and the live file, as every ledger reader does.
+      assertExactlyOnce(ledger(r.paths), [1, 2].map(key));
+      assert.ok(readdirSync(r.paths.dir).includes('outcomes.jsonl.1'));
+    });
+  }
 });
 
 describe('a holder paused while it makes sure its ledger descriptor is the live file, while another process takes over', () => {
