@@ -35,13 +35,7 @@ export class HolderLog {
    */
   verify(epoch: number): void {
     const mine = fstatSync(this.fd);
-    let live: number | null = null;
-    try {
-      live = statSync(this.path).ino;
-    } catch {
-      live = null;
-    }
-    if (live === this.ino) return;
+    if (inoAt(this.path) === this.ino) return;
     if (mine.nlink === 0 || !this.rotatable) throw errors.leaseLost(epoch, `${this.path} was replaced by another holder`);
     this.reopen();
   }
