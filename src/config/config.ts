@@ -189,7 +189,8 @@ function parseConfig(file: string, text: string, cachePath: string): ParsedFile 
   }
   const { data, lineOf } = parseYaml(file, text);
   // Kept as parsed, before validation fills defaults: only plain JSON round-trips through the cache.
-  const raw = isPlainObject(data) && isDeepStrictEqual(JSON.parse(JSON.stringify(data)), data) ? (structuredClone(data) as Record<string, unknown>) : null;
+  const copy = isPlainObject(data) ? (JSON.parse(JSON.stringify(data)) as Record<string, unknown>) : null;
+  const raw = copy && isDeepStrictEqual(copy, data) ? copy : null;
   const checked = checkValues(file, data, lineOf);
   if (!checked) throw invalidValues(file, data, lineOf);
   const lines: Record<string, number> = {};
