@@ -4,16 +4,16 @@
  * from, and the state directory resolved and checked. Every problem names the key, its line and the
  * allowed values.
  */
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Document, LineCounter } from 'yaml';
 import { silentLogger } from '../context.js';
 import { errors, isShadowError } from '../contract/errors.js';
 import type { Config, ConfigCache, ResolvedConfig } from '../contract/types.generated.js';
 import { describeErrors, validators } from '../contract/validate.js';
-import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeCache } from '../store/atomic-json.js';
 import { findRepo, stateDirProblem, type RepoLayout } from './repo.js';
 
 export type { ResolvedConfig } from '../contract/types.generated.js';
@@ -87,7 +87,7 @@ export function loadConfig(opts: { cwd: string; configPath?: string | undefined;
   }
   // Kept only in the default state directory, and only once it exists: a config that names another
   // one must not find the tool writing where it said not to, and a command never creates it for this.
-  if (parsed?.fresh && config.state_dir === defaultStateDir && existsSync(defaultStateDir)) keepParse(cache, parsed.fresh);
+  if (parsed?.fresh && config.state_dir === defaultStateDir && existsSync(defaultStateDir)) writeCache(cache, parsed.fresh, validators.configCache, silentLogger, 'config_cache_not_written');
   return { config, file: text === null ? null : file, sources, repo, root };
 }
 
@@ -229,16 +229,6 @@ function yamlPackageVersion(): string | null {
     return typeof pkg.version === 'string' && pkg.version !== '' ? pkg.version : null;
   } catch {
     return null;
-  }
-}
-
-/** Only a cache: a state directory that cannot take it costs the next command a parse, nothing more. */
-function keepParse(path: string, record: ConfigCache): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeJsonAtomic(path, record, validators.configCache);
-  } catch {
-    // not kept
   }
 }
 

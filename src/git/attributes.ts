@@ -19,7 +19,7 @@ import type { Logger } from '../context.js';
 import { attributesCache as validateAttributesCache } from '../contract/cache-validators.generated.js';
 import { errors } from '../contract/errors.js';
 import type { AttributesCache } from '../contract/types.generated.js';
-import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeCache } from '../store/atomic-json.js';
 import { CatFileBatch } from './batch.js';
 import { assertSha } from './guard.js';
 import type { GitHandle } from './runner.js';
@@ -187,12 +187,7 @@ function writeTreeCache(file: string, root: Dir, logger: Logger): void {
     for (const [name, child] of d.children) walk(child, `${path}${name}/`);
   };
   walk(root, '');
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeJsonAtomic(file, { schema_version: 1, dirs }, validateAttributesCache);
-  } catch (e) {
-    logger.log('warn', 'attributes_cache_not_written', { file, error: (e as Error).message });
-  }
+  writeCache(file, { schema_version: 1, dirs }, validateAttributesCache, logger, 'attributes_cache_not_written');
 }
 
 /** git's id of a blob with these contents. */

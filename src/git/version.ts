@@ -3,11 +3,11 @@
  * the binary's path, size, mtime and inode, so that a one-shot `drain` (a hook's) does not spawn it
  * every time, and an upgraded git is asked again.
  */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { accessSync, constants, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { gitVersionCache as validateGitVersionCache } from '../contract/cache-validators.generated.js';
 import type { Logger } from '../context.js';
-import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeCache } from '../store/atomic-json.js';
 import { supportedVersion } from './parse.js';
 import { runGit, type GitHandle } from './runner.js';
 
@@ -34,9 +34,9 @@ export function gitBinaryKey(env: Readonly<Record<string, string>>): string | nu
  * kept between processes (schemas/git-version-cache.schema.json); a missing, unreadable or off-schema
  * file is only a miss.
  */
-export async function gitVersion(h: GitHandle, cache?: { file: string; logger: Logger }): Promise<string> {
+export async function gitVersion(h: GitHandle, cache: { file: string; logger: Logger }): Promise<string> {
   const key = gitBinaryKey(h.env);
-  const remembered = key === null ? undefined : (known.get(key) ?? (cache ? fromCache(cache.file, cache.logger, key) : undefined));
+  const remembered = key === null ? undefined : (known.get(key) ?? fromCache(cache.file, cache.logger, key));
   if (remembered !== undefined) {
     if (key !== null) known.set(key, remembered);
     return remembered;
@@ -44,14 +44,7 @@ export async function gitVersion(h: GitHandle, cache?: { file: string; logger: L
   const version = supportedVersion((await runGit(h, ['version'])).stdout);
   if (key !== null) {
     known.set(key, version);
-    if (cache) {
-      try {
-        mkdirSync(dirname(cache.file), { recursive: true });
-        writeJsonAtomic(cache.file, { schema_version: 1, binary: key, version }, validateGitVersionCache);
-      } catch {
-        // Only a cache: the next process asks git again.
-      }
-    }
+    writeCache(cache.file, { schema_version: 1, binary: key, version }, validateGitVersionCache, cache.logger, 'git_version_cache_not_written');
   }
   return version;
 }

@@ -22,13 +22,12 @@
  * schema is ignored (and rebuilt by the run), never an error. Written whole by atomic replace; a
  * failed write is logged and the forecast stands.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from '../context.js';
 import { forecastCache as validateForecastCache } from '../contract/cache-validators.generated.js';
 import type { CandidateEntry, ForecastCache } from '../contract/types.generated.js';
 import type { PathChange } from '../git/changes.js';
-import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeCache } from '../store/atomic-json.js';
 
 export const forecastCachePath = (stateDir: string) => join(stateDir, 'cache', 'forecast.json');
 
@@ -96,11 +95,6 @@ export class ForecastCacheFile {
 
   /** Writes what this forecast knows (only its own candidates and pairs: the file follows the live work). */
   save(data: ForecastCache, logger: Logger): void {
-    try {
-      mkdirSync(dirname(this.path), { recursive: true });
-      writeJsonAtomic(this.path, data, validateForecastCache);
-    } catch (e) {
-      logger.log('warn', 'forecast_cache_not_written', { file: this.path, error: e instanceof Error ? e.message : String(e) });
-    }
+    writeCache(this.path, data, validateForecastCache, logger, 'forecast_cache_not_written');
   }
 }

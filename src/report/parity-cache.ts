@@ -15,13 +15,12 @@
  * is written whole through the store's atomic write, so a reader never sees a torn one; a write that
  * fails is logged and the report stands.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from '../context.js';
 import { parityCache as validateParityCache } from '../contract/cache-validators.generated.js';
 import type { ParityCache } from '../contract/types.generated.js';
 import type { DiffSpec } from '../git/history.js';
-import { readCache, writeJsonAtomic } from '../store/atomic-json.js';
+import { readCache, writeCache } from '../store/atomic-json.js';
 import { MainHistory } from './main-history.js';
 
 export const parityCachePath = (stateDir: string) => join(stateDir, 'cache', 'parity.json');
@@ -114,13 +113,8 @@ export class ParityCacheFile {
       clean_merges: clean.entries,
       side_parents: parents.entries,
     };
-    try {
-      mkdirSync(dirname(this.path), { recursive: true });
-      // Validated as it is written (a file its reader would refuse is our bug, said as a warning).
-      writeJsonAtomic(this.path, data, validateParityCache);
-    } catch (e) {
-      logger.log('warn', 'parity_cache_not_written', { file: this.path, error: e instanceof Error ? e.message : String(e) });
-    }
+    // Validated as it is written (a file its reader would refuse is our bug, said as a warning).
+    writeCache(this.path, data, validateParityCache, logger, 'parity_cache_not_written');
   }
 }
 

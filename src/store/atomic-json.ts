@@ -3,17 +3,20 @@
  * through the same schema. The writer validates first: no state file is ever written that its own
  * reader would refuse. Every whole-file write of the tool goes through replaceFile (files.ts).
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import { describeErrors, formatProblems, type Validator } from '../contract/validate.js';
 import { readStateFile, replaceFile, writeAll } from './files.js';
 
-/**
- * Every state file passes the validator its reader uses; only derived caches that have no schema
- * (cache/, deletable at any time) are written without one.
- */
-export function writeJsonAtomic<T>(path: string, data: T, validate?: Validator<T>): void {
-  if (validate) assertValid(path, data, validate);
+/** Every state file, caches included, passes the validator its reader uses. */
+export function writeJsonAtomic<T>(path: string, data: T, validate: Validator<T>): void {
+  assertValid(path, data, validate);
+  replaceJson(path, data);
+}
+
+function replaceJson(path: string, data: unknown): void {
   const bytes = Buffer.from(`${JSON.stringify(data)}\n`);
   replaceFile(path, (fd) => writeAll(fd, bytes));
 }
@@ -49,6 +52,21 @@ export function readCache<T>(path: string, validate: Validator<T>, logger: Logge
   } catch (e) {
     logger.log('debug', 'cache_ignored', { file: path, error: e instanceof Error ? e.message : String(e) });
     return null;
+  }
+}
+
+/**
+ * Writes a derived cache (its directory made first). A cache that cannot be written is said as a
+ * warning (`event`) and costs the next reader a rebuild, nothing more; a record its reader would
+ * refuse is our bug, and stays an internal error.
+ */
+export function writeCache<T>(path: string, data: T, validate: Validator<T>, logger: Logger, event: string): void {
+  assertValid(path, data, validate);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    replaceJson(path, data);
+  } catch (e) {
+    logger.log('warn', event, { file: path, error: e instanceof Error ? e.message : String(e) });
   }
 }
 
