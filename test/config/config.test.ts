@@ -154,7 +154,7 @@ describe('cache/config.json: the last parse, kept for the next command', () => {
     assert.equal(answered.sources['lease.ttl_seconds'], `${r.configFile}:4`);
   });
 
-  test('a changed text, another file or an off-schema record is not used: the file is parsed', () => {
+  test('a changed text, another file, another yaml, an off-schema or torn record is not used: the file is parsed', () => {
     const r = repo(CONFIG);
     r.load();
     r.writeConfig(CONFIG.replace('upstream', 'fork'));
@@ -162,6 +162,10 @@ describe('cache/config.json: the last parse, kept for the next command', () => {
     assert.equal(readKept(r).text, CONFIG.replace('upstream', 'fork'), 'kept again for the new text');
     writeFileSync(cacheOf(r), JSON.stringify({ ...readKept(r), file: join(r.dir, 'other.yml'), data: { remote: 'elsewhere' } }));
     assert.equal(r.load().config.remote, 'fork', 'kept for another file');
+    writeFileSync(cacheOf(r), JSON.stringify({ ...readKept(r), yaml: '0.0.1', data: { remote: 'elsewhere' } }));
+    assert.equal(r.load().config.remote, 'fork', 'kept by another yaml');
+    writeFileSync(cacheOf(r), JSON.stringify({ ...readKept(r), schema_version: 2, data: { remote: 'elsewhere' } }));
+    assert.equal(r.load().config.remote, 'fork', 'off its schema');
     writeFileSync(cacheOf(r), '{"schema_version":1,');
     assert.equal(r.load().config.remote, 'fork', 'torn');
   });
