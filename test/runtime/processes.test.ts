@@ -110,9 +110,15 @@ describe('one tenure', () => {
   test('the grace window catches a late event without releasing the lease: one epoch decides both', async () => {
     const r = repo();
     appendEvents(r.paths.readiness, candidateEvents(1));
-    const done = cli(r.dir, ['drain', '--grace', '2', '--json']);
+    // The holder's clock stands still until the late event is appended: however slow this machine,
+    // the 2 s grace window cannot run out before it (then time moves on from where it stood).
+    const start = Date.now();
+    let appendedAt: number | null = null;
+    const now = () => new Date(appendedAt === null ? start : start + (Date.now() - appendedAt));
+    const done = cli(r.dir, ['drain', '--grace', '2', '--json'], { now });
     await waitFor(() => outcomeLines(r) === 1, "s1's outcome");
     appendEvents(r.paths.readiness, candidateEvents(2));
+    appendedAt = Date.now();
     const res = await done;
     assert.equal(res.code, 0, res.stderr);
     const report = JSON.parse(res.stdout) as { status: string; epoch: number; decided: number; ingested: number };
