@@ -63,6 +63,8 @@ function pauseAt(syscall: 'statSync' | 'openSync' | 'utimesSync', path: string |
 
 describe('a holder paused between its check and its write, while another takes over', () => {
   for (const where of ['outcome', 'journal', 'checkpoint'] as const) {
+    // outcome: into the ledger the taker sealed (an orphaned inode); journal: into A's journal, which
+    // the taker's newer one replaced; checkpoint: renamed into place, but naming A's journal, so ignored.
     test(`paused before its ${where} write: the write it makes on resuming lands nowhere that counts; exactly one outcome each`, async () => {
       const r = repo();
       appendEvents(r.paths.readiness, [1, 2, 3].flatMap((n) => candidateEvents(n)));
@@ -70,7 +72,7 @@ describe('a holder paused between its check and its write, while another takes o
       let ledgerBefore = '';
       const hooks: SessionHooks = {
         beforeWrite: async (what) => {
-          // The first `where` write after a decision was made (for the journal: s1's terminal record).
+          // The first `where` write after a decision was made (for the journal: s2's in_progress transition).
           if (paused || what !== where || (where !== 'outcome' && ledger(r.paths).length === 0)) return;
           paused = true;
           await takeOver(r.dir, () => r.load());
@@ -85,9 +87,24 @@ describe('a holder paused between its check and its write, while another takes o
       assert.equal(readFileSync(r.paths.outcomes, 'utf8'), ledgerBefore, "nothing of A's landed in the live ledger after the takeover");
       assertExactlyOnce(ledger(r.paths), [1, 2, 3].map(key));
       assert.deepEqual(readQueue(r.paths), []);
-      assert.deepEqual(readState(r.paths).problems, []);
+      const state = readState(r.paths);
+      assert.deepEqual(state.problems, []);
+      assert.equal(state.round?.epoch, 2, "the live round is the taker's, whatever A wrote late");
+      const live = liveJournal(r.paths);
+      assert.equal(live?.epoch, 2, `the live journal is the taker's (${live?.name})`);
+      const epochs = readFileSync(join(r.paths.dir, live.name), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+      assert.deepEqual([...new Set(epochs)], [2], 'no record of A in it');
       assert.equal(ctx.events('lease_lost').length, 1);
       assert.equal(a.closed, a.opened, "A's engine was closed on the lost lease");
+      // Nothing A left counts as work: the next drain decides nothing. A's late checkpoint names a
+      // journal that is not the live one, which the idle check cannot trust: one empty tenure, then idle.
+      const drainAgain = async (ms: number) => {
+        const next = await drain(r.load(), ctxAt(r.dir, ms), { engine: recordingEngine().engine });
+        return [next.status, 'decided' in next ? next.decided : null];
+      };
+      assert.deepEqual(await drainAgain(7_200_000), where === 'checkpoint' ? ['done', 0] : ['idle', null]);
+      assert.deepEqual(await drainAgain(10_800_000), ['idle', null]);
+      assertExactlyOnce(ledger(r.paths), [1, 2, 3].map(key));
     });
   }
 
