@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
+import { readRef } from '../config/repo.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateEntry, ConflictsReport, ForecastCandidate, ForecastState, OntoMain, QueueItem } from '../contract/types.generated.js';
@@ -76,14 +77,15 @@ function undecidedCandidates(paths: StatePaths, remote: string): ForecastInput[]
 }
 
 /**
- * The forecast as `watch` runs it: when the readiness log changed since the last forecast, and only
+ * The forecast as `watch` runs it: when the readiness log or main changed since the last forecast, and only
  * in the watch that holds the lease or held it last (one watch says it, not every one), never while a
  * check runs, one at a time, one merge-tree process at a time, and stopped at its own timeout — so
  * that it costs the holder nothing it needs. Each colliding pair not reported before (a new or
  * updated candidate, or main moved) is logged as a `collision_forecast` line.
  */
 export class CollisionWatch {
-  private lastLog = '';
+  /** The readiness log and main as the last forecast saw them. */
+  private lastSeen = '';
   private reported = new Set<string>();
   private running: { done: Promise<void>; stop: AbortController } | null = null;
   private closed = false;
@@ -93,7 +95,6 @@ export class CollisionWatch {
   constructor(
     private readonly loaded: LoadedConfig,
     private readonly ctx: Pick<Context, 'env' | 'timers' | 'now' | 'logger'>,
-    private readonly timeoutMs: number,
   ) {}
 
   /**
@@ -104,10 +105,12 @@ export class CollisionWatch {
     if (this.running) return this.running.done;
     if (this.closed || busy || lastEpoch === null) return Promise.resolve();
     const paths = statePaths(this.loaded.config.state_dir);
-    const log = logIdentity(paths.readiness);
-    if (log === this.lastLog || readLeaseFile(paths)?.epoch !== lastEpoch) return Promise.resolve();
+    const { remote, main_branch } = this.loaded.config;
+    // Main read from its ref file, without git: a poll that finds nothing changed costs two stats and a read.
+    const seen = `${logIdentity(paths.readiness)} ${readRef(this.loaded.repo, remoteRef(remote, main_branch)).sha ?? ''}`;
+    if (seen === this.lastSeen || readLeaseFile(paths)?.epoch !== lastEpoch) return Promise.resolve();
     const stop = new AbortController();
-    const done = this.run(paths, log, stop).finally(() => (this.running = null));
+    const done = this.run(paths, seen, stop).finally(() => (this.running = null));
     this.running = { done, stop };
     return done;
   }
@@ -119,15 +122,16 @@ export class CollisionWatch {
     await this.running?.done;
   }
 
-  private async run(paths: StatePaths, log: string, stop: AbortController): Promise<void> {
-    const timer = this.ctx.timers.setTimeout(() => stop.abort(), this.timeoutMs);
+  private async run(paths: StatePaths, seen: string, stop: AbortController): Promise<void> {
+    const timeoutMs = this.loaded.config.git_timeout_seconds * 1000;
+    const timer = this.ctx.timers.setTimeout(() => stop.abort(), timeoutMs);
     try {
       const all = undecidedCandidates(paths, this.loaded.config.remote);
       const candidates = watchedCandidates(all);
       if (candidates.length < all.length && !this.capped) this.ctx.logger.log('warn', 'collision_forecast_capped', { candidates: all.length, forecast: candidates.length });
       this.capped = candidates.length < all.length;
       const r = await forecast(this.loaded, this.ctx, candidates, { concurrency: 1, signal: stop.signal });
-      this.lastLog = log;
+      this.lastSeen = seen;
       const now = new Set(r.pairs.map((p) => `${p.a.sha} ${p.b.sha}`));
       for (const p of r.pairs) {
         if (this.reported.has(`${p.a.sha} ${p.b.sha}`)) continue;
@@ -136,7 +140,7 @@ export class CollisionWatch {
       this.reported = now;
     } catch (e) {
       if (this.closed) return;
-      this.ctx.logger.log('warn', 'collision_forecast_failed', { error: stop.signal.aborted ? `stopped after ${this.timeoutMs / 1000} s` : e instanceof Error ? e.message : String(e) });
+      this.ctx.logger.log('warn', 'collision_forecast_failed', { error: stop.signal.aborted ? `stopped after ${timeoutMs / 1000} s` : e instanceof Error ? e.message : String(e) });
     } finally {
       this.ctx.timers.clearTimeout(timer);
     }

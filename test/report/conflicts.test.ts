@@ -8,7 +8,7 @@
  * checked as a pure function, its directory-rename clause included.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture } from '../../fixtures/repo.js';
@@ -138,14 +138,20 @@ describe('conflicts: a collision forecast', { timeout: 60_000 }, () => {
   test('watch: a collision_forecast line per colliding pair not reported before, only in the watch that held the lease last, never during a check', async () => {
     const ctx = testContext({ now: clock.now });
     const events = () => ctx.logs.filter((l) => l.event === 'collision_forecast').map((l) => [l.fields.slug, l.fields.with_slug, l.fields.paths]);
-    const watch = new CollisionWatch(loadConfig({ cwd: fx.clone }), ctx, 60_000);
+    const watch = new CollisionWatch(loadConfig({ cwd: fx.clone }), ctx);
     await watch.poll(2, false);
     await watch.poll(1, true);
     assert.deepEqual(events(), [], 'another epoch holds the lease; a check runs');
     await watch.poll(1, false);
     assert.deepEqual(events(), [['line-b', 'line-a', ['src/app.txt']]]);
+    // Every forecast saves its cache: a poll that runs none leaves it gone.
+    rmSync(forecastCachePath(paths.dir));
     await watch.poll(1, false);
-    assert.equal(events().length, 1, 'nothing new in the log: no forecast');
+    assert.equal(existsSync(forecastCachePath(paths.dir)), false, 'nothing new in the log nor on main: no forecast');
+    moveMain({ 'README.md': '# fixture, moved on again\n' }, 'main moves alone');
+    await watch.poll(1, false);
+    assert.equal(existsSync(forecastCachePath(paths.dir)), true, 'main moved: a forecast ran');
+    assert.equal(events().length, 1, 'the pair it finds again is not said again');
 
     const wt = fx.worktrees.alice as string;
     fx.git(wt, 'checkout', '-q', '-B', 'agent/alice/line-c', 'refs/remotes/origin/main');

@@ -82,7 +82,7 @@ export async function watch(call: Call<{ poll: number; heartbeat: number; foreca
   const refresh = live ? io.timers.setInterval(() => live.refresh(), 1000) : null;
   live?.refresh();
   // The collision forecast, beside the holder: see CollisionWatch.
-  const collisions = new CollisionWatch(l, wctx, l.config.git_timeout_seconds * 1000);
+  const collisions = new CollisionWatch(l, wctx);
   const forecasts = io.timers.setInterval(() => void collisions.poll(activity.held, activity.check !== null), opts.forecastEvery * 1000);
   try {
     const r = await call.untilStopped((signal) => {
