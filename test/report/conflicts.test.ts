@@ -20,7 +20,7 @@ import { forecastCachePath, carriesOver, mainMove } from '../../src/report/forec
 import { acquireLease, selfOwner } from '../../src/runtime/lease-store.js';
 import { HolderSession } from '../../src/runtime/session.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
-import { appendEvents, approved, cli, cliJson, finalized, manualClock, pushed, readyEvents, testContext, writeShadowConfig, type CandidateRef } from '../support/index.js';
+import { appendEvents, approved, cli, cliJson, finalized, guardCanonical, manualClock, pushed, readyEvents, testContext, writeShadowConfig, type CandidateRef } from '../support/index.js';
 
 const clock = manualClock();
 const LONG = Array.from({ length: 12 }, (_, i) => `note ${i + 1}\n`).join('');
@@ -166,13 +166,11 @@ describe('conflicts: a collision forecast', { timeout: 60_000 }, () => {
     await watch.close();
   });
 
-  test('nothing is written to the repository: refs and objects as they were', async () => {
-    const refs = fx.git(fx.clone, 'for-each-ref');
-    const objects = fx.git(fx.clone, 'count-objects', '-v');
+  test('nothing is written to the repository or its origin: refs, reflogs, HEAD, index, objects, worktree status as they were', async () => {
+    const guard = guardCanonical(fx.clone, { origin: fx.origin });
     rmSync(forecastCachePath(paths.dir));
     await forecastJson();
-    assert.equal(fx.git(fx.clone, 'for-each-ref'), refs);
-    assert.equal(fx.git(fx.clone, 'count-objects', '-v'), objects);
+    guard.assertUntouched();
   });
 });
 
