@@ -11,12 +11,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, SCENARIO_KEYS, type Fixture, type ScenarioKey } from '../../fixtures/repo.js';
-import { diffSnapshots, installPushGuard, pushAttempts, snapshotRepo, type RepoSnapshot } from '../../fixtures/snapshot.js';
 import type { ResolvedConfig } from '../../src/config/config.js';
 import { silentLogger, systemTimers, type LogFields } from '../../src/context.js';
 import { createEngine, type Engine, type Evaluation } from '../../src/engine/evaluate.js';
 import { versionAtLeast } from '../../src/git/parse.js';
-import { childrenRunning, gitSpy, gone, parentOf, testEnv, waitFor } from '../support/index.js';
+import { childrenRunning, gitSpy, gone, guardCanonical, parentOf, testEnv, waitFor, type CanonicalGuard } from '../support/index.js';
 
 type EngineConfig = Pick<ResolvedConfig, 'remote' | 'main_branch' | 'fetch' | 'engine' | 'checks' | 'git_timeout_seconds'>;
 const BASE: EngineConfig = { remote: 'origin', main_branch: 'main', fetch: false, engine: 'merge-tree', checks: [], git_timeout_seconds: 120 };
@@ -86,23 +85,14 @@ const HOSTILE = [
   'git gc -q',
 ].map((run) => check(run));
 
-/** `git fsck` of a repository: clean, nothing missing or broken. */
-function assertFsckClean(fx: Fixture, repo: string): void {
-  const out = fx.git(repo, 'fsck', '--no-progress', '--no-dangling');
-  assert.doesNotMatch(out, /missing|broken|error/i, out);
-}
-
 describe('git engine on a fixture repository, with the zero-write proof', () => {
   let fx: Fixture;
-  let clone: RepoSnapshot;
-  let origin: RepoSnapshot;
+  let canonical: CanonicalGuard;
   let mainSha: string;
 
   before(() => {
     fx = createFixture();
-    installPushGuard(fx.origin);
-    clone = snapshotRepo(fx.clone);
-    origin = snapshotRepo(fx.origin);
+    canonical = guardCanonical(fx.clone, { origin: fx.origin });
     mainSha = fx.git(fx.clone, 'rev-parse', 'refs/remotes/origin/main');
   });
   after(() => fx.remove());
@@ -237,11 +227,7 @@ describe('git engine on a fixture repository, with the zero-write proof', () => 
   test('zero writes: refs, reflogs, HEAD, index, worktree status and list, config and object stores of clone and origin untouched; no push; fsck clean', async () => {
     // Runs after every evaluation above (node:test runs a describe's tests in order), once the engines have stopped.
     await Promise.all(engines.map((e) => e.close()));
-    assert.deepEqual(diffSnapshots(clone, snapshotRepo(fx.clone)), []);
-    assert.deepEqual(diffSnapshots(origin, snapshotRepo(fx.origin)), []);
-    assert.deepEqual(pushAttempts(fx.origin), []);
-    assertFsckClean(fx, fx.clone);
-    assertFsckClean(fx, fx.origin);
+    canonical.assertUntouched();
   });
 });
 
