@@ -6,7 +6,7 @@
  * agreement, the gate's exit codes, and that parity writes nothing to the repository.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createFixture, type Fixture, type ScenarioBranch } from '../../fixtures/repo.js';
@@ -215,4 +215,54 @@ describe('parity', { timeout: 120_000 }, () => {
     assert.equal(again.stdout, r.stdout);
     assert.deepEqual([...diffSnapshots(before.clone, snapshotRepo(fx.clone)), ...diffSnapshots(before.origin, snapshotRepo(fx.origin))], []);
   });
+});
+
+describe('a block the stack caused, held against the order live landed in', () => {
+  // The shadow blocked `second` for colliding with `first` ahead of it (written directly: the rule is
+  // the subject, not the merge). Live landing `second` cleanly after `first` says the shadow was too
+  // strict; landing it before `first` is another order, which the shadow could not have known.
+  for (const order of [['first', 'second'], ['second', 'first']] as const) {
+    test(`live lands ${order.join(' then ')}: ${order[0] === 'first' ? 'over_strict' : 'order_differs'}`, async () => {
+      const fx = createFixture({ scenarios: false, agents: [] });
+      try {
+        writeShadowConfig(fx.clone);
+        const paths = statePaths(join(fx.clone, '.git', 'shadow-integrator'));
+        mkdirSync(paths.dir, { recursive: true });
+        const mainSha = fx.git(fx.clone, 'rev-parse', 'refs/remotes/origin/main');
+        const ref = (key: 'first' | 'second') => ({ slug: key, branch: `agent/${key}`, sha: fx.branchFrom('origin/main', `agent/${key}`, { [`feature/${key}.txt`]: `${key}\n` }, `${key}: change`) });
+        const [first, second] = [ref('first'), ref('second')];
+        const decided = (c: typeof first, n: number, fields: Partial<Outcome>): Outcome => ({
+          schema_version: 1,
+          outcome: 'would_integrate',
+          ...c,
+          reasons: [],
+          conflicts: [],
+          main_sha: mainSha,
+          merge_base: mainSha,
+          merged_tree: null,
+          ready_at: minute(n),
+          enqueued_at: minute(n),
+          decided_at: minute(n),
+          lease_epoch: 1,
+          duration_ms: 1,
+          base: 'queue',
+          ahead: [],
+          ...fields,
+        });
+        appendRecords(paths.outcomes, [
+          decided(first, 1, {}),
+          decided(second, 2, { outcome: 'would_block', reasons: ['merge_conflict'], conflicts: [{ path: 'feature/second.txt', kind: 'content' }], ahead: [first], collides_with: [first] }),
+        ]);
+        for (const key of order) fx.git(fx.clone, 'merge', '-q', '--no-ff', '-m', `land ${key}`, key === 'first' ? first.sha : second.sha);
+        fx.push(fx.clone, 'HEAD:refs/heads/main');
+        const p = await cliJson<ParityReport>(fx.clone, ['parity']);
+        const row = p.candidates.find((x) => x.slug === 'second');
+        const expected = order[0] === 'first' ? 'over_strict' : 'order_differs';
+        assert.deepEqual([row?.row, row?.fate, row?.verdict], ['would_block', 'landed_clean', expected]);
+        assert.deepEqual([p.stack_blocks, p.order_differs, p.over_strict], [1, expected === 'order_differs' ? 1 : 0, expected === 'over_strict' ? 1 : 0]);
+      } finally {
+        fx.remove();
+      }
+    });
+  }
 });
