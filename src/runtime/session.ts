@@ -248,17 +248,16 @@ export class HolderSession {
     const { queue, projection } = this.s;
     const repairs = this.stackRepairs;
     this.stackRepairs = [];
-    if (repairs.length > 0) await this.appendJournal(repairs, false, 'stack');
     const plan = planRecovery(queue.list(), (c) => projection.isDecided(c));
-    if (plan.drop.length === 0 && plan.requeue.length === 0) return;
     const now = ctx.now();
-    const records: JournalRecord[] = [];
+    // The stack's repairs and the queue's in one fenced append (durable when the queue changed).
+    const records: JournalRecord[] = [...repairs];
     for (const it of plan.drop) {
       queue.drop(it);
       records.push(dropRecord(it, now, held.epoch));
     }
     for (const it of plan.requeue) records.push(transitionRecord(it, queue.transition(it, 'queued', 'recovered: its holder stopped before deciding', now, held.epoch).transitions.at(-1), held.epoch));
-    await this.appendJournal(records, true);
+    await this.appendJournal(records, records.length > repairs.length, repairs.length > 0 ? 'stack' : 'journal');
     for (const it of plan.drop) ctx.logger.log('warn', 'queue_reconciled', { slug: it.slug, branch: it.branch, sha: it.sha, epoch: held.epoch, why: 'its outcome is already in the ledger (an older queue state): it is not decided again' });
     for (const it of plan.requeue) ctx.logger.log('warn', 'item_recovered', { slug: it.slug, branch: it.branch, sha: it.sha, epoch: held.epoch });
   }
@@ -467,10 +466,14 @@ export class HolderSession {
     this.ledger.sync();
     this.pending = [];
     const { held } = this.deps;
-    await this.appendJournal(done.map((p) => transitionRecord(p.item, p.item.transitions.at(-1), held.epoch)), false);
     // Entries still waiting for their push (one that left the stack meanwhile is written nowhere).
     const pushed = done.filter((p) => joinsStack(p.outcome)).map((p) => entryOf(p.outcome)).filter((e) => this.unpushed.delete(stackKey(e)));
-    await this.appendJournal(pushed.map((entry): JournalRecord => ({ t: 'stack_push', epoch: held.epoch, entry })), false, 'stack');
+    // The terminal records, then the pushes: one fenced append.
+    const records: JournalRecord[] = [
+      ...done.map((p) => transitionRecord(p.item, p.item.transitions.at(-1), held.epoch)),
+      ...pushed.map((entry): JournalRecord => ({ t: 'stack_push', epoch: held.epoch, entry })),
+    ];
+    await this.appendJournal(records, false, pushed.length > 0 ? 'stack' : 'journal');
   }
 
   private meta(now: Date, durationMs: number) {
