@@ -51,7 +51,6 @@ import { runChecks, ScratchRepository, type ChecksContext } from './scratch.js';
 import { keepStack, takeKeptStack } from './stack-cache.js';
 import { collidingAhead, stackOnto, type BuiltStack, type StackLeft, type StackView } from './stack.js';
 
-export type { StackLeft };
 
 /** What the engine decides for one candidate: the git part of an outcome record, and what it found about the stack. */
 export type Evaluation = Omit<Pick<Outcome, 'outcome' | 'reasons' | 'conflicts' | 'main_sha' | 'merge_base' | 'merged_tree' | 'message' | 'git_version' | 'engine' | 'collides_with'>, 'outcome'> & {

@@ -24,7 +24,7 @@ import { CHAIN_SUFFIX, hookScript, MARKER, type HookName } from './scripts.js';
 const WORKING_HOOKS: readonly HookName[] = ['post-commit', 'post-merge', 'reference-transaction'];
 const ORIGIN_HOOKS: readonly HookName[] = ['post-receive'];
 
-export type { HookAction, HookChange, HooksReport };
+export type { HooksReport };
 
 export interface InstallOptions {
   /** Path of a bare origin repository to give a post-receive hook. */

@@ -14,7 +14,7 @@ import type { LoadedConfig } from '../config/config.js';
 import type { Context } from '../context.js';
 import { isShadowError } from '../contract/errors.js';
 import type { BranchPushed, ReceiveReport } from '../contract/types.generated.js';
-import { accountName, emit } from '../producer/emit.js';
+import { emit, userOf } from '../producer/emit.js';
 
 const ZERO = /^0+$/;
 
@@ -64,6 +64,5 @@ const pushId = (remote: string, branch: string, sha: string): string => `push:${
 
 /** Who pushed, as the serving side knows it: GitLab, Gitea/Forgejo, HTTP authentication, then the account. */
 function pusherOf(env: NodeJS.ProcessEnv): string {
-  const name = env.GL_USERNAME || env.GITEA_PUSHER_NAME || env.REMOTE_USER || env.USER || env.LOGNAME || accountName() || 'unknown';
-  return name.slice(0, 256);
+  return (env.GL_USERNAME || env.GITEA_PUSHER_NAME || env.REMOTE_USER || userOf(env)).slice(0, 256);
 }

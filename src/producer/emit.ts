@@ -44,12 +44,12 @@ export function requestRetry(loaded: LoadedConfig, ctx: Context, req: { slug: st
 }
 
 /** Who runs this command: USER, LOGNAME, then the account (hooks and cron may run without USER). */
-function userOf(env: NodeJS.ProcessEnv): string {
+export function userOf(env: NodeJS.ProcessEnv): string {
   return (env.USER || env.LOGNAME || accountName() || 'unknown').slice(0, 256);
 }
 
 /** The account this process runs as; empty when the system cannot tell. */
-export function accountName(): string {
+function accountName(): string {
   try {
     return userInfo().username;
   } catch {

@@ -21,8 +21,6 @@ export interface ProjectionView {
    * still their slug's head, by slug: the holder has queued or decided them since, or not read them yet.
    */
   readyAfter: Map<string, { candidate: Candidate; episode: number }>;
-  /** Where the snapshot came from: `snapshot`, or `log` when there was none (or it was unusable) and the log was read whole. */
-  source: 'snapshot' | 'log';
 }
 
 /**
@@ -32,7 +30,8 @@ export interface ProjectionView {
 export function readProjectionView(paths: StatePaths, remote: string, round: Round | null, opts: { decisions?: boolean } = {}): ProjectionView {
   let projection = Projection.empty(remote);
   let from = emptyCursor();
-  let source: ProjectionView['source'] = 'log';
+  // From the snapshot when it is usable; else the log is read whole.
+  let fromSnapshot = false;
   const ref = round?.snapshot ?? null;
   if (ref) {
     try {
@@ -40,14 +39,14 @@ export function readProjectionView(paths: StatePaths, remote: string, round: Rou
       if (loaded && loaded.header.remote === remote) {
         projection = Projection.restore(remote, sectionsFromBytes(loaded.sections));
         from = ref.log;
-        source = 'snapshot';
+        fromSnapshot = true;
       }
     } catch (e) {
       // Unusable (another version, or damaged): the holder rebuilds it from the log; so does this view.
       if (!isShadowError(e)) throw e;
     }
   }
-  if (opts.decisions) forEachOutcome(paths, (o) => projection.markDecided(o), source === 'snapshot' ? (ref?.ledger ?? null) : null);
+  if (opts.decisions) forEachOutcome(paths, (o) => projection.markDecided(o), fromSnapshot ? (ref?.ledger ?? null) : null);
   let cursor = from;
   projection.readBackWith((position) => eventAt(paths.readiness, cursor, position));
   const readyAfter: ProjectionView['readyAfter'] = new Map();
@@ -59,5 +58,5 @@ export function readProjectionView(paths: StatePaths, remote: string, round: Rou
     onRejected: () => undefined,
   });
   cursor = res.cursor;
-  return { projection, readyAfter, source };
+  return { projection, readyAfter };
 }

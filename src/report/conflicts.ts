@@ -36,9 +36,8 @@ import { openGit, type GitHandle, type GitSettings } from '../git/runner.js';
 import { readProjectionView } from '../readiness/view.js';
 import { statePaths, type StatePaths } from '../store/paths.js';
 import { readLeaseFile, readState } from '../store/readers.js';
-import { carriesOver, dirsOf, ForecastCacheFile, mainMove, pairKey, type MainMove } from './forecast-cache.js';
+import { carriesOver, dirsOfDeletions, ForecastCacheFile, mainMove, pairKey, type MainMove } from './forecast-cache.js';
 
-export type { ConflictsReport };
 
 /** A candidate as the forecast takes it: who it is and where it stands. */
 export type ForecastInput = Pick<ForecastCandidate, 'slug' | 'branch' | 'sha' | 'state'>;
@@ -179,9 +178,9 @@ export interface ForecastOptions {
 }
 
 /** `conflicts`: the forecast for the candidates in the state directory. */
-export async function conflicts(loaded: LoadedConfig, ctx: Context, opts: ForecastOptions = {}): Promise<ConflictsReport> {
+export async function conflicts(loaded: LoadedConfig, ctx: Context): Promise<ConflictsReport> {
   const paths = statePaths(loaded.config.state_dir);
-  return forecast(loaded, ctx, undecidedCandidates(paths, loaded.config.remote), opts);
+  return forecast(loaded, ctx, undecidedCandidates(paths, loaded.config.remote));
 }
 
 /** The forecast for `candidates` (see the file comment). */
@@ -327,7 +326,7 @@ class ForecastRun {
   /** Main's change since the cached tree, as the rule reads it: the paths, and the directories it removed. */
   private async mainMoveSince(previousTree: string): Promise<MainMove> {
     const changes = await treeChanges(this.h, previousTree, this.mainTree);
-    const removed = [...new Set(changes.filter((c) => c.status === 'D').flatMap((c) => dirsOf(c.path)))];
+    const removed = dirsOfDeletions(changes);
     const exists = await resolveRevisions(this.h, removed.map((d) => `${this.mainTree}:${d}`));
     return mainMove(changes, new Set(removed.filter((_, i) => exists[i] === null)));
   }
@@ -408,7 +407,7 @@ async function topicsOf(h: GitHandle, shas: readonly string[], mainSha: string):
       todo.push(...commit.parents);
     }
     const changes = [...seen].flatMap((c) => commits.get(c)?.changes ?? []);
-    const removedDirs = [...new Set(changes.filter((c) => c.status === 'D').flatMap((c) => dirsOf(c.path)))];
+    const removedDirs = dirsOfDeletions(changes);
     return { sha, ids: [...seen].sort(), paths: [...new Set(changes.map((c) => c.path))].sort(), removedDirs };
   });
   const asked = walked.flatMap((w) => w.removedDirs.map((d) => `${w.sha}:${d}`));

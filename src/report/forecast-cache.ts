@@ -31,7 +31,6 @@ import { readCache, writeCache } from '../store/atomic-json.js';
 
 export const forecastCachePath = (stateDir: string) => join(stateDir, 'cache', 'forecast.json');
 
-export type { CandidateEntry };
 
 /** A pair's key: its shas in byte order (the first is merged onto main first). */
 export const pairKey = (x: string, y: string): [string, string] => (x < y ? [x, y] : [y, x]);
@@ -49,10 +48,15 @@ export interface MainMove {
 }
 
 /** The directories holding a path: `a/b/c` → `a`, `a/b`. */
-export function dirsOf(path: string): string[] {
+function dirsOf(path: string): string[] {
   const dirs: string[] = [];
   for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) dirs.push(path.slice(0, i));
   return dirs;
+}
+
+/** The directories holding a deleted path: those a change may have removed (whether it did, the tree after says). */
+export function dirsOfDeletions(changes: readonly PathChange[]): string[] {
+  return [...new Set(changes.filter((c) => c.status === 'D').flatMap((c) => dirsOf(c.path)))];
 }
 
 /** Main's move as the rule reads it, from the changes of M0's tree to M1's and which removed directories M1 no longer has. */

@@ -8,7 +8,6 @@ import type { Approval, EventRef, FinalizeReady, RetryRequested, SupersessionRul
 
 export type { EventRef };
 
-export type { SupersessionRule };
 
 export interface CandidateId {
   branch: string;
