@@ -360,15 +360,16 @@ export class Tenure {
         if (failed) d.restore();
       }
     }
-    const out: MergeOutcome[] = [];
-    for (const [ours, theirs] of pairs) {
-      const result = await this.scratch.use(main, w.dir, async (s) => {
-        if (ours !== main) await resetScratch(s, ours);
-        return mergeInScratch(s, theirs);
-      });
-      out.push({ ok: true, result });
-    }
-    return out;
+    // One use of the scratch repository for the batch: each merge starts from a reset to its `ours`
+    // (the first from main, where the use finds it), and the use puts it back on main once.
+    return this.scratch.use(main, w.dir, async (s) => {
+      const out: MergeOutcome[] = [];
+      for (const [i, [ours, theirs]] of pairs.entries()) {
+        if (i > 0 || ours !== main) await resetScratch(s, ours);
+        out.push({ ok: true, result: await mergeInScratch(s, theirs) });
+      }
+      return out;
+    });
   }
 
   private mergeDirectory(): MergeDirectory {
