@@ -109,8 +109,7 @@ export async function stackOnto(t: Tenure, w: Workspace, main: { sha: string; tr
       continue;
     }
     time = Math.max(time, times[i + 1] as number);
-    const commit = writeMergeCommit(w.dir, stepCommit(view.base, e, merged.tree, time));
-    w.commits.set(commit, { parents: [view.base, e.sha], date: time });
+    const commit = writeWorkspaceCommit(w, stepCommit(view.base, e, merged.tree, time));
     view.ahead.push({ entry: e, commit, tree: merged.tree });
     built.steps.push({ key: stackKey(e), sha: e.sha, commit, tree: merged.tree, time });
     view.base = commit;
@@ -119,6 +118,13 @@ export async function stackOnto(t: Tenure, w: Workspace, main: { sha: string; tr
   // An entry that left while being merged is not a step: the next build on this main stops before it.
   w.stack = built.steps.length > 0 ? built : null;
   return view;
+}
+
+/** Writes a merge commit into the workspace's objects, and registers it for merge bases walked in process. */
+function writeWorkspaceCommit(w: Workspace, c: { tree: string; parents: string[]; message: string; time: number }): string {
+  const commit = writeMergeCommit(w.dir, c);
+  w.commits.set(commit, { parents: c.parents, date: c.time });
+  return commit;
 }
 
 /** The commit of one step: `e` merged onto `onto` (main, or the step before). */
@@ -151,11 +157,8 @@ export async function collidingAhead(t: Tenure, w: Workspace, main: string, view
     const r = alone[i] as MergeResult;
     if (a === view.ahead[0]) return void bases.push(a.commit);
     if (!r.clean || !r.tree) return void bases.push('');
-    const parents = [main, a.entry.sha];
     const time = Math.max(times[0] as number, times[i + 1] as number);
-    const commit = writeMergeCommit(w.dir, { tree: r.tree, parents, message: `Merge ${a.entry.branch} (${a.entry.slug}) onto main\n`, time });
-    w.commits.set(commit, { parents, date: time });
-    bases.push(commit);
+    bases.push(writeWorkspaceCommit(w, { tree: r.tree, parents: [main, a.entry.sha], message: `Merge ${a.entry.branch} (${a.entry.slug}) onto main\n`, time }));
   });
   const tried = suspects.filter((_, i) => bases[i] !== '');
   const onEach = await t.merges(w, main, tried.map((a) => [bases[suspects.indexOf(a)] as string, sha] as const));

@@ -104,7 +104,7 @@ test('a kept directory is taken by renaming it to the taker’s own name: of two
   first.remove();
 });
 
-test('keeping replaces the directory kept before by taking it first (never removing it in place), and is not swept', () => {
+test('keeping replaces the directory kept before: the newer one kept whole, no older one or leftover name in tmp-objects, and not swept', () => {
   const stateDir = ownStateDir();
   const kept = join(stateDir, 'cache', 'stack', 'kept');
   const objects = [createTemporaryObjects(stateDir), createTemporaryObjects(stateDir)];
