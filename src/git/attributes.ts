@@ -12,7 +12,6 @@
  * attributes a merge onto main sees in a worktree on main (and `engine: worktree` sees in the scratch
  * repository). A bare repository has no work tree: then it holds none, as git reads none there.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../context.js';
@@ -22,6 +21,7 @@ import type { AttributesCache } from '../contract/types.generated.js';
 import { readCache, writeCache } from '../store/atomic-json.js';
 import { CatFileBatch } from './batch.js';
 import { assertSha } from './guard.js';
+import { hashObject } from './objects.js';
 import type { GitHandle } from './runner.js';
 
 const ATTRIBUTES = '.gitattributes';
@@ -191,6 +191,4 @@ function writeTreeCache(file: string, root: Dir, logger: Logger): void {
 }
 
 /** git's id of a blob with these contents. */
-function blobId(contents: Buffer, width: number): string {
-  return createHash(width === 64 ? 'sha256' : 'sha1').update(`blob ${contents.length}\0`).update(contents).digest('hex');
-}
+const blobId = (contents: Buffer, width: number): string => hashObject(Buffer.concat([Buffer.from(`blob ${contents.length}\0`), contents]), width);

@@ -71,6 +71,11 @@ export function keepTemporaryObjects(stateDir: string, objects: TemporaryObjects
   }
 }
 
+/** git's id of an object from its raw bytes (`<type> <size>\0<body>`): SHA-256 for 64-digit ids, else SHA-1. */
+export function hashObject(raw: Buffer, hexWidth: number): string {
+  return createHash(hexWidth === 64 ? 'sha256' : 'sha1').update(raw).digest('hex');
+}
+
 /**
  * A loose object of `dir`, read and checked against its id (SHA-1, or SHA-256 for 64 digits): its
  * type and content; null when it is not there, cannot be inflated, or is not the object it is named.
@@ -83,7 +88,7 @@ export function readLooseObject(dir: string, id: string): { type: string; body: 
   } catch {
     return null;
   }
-  if (createHash(id.length === 64 ? 'sha256' : 'sha1').update(raw).digest('hex') !== id) return null;
+  if (hashObject(raw, id.length) !== id) return null;
   const nul = raw.indexOf(0);
   const header = /^(commit|tree|blob|tag) (\d+)$/.exec(raw.subarray(0, Math.max(nul, 0)).toString('latin1'));
   if (nul < 0 || !header || Number(header[2]) !== raw.length - nul - 1) return null;
@@ -231,5 +236,5 @@ function mergeCommitObject(commit: MergeCommit): { id: string; raw: Buffer } {
     [`tree ${commit.tree}`, ...commit.parents.map((p) => `parent ${p}`), `author ${signature}`, `committer ${signature}`, '', commit.message.endsWith('\n') ? commit.message : `${commit.message}\n`].join('\n'),
   );
   const raw = Buffer.concat([Buffer.from(`commit ${body.length}\0`), body]);
-  return { id: createHash(width === 64 ? 'sha256' : 'sha1').update(raw).digest('hex'), raw };
+  return { id: hashObject(raw, width), raw };
 }
