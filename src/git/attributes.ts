@@ -21,8 +21,8 @@ import type { AttributesCache } from '../contract/types.generated.js';
 import { readCache, writeCache } from '../store/atomic-json.js';
 import { CatFileBatch } from './batch.js';
 import { assertSha } from './guard.js';
-import { hashObject } from './objects.js';
-import type { GitHandle } from './runner.js';
+import { createTemporaryObjects, hashObject, type TemporaryObjects } from './objects.js';
+import { openGit, type GitHandle, type GitSettings } from './runner.js';
 
 const ATTRIBUTES = '.gitattributes';
 
@@ -81,15 +81,50 @@ export class MergeDirectory {
 }
 
 /** `dir` made a merge directory holding `commit`'s attributes, read through a cat-file of its own on `h`. */
-export async function mergeDirectoryOn(dir: string, h: GitHandle, commit: string, treeAttributes: boolean, cache: { file: string; logger: Logger } | null): Promise<MergeDirectory> {
-  const d = new MergeDirectory(dir, treeAttributes, cache);
-  const batch = new CatFileBatch(h);
+/** The directories a report's merges use (`reportMerges`), made together and removed together. */
+export interface ReportMerges {
+  /** merge-tree's handle: run in the merge directory, its merged trees written to `objectDir`. */
+  readonly handle: GitHandle;
+  /** The temporary object directory the merged trees go to, never the repository's. */
+  readonly objectDir: string;
+  /** Holds main's `.gitattributes` in the merge directory: read on the first call only (most runs merge nothing). */
+  prepare(): Promise<void>;
+  remove(): void;
+}
+
+/**
+ * What `parity` and `conflicts` merge with: a temporary object directory for the merged trees and a
+ * directory of the tool's own for merge-tree to run in, holding main's attributes (see
+ * MergeDirectory), read through `read` and kept in cache/attributes.json like the engine's.
+ */
+export function reportMerges(o: { stateDir: string; commonDir: string; treeAttributes: boolean; settings: GitSettings; read: GitHandle; mainSha: string; alternates: readonly string[]; logger: Logger }): ReportMerges {
+  const objects = createTemporaryObjects(o.stateDir);
+  let mergeDir: TemporaryObjects;
   try {
-    await d.prepare(batch, commit);
-  } finally {
-    await batch.close();
+    mergeDir = createTemporaryObjects(o.stateDir);
+  } catch (e) {
+    objects.remove();
+    throw e;
   }
-  return d;
+  let prepared: Promise<void> | null = null;
+  const prepare = async () => {
+    const d = new MergeDirectory(mergeDir.dir, o.treeAttributes, { file: attributesCachePath(o.stateDir), logger: o.logger });
+    const batch = new CatFileBatch(o.read);
+    try {
+      await d.prepare(batch, o.mainSha);
+    } finally {
+      await batch.close();
+    }
+  };
+  return {
+    handle: openGit(mergeDir.dir, o.settings, { gitDir: o.commonDir, objectDir: objects.dir, alternates: [join(o.commonDir, 'objects'), ...o.alternates] }),
+    objectDir: objects.dir,
+    prepare: () => (prepared ??= prepare()),
+    remove: () => {
+      objects.remove();
+      mergeDir.remove();
+    },
+  };
 }
 
 /**

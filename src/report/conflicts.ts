@@ -18,19 +18,18 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import { readRef } from '../config/repo.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateEntry, ConflictsReport, ForecastCandidate, ForecastState, OntoMain, QueueItem } from '../contract/types.generated.js';
-import { attributesCachePath, mergeDirectoryOn } from '../git/attributes.js';
+import { reportMerges } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { commitsNotIn, treeChanges } from '../git/changes.js';
 import { CommitGraph } from '../git/graph.js';
 import { remoteRef } from '../git/guard.js';
 import { MergeTrees, type MergePair } from '../git/merge.js';
-import { createTemporaryObjects, writeMergeCommit } from '../git/objects.js';
+import { writeMergeCommit } from '../git/objects.js';
 import type { MergeResult } from '../git/parse.js';
 import { openGit, type GitHandle, type GitSettings } from '../git/runner.js';
 import { readProjectionView } from '../readiness/view.js';
@@ -204,21 +203,16 @@ export async function forecast(loaded: LoadedConfig, ctx: Pick<Context, 'env' | 
   if (!mainTree) throw missing();
   const known = shas.filter((s, i) => commits[i] === s);
 
-  const objects = createTemporaryObjects(state_dir);
-  // merge-tree runs in a directory of the tool's own, holding main's .gitattributes (src/git/attributes.ts).
-  const mergeDir = createTemporaryObjects(state_dir);
+  const m = reportMerges({ stateDir: state_dir, commonDir: loaded.repo.commonDir, treeAttributes: repoDir !== loaded.repo.commonDir, settings, read: h, mainSha, alternates: graph.alternates(), logger: ctx.logger });
   try {
-    // Its attributes are read on the first merge: a forecast the cache answers merges nothing.
-    const prepare = () => mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir, { file: attributesCachePath(state_dir), logger: ctx.logger });
-    const merges = new Merges(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects'), ...graph.alternates()] }), opts.concurrency ?? 2, prepare);
+    const merges = new Merges(m.handle, opts.concurrency ?? 2, () => m.prepare());
     const cache = ForecastCacheFile.read(state_dir, ctx.logger);
     const run = new ForecastRun(h, cache, mainSha, mainTree, merges, ctx.logger);
-    const answers = await run.answer(known, objects.dir, ctx.now());
+    const answers = await run.answer(known, m.objectDir, ctx.now());
     cache.save(run.cacheData(), ctx.logger);
     return report(mainSha, candidates, answers, run.stats);
   } finally {
-    objects.remove();
-    mergeDir.remove();
+    m.remove();
   }
 }
 
@@ -237,17 +231,15 @@ interface Stats {
 
 /** merge-tree --stdin in chunks, `concurrency` processes at a time. */
 class Merges {
-  private prepared: Promise<unknown> | null = null;
-
   constructor(
     private readonly h: GitHandle,
     private readonly concurrency: number,
-    /** Makes the directory merge-tree runs in ready, once, before the first merge. */
-    private readonly prepare: () => Promise<unknown>,
+    /** Makes the directory merge-tree runs in ready before the first merge (once: ReportMerges). */
+    private readonly prepare: () => Promise<void>,
   ) {}
 
   async merge(pairs: readonly MergePair[]): Promise<(MergeResult | null)[]> {
-    if (pairs.length > 0) await (this.prepared ??= this.prepare());
+    if (pairs.length > 0) await this.prepare();
     const chunks: MergePair[][] = [];
     for (let i = 0; i < pairs.length; i += PAIRS_PER_PROCESS) chunks.push(pairs.slice(i, i + PAIRS_PER_PROCESS));
     const results: (MergeResult | null)[][] = chunks.map(() => []);

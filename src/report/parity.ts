@@ -32,17 +32,15 @@
  * patch ids and merges only of what it has not asked before — after main moved by a commit, a log of
  * that commit and little else.
  */
-import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import type { Context, Logger } from '../context.js';
 import { errors } from '../contract/errors.js';
 import type { CandidateRef, FateCounts, Landing, LiveFate, Outcome, ParityCandidate, ParityReport, ShadowRow, Verdict } from '../contract/types.generated.js';
-import { attributesCachePath, mergeDirectoryOn } from '../git/attributes.js';
+import { reportMerges } from '../git/attributes.js';
 import { resolveRevisions } from '../git/batch.js';
 import { remoteRef } from '../git/guard.js';
 import { commitParents, diffPatchIds, walkCommits, type DiffSpec } from '../git/history.js';
 import { MergeTrees } from '../git/merge.js';
-import { createTemporaryObjects } from '../git/objects.js';
 import { openGit, type GitHandle } from '../git/runner.js';
 import { readOutcomes } from '../ledger/ledger.js';
 import { candidateKey } from '../readiness/projection.js';
@@ -93,17 +91,13 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
   if (!cache) return summarize(mainRef, mainSha, opts, []);
 
   const history = await mainHistory(h, mainSha, cachedTipHere ? cache.history : null, ctx.logger);
-  // merge-tree writes the merged trees: into a temporary object store, never the repository's.
-  const objects = createTemporaryObjects(state_dir);
-  // merge-tree runs in a directory of the tool's own, holding main's .gitattributes (src/git/attributes.ts).
-  const mergeDir = createTemporaryObjects(state_dir);
+  // merge-tree writes the merged trees into a temporary object store, and runs in a directory of the tool's own.
+  const m = reportMerges({ stateDir: state_dir, commonDir: loaded.repo.commonDir, treeAttributes: repoDir !== loaded.repo.commonDir, settings, read: h, mainSha, alternates: [], logger: ctx.logger });
   try {
-    const trees = new MergeTrees(openGit(mergeDir.dir, settings, { gitDir: loaded.repo.commonDir, objectDir: objects.dir, alternates: [join(loaded.repo.commonDir, 'objects')] }), false);
-    // Its attributes are read on the first merge: most runs merge nothing.
-    let prepared: Promise<unknown> | null = null;
+    const trees = new MergeTrees(m.handle, false);
     const merges: Merges = {
       merge: async (pairs) => {
-        if (pairs.length > 0) await (prepared ??= mergeDirectoryOn(mergeDir.dir, h, mainSha, repoDir !== loaded.repo.commonDir, { file: attributesCachePath(state_dir), logger: ctx.logger }));
+        if (pairs.length > 0) await m.prepare();
         return trees.merge(pairs);
       },
     };
@@ -112,8 +106,7 @@ export async function parity(loaded: LoadedConfig, ctx: Context, opts: ParityOpt
     const landedAt = landingPositions(history, decisions, fates);
     return summarize(mainRef, mainSha, opts, decisions.map((o, i) => classify(o, fates[i] as Fate, landedAt)));
   } finally {
-    objects.remove();
-    mergeDir.remove();
+    m.remove();
   }
 }
 
