@@ -19,7 +19,8 @@ import type { ResolvedConfig } from '../../src/config/config.js';
 import { systemTimers, type Timers } from '../../src/context.js';
 import { createEngine, type Engine } from '../../src/engine/evaluate.js';
 import { treeChanges } from '../../src/git/changes.js';
-import { openGit } from '../../src/git/runner.js';
+import { createTemporaryObjects } from '../../src/git/objects.js';
+import { openGit, startGit } from '../../src/git/runner.js';
 import { fakeTimers, gone, guardCanonical, testEnv, waitFor } from '../support/index.js';
 
 type EngineConfig = Pick<ResolvedConfig, 'remote' | 'main_branch' | 'fetch' | 'engine' | 'checks' | 'git_timeout_seconds'>;
@@ -160,6 +161,44 @@ describe('merge attributes and merge drivers: merge-tree runs in a directory of 
     await engine.close();
     assert.deepEqual(mergeFilesUnder(fx.clone), []);
     guard.assertUntouched();
+  });
+});
+
+describe('ending a long-lived git is bounded too', () => {
+  let fx: Fixture;
+  const script = (name: string) => join(fx.root, name);
+  before(() => {
+    fx = createFixture({ agents: ['a'], scenarios: false });
+    writeFileSync(script('hang.sh'), `#!/bin/sh\necho $$ > "${script('hang.pid')}"\nexec cat "${script('hang.fifo')}"\n`);
+    chmodSync(script('hang.sh'), 0o755);
+    assert.equal(spawnSync('mkfifo', [script('hang.fifo')]).status, 0, 'mkfifo');
+    fx.git(fx.clone, 'config', 'merge.hang.driver', `${script('hang.sh')} %O %A %B`);
+  });
+  after(() => fx.remove());
+
+  test('a merge-tree --stdin whose merge driver never returns once its stdin is closed: killed at git_timeout_seconds with its group, driver included', { timeout: 60_000 }, async () => {
+    const base = fx.git(fx.clone, 'rev-parse', 'HEAD');
+    const theirs = fx.branchFrom(base, 'agent/hang', { 'hang.txt': 'theirs\n' }, 'theirs');
+    fx.git(fx.clone, 'checkout', '-q', '-B', 'hang-main', base);
+    const ours = fx.commit(fx.clone, { 'hang.txt': 'ours\n' }, 'ours');
+    // merge-tree on git 2.39 reads .gitattributes from its working directory: one of the test's own.
+    const cwd = script('merge-dir');
+    spawnSync('mkdir', ['-p', cwd]);
+    writeFileSync(join(cwd, '.gitattributes'), 'hang.txt merge=hang\n');
+    const timers = fakeTimers();
+    // Its merged trees go to an object directory of the tool's own, as every merge-tree's must.
+    const objects = createTemporaryObjects(join(fx.clone, '.git', 'shadow-integrator'));
+    after(() => objects.remove());
+    const h = openGit(cwd, { env: testEnv(), timeoutSeconds: 7, timers }, { gitDir: join(fx.clone, '.git'), objectDir: objects.dir, alternates: [join(fx.clone, '.git', 'objects')] });
+    const p = startGit(h, ['merge-tree', '--stdin', '--name-only'], { bounded: false });
+    p.stdin.write(`${ours} ${theirs}\n`);
+    const ended = p.finish();
+    await waitFor(() => existsSync(script('hang.pid')) && readFileSync(script('hang.pid'), 'utf8').endsWith('\n'), 'the driver to start');
+    // Only now does the deadline pass: the driver was running, whatever the machine's speed.
+    timers.advance(7000);
+    assert.equal((await ended).killed, 'timeout');
+    const pid = Number(readFileSync(script('hang.pid'), 'utf8'));
+    await waitFor(() => gone(pid), 'the driver to die with its git');
   });
 });
 
