@@ -454,7 +454,7 @@ async function decide(t: Tenure, c: Candidate, context: EvaluationContext): Prom
     const upcoming = (context.upcoming ?? []).filter((u) => u.sha !== sha && SHA.test(u.sha)).slice(0, t.aheadWidth(context.base ?? 'queue'));
     const gone = new Set<string>();
     if (t.config.fetch) {
-      const { missing, gone: stackGone } = await fetchWithStack(t, [main_branch, c.branch], stack.map((e) => e.branch));
+      const { missing, gone: stackGone } = await fetchRemoteTracking(t.repo(), remote, [main_branch, c.branch], stack.map((e) => e.branch));
       for (const b of stackGone) gone.add(b);
       if (missing === c.branch && missing !== main_branch) return block(['sha_not_on_remote_branch'], `refs/heads/${c.branch} no longer exists on ${remote}`);
       if (missing !== null) return block(['git_error'], `refs/heads/${missing} does not exist on ${remote}: cannot evaluate against canonical main`);
@@ -542,17 +542,3 @@ async function decide(t: Tenure, c: Candidate, context: EvaluationContext): Prom
 }
 
 const describeAhead = (view: StackView) => view.ahead.map((a) => `${a.entry.slug} ${a.entry.branch}@${a.entry.sha.slice(0, 12)}`).join(', ');
-
-/**
- * The fetch before an evaluation, with the stack's branches: git stops at the first branch the
- * remote no longer has, so a stack branch that is gone is noted (its entry leaves the stack) and the
- * fetch is made again without it. `missing`: main's or the candidate's branch, gone.
- */
-async function fetchWithStack(t: Tenure, branches: readonly string[], stackBranches: readonly string[]): Promise<{ missing: string | null; gone: string[] }> {
-  const gone: string[] = [];
-  for (;;) {
-    const { missing } = await fetchRemoteTracking(t.repo(), t.config.remote, [...branches, ...stackBranches.filter((b) => !gone.includes(b))]);
-    if (missing === null || branches.includes(missing)) return { missing, gone };
-    gone.push(missing);
-  }
-}

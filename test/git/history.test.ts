@@ -27,6 +27,15 @@ describe('on a fixture repository', () => {
   after(() => fx.remove());
   const rev = (r: string) => fx.git(fx.clone, 'rev-parse', r);
 
+  test('a fetch goes on without an optional branch the remote no longer has, and stops at a required one', async () => {
+    const spy = gitSpy();
+    const h = openGit(fx.clone, settings({ env: testEnv(spy.env) }));
+    const branch = fx.scenarios.clean.branch;
+    assert.deepEqual(await fetchRemoteTracking(h, 'origin', ['main', branch], ['agent/gone-1', 'agent/gone-2']), { missing: null, gone: ['agent/gone-1', 'agent/gone-2'] });
+    assert.equal(spy.calls().filter((c) => c.startsWith('fetch')).length, 3, 'one fetch more per gone branch');
+    assert.deepEqual(await fetchRemoteTracking(h, 'origin', ['main', 'agent/never'], ['agent/gone-1']), { missing: 'agent/never', gone: [] });
+  });
+
   test('option-injection values are refused and never spawn git', async () => {
     const spy = gitSpy();
     const h = openGit(fx.clone, settings({ env: testEnv(spy.env) }));
